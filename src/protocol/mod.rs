@@ -1,0 +1,221 @@
+//! Protocol v1: the wire envelope shared by the client and the test server.
+//!
+//! Every frame is one JSON text frame holding one [`Envelope`]. The payload type is generic so
+//! that each side keeps payloads in its cheapest form: the browser keeps them as JS values, the
+//! server relays them as raw JSON without re-parsing. `docs/PROTOCOL.md` documents the format.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod json;
+
+/// The protocol version this crate speaks. The client announces it in its `hello` frame.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame the test server accepts by default, in bytes.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// The kind of a frame, carried in the envelope's `kind` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Client → server, first frame of a connection: `payload` is a [`Hello`].
+    Hello,
+    /// Server → client, the answer to `hello`: `payload` is a [`Welcome`].
+    Welcome,
+    /// A user message. Client → server: echoed back to the sender. Server → client: delivered.
+    Msg,
+    /// Client → server: delivered as a `msg` to every open connection, the sender included.
+    Broadcast,
+    /// Heartbeat probe, either direction; `id` is echoed in the `pong`.
+    Ping,
+    /// Heartbeat answer carrying the `id` of the `ping`.
+    Pong,
+    /// Server → client: something the client sent could not be handled; `error` says why.
+    Error,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Hello,
+        Kind::Welcome,
+        Kind::Msg,
+        Kind::Broadcast,
+        Kind::Ping,
+        Kind::Pong,
+        Kind::Error,
+    ];
+
+    /// The string used on the wire.
+    pub const fn as_wire(self) -> &'static str {
+        match self {
+            Kind::Hello => "hello",
+            Kind::Welcome => "welcome",
+            Kind::Msg => "msg",
+            Kind::Broadcast => "broadcast",
+            Kind::Ping => "ping",
+            Kind::Pong => "pong",
+            Kind::Error => "error",
+        }
+    }
+
+    /// Parses a wire kind; `None` for kinds this version does not know.
+    pub fn from_wire(kind: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_wire() == kind)
+    }
+}
+
+/// One frame on the wire. Absent optional fields are omitted from the JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<P> {
+    /// The frame kind as a string, so unknown kinds decode and can be reported by name.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<P>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+impl<P> Envelope<P> {
+    /// An envelope of `kind` with every optional field empty.
+    pub fn new(kind: Kind) -> Self {
+        Envelope {
+            kind: kind.as_wire().to_owned(),
+            id: None,
+            room: None,
+            seq: None,
+            payload: None,
+            error: None,
+        }
+    }
+
+    pub fn with_id(mut self, id: u64) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    pub fn with_payload(mut self, payload: P) -> Self {
+        self.payload = Some(payload);
+        self
+    }
+
+    pub fn with_error(mut self, error: ErrorBody) -> Self {
+        self.error = Some(error);
+        self
+    }
+}
+
+/// Payload of the client's `hello` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub version: u32,
+}
+
+/// Payload of the server's `welcome` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub version: u32,
+    /// Identifies this connection's session on the server (for logs and support).
+    pub session: String,
+}
+
+/// Body of an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Machine-readable error codes carried in `error` frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not a JSON envelope.
+    BadFrame,
+    /// The envelope's kind is unknown to the receiver.
+    UnknownKind,
+    /// The frame exceeded the receiver's size limit and was discarded.
+    TooLarge,
+    /// The frame is valid but not allowed now (for example a second `hello`).
+    Unexpected,
+    /// Any other error this version does not name.
+    #[serde(other)]
+    Other,
+}
+
+impl ErrorCode {
+    pub const fn as_wire(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::UnknownKind => "unknown_kind",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::Unexpected => "unexpected",
+            ErrorCode::Other => "other",
+        }
+    }
+
+    pub fn from_wire(code: &str) -> ErrorCode {
+        [
+            ErrorCode::BadFrame,
+            ErrorCode::UnknownKind,
+            ErrorCode::TooLarge,
+            ErrorCode::Unexpected,
+        ]
+        .into_iter()
+        .find(|c| c.as_wire() == code)
+        .unwrap_or(ErrorCode::Other)
+    }
+}
+
+/// WebSocket close codes used by protocol v1.
+pub mod close_code {
+    /// Normal closure: the client called `close()`.
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The connection ended without a close frame (reported by browsers, never sent).
+    pub const ABNORMAL: u16 = 1006;
+    /// A frame exceeded the server's hard size limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The peer broke the protocol (for example it sent something other than `hello` first).
+    pub const PROTOCOL_ERROR: u16 = 4000;
+    /// The client asked for a protocol version the server does not speak. Not retried.
+    pub const UNSUPPORTED_VERSION: u16 = 4001;
+    /// The client did not send `hello` in time.
+    pub const HANDSHAKE_TIMEOUT: u16 = 4002;
+    /// The client closed because the server stopped answering pings.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4003;
+    /// The client closed because the connection did not open in time.
+    pub const CONNECT_TIMEOUT: u16 = 4004;
+    /// The client closed to reconnect at once (`reconnect()`).
+    pub const RECONNECT: u16 = 4005;
+
+    /// Close codes after which reconnecting cannot help.
+    pub fn is_fatal(code: u16) -> bool {
+        code == UNSUPPORTED_VERSION
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_wire_names() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_wire(kind.as_wire()), Some(kind));
+        }
+        assert_eq!(Kind::from_wire("teleport"), None);
+    }
+
+    #[test]
+    fn unknown_error_codes_decode_as_other() {
+        assert_eq!(ErrorCode::from_wire("bad_frame"), ErrorCode::BadFrame);
+        assert_eq!(ErrorCode::from_wire("nope"), ErrorCode::Other);
+    }
+}
