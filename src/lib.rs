@@ -8,4 +8,3 @@
 
 pub mod core;
 pub mod protocol;
-

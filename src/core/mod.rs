@@ -1,1 +1,19 @@
-//! The sans-IO client core.
+//! The sans-IO client core: a deterministic state machine driven with virtual time.
+//! See [`ClientCore`] for the driving contract.
+
+pub mod backoff;
+mod client;
+pub mod config;
+pub mod events;
+pub mod heartbeat;
+pub mod metrics;
+pub mod queue;
+pub mod rng;
+
+pub use client::{Action, ClientCore, Inbound, Transmit};
+pub use config::{
+    Config, ConfigError, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectConfig,
+};
+pub use events::{ClientError, CloseReason, ConnectionState, Event};
+pub use metrics::Metrics;
+pub use queue::WireSize;

@@ -53,8 +53,14 @@ mod tests {
     fn payload_survives_a_round_trip_byte_for_byte() {
         let text = r#"{"kind":"msg","payload":{"b":[1, 2],"a":"x"}}"#;
         let env = decode(text).expect("valid frame");
-        assert_eq!(env.payload.as_ref().map(|p| p.get()), Some(r#"{"b":[1, 2],"a":"x"}"#));
-        assert_eq!(encode(&env), r#"{"kind":"msg","payload":{"b":[1, 2],"a":"x"}}"#);
+        assert_eq!(
+            env.payload.as_ref().map(|p| p.get()),
+            Some(r#"{"b":[1, 2],"a":"x"}"#)
+        );
+        assert_eq!(
+            encode(&env),
+            r#"{"kind":"msg","payload":{"b":[1, 2],"a":"x"}}"#
+        );
     }
 
     #[test]

@@ -1,0 +1,172 @@
+//! Client options with their defaults. Deserializable from the camelCase JS options object.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Every option of the client. `Default` gives the documented defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    pub reconnect: ReconnectConfig,
+    pub queue: QueueConfig,
+    pub heartbeat: HeartbeatConfig,
+    /// Time allowed from opening the socket to the server's `welcome`.
+    pub connect_timeout_ms: u64,
+    /// Largest message `send` accepts, in bytes of the encoded frame.
+    pub max_message_bytes: usize,
+    /// Seed for backoff jitter. Drivers set it from a real entropy source unless the app fixes it.
+    pub seed: Option<u64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            reconnect: ReconnectConfig::default(),
+            queue: QueueConfig::default(),
+            heartbeat: HeartbeatConfig::default(),
+            connect_timeout_ms: 10_000,
+            max_message_bytes: 1024 * 1024,
+            seed: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReconnectConfig {
+    /// Delay before the first retry, before jitter.
+    pub initial_delay_ms: u64,
+    /// Cap of the exponential delay; jitter is applied after capping so delays stay spread.
+    pub max_delay_ms: u64,
+    /// Growth factor per failed attempt (at least 1).
+    pub factor: f64,
+    /// Fraction of the delay that is randomised, in `[0, 1]`: the delay is drawn uniformly from
+    /// `[d * (1 - jitter), d]`. 1 is "full jitter", 0 disables jitter.
+    pub jitter: f64,
+    /// Consecutive failed attempts after which the client gives up; `None` retries forever.
+    pub max_attempts: Option<u32>,
+    /// A connection that stays open this long resets the attempt counter.
+    pub stable_after_ms: u64,
+}
+
+impl Default for ReconnectConfig {
+    fn default() -> Self {
+        ReconnectConfig {
+            initial_delay_ms: 500,
+            max_delay_ms: 30_000,
+            factor: 2.0,
+            jitter: 0.5,
+            max_attempts: None,
+            stable_after_ms: 5_000,
+        }
+    }
+}
+
+/// What `send` does when the offline queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OverflowPolicy {
+    /// Refuse the new message with a `QueueFull` error.
+    Reject,
+    /// Drop the oldest queued messages to make room and report them in a `dropped` event.
+    DropOldest,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct QueueConfig {
+    pub max_messages: usize,
+    pub max_bytes: usize,
+    pub overflow: OverflowPolicy,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            max_messages: 1_000,
+            max_bytes: 1024 * 1024,
+            overflow: OverflowPolicy::Reject,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeartbeatConfig {
+    /// Time between pings while open; 0 disables the heartbeat.
+    pub interval_ms: u64,
+    /// A ping unanswered this long declares the connection dead.
+    pub timeout_ms: u64,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        HeartbeatConfig {
+            interval_ms: 15_000,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ConfigError {
+    #[error("reconnect.factor must be a finite number >= 1, got {0}")]
+    Factor(f64),
+    #[error("reconnect.jitter must be within [0, 1], got {0}")]
+    Jitter(f64),
+    #[error("reconnect.maxDelayMs ({max}) must be >= reconnect.initialDelayMs ({initial})")]
+    DelayOrder { initial: u64, max: u64 },
+    #[error("{0} must be greater than 0")]
+    Zero(&'static str),
+}
+
+impl Config {
+    /// Checks the options for values that have no sensible meaning.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let r = &self.reconnect;
+        if !r.factor.is_finite() || r.factor < 1.0 {
+            return Err(ConfigError::Factor(r.factor));
+        }
+        if !(0.0..=1.0).contains(&r.jitter) {
+            return Err(ConfigError::Jitter(r.jitter));
+        }
+        if r.max_delay_ms < r.initial_delay_ms {
+            return Err(ConfigError::DelayOrder {
+                initial: r.initial_delay_ms,
+                max: r.max_delay_ms,
+            });
+        }
+        let positive = [
+            ("queue.maxMessages", self.queue.max_messages as u64),
+            ("queue.maxBytes", self.queue.max_bytes as u64),
+            ("maxMessageBytes", self.max_message_bytes as u64),
+            ("connectTimeoutMs", self.connect_timeout_ms),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Zero(name));
+        }
+        if self.heartbeat.interval_ms > 0 && self.heartbeat.timeout_ms == 0 {
+            return Err(ConfigError::Zero("heartbeat.timeoutMs"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_are_named() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let mut c = Config::default();
+        c.reconnect.jitter = 1.5;
+        assert_eq!(c.validate(), Err(ConfigError::Jitter(1.5)));
+        let mut c = Config::default();
+        c.reconnect.max_delay_ms = 10;
+        assert!(matches!(c.validate(), Err(ConfigError::DelayOrder { .. })));
+        let mut c = Config::default();
+        c.queue.max_messages = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("queue.maxMessages")));
+    }
+}

@@ -1,0 +1,28 @@
+//! Counters an app can show or export. Updated by the core as frames and transitions happen.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    /// User messages handed to the socket, and their encoded bytes.
+    pub messages_sent: u64,
+    pub bytes_sent: u64,
+    /// User messages received, and their encoded bytes.
+    pub messages_received: u64,
+    pub bytes_received: u64,
+    /// Times the connection was re-established after being lost.
+    pub reconnects: u64,
+    /// Error events raised.
+    pub errors: u64,
+    /// Messages dropped by the `dropOldest` overflow policy.
+    pub dropped: u64,
+    /// Messages and bytes waiting in the offline queue.
+    pub queue_depth: u64,
+    pub queue_bytes: u64,
+    /// Last and smoothed heartbeat round-trip time; `None` before the first pong.
+    pub rtt_ms: Option<u64>,
+    pub smoothed_rtt_ms: Option<u64>,
+    /// Time the current connection has been open; 0 when not open.
+    pub uptime_ms: u64,
+}

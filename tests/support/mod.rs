@@ -1,0 +1,143 @@
+//! A virtual-time harness around the sans-IO core: it plays the driver, with a perfect in-memory
+//! transport, so scenarios run deterministically and instantly.
+#![allow(dead_code)]
+
+use resocket::core::{Action, ClientCore, Config, Event, Inbound, Transmit};
+use resocket::protocol::{Hello, Welcome};
+
+pub type Core = ClientCore<String, String>;
+
+#[derive(Debug, Default)]
+pub struct Socket {
+    pub open: bool,
+    pub hello: Option<Hello>,
+    pub pings: Vec<u64>,
+    pub pongs: Vec<u64>,
+}
+
+pub struct Harness {
+    pub core: Core,
+    pub now: u64,
+    /// The socket the driver currently holds, if any.
+    pub socket: Option<Socket>,
+    /// User frames the server received, across every socket, in order.
+    pub delivered: Vec<String>,
+    pub events: Vec<Event<String>>,
+    pub opens: usize,
+    pub closes: Vec<(u16, String)>,
+}
+
+impl Harness {
+    pub fn new(config: Config) -> Self {
+        Harness {
+            core: Core::new(config, 1).expect("valid config"),
+            now: 0,
+            socket: None,
+            delivered: Vec::new(),
+            events: Vec::new(),
+            opens: 0,
+            closes: Vec::new(),
+        }
+    }
+
+    /// Executes every pending action, as a prompt driver does after each call.
+    pub fn drive(&mut self) {
+        while let Some(action) = self.core.poll_action() {
+            match action {
+                Action::Open => {
+                    assert!(self.socket.is_none(), "open while a socket is held");
+                    self.opens += 1;
+                    self.socket = Some(Socket::default());
+                }
+                Action::Close { code, reason } => {
+                    assert!(self.socket.take().is_some(), "close without a socket");
+                    self.closes.push((code, reason));
+                }
+                Action::Send(transmit) => {
+                    let socket = self.socket.as_mut().expect("send without a socket");
+                    assert!(socket.open, "send before the socket opened");
+                    match transmit {
+                        Transmit::Hello(h) => socket.hello = Some(h),
+                        Transmit::Ping { id } => socket.pings.push(id),
+                        Transmit::Pong { id } => socket.pongs.push(id),
+                        Transmit::User(frame) => {
+                            assert!(socket.hello.is_some(), "user frame before hello");
+                            self.delivered.push(frame)
+                        }
+                    }
+                }
+            }
+        }
+        while let Some(event) = self.core.poll_event() {
+            self.events.push(event);
+        }
+    }
+
+    pub fn connect(&mut self) {
+        self.core.connect(self.now);
+        self.drive();
+    }
+
+    /// Completes the transport open and the handshake on the pending socket.
+    pub fn accept(&mut self) {
+        let socket = self.socket.as_mut().expect("a socket to accept");
+        socket.open = true;
+        self.core.handle_socket_open(self.now);
+        self.drive();
+        self.welcome();
+    }
+
+    pub fn welcome(&mut self) {
+        let welcome = Welcome {
+            version: 1,
+            session: "s-1".into(),
+        };
+        self.core
+            .handle_inbound(self.now, Inbound::Welcome(welcome), 0);
+        self.drive();
+    }
+
+    pub fn server_close(&mut self, code: u16) {
+        if self.socket.take().is_some() {
+            self.core
+                .handle_socket_closed(self.now, code, "server closed");
+            self.drive();
+        }
+    }
+
+    pub fn send(&mut self, text: &str) -> Result<(), resocket::core::ClientError> {
+        let result = self.core.send(text.to_owned());
+        self.drive();
+        result
+    }
+
+    pub fn receive(&mut self, frame: Inbound<String>) {
+        self.core.handle_inbound(self.now, frame, 10);
+        self.drive();
+    }
+
+    /// Moves virtual time forward to `until`, firing every deadline on the way.
+    pub fn advance_to(&mut self, until: u64) {
+        while let Some(at) = self.core.poll_timeout() {
+            if at > until {
+                break;
+            }
+            self.now = self.now.max(at);
+            self.core.handle_timeout(self.now);
+            self.drive();
+        }
+        self.now = self.now.max(until);
+    }
+
+    pub fn advance(&mut self, ms: u64) {
+        self.advance_to(self.now + ms);
+    }
+
+    pub fn state_name(&self) -> &'static str {
+        self.core.state().name()
+    }
+
+    pub fn take_events(&mut self) -> Vec<Event<String>> {
+        std::mem::take(&mut self.events)
+    }
+}
