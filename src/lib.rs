@@ -8,3 +8,8 @@
 
 pub mod core;
 pub mod protocol;
+
+#[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(target_arch = "wasm32")]
+pub use browser::Client;

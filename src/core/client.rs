@@ -290,6 +290,12 @@ impl<F: WireSize, P> ClientCore<F, P> {
         }
     }
 
+    /// Gives back a transmit the driver polled but could not send because its socket had died;
+    /// the driver then reports the close, and the frame is queued again ahead of newer ones.
+    pub fn return_unsent(&mut self, transmit: Transmit<F>) {
+        self.actions.push_front(Action::Send(transmit));
+    }
+
     pub fn poll_action(&mut self) -> Option<Action<F>> {
         self.actions.pop_front()
     }

@@ -110,9 +110,10 @@ impl Default for HeartbeatConfig {
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ConfigError {
-    #[error("reconnect.factor must be a finite number >= 1, got {0}")]
+    // No value in these messages: formatting floats would cost the WASM build ~17 KB.
+    #[error("reconnect.factor must be a finite number >= 1")]
     Factor(f64),
-    #[error("reconnect.jitter must be within [0, 1], got {0}")]
+    #[error("reconnect.jitter must be within [0, 1]")]
     Jitter(f64),
     #[error("reconnect.maxDelayMs ({max}) must be >= reconnect.initialDelayMs ({initial})")]
     DelayOrder { initial: u64, max: u64 },

@@ -63,9 +63,9 @@ pub enum ClientError {
     Closed,
     #[error("malformed frame from the server: {reason}")]
     MalformedFrame { reason: String },
-    #[error("unknown frame kind {kind:?} from the server")]
+    #[error("unknown frame kind \"{kind}\" from the server")]
     UnknownKind { kind: String },
-    #[error("server error {code:?}: {message}")]
+    #[error("server error {}: {message}", code.as_wire())]
     Server { code: ErrorCode, message: String },
     #[error("connection did not open within {timeout_ms} ms")]
     ConnectTimeout { timeout_ms: u64 },

@@ -1,0 +1,230 @@
+//! Conversions between the core's Rust types and plain JS objects, written by hand: a generic
+//! serde bridge would cost more of the size budget than everything else in the client.
+
+use crate::core::{CloseReason, Config, ConnectionState, Metrics, OverflowPolicy};
+use crate::protocol::Welcome;
+use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+/// Builds a JS object field by field.
+pub struct ObjectBuilder(Object);
+
+impl ObjectBuilder {
+    pub fn new() -> Self {
+        ObjectBuilder(Object::new())
+    }
+
+    pub fn set(self, key: &str, value: impl Into<JsValue>) -> Self {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&self.0, &key.into(), &value.into());
+        self
+    }
+
+    pub fn number(self, key: &str, value: u64) -> Self {
+        self.set(key, value as f64)
+    }
+
+    pub fn optional_number(self, key: &str, value: Option<u64>) -> Self {
+        match value {
+            Some(v) => self.number(key, v),
+            None => self.set(key, JsValue::NULL),
+        }
+    }
+
+    pub fn build(self) -> JsValue {
+        self.0.into()
+    }
+}
+
+pub fn state(state: &ConnectionState) -> JsValue {
+    let object = ObjectBuilder::new().set("status", state.name());
+    match state {
+        ConnectionState::Idle | ConnectionState::Open => object,
+        ConnectionState::Connecting { attempt } => object.number("attempt", u64::from(*attempt)),
+        ConnectionState::Reconnecting {
+            attempt,
+            delay_ms,
+            retry_at,
+            code,
+            reason,
+        } => object
+            .number("attempt", u64::from(*attempt))
+            .number("delayMs", *delay_ms)
+            .number("retryAt", *retry_at)
+            .number("code", u64::from(*code))
+            .set("reason", reason.as_str()),
+        ConnectionState::Closed { reason } => object.set("reason", close_reason(reason)),
+    }
+    .build()
+}
+
+fn close_reason(reason: &CloseReason) -> JsValue {
+    match reason {
+        CloseReason::Client => ObjectBuilder::new().set("kind", "client"),
+        CloseReason::MaxAttempts { attempts } => ObjectBuilder::new()
+            .set("kind", "maxAttempts")
+            .number("attempts", u64::from(*attempts)),
+        CloseReason::Rejected { code, reason } => ObjectBuilder::new()
+            .set("kind", "rejected")
+            .number("code", u64::from(*code))
+            .set("reason", reason.as_str()),
+    }
+    .build()
+}
+
+pub fn metrics(m: &Metrics) -> JsValue {
+    ObjectBuilder::new()
+        .number("messagesSent", m.messages_sent)
+        .number("bytesSent", m.bytes_sent)
+        .number("messagesReceived", m.messages_received)
+        .number("bytesReceived", m.bytes_received)
+        .number("reconnects", m.reconnects)
+        .number("errors", m.errors)
+        .number("dropped", m.dropped)
+        .number("queueDepth", m.queue_depth)
+        .number("queueBytes", m.queue_bytes)
+        .optional_number("rttMs", m.rtt_ms)
+        .optional_number("smoothedRttMs", m.smoothed_rtt_ms)
+        .number("uptimeMs", m.uptime_ms)
+        .build()
+}
+
+/// Reads one options object, refusing unknown keys and values of the wrong type.
+struct Fields {
+    object: JsValue,
+    path: &'static str,
+}
+
+impl Fields {
+    fn new(object: JsValue, path: &'static str, known: &[&str]) -> Result<Self, String> {
+        if !object.is_object() {
+            return Err(format!("{path} must be an object"));
+        }
+        for key in Object::keys(object.unchecked_ref::<Object>()).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !known.contains(&key.as_str()) {
+                return Err(format!("unknown option {path}.{key}"));
+            }
+        }
+        Ok(Fields { object, path })
+    }
+
+    fn get(&self, key: &str) -> Option<JsValue> {
+        Reflect::get(&self.object, &key.into())
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, String> {
+        self.get(key)
+            .map(|v| {
+                v.as_f64()
+                    .filter(|n| n.is_finite())
+                    .ok_or_else(|| format!("{}.{key} must be a finite number", self.path))
+            })
+            .transpose()
+    }
+
+    fn integer(&self, key: &str) -> Result<Option<u64>, String> {
+        match self.number(key)? {
+            Some(n) if n < 0.0 || n.fract() != 0.0 || n > 9_007_199_254_740_991.0 => Err(format!(
+                "{}.{key} must be a non-negative integer",
+                self.path
+            )),
+            other => Ok(other.map(|n| n as u64)),
+        }
+    }
+
+    fn set_integer(&self, key: &str, target: &mut u64) -> Result<(), String> {
+        if let Some(n) = self.integer(key)? {
+            *target = n;
+        }
+        Ok(())
+    }
+
+    fn set_size(&self, key: &str, target: &mut usize) -> Result<(), String> {
+        if let Some(n) = self.integer(key)? {
+            *target = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        Ok(())
+    }
+
+    fn set_number(&self, key: &str, target: &mut f64) -> Result<(), String> {
+        if let Some(n) = self.number(key)? {
+            *target = n;
+        }
+        Ok(())
+    }
+
+    fn child(&self, key: &'static str, known: &[&str]) -> Result<Option<Fields>, String> {
+        self.get(key).map(|v| Fields::new(v, key, known)).transpose()
+    }
+}
+
+/// Parses `ClientOptions` into the core's `Config` and the driver's `autoConnect` flag.
+pub fn options(options: JsValue) -> Result<(Config, bool), String> {
+    let mut config = Config::default();
+    let top = Fields::new(
+        options,
+        "options",
+        &[
+            "reconnect",
+            "queue",
+            "heartbeat",
+            "connectTimeoutMs",
+            "maxMessageBytes",
+            "seed",
+            "autoConnect",
+        ],
+    )?;
+    top.set_integer("connectTimeoutMs", &mut config.connect_timeout_ms)?;
+    top.set_size("maxMessageBytes", &mut config.max_message_bytes)?;
+    config.seed = top.integer("seed")?;
+    let auto_connect = match top.get("autoConnect") {
+        None => true,
+        Some(v) => v.as_bool().ok_or("options.autoConnect must be a boolean")?,
+    };
+    let reconnect_keys = [
+        "initialDelayMs",
+        "maxDelayMs",
+        "factor",
+        "jitter",
+        "maxAttempts",
+        "stableAfterMs",
+    ];
+    if let Some(r) = top.child("reconnect", &reconnect_keys)? {
+        let c = &mut config.reconnect;
+        r.set_integer("initialDelayMs", &mut c.initial_delay_ms)?;
+        r.set_integer("maxDelayMs", &mut c.max_delay_ms)?;
+        r.set_number("factor", &mut c.factor)?;
+        r.set_number("jitter", &mut c.jitter)?;
+        r.set_integer("stableAfterMs", &mut c.stable_after_ms)?;
+        c.max_attempts = r
+            .integer("maxAttempts")?
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    if let Some(q) = top.child("queue", &["maxMessages", "maxBytes", "overflow"])? {
+        q.set_size("maxMessages", &mut config.queue.max_messages)?;
+        q.set_size("maxBytes", &mut config.queue.max_bytes)?;
+        if let Some(policy) = q.get("overflow") {
+            config.queue.overflow = match policy.as_string().as_deref() {
+                Some("reject") => OverflowPolicy::Reject,
+                Some("dropOldest") => OverflowPolicy::DropOldest,
+                _ => return Err("queue.overflow must be \"reject\" or \"dropOldest\"".into()),
+            };
+        }
+    }
+    if let Some(h) = top.child("heartbeat", &["intervalMs", "timeoutMs"])? {
+        h.set_integer("intervalMs", &mut config.heartbeat.interval_ms)?;
+        h.set_integer("timeoutMs", &mut config.heartbeat.timeout_ms)?;
+    }
+    Ok((config, auto_connect))
+}
+
+/// Reads a `welcome` payload.
+pub fn welcome(payload: &JsValue) -> Option<Welcome> {
+    let field = |key: &str| Reflect::get(payload, &key.into()).ok();
+    let version = field("version")?.as_f64().filter(|v| v.fract() == 0.0 && *v >= 0.0)? as u32;
+    let session = field("session")?.as_string()?;
+    Some(Welcome { version, session })
+}

@@ -1,0 +1,28 @@
+//! The browser driver: moves bytes and time between the browser's `WebSocket` and the sans-IO
+//! core, and exports the `Client` class. It holds no protocol logic of its own.
+
+mod client;
+mod codec;
+mod emitter;
+mod errors;
+mod js_values;
+mod socket;
+mod typescript;
+
+pub use client::Client;
+
+/// Milliseconds on the page's monotonic clock (`performance.now()`), the core's time base.
+fn now_ms() -> u64 {
+    clock::now() as u64
+}
+
+mod clock {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        // Bound on the global so it works in windows and workers alike.
+        #[wasm_bindgen(js_namespace = performance, js_name = now)]
+        pub fn now() -> f64;
+    }
+}

@@ -1,0 +1,106 @@
+//! TypeScript declarations for the options, states, events and errors exchanged as plain JS
+//! objects, appended to the generated `.d.ts`.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** Reconnection with exponential backoff; jitter is applied after capping. */
+export interface ReconnectOptions {
+  /** Delay before the first retry, before jitter. Default 500. */
+  initialDelayMs?: number;
+  /** Cap of the exponential delay. Default 30000. */
+  maxDelayMs?: number;
+  /** Growth per failed attempt, >= 1. Default 2. */
+  factor?: number;
+  /** Randomised fraction of each delay, 0..1: delay drawn from [d*(1-jitter), d]. Default 0.5. */
+  jitter?: number;
+  /** Consecutive failed attempts before giving up; null retries forever. Default null. */
+  maxAttempts?: number | null;
+  /** An open connection this old resets the attempt counter. Default 5000. */
+  stableAfterMs?: number;
+}
+
+/** The offline queue: messages sent while not open wait here and flush in order on open. */
+export interface QueueOptions {
+  /** Default 1000. */
+  maxMessages?: number;
+  /** Default 1048576. */
+  maxBytes?: number;
+  /** "reject" throws QueueFull; "dropOldest" drops the oldest and emits "dropped". Default "reject". */
+  overflow?: "reject" | "dropOldest";
+}
+
+export interface HeartbeatOptions {
+  /** Ping interval while open; 0 disables. Default 15000. */
+  intervalMs?: number;
+  /** An unanswered ping this old declares the connection dead. Default 10000. */
+  timeoutMs?: number;
+}
+
+export interface ClientOptions {
+  reconnect?: ReconnectOptions;
+  queue?: QueueOptions;
+  heartbeat?: HeartbeatOptions;
+  /** From opening the socket to the server's welcome. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Largest encoded message send() accepts. Default 1048576. */
+  maxMessageBytes?: number;
+  /** Fixes the jitter seed (tests); random by default. */
+  seed?: number;
+  /** Connect in a microtask after construction. Default true. */
+  autoConnect?: boolean;
+}
+
+export type CloseReason =
+  | { kind: "client" }
+  | { kind: "maxAttempts"; attempts: number }
+  | { kind: "rejected"; code: number; reason: string };
+
+export type ConnectionState =
+  | { status: "idle" }
+  | { status: "connecting"; attempt: number }
+  | { status: "open" }
+  | { status: "reconnecting"; attempt: number; delayMs: number; retryAt: number; code: number; reason: string }
+  | { status: "closed"; reason: CloseReason };
+
+export type ResocketErrorCode =
+  | "QueueFull"
+  | "MessageTooLarge"
+  | "Closed"
+  | "MalformedFrame"
+  | "UnknownKind"
+  | "ServerError"
+  | "ConnectTimeout"
+  | "HeartbeatTimeout"
+  | "Rejected"
+  | "InvalidOptions";
+
+export interface ResocketError extends Error {
+  name: "ResocketError";
+  code: ResocketErrorCode;
+}
+
+export interface Metrics {
+  messagesSent: number;
+  bytesSent: number;
+  messagesReceived: number;
+  bytesReceived: number;
+  reconnects: number;
+  errors: number;
+  dropped: number;
+  queueDepth: number;
+  queueBytes: number;
+  rttMs: number | null;
+  smoothedRttMs: number | null;
+  uptimeMs: number;
+}
+
+export interface ClientEvents {
+  state: ConnectionState;
+  message: unknown;
+  error: ResocketError;
+  dropped: { count: number; bytes: number };
+  rtt: { rttMs: number; smoothedMs: number };
+}
+"#;

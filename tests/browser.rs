@@ -1,0 +1,314 @@
+//! Browser tests: the real WASM client in headless Chromium against the real test server, which
+//! the test command starts on `RESOCKET_TEST_SERVER` (host:port) before running these.
+#![cfg(target_arch = "wasm32")]
+
+use gloo_timers::future::TimeoutFuture;
+use js_sys::{Function, Reflect, JSON};
+use resocket::Client;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const SERVER: &str = match option_env!("RESOCKET_TEST_SERVER") {
+    Some(addr) => addr,
+    None => "127.0.0.1:9431",
+};
+
+#[wasm_bindgen(inline_js = "
+export async function control(url, body) {
+  const init = { method: body === undefined ? 'GET' : 'POST' };
+  if (body !== undefined && body !== null) init.body = body;
+  const response = await fetch(url, init);
+  if (!response.ok) throw new Error(url + ' answered ' + response.status);
+  return response.json();
+}
+")]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    async fn control(url: &str, body: JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// Calls a control endpoint of the test server: `POST` with `body`, or `GET` when `None`.
+async fn server_control(path: &str, body: Option<&str>) -> JsValue {
+    let body = match body {
+        None => JsValue::UNDEFINED,
+        Some(text) => JsValue::from_str(text),
+    };
+    control(&format!("http://{SERVER}{path}"), body)
+        .await
+        .unwrap_or_else(|e| panic!("control {path} failed: {e:?}"))
+}
+
+fn options(json: &str) -> js_sys::Object {
+    JSON::parse(json).expect("options are JSON").unchecked_into()
+}
+
+fn client(json_options: &str) -> Client {
+    Client::new(format!("ws://{SERVER}/ws"), Some(options(json_options))).expect("client")
+}
+
+fn field(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn text(value: &JsValue) -> String {
+    JSON::stringify(value).map(String::from).unwrap_or_default()
+}
+
+fn status(client: &Client) -> String {
+    field(&client.state(), "status").as_string().unwrap_or_default()
+}
+
+/// Every value an event carried, in order.
+struct Recorder {
+    seen: Rc<RefCell<Vec<JsValue>>>,
+    _listener: Closure<dyn FnMut(JsValue)>,
+    unsubscribe: Function,
+}
+
+impl Recorder {
+    fn new(client: &Client, event: &str) -> Self {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let sink = seen.clone();
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |v| sink.borrow_mut().push(v));
+        let unsubscribe = client.on(event, listener.as_ref().unchecked_ref());
+        Recorder {
+            seen,
+            _listener: listener,
+            unsubscribe,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.seen.borrow().len()
+    }
+
+    fn values(&self) -> Vec<JsValue> {
+        self.seen.borrow().clone()
+    }
+
+    fn texts(&self) -> Vec<String> {
+        self.seen.borrow().iter().map(text).collect()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.unsubscribe.call0(&JsValue::NULL);
+    }
+}
+
+/// Polls `condition` every 10 ms; fails the test after `timeout_ms`.
+async fn wait_for(what: &str, timeout_ms: u32, mut condition: impl FnMut() -> bool) {
+    let mut waited = 0;
+    while !condition() {
+        assert!(waited < timeout_ms, "timed out after {timeout_ms} ms waiting for {what}");
+        TimeoutFuture::new(10).await;
+        waited += 10;
+    }
+}
+
+async fn open_client(json_options: &str) -> Client {
+    let client = client(json_options);
+    wait_for("open", 5_000, || status(&client) == "open").await;
+    client
+}
+
+const FAST_RECONNECT: &str = r#"{"reconnect":{"initialDelayMs":100,"maxDelayMs":400,"jitter":0.5}}"#;
+
+#[wasm_bindgen_test]
+async fn connects_sends_and_receives_payloads_as_js_values() {
+    let client = client("{}");
+    let states = Recorder::new(&client, "state");
+    let messages = Recorder::new(&client, "message");
+    wait_for("open", 5_000, || status(&client) == "open").await;
+    let statuses: Vec<String> = states
+        .values()
+        .iter()
+        .map(|s| field(s, "status").as_string().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, vec!["connecting", "open"]);
+
+    let payload = JSON::parse(r#"{"text":"héllo","n":[1,2.5,null],"nested":{"ok":true}}"#).unwrap();
+    client.send(payload.clone()).expect("send");
+    wait_for("echo", 5_000, || messages.len() == 1).await;
+    assert_eq!(messages.texts(), vec![text(&payload)]);
+    let metrics = client.metrics();
+    assert_eq!(field(&metrics, "messagesSent").as_f64(), Some(1.0));
+    assert_eq!(field(&metrics, "messagesReceived").as_f64(), Some(1.0));
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn reconnects_with_backoff_and_delivers_messages_sent_meanwhile_once_in_order() {
+    let client = open_client(FAST_RECONNECT).await;
+    let states = Recorder::new(&client, "state");
+    let messages = Recorder::new(&client, "message");
+
+    // The server drops every socket and refuses new ones for 600 ms: several attempts fail.
+    server_control("/control/drop?outage_ms=600", Some("")).await;
+    wait_for("reconnecting", 5_000, || status(&client) == "reconnecting").await;
+    for n in 0..20 {
+        client.send(JsValue::from(n)).expect("queued while offline");
+    }
+    assert_eq!(field(&client.metrics(), "queueDepth").as_f64(), Some(20.0));
+    wait_for("all 20 echoes", 10_000, || messages.len() >= 20).await;
+    TimeoutFuture::new(200).await; // a duplicate would arrive right behind the last one
+    let received: Vec<String> = messages.texts();
+    let expected: Vec<String> = (0..20).map(|n| n.to_string()).collect();
+    assert_eq!(received, expected, "exactly once and in order");
+
+    let reconnecting: Vec<(f64, f64)> = states
+        .values()
+        .iter()
+        .filter(|s| field(s, "status").as_string().as_deref() == Some("reconnecting"))
+        .map(|s| (field(s, "attempt").as_f64().unwrap_or(0.0), field(s, "delayMs").as_f64().unwrap_or(-1.0)))
+        .collect();
+    assert!(reconnecting.len() >= 2, "the outage makes attempts fail: {reconnecting:?}");
+    for (i, (attempt, delay)) in reconnecting.iter().enumerate() {
+        assert_eq!(*attempt, i as f64 + 2.0, "attempts count up: {reconnecting:?}");
+        assert!((0.0..=400.0).contains(delay), "delay within [0, max]: {reconnecting:?}");
+    }
+    assert!(reconnecting[0].1 <= 100.0, "first delay is the initial one: {reconnecting:?}");
+    assert_eq!(status(&client), "open");
+    assert_eq!(field(&client.metrics(), "reconnects").as_f64(), Some(1.0));
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn close_stops_reconnecting() {
+    let client = open_client(FAST_RECONNECT).await;
+    let states = Recorder::new(&client, "state");
+    client.close();
+    assert_eq!(status(&client), "closed");
+    assert_eq!(text(&field(&client.state(), "reason")), r#"{"kind":"client"}"#);
+    server_control("/control/drop", Some("")).await;
+    TimeoutFuture::new(700).await; // longer than the largest backoff delay
+    assert_eq!(states.len(), 1, "no transition after close: {:?}", states.texts());
+    let error = client.send(JsValue::from(1)).expect_err("sending after close fails");
+    assert_eq!(field(&error, "code").as_string().as_deref(), Some("Closed"));
+}
+
+#[wasm_bindgen_test]
+async fn close_during_backoff_cancels_the_pending_attempt() {
+    let client = open_client(r#"{"reconnect":{"initialDelayMs":300,"maxDelayMs":300,"jitter":0}}"#).await;
+    let states = Recorder::new(&client, "state");
+    server_control("/control/drop", Some("")).await;
+    wait_for("reconnecting", 5_000, || status(&client) == "reconnecting").await;
+    client.close();
+    TimeoutFuture::new(600).await;
+    let statuses: Vec<String> = states
+        .values()
+        .iter()
+        .map(|s| field(s, "status").as_string().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, vec!["reconnecting", "closed"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_malformed_server_frame_raises_an_error_and_the_client_keeps_working() {
+    let client = open_client("{}").await;
+    let errors = Recorder::new(&client, "error");
+    let messages = Recorder::new(&client, "message");
+    server_control("/control/malformed", Some("")).await;
+    wait_for("error event", 5_000, || errors.len() == 1).await;
+    let error = &errors.values()[0];
+    assert_eq!(field(error, "code").as_string().as_deref(), Some("MalformedFrame"));
+    assert_eq!(field(error, "name").as_string().as_deref(), Some("ResocketError"));
+
+    server_control("/control/send", Some(r#"{"kind":"teleport"}"#)).await;
+    wait_for("second error", 5_000, || errors.len() == 2).await;
+    assert_eq!(field(&errors.values()[1], "code").as_string().as_deref(), Some("UnknownKind"));
+
+    assert_eq!(status(&client), "open");
+    client.send(JsValue::from_str("still here")).expect("send");
+    wait_for("echo", 5_000, || messages.len() == 1).await;
+    assert_eq!(messages.texts(), vec![r#""still here""#]);
+    assert_eq!(field(&client.metrics(), "errors").as_f64(), Some(2.0));
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn unsubscribed_listeners_hear_nothing_more() {
+    let client = open_client("{}").await;
+    let kept = Recorder::new(&client, "message");
+    let dropped = Recorder::new(&client, "message");
+    client.send(JsValue::from(1)).expect("send");
+    wait_for("first echo", 5_000, || kept.len() == 1).await;
+    drop(dropped);
+    let late = Recorder::new(&client, "message");
+    client.send(JsValue::from(2)).expect("send");
+    wait_for("second echo", 5_000, || kept.len() == 2).await;
+    assert_eq!(late.len(), 1);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn heartbeat_measures_round_trip_time() {
+    let client = open_client(r#"{"heartbeat":{"intervalMs":50,"timeoutMs":2000}}"#).await;
+    let rtts = Recorder::new(&client, "rtt");
+    wait_for("two pongs", 5_000, || rtts.len() >= 2).await;
+    let rtt = field(&client.metrics(), "rttMs").as_f64().expect("rtt measured");
+    assert!((0.0..2_000.0).contains(&rtt));
+    assert!(field(&rtts.values()[1], "smoothedMs").as_f64().is_some());
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn free_closes_the_socket_on_the_server() {
+    let before = field(&server_control("/control/stats", None).await, "connections")
+        .as_f64()
+        .unwrap_or(-1.0);
+    let client = open_client("{}").await;
+    wait_for("server sees the connection", 5_000, || true).await;
+    let during = field(&server_control("/control/stats", None).await, "connections").as_f64();
+    assert_eq!(during, Some(before + 1.0));
+    drop(client); // what `free()` does from JS
+    let mut after = None;
+    for _ in 0..100 {
+        after = field(&server_control("/control/stats", None).await, "connections").as_f64();
+        if after == Some(before) {
+            break;
+        }
+        TimeoutFuture::new(20).await;
+    }
+    assert_eq!(after, Some(before), "the freed client's socket closed");
+}
+
+#[wasm_bindgen_test]
+fn bad_options_and_urls_throw_typed_errors() {
+    for (url, json) in [
+        ("http://127.0.0.1:1/ws", "{}"),
+        ("ws://127.0.0.1:1/ws", r#"{"reconnect":{"jitter":2}}"#),
+        ("ws://127.0.0.1:1/ws", r#"{"queue":{"overflow":"sometimes"}}"#),
+        ("ws://127.0.0.1:1/ws", r#"{"reconect":{}}"#),
+        ("ws://127.0.0.1:1/ws", r#"{"connectTimeoutMs":-5}"#),
+    ] {
+        let error = Client::new(url.into(), Some(options(json))).err().expect(json);
+        assert_eq!(field(&error, "code").as_string().as_deref(), Some("InvalidOptions"), "{json}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_full_queue_rejects_or_drops_oldest_with_an_event() {
+    let rejecting = client(r#"{"autoConnect":false,"queue":{"maxMessages":2}}"#);
+    rejecting.send(JsValue::from(1)).expect("queued");
+    rejecting.send(JsValue::from(2)).expect("queued");
+    let error = rejecting.send(JsValue::from(3)).expect_err("full");
+    assert_eq!(field(&error, "code").as_string().as_deref(), Some("QueueFull"));
+
+    let dropping = client(r#"{"autoConnect":false,"queue":{"maxMessages":2,"overflow":"dropOldest"}}"#);
+    let dropped = Recorder::new(&dropping, "dropped");
+    let messages = Recorder::new(&dropping, "message");
+    for n in 1..=3 {
+        dropping.send(JsValue::from(n)).expect("accepted");
+    }
+    assert_eq!(dropped.texts(), vec![r#"{"count":1,"bytes":26}"#]);
+    dropping.connect();
+    wait_for("two echoes", 5_000, || messages.len() == 2).await;
+    assert_eq!(messages.texts(), vec!["2", "3"]);
+    dropping.close();
+}
