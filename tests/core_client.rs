@@ -1,5 +1,7 @@
 //! Scenario tests of the sans-IO client core under virtual time.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod support;
 
 use resocket::core::{

@@ -1,5 +1,7 @@
 //! Property tests over random event sequences fed to the sans-IO core.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod support;
 
 use proptest::prelude::*;

@@ -41,7 +41,7 @@ impl Client {
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: String,
-        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: Option<js_sys::Object>,
+        #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<js_sys::Object>,
     ) -> Result<Client, JsValue> {
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(errors::named_error(

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: the WASM client, its wasm-bindgen glue, the TypeScript
+# wrapper and the hand-written package files. Prints the gzipped size of what a browser loads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+wasm=target/wasm32-unknown-unknown/release/resocket.wasm
+cargo build --release --target wasm32-unknown-unknown -p resocket
+rm -rf pkg
+wasm-bindgen --target web --out-dir pkg --out-name resocket "$wasm"
+
+# Debian's wasm-opt is too old for current wasm-bindgen output; the npm binaryen one is not.
+if [ -x node_modules/.bin/wasm-opt ]; then
+  node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    pkg/resocket_bg.wasm -o pkg/resocket_bg.wasm
+else
+  echo "note: node_modules/.bin/wasm-opt missing (run scripts/install-deps.sh); wasm left unoptimised"
+fi
+
+# The wrapper is compiled next to the glue it imports, in strict mode.
+cp js/index.ts pkg/index.ts
+node_modules/.bin/tsc -p js/tsconfig.json
+rm pkg/index.ts
+cp pkg-template/package.json pkg-template/README.md pkg/
+
+sizes=(pkg/resocket_bg.wasm pkg/resocket.js pkg/index.js $(find pkg/snippets -name '*.js'))
+total=0
+for file in "${sizes[@]}"; do
+  gz=$(gzip -9c "$file" | wc -c)
+  total=$((total + gz))
+  printf '  %-60s %7d bytes, %6d gzipped\n' "$file" "$(stat -c %s "$file")" "$gz"
+done
+printf 'client size (wasm + JS glue + TS wrapper), gzipped: %d bytes (budget 30720)\n' "$total"
