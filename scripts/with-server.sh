@@ -9,7 +9,8 @@ shift
 server=target/release/resocket-server
 cargo build --release -p resocket-server --quiet
 log=$(mktemp -t resocket-server.XXXXXX.log)
-"$server" --addr "$addr" >"$log" 2>&1 &
+# SERVER_ARGS adds server options, e.g. "--static out/demo".
+"$server" --addr "$addr" ${SERVER_ARGS:-} >"$log" 2>&1 &
 pid=$!
 stop() {
   kill -TERM "$pid" 2>/dev/null || true

@@ -1,0 +1,44 @@
+# The two commands: `make demo` and `make test`. Both install what they need first.
+SHELL := /bin/bash
+DEMO_ADDR ?= 127.0.0.1:8080
+
+.PHONY: all deps pkg demo test lint test-native test-browser test-pkg bench clean
+
+all: pkg
+
+deps:
+	scripts/install-deps.sh
+
+## pkg: build the npm package into pkg/ and print its gzipped size
+pkg: deps
+	scripts/build-pkg.sh
+
+## demo: build everything, start the test server and serve the demo on $(DEMO_ADDR)
+demo: pkg
+	scripts/demo.sh $(DEMO_ADDR)
+
+## test: every test: lint, native core and server tests, browser tests, package tests
+test: deps lint test-native test-browser test-pkg
+	@echo "all test suites passed"
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p resocket --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+test-native:
+	cargo test --workspace
+
+test-browser:
+	scripts/test-browser.sh
+
+test-pkg: pkg
+	scripts/test-pkg.sh
+
+## bench: size and receive-throughput benchmarks (prints figures, asserts nothing)
+bench: pkg
+	scripts/bench.sh
+
+clean:
+	cargo clean
+	rm -rf pkg out

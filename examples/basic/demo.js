@@ -1,0 +1,60 @@
+// A minimal page using the resocket package from a plain <script type="module">.
+import { connect, isResocketError } from "./pkg/index.js";
+
+const $ = (id) => document.getElementById(id);
+const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+
+function log(text, kind = "message") {
+  const item = document.createElement("li");
+  item.className = kind;
+  item.textContent = text;
+  $("log").append(item);
+  $("log").scrollTop = $("log").scrollHeight;
+  if (typeof client !== "undefined") showMetrics(client.metrics());
+}
+
+function showState(state) {
+  $("status").textContent = state.status;
+  $("status").dataset.status = state.status;
+  $("detail").textContent =
+    state.status === "reconnecting" ? `attempt ${state.attempt} in ${state.delayMs} ms` :
+    state.status === "connecting" ? `attempt ${state.attempt}` : "";
+  log(`state: ${state.status}`, "state");
+}
+
+function showMetrics(metrics) {
+  $("metrics").replaceChildren(
+    ...Object.entries(metrics).flatMap(([name, value]) => {
+      const dt = document.createElement("dt");
+      dt.textContent = name;
+      const dd = document.createElement("dd");
+      dd.textContent = value ?? "–";
+      return [dt, dd];
+    }),
+  );
+}
+
+const client = await connect(url, { heartbeat: { intervalMs: 2000, timeoutMs: 4000 } });
+client.on("state", showState);
+client.on("message", (data) => log(`← ${JSON.stringify(data)}`));
+client.on("error", (error) => log(`error ${error.code}: ${error.message}`, "error"));
+client.on("dropped", ({ count }) => log(`${count} queued message(s) dropped`, "error"));
+setInterval(() => showMetrics(client.metrics()), 500);
+showMetrics(client.metrics());
+
+$("composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("text").value.trim();
+  if (!text) return;
+  try {
+    client.send({ text, at: new Date().toISOString() });
+    log(`→ ${text}${client.state.status === "open" ? "" : " (queued)"}`, "state");
+    $("text").value = "";
+  } catch (error) {
+    log(isResocketError(error) ? `not sent: ${error.code}` : String(error), "error");
+  }
+});
+$("drop").addEventListener("click", () => fetch("/control/drop?outage_ms=2000", { method: "POST" }));
+$("reconnect").addEventListener("click", () => client.reconnect());
+$("malformed").addEventListener("click", () => fetch("/control/malformed", { method: "POST" }));
+window.resocketDemo = client;

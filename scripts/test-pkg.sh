@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Package tests: the built pkg/ loaded by a plain <script type=module> page (the demo) in headless
+# Chromium against the real server, plus a bundler resolution check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/assemble-demo.sh
+# A bundler must resolve the package's exports and the .wasm URL.
+node_modules/.bin/esbuild pkg/index.js --bundle --format=esm --log-level=warning --outfile=out/bundle-check.js
+addr=${RESOCKET_PKG_TEST_SERVER:-127.0.0.1:9432}
+RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static out/demo" \
+  scripts/with-server.sh "$addr" node --test --test-concurrency=1 tests/pkg/
