@@ -2,6 +2,7 @@
 import { connect, isResocketError } from "./pkg/index.js";
 
 const $ = (id) => document.getElementById(id);
+let client;
 const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 
 function log(text, kind = "message") {
@@ -10,7 +11,7 @@ function log(text, kind = "message") {
   item.textContent = text;
   $("log").append(item);
   $("log").scrollTop = $("log").scrollHeight;
-  if (typeof client !== "undefined") showMetrics(client.metrics());
+  if (client) showMetrics(client.metrics());
 }
 
 function showState(state) {
@@ -34,7 +35,7 @@ function showMetrics(metrics) {
   );
 }
 
-const client = await connect(url, { heartbeat: { intervalMs: 2000, timeoutMs: 4000 } });
+client = await connect(url, { heartbeat: { intervalMs: 2000, timeoutMs: 4000 } });
 client.on("state", showState);
 client.on("message", (data) => log(`← ${JSON.stringify(data)}`));
 client.on("error", (error) => log(`error ${error.code}: ${error.message}`, "error"));
