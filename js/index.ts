@@ -1,14 +1,7 @@
-// The `resocket` package entry: a typed wrapper over the WASM `Client`. All connection logic
-// lives in the WASM module; this file only loads it once and adds generic event typing.
+// The `resocket` package entry. All connection logic lives in the WASM module; this file loads
+// it once and gives the exported class precise event typing at no runtime cost.
 import init, { Client as WasmClient } from "./resocket.js";
-import type {
-  ClientEvents,
-  ClientOptions,
-  ConnectionState,
-  Metrics,
-  ResocketError,
-  ResocketErrorCode,
-} from "./resocket.js";
+import type { ClientEvents, ClientOptions, ResocketError, ResocketErrorCode } from "./resocket.js";
 
 export type {
   ClientEvents,
@@ -23,6 +16,18 @@ export type {
   ResocketErrorCode,
 } from "./resocket.js";
 
+/** A resilient WebSocket connection (the WASM class, with typed `on`). */
+export interface Client extends Omit<WasmClient, "on"> {
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void;
+}
+
+/** `new Client(url, options)` once the module is loaded (see `load`); `connect` does both. */
+export const Client = WasmClient as unknown as {
+  new (url: string, options?: ClientOptions): Client;
+  readonly prototype: Client;
+};
+
 /** Where to load the `.wasm` from; by default next to this module (bundlers rewrite it). */
 export type WasmSource = string | URL | Request | Response | BufferSource | WebAssembly.Module;
 
@@ -32,59 +37,6 @@ let loading: Promise<void> | undefined;
 export function load(source?: WasmSource): Promise<void> {
   loading ??= init(source === undefined ? undefined : { module_or_path: source }).then(() => undefined);
   return loading;
-}
-
-/** A resilient WebSocket connection. Create it with `connect`. */
-export class Client {
-  readonly #inner: WasmClient;
-
-  /** Wraps a WASM client; the module must be loaded (see `load`). */
-  constructor(url: string, options?: ClientOptions) {
-    this.#inner = new WasmClient(url, options);
-  }
-
-  /** Subscribes to an event; returns the function that unsubscribes. */
-  on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void {
-    return this.#inner.on(event, listener);
-  }
-
-  /** Sends now if open, otherwise queues; throws a `ResocketError` (QueueFull, MessageTooLarge, Closed). */
-  send(data: unknown): void {
-    this.#inner.send(data);
-  }
-
-  /** Sends to every client connected to the server. */
-  broadcast(data: unknown): void {
-    this.#inner.broadcast(data);
-  }
-
-  get state(): ConnectionState {
-    return this.#inner.state;
-  }
-
-  metrics(): Metrics {
-    return this.#inner.metrics();
-  }
-
-  /** Starts connecting; only needed with `autoConnect: false` or after `close()`. */
-  connect(): void {
-    this.#inner.connect();
-  }
-
-  /** Reconnects now, skipping any backoff wait. */
-  reconnect(): void {
-    this.#inner.reconnect();
-  }
-
-  /** Closes and stops reconnecting; queued messages stay queued. */
-  close(): void {
-    this.#inner.close();
-  }
-
-  /** Closes the socket, detaches every handler and releases the WASM memory. */
-  free(): void {
-    this.#inner.free();
-  }
 }
 
 /** Loads the WASM module if needed and opens a client to `url`. */

@@ -14,7 +14,7 @@ use crate::core::{Action, ClientCore, Config, Event, Transmit};
 use crate::protocol::{close_code, Kind};
 use gloo_timers::callback::Timeout;
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 type Core = ClientCore<JsFrame, JsValue>;
@@ -36,8 +36,8 @@ pub struct Client {
 
 #[wasm_bindgen]
 impl Client {
-    /// Creates a client for `url` (`ws://` or `wss://`). Unless `autoConnect` is false it connects
-    /// in a microtask, so listeners added right after construction see every event.
+    /// Creates a client for `url` (`ws://` or `wss://`) and, unless `autoConnect` is false,
+    /// starts connecting. Listeners added right after construction still see every event.
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: String,
@@ -46,7 +46,7 @@ impl Client {
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(errors::named_error(
                 "InvalidOptions",
-                &format!("url must start with ws:// or wss://, got {url:?}"),
+                &format!("url must start with ws:// or wss://, got \"{url}\""),
             ));
         }
         let (config, auto_connect) = parse_options(options)?;
@@ -63,13 +63,12 @@ impl Client {
             emitter: Emitter::new(),
         };
         if auto_connect {
-            let (driver, emitter) = client.handles();
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Some(driver) = driver.upgrade() {
-                    driver.borrow_mut().core.connect(now_ms());
-                    pump(&driver, &emitter);
-                }
-            });
+            // The socket opens asynchronously; the `connecting` event waits in the core until
+            // the socket's first callback pumps it, so listeners added right after `new` see it.
+            let mut driver = client.driver.borrow_mut();
+            driver.core.connect(now_ms());
+            driver.execute_actions(&client.driver, &client.emitter);
+            driver.arm_timer(&client.driver, &client.emitter);
         }
         Ok(client)
     }
@@ -127,10 +126,6 @@ impl Client {
 }
 
 impl Client {
-    fn handles(&self) -> (Weak<RefCell<Driver>>, Emitter) {
-        (Rc::downgrade(&self.driver), self.emitter.clone())
-    }
-
     fn pump(&self) {
         pump(&self.driver, &self.emitter);
     }
@@ -304,10 +299,8 @@ fn parse_options(options: Option<js_sys::Object>) -> Result<(Config, bool), JsVa
 }
 
 fn random_seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    // Without an entropy source, jitter still works from a time-based seed.
-    if getrandom::getrandom(&mut bytes).is_err() {
-        return js_sys::Date::now().to_bits();
-    }
-    u64::from_le_bytes(bytes)
+    // Jitter needs spread, not secrecy: Math.random is enough and costs no extra imports.
+    let high = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    let low = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    (high << 32) | low
 }

@@ -12,7 +12,7 @@ use super::metrics::Metrics;
 use super::queue::{OutboundQueue, WireSize};
 use super::rng::Rng;
 use crate::protocol::{close_code, ErrorBody, Hello, Welcome, PROTOCOL_VERSION};
-use std::collections::VecDeque;
+use super::fifo::Fifo;
 
 /// A decoded frame from the server, as the driver hands it to the core.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,8 +76,8 @@ pub struct ClientCore<F, P> {
     queue: OutboundQueue<F>,
     heartbeat: Heartbeat,
     metrics: Metrics,
-    actions: VecDeque<Action<F>>,
-    events: VecDeque<Event<P>>,
+    actions: Fifo<Action<F>>,
+    events: Fifo<Event<P>>,
 }
 
 impl<F: WireSize, P> ClientCore<F, P> {
@@ -96,8 +96,8 @@ impl<F: WireSize, P> ClientCore<F, P> {
             stable_at: None,
             was_open: false,
             metrics: Metrics::default(),
-            actions: VecDeque::new(),
-            events: VecDeque::new(),
+            actions: Fifo::new(),
+            events: Fifo::new(),
         })
     }
 
@@ -335,8 +335,7 @@ impl<F: WireSize, P> ClientCore<F, P> {
         self.heartbeat.start(now);
         self.set_state(ConnectionState::Open);
         // Everything queued while offline goes first, in order, before anything newer.
-        let queued: Vec<(F, usize)> = self.queue.drain().collect();
-        for (frame, size) in queued {
+        for (frame, size) in self.queue.take_all() {
             self.transmit_user(frame, size);
         }
     }
@@ -393,8 +392,7 @@ impl<F: WireSize, P> ClientCore<F, P> {
     /// a lazy driver cannot lose them. Control frames for the dead socket are meaningless.
     fn reclaim_unsent(&mut self) {
         let mut unsent = Vec::new();
-        let mut kept = VecDeque::with_capacity(self.actions.len());
-        for action in self.actions.drain(..) {
+        for action in self.actions.take_all() {
             match action {
                 Action::Send(Transmit::User(frame)) => {
                     let size = frame.wire_size();
@@ -403,10 +401,9 @@ impl<F: WireSize, P> ClientCore<F, P> {
                     unsent.push((frame, size));
                 }
                 Action::Send(_) => {}
-                other => kept.push_back(other),
+                other => self.actions.push_back(other),
             }
         }
-        self.actions = kept;
         self.queue.restore_front(unsent);
     }
 

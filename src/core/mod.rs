@@ -5,6 +5,7 @@ pub mod backoff;
 mod client;
 pub mod config;
 pub mod events;
+mod fifo;
 pub mod heartbeat;
 pub mod metrics;
 pub mod queue;

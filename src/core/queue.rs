@@ -3,7 +3,7 @@
 
 use super::config::{OverflowPolicy, QueueConfig};
 use super::events::ClientError;
-use std::collections::VecDeque;
+use super::fifo::Fifo;
 
 /// Size of an encoded frame as it counts against the queue's byte bound.
 pub trait WireSize {
@@ -31,7 +31,7 @@ pub struct Dropped {
 
 #[derive(Debug)]
 pub struct OutboundQueue<F> {
-    items: VecDeque<(F, usize)>,
+    items: Fifo<(F, usize)>,
     bytes: usize,
     config: QueueConfig,
 }
@@ -39,7 +39,7 @@ pub struct OutboundQueue<F> {
 impl<F> OutboundQueue<F> {
     pub fn new(config: QueueConfig) -> Self {
         OutboundQueue {
-            items: VecDeque::new(),
+            items: Fifo::new(),
             bytes: 0,
             config,
         }
@@ -93,9 +93,9 @@ impl<F> OutboundQueue<F> {
     }
 
     /// Removes every frame, oldest first.
-    pub fn drain(&mut self) -> impl Iterator<Item = (F, usize)> + '_ {
+    pub fn take_all(&mut self) -> Vec<(F, usize)> {
         self.bytes = 0;
-        self.items.drain(..)
+        self.items.take_all()
     }
 
     fn full(&self) -> ClientError {
@@ -134,7 +134,7 @@ mod tests {
                 bytes: 20
             })
         );
-        assert_eq!(q.drain().map(|(f, _)| f).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(q.take_all().into_iter().map(|(f, _)| f).collect::<Vec<_>>(), vec![1, 2]);
     }
 
     #[test]
@@ -151,7 +151,7 @@ mod tests {
             })
         );
         assert_eq!(q.bytes(), 30);
-        assert_eq!(q.drain().map(|(f, _)| f).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(q.take_all().into_iter().map(|(f, _)| f).collect::<Vec<_>>(), vec![2, 3]);
     }
 
     #[test]
