@@ -2,11 +2,12 @@
 //! SIGINT or SIGTERM.
 
 use resocket_server::{parse_args, serve, Command, ServerConfig, ServerError, USAGE};
+use std::future::Future;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 use tracing::level_filters::LevelFilter;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 /// Exit status for command-line mistakes, as is customary.
 const USAGE_ERROR: u8 = 2;
@@ -51,7 +52,6 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            error!("{err}");
             eprintln!("resocket-server: {err}");
             ExitCode::FAILURE
         }
@@ -59,6 +59,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: ServerConfig) -> Result<(), ServerError> {
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServerError::Bind {
@@ -69,7 +70,7 @@ async fn run(config: ServerConfig) -> Result<(), ServerError> {
     // One machine-readable line on stdout, so scripts started with port 0 can find the port.
     println!("resocket-server listening on {addr}");
     let _ = std::io::stdout().flush();
-    serve(listener, config, shutdown_signal()).await
+    serve(listener, config, shutdown).await
 }
 
 /// Logs go to stderr; RUST_LOG may name a single level (error, warn, info, debug, trace).
@@ -89,29 +90,27 @@ fn init_tracing() {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Registers the handlers at once, not on first poll, so a signal sent right after the listening
+/// line is never lost (background jobs of non-interactive shells start with SIGINT ignored).
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => info!("SIGINT received"),
+            _ = terminate.recv() => info!("SIGTERM received"),
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(err) => {
-                warn!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => info!("SIGINT received"),
-        _ = terminate => info!("SIGTERM received"),
-    }
+        info!("Ctrl-C received");
+    })
 }

@@ -1,0 +1,342 @@
+//! One task per WebSocket: the `hello`/`welcome` handshake, then the frame loop. The task owns
+//! its socket; the hub reaches it only through its outbound queue and control channel.
+
+use crate::dispatch::{self, Action};
+use crate::hub::{Control, Hub, Registration};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use resocket::protocol::json::{self, RawEnvelope};
+use resocket::protocol::{close_code, Envelope, Hello, Kind, Welcome, PROTOCOL_VERSION};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{timeout, timeout_at, Instant};
+use tracing::{debug, info};
+
+/// How long a close handshake we started may take before the socket is dropped anyway.
+const CLOSE_LINGER: Duration = Duration::from_millis(1000);
+
+/// Longest handshake wait honoured, whatever the configuration says.
+const MAX_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// Close reasons are limited to 123 bytes by RFC 6455.
+const MAX_CLOSE_REASON: usize = 123;
+
+/// Per-connection settings, copied from the server configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_frame_bytes: usize,
+    pub hard_frame_limit: usize,
+    pub handshake_timeout: Duration,
+}
+
+/// How a connection ended, for the log.
+#[derive(Debug)]
+enum End {
+    /// We sent a close frame with this code.
+    ServerClosed(u16),
+    /// The peer sent a close frame.
+    PeerClosed(Option<u16>),
+    /// The hub dropped the socket without a close frame.
+    Dropped,
+    /// The transport failed or ended without a close frame.
+    Lost(String),
+}
+
+struct Conn {
+    socket: WebSocket,
+    hub: Arc<Hub>,
+    id: u64,
+    limits: Limits,
+    outbound: mpsc::Receiver<Utf8Bytes>,
+    control: watch::Receiver<Control>,
+}
+
+/// Runs one upgraded socket until it ends.
+pub async fn run(socket: WebSocket, hub: Arc<Hub>, limits: Limits, peer: SocketAddr) {
+    let Registration {
+        membership,
+        outbound,
+        control,
+    } = hub.register();
+    let id = membership.id();
+    info!(conn = id, %peer, "connection opened");
+    let mut kill = control.clone();
+    let mut conn = Conn {
+        socket,
+        hub,
+        id,
+        limits,
+        outbound,
+        control,
+    };
+    let mut session = None;
+    // Racing the whole connection against a kill lets the hub drop a socket that is stuck in a
+    // write to a peer that stopped reading: cancelling the future drops the socket.
+    let end = tokio::select! {
+        biased;
+        _ = kill.wait_for(|c| *c == Control::Kill) => End::Dropped,
+        end = conn.serve(&mut session) => end,
+    };
+    drop(conn);
+    let session = session.as_deref().unwrap_or("-");
+    match end {
+        End::ServerClosed(code) => {
+            info!(conn = id, session, code, "connection closed by server")
+        }
+        End::PeerClosed(code) => info!(conn = id, session, ?code, "connection closed by peer"),
+        End::Dropped => info!(conn = id, session, "connection dropped (no close frame)"),
+        End::Lost(why) => info!(conn = id, session, why, "connection lost"),
+    }
+    drop(membership);
+}
+
+impl Conn {
+    async fn serve(&mut self, session: &mut Option<String>) -> End {
+        match self.handshake().await {
+            Ok(s) => {
+                info!(conn = self.id, session = s.as_str(), "handshake complete");
+                *session = Some(s);
+                self.frame_loop().await
+            }
+            Err(end) => end,
+        }
+    }
+
+    /// Waits for `hello` and answers `welcome`; any other outcome closes the connection.
+    async fn handshake(&mut self) -> Result<String, End> {
+        // A huge configured timeout must not overflow the clock: cap it at a day.
+        let limit = self.limits.handshake_timeout.min(MAX_HANDSHAKE_TIMEOUT);
+        let deadline = Instant::now() + limit;
+        loop {
+            let received = tokio::select! {
+                biased;
+                (code, reason) = close_requested(&mut self.control) => {
+                    return Err(self.close(code, &reason).await);
+                }
+                received = timeout_at(deadline, self.socket.recv()) => received,
+            };
+            let message = match received {
+                Err(_) => {
+                    let ms = self.limits.handshake_timeout.as_millis();
+                    let reason = format!("no hello within {ms} ms");
+                    return Err(self.close(close_code::HANDSHAKE_TIMEOUT, &reason).await);
+                }
+                Ok(None) => return Err(End::Lost("ended before hello".into())),
+                Ok(Some(Err(err))) => return Err(self.receive_failed(err).await),
+                Ok(Some(Ok(message))) => message,
+            };
+            let text = match message {
+                Message::Text(text) => text,
+                Message::Binary(_) => {
+                    let reason = "binary frames are not supported; the first frame must be a hello";
+                    return Err(self.close(close_code::PROTOCOL_ERROR, reason).await);
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Close(frame) => return Err(self.peer_closed(frame).await),
+            };
+            return match check_hello(&text, self.limits.max_frame_bytes) {
+                Ok(()) => {
+                    let session = self.hub.welcome(self.id);
+                    let welcome = Envelope::new(Kind::Welcome).with_payload(Welcome {
+                        version: PROTOCOL_VERSION,
+                        session: session.clone(),
+                    });
+                    match self.send(json::encode(&welcome).into()).await {
+                        Ok(()) => Ok(session),
+                        Err(end) => Err(end),
+                    }
+                }
+                Err((code, reason)) => Err(self.close(code, &reason).await),
+            };
+        }
+    }
+
+    async fn frame_loop(&mut self) -> End {
+        loop {
+            // Outbound frames go before the next inbound one, so a client that broadcasts and
+            // then sends a msg sees the broadcast's delivery first.
+            tokio::select! {
+                biased;
+                (code, reason) = close_requested(&mut self.control) => {
+                    return self.close(code, &reason).await;
+                }
+                Some(frame) = self.outbound.recv() => {
+                    if let Err(end) = self.send(frame).await {
+                        return end;
+                    }
+                }
+                received = self.socket.recv() => {
+                    let action = match received {
+                        None => return End::Lost("ended without a close frame".into()),
+                        Some(Err(err)) => return self.receive_failed(err).await,
+                        Some(Ok(Message::Text(text))) => {
+                            dispatch::text_frame(&text, self.limits.max_frame_bytes)
+                        }
+                        Some(Ok(Message::Binary(data))) => {
+                            dispatch::binary_frame(data.len(), self.limits.max_frame_bytes)
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Action::Ignore,
+                        Some(Ok(Message::Close(frame))) => return self.peer_closed(frame).await,
+                    };
+                    if let Err(end) = self.act(action).await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn act(&mut self, action: Action) -> Result<(), End> {
+        match action {
+            Action::Reply(frame) => self.send(frame.into()).await,
+            Action::Broadcast(frame) => {
+                let sent = self.hub.send_to_open(&frame.into());
+                debug!(conn = self.id, sent, "broadcast");
+                Ok(())
+            }
+            Action::Ignore => Ok(()),
+        }
+    }
+
+    async fn send(&mut self, frame: Utf8Bytes) -> Result<(), End> {
+        self.socket
+            .send(Message::Text(frame))
+            .await
+            .map_err(|err| End::Lost(format!("send failed: {err}")))
+    }
+
+    /// Starts the close handshake and waits (bounded) for the peer's answer.
+    async fn close(&mut self, code: u16, reason: &str) -> End {
+        let frame = CloseFrame {
+            code,
+            reason: dispatch::truncate(reason, MAX_CLOSE_REASON).into(),
+        };
+        if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
+            // The library answers nothing more after a close; reading just completes the handshake.
+            let _ = timeout(CLOSE_LINGER, async {
+                while let Some(Ok(_)) = self.socket.recv().await {}
+            })
+            .await;
+        }
+        End::ServerClosed(code)
+    }
+
+    /// The peer sent a close frame: the library queues the answer, and reading on flushes it.
+    async fn peer_closed(&mut self, frame: Option<CloseFrame>) -> End {
+        let _ = timeout(CLOSE_LINGER, async {
+            while let Some(Ok(_)) = self.socket.recv().await {}
+        })
+        .await;
+        End::PeerClosed(frame.map(|f| f.code))
+    }
+
+    /// A read error ends the stream; close with the matching code where the peer can still hear it.
+    async fn receive_failed(&mut self, err: axum::Error) -> End {
+        let inner = err.into_inner();
+        match inner.downcast_ref::<tungstenite::Error>() {
+            Some(tungstenite::Error::Capacity(cap)) => {
+                debug!(conn = self.id, %cap, "frame over the hard limit");
+                let reason = format!(
+                    "frame exceeds the hard limit of {} bytes",
+                    self.limits.hard_frame_limit
+                );
+                self.close(close_code::MESSAGE_TOO_BIG, &reason).await
+            }
+            Some(tungstenite::Error::Utf8(_)) => {
+                self.close(INVALID_PAYLOAD, "text frame is not valid UTF-8")
+                    .await
+            }
+            Some(tungstenite::Error::Protocol(err)) => {
+                let reason = format!("websocket protocol error: {err}");
+                self.close(WS_PROTOCOL_ERROR, &reason).await
+            }
+            _ => End::Lost(inner.to_string()),
+        }
+    }
+}
+
+/// RFC 6455 codes for transport-level violations (not part of protocol v1's own codes).
+const WS_PROTOCOL_ERROR: u16 = 1002;
+const INVALID_PAYLOAD: u16 = 1007;
+
+/// Resolves when the hub asks for a close; never resolves otherwise (a kill is handled by the
+/// caller, and a dropped control sender means the hub killed us).
+async fn close_requested(control: &mut watch::Receiver<Control>) -> (u16, String) {
+    let closing = control
+        .wait_for(|c| matches!(c, Control::Close { .. }))
+        .await
+        .map(|c| c.clone());
+    match closing {
+        Ok(Control::Close { code, reason }) => (code, reason),
+        _ => std::future::pending().await,
+    }
+}
+
+/// Checks the first frame: `Ok` for a v1 hello, else the close code and reason.
+fn check_hello(text: &str, max_frame_bytes: usize) -> Result<(), (u16, String)> {
+    let protocol_error = |reason: String| Err((close_code::PROTOCOL_ERROR, reason));
+    if text.len() > max_frame_bytes {
+        return protocol_error(format!(
+            "first frame must be a hello, got {} bytes",
+            text.len()
+        ));
+    }
+    let envelope: RawEnvelope = match json::decode(text) {
+        Ok(envelope) => envelope,
+        Err(err) => return protocol_error(format!("first frame must be a hello ({err})")),
+    };
+    if Kind::from_wire(&envelope.kind) != Some(Kind::Hello) {
+        let kind = dispatch::truncate(&envelope.kind, 40);
+        return protocol_error(format!("first frame must be a hello, got {kind:?}"));
+    }
+    let hello = envelope
+        .payload
+        .as_deref()
+        .and_then(|raw| serde_json::from_str::<Hello>(raw.get()).ok());
+    let Some(hello) = hello else {
+        return protocol_error(r#"hello payload must be {"version":<integer>}"#.into());
+    };
+    if hello.version != PROTOCOL_VERSION {
+        return Err((
+            close_code::UNSUPPORTED_VERSION,
+            format!(
+                "unsupported protocol version {}; this server speaks {PROTOCOL_VERSION}",
+                hello.version
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_rules() {
+        assert_eq!(
+            check_hello(r#"{"kind":"hello","payload":{"version":1}}"#, 100),
+            Ok(())
+        );
+        assert_eq!(
+            check_hello(r#"{"kind":"hello","payload":{"version":7}}"#, 100),
+            Err((
+                4001,
+                "unsupported protocol version 7; this server speaks 1".into()
+            ))
+        );
+        for bad in [
+            r#"{"kind":"msg","payload":1}"#,
+            r#"{"kind":"hello"}"#,
+            r#"{"kind":"hello","payload":{"version":"1"}}"#,
+            "hello",
+        ] {
+            let (code, reason) = check_hello(bad, 100).expect_err(bad);
+            assert_eq!(code, 4000, "{bad}");
+            assert!(reason.len() <= MAX_CLOSE_REASON, "{reason}");
+        }
+        let (code, _) = check_hello(&"x".repeat(101), 100).expect_err("too big");
+        assert_eq!(code, 4000);
+    }
+}

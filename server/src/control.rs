@@ -1,0 +1,188 @@
+//! HTTP control endpoints for tests and demos: fault injection and counters. They answer loopback
+//! peers only, and allow any origin because browser tests call them from another local port.
+
+use crate::app::AppState;
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::ws::Utf8Bytes;
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tower_http::cors::CorsLayer;
+use tracing::{info, warn};
+
+/// The frame `/control/malformed` sends.
+pub const MALFORMED_FRAME: &str = "this is not json{";
+
+/// Longest outage `/control/drop` accepts, so a typo cannot take the server away for days.
+pub const MAX_OUTAGE: Duration = Duration::from_secs(3600);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/control/drop", post(drop_connections))
+        .route("/control/malformed", post(send_malformed))
+        .route("/control/send", post(send_text))
+        .route("/control/stats", get(stats))
+        .layer(middleware::from_fn(require_loopback))
+        // Outermost, so preflights are answered and even a 403 is readable by the browser.
+        .layer(CorsLayer::permissive())
+}
+
+/// True for 127.0.0.0/8, ::1 and IPv4-mapped loopback.
+pub fn is_loopback(peer: &SocketAddr) -> bool {
+    peer.ip().to_canonical().is_loopback()
+}
+
+async fn require_loopback(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if is_loopback(&peer) {
+        next.run(request).await
+    } else {
+        warn!(%peer, path = request.uri().path(), "control request from a non-loopback peer refused");
+        (
+            StatusCode::FORBIDDEN,
+            "control endpoints answer loopback peers only\n",
+        )
+            .into_response()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DropQuery {
+    #[serde(default)]
+    outage_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Dropped {
+    dropped: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Sent {
+    sent: usize,
+}
+
+/// Counters; `connections` counts welcomed connections only.
+#[derive(Debug, Serialize)]
+struct Stats {
+    connections: usize,
+    handshaking: usize,
+    accepted: u64,
+    refused: u64,
+    outage_remaining_ms: u64,
+}
+
+async fn drop_connections(
+    State(app): State<AppState>,
+    Query(query): Query<DropQuery>,
+) -> Result<Json<Dropped>, (StatusCode, String)> {
+    let outage = Duration::from_millis(query.outage_ms);
+    if outage > MAX_OUTAGE {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("outage_ms must be at most {}\n", MAX_OUTAGE.as_millis()),
+        ));
+    }
+    // The outage starts first, so clients that reconnect at once are already refused.
+    app.outage.start(outage);
+    let dropped = app.hub.drop_all();
+    info!(
+        dropped,
+        outage_ms = query.outage_ms,
+        "control: dropped all connections"
+    );
+    Ok(Json(Dropped { dropped }))
+}
+
+async fn send_malformed(State(app): State<AppState>) -> Json<Sent> {
+    let sent = app
+        .hub
+        .send_to_open(&Utf8Bytes::from_static(MALFORMED_FRAME));
+    info!(sent, "control: sent a malformed frame");
+    Json(Sent { sent })
+}
+
+async fn send_text(State(app): State<AppState>, body: String) -> Json<Sent> {
+    let bytes = body.len();
+    let sent = app.hub.send_to_open(&body.into());
+    info!(sent, bytes, "control: sent a raw frame");
+    Json(Sent { sent })
+}
+
+async fn stats(State(app): State<AppState>) -> Json<Stats> {
+    let hub = app.hub.stats();
+    let remaining = app.outage.remaining().unwrap_or_default();
+    Json(Stats {
+        connections: hub.open,
+        handshaking: hub.handshaking,
+        accepted: hub.accepted,
+        refused: app.outage.refused(),
+        outage_remaining_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ServerConfig;
+    use axum::extract::connect_info::MockConnectInfo;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn loopback_predicate() {
+        for addr in [
+            "127.0.0.1:1",
+            "127.8.9.10:1",
+            "[::1]:1",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            let addr: SocketAddr = addr.parse().expect("address");
+            assert!(is_loopback(&addr), "{addr}");
+        }
+        for addr in [
+            "10.0.0.1:1",
+            "192.168.1.2:1",
+            "[::ffff:10.0.0.1]:1",
+            "[fe80::1]:1",
+        ] {
+            let addr: SocketAddr = addr.parse().expect("address");
+            assert!(!is_loopback(&addr), "{addr}");
+        }
+    }
+
+    /// Serves the real app on loopback but makes it believe the peer is remote.
+    #[tokio::test]
+    async fn a_non_loopback_peer_gets_403() {
+        let state = AppState::new(&ServerConfig::default());
+        let remote: SocketAddr = "192.0.2.7:5000".parse().expect("address");
+        let app = crate::app::router(state, None).layer(MockConnectInfo(remote));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let response = tokio::time::timeout(Duration::from_secs(5), async {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            stream
+                .write_all(b"GET /control/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await
+                .expect("write");
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.expect("read");
+            response
+        })
+        .await
+        .expect("response in time");
+        server.abort();
+        assert!(response.starts_with("HTTP/1.1 403"), "{response}");
+    }
+}

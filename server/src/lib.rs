@@ -1,0 +1,180 @@
+//! `resocket-server`: a native test server speaking resocket protocol v1 (see `docs/PROTOCOL.md`).
+//!
+//! It echoes `msg`, fans out `broadcast`, answers `ping`, and offers loopback-only control
+//! endpoints that inject faults (dropped sockets, outages, malformed frames) for client tests.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), resocket_server::ServerError> {
+//! use resocket_server::{Server, ServerConfig};
+//! let server = Server::start(ServerConfig {
+//!     addr: "127.0.0.1:0".parse().expect("address"),
+//!     ..ServerConfig::default()
+//! })
+//! .await?;
+//! println!("ws://{}/ws", server.local_addr());
+//! server.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+mod app;
+mod config;
+mod connection;
+mod control;
+mod dispatch;
+mod error;
+mod hub;
+mod outage;
+
+pub use app::WS_PATH;
+pub use config::{parse_args, Command, ConfigError, ServerConfig, HARD_LIMIT_FACTOR, USAGE};
+pub use control::MALFORMED_FRAME;
+pub use error::ServerError;
+
+use resocket::protocol::close_code;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+/// Extra time after the grace period for killed sockets and HTTP connections to go away.
+const SHUTDOWN_SLACK: Duration = Duration::from_millis(500);
+
+/// Runs the server on `listener` until `shutdown` resolves, then closes every WebSocket with
+/// 1001 "server shutting down". Returns within about `config.shutdown_grace` + 0.5 s of the
+/// signal, however the peers behave. `config.addr` is ignored.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    check_static_dir(&config)?;
+    let local = listener.local_addr()?;
+    let state = app::AppState::new(&config);
+    let hub = state.hub.clone();
+    let app = app::router(state, config.static_dir.clone());
+    let grace = config.shutdown_grace;
+    info!(addr = %local, max_frame_bytes = config.max_frame_bytes, "listening");
+
+    let (stopping_tx, stopping_rx) = watch::channel(false);
+    let signal = {
+        let hub = hub.clone();
+        async move {
+            shutdown.await;
+            let closing = hub.close_all(close_code::GOING_AWAY, "server shutting down");
+            info!(connections = closing, "shutting down");
+            stopping_tx.send_replace(true);
+        }
+    };
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .into_future();
+
+    // axum's graceful shutdown does not track upgraded sockets, and waits forever on slow HTTP
+    // peers, so WebSockets are drained through the hub and the HTTP side is given a deadline.
+    let http = async {
+        let mut stopping = stopping_rx.clone();
+        tokio::select! {
+            result = server => result.map_err(ServerError::from),
+            _ = async {
+                let _ = stopping.wait_for(|s| *s).await;
+                tokio::time::sleep(grace.saturating_add(SHUTDOWN_SLACK)).await;
+            } => {
+                warn!("HTTP connections still open at the deadline; abandoning them");
+                Ok(())
+            }
+        }
+    };
+    let websockets = async {
+        let mut stopping = stopping_rx.clone();
+        if stopping.wait_for(|s| *s).await.is_err() {
+            // The signal future was dropped: the HTTP server ended on its own.
+            hub.drop_all();
+        } else if tokio::time::timeout(grace, hub.wait_idle()).await.is_err() {
+            let dropped = hub.drop_all();
+            warn!(dropped, "connections did not close in time; dropped them");
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_SLACK, hub.wait_idle()).await;
+    };
+    let (result, ()) = tokio::join!(http, websockets);
+    info!("stopped");
+    result
+}
+
+fn check_static_dir(config: &ServerConfig) -> Result<(), ServerError> {
+    match &config.static_dir {
+        Some(dir) if !dir.is_dir() => Err(ServerError::StaticDir { path: dir.clone() }),
+        _ => Ok(()),
+    }
+}
+
+/// A server running on a background task, for tests and embedding.
+/// Dropping it starts a graceful shutdown (the stop channel closes) without waiting for it.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ServerError>>>,
+}
+
+impl Server {
+    /// Binds `config.addr` (port 0 picks a free port) and starts serving.
+    pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
+        Server::with_listener(listener, config)
+    }
+
+    /// Starts serving on an already bound listener. Must be called within a Tokio runtime.
+    pub fn with_listener(
+        listener: TcpListener,
+        config: ServerConfig,
+    ) -> Result<Server, ServerError> {
+        check_static_dir(&config)?;
+        let local_addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            // Resolves on `shutdown()` and when the handle is dropped.
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(serve(listener, config, shutdown));
+        Ok(Server {
+            local_addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `ws://<addr>/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{}", self.local_addr, WS_PATH)
+    }
+
+    /// Closes every WebSocket with 1001, stops listening and waits until the server has stopped.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task
+                .await
+                .map_err(|err| ServerError::Task(err.to_string()))?,
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Helpers shared by the integration tests: an in-process server on a free loopback port, a
+//! WebSocket client with bounded waits, and a minimal HTTP/1.1 client for the control endpoints.
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use futures_util::{SinkExt, StreamExt};
+use resocket_server::{Server, ServerConfig};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Upper bound for any single wait in a test.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub const HELLO: &str = r#"{"kind":"hello","payload":{"version":1}}"#;
+
+/// Starts a server on 127.0.0.1 with a free port, after `adjust` tweaks the defaults.
+pub async fn start(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
+    let mut config = ServerConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        // Tests often hold clients they no longer poll, which never answer the shutdown close.
+        shutdown_grace: Duration::from_millis(250),
+        ..ServerConfig::default()
+    };
+    adjust(&mut config);
+    Server::start(config).await.expect("server starts")
+}
+
+/// Opens a WebSocket without sending anything.
+pub async fn connect(server: &Server) -> Ws {
+    connect_addr(server.local_addr()).await
+}
+
+pub async fn connect_addr(addr: SocketAddr) -> Ws {
+    let url = format!("ws://{addr}/ws");
+    let (ws, _) = timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    ws
+}
+
+/// Opens a WebSocket and completes the handshake; returns it with its session id.
+pub async fn welcomed(server: &Server) -> (Ws, String) {
+    welcomed_addr(server.local_addr()).await
+}
+
+pub async fn welcomed_addr(addr: SocketAddr) -> (Ws, String) {
+    let mut ws = connect_addr(addr).await;
+    send(&mut ws, HELLO).await;
+    let welcome = json(&next_text(&mut ws).await);
+    assert_eq!(welcome["kind"], "welcome", "{welcome}");
+    assert_eq!(welcome["payload"]["version"], 1, "{welcome}");
+    let session = welcome["payload"]["session"]
+        .as_str()
+        .expect("session string")
+        .to_owned();
+    (ws, session)
+}
+
+pub async fn send(ws: &mut Ws, text: &str) {
+    timeout(WAIT, ws.send(Message::text(text)))
+        .await
+        .expect("send in time")
+        .expect("send");
+}
+
+/// What the client saw next, WebSocket pings and pongs skipped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    Text(String),
+    Binary(usize),
+    /// A close frame with its code and reason.
+    Close(Option<(u16, String)>),
+    /// The stream ended or failed without a close frame (what browsers report as 1006).
+    Abnormal(String),
+}
+
+pub async fn next_event(ws: &mut Ws) -> Event {
+    next_event_within(ws, WAIT).await.expect("an event in time")
+}
+
+pub async fn next_event_within(ws: &mut Ws, wait: Duration) -> Option<Event> {
+    timeout(wait, async {
+        loop {
+            return match ws.next().await {
+                Some(Ok(Message::Text(text))) => Event::Text(text.as_str().to_owned()),
+                Some(Ok(Message::Binary(data))) => Event::Binary(data.len()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(Message::Close(frame))) => {
+                    Event::Close(frame.map(|f| (u16::from(f.code), f.reason.as_str().to_owned())))
+                }
+                Some(Err(err)) => Event::Abnormal(err.to_string()),
+                None => Event::Abnormal("stream ended".into()),
+            };
+        }
+    })
+    .await
+    .ok()
+}
+
+pub async fn next_text(ws: &mut Ws) -> String {
+    match next_event(ws).await {
+        Event::Text(text) => text,
+        other => panic!("expected a text frame, got {other:?}"),
+    }
+}
+
+/// Expects a close frame; returns its code and reason.
+/// Reads on afterwards so the client's close reply is flushed, as a browser would.
+pub async fn expect_close(ws: &mut Ws) -> (u16, String) {
+    let close = match next_event(ws).await {
+        Event::Close(Some(close)) => close,
+        other => panic!("expected a close frame, got {other:?}"),
+    };
+    let _ = timeout(WAIT, async { while ws.next().await.is_some() {} }).await;
+    close
+}
+
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{text:?} is not JSON: {e}"))
+}
+
+/// Closes a client politely (ignoring errors: the server may already be gone).
+pub async fn close(mut ws: Ws) {
+    let _ = timeout(WAIT, ws.close(None)).await;
+    let _ = timeout(WAIT, async { while ws.next().await.is_some() {} }).await;
+}
+
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header lines, names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        json(&self.body)
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), read to the end.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> HttpResponse {
+    timeout(WAIT, async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read");
+        parse_response(&String::from_utf8_lossy(&raw))
+    })
+    .await
+    .expect("HTTP response in time")
+}
+
+fn parse_response(raw: &str) -> HttpResponse {
+    let (head, body) = raw.split_once("\r\n\r\n").expect("header terminator");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("status line");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect::<Vec<_>>();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    assert!(!chunked, "chunked responses are not expected here");
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+pub async fn post(addr: SocketAddr, path: &str, body: &str) -> HttpResponse {
+    http(addr, "POST", path, &[], body).await
+}
+
+pub async fn get(addr: SocketAddr, path: &str) -> HttpResponse {
+    http(addr, "GET", path, &[], "").await
+}

@@ -1,0 +1,172 @@
+//! Control endpoints over real sockets: drop/outage, injected frames, stats and CORS.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite;
+
+#[tokio::test]
+async fn drop_kills_sockets_without_a_close_frame_and_the_outage_refuses_upgrades() {
+    let server = start(|_| {}).await;
+    let addr = server.local_addr();
+    let (mut a, _) = welcomed(&server).await;
+    let mut b = connect(&server).await; // still handshaking: dropped too
+
+    let started = Instant::now();
+    let reply = post(addr, "/control/drop?outage_ms=400", "").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json(), serde_json::json!({"dropped": 2}));
+    for ws in [&mut a, &mut b] {
+        match next_event(ws).await {
+            Event::Abnormal(_) => {}
+            other => panic!("expected the socket to end without a close frame, got {other:?}"),
+        }
+    }
+
+    match tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        Err(other) => panic!("expected HTTP 503, got {other}"),
+        Ok(_) => panic!("upgrade accepted during the outage"),
+    }
+    let stats = get(addr, "/control/stats").await.json();
+    assert_eq!(stats["refused"], 1, "{stats}");
+    assert_eq!(stats["connections"], 0, "{stats}");
+    assert!(
+        stats["outage_remaining_ms"].as_u64().unwrap_or(0) > 0,
+        "{stats}"
+    );
+
+    // After the outage upgrades are accepted again.
+    let mut ws = loop {
+        match tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await {
+            Ok((ws, _)) => break ws,
+            Err(tungstenite::Error::Http(response)) if response.status() == 503 => {
+                assert!(started.elapsed() < WAIT, "outage did not end");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(other) => panic!("unexpected connect error {other}"),
+        }
+    };
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    send(&mut ws, HELLO).await;
+    assert_eq!(json(&next_text(&mut ws).await)["kind"], "welcome");
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn drop_without_an_outage_allows_reconnecting_at_once() {
+    let server = start(|_| {}).await;
+    let (mut ws, _) = welcomed(&server).await;
+    let reply = post(server.local_addr(), "/control/drop", "").await;
+    assert_eq!(reply.json(), serde_json::json!({"dropped": 1}));
+    assert!(matches!(next_event(&mut ws).await, Event::Abnormal(_)));
+    let (mut again, _) = welcomed(&server).await;
+    send(&mut again, r#"{"kind":"msg","payload":true}"#).await;
+    assert_eq!(
+        next_text(&mut again).await,
+        r#"{"kind":"msg","payload":true}"#
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn an_absurd_outage_is_a_bad_request() {
+    let server = start(|_| {}).await;
+    let addr = server.local_addr();
+    for path in [
+        "/control/drop?outage_ms=99999999999",
+        "/control/drop?outage_ms=soon",
+    ] {
+        assert_eq!(post(addr, path, "").await.status, 400, "{path}");
+    }
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn malformed_reaches_every_open_connection() {
+    let server = start(|_| {}).await;
+    let (mut a, _) = welcomed(&server).await;
+    let (mut b, _) = welcomed(&server).await;
+    let _pending = connect(&server).await;
+    let reply = post(server.local_addr(), "/control/malformed", "").await;
+    assert_eq!(reply.json(), serde_json::json!({"sent": 2}));
+    for ws in [&mut a, &mut b] {
+        assert_eq!(next_text(ws).await, "this is not json{");
+        // The client side can carry on.
+        send(ws, r#"{"kind":"ping","id":2}"#).await;
+        assert_eq!(next_text(ws).await, r#"{"kind":"pong","id":2}"#);
+    }
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn send_delivers_the_exact_body_as_a_text_frame() {
+    let server = start(|_| {}).await;
+    let (mut ws, _) = welcomed(&server).await;
+    let frame = r#"{"kind":"teleport","id":7,"payload":{"to":"mars"}}"#;
+    let reply = post(server.local_addr(), "/control/send", frame).await;
+    assert_eq!(reply.json(), serde_json::json!({"sent": 1}));
+    assert_eq!(next_text(&mut ws).await, frame);
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn stats_count_open_handshaking_and_accepted() {
+    let server = start(|_| {}).await;
+    let (_a, _) = welcomed(&server).await;
+    let (_b, _) = welcomed(&server).await;
+    let _pending = connect(&server).await;
+    let reply = get(server.local_addr(), "/control/stats").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let stats = reply.json();
+    assert_eq!(
+        (
+            &stats["connections"],
+            &stats["handshaking"],
+            &stats["accepted"]
+        ),
+        (&2.into(), &1.into(), &3.into()),
+        "{stats}"
+    );
+    assert_eq!(stats["outage_remaining_ms"], 0);
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn cors_preflight_and_responses_allow_any_origin() {
+    let server = start(|_| {}).await;
+    let addr = server.local_addr();
+    let origin = ("Origin", "http://127.0.0.1:9");
+    let preflight = http(
+        addr,
+        "OPTIONS",
+        "/control/drop?outage_ms=10",
+        &[
+            origin,
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(preflight.status, 200);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    assert!(preflight.header("access-control-allow-methods").is_some());
+    assert!(preflight.header("access-control-allow-headers").is_some());
+
+    let stats = http(addr, "GET", "/control/stats", &[origin], "").await;
+    assert_eq!(stats.status, 200);
+    assert_eq!(stats.header("access-control-allow-origin"), Some("*"));
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_plain_get_on_the_websocket_path_is_rejected_cleanly() {
+    let server = start(|_| {}).await;
+    let reply = get(server.local_addr(), "/ws").await;
+    assert!((400..500).contains(&reply.status), "{}", reply.status);
+    assert_eq!(get(server.local_addr(), "/nothing-here").await.status, 404);
+    server.shutdown().await.expect("clean shutdown");
+}
