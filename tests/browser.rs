@@ -43,7 +43,9 @@ async fn server_control(path: &str, body: Option<&str>) -> JsValue {
 }
 
 fn options(json: &str) -> js_sys::Object {
-    JSON::parse(json).expect("options are JSON").unchecked_into()
+    JSON::parse(json)
+        .expect("options are JSON")
+        .unchecked_into()
 }
 
 fn client(json_options: &str) -> Client {
@@ -59,7 +61,9 @@ fn text(value: &JsValue) -> String {
 }
 
 fn status(client: &Client) -> String {
-    field(&client.state(), "status").as_string().unwrap_or_default()
+    field(&client.state(), "status")
+        .as_string()
+        .unwrap_or_default()
 }
 
 /// Every value an event carried, in order.
@@ -105,7 +109,10 @@ impl Drop for Recorder {
 async fn wait_for(what: &str, timeout_ms: u32, mut condition: impl FnMut() -> bool) {
     let mut waited = 0;
     while !condition() {
-        assert!(waited < timeout_ms, "timed out after {timeout_ms} ms waiting for {what}");
+        assert!(
+            waited < timeout_ms,
+            "timed out after {timeout_ms} ms waiting for {what}"
+        );
         TimeoutFuture::new(10).await;
         waited += 10;
     }
@@ -117,7 +124,8 @@ async fn open_client(json_options: &str) -> Client {
     client
 }
 
-const FAST_RECONNECT: &str = r#"{"reconnect":{"initialDelayMs":100,"maxDelayMs":400,"jitter":0.5}}"#;
+const FAST_RECONNECT: &str =
+    r#"{"reconnect":{"initialDelayMs":100,"maxDelayMs":400,"jitter":0.5}}"#;
 
 #[wasm_bindgen_test]
 async fn connects_sends_and_receives_payloads_as_js_values() {
@@ -165,14 +173,32 @@ async fn reconnects_with_backoff_and_delivers_messages_sent_meanwhile_once_in_or
         .values()
         .iter()
         .filter(|s| field(s, "status").as_string().as_deref() == Some("reconnecting"))
-        .map(|s| (field(s, "attempt").as_f64().unwrap_or(0.0), field(s, "delayMs").as_f64().unwrap_or(-1.0)))
+        .map(|s| {
+            (
+                field(s, "attempt").as_f64().unwrap_or(0.0),
+                field(s, "delayMs").as_f64().unwrap_or(-1.0),
+            )
+        })
         .collect();
-    assert!(reconnecting.len() >= 2, "the outage makes attempts fail: {reconnecting:?}");
+    assert!(
+        reconnecting.len() >= 2,
+        "the outage makes attempts fail: {reconnecting:?}"
+    );
     for (i, (attempt, delay)) in reconnecting.iter().enumerate() {
-        assert_eq!(*attempt, i as f64 + 2.0, "attempts count up: {reconnecting:?}");
-        assert!((0.0..=400.0).contains(delay), "delay within [0, max]: {reconnecting:?}");
+        assert_eq!(
+            *attempt,
+            i as f64 + 2.0,
+            "attempts count up: {reconnecting:?}"
+        );
+        assert!(
+            (0.0..=400.0).contains(delay),
+            "delay within [0, max]: {reconnecting:?}"
+        );
     }
-    assert!(reconnecting[0].1 <= 100.0, "first delay is the initial one: {reconnecting:?}");
+    assert!(
+        reconnecting[0].1 <= 100.0,
+        "first delay is the initial one: {reconnecting:?}"
+    );
     assert_eq!(status(&client), "open");
     assert_eq!(field(&client.metrics(), "reconnects").as_f64(), Some(1.0));
     client.close();
@@ -184,17 +210,28 @@ async fn close_stops_reconnecting() {
     let states = Recorder::new(&client, "state");
     client.close();
     assert_eq!(status(&client), "closed");
-    assert_eq!(text(&field(&client.state(), "reason")), r#"{"kind":"client"}"#);
+    assert_eq!(
+        text(&field(&client.state(), "reason")),
+        r#"{"kind":"client"}"#
+    );
     server_control("/control/drop", Some("")).await;
     TimeoutFuture::new(700).await; // longer than the largest backoff delay
-    assert_eq!(states.len(), 1, "no transition after close: {:?}", states.texts());
-    let error = client.send(JsValue::from(1)).expect_err("sending after close fails");
+    assert_eq!(
+        states.len(),
+        1,
+        "no transition after close: {:?}",
+        states.texts()
+    );
+    let error = client
+        .send(JsValue::from(1))
+        .expect_err("sending after close fails");
     assert_eq!(field(&error, "code").as_string().as_deref(), Some("Closed"));
 }
 
 #[wasm_bindgen_test]
 async fn close_during_backoff_cancels_the_pending_attempt() {
-    let client = open_client(r#"{"reconnect":{"initialDelayMs":300,"maxDelayMs":300,"jitter":0}}"#).await;
+    let client =
+        open_client(r#"{"reconnect":{"initialDelayMs":300,"maxDelayMs":300,"jitter":0}}"#).await;
     let states = Recorder::new(&client, "state");
     server_control("/control/drop", Some("")).await;
     wait_for("reconnecting", 5_000, || status(&client) == "reconnecting").await;
@@ -216,12 +253,21 @@ async fn a_malformed_server_frame_raises_an_error_and_the_client_keeps_working()
     server_control("/control/malformed", Some("")).await;
     wait_for("error event", 5_000, || errors.len() == 1).await;
     let error = &errors.values()[0];
-    assert_eq!(field(error, "code").as_string().as_deref(), Some("MalformedFrame"));
-    assert_eq!(field(error, "name").as_string().as_deref(), Some("ResocketError"));
+    assert_eq!(
+        field(error, "code").as_string().as_deref(),
+        Some("MalformedFrame")
+    );
+    assert_eq!(
+        field(error, "name").as_string().as_deref(),
+        Some("ResocketError")
+    );
 
     server_control("/control/send", Some(r#"{"kind":"teleport"}"#)).await;
     wait_for("second error", 5_000, || errors.len() == 2).await;
-    assert_eq!(field(&errors.values()[1], "code").as_string().as_deref(), Some("UnknownKind"));
+    assert_eq!(
+        field(&errors.values()[1], "code").as_string().as_deref(),
+        Some("UnknownKind")
+    );
 
     assert_eq!(status(&client), "open");
     client.send(JsValue::from_str("still here")).expect("send");
@@ -251,7 +297,9 @@ async fn heartbeat_measures_round_trip_time() {
     let client = open_client(r#"{"heartbeat":{"intervalMs":50,"timeoutMs":2000}}"#).await;
     let rtts = Recorder::new(&client, "rtt");
     wait_for("two pongs", 5_000, || rtts.len() >= 2).await;
-    let rtt = field(&client.metrics(), "rttMs").as_f64().expect("rtt measured");
+    let rtt = field(&client.metrics(), "rttMs")
+        .as_f64()
+        .expect("rtt measured");
     assert!((0.0..2_000.0).contains(&rtt));
     assert!(field(&rtts.values()[1], "smoothedMs").as_f64().is_some());
     client.close();
@@ -283,12 +331,21 @@ fn bad_options_and_urls_throw_typed_errors() {
     for (url, json) in [
         ("http://127.0.0.1:1/ws", "{}"),
         ("ws://127.0.0.1:1/ws", r#"{"reconnect":{"jitter":2}}"#),
-        ("ws://127.0.0.1:1/ws", r#"{"queue":{"overflow":"sometimes"}}"#),
+        (
+            "ws://127.0.0.1:1/ws",
+            r#"{"queue":{"overflow":"sometimes"}}"#,
+        ),
         ("ws://127.0.0.1:1/ws", r#"{"reconect":{}}"#),
         ("ws://127.0.0.1:1/ws", r#"{"connectTimeoutMs":-5}"#),
     ] {
-        let error = Client::new(url.into(), Some(options(json))).err().expect(json);
-        assert_eq!(field(&error, "code").as_string().as_deref(), Some("InvalidOptions"), "{json}");
+        let error = Client::new(url.into(), Some(options(json)))
+            .err()
+            .expect(json);
+        assert_eq!(
+            field(&error, "code").as_string().as_deref(),
+            Some("InvalidOptions"),
+            "{json}"
+        );
     }
 }
 
@@ -298,9 +355,13 @@ async fn a_full_queue_rejects_or_drops_oldest_with_an_event() {
     rejecting.send(JsValue::from(1)).expect("queued");
     rejecting.send(JsValue::from(2)).expect("queued");
     let error = rejecting.send(JsValue::from(3)).expect_err("full");
-    assert_eq!(field(&error, "code").as_string().as_deref(), Some("QueueFull"));
+    assert_eq!(
+        field(&error, "code").as_string().as_deref(),
+        Some("QueueFull")
+    );
 
-    let dropping = client(r#"{"autoConnect":false,"queue":{"maxMessages":2,"overflow":"dropOldest"}}"#);
+    let dropping =
+        client(r#"{"autoConnect":false,"queue":{"maxMessages":2,"overflow":"dropOldest"}}"#);
     let dropped = Recorder::new(&dropping, "dropped");
     let messages = Recorder::new(&dropping, "message");
     for n in 1..=3 {

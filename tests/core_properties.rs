@@ -48,8 +48,10 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn config(seed: u64, overflow: OverflowPolicy, max_messages: usize) -> Config {
-    let mut c = Config::default();
-    c.seed = Some(seed);
+    let mut c = Config {
+        seed: Some(seed),
+        ..Config::default()
+    };
     c.reconnect.initial_delay_ms = 50;
     c.reconnect.max_delay_ms = 2_000;
     c.heartbeat.interval_ms = 1_000;

@@ -41,7 +41,9 @@ impl Client {
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: String,
-        #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<js_sys::Object>,
+        #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<
+            js_sys::Object,
+        >,
     ) -> Result<Client, JsValue> {
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(errors::named_error(
@@ -81,12 +83,18 @@ impl Client {
 
     /// Sends `data` (any JSON-serialisable value) now if open, otherwise queues it. Throws a
     /// `ResocketError` with code `QueueFull`, `MessageTooLarge` or `Closed`.
-    pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue) -> Result<(), JsValue> {
+    pub fn send(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
+    ) -> Result<(), JsValue> {
         self.send_kind(Kind::Msg, &data)
     }
 
     /// Like `send`, but the server delivers the message to every connected client.
-    pub fn broadcast(&self, #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue) -> Result<(), JsValue> {
+    pub fn broadcast(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
+    ) -> Result<(), JsValue> {
         self.send_kind(Kind::Broadcast, &data)
     }
 
@@ -172,12 +180,20 @@ fn dispatch(emitter: &Emitter, event: Event<JsValue>) {
         Event::State(state) => emitter.emit("state", &js_values::state(&state)),
         Event::Error(error) => emitter.emit("error", &errors::client_error(&error)),
         Event::Dropped { count, bytes } => {
-            let value = ObjectBuilder::new().number("count", count as u64).number("bytes", bytes as u64);
+            let value = ObjectBuilder::new()
+                .number("count", count as u64)
+                .number("bytes", bytes as u64);
             emitter.emit("dropped", &value.build())
         }
-        Event::Rtt { rtt_ms, smoothed_ms } => emitter.emit(
+        Event::Rtt {
+            rtt_ms,
+            smoothed_ms,
+        } => emitter.emit(
             "rtt",
-            &ObjectBuilder::new().number("rttMs", rtt_ms).number("smoothedMs", smoothed_ms).build(),
+            &ObjectBuilder::new()
+                .number("rttMs", rtt_ms)
+                .number("smoothedMs", smoothed_ms)
+                .build(),
         ),
     }
 }
@@ -203,8 +219,11 @@ impl Driver {
             // back this and every later unsent frame instead of losing them.
             self.core.return_unsent(transmit);
             self.socket = None;
-            self.core
-                .handle_socket_closed(now_ms(), close_code::ABNORMAL, "socket closed before send");
+            self.core.handle_socket_closed(
+                now_ms(),
+                close_code::ABNORMAL,
+                "socket closed before send",
+            );
             return;
         };
         let sent = match &transmit {
@@ -234,7 +253,10 @@ impl Driver {
         match SocketHandle::open(&self.url, on_event) {
             Ok(socket) => self.socket = Some(socket),
             Err(err) => {
-                let reason = js_sys::Error::from(err).message().as_string().unwrap_or_default();
+                let reason = js_sys::Error::from(err)
+                    .message()
+                    .as_string()
+                    .unwrap_or_default();
                 self.core
                     .handle_socket_closed(now_ms(), close_code::ABNORMAL, &reason);
             }

@@ -157,7 +157,9 @@ impl Fields {
     }
 
     fn child(&self, key: &'static str, known: &[&str]) -> Result<Option<Fields>, String> {
-        self.get(key).map(|v| Fields::new(v, key, known)).transpose()
+        self.get(key)
+            .map(|v| Fields::new(v, key, known))
+            .transpose()
     }
 }
 
@@ -224,7 +226,9 @@ pub fn options(options: JsValue) -> Result<(Config, bool), String> {
 /// Reads a `welcome` payload.
 pub fn welcome(payload: &JsValue) -> Option<Welcome> {
     let field = |key: &str| Reflect::get(payload, &key.into()).ok();
-    let version = field("version")?.as_f64().filter(|v| v.fract() == 0.0 && *v >= 0.0)? as u32;
+    let version = field("version")?
+        .as_f64()
+        .filter(|v| v.fract() == 0.0 && *v >= 0.0)? as u32;
     let session = field("session")?.as_string()?;
     Some(Welcome { version, session })
 }

@@ -31,7 +31,10 @@ pub struct SocketHandle {
 
 impl SocketHandle {
     /// Opens a socket whose events all go to `on_event`.
-    pub fn open(url: &str, on_event: impl Fn(SocketEvent) + Clone + 'static) -> Result<Self, JsValue> {
+    pub fn open(
+        url: &str,
+        on_event: impl Fn(SocketEvent) + Clone + 'static,
+    ) -> Result<Self, JsValue> {
         let ws = WebSocket::new(url)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
         let handler = on_event.clone();
@@ -72,7 +75,10 @@ impl SocketHandle {
     /// Detaches the handlers and closes the socket if it is still connecting or open.
     pub fn close(self, code: u16, reason: &str) {
         self.detach();
-        if matches!(self.ws.ready_state(), WebSocket::CONNECTING | WebSocket::OPEN) {
+        if matches!(
+            self.ws.ready_state(),
+            WebSocket::CONNECTING | WebSocket::OPEN
+        ) {
             // Only fails for codes browsers refuse; ours are 1000 or 4000-4999.
             let _ = self.ws.close_with_code_and_reason(code, reason);
         }
@@ -91,7 +97,10 @@ impl Drop for SocketHandle {
         // Whatever path drops the handle, no handler may call a dropped closure afterwards,
         // and a socket nobody listens to must not stay open.
         self.detach();
-        if matches!(self.ws.ready_state(), WebSocket::CONNECTING | WebSocket::OPEN) {
+        if matches!(
+            self.ws.ready_state(),
+            WebSocket::CONNECTING | WebSocket::OPEN
+        ) {
             let _ = self.ws.close_with_code_and_reason(1000, "client dropped");
         }
     }

@@ -7,12 +7,12 @@
 use super::backoff;
 use super::config::{Config, ConfigError};
 use super::events::{ClientError, CloseReason, ConnectionState, Event};
+use super::fifo::Fifo;
 use super::heartbeat::{Beat, Heartbeat};
 use super::metrics::Metrics;
 use super::queue::{OutboundQueue, WireSize};
 use super::rng::Rng;
 use crate::protocol::{close_code, ErrorBody, Hello, Welcome, PROTOCOL_VERSION};
-use super::fifo::Fifo;
 
 /// A decoded frame from the server, as the driver hands it to the core.
 #[derive(Debug, Clone, PartialEq)]

@@ -134,7 +134,10 @@ mod tests {
                 bytes: 20
             })
         );
-        assert_eq!(q.take_all().into_iter().map(|(f, _)| f).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            q.take_all().into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
     }
 
     #[test]
@@ -151,7 +154,10 @@ mod tests {
             })
         );
         assert_eq!(q.bytes(), 30);
-        assert_eq!(q.take_all().into_iter().map(|(f, _)| f).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            q.take_all().into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
     }
 
     #[test]
