@@ -4,6 +4,7 @@
 use crate::dispatch::{self, Action};
 use crate::hub::{Control, Hub, Registration};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
 use resocket::protocol::json::{self, RawEnvelope};
 use resocket::protocol::{close_code, Envelope, Hello, Kind, Welcome, PROTOCOL_VERSION};
 use std::net::SocketAddr;
@@ -12,6 +13,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{timeout, timeout_at, Instant};
 use tracing::{debug, info};
+
+/// Most frames written before one flush.
+const MAX_BURST: usize = 256;
 
 /// How long a close handshake we started may take before the socket is dropped anyway.
 const CLOSE_LINGER: Duration = Duration::from_millis(1000);
@@ -162,7 +166,7 @@ impl Conn {
                     return self.close(code, &reason).await;
                 }
                 Some(frame) = self.outbound.recv() => {
-                    if let Err(end) = self.send(frame).await {
+                    if let Err(end) = self.send_burst(frame).await {
                         return end;
                     }
                 }
@@ -197,6 +201,20 @@ impl Conn {
             }
             Action::Ignore => Ok(()),
         }
+    }
+
+    /// Writes `first` and whatever else is already queued, then flushes once: a burst of frames
+    /// costs one write to the socket, not one per frame.
+    async fn send_burst(&mut self, first: Utf8Bytes) -> Result<(), End> {
+        let lost = |err: axum::Error| End::Lost(format!("send failed: {err}"));
+        self.socket.feed(Message::Text(first)).await.map_err(lost)?;
+        for _ in 1..MAX_BURST {
+            let Ok(frame) = self.outbound.try_recv() else {
+                break;
+            };
+            self.socket.feed(Message::Text(frame)).await.map_err(lost)?;
+        }
+        self.socket.flush().await.map_err(lost)
     }
 
     async fn send(&mut self, frame: Utf8Bytes) -> Result<(), End> {

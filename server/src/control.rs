@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/control/malformed", post(send_malformed))
         .route("/control/send", post(send_text))
         .route("/control/stats", get(stats))
+        .route("/control/flood", post(flood))
         .layer(middleware::from_fn(require_loopback))
         // Outermost, so preflights are answered and even a 403 is readable by the browser.
         .layer(CorsLayer::permissive())
@@ -116,6 +117,60 @@ async fn send_text(State(app): State<AppState>, body: String) -> Json<Sent> {
     let sent = app.hub.send_to_open(&body.into());
     info!(sent, bytes, "control: sent a raw frame");
     Json(Sent { sent })
+}
+
+/// Largest flood `/control/flood` accepts.
+pub const MAX_FLOOD: u64 = 1_000_000;
+
+#[derive(Debug, Deserialize)]
+struct FloodQuery {
+    count: u64,
+    #[serde(default)]
+    pad: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Flooding {
+    connections: usize,
+    count: u64,
+}
+
+/// Sends `count` numbered `msg` frames (`{"i":n,"pad":"xx.."}`) to every welcomed connection as
+/// fast as each one reads them, for receive-throughput benchmarks. Answers at once; the frames
+/// follow in a background task per connection.
+async fn flood(
+    State(app): State<AppState>,
+    Query(query): Query<FloodQuery>,
+) -> Result<Json<Flooding>, (StatusCode, String)> {
+    if query.count > MAX_FLOOD || query.pad > 64 * 1024 {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("count must be at most {MAX_FLOOD} and pad at most 65536\n"),
+        ));
+    }
+    let outbounds = app.hub.open_outbounds();
+    let pad = "x".repeat(query.pad);
+    for outbound in &outbounds {
+        let outbound = outbound.clone();
+        let pad = pad.clone();
+        tokio::spawn(async move {
+            for i in 0..query.count {
+                let frame = format!(r#"{{"kind":"msg","payload":{{"i":{i},"pad":"{pad}"}}}}"#);
+                if outbound.send(frame.into()).await.is_err() {
+                    break; // the connection ended
+                }
+            }
+        });
+    }
+    info!(
+        connections = outbounds.len(),
+        count = query.count,
+        "control: flood"
+    );
+    Ok(Json(Flooding {
+        connections: outbounds.len(),
+        count: query.count,
+    }))
 }
 
 async fn stats(State(app): State<AppState>) -> Json<Stats> {

@@ -157,6 +157,16 @@ impl Hub {
         sent
     }
 
+    /// Outbound queues of every welcomed connection, for senders that wait for room (with
+    /// `send().await`) instead of dropping slow readers, such as the benchmark flood.
+    pub fn open_outbounds(&self) -> Vec<mpsc::Sender<Utf8Bytes>> {
+        self.lock()
+            .values()
+            .filter(|e| e.session.is_some())
+            .map(|e| e.outbound.clone())
+            .collect()
+    }
+
     /// Drops every connection without a close frame; returns how many there were.
     pub fn drop_all(&self) -> usize {
         let drained: Vec<Entry> = self.lock().drain().map(|(_, entry)| entry).collect();

@@ -170,3 +170,29 @@ async fn a_plain_get_on_the_websocket_path_is_rejected_cleanly() {
     assert_eq!(get(server.local_addr(), "/nothing-here").await.status, 404);
     server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn flood_delivers_every_frame_in_order_even_past_the_outbound_queue_size() {
+    let server = start(|_| {}).await;
+    let (mut ws, _) = welcomed(&server).await;
+    let count = 3_000; // more than the 1024-frame outbound queue: the flood must wait, not drop
+    let reply = post(
+        server.local_addr(),
+        &format!("/control/flood?count={count}&pad=8"),
+        "",
+    )
+    .await;
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"connections": 1, "count": count})
+    );
+    for i in 0..count {
+        let frame = json(&next_text(&mut ws).await);
+        assert_eq!(frame["kind"], "msg");
+        assert_eq!(frame["payload"]["i"], i);
+        assert_eq!(frame["payload"]["pad"], "xxxxxxxx");
+    }
+    let too_big = post(server.local_addr(), "/control/flood?count=1000001", "").await;
+    assert_eq!(too_big.status, 400);
+    server.shutdown().await.expect("clean shutdown");
+}

@@ -36,6 +36,8 @@ impl WireSize for JsFrame {
 /// Envelope field names, created once instead of per frame.
 pub struct Keys {
     kind: JsValue,
+    /// The `msg` kind as a JS string: the hot path compares handles instead of copying text.
+    msg: JsValue,
     id: JsValue,
     payload: JsValue,
     error: JsValue,
@@ -47,6 +49,7 @@ impl Keys {
     pub fn new() -> Self {
         Keys {
             kind: "kind".into(),
+            msg: Kind::Msg.as_wire().into(),
             id: "id".into(),
             payload: "payload".into(),
             error: "error".into(),
@@ -76,7 +79,11 @@ pub fn decode(keys: &Keys, text: &JsValue) -> Result<Inbound<JsValue>, String> {
         return Err("frame is not a JSON object".into());
     }
     let get = |key: &JsValue| Reflect::get(&frame, key).unwrap_or(JsValue::UNDEFINED);
-    let kind = get(&keys.kind)
+    let kind = get(&keys.kind);
+    if kind == keys.msg {
+        return Ok(Inbound::Message(get(&keys.payload)));
+    }
+    let kind = kind
         .as_string()
         .ok_or_else(|| "frame has no string \"kind\"".to_owned())?;
     let id = || {
