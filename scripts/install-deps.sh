@@ -20,6 +20,11 @@ if [ "$have" != "$want" ] || ! command -v wasm-bindgen-test-runner >/dev/null; t
   cargo install wasm-bindgen-cli --version "$want" --force
 fi
 
+if ! command -v wasm-pack >/dev/null; then
+  say "installing wasm-pack (the browser tests also run under 'wasm-pack test')"
+  cargo install wasm-pack
+fi
+
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v curl >/dev/null; then
   say "installing Chromium and ChromeDriver from Debian"
   as_root apt-get update -qq
