@@ -246,10 +246,14 @@ fn bad_frames_raise_typed_errors_and_the_connection_stays_open() {
     h.receive(Inbound::Unknown {
         kind: "teleport".into(),
     });
-    h.receive(Inbound::Error(ErrorBody {
-        code: ErrorCode::BadFrame,
-        message: "bad".into(),
-    }));
+    h.receive(Inbound::Error {
+        id: None,
+        room: None,
+        body: ErrorBody {
+            code: ErrorCode::BadFrame,
+            message: "bad".into(),
+        },
+    });
     h.receive(Inbound::Message("still works".into()));
     let errors: Vec<_> = h
         .events

@@ -1,8 +1,8 @@
 //! The client state machine. It owns no socket, timer, clock or randomness: the driver calls
 //! `handle_*` with the current time, then drains `poll_action`, `poll_event` and `poll_timeout`.
 //!
-//! `F` is an encoded outbound user frame (a `String` natively, a JS string in the browser) and
-//! `P` an inbound payload (a JS value in the browser), so payloads are never converted here.
+//! `F` is an encoded outbound frame (a `String` natively, a JS string in the browser) and `P` an
+//! inbound payload (a JS value in the browser), so payloads are never converted here.
 
 use super::backoff;
 use super::config::{Config, ConfigError};
@@ -11,21 +11,54 @@ use super::fifo::Fifo;
 use super::heartbeat::{Beat, Heartbeat};
 use super::metrics::Metrics;
 use super::queue::{OutboundQueue, WireSize};
+use super::requests::{RequestOptions, Requests};
 use super::rng::Rng;
-use crate::protocol::{close_code, ErrorBody, Hello, Welcome, PROTOCOL_VERSION};
+use super::rooms::{Delivery, Room, RoomState, Rooms};
+use crate::protocol::{
+    close_code, ErrorBody, Hello, Member, PresenceChange, Resume, Welcome, PROTOCOL_VERSION,
+};
 
 /// A decoded frame from the server, as the driver hands it to the core.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound<P> {
     Welcome(Welcome),
     Message(P),
+    RoomMessage {
+        room: String,
+        seq: u64,
+        payload: P,
+    },
+    Reply {
+        id: u64,
+        result: Result<P, ErrorBody>,
+    },
+    Joined {
+        room: String,
+        seq: u64,
+        recovered: bool,
+        members: Vec<Member<P>>,
+    },
+    Left {
+        room: String,
+    },
+    Presence {
+        room: String,
+        change: PresenceChange,
+        member: Member<P>,
+    },
+    Notify(P),
     Ping {
         id: u64,
     },
     Pong {
         id: u64,
     },
-    Error(ErrorBody),
+    /// An `error` frame; `id` and `room` say which request or room it is about, if any.
+    Error {
+        id: Option<u64>,
+        room: Option<String>,
+        body: ErrorBody,
+    },
     /// A well-formed envelope whose kind this client does not know.
     Unknown {
         kind: String,
@@ -36,9 +69,32 @@ pub enum Inbound<P> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transmit<F> {
     Hello(Hello),
-    Ping { id: u64 },
-    Pong { id: u64 },
-    User(F),
+    Ping {
+        id: u64,
+    },
+    Pong {
+        id: u64,
+    },
+    /// A frame the driver encoded earlier (a message, publish or request; `request` says which).
+    User {
+        frame: F,
+        request: Option<u64>,
+    },
+    /// `meta` is the encoded presence metadata.
+    Join {
+        id: u64,
+        room: String,
+        since: Option<u64>,
+        meta: Option<F>,
+    },
+    Leave {
+        id: u64,
+        room: String,
+    },
+    Presence {
+        room: String,
+        meta: F,
+    },
 }
 
 /// What the driver must do, in order.
@@ -61,6 +117,19 @@ enum Link {
     Open { since: u64 },
 }
 
+/// An outbound frame waiting in the offline queue.
+#[derive(Debug)]
+struct Queued<F> {
+    frame: F,
+    request: Option<u64>,
+}
+
+impl<F: WireSize> WireSize for Queued<F> {
+    fn wire_size(&self) -> usize {
+        self.frame.wire_size()
+    }
+}
+
 #[derive(Debug)]
 pub struct ClientCore<F, P> {
     config: Config,
@@ -72,15 +141,21 @@ pub struct ClientCore<F, P> {
     stable_at: Option<u64>,
     /// Whether a connection was ever open, so later openings count as reconnects.
     was_open: bool,
+    /// The session to resume on the next connection.
+    session: Option<Resume>,
     rng: Rng,
-    queue: OutboundQueue<F>,
+    queue: OutboundQueue<Queued<F>>,
+    requests: Requests<F>,
+    rooms: Rooms<F, P>,
+    /// Ids for join and leave frames.
+    next_control_id: u64,
     heartbeat: Heartbeat,
     metrics: Metrics,
     actions: Fifo<Action<F>>,
     events: Fifo<Event<P>>,
 }
 
-impl<F: WireSize, P> ClientCore<F, P> {
+impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// A new client in the `Idle` state. `seed` feeds backoff jitter when the config has none.
     pub fn new(config: Config, seed: u64) -> Result<Self, ConfigError> {
         config.validate()?;
@@ -95,6 +170,10 @@ impl<F: WireSize, P> ClientCore<F, P> {
             retry_at: None,
             stable_at: None,
             was_open: false,
+            session: None,
+            requests: Requests::new(),
+            rooms: Rooms::new(),
+            next_control_id: 1,
             metrics: Metrics::default(),
             actions: Fifo::new(),
             events: Fifo::new(),
@@ -109,10 +188,16 @@ impl<F: WireSize, P> ClientCore<F, P> {
         &self.config
     }
 
+    /// The current session id, once a connection was welcomed.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_ref().map(|s| s.session.as_str())
+    }
+
     pub fn metrics(&self, now: u64) -> Metrics {
         Metrics {
             queue_depth: self.queue.len() as u64,
             queue_bytes: self.queue.bytes() as u64,
+            pending_requests: self.requests.len() as u64,
             rtt_ms: self.heartbeat.last_rtt_ms(),
             smoothed_rtt_ms: self.heartbeat.smoothed_rtt_ms(),
             uptime_ms: match self.link {
@@ -141,7 +226,8 @@ impl<F: WireSize, P> ClientCore<F, P> {
         self.start_attempt(now);
     }
 
-    /// Closes the connection and stops reconnecting. Queued messages stay queued.
+    /// Closes the connection and stops reconnecting. Queued messages stay queued; requests in
+    /// flight are settled by their disconnect policy.
     pub fn close(&mut self) {
         self.close_socket(close_code::NORMAL, "client closed");
         self.retry_at = None;
@@ -150,42 +236,98 @@ impl<F: WireSize, P> ClientCore<F, P> {
         });
     }
 
-    /// Sends a user frame now when open, otherwise queues it.
+    /// Sends an encoded frame now when open, otherwise queues it.
     pub fn send(&mut self, frame: F) -> Result<(), ClientError> {
-        let size = frame.wire_size();
-        if size > self.config.max_message_bytes {
-            return Err(ClientError::MessageTooLarge {
-                size,
-                limit: self.config.max_message_bytes,
+        self.submit(frame, None)
+    }
+
+    /// A fresh request id, for the driver to encode into the request frame.
+    pub fn allocate_request_id(&mut self) -> u64 {
+        self.requests.allocate_id()
+    }
+
+    /// Starts request `id` (from `allocate_request_id`) whose encoded frame is `frame`. The
+    /// outcome arrives as exactly one [`Event::Reply`] unless this returns an error.
+    pub fn request(
+        &mut self,
+        now: u64,
+        id: u64,
+        frame: F,
+        options: RequestOptions,
+    ) -> Result<(), ClientError> {
+        self.requests.insert(id, frame.clone(), options, now);
+        let result = self.submit(frame, Some(id));
+        if result.is_err() {
+            self.requests.remove(id);
+        }
+        result
+    }
+
+    /// Cancels a pending request: it settles with `Aborted` (nothing happens if it had settled).
+    pub fn cancel_request(&mut self, id: u64) {
+        if self.requests.remove(id).is_some() {
+            self.settle(id, Err(ClientError::Aborted));
+        }
+    }
+
+    /// Joins `room`, or adds a reference to it. `meta` is encoded presence metadata.
+    pub fn join(&mut self, room: &str, meta: Option<F>) {
+        if self.rooms.add_ref(room, meta) {
+            self.events.push_back(Event::Room {
+                room: room.to_owned(),
+                state: RoomState::Joining,
+            });
+            if matches!(self.link, Link::Open { .. }) {
+                self.send_join(room);
+            }
+        }
+    }
+
+    /// Drops a reference to `room`; the last one leaves it.
+    pub fn leave(&mut self, room: &str) {
+        if self.rooms.release(room) {
+            if matches!(self.link, Link::Open { .. }) {
+                let id = self.next_control_id();
+                self.push_send(Transmit::Leave {
+                    id,
+                    room: room.to_owned(),
+                });
+            }
+            self.events.push_back(Event::Room {
+                room: room.to_owned(),
+                state: RoomState::Left,
             });
         }
-        match (&self.state, self.link) {
-            (ConnectionState::Closed { .. }, _) => Err(ClientError::Closed),
-            (_, Link::Open { .. }) => {
-                self.transmit_user(frame, size);
-                Ok(())
-            }
-            _ => {
-                let dropped = self.queue.push(frame, size)?;
-                if dropped.count > 0 {
-                    self.metrics.dropped += dropped.count as u64;
-                    self.events.push_back(Event::Dropped {
-                        count: dropped.count,
-                        bytes: dropped.bytes,
-                    });
-                }
-                Ok(())
-            }
+    }
+
+    /// Changes this client's presence metadata in `room` (kept for rejoins).
+    pub fn set_presence(&mut self, room: &str, meta: F) {
+        let open = matches!(self.link, Link::Open { .. });
+        let Some(entry) = self.rooms.get_mut(room) else {
+            return;
+        };
+        entry.meta = Some(meta.clone());
+        if open && matches!(entry.state, RoomState::Joined { .. }) {
+            self.push_send(Transmit::Presence {
+                room: room.to_owned(),
+                meta,
+            });
         }
+    }
+
+    pub fn room(&self, room: &str) -> Option<&Room<F, P>> {
+        self.rooms.get(room)
     }
 
     /// The driver's socket opened: start the handshake.
     pub fn handle_socket_open(&mut self, _now: u64) {
         if let Link::Opening { deadline } = self.link {
             self.link = Link::Handshaking { deadline };
-            self.actions.push_back(Action::Send(Transmit::Hello(Hello {
+            self.push_send(Transmit::Hello(Hello {
                 version: PROTOCOL_VERSION,
-            })));
+                user: self.config.user.clone(),
+                resume: self.session.clone(),
+            }));
         }
     }
 
@@ -219,17 +361,49 @@ impl<F: WireSize, P> ClientCore<F, P> {
             return;
         }
         match frame {
-            Inbound::Welcome(_) => {
+            Inbound::Welcome(welcome) => {
                 if let Link::Handshaking { .. } = self.link {
-                    self.on_welcome(now);
+                    self.on_welcome(now, welcome);
                 }
             }
             Inbound::Message(payload) => {
-                self.metrics.messages_received += 1;
-                self.metrics.bytes_received += wire_size as u64;
+                self.count_received(wire_size);
                 self.events.push_back(Event::Message(payload));
             }
-            Inbound::Ping { id } => self.actions.push_back(Action::Send(Transmit::Pong { id })),
+            Inbound::RoomMessage { room, seq, payload } => match self.rooms.accept(&room, seq) {
+                Delivery::Deliver => {
+                    self.count_received(wire_size);
+                    self.events
+                        .push_back(Event::RoomMessage { room, seq, payload });
+                }
+                Delivery::Duplicate => self.metrics.duplicates += 1,
+                Delivery::UnknownRoom => {}
+            },
+            Inbound::Reply { id, result } => {
+                if self.requests.remove(id).is_none() {
+                    self.metrics.unknown_replies += 1;
+                    return;
+                }
+                let result = result.map_err(|body| ClientError::Server {
+                    code: body.code,
+                    message: body.message,
+                });
+                self.settle(id, result);
+            }
+            Inbound::Joined {
+                room,
+                seq,
+                recovered,
+                members,
+            } => self.on_joined(room, seq, recovered, members),
+            Inbound::Left { .. } => {}
+            Inbound::Presence {
+                room,
+                change,
+                member,
+            } => self.on_presence(room, change, member),
+            Inbound::Notify(payload) => self.events.push_back(Event::Notification(payload)),
+            Inbound::Ping { id } => self.push_send(Transmit::Pong { id }),
             Inbound::Pong { id } => {
                 if let Some(sample) = self.heartbeat.on_pong(id, now) {
                     self.events.push_back(Event::Rtt {
@@ -238,10 +412,7 @@ impl<F: WireSize, P> ClientCore<F, P> {
                     });
                 }
             }
-            Inbound::Error(body) => self.raise(ClientError::Server {
-                code: body.code,
-                message: body.message,
-            }),
+            Inbound::Error { id, room, body } => self.on_error_frame(id, room, body),
             Inbound::Unknown { kind } => self.raise(ClientError::UnknownKind { kind }),
         }
     }
@@ -253,6 +424,9 @@ impl<F: WireSize, P> ClientCore<F, P> {
 
     /// Time passed: fire whatever deadline is due.
     pub fn handle_timeout(&mut self, now: u64) {
+        for (id, timeout_ms) in self.requests.take_expired(now) {
+            self.settle(id, Err(ClientError::Timeout { timeout_ms }));
+        }
         match self.link {
             Link::Opening { deadline } | Link::Handshaking { deadline } if now >= deadline => {
                 let timeout_ms = self.config.connect_timeout_ms;
@@ -266,9 +440,7 @@ impl<F: WireSize, P> ClientCore<F, P> {
                     self.failures = 0;
                 }
                 match self.heartbeat.on_timeout(now) {
-                    Beat::SendPing { id } => {
-                        self.actions.push_back(Action::Send(Transmit::Ping { id }))
-                    }
+                    Beat::SendPing { id } => self.push_send(Transmit::Ping { id }),
                     Beat::Dead => {
                         let timeout_ms = self.config.heartbeat.timeout_ms;
                         self.close_socket(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout");
@@ -306,12 +478,43 @@ impl<F: WireSize, P> ClientCore<F, P> {
 
     /// The earliest time at which `handle_timeout` must be called.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let deadlines = match self.link {
+        let link = match self.link {
             Link::None => [self.retry_at, None],
             Link::Opening { deadline } | Link::Handshaking { deadline } => [Some(deadline), None],
             Link::Open { .. } => [self.stable_at, self.heartbeat.next_deadline()],
         };
-        deadlines.into_iter().flatten().min()
+        link.into_iter()
+            .chain([self.requests.next_deadline()])
+            .flatten()
+            .min()
+    }
+
+    fn submit(&mut self, frame: F, request: Option<u64>) -> Result<(), ClientError> {
+        let size = frame.wire_size();
+        if size > self.config.max_message_bytes {
+            return Err(ClientError::MessageTooLarge {
+                size,
+                limit: self.config.max_message_bytes,
+            });
+        }
+        match (&self.state, self.link) {
+            (ConnectionState::Closed { .. }, _) => Err(ClientError::Closed),
+            (_, Link::Open { .. }) => {
+                self.transmit_user(frame, size, request);
+                Ok(())
+            }
+            _ => {
+                let dropped = self.queue.push(Queued { frame, request }, size)?;
+                if dropped.count > 0 {
+                    self.metrics.dropped += dropped.count as u64;
+                    self.events.push_back(Event::Dropped {
+                        count: dropped.count,
+                        bytes: dropped.bytes,
+                    });
+                }
+                Ok(())
+            }
+        }
     }
 
     fn start_attempt(&mut self, now: u64) {
@@ -325,7 +528,7 @@ impl<F: WireSize, P> ClientCore<F, P> {
         });
     }
 
-    fn on_welcome(&mut self, now: u64) {
+    fn on_welcome(&mut self, now: u64, welcome: Welcome) {
         self.link = Link::Open { since: now };
         self.stable_at = Some(now + self.config.reconnect.stable_after_ms);
         if self.was_open {
@@ -333,17 +536,130 @@ impl<F: WireSize, P> ClientCore<F, P> {
         }
         self.was_open = true;
         self.heartbeat.start(now);
+        let lost = self.session.is_some() && !welcome.resumed;
+        self.session = Some(Resume {
+            session: welcome.session.clone(),
+            token: welcome.token,
+        });
+        self.events.push_back(Event::Session {
+            id: welcome.session,
+            resumed: welcome.resumed,
+            lost,
+        });
         self.set_state(ConnectionState::Open);
-        // Everything queued while offline goes first, in order, before anything newer.
-        for (frame, size) in self.queue.take_all() {
-            self.transmit_user(frame, size);
+        // Rooms first, so messages published right after the reconnect reach joined rooms.
+        for room in self.rooms.names() {
+            self.send_join(&room);
+        }
+        // Everything queued while offline goes next, in order, before anything newer.
+        for (queued, size) in self.queue.take_all() {
+            if queued
+                .request
+                .is_some_and(|id| !self.requests.is_pending(id))
+            {
+                continue; // cancelled or timed out while waiting
+            }
+            self.transmit_user(queued.frame, size, queued.request);
         }
     }
 
-    fn transmit_user(&mut self, frame: F, size: usize) {
-        self.metrics.messages_sent += 1;
-        self.metrics.bytes_sent += size as u64;
-        self.actions.push_back(Action::Send(Transmit::User(frame)));
+    fn send_join(&mut self, room: &str) {
+        let id = self.next_control_id();
+        let Some(entry) = self.rooms.get_mut(room) else {
+            return;
+        };
+        entry.join_id = Some(id);
+        let transmit = Transmit::Join {
+            id,
+            room: room.to_owned(),
+            since: entry.last_seq,
+            meta: entry.meta.clone(),
+        };
+        self.push_send(transmit);
+    }
+
+    fn on_joined(&mut self, room: String, seq: u64, recovered: bool, members: Vec<Member<P>>) {
+        let Some(entry) = self.rooms.get_mut(&room) else {
+            return; // left meanwhile
+        };
+        entry.join_id = None;
+        // A fresh join starts from now; an unrecovered rejoin skips what is gone for good.
+        if entry.last_seq.is_none() || !recovered {
+            entry.last_seq = Some(entry.last_seq.map_or(seq, |last| last.max(seq)));
+        }
+        entry.members = members.into_iter().map(|m| (m.id.clone(), m)).collect();
+        entry.state = RoomState::Joined { recovered };
+        self.events.push_back(Event::Room {
+            room,
+            state: RoomState::Joined { recovered },
+        });
+    }
+
+    fn on_presence(&mut self, room: String, change: PresenceChange, member: Member<P>) {
+        let Some(entry) = self.rooms.get_mut(&room) else {
+            return;
+        };
+        match change {
+            PresenceChange::Join | PresenceChange::Update => {
+                entry.members.insert(member.id.clone(), member.clone());
+            }
+            PresenceChange::Leave => {
+                entry.members.remove(&member.id);
+            }
+        }
+        self.events.push_back(Event::Presence {
+            room,
+            change,
+            member,
+        });
+    }
+
+    fn on_error_frame(&mut self, id: Option<u64>, room: Option<String>, body: ErrorBody) {
+        let error = ClientError::Server {
+            code: body.code,
+            message: body.message.clone(),
+        };
+        if let Some(id) = id.filter(|id| self.requests.is_pending(*id)) {
+            self.requests.remove(id);
+            self.settle(id, Err(error));
+            return;
+        }
+        if let Some(name) = room {
+            if let Some(entry) = self.rooms.get_mut(&name) {
+                if id.is_some() && entry.join_id == id {
+                    entry.join_id = None;
+                    let state = RoomState::Error {
+                        code: body.code.as_wire().to_owned(),
+                        message: body.message,
+                    };
+                    entry.state = state.clone();
+                    self.events.push_back(Event::Room { room: name, state });
+                    self.metrics.errors += 1;
+                    return;
+                }
+            }
+        }
+        self.raise(error);
+    }
+
+    fn transmit_user(&mut self, frame: F, size: usize, request: Option<u64>) {
+        match request {
+            Some(id) => self.requests.set_in_flight(id, true),
+            None => {
+                self.metrics.messages_sent += 1;
+                self.metrics.bytes_sent += size as u64;
+            }
+        }
+        self.push_send(Transmit::User { frame, request });
+    }
+
+    fn settle(&mut self, id: u64, result: Result<P, ClientError>) {
+        if let Err(error) = &result {
+            if !matches!(error, ClientError::Aborted) {
+                self.metrics.errors += 1;
+            }
+        }
+        self.events.push_back(Event::Reply { id, result });
     }
 
     /// Schedules the next attempt after a failure, or gives up after `max_attempts`.
@@ -383,9 +699,32 @@ impl<F: WireSize, P> ClientCore<F, P> {
         self.teardown();
     }
 
+    /// Forgets everything tied to the socket that is gone.
     fn teardown(&mut self) {
         self.heartbeat.stop();
         self.stable_at = None;
+        let (failed, resend) = self.requests.on_disconnect();
+        for id in failed {
+            self.settle(id, Err(ClientError::Disconnected));
+        }
+        // In-flight retries go first: they were sent before anything still queued.
+        let resend = resend
+            .into_iter()
+            .map(|(id, frame)| {
+                let size = frame.wire_size();
+                (
+                    Queued {
+                        frame,
+                        request: Some(id),
+                    },
+                    size,
+                )
+            })
+            .collect();
+        self.queue.restore_front(resend);
+        for (room, state) in self.rooms.on_disconnect() {
+            self.events.push_back(Event::Room { room, state });
+        }
     }
 
     /// User frames still waiting for a socket that is gone go back to the front of the queue, so
@@ -394,17 +733,38 @@ impl<F: WireSize, P> ClientCore<F, P> {
         let mut unsent = Vec::new();
         for action in self.actions.take_all() {
             match action {
-                Action::Send(Transmit::User(frame)) => {
+                Action::Send(Transmit::User { frame, request }) => {
                     let size = frame.wire_size();
-                    self.metrics.messages_sent -= 1;
-                    self.metrics.bytes_sent -= size as u64;
-                    unsent.push((frame, size));
+                    match request {
+                        // Not sent, so not in flight: the disconnect policy does not apply.
+                        Some(id) => self.requests.set_in_flight(id, false),
+                        None => {
+                            self.metrics.messages_sent -= 1;
+                            self.metrics.bytes_sent -= size as u64;
+                        }
+                    }
+                    unsent.push((Queued { frame, request }, size));
                 }
                 Action::Send(_) => {}
                 other => self.actions.push_back(other),
             }
         }
         self.queue.restore_front(unsent);
+    }
+
+    fn push_send(&mut self, transmit: Transmit<F>) {
+        self.actions.push_back(Action::Send(transmit));
+    }
+
+    fn next_control_id(&mut self) -> u64 {
+        let id = self.next_control_id;
+        self.next_control_id += 1;
+        id
+    }
+
+    fn count_received(&mut self, wire_size: usize) {
+        self.metrics.messages_received += 1;
+        self.metrics.bytes_received += wire_size as u64;
     }
 
     fn raise(&mut self, error: ClientError) {

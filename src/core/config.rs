@@ -16,6 +16,8 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Seed for backoff jitter. Drivers set it from a real entropy source unless the app fixes it.
     pub seed: Option<u64>,
+    /// User id announced in `hello` (for user-addressed notifications and presence).
+    pub user: Option<String>,
 }
 
 impl Default for Config {
@@ -27,6 +29,7 @@ impl Default for Config {
             connect_timeout_ms: 10_000,
             max_message_bytes: 1024 * 1024,
             seed: None,
+            user: None,
         }
     }
 }

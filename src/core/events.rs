@@ -1,6 +1,7 @@
 //! What the core reports to the app: connection states, messages, errors.
 
-use crate::protocol::ErrorCode;
+use super::rooms::RoomState;
+use crate::protocol::{ErrorCode, Member, PresenceChange};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -73,6 +74,12 @@ pub enum ClientError {
     HeartbeatTimeout { timeout_ms: u64 },
     #[error("server refused the connection (close {code}): {reason}")]
     Rejected { code: u16, reason: String },
+    #[error("no reply within {timeout_ms} ms")]
+    Timeout { timeout_ms: u64 },
+    #[error("the connection dropped while the request was in flight")]
+    Disconnected,
+    #[error("the request was aborted")]
+    Aborted,
 }
 
 impl ClientError {
@@ -84,11 +91,30 @@ impl ClientError {
             ClientError::Closed => "Closed",
             ClientError::MalformedFrame { .. } => "MalformedFrame",
             ClientError::UnknownKind { .. } => "UnknownKind",
-            ClientError::Server { .. } => "ServerError",
+            ClientError::Server { code, .. } => server_error_name(*code),
             ClientError::ConnectTimeout { .. } => "ConnectTimeout",
             ClientError::HeartbeatTimeout { .. } => "HeartbeatTimeout",
             ClientError::Rejected { .. } => "Rejected",
+            ClientError::Timeout { .. } => "Timeout",
+            ClientError::Disconnected => "Disconnected",
+            ClientError::Aborted => "Aborted",
         }
+    }
+}
+
+/// Server errors carry the server's code as their name, e.g. `NotFound`.
+fn server_error_name(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::NotFound => "NotFound",
+        ErrorCode::BadRequest => "BadRequest",
+        ErrorCode::RateLimited => "RateLimited",
+        ErrorCode::Internal => "Internal",
+        ErrorCode::Forbidden => "Forbidden",
+        ErrorCode::BadFrame
+        | ErrorCode::UnknownKind
+        | ErrorCode::TooLarge
+        | ErrorCode::Unexpected
+        | ErrorCode::Other => "ServerError",
     }
 }
 
@@ -108,4 +134,32 @@ pub enum Event<P> {
         rtt_ms: u64,
         smoothed_ms: u64,
     },
+    /// The connection was welcomed into a session. `lost` is true when the previous session
+    /// could not be resumed (the app may need to resync).
+    Session {
+        id: String,
+        resumed: bool,
+        lost: bool,
+    },
+    /// A request settled: exactly one per accepted request.
+    Reply {
+        id: u64,
+        result: Result<P, ClientError>,
+    },
+    Room {
+        room: String,
+        state: RoomState,
+    },
+    /// A room message, delivered once, in sequence order.
+    RoomMessage {
+        room: String,
+        seq: u64,
+        payload: P,
+    },
+    Presence {
+        room: String,
+        change: PresenceChange,
+        member: Member<P>,
+    },
+    Notification(P),
 }

@@ -17,6 +17,12 @@ pub struct Metrics {
     pub errors: u64,
     /// Messages dropped by the `dropOldest` overflow policy.
     pub dropped: u64,
+    /// Room messages discarded because their sequence number was already delivered.
+    pub duplicates: u64,
+    /// Replies whose request id was unknown (settled already, or never sent), ignored.
+    pub unknown_replies: u64,
+    /// Requests not settled yet.
+    pub pending_requests: u64,
     /// Messages and bytes waiting in the offline queue.
     pub queue_depth: u64,
     pub queue_bytes: u64,

@@ -9,7 +9,9 @@ mod fifo;
 pub mod heartbeat;
 pub mod metrics;
 pub mod queue;
+pub mod requests;
 pub mod rng;
+pub mod rooms;
 
 pub use client::{Action, ClientCore, Inbound, Transmit};
 pub use config::{
@@ -18,3 +20,5 @@ pub use config::{
 pub use events::{ClientError, CloseReason, ConnectionState, Event};
 pub use metrics::Metrics;
 pub use queue::WireSize;
+pub use requests::{DisconnectPolicy, RequestOptions};
+pub use rooms::RoomState;

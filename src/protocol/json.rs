@@ -65,7 +65,11 @@ mod tests {
 
     #[test]
     fn hello_encodes_as_documented() {
-        let env = Envelope::new(Kind::Hello).with_payload(Hello { version: 1 });
+        let env = Envelope::new(Kind::Hello).with_payload(Hello {
+            version: 1,
+            user: None,
+            resume: None,
+        });
         assert_eq!(encode(&env), r#"{"kind":"hello","payload":{"version":1}}"#);
     }
 

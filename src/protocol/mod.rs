@@ -22,7 +22,8 @@ pub enum Kind {
     Hello,
     /// Server → client, the answer to `hello`: `payload` is a [`Welcome`].
     Welcome,
-    /// A user message. Client → server: echoed back to the sender. Server → client: delivered.
+    /// A user message. Client → server: echoed back to the sender. Server → client: delivered;
+    /// with `room` and `seq` when it was published to a room.
     Msg,
     /// Client → server: delivered as a `msg` to every open connection, the sender included.
     Broadcast,
@@ -32,10 +33,31 @@ pub enum Kind {
     Pong,
     /// Server → client: something the client sent could not be handled; `error` says why.
     Error,
+    /// Client → server request: `id` correlates, `payload` is a [`RequestBody`].
+    Req,
+    /// Server → client reply to `req` with the same `id`: `payload` is the result, or `error`.
+    Res,
+    /// Client → server: join `room`; `payload` is a [`JoinBody`]. Answered by `joined` or an
+    /// `error` with the same `id` and `room`.
+    Join,
+    /// Server → client: `room` joined; `seq` is the room's latest sequence number, `payload` a
+    /// [`JoinedBody`]. Replayed messages, if any, follow it.
+    Joined,
+    /// Client → server: leave `room`. Answered by `left` with the same `id`.
+    Leave,
+    /// Server → client: `room` left.
+    Left,
+    /// Client → server: publish `payload` to `room`; members receive it as `msg` with a `seq`.
+    Publish,
+    /// Presence in `room`. Client → server: `payload` is a [`PresenceUpdate`] of the sender's
+    /// metadata. Server → client: `payload` is a [`PresenceEvent`].
+    Presence,
+    /// Server → client: a notification addressed to this connection's user, or to everyone.
+    Notify,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Hello,
         Kind::Welcome,
         Kind::Msg,
@@ -43,6 +65,15 @@ impl Kind {
         Kind::Ping,
         Kind::Pong,
         Kind::Error,
+        Kind::Req,
+        Kind::Res,
+        Kind::Join,
+        Kind::Joined,
+        Kind::Leave,
+        Kind::Left,
+        Kind::Publish,
+        Kind::Presence,
+        Kind::Notify,
     ];
 
     /// The string used on the wire.
@@ -55,6 +86,15 @@ impl Kind {
             Kind::Ping => "ping",
             Kind::Pong => "pong",
             Kind::Error => "error",
+            Kind::Req => "req",
+            Kind::Res => "res",
+            Kind::Join => "join",
+            Kind::Joined => "joined",
+            Kind::Leave => "leave",
+            Kind::Left => "left",
+            Kind::Publish => "publish",
+            Kind::Presence => "presence",
+            Kind::Notify => "notify",
         }
     }
 
@@ -114,14 +154,109 @@ impl<P> Envelope<P> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     pub version: u32,
+    /// Who the client says it is; the test server trusts it (no authentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The session to resume after a reconnect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+}
+
+/// A session the client wants back: the id and the token from its last `welcome`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub session: String,
+    pub token: String,
 }
 
 /// Payload of the server's `welcome` frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Welcome {
     pub version: u32,
-    /// Identifies this connection's session on the server (for logs and support).
+    /// The session this connection belongs to; also the member id in presence.
     pub session: String,
+    /// Secret that lets the client resume this session after a reconnect.
+    #[serde(default)]
+    pub token: String,
+    /// True when the `hello` asked to resume this session and the server still knew it.
+    #[serde(default)]
+    pub resumed: bool,
+}
+
+/// Payload of a `req` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub struct RequestBody<P> {
+    pub method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<P>,
+}
+
+/// Payload of a `join` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub struct JoinBody<P> {
+    /// Last sequence number the client saw in this room: the server replays what came after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// The member's presence metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<P>,
+}
+
+/// Payload of a `joined` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub struct JoinedBody<P> {
+    /// False when `since` was older than the room's history: messages were missed for good.
+    pub recovered: bool,
+    /// Current members, the joiner included.
+    pub members: Vec<Member<P>>,
+}
+
+/// One member of a room's presence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub struct Member<P> {
+    /// The member's session id.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<P>,
+}
+
+/// Payload of a client's `presence` frame: its new metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub struct PresenceUpdate<P> {
+    pub meta: P,
+}
+
+/// Payload of a server's `presence` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub struct PresenceEvent<P> {
+    pub event: PresenceChange,
+    pub member: Member<P>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceChange {
+    Join,
+    Leave,
+    Update,
+}
+
+impl PresenceChange {
+    pub const fn as_wire(self) -> &'static str {
+        match self {
+            PresenceChange::Join => "join",
+            PresenceChange::Leave => "leave",
+            PresenceChange::Update => "update",
+        }
+    }
 }
 
 /// Body of an `error` frame.
@@ -131,7 +266,7 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-/// Machine-readable error codes carried in `error` frames.
+/// Machine-readable error codes carried in `error` frames and failed `res` frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -143,32 +278,54 @@ pub enum ErrorCode {
     TooLarge,
     /// The frame is valid but not allowed now (for example a second `hello`).
     Unexpected,
+    /// A request named a method the server does not have.
+    NotFound,
+    /// A request's params, or a frame's fields, are invalid.
+    BadRequest,
+    /// The client is sending too much; retry later.
+    RateLimited,
+    /// The handler failed.
+    Internal,
+    /// Not allowed, for example joining a private room.
+    Forbidden,
     /// Any other error this version does not name.
     #[serde(other)]
     Other,
 }
 
 impl ErrorCode {
+    const NAMED: [ErrorCode; 9] = [
+        ErrorCode::BadFrame,
+        ErrorCode::UnknownKind,
+        ErrorCode::TooLarge,
+        ErrorCode::Unexpected,
+        ErrorCode::NotFound,
+        ErrorCode::BadRequest,
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+        ErrorCode::Forbidden,
+    ];
+
     pub const fn as_wire(self) -> &'static str {
         match self {
             ErrorCode::BadFrame => "bad_frame",
             ErrorCode::UnknownKind => "unknown_kind",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Unexpected => "unexpected",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::Other => "other",
         }
     }
 
     pub fn from_wire(code: &str) -> ErrorCode {
-        [
-            ErrorCode::BadFrame,
-            ErrorCode::UnknownKind,
-            ErrorCode::TooLarge,
-            ErrorCode::Unexpected,
-        ]
-        .into_iter()
-        .find(|c| c.as_wire() == code)
-        .unwrap_or(ErrorCode::Other)
+        ErrorCode::NAMED
+            .into_iter()
+            .find(|c| c.as_wire() == code)
+            .unwrap_or(ErrorCode::Other)
     }
 }
 
@@ -217,5 +374,8 @@ mod tests {
     fn unknown_error_codes_decode_as_other() {
         assert_eq!(ErrorCode::from_wire("bad_frame"), ErrorCode::BadFrame);
         assert_eq!(ErrorCode::from_wire("nope"), ErrorCode::Other);
+        for code in ErrorCode::NAMED {
+            assert_eq!(ErrorCode::from_wire(code.as_wire()), code);
+        }
     }
 }

@@ -13,6 +13,12 @@ pub struct Socket {
     pub hello: Option<Hello>,
     pub pings: Vec<u64>,
     pub pongs: Vec<u64>,
+    /// (id, room, since, meta) of each join sent on this socket.
+    pub joins: Vec<(u64, String, Option<u64>, Option<String>)>,
+    pub leaves: Vec<String>,
+    pub presence: Vec<(String, String)>,
+    /// Request ids sent on this socket, in order.
+    pub requests: Vec<u64>,
 }
 
 pub struct Harness {
@@ -60,10 +66,21 @@ impl Harness {
                         Transmit::Hello(h) => socket.hello = Some(h),
                         Transmit::Ping { id } => socket.pings.push(id),
                         Transmit::Pong { id } => socket.pongs.push(id),
-                        Transmit::User(frame) => {
+                        Transmit::User { frame, request } => {
                             assert!(socket.hello.is_some(), "user frame before hello");
-                            self.delivered.push(frame)
+                            match request {
+                                Some(id) => socket.requests.push(id),
+                                None => self.delivered.push(frame),
+                            }
                         }
+                        Transmit::Join {
+                            id,
+                            room,
+                            since,
+                            meta,
+                        } => socket.joins.push((id, room, since, meta)),
+                        Transmit::Leave { room, .. } => socket.leaves.push(room),
+                        Transmit::Presence { room, meta } => socket.presence.push((room, meta)),
                     }
                 }
             }
@@ -80,17 +97,32 @@ impl Harness {
 
     /// Completes the transport open and the handshake on the pending socket.
     pub fn accept(&mut self) {
+        self.open_socket();
+        self.welcome();
+    }
+
+    /// Completes the transport open; the client sends its hello.
+    pub fn open_socket(&mut self) {
         let socket = self.socket.as_mut().expect("a socket to accept");
         socket.open = true;
         self.core.handle_socket_open(self.now);
         self.drive();
-        self.welcome();
+    }
+
+    pub fn socket(&self) -> &Socket {
+        self.socket.as_ref().expect("a socket")
     }
 
     pub fn welcome(&mut self) {
+        self.welcome_session("s-1", false);
+    }
+
+    pub fn welcome_session(&mut self, session: &str, resumed: bool) {
         let welcome = Welcome {
             version: 1,
-            session: "s-1".into(),
+            session: session.into(),
+            token: format!("token-{session}"),
+            resumed,
         };
         self.core
             .handle_inbound(self.now, Inbound::Welcome(welcome), 0);

@@ -1,0 +1,416 @@
+//! Scenario tests of requests, sessions and rooms in the sans-IO core, under virtual time.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use resocket::core::{
+    ClientError, Config, DisconnectPolicy, Event, Inbound, RequestOptions, RoomState,
+};
+use resocket::protocol::{ErrorBody, ErrorCode, Member, PresenceChange};
+use support::Harness;
+
+fn config() -> Config {
+    let mut c = Config::default();
+    c.reconnect.initial_delay_ms = 100;
+    c.reconnect.max_delay_ms = 100;
+    c.reconnect.jitter = 0.0;
+    c.heartbeat.interval_ms = 0;
+    c
+}
+
+fn open() -> Harness {
+    let mut h = Harness::new(config());
+    h.connect();
+    h.accept();
+    h
+}
+
+fn options(timeout_ms: Option<u64>, on_disconnect: DisconnectPolicy) -> RequestOptions {
+    RequestOptions {
+        timeout_ms,
+        on_disconnect,
+    }
+}
+
+fn request(h: &mut Harness, options: RequestOptions) -> u64 {
+    let id = h.core.allocate_request_id();
+    h.core
+        .request(h.now, id, format!("req-{id}"), options)
+        .expect("accepted");
+    h.drive();
+    id
+}
+
+fn replies(h: &Harness) -> Vec<(u64, Result<String, &'static str>)> {
+    h.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Reply { id, result } => Some((*id, result.clone().map_err(|e| e.code()))),
+            _ => None,
+        })
+        .collect()
+}
+
+fn room_states(h: &Harness, room: &str) -> Vec<RoomState> {
+    h.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Room { room: r, state } if r == room => Some(state.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn room_messages(h: &Harness) -> Vec<(String, u64, String)> {
+    h.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RoomMessage { room, seq, payload } => {
+                Some((room.clone(), *seq, payload.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn reconnect(h: &mut Harness) {
+    h.server_close(1006);
+    h.advance(100);
+    h.accept();
+}
+
+#[test]
+fn a_reply_settles_its_request_once_and_unknown_replies_are_counted() {
+    let mut h = open();
+    let id = request(&mut h, RequestOptions::default());
+    assert_eq!(h.socket().requests, vec![id]);
+    h.receive(Inbound::Reply {
+        id,
+        result: Ok("6".into()),
+    });
+    h.receive(Inbound::Reply {
+        id,
+        result: Ok("6".into()),
+    });
+    h.receive(Inbound::Reply {
+        id: 99,
+        result: Ok("?".into()),
+    });
+    assert_eq!(replies(&h), vec![(id, Ok("6".into()))]);
+    assert_eq!(h.core.metrics(h.now).unknown_replies, 2);
+    assert_eq!(h.core.metrics(h.now).pending_requests, 0);
+}
+
+#[test]
+fn server_errors_are_typed_by_code() {
+    let mut h = open();
+    let id = request(&mut h, RequestOptions::default());
+    let body = ErrorBody {
+        code: ErrorCode::NotFound,
+        message: "no method".into(),
+    };
+    h.receive(Inbound::Reply {
+        id,
+        result: Err(body),
+    });
+    assert_eq!(replies(&h), vec![(id, Err("NotFound"))]);
+}
+
+#[test]
+fn a_timeout_settles_once_and_frees_the_slot() {
+    let mut h = open();
+    let id = request(&mut h, options(Some(500), DisconnectPolicy::Retry));
+    h.advance(499);
+    assert!(replies(&h).is_empty());
+    h.advance(1);
+    assert_eq!(replies(&h), vec![(id, Err("Timeout"))]);
+    h.receive(Inbound::Reply {
+        id,
+        result: Ok("late".into()),
+    });
+    assert_eq!(replies(&h).len(), 1);
+    assert_eq!(h.core.metrics(h.now).pending_requests, 0);
+}
+
+#[test]
+fn cancel_aborts_and_a_cancelled_queued_request_is_never_sent() {
+    let mut h = Harness::new(config());
+    let id = request(&mut h, RequestOptions::default());
+    h.core.cancel_request(id);
+    h.core.cancel_request(id);
+    h.drive();
+    h.connect();
+    h.accept();
+    assert!(h.socket().requests.is_empty());
+    assert_eq!(replies(&h), vec![(id, Err("Aborted"))]);
+}
+
+#[test]
+fn retry_requests_are_resent_with_the_same_id_first_and_fail_requests_reject() {
+    let mut h = open();
+    let retry = request(&mut h, options(None, DisconnectPolicy::Retry));
+    let fail = request(&mut h, options(None, DisconnectPolicy::Fail));
+    h.server_close(1006);
+    assert_eq!(replies(&h), vec![(fail, Err("Disconnected"))]);
+    let queued = request(&mut h, options(None, DisconnectPolicy::Fail));
+    h.send("msg").expect("queued");
+    h.advance(100);
+    h.accept();
+    assert_eq!(
+        h.socket().requests,
+        vec![retry, queued],
+        "retry first, in order"
+    );
+    assert_eq!(h.delivered, vec!["msg"]);
+    h.receive(Inbound::Reply {
+        id: retry,
+        result: Ok("done".into()),
+    });
+    assert_eq!(replies(&h).last(), Some(&(retry, Ok("done".into()))));
+}
+
+#[test]
+fn the_session_is_resumed_and_a_lost_one_is_reported() {
+    let mut h = Harness::new(config());
+    h.connect();
+    h.open_socket();
+    assert_eq!(
+        h.socket().hello.as_ref().and_then(|x| x.resume.clone()),
+        None
+    );
+    h.welcome_session("s-7", false);
+    h.server_close(1006);
+    h.advance(100);
+    h.open_socket();
+    let resume = h
+        .socket()
+        .hello
+        .as_ref()
+        .and_then(|x| x.resume.clone())
+        .expect("resume");
+    assert_eq!(
+        (resume.session.as_str(), resume.token.as_str()),
+        ("s-7", "token-s-7")
+    );
+    h.welcome_session("s-8", false);
+    let sessions: Vec<_> = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Session { id, resumed, lost } => Some((id.clone(), *resumed, *lost)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sessions,
+        vec![("s-7".into(), false, false), ("s-8".into(), false, true)]
+    );
+}
+
+#[test]
+fn joins_are_ref_counted() {
+    let mut h = open();
+    h.core.join("chat", None);
+    h.core.join("chat", None);
+    h.drive();
+    assert_eq!(h.socket().joins.len(), 1);
+    h.core.leave("chat");
+    h.drive();
+    assert!(h.socket().leaves.is_empty());
+    h.core.leave("chat");
+    h.drive();
+    assert_eq!(h.socket().leaves, vec!["chat"]);
+    assert_eq!(
+        room_states(&h, "chat"),
+        vec![RoomState::Joining, RoomState::Left]
+    );
+}
+
+#[test]
+fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
+    let mut h = Harness::new(config());
+    h.core.join("chat", Some("{\"name\":\"a\"}".into()));
+    h.connect();
+    h.accept();
+    let (join_id, _, since, meta) = h.socket().joins[0].clone();
+    assert_eq!((since, meta.as_deref()), (None, Some("{\"name\":\"a\"}")));
+    let _ = join_id;
+    h.receive(Inbound::Joined {
+        room: "chat".into(),
+        seq: 10,
+        recovered: true,
+        members: vec![],
+    });
+    for seq in [11, 12, 12, 11] {
+        h.receive(Inbound::RoomMessage {
+            room: "chat".into(),
+            seq,
+            payload: format!("m{seq}"),
+        });
+    }
+    reconnect(&mut h);
+    assert_eq!(
+        h.socket().joins[0].2,
+        Some(12),
+        "rejoin from the last seen sequence"
+    );
+    h.receive(Inbound::Joined {
+        room: "chat".into(),
+        seq: 14,
+        recovered: true,
+        members: vec![],
+    });
+    for seq in [12, 13, 14] {
+        h.receive(Inbound::RoomMessage {
+            room: "chat".into(),
+            seq,
+            payload: format!("m{seq}"),
+        });
+    }
+    let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
+    assert_eq!(seqs, vec![11, 12, 13, 14]);
+    assert_eq!(h.core.metrics(h.now).duplicates, 3);
+    assert_eq!(
+        room_states(&h, "chat"),
+        vec![
+            RoomState::Joining,
+            RoomState::Joined { recovered: true },
+            RoomState::Rejoining,
+            RoomState::Joined { recovered: true }
+        ]
+    );
+}
+
+#[test]
+fn an_unrecovered_rejoin_is_reported_and_continues_from_the_server_position() {
+    let mut h = open();
+    h.core.join("feed", None);
+    h.drive();
+    h.receive(Inbound::Joined {
+        room: "feed".into(),
+        seq: 0,
+        recovered: true,
+        members: vec![],
+    });
+    h.receive(Inbound::RoomMessage {
+        room: "feed".into(),
+        seq: 1,
+        payload: "a".into(),
+    });
+    reconnect(&mut h);
+    h.receive(Inbound::Joined {
+        room: "feed".into(),
+        seq: 500,
+        recovered: false,
+        members: vec![],
+    });
+    h.receive(Inbound::RoomMessage {
+        room: "feed".into(),
+        seq: 500,
+        payload: "old".into(),
+    });
+    h.receive(Inbound::RoomMessage {
+        room: "feed".into(),
+        seq: 501,
+        payload: "new".into(),
+    });
+    let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
+    assert_eq!(seqs, vec![1, 501]);
+    assert_eq!(
+        room_states(&h, "feed").last(),
+        Some(&RoomState::Joined { recovered: false })
+    );
+}
+
+#[test]
+fn a_refused_join_is_an_error_state() {
+    let mut h = open();
+    h.core.join("private:bob", None);
+    h.drive();
+    let id = h.socket().joins[0].0;
+    h.receive(Inbound::Error {
+        id: Some(id),
+        room: Some("private:bob".into()),
+        body: ErrorBody {
+            code: ErrorCode::Forbidden,
+            message: "not yours".into(),
+        },
+    });
+    assert_eq!(
+        room_states(&h, "private:bob").last(),
+        Some(&RoomState::Error {
+            code: "forbidden".into(),
+            message: "not yours".into()
+        })
+    );
+}
+
+#[test]
+fn presence_tracks_members() {
+    let mut h = open();
+    h.core.join("chat", None);
+    h.drive();
+    let me = Member {
+        id: "s-1".into(),
+        user: Some("me".into()),
+        meta: None,
+    };
+    h.receive(Inbound::Joined {
+        room: "chat".into(),
+        seq: 0,
+        recovered: true,
+        members: vec![me],
+    });
+    let other = |meta: &str| Member {
+        id: "s-2".into(),
+        user: Some("bo".into()),
+        meta: Some(meta.into()),
+    };
+    h.receive(Inbound::Presence {
+        room: "chat".into(),
+        change: PresenceChange::Join,
+        member: other("idle"),
+    });
+    h.receive(Inbound::Presence {
+        room: "chat".into(),
+        change: PresenceChange::Update,
+        member: other("typing"),
+    });
+    let members = |h: &Harness| -> Vec<(String, Option<String>)> {
+        h.core
+            .room("chat")
+            .expect("room")
+            .members
+            .values()
+            .map(|m| (m.id.clone(), m.meta.clone()))
+            .collect()
+    };
+    assert_eq!(
+        members(&h),
+        vec![("s-1".into(), None), ("s-2".into(), Some("typing".into()))]
+    );
+    h.receive(Inbound::Presence {
+        room: "chat".into(),
+        change: PresenceChange::Leave,
+        member: other("typing"),
+    });
+    assert_eq!(members(&h), vec![("s-1".into(), None)]);
+    h.core.set_presence("chat", "away".into());
+    h.drive();
+    assert_eq!(h.socket().presence, vec![("chat".into(), "away".into())]);
+}
+
+#[test]
+fn requests_refused_when_closed_are_not_pending() {
+    let mut h = open();
+    h.core.close();
+    h.drive();
+    let id = h.core.allocate_request_id();
+    assert_eq!(
+        h.core
+            .request(h.now, id, "r".into(), RequestOptions::default()),
+        Err(ClientError::Closed)
+    );
+    assert_eq!(h.core.metrics(h.now).pending_requests, 0);
+}
