@@ -1,36 +1,23 @@
-//! The exported `Client`: the driver loop around [`ClientCore`].
-//!
-//! Every entry point (a JS call, a socket event, the timer) feeds the core, then `pump` executes
-//! the core's actions, re-arms the single timer and dispatches events. Events are dispatched with
-//! no borrow held, so listeners may call back into the client.
+//! The exported `Client` class: thin methods that feed the driver's core and pump it.
 
-use super::codec::{self, JsFrame, Keys};
-use super::emitter::Emitter;
+use super::codec::JsFrame;
+use super::driver::{pump, room_key, Call, Core, Driver, SharedDriver};
 use super::errors;
+use super::glue::{watch_abort, Emitter};
 use super::js_values::{self, ObjectBuilder};
 use super::now_ms;
-use super::socket::{SocketEvent, SocketHandle};
-use crate::core::{Action, ClientCore, Config, Event, Transmit};
-use crate::protocol::{close_code, Kind};
-use gloo_timers::callback::Timeout;
+use super::room::Room;
+use crate::core::{ClientError, Config};
+use crate::protocol::Kind;
+use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
-type Core = ClientCore<JsFrame, JsValue>;
-
-struct Driver {
-    core: Core,
-    url: String,
-    socket: Option<SocketHandle>,
-    timer: Option<(u64, Timeout)>,
-    keys: Keys,
-}
-
 /// A resilient WebSocket client speaking the resocket protocol.
 #[wasm_bindgen]
 pub struct Client {
-    driver: Rc<RefCell<Driver>>,
+    driver: SharedDriver,
     emitter: Emitter,
 }
 
@@ -41,9 +28,7 @@ impl Client {
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: String,
-        #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<
-            js_sys::Object,
-        >,
+        #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<Object>,
     ) -> Result<Client, JsValue> {
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(errors::named_error(
@@ -53,26 +38,26 @@ impl Client {
         }
         let (config, auto_connect) = parse_options(options)?;
         let core = Core::new(config, random_seed()).map_err(|e| errors::config_error(&e))?;
-        let driver = Rc::new(RefCell::new(Driver {
-            core,
-            url,
-            socket: None,
-            timer: None,
-            keys: Keys::new(),
-        }));
-        let client = Client {
-            driver,
-            emitter: Emitter::new(),
-        };
+        let driver = Rc::new(RefCell::new(Driver::new(core, url)));
+        let emitter = Emitter::new();
+        let weak = Rc::downgrade(&driver);
+        let abort_emitter = emitter.clone();
+        let abort_listener = Closure::<dyn FnMut(f64)>::new(move |id: f64| {
+            if let Some(driver) = weak.upgrade() {
+                driver.borrow_mut().core.cancel_request(id as u64);
+                pump(&driver, &abort_emitter);
+            }
+        });
+        driver.borrow_mut().abort_listener = Some(abort_listener);
         if auto_connect {
             // The socket opens asynchronously; the `connecting` event waits in the core until
             // the socket's first callback pumps it, so listeners added right after `new` see it.
-            let mut driver = client.driver.borrow_mut();
-            driver.core.connect(now_ms());
-            driver.execute_actions(&client.driver, &client.emitter);
-            driver.arm_timer(&client.driver, &client.emitter);
+            let mut d = driver.borrow_mut();
+            d.core.connect(now_ms());
+            d.execute_actions(&driver, &emitter);
+            d.arm_timer(&driver, &emitter);
         }
-        Ok(client)
+        Ok(Client { driver, emitter })
     }
 
     /// Starts connecting (only needed with `autoConnect: false`, or after `close()`).
@@ -87,7 +72,7 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<(), JsValue> {
-        self.send_kind(Kind::Msg, &data)
+        self.submit(JsFrame::encode(Kind::Msg, None, None, &data))
     }
 
     /// Like `send`, but the server delivers the message to every connected client.
@@ -95,7 +80,95 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<(), JsValue> {
-        self.send_kind(Kind::Broadcast, &data)
+        self.submit(JsFrame::encode(Kind::Broadcast, None, None, &data))
+    }
+
+    /// Calls `method` on the server. Resolves with the result; rejects with a `ResocketError`
+    /// (`Timeout`, `Aborted`, `Disconnected`, `NotFound`, `BadRequest`, ...). Made offline, the
+    /// request waits in the queue; in flight when the connection drops, it is re-sent after the
+    /// reconnect (`onDisconnect: "retry"`, the default; the server runs it once) or rejected
+    /// (`"fail"`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
+    pub fn request(
+        &self,
+        method: &str,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] params: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RequestOptions")] options: Option<Object>,
+    ) -> Promise {
+        let (options, signal) = match js_values::request_options(options) {
+            Ok(parsed) => parsed,
+            Err(reason) => return Promise::reject(&errors::named_error("InvalidOptions", &reason)),
+        };
+        if signal
+            .as_ref()
+            .is_some_and(|s| js_sys::Reflect::get(s, &"aborted".into()).ok() == Some(JsValue::TRUE))
+        {
+            return Promise::reject(&errors::client_error(&ClientError::Aborted));
+        }
+        let mut body = ObjectBuilder::new().set("method", method);
+        if !params.is_undefined() {
+            body = body.set("params", params);
+        }
+        let mut settle: Option<(Function, Function)> = None;
+        let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+        let Some((resolve, reject)) = settle else {
+            return promise; // the executor always runs synchronously
+        };
+        {
+            let mut driver = self.driver.borrow_mut();
+            let id = driver.core.allocate_request_id();
+            let frame = JsFrame::encode(Kind::Req, Some(id), None, &body.build());
+            if let Err(error) = driver.core.request(now_ms(), id, frame, options) {
+                let _ = reject.call1(&JsValue::NULL, &errors::client_error(&error));
+                return promise;
+            }
+            let detach_abort = match (&signal, &driver.abort_listener) {
+                (Some(signal), Some(listener)) => Some(watch_abort(
+                    signal,
+                    listener.as_ref().unchecked_ref(),
+                    id as f64,
+                )),
+                _ => None,
+            };
+            driver.calls.insert(
+                id,
+                Call {
+                    resolve,
+                    reject,
+                    detach_abort,
+                },
+            );
+        }
+        self.pump();
+        promise
+    }
+
+    /// Joins `room` (reference-counted: each handle's `leave()` releases one reference, the last
+    /// one leaves). `handler(payload, seq)` receives the room's messages, each once, in order;
+    /// after a reconnect the room is rejoined and missed messages are replayed.
+    pub fn join(
+        &self,
+        room: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "(payload: any, seq: number) => void")]
+        handler: Option<Function>,
+        #[wasm_bindgen(unchecked_optional_param_type = "JoinOptions")] options: Option<Object>,
+    ) -> Result<Room, JsValue> {
+        if room.is_empty() {
+            return Err(errors::named_error("InvalidOptions", "room name is empty"));
+        }
+        let meta = js_values::join_meta(options)
+            .map_err(|reason| errors::named_error("InvalidOptions", &reason))?;
+        let handle = Room::new(
+            Rc::downgrade(&self.driver),
+            self.emitter.clone(),
+            room.clone(),
+        );
+        if let Some(handler) = handler {
+            handle.subscribe(&room_key("message", &room), &handler);
+        }
+        self.driver.borrow_mut().core.join(&room, meta);
+        self.pump();
+        Ok(handle)
     }
 
     /// Subscribes to an event; returns the function that unsubscribes.
@@ -103,15 +176,32 @@ impl Client {
     pub fn on(
         &self,
         #[wasm_bindgen(unchecked_param_type = "keyof ClientEvents")] event: &str,
-        #[wasm_bindgen(unchecked_param_type = "(value: any) => void")] listener: &js_sys::Function,
-    ) -> js_sys::Function {
+        #[wasm_bindgen(unchecked_param_type = "(value: any) => void")] listener: &Function,
+    ) -> Function {
         self.emitter.on(event, listener)
+    }
+
+    /// Subscribes to messages (plain and room) whose payload has `type: messageType`.
+    #[wasm_bindgen(js_name = onMessage, unchecked_return_type = "() => void")]
+    pub fn on_message(
+        &self,
+        message_type: &str,
+        #[wasm_bindgen(unchecked_param_type = "(payload: any, seq?: number) => void")]
+        listener: &Function,
+    ) -> Function {
+        self.emitter.on(&format!("type:{message_type}"), listener)
     }
 
     /// The current connection state.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnectionState")]
     pub fn state(&self) -> JsValue {
         js_values::state(self.driver.borrow().core.state())
+    }
+
+    /// The current session id, once the server welcomed a connection.
+    #[wasm_bindgen(getter)]
+    pub fn session(&self) -> Option<String> {
+        self.driver.borrow().core.session().map(str::to_owned)
     }
 
     /// A snapshot of the counters.
@@ -138,8 +228,7 @@ impl Client {
         pump(&self.driver, &self.emitter);
     }
 
-    fn send_kind(&self, kind: Kind, data: &JsValue) -> Result<(), JsValue> {
-        let frame = JsFrame::new(super::emitter::encode_frame(kind.as_wire(), data));
+    fn submit(&self, frame: JsFrame) -> Result<(), JsValue> {
         let result = self.driver.borrow_mut().core.send(frame);
         self.pump();
         result.map_err(|e| errors::client_error(&e))
@@ -148,171 +237,19 @@ impl Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
-        // `free()` ends everything: the socket closes with its handlers detached, the timer is
-        // cancelled, listeners are released.
-        if let Ok(mut driver) = self.driver.try_borrow_mut() {
-            driver.timer = None;
-            if let Some(socket) = driver.socket.take() {
-                socket.close(close_code::NORMAL, "client freed");
-            }
+        // `free()` ends everything; pending requests reject so no promise hangs forever.
+        let calls = match self.driver.try_borrow_mut() {
+            Ok(mut driver) => driver.shut_down(),
+            Err(_) => Vec::new(),
+        };
+        for call in calls {
+            call.settle(Err(errors::client_error(&ClientError::Closed)));
         }
         self.emitter.clear();
     }
 }
 
-/// Executes the core's actions, re-arms the timer and dispatches events until all are drained.
-fn pump(driver_rc: &Rc<RefCell<Driver>>, emitter: &Emitter) {
-    {
-        let mut driver = driver_rc.borrow_mut();
-        driver.execute_actions(driver_rc, emitter);
-        driver.arm_timer(driver_rc, emitter);
-    }
-    loop {
-        let event = driver_rc.borrow_mut().core.poll_event();
-        let Some(event) = event else { break };
-        dispatch(emitter, event);
-    }
-}
-
-fn dispatch(emitter: &Emitter, event: Event<JsValue>) {
-    match event {
-        Event::Message(payload) => emitter.emit("message", &payload),
-        Event::State(state) => emitter.emit("state", &js_values::state(&state)),
-        Event::Error(error) => emitter.emit("error", &errors::client_error(&error)),
-        Event::Dropped { count, bytes } => {
-            let value = ObjectBuilder::new()
-                .number("count", count as u64)
-                .number("bytes", bytes as u64);
-            emitter.emit("dropped", &value.build())
-        }
-        Event::Rtt {
-            rtt_ms,
-            smoothed_ms,
-        } => emitter.emit(
-            "rtt",
-            &ObjectBuilder::new()
-                .number("rttMs", rtt_ms)
-                .number("smoothedMs", smoothed_ms)
-                .build(),
-        ),
-    }
-}
-
-impl Driver {
-    fn execute_actions(&mut self, driver_rc: &Rc<RefCell<Driver>>, emitter: &Emitter) {
-        while let Some(action) = self.core.poll_action() {
-            match action {
-                Action::Open => self.open_socket(driver_rc, emitter),
-                Action::Close { code, reason } => {
-                    if let Some(socket) = self.socket.take() {
-                        socket.close(code, &reason);
-                    }
-                }
-                Action::Send(transmit) => self.send(transmit),
-            }
-        }
-    }
-
-    fn send(&mut self, transmit: Transmit<JsFrame>) {
-        let Some(socket) = self.socket.as_ref().filter(|s| s.is_open()) else {
-            // The socket died before its close event arrived: tell the core now so it takes
-            // back this and every later unsent frame instead of losing them.
-            self.core.return_unsent(transmit);
-            self.socket = None;
-            self.core.handle_socket_closed(
-                now_ms(),
-                close_code::ABNORMAL,
-                "socket closed before send",
-            );
-            return;
-        };
-        let sent = match &transmit {
-            Transmit::User(frame) => socket.send_text(&frame.text),
-            control => match codec::encode_control(control) {
-                Some(text) => socket.send_str(&text),
-                None => Ok(()),
-            },
-        };
-        if sent.is_err() {
-            self.socket = None;
-            self.core
-                .handle_socket_closed(now_ms(), close_code::ABNORMAL, "send failed");
-        }
-    }
-
-    fn open_socket(&mut self, driver_rc: &Rc<RefCell<Driver>>, emitter: &Emitter) {
-        self.socket = None;
-        let weak = Rc::downgrade(driver_rc);
-        let emitter: Emitter = emitter.clone();
-        let on_event = move |event: SocketEvent| {
-            if let Some(driver) = weak.upgrade() {
-                driver.borrow_mut().on_socket_event(event);
-                pump(&driver, &emitter);
-            }
-        };
-        match SocketHandle::open(&self.url, on_event) {
-            Ok(socket) => self.socket = Some(socket),
-            Err(err) => {
-                let reason = js_sys::Error::from(err)
-                    .message()
-                    .as_string()
-                    .unwrap_or_default();
-                self.core
-                    .handle_socket_closed(now_ms(), close_code::ABNORMAL, &reason);
-            }
-        }
-    }
-
-    fn on_socket_event(&mut self, event: SocketEvent) {
-        let now = now_ms();
-        match event {
-            SocketEvent::Open => self.core.handle_socket_open(now),
-            SocketEvent::Message(data) => {
-                if !data.is_string() {
-                    self.core
-                        .handle_malformed("binary frames are not part of the protocol".into());
-                    return;
-                }
-                let size = js_sys::JsString::from(data.clone()).length() as usize;
-                match codec::decode(&self.keys, &data) {
-                    Ok(frame) => self.core.handle_inbound(now, frame, size),
-                    Err(reason) => self.core.handle_malformed(reason),
-                }
-            }
-            SocketEvent::Closed { code, reason } => {
-                self.socket = None;
-                self.core.handle_socket_closed(now, code, &reason);
-            }
-        }
-    }
-
-    /// Keeps exactly one browser timer armed for the core's next deadline.
-    fn arm_timer(&mut self, driver_rc: &Rc<RefCell<Driver>>, emitter: &Emitter) {
-        let Some(deadline) = self.core.poll_timeout() else {
-            self.timer = None;
-            return;
-        };
-        if self.timer.as_ref().is_some_and(|(at, _)| *at == deadline) {
-            return;
-        }
-        let weak = Rc::downgrade(driver_rc);
-        let emitter: Emitter = emitter.clone();
-        let delay = deadline.saturating_sub(now_ms()).min(u32::MAX as u64) as u32;
-        let timeout = Timeout::new(delay, move || {
-            if let Some(driver) = weak.upgrade() {
-                {
-                    let mut driver = driver.borrow_mut();
-                    driver.timer = None;
-                    driver.core.handle_timeout(now_ms());
-                }
-                pump(&driver, &emitter);
-            }
-        });
-        self.timer = Some((deadline, timeout));
-    }
-}
-
-fn parse_options(options: Option<js_sys::Object>) -> Result<(Config, bool), JsValue> {
+fn parse_options(options: Option<Object>) -> Result<(Config, bool), JsValue> {
     match options {
         None => Ok((Config::default(), true)),
         Some(options) => js_values::options(options.into())

@@ -1,8 +1,10 @@
 //! Browser codec: frames stay JS strings and payloads stay JS values. A received frame is parsed
 //! once with `JSON.parse`; only the envelope's small fields cross into Rust.
 
+use super::glue::encode_frame;
+use super::js_values::ObjectBuilder;
 use crate::core::{Inbound, Transmit, WireSize};
-use crate::protocol::{ErrorBody, ErrorCode, Kind};
+use crate::protocol::{ErrorBody, ErrorCode, Kind, Member, PresenceChange};
 use js_sys::{JsString, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -13,7 +15,7 @@ extern "C" {
     fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
 }
 
-/// An encoded user frame and its length, measured once.
+/// An encoded frame and its length, measured once.
 #[derive(Clone)]
 pub struct JsFrame {
     pub text: JsString,
@@ -25,6 +27,21 @@ impl JsFrame {
         let size = text.length() as usize;
         JsFrame { text, size }
     }
+
+    /// A frame of `kind` carrying `payload`, and optionally an id and a room.
+    pub fn encode(kind: Kind, id: Option<u64>, room: Option<&str>, payload: &JsValue) -> Self {
+        JsFrame::new(encode_frame(
+            kind.as_wire(),
+            id.map(|i| i as f64),
+            room,
+            payload,
+        ))
+    }
+
+    /// The value this frame's text encodes (for metadata kept as JSON text).
+    pub fn parse(&self) -> JsValue {
+        json_parse(&self.text).unwrap_or(JsValue::NULL)
+    }
 }
 
 impl WireSize for JsFrame {
@@ -33,16 +50,15 @@ impl WireSize for JsFrame {
     }
 }
 
-/// Envelope field names, created once instead of per frame.
+/// Envelope field names and the hot kind, created once instead of per frame.
 pub struct Keys {
     kind: JsValue,
-    /// The `msg` kind as a JS string: the hot path compares handles instead of copying text.
     msg: JsValue,
     id: JsValue,
+    room: JsValue,
+    seq: JsValue,
     payload: JsValue,
     error: JsValue,
-    code: JsValue,
-    message: JsValue,
 }
 
 impl Keys {
@@ -51,25 +67,90 @@ impl Keys {
             kind: "kind".into(),
             msg: Kind::Msg.as_wire().into(),
             id: "id".into(),
+            room: "room".into(),
+            seq: "seq".into(),
             payload: "payload".into(),
             error: "error".into(),
-            code: "code".into(),
-            message: "message".into(),
         }
     }
 }
 
-/// Encodes a control frame. User frames are encoded when `send` is called (see `JsFrame`).
-pub fn encode_control(transmit: &Transmit<JsFrame>) -> Option<String> {
-    Some(match transmit {
-        Transmit::Hello(hello) => format!(
-            r#"{{"kind":"hello","payload":{{"version":{}}}}}"#,
-            hello.version
-        ),
-        Transmit::Ping { id } => format!(r#"{{"kind":"ping","id":{id}}}"#),
-        Transmit::Pong { id } => format!(r#"{{"kind":"pong","id":{id}}}"#),
-        Transmit::User(_) => return None,
+/// The frame to send for a transmit.
+pub fn encode(transmit: &Transmit<JsFrame>) -> JsString {
+    let control = |kind: Kind, id: Option<u64>, room: Option<&str>, payload: JsValue| {
+        JsFrame::encode(kind, id, room, &payload).text
+    };
+    match transmit {
+        Transmit::User { frame, .. } => frame.text.clone(),
+        Transmit::Hello(hello) => {
+            let mut payload = ObjectBuilder::new().number("version", u64::from(hello.version));
+            if let Some(user) = &hello.user {
+                payload = payload.set("user", user.as_str());
+            }
+            if let Some(resume) = &hello.resume {
+                let resume = ObjectBuilder::new()
+                    .set("session", resume.session.as_str())
+                    .set("token", resume.token.as_str());
+                payload = payload.set("resume", resume.build());
+            }
+            control(Kind::Hello, None, None, payload.build())
+        }
+        Transmit::Ping { id } => control(Kind::Ping, Some(*id), None, JsValue::UNDEFINED),
+        Transmit::Pong { id } => control(Kind::Pong, Some(*id), None, JsValue::UNDEFINED),
+        Transmit::Join {
+            id,
+            room,
+            since,
+            meta,
+        } => {
+            let mut payload = ObjectBuilder::new();
+            if let Some(since) = since {
+                payload = payload.number("since", *since);
+            }
+            if let Some(meta) = meta {
+                payload = payload.set("meta", meta.parse());
+            }
+            control(Kind::Join, Some(*id), Some(room), payload.build())
+        }
+        Transmit::Leave { id, room } => {
+            control(Kind::Leave, Some(*id), Some(room), JsValue::UNDEFINED)
+        }
+        Transmit::Presence { room, meta } => {
+            let payload = ObjectBuilder::new().set("meta", meta.parse()).build();
+            control(Kind::Presence, None, Some(room), payload)
+        }
+    }
+}
+
+fn get(object: &JsValue, key: &JsValue) -> JsValue {
+    Reflect::get(object, key).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn get_str(object: &JsValue, key: &str) -> Option<String> {
+    get(object, &key.into()).as_string()
+}
+
+fn integer(value: JsValue) -> Option<u64> {
+    value
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && *n >= 0.0)
+        .map(|n| n as u64)
+}
+
+fn member(value: &JsValue) -> Option<Member<JsValue>> {
+    let meta = get(value, &"meta".into());
+    Some(Member {
+        id: get_str(value, "id")?,
+        user: get_str(value, "user"),
+        meta: (!meta.is_undefined()).then_some(meta),
     })
+}
+
+fn error_body(value: &JsValue) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::from_wire(&get_str(value, "code").unwrap_or_default()),
+        message: get_str(value, "message").unwrap_or_default(),
+    }
 }
 
 /// Decodes one text frame; the error is a human-readable reason.
@@ -78,43 +159,90 @@ pub fn decode(keys: &Keys, text: &JsValue) -> Result<Inbound<JsValue>, String> {
     if !frame.is_object() || js_sys::Array::is_array(&frame) {
         return Err("frame is not a JSON object".into());
     }
-    let get = |key: &JsValue| Reflect::get(&frame, key).unwrap_or(JsValue::UNDEFINED);
-    let kind = get(&keys.kind);
+    let kind = get(&frame, &keys.kind);
+    let room = || get(&frame, &keys.room).as_string();
+    let payload = || get(&frame, &keys.payload);
     if kind == keys.msg {
-        return Ok(Inbound::Message(get(&keys.payload)));
+        // The hot path: compare handles, read only what a message needs.
+        return Ok(match room() {
+            None => Inbound::Message(payload()),
+            Some(room) => Inbound::RoomMessage {
+                room,
+                seq: integer(get(&frame, &keys.seq)).ok_or("room message has no \"seq\"")?,
+                payload: payload(),
+            },
+        });
     }
     let kind = kind
         .as_string()
         .ok_or_else(|| "frame has no string \"kind\"".to_owned())?;
-    let id = || {
-        get(&keys.id)
-            .as_f64()
-            .filter(|n| n.fract() == 0.0 && *n >= 0.0)
-            .map(|n| n as u64)
-            .ok_or_else(|| format!("{kind} frame has no integer \"id\""))
-    };
+    let id = || integer(get(&frame, &keys.id));
+    let required_id = || id().ok_or_else(|| format!("{kind} frame has no integer \"id\""));
+    let required_room = || room().ok_or_else(|| format!("{kind} frame has no \"room\""));
     Ok(match Kind::from_wire(&kind) {
-        Some(Kind::Msg) => Inbound::Message(get(&keys.payload)),
-        Some(Kind::Ping) => Inbound::Ping { id: id()? },
-        Some(Kind::Pong) => Inbound::Pong { id: id()? },
+        Some(Kind::Msg) => Inbound::Message(payload()),
+        Some(Kind::Ping) => Inbound::Ping { id: required_id()? },
+        Some(Kind::Pong) => Inbound::Pong { id: required_id()? },
         Some(Kind::Welcome) => Inbound::Welcome(
-            super::js_values::welcome(&get(&keys.payload))
-                .ok_or("welcome frame has no valid payload")?,
+            super::js_values::welcome(&payload()).ok_or("welcome frame has no valid payload")?,
         ),
-        Some(Kind::Error) => {
-            let body = get(&keys.error);
-            let field = |key: &JsValue| {
-                Reflect::get(&body, key)
-                    .ok()
-                    .and_then(|v| v.as_string())
-                    .unwrap_or_default()
-            };
-            Inbound::Error(ErrorBody {
-                code: ErrorCode::from_wire(&field(&keys.code)),
-                message: field(&keys.message),
-            })
+        Some(Kind::Res) => {
+            let error = get(&frame, &keys.error);
+            Inbound::Reply {
+                id: required_id()?,
+                result: if error.is_object() {
+                    Err(error_body(&error))
+                } else {
+                    Ok(payload())
+                },
+            }
         }
+        Some(Kind::Joined) => {
+            let body = payload();
+            let members = get(&body, &"members".into());
+            let members = if js_sys::Array::is_array(&members) {
+                js_sys::Array::from(&members)
+                    .iter()
+                    .filter_map(|m| member(&m))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Inbound::Joined {
+                room: required_room()?,
+                seq: integer(get(&frame, &keys.seq)).ok_or("joined frame has no \"seq\"")?,
+                recovered: get(&body, &"recovered".into()).as_bool().unwrap_or(true),
+                members,
+            }
+        }
+        Some(Kind::Left) => Inbound::Left {
+            room: required_room()?,
+        },
+        Some(Kind::Presence) => {
+            let body = payload();
+            let change = match get_str(&body, "event").as_deref() {
+                Some("join") => PresenceChange::Join,
+                Some("leave") => PresenceChange::Leave,
+                Some("update") => PresenceChange::Update,
+                _ => return Err("presence frame has no valid \"event\"".into()),
+            };
+            Inbound::Presence {
+                room: required_room()?,
+                change,
+                member: member(&get(&body, &"member".into()))
+                    .ok_or("presence frame has no valid \"member\"")?,
+            }
+        }
+        Some(Kind::Notify) => Inbound::Notify(payload()),
+        Some(Kind::Error) => Inbound::Error {
+            id: id(),
+            room: room(),
+            body: error_body(&get(&frame, &keys.error)),
+        },
         // Client-to-server kinds make no sense coming back; report them like unknown ones.
-        Some(Kind::Hello | Kind::Broadcast) | None => Inbound::Unknown { kind },
+        Some(
+            Kind::Hello | Kind::Broadcast | Kind::Req | Kind::Join | Kind::Leave | Kind::Publish,
+        )
+        | None => Inbound::Unknown { kind },
     })
 }

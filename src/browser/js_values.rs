@@ -1,8 +1,12 @@
 //! Conversions between the core's Rust types and plain JS objects, written by hand: a generic
 //! serde bridge would cost more of the size budget than everything else in the client.
 
-use crate::core::{CloseReason, Config, ConnectionState, Metrics, OverflowPolicy};
-use crate::protocol::Welcome;
+use super::codec::JsFrame;
+use crate::core::{
+    CloseReason, Config, ConnectionState, DisconnectPolicy, Metrics, OverflowPolicy,
+    RequestOptions, RoomState,
+};
+use crate::protocol::{Member, Welcome};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -81,6 +85,9 @@ pub fn metrics(m: &Metrics) -> JsValue {
         .number("reconnects", m.reconnects)
         .number("errors", m.errors)
         .number("dropped", m.dropped)
+        .number("duplicates", m.duplicates)
+        .number("unknownReplies", m.unknown_replies)
+        .number("pendingRequests", m.pending_requests)
         .number("queueDepth", m.queue_depth)
         .number("queueBytes", m.queue_bytes)
         .optional_number("rttMs", m.rtt_ms)
@@ -176,9 +183,14 @@ pub fn options(options: JsValue) -> Result<(Config, bool), String> {
             "connectTimeoutMs",
             "maxMessageBytes",
             "seed",
+            "user",
             "autoConnect",
         ],
     )?;
+    config.user = match top.get("user") {
+        None => None,
+        Some(v) => Some(v.as_string().ok_or("options.user must be a string")?),
+    };
     top.set_integer("connectTimeoutMs", &mut config.connect_timeout_ms)?;
     top.set_size("maxMessageBytes", &mut config.max_message_bytes)?;
     config.seed = top.integer("seed")?;
@@ -223,6 +235,78 @@ pub fn options(options: JsValue) -> Result<(Config, bool), String> {
     Ok((config, auto_connect))
 }
 
+pub fn room_state(state: &RoomState) -> JsValue {
+    let object = ObjectBuilder::new().set("status", state.name());
+    match state {
+        RoomState::Joined { recovered } => object.set("recovered", *recovered),
+        RoomState::Error { code, message } => object
+            .set("code", code.as_str())
+            .set("message", message.as_str()),
+        RoomState::Joining | RoomState::Rejoining | RoomState::Left => object,
+    }
+    .build()
+}
+
+pub fn member(member: &Member<JsValue>) -> JsValue {
+    ObjectBuilder::new()
+        .set("id", member.id.as_str())
+        .set(
+            "user",
+            member
+                .user
+                .as_deref()
+                .map_or(JsValue::NULL, JsValue::from_str),
+        )
+        .set("meta", member.meta.clone().unwrap_or(JsValue::NULL))
+        .build()
+}
+
+/// Parses `RequestOptions` into the core's options and the optional `AbortSignal`.
+pub fn request_options(
+    options: Option<js_sys::Object>,
+) -> Result<(RequestOptions, Option<JsValue>), String> {
+    let mut parsed = RequestOptions::default();
+    let Some(options) = options else {
+        return Ok((parsed, None));
+    };
+    let fields = Fields::new(
+        options.into(),
+        "request options",
+        &["timeoutMs", "signal", "onDisconnect"],
+    )?;
+    // `timeoutMs: null` waits forever; absent keeps the default.
+    let timeout = Reflect::get(&fields.object, &"timeoutMs".into()).unwrap_or(JsValue::UNDEFINED);
+    if timeout.is_null() {
+        parsed.timeout_ms = None;
+    } else if let Some(ms) = fields.integer("timeoutMs")? {
+        parsed.timeout_ms = Some(ms);
+    }
+    if let Some(policy) = fields.get("onDisconnect") {
+        parsed.on_disconnect = match policy.as_string().as_deref() {
+            Some("retry") => DisconnectPolicy::Retry,
+            Some("fail") => DisconnectPolicy::Fail,
+            _ => return Err("onDisconnect must be \"retry\" or \"fail\"".into()),
+        };
+    }
+    Ok((parsed, fields.get("signal")))
+}
+
+/// Reads `JoinOptions.meta`, encoded as JSON text so the core can keep it for rejoins.
+pub fn join_meta(options: Option<js_sys::Object>) -> Result<Option<JsFrame>, String> {
+    let Some(options) = options else {
+        return Ok(None);
+    };
+    let fields = Fields::new(options.into(), "join options", &["meta"])?;
+    fields
+        .get("meta")
+        .map(|meta| {
+            js_sys::JSON::stringify(&meta)
+                .map(JsFrame::new)
+                .map_err(|_| "join options.meta must be JSON-serialisable".to_owned())
+        })
+        .transpose()
+}
+
 /// Reads a `welcome` payload.
 pub fn welcome(payload: &JsValue) -> Option<Welcome> {
     let field = |key: &str| Reflect::get(payload, &key.into()).ok();
@@ -230,5 +314,12 @@ pub fn welcome(payload: &JsValue) -> Option<Welcome> {
         .as_f64()
         .filter(|v| v.fract() == 0.0 && *v >= 0.0)? as u32;
     let session = field("session")?.as_string()?;
-    Some(Welcome { version, session })
+    Some(Welcome {
+        version,
+        session,
+        token: field("token")
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        resumed: field("resumed").and_then(|r| r.as_bool()).unwrap_or(false),
+    })
 }

@@ -3,9 +3,11 @@
 
 mod client;
 mod codec;
-mod emitter;
+mod driver;
 mod errors;
+mod glue;
 mod js_values;
+mod room;
 mod socket;
 mod typescript;
 

@@ -68,10 +68,6 @@ impl SocketHandle {
         self.ws.unchecked_ref::<JsTextSocket>().send(text)
     }
 
-    pub fn send_str(&self, text: &str) -> Result<(), JsValue> {
-        self.ws.send_with_str(text)
-    }
-
     /// Detaches the handlers and closes the socket if it is still connecting or open.
     pub fn close(self, code: u16, reason: &str) {
         self.detach();

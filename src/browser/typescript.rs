@@ -48,8 +48,57 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Fixes the jitter seed (tests); random by default. */
   seed?: number;
-  /** Connect in a microtask after construction. Default true. */
+  /** User id announced to the server (user-addressed notifications, presence). */
+  user?: string;
+  /** Start connecting at construction. Default true. */
   autoConnect?: boolean;
+}
+
+export interface RequestOptions {
+  /** From the call to the reply, offline waiting included; null waits forever. Default 30000. */
+  timeoutMs?: number | null;
+  /** Rejects the request with an `Aborted` error when aborted. */
+  signal?: AbortSignal;
+  /** In flight when the connection drops: re-send after reconnect (the server runs it once), or reject with `Disconnected`. Default "retry". */
+  onDisconnect?: "retry" | "fail";
+}
+
+export interface JoinOptions {
+  /** This client's presence metadata in the room. */
+  meta?: unknown;
+}
+
+export type RoomState =
+  | { status: "joining" }
+  | { status: "joined"; recovered: boolean }
+  | { status: "rejoining" }
+  | { status: "left" }
+  | { status: "error"; code: string; message: string };
+
+/** A room member: one session of a user. */
+export interface Member {
+  id: string;
+  user: string | null;
+  meta: unknown;
+}
+
+export interface PresenceEvent {
+  event: "join" | "leave" | "update";
+  member: Member;
+}
+
+export interface RoomEvents {
+  state: RoomState;
+  presence: PresenceEvent;
+  message: unknown;
+}
+
+export interface SessionEvent {
+  id: string;
+  /** The previous session was resumed (request de-duplication carried over). */
+  resumed: boolean;
+  /** A previous session existed but the server no longer knew it: resync app state. */
+  lost: boolean;
 }
 
 export type CloseReason =
@@ -74,7 +123,15 @@ export type ResocketErrorCode =
   | "ConnectTimeout"
   | "HeartbeatTimeout"
   | "Rejected"
-  | "InvalidOptions";
+  | "InvalidOptions"
+  | "Timeout"
+  | "Disconnected"
+  | "Aborted"
+  | "NotFound"
+  | "BadRequest"
+  | "RateLimited"
+  | "Internal"
+  | "Forbidden";
 
 export interface ResocketError extends Error {
   name: "ResocketError";
@@ -89,6 +146,9 @@ export interface Metrics {
   reconnects: number;
   errors: number;
   dropped: number;
+  duplicates: number;
+  unknownReplies: number;
+  pendingRequests: number;
   queueDepth: number;
   queueBytes: number;
   rttMs: number | null;
@@ -102,5 +162,7 @@ export interface ClientEvents {
   error: ResocketError;
   dropped: { count: number; bytes: number };
   rtt: { rttMs: number; smoothedMs: number };
+  session: SessionEvent;
+  notification: unknown;
 }
 "#;

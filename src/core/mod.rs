@@ -12,6 +12,7 @@ pub mod queue;
 pub mod requests;
 pub mod rng;
 pub mod rooms;
+mod vec_map;
 
 pub use client::{Action, ClientCore, Inbound, Transmit};
 pub use config::{
@@ -22,3 +23,4 @@ pub use metrics::Metrics;
 pub use queue::WireSize;
 pub use requests::{DisconnectPolicy, RequestOptions};
 pub use rooms::RoomState;
+pub use vec_map::VecMap;

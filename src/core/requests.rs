@@ -1,7 +1,7 @@
 //! Request/response correlation: pending requests by id, their deadlines and what happens to
 //! them when the connection drops (the per-request disconnect policy).
 
-use std::collections::BTreeMap;
+use super::vec_map::VecMap;
 
 /// What happens to a request that is in flight when the connection drops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,14 +41,14 @@ struct Pending<F> {
 #[derive(Debug)]
 pub(crate) struct Requests<F> {
     next_id: u64,
-    pending: BTreeMap<u64, Pending<F>>,
+    pending: VecMap<u64, Pending<F>>,
 }
 
 impl<F: Clone> Requests<F> {
     pub fn new() -> Self {
         Requests {
             next_id: 1,
-            pending: BTreeMap::new(),
+            pending: VecMap::new(),
         }
     }
 

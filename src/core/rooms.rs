@@ -2,8 +2,8 @@
 //! server join), rejoin with the last seen sequence number after a reconnect, duplicate-free
 //! delivery by sequence number, and the current presence list.
 
+use super::vec_map::VecMap;
 use crate::protocol::Member;
-use std::collections::BTreeMap;
 
 /// A room's subscription state, as the app sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub struct Room<F, P> {
     pub join_id: Option<u64>,
     /// Encoded presence metadata, re-sent with every (re)join.
     pub meta: Option<F>,
-    pub members: BTreeMap<String, Member<P>>,
+    pub members: VecMap<String, Member<P>>,
 }
 
 /// What a delivered room message should do.
@@ -56,13 +56,13 @@ pub(crate) enum Delivery {
 
 #[derive(Debug)]
 pub(crate) struct Rooms<F, P> {
-    rooms: BTreeMap<String, Room<F, P>>,
+    rooms: VecMap<String, Room<F, P>>,
 }
 
 impl<F: Clone, P: Clone> Rooms<F, P> {
     pub fn new() -> Self {
         Rooms {
-            rooms: BTreeMap::new(),
+            rooms: VecMap::new(),
         }
     }
 
@@ -95,7 +95,7 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
                 last_seq: None,
                 join_id: None,
                 meta,
-                members: BTreeMap::new(),
+                members: VecMap::new(),
             },
         );
         true
@@ -129,7 +129,7 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
     /// Every room whose state changes because the connection dropped, with its new state.
     pub fn on_disconnect(&mut self) -> Vec<(String, RoomState)> {
         let mut changed = Vec::new();
-        for (name, room) in &mut self.rooms {
+        for (name, room) in self.rooms.iter_mut() {
             room.members.clear();
             room.join_id = None;
             if matches!(room.state, RoomState::Joined { .. }) {

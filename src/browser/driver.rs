@@ -1,0 +1,262 @@
+//! The driver loop around [`ClientCore`]: one socket, one timer, pending request promises.
+//!
+//! Every entry point (a JS call, a socket event, the timer) feeds the core, then [`pump`]
+//! executes the core's actions, re-arms the timer and dispatches events. Events are dispatched
+//! with no borrow held, so listeners may call back into the client.
+
+use super::codec::{self, JsFrame, Keys};
+use super::errors;
+use super::glue::Emitter;
+use super::js_values::{self, ObjectBuilder};
+use super::now_ms;
+use super::socket::{SocketEvent, SocketHandle};
+use crate::core::VecMap;
+use crate::core::{Action, ClientCore, Event, Transmit};
+use crate::protocol::close_code;
+use gloo_timers::callback::Timeout;
+use js_sys::Function;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+pub type Core = ClientCore<JsFrame, JsValue>;
+pub type SharedDriver = Rc<RefCell<Driver>>;
+
+/// A request's promise, settled when the core reports its reply.
+pub struct Call {
+    pub resolve: Function,
+    pub reject: Function,
+    /// Removes the request's abort listener from its `AbortSignal`.
+    pub detach_abort: Option<Function>,
+}
+
+impl Call {
+    pub fn settle(self, result: Result<JsValue, JsValue>) {
+        if let Some(detach) = &self.detach_abort {
+            let _ = detach.call0(&JsValue::NULL);
+        }
+        let _ = match result {
+            Ok(value) => self.resolve.call1(&JsValue::NULL, &value),
+            Err(error) => self.reject.call1(&JsValue::NULL, &error),
+        };
+    }
+}
+
+pub struct Driver {
+    pub core: Core,
+    url: String,
+    socket: Option<SocketHandle>,
+    timer: Option<(u64, Timeout)>,
+    keys: Keys,
+    pub calls: VecMap<u64, Call>,
+    /// One listener for every request's `AbortSignal`, called with the request id.
+    pub abort_listener: Option<Closure<dyn FnMut(f64)>>,
+}
+
+impl Driver {
+    pub fn new(core: Core, url: String) -> Self {
+        Driver {
+            core,
+            url,
+            socket: None,
+            timer: None,
+            keys: Keys::new(),
+            calls: VecMap::new(),
+            abort_listener: None,
+        }
+    }
+
+    /// Ends everything: the socket closes with its handlers detached, the timer is cancelled,
+    /// pending requests reject with `Closed`.
+    pub fn shut_down(&mut self) -> Vec<Call> {
+        self.timer = None;
+        if let Some(socket) = self.socket.take() {
+            socket.close(close_code::NORMAL, "client freed");
+        }
+        std::mem::take(&mut self.calls).into_values().collect()
+    }
+
+    pub fn execute_actions(&mut self, driver_rc: &SharedDriver, emitter: &Emitter) {
+        while let Some(action) = self.core.poll_action() {
+            match action {
+                Action::Open => self.open_socket(driver_rc, emitter),
+                Action::Close { code, reason } => {
+                    if let Some(socket) = self.socket.take() {
+                        socket.close(code, &reason);
+                    }
+                }
+                Action::Send(transmit) => self.send(transmit),
+            }
+        }
+    }
+
+    fn send(&mut self, transmit: Transmit<JsFrame>) {
+        let Some(socket) = self.socket.as_ref().filter(|s| s.is_open()) else {
+            // The socket died before its close event arrived: tell the core now so it takes
+            // back this and every later unsent frame instead of losing them.
+            self.core.return_unsent(transmit);
+            self.socket = None;
+            self.core.handle_socket_closed(
+                now_ms(),
+                close_code::ABNORMAL,
+                "socket closed before send",
+            );
+            return;
+        };
+        if socket.send_text(&codec::encode(&transmit)).is_err() {
+            self.socket = None;
+            self.core
+                .handle_socket_closed(now_ms(), close_code::ABNORMAL, "send failed");
+        }
+    }
+
+    fn open_socket(&mut self, driver_rc: &SharedDriver, emitter: &Emitter) {
+        self.socket = None;
+        let weak = Rc::downgrade(driver_rc);
+        let emitter: Emitter = emitter.clone();
+        let on_event = move |event: SocketEvent| {
+            if let Some(driver) = weak.upgrade() {
+                driver.borrow_mut().on_socket_event(event);
+                pump(&driver, &emitter);
+            }
+        };
+        match SocketHandle::open(&self.url, on_event) {
+            Ok(socket) => self.socket = Some(socket),
+            Err(err) => {
+                let reason = js_sys::Error::from(err)
+                    .message()
+                    .as_string()
+                    .unwrap_or_default();
+                self.core
+                    .handle_socket_closed(now_ms(), close_code::ABNORMAL, &reason);
+            }
+        }
+    }
+
+    fn on_socket_event(&mut self, event: SocketEvent) {
+        let now = now_ms();
+        match event {
+            SocketEvent::Open => self.core.handle_socket_open(now),
+            SocketEvent::Message(data) => {
+                if !data.is_string() {
+                    self.core
+                        .handle_malformed("binary frames are not part of the protocol".into());
+                    return;
+                }
+                let size = js_sys::JsString::from(data.clone()).length() as usize;
+                match codec::decode(&self.keys, &data) {
+                    Ok(frame) => self.core.handle_inbound(now, frame, size),
+                    Err(reason) => self.core.handle_malformed(reason),
+                }
+            }
+            SocketEvent::Closed { code, reason } => {
+                self.socket = None;
+                self.core.handle_socket_closed(now, code, &reason);
+            }
+        }
+    }
+
+    /// Keeps exactly one browser timer armed for the core's next deadline.
+    pub fn arm_timer(&mut self, driver_rc: &SharedDriver, emitter: &Emitter) {
+        let Some(deadline) = self.core.poll_timeout() else {
+            self.timer = None;
+            return;
+        };
+        if self.timer.as_ref().is_some_and(|(at, _)| *at == deadline) {
+            return;
+        }
+        let weak = Rc::downgrade(driver_rc);
+        let emitter: Emitter = emitter.clone();
+        let delay = deadline.saturating_sub(now_ms()).min(u32::MAX as u64) as u32;
+        let timeout = Timeout::new(delay, move || {
+            if let Some(driver) = weak.upgrade() {
+                {
+                    let mut driver = driver.borrow_mut();
+                    driver.timer = None;
+                    driver.core.handle_timeout(now_ms());
+                }
+                pump(&driver, &emitter);
+            }
+        });
+        self.timer = Some((deadline, timeout));
+    }
+}
+
+/// Executes the core's actions, re-arms the timer and dispatches events until all are drained.
+pub fn pump(driver_rc: &SharedDriver, emitter: &Emitter) {
+    {
+        let mut driver = driver_rc.borrow_mut();
+        driver.execute_actions(driver_rc, emitter);
+        driver.arm_timer(driver_rc, emitter);
+    }
+    loop {
+        let event = driver_rc.borrow_mut().core.poll_event();
+        let Some(event) = event else { break };
+        dispatch(driver_rc, emitter, event);
+    }
+}
+
+/// The emitter key of a room's event, e.g. `message@chat`.
+pub fn room_key(event: &str, room: &str) -> String {
+    let mut key = String::with_capacity(event.len() + 1 + room.len());
+    key.push_str(event);
+    key.push('@');
+    key.push_str(room);
+    key
+}
+
+fn dispatch(driver_rc: &SharedDriver, emitter: &Emitter, event: Event<JsValue>) {
+    match event {
+        Event::Message(payload) => emitter.emit_message("message", &payload, None),
+        Event::RoomMessage { room, seq, payload } => {
+            emitter.emit_message(&room_key("message", &room), &payload, Some(seq as f64))
+        }
+        Event::State(state) => emitter.emit("state", &js_values::state(&state)),
+        Event::Error(error) => emitter.emit("error", &errors::client_error(&error)),
+        Event::Dropped { count, bytes } => {
+            let value = ObjectBuilder::new()
+                .number("count", count as u64)
+                .number("bytes", bytes as u64);
+            emitter.emit("dropped", &value.build())
+        }
+        Event::Rtt {
+            rtt_ms,
+            smoothed_ms,
+        } => emitter.emit(
+            "rtt",
+            &ObjectBuilder::new()
+                .number("rttMs", rtt_ms)
+                .number("smoothedMs", smoothed_ms)
+                .build(),
+        ),
+        Event::Session { id, resumed, lost } => emitter.emit(
+            "session",
+            &ObjectBuilder::new()
+                .set("id", id)
+                .set("resumed", resumed)
+                .set("lost", lost)
+                .build(),
+        ),
+        Event::Notification(payload) => emitter.emit("notification", &payload),
+        Event::Reply { id, result } => {
+            let call = driver_rc.borrow_mut().calls.remove(&id);
+            if let Some(call) = call {
+                call.settle(result.map_err(|e| errors::client_error(&e)));
+            }
+        }
+        Event::Room { room, state } => {
+            emitter.emit(&room_key("state", &room), &js_values::room_state(&state))
+        }
+        Event::Presence {
+            room,
+            change,
+            member,
+        } => emitter.emit(
+            &room_key("presence", &room),
+            &ObjectBuilder::new()
+                .set("event", change.as_wire())
+                .set("member", js_values::member(&member))
+                .build(),
+        ),
+    }
+}

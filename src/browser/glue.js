@@ -1,0 +1,75 @@
+// JS-side helpers of the browser driver: the listener registry and frame encoders. They live in
+// JS so one WASM -> JS call does the work (dispatching to many listeners, or building and
+// stringifying a frame whose payload is already a JS value).
+
+export class Emitter {
+  constructor() {
+    this.listeners = new Map();
+    // Subscriptions to message types ("type:<t>"); payload types are only read when there are any.
+    this.typed = 0;
+  }
+
+  on(key, listener) {
+    let entries = this.listeners.get(key);
+    if (!entries) {
+      entries = new Set();
+      this.listeners.set(key, entries);
+    }
+    // One entry per subscription, so the same function may subscribe twice and leave once.
+    const entry = { listener };
+    entries.add(entry);
+    const typed = key.startsWith("type:");
+    if (typed) this.typed++;
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      entries.delete(entry);
+      if (typed) this.typed--;
+    };
+  }
+
+  emit(key, value, extra) {
+    const entries = this.listeners.get(key);
+    if (!entries) return;
+    for (const entry of entries) {
+      try {
+        entry.listener(value, extra);
+      } catch (err) {
+        // A throwing listener must not break the client or starve the others: rethrow later.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  // Delivers a message to `key`'s listeners, then to listeners of its payload's `type`.
+  emitMessage(key, payload, seq) {
+    this.emit(key, payload, seq);
+    if (this.typed > 0 && payload !== null && typeof payload === "object" && typeof payload.type === "string") {
+      this.emit("type:" + payload.type, payload, seq);
+    }
+  }
+
+  clear() {
+    this.listeners.clear();
+    this.typed = 0;
+  }
+}
+
+// Encodes a frame; undefined fields are left out. The payload stays a JS value until here.
+export function encodeFrame(kind, id, room, payload) {
+  const frame = { kind };
+  if (id !== undefined) frame.id = id;
+  if (room !== undefined) frame.room = room;
+  if (payload !== undefined) frame.payload = payload;
+  return JSON.stringify(frame);
+}
+
+// Settles nothing itself: calls `listener(id)` when `signal` aborts; returns the detacher.
+export function watchAbort(signal, listener, id) {
+  const onAbort = () => listener(id);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => signal.removeEventListener("abort", onAbort);
+}

@@ -1,0 +1,36 @@
+//! Bindings to the JS helpers in `glue.js`.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/src/browser/glue.js")]
+extern "C" {
+    #[derive(Clone)]
+    pub type Emitter;
+
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Emitter;
+
+    #[wasm_bindgen(method)]
+    pub fn on(this: &Emitter, key: &str, listener: &js_sys::Function) -> js_sys::Function;
+
+    #[wasm_bindgen(method)]
+    pub fn emit(this: &Emitter, key: &str, value: &JsValue);
+
+    #[wasm_bindgen(method, js_name = emitMessage)]
+    pub fn emit_message(this: &Emitter, key: &str, payload: &JsValue, seq: Option<f64>);
+
+    #[wasm_bindgen(method)]
+    pub fn clear(this: &Emitter);
+
+    /// `JSON.stringify({kind, id?, room?, payload?})`.
+    #[wasm_bindgen(js_name = encodeFrame)]
+    pub fn encode_frame(
+        kind: &str,
+        id: Option<f64>,
+        room: Option<&str>,
+        payload: &JsValue,
+    ) -> js_sys::JsString;
+
+    #[wasm_bindgen(js_name = watchAbort)]
+    pub fn watch_abort(signal: &JsValue, listener: &js_sys::Function, id: f64) -> js_sys::Function;
+}
