@@ -2,127 +2,16 @@
 //! the test command starts on `RESOCKET_TEST_SERVER` (host:port) before running these.
 #![cfg(target_arch = "wasm32")]
 
+mod browser_support;
+
+use browser_support::*;
 use gloo_timers::future::TimeoutFuture;
-use js_sys::{Function, Reflect, JSON};
+use js_sys::JSON;
 use resocket::Client;
-use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-const SERVER: &str = match option_env!("RESOCKET_TEST_SERVER") {
-    Some(addr) => addr,
-    None => "127.0.0.1:9431",
-};
-
-#[wasm_bindgen(inline_js = "
-export async function control(url, body) {
-  const init = { method: body === undefined ? 'GET' : 'POST' };
-  if (body !== undefined && body !== null) init.body = body;
-  const response = await fetch(url, init);
-  if (!response.ok) throw new Error(url + ' answered ' + response.status);
-  return response.json();
-}
-")]
-extern "C" {
-    #[wasm_bindgen(catch)]
-    async fn control(url: &str, body: JsValue) -> Result<JsValue, JsValue>;
-}
-
-/// Calls a control endpoint of the test server: `POST` with `body`, or `GET` when `None`.
-async fn server_control(path: &str, body: Option<&str>) -> JsValue {
-    let body = match body {
-        None => JsValue::UNDEFINED,
-        Some(text) => JsValue::from_str(text),
-    };
-    control(&format!("http://{SERVER}{path}"), body)
-        .await
-        .unwrap_or_else(|e| panic!("control {path} failed: {e:?}"))
-}
-
-fn options(json: &str) -> js_sys::Object {
-    JSON::parse(json)
-        .expect("options are JSON")
-        .unchecked_into()
-}
-
-fn client(json_options: &str) -> Client {
-    Client::new(format!("ws://{SERVER}/ws"), Some(options(json_options))).expect("client")
-}
-
-fn field(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn text(value: &JsValue) -> String {
-    JSON::stringify(value).map(String::from).unwrap_or_default()
-}
-
-fn status(client: &Client) -> String {
-    field(&client.state(), "status")
-        .as_string()
-        .unwrap_or_default()
-}
-
-/// Every value an event carried, in order.
-struct Recorder {
-    seen: Rc<RefCell<Vec<JsValue>>>,
-    _listener: Closure<dyn FnMut(JsValue)>,
-    unsubscribe: Function,
-}
-
-impl Recorder {
-    fn new(client: &Client, event: &str) -> Self {
-        let seen = Rc::new(RefCell::new(Vec::new()));
-        let sink = seen.clone();
-        let listener = Closure::<dyn FnMut(JsValue)>::new(move |v| sink.borrow_mut().push(v));
-        let unsubscribe = client.on(event, listener.as_ref().unchecked_ref());
-        Recorder {
-            seen,
-            _listener: listener,
-            unsubscribe,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.seen.borrow().len()
-    }
-
-    fn values(&self) -> Vec<JsValue> {
-        self.seen.borrow().clone()
-    }
-
-    fn texts(&self) -> Vec<String> {
-        self.seen.borrow().iter().map(text).collect()
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        let _ = self.unsubscribe.call0(&JsValue::NULL);
-    }
-}
-
-/// Polls `condition` every 10 ms; fails the test after `timeout_ms`.
-async fn wait_for(what: &str, timeout_ms: u32, mut condition: impl FnMut() -> bool) {
-    let mut waited = 0;
-    while !condition() {
-        assert!(
-            waited < timeout_ms,
-            "timed out after {timeout_ms} ms waiting for {what}"
-        );
-        TimeoutFuture::new(10).await;
-        waited += 10;
-    }
-}
-
-async fn open_client(json_options: &str) -> Client {
-    let client = client(json_options);
-    wait_for("open", 5_000, || status(&client) == "open").await;
-    client
-}
 
 const FAST_RECONNECT: &str =
     r#"{"reconnect":{"initialDelayMs":100,"maxDelayMs":400,"jitter":0.5}}"#;

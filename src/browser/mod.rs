@@ -13,6 +13,11 @@ mod typescript;
 
 pub use client::Client;
 
+// Talc is a fraction of dlmalloc's code size; the client is single-threaded (no atomics).
+#[cfg(not(target_feature = "atomics"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// Milliseconds on the page's monotonic clock (`performance.now()`), the core's time base.
 fn now_ms() -> u64 {
     clock::now() as u64
