@@ -5,6 +5,9 @@ use crate::connection::{self, Limits};
 use crate::control;
 use crate::hub::Hub;
 use crate::outage::Outage;
+use crate::requests::Requests;
+use crate::rooms::Rooms;
+use crate::session::Sessions;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
@@ -15,6 +18,7 @@ use axum::Router;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::watch;
 use tower_http::services::ServeDir;
 use tracing::debug;
 
@@ -25,14 +29,22 @@ pub const WS_PATH: &str = "/ws";
 #[derive(Clone)]
 pub struct AppState {
     pub hub: Arc<Hub>,
+    pub sessions: Arc<Sessions>,
+    pub rooms: Arc<Rooms>,
+    pub requests: Arc<Requests>,
     pub outage: Arc<Outage>,
     pub limits: Limits,
 }
 
 impl AppState {
-    pub fn new(config: &ServerConfig) -> AppState {
+    /// `stopping` turns true (or is dropped) when the server stops; background work ends then.
+    pub fn new(config: &ServerConfig, stopping: watch::Receiver<bool>) -> AppState {
+        let hub = Hub::new();
         AppState {
-            hub: Hub::new(),
+            sessions: Arc::new(Sessions::new(config.session_ttl)),
+            rooms: Arc::new(Rooms::new(Arc::clone(&hub), config.history)),
+            requests: Arc::new(Requests::new(Arc::clone(&hub), stopping)),
+            hub,
             outage: Arc::new(Outage::default()),
             limits: Limits {
                 max_frame_bytes: config.max_frame_bytes,
@@ -70,5 +82,5 @@ async fn upgrade(
     let limits = app.limits;
     ws.max_message_size(limits.hard_frame_limit)
         .max_frame_size(limits.hard_frame_limit)
-        .on_upgrade(move |socket| connection::run(socket, app.hub, limits, peer))
+        .on_upgrade(move |socket| connection::run(socket, app, peer))
 }

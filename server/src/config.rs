@@ -12,13 +12,20 @@ pub const HARD_LIMIT_FACTOR: usize = 4;
 
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(5000);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_millis(1000);
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_millis(30_000);
+pub const DEFAULT_HISTORY: usize = 100;
+pub const DEFAULT_FEED_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Largest `--history` accepted, so a typo cannot make every room hold millions of messages.
+pub const MAX_HISTORY: usize = 100_000;
 
 pub const USAGE: &str = "\
 resocket-server: test server for the resocket protocol v1
 
 USAGE:
     resocket-server [--addr HOST:PORT] [--static DIR] [--max-frame-bytes N]
-                    [--handshake-timeout-ms N]
+                    [--handshake-timeout-ms N] [--session-ttl-ms N] [--history N]
+                    [--feed-interval-ms N]
 
 OPTIONS:
     --addr HOST:PORT            listen address (default 127.0.0.1:8080; port 0 picks a free port)
@@ -26,6 +33,12 @@ OPTIONS:
     --max-frame-bytes N         frames larger than N get a too_large error frame; frames larger
                                 than 4*N close the connection with 1009 (default 1048576)
     --handshake-timeout-ms N    close with 4002 when no hello arrives within N ms (default 5000)
+    --session-ttl-ms N          a session can be resumed for N ms after its connection ended
+                                (default 30000; 0: never)
+    --history N                 messages kept per room for replay after a rejoin (default 100,
+                                at most 100000)
+    --feed-interval-ms N        the `prices` room gets one tick per symbol every N ms
+                                (default 500; 0 disables the feed)
     -h, --help                  print this help
 
 ENDPOINTS:
@@ -34,7 +47,11 @@ ENDPOINTS:
                                       with 503 for N ms
     POST /control/malformed           send `this is not json{` to every open connection
     POST /control/send                send the request body as one text frame to every open connection
-    GET  /control/stats               connection counters as JSON
+    POST /control/notify[?user=U]     send the JSON body as a notify payload to every connection of
+                                      user U (or to every open connection)
+    POST /control/publish?room=R      publish the JSON body to room R as if by a member
+    POST /control/flood?count=N&pad=P send N numbered msg frames to every open connection
+    GET  /control/stats               connection, session and room counters as JSON
     (control endpoints answer loopback peers only)
 
 Logging level: RUST_LOG=error|warn|info|debug|trace (default info).
@@ -53,6 +70,12 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// How long shutdown waits for clients to answer the 1001 close before dropping them.
     pub shutdown_grace: Duration,
+    /// How long a session can be resumed after its last connection ended.
+    pub session_ttl: Duration,
+    /// Messages kept per room for replay to rejoining members.
+    pub history: usize,
+    /// Period of the `prices` feed; zero disables it.
+    pub feed_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +86,9 @@ impl Default for ServerConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            session_ttl: DEFAULT_SESSION_TTL,
+            history: DEFAULT_HISTORY,
+            feed_interval: DEFAULT_FEED_INTERVAL,
         }
     }
 }
@@ -122,6 +148,9 @@ where
             "--static" => "--static",
             "--max-frame-bytes" => "--max-frame-bytes",
             "--handshake-timeout-ms" => "--handshake-timeout-ms",
+            "--session-ttl-ms" => "--session-ttl-ms",
+            "--history" => "--history",
+            "--feed-interval-ms" => "--feed-interval-ms",
             _ => return Err(ConfigError::UnknownArgument(arg)),
         };
         let value = match inline.or_else(|| args.next()) {
@@ -153,12 +182,27 @@ where
                 }
                 config.max_frame_bytes = n;
             }
-            _ => {
+            "--handshake-timeout-ms" => {
                 let ms: u64 = value.parse().map_err(|e| invalid(format!("{e}")))?;
                 if ms == 0 {
                     return Err(invalid("must be at least 1".into()));
                 }
                 config.handshake_timeout = Duration::from_millis(ms);
+            }
+            "--session-ttl-ms" => {
+                let ms: u64 = value.parse().map_err(|e| invalid(format!("{e}")))?;
+                config.session_ttl = Duration::from_millis(ms);
+            }
+            "--history" => {
+                let n: usize = value.parse().map_err(|e| invalid(format!("{e}")))?;
+                if n > MAX_HISTORY {
+                    return Err(invalid(format!("must be at most {MAX_HISTORY}")));
+                }
+                config.history = n;
+            }
+            _ => {
+                let ms: u64 = value.parse().map_err(|e| invalid(format!("{e}")))?;
+                config.feed_interval = Duration::from_millis(ms);
             }
         }
     }
@@ -182,6 +226,9 @@ mod tests {
         assert_eq!(config, ServerConfig::default());
         assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.hard_frame_limit(), 4 * DEFAULT_MAX_FRAME_BYTES);
+        assert_eq!(config.session_ttl, Duration::from_secs(30));
+        assert_eq!(config.history, 100);
+        assert_eq!(config.feed_interval, Duration::from_millis(500));
     }
 
     #[test]
@@ -193,11 +240,20 @@ mod tests {
             "--max-frame-bytes",
             "64",
             "--handshake-timeout-ms=250",
+            "--session-ttl-ms",
+            "0",
+            "--history=7",
+            "--feed-interval-ms",
+            "20",
         ]);
         assert_eq!(config.addr, SocketAddr::from(([127, 0, 0, 1], 0)));
         assert_eq!(config.static_dir, Some(PathBuf::from("web")));
         assert_eq!(config.max_frame_bytes, 64);
         assert_eq!(config.handshake_timeout, Duration::from_millis(250));
+        assert_eq!(config.session_ttl, Duration::ZERO);
+        assert_eq!(config.history, 7);
+        assert_eq!(config.feed_interval, Duration::from_millis(20));
+        assert_eq!(run(&["--feed-interval-ms=0"]).feed_interval, Duration::ZERO);
     }
 
     #[test]
@@ -233,6 +289,10 @@ mod tests {
             ("--handshake-timeout-ms", "0"),
             ("--handshake-timeout-ms", "1.5"),
             ("--static", ""),
+            ("--session-ttl-ms", "-5"),
+            ("--history", "100001"),
+            ("--history", "many"),
+            ("--feed-interval-ms", "fast"),
         ] {
             match parse_args([flag, value]) {
                 Err(ConfigError::InvalidValue {

@@ -1,12 +1,20 @@
-//! One task per WebSocket: the `hello`/`welcome` handshake, then the frame loop. The task owns
-//! its socket; the hub reaches it only through its outbound queue and control channel.
+//! One task per WebSocket: the `hello`/`welcome` handshake (which attaches it to a session),
+//! then the frame loop. The task owns its socket; the hub reaches it only through its outbound
+//! queue and control channel. Replies to the connection's own frames are written directly;
+//! frames from elsewhere (broadcasts, room messages, presence, late request replies) arrive
+//! through the queue.
 
+use crate::app::AppState;
 use crate::dispatch::{self, Action};
-use crate::hub::{Control, Hub, Registration};
+use crate::frames;
+use crate::hub::{ConnId, Control, Registration};
+use crate::rooms::{Actor, Rooms};
+use crate::session::Session;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use resocket::protocol::json::{self, RawEnvelope};
-use resocket::protocol::{close_code, Envelope, Hello, Kind, Welcome, PROTOCOL_VERSION};
+use resocket::protocol::{close_code, Hello, Kind, PROTOCOL_VERSION};
+use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +33,9 @@ const MAX_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// Close reasons are limited to 123 bytes by RFC 6455.
 const MAX_CLOSE_REASON: usize = 123;
+
+/// Close reason for a connection whose session was resumed by a newer connection (code 4000).
+pub const TAKEN_OVER: &str = "session resumed elsewhere";
 
 /// Per-connection settings, copied from the server configuration.
 #[derive(Debug, Clone, Copy)]
@@ -49,26 +60,42 @@ enum End {
 
 struct Conn {
     socket: WebSocket,
-    hub: Arc<Hub>,
-    id: u64,
+    app: AppState,
+    id: ConnId,
     limits: Limits,
     outbound: mpsc::Receiver<Utf8Bytes>,
     control: watch::Receiver<Control>,
 }
 
+/// A welcomed connection's hold on its session. Dropping it (however the connection ends, a
+/// kill or a panic included) leaves the connection's rooms and starts the session's TTL.
+struct Attachment {
+    session: Arc<Session>,
+    rooms: Arc<Rooms>,
+    conn: ConnId,
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        self.rooms.disconnect(self.conn);
+        self.session.detach(self.conn);
+    }
+}
+
 /// Runs one upgraded socket until it ends.
-pub async fn run(socket: WebSocket, hub: Arc<Hub>, limits: Limits, peer: SocketAddr) {
+pub async fn run(socket: WebSocket, app: AppState, peer: SocketAddr) {
     let Registration {
         membership,
         outbound,
         control,
-    } = hub.register();
+    } = app.hub.register();
     let id = membership.id();
     info!(conn = id, %peer, "connection opened");
     let mut kill = control.clone();
+    let limits = app.limits;
     let mut conn = Conn {
         socket,
-        hub,
+        app,
         id,
         limits,
         outbound,
@@ -98,17 +125,16 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>, limits: Limits, peer: SocketA
 impl Conn {
     async fn serve(&mut self, session: &mut Option<String>) -> End {
         match self.handshake().await {
-            Ok(s) => {
-                info!(conn = self.id, session = s.as_str(), "handshake complete");
-                *session = Some(s);
-                self.frame_loop().await
+            Ok(attachment) => {
+                *session = Some(attachment.session.id().to_owned());
+                self.frame_loop(&attachment.session).await
             }
             Err(end) => end,
         }
     }
 
     /// Waits for `hello` and answers `welcome`; any other outcome closes the connection.
-    async fn handshake(&mut self) -> Result<String, End> {
+    async fn handshake(&mut self) -> Result<Attachment, End> {
         // A huge configured timeout must not overflow the clock: cap it at a day.
         let limit = self.limits.handshake_timeout.min(MAX_HANDSHAKE_TIMEOUT);
         let deadline = Instant::now() + limit;
@@ -140,23 +166,51 @@ impl Conn {
                 Message::Close(frame) => return Err(self.peer_closed(frame).await),
             };
             return match check_hello(&text, self.limits.max_frame_bytes) {
-                Ok(()) => {
-                    let session = self.hub.welcome(self.id);
-                    let welcome = Envelope::new(Kind::Welcome).with_payload(Welcome {
-                        version: PROTOCOL_VERSION,
-                        session: session.clone(),
-                    });
-                    match self.send(json::encode(&welcome).into()).await {
-                        Ok(()) => Ok(session),
-                        Err(end) => Err(end),
-                    }
+                Ok(hello) => {
+                    let (attachment, resumed) = self.attach(&hello);
+                    let session = &attachment.session;
+                    let welcome = frames::welcome(session.id(), session.token(), resumed);
+                    self.send(welcome.into()).await.map(|()| attachment)
                 }
                 Err((code, reason)) => Err(self.close(code, &reason).await),
             };
         }
     }
 
-    async fn frame_loop(&mut self) -> End {
+    /// Attaches the connection to the session `hello` asks for (or a new one) and closes an
+    /// older connection of that session. Also says whether the session was resumed.
+    fn attach(&mut self, hello: &Hello) -> (Attachment, bool) {
+        let user = hello.user.as_deref().filter(|u| !u.is_empty());
+        let opened = self.app.sessions.open(user, hello.resume.as_ref(), self.id);
+        let session = opened.session;
+        self.app.hub.welcome(self.id, session.id(), user);
+        if let Some(old) = opened.replaced {
+            info!(
+                conn = self.id,
+                old,
+                session = session.id(),
+                "session taken over"
+            );
+            self.app
+                .hub
+                .close(old, close_code::PROTOCOL_ERROR, TAKEN_OVER);
+        }
+        info!(
+            conn = self.id,
+            session = session.id(),
+            user,
+            resumed = opened.resumed,
+            "handshake complete"
+        );
+        let attachment = Attachment {
+            session,
+            rooms: Arc::clone(&self.app.rooms),
+            conn: self.id,
+        };
+        (attachment, opened.resumed)
+    }
+
+    async fn frame_loop(&mut self, session: &Arc<Session>) -> End {
         loop {
             // Outbound frames go before the next inbound one, so a client that broadcasts and
             // then sends a msg sees the broadcast's delivery first.
@@ -183,7 +237,7 @@ impl Conn {
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Action::Ignore,
                         Some(Ok(Message::Close(frame))) => return self.peer_closed(frame).await,
                     };
-                    if let Err(end) = self.act(action).await {
+                    if let Err(end) = self.act(action, session).await {
                         return end;
                     }
                 }
@@ -191,16 +245,56 @@ impl Conn {
         }
     }
 
-    async fn act(&mut self, action: Action) -> Result<(), End> {
-        match action {
-            Action::Reply(frame) => self.send(frame.into()).await,
+    async fn act(&mut self, action: Action, session: &Arc<Session>) -> Result<(), End> {
+        let who = Actor {
+            conn: self.id,
+            session,
+        };
+        let rooms = &self.app.rooms;
+        let reply: Option<Utf8Bytes> = match action {
+            Action::Reply(frame) => Some(frame.into()),
             Action::Broadcast(frame) => {
-                let sent = self.hub.send_to_open(&frame.into());
+                let sent = self.app.hub.send_to_open(&frame.into());
                 debug!(conn = self.id, sent, "broadcast");
-                Ok(())
+                None
             }
-            Action::Ignore => Ok(()),
+            Action::Ignore => None,
+            Action::Request { id, body } => self.app.requests.handle(session, id, body),
+            Action::Join {
+                id,
+                room,
+                since,
+                meta,
+            } => match rooms.join(who, id, &room, since, meta) {
+                Ok(frames) => return self.send_all(frames).await,
+                Err(err) => Some(frames::error(id, Some(&room), err.body()).into()),
+            },
+            Action::Leave { id, room } => {
+                rooms.leave(who, &room);
+                Some(frames::left(id, &room).into())
+            }
+            Action::Publish { id, room, payload } => match rooms.publish(who, &room, &payload) {
+                Ok(_) => None,
+                Err(err) => Some(frames::error(id, Some(&room), err.body()).into()),
+            },
+            Action::Presence { id, room, meta } => match rooms.set_meta(who, &room, meta) {
+                Ok(()) => None,
+                Err(err) => Some(frames::error(id, Some(&room), err.body()).into()),
+            },
+        };
+        match reply {
+            Some(frame) => self.send(frame).await,
+            None => Ok(()),
         }
+    }
+
+    /// Writes `frames` in order with one flush.
+    async fn send_all(&mut self, frames: Vec<Utf8Bytes>) -> Result<(), End> {
+        let lost = |err: axum::Error| End::Lost(format!("send failed: {err}"));
+        for frame in frames {
+            self.socket.feed(Message::Text(frame)).await.map_err(lost)?;
+        }
+        self.socket.flush().await.map_err(lost)
     }
 
     /// Writes `first` and whatever else is already queued, then flushes once: a burst of frames
@@ -291,8 +385,8 @@ async fn close_requested(control: &mut watch::Receiver<Control>) -> (u16, String
     }
 }
 
-/// Checks the first frame: `Ok` for a v1 hello, else the close code and reason.
-fn check_hello(text: &str, max_frame_bytes: usize) -> Result<(), (u16, String)> {
+/// Checks the first frame: the hello of a v1 client, else the close code and reason.
+fn check_hello(text: &str, max_frame_bytes: usize) -> Result<Hello, (u16, String)> {
     let protocol_error = |reason: String| Err((close_code::PROTOCOL_ERROR, reason));
     if text.len() > max_frame_bytes {
         return protocol_error(format!(
@@ -308,23 +402,29 @@ fn check_hello(text: &str, max_frame_bytes: usize) -> Result<(), (u16, String)> 
         let kind = dispatch::truncate(&envelope.kind, 40);
         return protocol_error(format!("first frame must be a hello, got {kind:?}"));
     }
-    let hello = envelope
-        .payload
-        .as_deref()
-        .and_then(|raw| serde_json::from_str::<Hello>(raw.get()).ok());
-    let Some(hello) = hello else {
+    let payload = envelope.payload.as_deref().map_or("null", |raw| raw.get());
+    // The version first: a client of another version gets 4001 whatever else its hello holds.
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    let Ok(Version { version }) = serde_json::from_str::<Version>(payload) else {
         return protocol_error(r#"hello payload must be {"version":<integer>}"#.into());
     };
-    if hello.version != PROTOCOL_VERSION {
+    if version != PROTOCOL_VERSION {
         return Err((
             close_code::UNSUPPORTED_VERSION,
             format!(
-                "unsupported protocol version {}; this server speaks {PROTOCOL_VERSION}",
-                hello.version
+                "unsupported protocol version {version}; this server speaks {PROTOCOL_VERSION}"
             ),
         ));
     }
-    Ok(())
+    serde_json::from_str::<Hello>(payload).or_else(|_| {
+        protocol_error(
+            r#"hello payload must be {"version":1,"user"?:<string>,"resume"?:{"session":<string>,"token":<string>}}"#
+                .into(),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -335,7 +435,27 @@ mod tests {
     fn hello_rules() {
         assert_eq!(
             check_hello(r#"{"kind":"hello","payload":{"version":1}}"#, 100),
-            Ok(())
+            Ok(Hello {
+                version: 1,
+                user: None,
+                resume: None
+            })
+        );
+        let full = r#"{"kind":"hello","payload":{"version":1,"user":"alice","resume":{"session":"s-4","token":"t"},"x":0}}"#;
+        let hello = check_hello(full, 200).expect("valid hello");
+        assert_eq!(hello.user.as_deref(), Some("alice"));
+        assert_eq!(
+            hello.resume.map(|r| (r.session, r.token)),
+            Some(("s-4".into(), "t".into()))
+        );
+        assert_eq!(
+            check_hello(
+                r#"{"kind":"hello","payload":{"version":2,"resume":7}}"#,
+                100
+            )
+            .map_err(|e| e.0),
+            Err(4001),
+            "the version is checked before the rest"
         );
         assert_eq!(
             check_hello(r#"{"kind":"hello","payload":{"version":7}}"#, 100),
@@ -348,6 +468,8 @@ mod tests {
             r#"{"kind":"msg","payload":1}"#,
             r#"{"kind":"hello"}"#,
             r#"{"kind":"hello","payload":{"version":"1"}}"#,
+            r#"{"kind":"hello","payload":{"version":1,"user":5}}"#,
+            r#"{"kind":"hello","payload":{"version":1,"resume":{"session":"s-1"}}}"#,
             "hello",
         ] {
             let (code, reason) = check_hello(bad, 100).expect_err(bad);

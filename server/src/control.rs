@@ -1,7 +1,9 @@
-//! HTTP control endpoints for tests and demos: fault injection and counters. They answer loopback
-//! peers only, and allow any origin because browser tests call them from another local port.
+//! HTTP control endpoints for tests and demos: fault injection, notifications, room publishing
+//! and counters. They answer loopback peers only, and allow any origin because browser tests call
+//! them from another local port.
 
 use crate::app::AppState;
+use crate::frames;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::Utf8Bytes;
 use axum::extract::{Query, Request, State};
@@ -11,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tower_http::cors::CorsLayer;
@@ -29,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/control/send", post(send_text))
         .route("/control/stats", get(stats))
         .route("/control/flood", post(flood))
+        .route("/control/notify", post(notify))
+        .route("/control/publish", post(publish))
         .layer(middleware::from_fn(require_loopback))
         // Outermost, so preflights are answered and even a 403 is readable by the browser.
         .layer(CorsLayer::permissive())
@@ -72,11 +77,14 @@ struct Sent {
     sent: usize,
 }
 
-/// Counters; `connections` counts welcomed connections only.
+/// Counters; `connections` counts welcomed connections only, `sessions` those that can still be
+/// resumed, `rooms` those with at least one member.
 #[derive(Debug, Serialize)]
 struct Stats {
     connections: usize,
     handshaking: usize,
+    sessions: usize,
+    rooms: usize,
     accepted: u64,
     refused: u64,
     outage_remaining_ms: u64,
@@ -173,12 +181,82 @@ async fn flood(
     }))
 }
 
+/// The body of `/control/notify` and `/control/publish`: any JSON value, kept raw.
+fn json_body(body: &str) -> Result<Box<RawValue>, (StatusCode, String)> {
+    serde_json::from_str(body).map_err(|err| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("the body must be one JSON value: {err}\n"),
+        )
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct NotifyQuery {
+    user: Option<String>,
+}
+
+/// Sends `{"kind":"notify","payload":<body>}` to every welcomed connection of `user`, or to
+/// every welcomed connection without `user`.
+async fn notify(
+    State(app): State<AppState>,
+    Query(query): Query<NotifyQuery>,
+    body: String,
+) -> Result<Json<Sent>, (StatusCode, String)> {
+    let payload = json_body(&body)?;
+    let frame = frames::notify(&payload).into();
+    let sent = match &query.user {
+        Some(user) => app.hub.send_to_user(user, &frame),
+        None => app.hub.send_to_open(&frame),
+    };
+    info!(sent, user = ?query.user, "control: notify");
+    Ok(Json(Sent { sent }))
+}
+
+#[derive(Debug, Deserialize)]
+struct PublishQuery {
+    room: String,
+}
+
+#[derive(Debug, Serialize)]
+struct PublishedReply {
+    seq: u64,
+    members: usize,
+}
+
+/// Publishes the body to `room` as if by a member.
+async fn publish(
+    State(app): State<AppState>,
+    Query(query): Query<PublishQuery>,
+    body: String,
+) -> Result<Json<PublishedReply>, (StatusCode, String)> {
+    let payload = json_body(&body)?;
+    match app.rooms.publish_as_server(&query.room, &payload) {
+        Ok(published) => {
+            info!(room = query.room, seq = published.seq, "control: publish");
+            Ok(Json(PublishedReply {
+                seq: published.seq,
+                members: published.members,
+            }))
+        }
+        Err(err) => {
+            let status = match err.body().code {
+                resocket::protocol::ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Err((status, format!("{err}\n")))
+        }
+    }
+}
+
 async fn stats(State(app): State<AppState>) -> Json<Stats> {
     let hub = app.hub.stats();
     let remaining = app.outage.remaining().unwrap_or_default();
     Json(Stats {
         connections: hub.open,
         handshaking: hub.handshaking,
+        sessions: app.sessions.count(),
+        rooms: app.rooms.active(),
         accepted: hub.accepted,
         refused: app.outage.refused(),
         outage_remaining_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
@@ -217,7 +295,8 @@ mod tests {
     /// Serves the real app on loopback but makes it believe the peer is remote.
     #[tokio::test]
     async fn a_non_loopback_peer_gets_403() {
-        let state = AppState::new(&ServerConfig::default());
+        let (_stopping, stopped) = tokio::sync::watch::channel(false);
+        let state = AppState::new(&ServerConfig::default(), stopped);
         let remote: SocketAddr = "192.0.2.7:5000".parse().expect("address");
         let app = crate::app::router(state, None).layer(MockConnectInfo(remote));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -1,12 +1,15 @@
 //! What the server does with one frame from a welcomed connection. Pure functions from frame to
-//! [`Action`], so the protocol rules are testable without sockets; request handlers and rooms
-//! will be added here as new actions.
+//! [`Action`], so the protocol rules are testable without sockets: stateless kinds are answered
+//! here, stateful ones (requests, rooms, presence) are validated and handed on as typed actions.
 
+use crate::frames;
+use crate::rooms;
 use resocket::protocol::json::{self, RawEnvelope};
-use resocket::protocol::{ErrorBody, ErrorCode, Kind};
+use resocket::protocol::{ErrorBody, ErrorCode, JoinBody, Kind, PresenceUpdate, RequestBody};
+use serde_json::value::RawValue;
 
 /// The server's response to one inbound frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Action {
     /// Send this text frame back to the sender only.
     Reply(String),
@@ -14,6 +17,32 @@ pub enum Action {
     Broadcast(String),
     /// Nothing to send.
     Ignore,
+    /// Run request `id` of the sender's session.
+    Request {
+        id: u64,
+        body: RequestBody<Box<RawValue>>,
+    },
+    Join {
+        id: Option<u64>,
+        room: String,
+        since: Option<u64>,
+        meta: Option<Box<RawValue>>,
+    },
+    Leave {
+        id: Option<u64>,
+        room: String,
+    },
+    Publish {
+        id: Option<u64>,
+        room: String,
+        payload: Box<RawValue>,
+    },
+    /// Replace the sender's presence metadata in `room`.
+    Presence {
+        id: Option<u64>,
+        room: String,
+        meta: Box<RawValue>,
+    },
 }
 
 /// Longest kind name quoted back in an `unknown_kind` error.
@@ -29,32 +58,8 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
         Err(err) => return Action::Reply(error_frame(None, err.into())),
     };
     let id = envelope.id;
-    match Kind::from_wire(&envelope.kind) {
-        Some(Kind::Msg) => Action::Reply(msg_frame(envelope)),
-        Some(Kind::Broadcast) => Action::Broadcast(msg_frame(envelope)),
-        Some(Kind::Ping) => {
-            let mut pong = RawEnvelope::new(Kind::Pong);
-            pong.id = id;
-            Action::Reply(json::encode(&pong))
-        }
-        Some(Kind::Pong) => Action::Ignore,
-        // Answering an error with an error could make two peers loop forever.
-        Some(Kind::Error) => Action::Ignore,
-        Some(Kind::Hello) => Action::Reply(error_frame(
-            id,
-            ErrorBody {
-                code: ErrorCode::Unexpected,
-                message: "hello was already received on this connection".into(),
-            },
-        )),
-        Some(Kind::Welcome) => Action::Reply(error_frame(
-            id,
-            ErrorBody {
-                code: ErrorCode::Unexpected,
-                message: "welcome is sent by the server only".into(),
-            },
-        )),
-        None => Action::Reply(error_frame(
+    let Some(kind) = Kind::from_wire(&envelope.kind) else {
+        return Action::Reply(error_frame(
             id,
             ErrorBody {
                 code: ErrorCode::UnknownKind,
@@ -63,7 +68,120 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
                     truncate(&envelope.kind, MAX_QUOTED_KIND)
                 ),
             },
-        )),
+        ));
+    };
+    match kind {
+        Kind::Msg => Action::Reply(frames::msg(envelope.payload.as_deref())),
+        Kind::Broadcast => Action::Broadcast(frames::msg(envelope.payload.as_deref())),
+        Kind::Ping => Action::Reply(frames::pong(id)),
+        Kind::Pong => Action::Ignore,
+        // Answering an error with an error could make two peers loop forever.
+        Kind::Error => Action::Ignore,
+        Kind::Hello => unexpected(id, "hello was already received on this connection"),
+        Kind::Welcome | Kind::Res | Kind::Joined | Kind::Left | Kind::Notify => unexpected(
+            id,
+            &format!("{} is sent by the server only", kind.as_wire()),
+        ),
+        Kind::Req => request(envelope),
+        Kind::Join | Kind::Leave | Kind::Publish | Kind::Presence => room_frame(kind, envelope),
+    }
+}
+
+fn unexpected(id: Option<u64>, message: &str) -> Action {
+    Action::Reply(error_frame(
+        id,
+        ErrorBody {
+            code: ErrorCode::Unexpected,
+            message: message.to_owned(),
+        },
+    ))
+}
+
+fn bad_request(id: Option<u64>, room: Option<&str>, message: String) -> Action {
+    Action::Reply(frames::error(
+        id,
+        room,
+        ErrorBody {
+            code: ErrorCode::BadRequest,
+            message,
+        },
+    ))
+}
+
+/// `req` needs an id and a `{method, params?}` payload; anything else is refused with an `error`
+/// frame (problems with the method or its params come back as a failed `res` instead).
+fn request(envelope: RawEnvelope) -> Action {
+    let Some(id) = envelope.id else {
+        return bad_request(None, None, "req needs an id".into());
+    };
+    let Some(payload) = envelope.payload else {
+        return bad_request(
+            Some(id),
+            None,
+            "req needs a payload {method, params}".into(),
+        );
+    };
+    match serde_json::from_str::<RequestBody<Box<RawValue>>>(payload.get()) {
+        Ok(body) => Action::Request { id, body },
+        Err(err) => bad_request(
+            Some(id),
+            None,
+            format!("req payload must be {{method, params}} ({err})"),
+        ),
+    }
+}
+
+/// `join`, `leave`, `publish` and `presence` need a valid room name and their payload.
+fn room_frame(kind: Kind, envelope: RawEnvelope) -> Action {
+    let RawEnvelope {
+        id, room, payload, ..
+    } = envelope;
+    let Some(room) = room else {
+        return bad_request(id, None, format!("{} needs a room", kind.as_wire()));
+    };
+    if let Err(err) = rooms::check_name(&room) {
+        return bad_request(id, None, err.to_string());
+    }
+    let invalid = |what: &str, err: serde_json::Error| {
+        bad_request(
+            id,
+            Some(&room),
+            format!("{} payload must be {what} ({err})", kind.as_wire()),
+        )
+    };
+    match kind {
+        Kind::Join => {
+            let body = match payload.as_deref().map(|p| serde_json::from_str(p.get())) {
+                None => JoinBody {
+                    since: None,
+                    meta: None,
+                },
+                Some(Ok(body)) => body,
+                Some(Err(err)) => return invalid("{since?, meta?}", err),
+            };
+            Action::Join {
+                id,
+                room,
+                since: body.since,
+                meta: body.meta,
+            }
+        }
+        Kind::Leave => Action::Leave { id, room },
+        Kind::Publish => match payload {
+            Some(payload) => Action::Publish { id, room, payload },
+            None => bad_request(id, Some(&room), "publish needs a payload".into()),
+        },
+        _ => {
+            let text = payload.as_deref().map_or("null", RawValue::get);
+            match serde_json::from_str::<PresenceUpdate<Box<RawValue>>>(text) {
+                Ok(update) => Action::Presence {
+                    id,
+                    room,
+                    meta: update.meta,
+                },
+                Err(err) => invalid("{meta}", err),
+            }
+        }
     }
 }
 
@@ -91,17 +209,8 @@ fn too_large(len: usize, max_frame_bytes: usize) -> Action {
     ))
 }
 
-/// `{"kind":"msg","payload":<payload>}` with the payload relayed byte for byte.
-fn msg_frame(envelope: RawEnvelope) -> String {
-    let mut msg = RawEnvelope::new(Kind::Msg);
-    msg.payload = envelope.payload;
-    json::encode(&msg)
-}
-
 pub fn error_frame(id: Option<u64>, error: ErrorBody) -> String {
-    let mut envelope = RawEnvelope::new(Kind::Error).with_error(error);
-    envelope.id = id;
-    json::encode(&envelope)
+    frames::error(id, None, error)
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
@@ -137,10 +246,10 @@ mod tests {
 
     #[test]
     fn broadcast_becomes_a_msg_for_everyone() {
-        assert_eq!(
+        assert!(matches!(
             text_frame(r#"{"kind":"broadcast","payload":"hi"}"#, 1024),
-            Action::Broadcast(r#"{"kind":"msg","payload":"hi"}"#.into())
-        );
+            Action::Broadcast(frame) if frame == r#"{"kind":"msg","payload":"hi"}"#
+        ));
     }
 
     #[test]
@@ -154,12 +263,12 @@ mod tests {
 
     #[test]
     fn pong_and_error_are_ignored() {
-        assert_eq!(
+        assert!(matches!(
             text_frame(r#"{"kind":"pong","id":1}"#, 1024),
             Action::Ignore
-        );
+        ));
         let err = r#"{"kind":"error","error":{"code":"bad_frame","message":"x"}}"#;
-        assert_eq!(text_frame(err, 1024), Action::Ignore);
+        assert!(matches!(text_frame(err, 1024), Action::Ignore));
     }
 
     #[test]
@@ -170,7 +279,15 @@ mod tests {
         );
         assert!(reply(r#"{"kind":"hello","id":2,"payload":{"version":1}}"#)
             .starts_with(r#"{"kind":"error","id":2,"error":{"code":"unexpected""#));
-        assert!(reply(r#"{"kind":"welcome"}"#).contains(r#""code":"unexpected""#));
+        for kind in ["welcome", "res", "joined", "left", "notify"] {
+            let frame = reply(&format!(r#"{{"kind":"{kind}","id":1}}"#));
+            assert_eq!(
+                frame,
+                format!(
+                    r#"{{"kind":"error","id":1,"error":{{"code":"unexpected","message":"{kind} is sent by the server only"}}}}"#
+                )
+            );
+        }
         for bad in ["this is not json{", "", "[]", r#"{"kind":7}"#] {
             assert!(reply(bad).contains(r#""code":"bad_frame""#), "{bad:?}");
         }
@@ -183,16 +300,16 @@ mod tests {
             panic!("expected a reply")
         };
         assert!(frame.contains(r#""code":"too_large""#), "{frame}");
-        assert_eq!(
+        assert!(matches!(
             binary_frame(17, 16),
-            Action::Reply(error_frame(
+            Action::Reply(frame) if frame == error_frame(
                 None,
                 ErrorBody {
                     code: ErrorCode::TooLarge,
                     message: "frame of 17 bytes exceeds the limit of 16 bytes".into()
                 }
-            ))
-        );
+            )
+        ));
         let Action::Reply(frame) = binary_frame(3, 16) else {
             panic!("expected a reply")
         };
@@ -206,5 +323,106 @@ mod tests {
         assert!(frame.len() < 200, "{frame}");
         assert_eq!(truncate("héllo", 2), "h");
         assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    #[test]
+    fn req_needs_an_id_and_a_method() {
+        match text_frame(
+            r#"{"kind":"req","id":7,"payload":{"method":"sum","params":[1, 2]}}"#,
+            1024,
+        ) {
+            Action::Request { id, body } => {
+                assert_eq!((id, body.method.as_str()), (7, "sum"));
+                assert_eq!(
+                    body.params.map(|p| p.get().to_owned()),
+                    Some("[1, 2]".into())
+                );
+            }
+            other => panic!("expected a request, got {other:?}"),
+        }
+        assert!(matches!(
+            text_frame(r#"{"kind":"req","id":8,"payload":{"method":"echo"}}"#, 1024),
+            Action::Request { id: 8, body } if body.params.is_none()
+        ));
+        assert_eq!(
+            reply(r#"{"kind":"req","payload":{"method":"echo"}}"#),
+            r#"{"kind":"error","error":{"code":"bad_request","message":"req needs an id"}}"#
+        );
+        assert_eq!(
+            reply(r#"{"kind":"req","id":3}"#),
+            r#"{"kind":"error","id":3,"error":{"code":"bad_request","message":"req needs a payload {method, params}"}}"#
+        );
+        for bad in [r#""sum""#, r#"{"params":[]}"#, r#"{"method":5}"#] {
+            let frame = reply(&format!(r#"{{"kind":"req","id":4,"payload":{bad}}}"#));
+            assert!(
+                frame.starts_with(r#"{"kind":"error","id":4,"error":{"code":"bad_request""#),
+                "{frame}"
+            );
+        }
+    }
+
+    #[test]
+    fn room_frames_are_validated() {
+        match text_frame(
+            r#"{"kind":"join","id":3,"room":"chat","payload":{"since":41,"meta":{"n":1}}}"#,
+            1024,
+        ) {
+            Action::Join {
+                id,
+                room,
+                since,
+                meta,
+            } => {
+                assert_eq!((id, room.as_str(), since), (Some(3), "chat", Some(41)));
+                assert_eq!(meta.map(|m| m.get().to_owned()), Some(r#"{"n":1}"#.into()));
+            }
+            other => panic!("expected a join, got {other:?}"),
+        }
+        assert!(matches!(
+            text_frame(r#"{"kind":"join","room":"r"}"#, 1024),
+            Action::Join {
+                id: None,
+                since: None,
+                meta: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            text_frame(r#"{"kind":"leave","id":4,"room":"r"}"#, 1024),
+            Action::Leave { id: Some(4), room } if room == "r"
+        ));
+        assert!(matches!(
+            text_frame(r#"{"kind":"publish","room":"r","payload":{"t":1}}"#, 1024),
+            Action::Publish { room, payload, .. } if room == "r" && payload.get() == r#"{"t":1}"#
+        ));
+        assert!(matches!(
+            text_frame(r#"{"kind":"presence","room":"r","payload":{"meta":null}}"#, 1024),
+            Action::Presence { meta, .. } if meta.get() == "null"
+        ));
+        for kind in ["join", "leave", "publish", "presence"] {
+            assert_eq!(
+                reply(&format!(r#"{{"kind":"{kind}","id":5,"payload":{{}}}}"#)),
+                format!(
+                    r#"{{"kind":"error","id":5,"error":{{"code":"bad_request","message":"{kind} needs a room"}}}}"#
+                )
+            );
+            let frame = reply(&format!(r#"{{"kind":"{kind}","id":5,"room":""}}"#));
+            assert!(frame.contains(r#""code":"bad_request""#), "{frame}");
+        }
+        for bad in [
+            r#"{"kind":"join","id":6,"room":"r","payload":{"since":"x"}}"#,
+            r#"{"kind":"join","id":6,"room":"r","payload":"x"}"#,
+            r#"{"kind":"publish","id":6,"room":"r"}"#,
+            r#"{"kind":"presence","id":6,"room":"r","payload":{"name":"x"}}"#,
+            r#"{"kind":"presence","id":6,"room":"r"}"#,
+        ] {
+            let frame = reply(bad);
+            assert!(
+                frame.starts_with(
+                    r#"{"kind":"error","id":6,"room":"r","error":{"code":"bad_request""#
+                ),
+                "{bad}: {frame}"
+            );
+        }
     }
 }

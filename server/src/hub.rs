@@ -1,6 +1,7 @@
 //! Registry of live WebSocket connections: who is connected, how to send them frames and how to
 //! end them. Connection tasks own their sockets; the hub only holds the handles to reach them, so
-//! a stuck socket never blocks the hub. Rooms and presence can later be layered on these handles.
+//! a stuck socket never blocks the hub. Sessions, rooms and notifications address connections
+//! through it by connection number or by user.
 
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
@@ -32,6 +33,8 @@ struct Entry {
     control: watch::Sender<Control>,
     /// Set once the handshake succeeded; only welcomed connections receive frames.
     session: Option<String>,
+    /// `hello.user` of a welcomed connection.
+    user: Option<String>,
 }
 
 /// Counters reported by `/control/stats`.
@@ -48,7 +51,6 @@ pub struct HubStats {
 pub struct Hub {
     conns: Mutex<HashMap<ConnId, Entry>>,
     next_id: AtomicU64,
-    next_session: AtomicU64,
     accepted: AtomicU64,
     /// Connection tasks still running (killed ones included until their socket is gone), so
     /// shutdown can wait for them.
@@ -86,7 +88,6 @@ impl Hub {
         Arc::new(Hub {
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            next_session: AtomicU64::new(1),
             accepted: AtomicU64::new(0),
             live: watch::Sender::new(0),
         })
@@ -109,6 +110,7 @@ impl Hub {
                 outbound: outbound_tx,
                 control: control_tx,
                 session: None,
+                user: None,
             },
         );
         self.live.send_modify(|n| *n += 1);
@@ -122,39 +124,72 @@ impl Hub {
         }
     }
 
-    /// Marks a connection as welcomed and returns its new session id (`s-<n>`).
-    pub fn welcome(&self, id: ConnId) -> String {
-        let session = format!("s-{}", self.next_session.fetch_add(1, Ordering::Relaxed));
+    /// Marks a connection as welcomed by `session` on behalf of `user`.
+    pub fn welcome(&self, id: ConnId, session: &str, user: Option<&str>) {
         if let Some(entry) = self.lock().get_mut(&id) {
-            entry.session = Some(session.clone());
+            entry.session = Some(session.to_owned());
+            entry.user = user.map(str::to_owned);
         }
-        session
     }
 
-    /// Queues `frame` for every welcomed connection; returns how many got it. A connection whose
-    /// queue is full is dropped rather than letting one slow reader grow memory without bound.
+    /// Queues `frame` for every welcomed connection; returns how many got it.
     pub fn send_to_open(&self, frame: &Utf8Bytes) -> usize {
+        self.send_where(frame, |_| true)
+    }
+
+    /// Queues `frame` for every welcomed connection of `user`; returns how many got it.
+    pub fn send_to_user(&self, user: &str, frame: &Utf8Bytes) -> usize {
+        self.send_where(frame, |entry| entry.user.as_deref() == Some(user))
+    }
+
+    /// Queues `frame` for one welcomed connection; false if it is gone (or was too slow).
+    pub fn send_to(&self, id: ConnId, frame: &Utf8Bytes) -> bool {
+        self.send_to_each([id], frame) == 1
+    }
+
+    /// Queues `frame` for each of `ids` that is a welcomed connection; returns how many got it.
+    pub fn send_to_each(&self, ids: impl IntoIterator<Item = ConnId>, frame: &Utf8Bytes) -> usize {
         let mut conns = self.lock();
         let mut sent = 0;
-        let mut slow = Vec::new();
-        for (id, entry) in conns.iter() {
-            if entry.session.is_none() {
-                continue;
-            }
-            match entry.outbound.try_send(frame.clone()) {
-                Ok(()) => sent += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => slow.push(*id),
-                // The task is finishing; its membership removes the entry.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
-        }
-        for id in slow {
-            if let Some(entry) = conns.remove(&id) {
-                tracing::warn!(conn = id, session = ?entry.session, "outbound queue full; dropping slow connection");
-                entry.control.send_replace(Control::Kill);
+        for id in ids {
+            match conns.get(&id).map(|entry| offer(entry, frame)) {
+                Some(Offer::Queued) => sent += 1,
+                Some(Offer::Full) => drop_slow(&mut conns, id),
+                Some(Offer::Skipped) | None => {}
             }
         }
         sent
+    }
+
+    fn send_where(&self, frame: &Utf8Bytes, select: impl Fn(&Entry) -> bool) -> usize {
+        let mut conns = self.lock();
+        let mut sent = 0;
+        let mut slow = Vec::new();
+        for (id, entry) in conns.iter().filter(|(_, e)| select(e)) {
+            match offer(entry, frame) {
+                Offer::Queued => sent += 1,
+                Offer::Full => slow.push(*id),
+                Offer::Skipped => {}
+            }
+        }
+        for id in slow {
+            drop_slow(&mut conns, id);
+        }
+        sent
+    }
+
+    /// Asks one connection to close with `code`; false if it is already gone.
+    pub fn close(&self, id: ConnId, code: u16, reason: &str) -> bool {
+        match self.lock().get(&id) {
+            Some(entry) => {
+                entry.control.send_replace(Control::Close {
+                    code,
+                    reason: reason.to_owned(),
+                });
+                true
+            }
+            None => false,
+        }
     }
 
     /// Outbound queues of every welcomed connection, for senders that wait for room (with
@@ -206,6 +241,34 @@ impl Hub {
     }
 }
 
+enum Offer {
+    Queued,
+    /// The connection's queue is full: it reads too slowly.
+    Full,
+    /// Not welcomed yet, or finishing (its membership removes the entry).
+    Skipped,
+}
+
+fn offer(entry: &Entry, frame: &Utf8Bytes) -> Offer {
+    if entry.session.is_none() {
+        return Offer::Skipped;
+    }
+    match entry.outbound.try_send(frame.clone()) {
+        Ok(()) => Offer::Queued,
+        Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
+        Err(mpsc::error::TrySendError::Closed(_)) => Offer::Skipped,
+    }
+}
+
+/// Drops a connection whose queue is full rather than letting one slow reader grow memory
+/// without bound.
+fn drop_slow(conns: &mut HashMap<ConnId, Entry>, id: ConnId) {
+    if let Some(entry) = conns.remove(&id) {
+        tracing::warn!(conn = id, session = ?entry.session, "outbound queue full; dropping slow connection");
+        entry.control.send_replace(Control::Kill);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,7 +278,7 @@ mod tests {
         let hub = Hub::new();
         let mut a = hub.register();
         let mut b = hub.register();
-        assert_eq!(hub.welcome(a.membership.id()), "s-1");
+        hub.welcome(a.membership.id(), "s-1", None);
         let frame = Utf8Bytes::from_static("x");
         assert_eq!(hub.send_to_open(&frame), 1);
         assert_eq!(a.outbound.try_recv().ok(), Some(frame));
@@ -245,13 +308,57 @@ mod tests {
     async fn a_full_queue_drops_the_slow_connection() {
         let hub = Hub::new();
         let a = hub.register();
-        hub.welcome(a.membership.id());
+        hub.welcome(a.membership.id(), "s-1", None);
         let frame = Utf8Bytes::from_static("x");
         for _ in 0..OUTBOUND_QUEUE {
             assert_eq!(hub.send_to_open(&frame), 1);
         }
         assert_eq!(hub.send_to_open(&frame), 0);
         assert_eq!(*a.control.borrow(), Control::Kill);
+
+        let b = hub.register();
+        hub.welcome(b.membership.id(), "s-2", None);
+        for _ in 0..OUTBOUND_QUEUE {
+            assert!(hub.send_to(b.membership.id(), &frame));
+        }
+        assert!(!hub.send_to(b.membership.id(), &frame));
+        assert_eq!(*b.control.borrow(), Control::Kill);
+    }
+
+    #[tokio::test]
+    async fn frames_reach_one_connection_a_set_or_one_users_connections() {
+        let hub = Hub::new();
+        let mut a = hub.register();
+        let mut b = hub.register();
+        let mut c = hub.register();
+        let pending = hub.register();
+        hub.welcome(a.membership.id(), "s-1", Some("alice"));
+        hub.welcome(b.membership.id(), "s-2", Some("alice"));
+        hub.welcome(c.membership.id(), "s-3", Some("bob"));
+        let frame = Utf8Bytes::from_static("x");
+        assert_eq!(hub.send_to_user("alice", &frame), 2);
+        assert_eq!(hub.send_to_user("carol", &frame), 0);
+        assert!(hub.send_to(c.membership.id(), &frame));
+        assert!(
+            !hub.send_to(pending.membership.id(), &frame),
+            "not welcomed"
+        );
+        assert!(!hub.send_to(999, &frame));
+        let ids = [
+            a.membership.id(),
+            c.membership.id(),
+            pending.membership.id(),
+        ];
+        assert_eq!(hub.send_to_each(ids, &frame), 2);
+        let queued =
+            |r: &mut Registration| std::iter::from_fn(|| r.outbound.try_recv().ok()).count();
+        assert_eq!((queued(&mut a), queued(&mut b), queued(&mut c)), (2, 1, 2));
+        assert!(hub.close(b.membership.id(), 4000, "bye"));
+        assert!(matches!(
+            *b.control.borrow(),
+            Control::Close { code: 4000, .. }
+        ));
+        assert!(!hub.close(999, 4000, "bye"));
     }
 
     #[tokio::test]

@@ -1,7 +1,9 @@
 //! `resocket-server`: a native test server speaking resocket protocol v1 (see `docs/PROTOCOL.md`).
 //!
-//! It echoes `msg`, fans out `broadcast`, answers `ping`, and offers loopback-only control
-//! endpoints that inject faults (dropped sockets, outages, malformed frames) for client tests.
+//! It echoes `msg`, fans out `broadcast`, answers `ping`, keeps resumable sessions, runs requests
+//! once per session and id, hosts rooms with history and presence, publishes a simulated price
+//! feed, and offers loopback-only control endpoints that inject faults (dropped sockets, outages,
+//! malformed frames) and push notifications or room messages for client tests.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), resocket_server::ServerError> {
@@ -20,15 +22,25 @@ mod app;
 mod config;
 mod connection;
 mod control;
+mod dedup;
 mod dispatch;
 mod error;
+mod feed;
+mod frames;
+mod handlers;
+mod history;
 mod hub;
 mod outage;
+mod random;
+mod requests;
+mod rooms;
+mod session;
 
 pub use app::WS_PATH;
 pub use config::{parse_args, Command, ConfigError, ServerConfig, HARD_LIMIT_FACTOR, USAGE};
 pub use control::MALFORMED_FRAME;
 pub use error::ServerError;
+pub use feed::ROOM as PRICES_ROOM;
 
 use resocket::protocol::close_code;
 use std::future::{Future, IntoFuture};
@@ -52,13 +64,20 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     check_static_dir(&config)?;
     let local = listener.local_addr()?;
-    let state = app::AppState::new(&config);
+    // Turns true when shutdown starts; dropped (which background tasks also take as a stop) when
+    // the HTTP server ends on its own.
+    let (stopping_tx, stopping_rx) = watch::channel(false);
+    let state = app::AppState::new(&config, stopping_rx.clone());
     let hub = state.hub.clone();
+    let feed = feed::spawn(
+        state.rooms.clone(),
+        config.feed_interval,
+        stopping_rx.clone(),
+    );
     let app = app::router(state, config.static_dir.clone());
     let grace = config.shutdown_grace;
     info!(addr = %local, max_frame_bytes = config.max_frame_bytes, "listening");
 
-    let (stopping_tx, stopping_rx) = watch::channel(false);
     let signal = {
         let hub = hub.clone();
         async move {
@@ -102,6 +121,10 @@ pub async fn serve(
         let _ = tokio::time::timeout(SHUTDOWN_SLACK, hub.wait_idle()).await;
     };
     let (result, ()) = tokio::join!(http, websockets);
+    if let Some(feed) = feed {
+        feed.abort();
+        let _ = feed.await;
+    }
     info!("stopped");
     result
 }

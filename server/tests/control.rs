@@ -196,3 +196,118 @@ async fn flood_delivers_every_frame_in_order_even_past_the_outbound_queue_size()
     assert_eq!(too_big.status, 400);
     server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn notify_reaches_one_users_connections_or_everyone() {
+    let server = start(|_| {}).await;
+    let addr = server.local_addr();
+    let (mut alice1, _) = handshake(&server, Some("alice"), None).await;
+    let (mut alice2, _) = handshake(&server, Some("alice"), None).await;
+    let (mut bob, _) = handshake(&server, Some("bob"), None).await;
+    let (mut anonymous, _) = handshake(&server, None, None).await;
+    let _pending = connect(&server).await;
+
+    let body = r#"{"title": "hi", "n": 1.50}"#;
+    let reply = post(addr, "/control/notify?user=alice", body).await;
+    assert_eq!(
+        (reply.status, reply.json()),
+        (200, serde_json::json!({"sent": 2}))
+    );
+    for ws in [&mut alice1, &mut alice2] {
+        assert_eq!(
+            next_text(ws).await,
+            format!(r#"{{"kind":"notify","payload":{body}}}"#)
+        );
+    }
+    expect_quiet(&mut bob).await;
+    expect_quiet(&mut anonymous).await;
+
+    let reply = post(addr, "/control/notify", "[1]").await;
+    assert_eq!(reply.json(), serde_json::json!({"sent": 4}));
+    for ws in [&mut alice1, &mut alice2, &mut bob, &mut anonymous] {
+        assert_eq!(next_text(ws).await, r#"{"kind":"notify","payload":[1]}"#);
+    }
+    assert_eq!(
+        post(addr, "/control/notify?user=nobody", "1").await.json(),
+        serde_json::json!({"sent": 0})
+    );
+    for body in ["", "{", "1 2"] {
+        assert_eq!(
+            post(addr, "/control/notify", body).await.status,
+            400,
+            "{body:?}"
+        );
+    }
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn stats_count_sessions_and_rooms_with_members() {
+    let server = start(|c| c.feed_interval = Duration::ZERO).await;
+    let addr = server.local_addr();
+    let stats = get(addr, "/control/stats").await.json();
+    assert_eq!(
+        (&stats["sessions"], &stats["rooms"]),
+        (&0.into(), &0.into()),
+        "{stats}"
+    );
+
+    let (mut a, welcome) = handshake(&server, None, None).await;
+    let (mut b, _) = handshake(&server, None, None).await;
+    for (ws, room) in [(&mut a, "x"), (&mut b, "x")] {
+        send(ws, &format!(r#"{{"kind":"join","room":"{room}"}}"#)).await;
+        expect_kind(ws, "joined").await;
+    }
+    send(&mut b, r#"{"kind":"join","room":"y"}"#).await;
+    expect_kind(&mut b, "joined").await;
+    let stats = get(addr, "/control/stats").await.json();
+    assert_eq!(
+        (&stats["sessions"], &stats["rooms"]),
+        (&2.into(), &2.into()),
+        "{stats}"
+    );
+
+    // A closed connection leaves its rooms; its session stays resumable for the TTL.
+    close(b).await;
+    wait_for_stat(addr, "rooms", 1).await;
+    assert_eq!(get(addr, "/control/stats").await.json()["sessions"], 2);
+    // Resuming does not create a session.
+    drop(a);
+    let (_a, again) = handshake(&server, None, welcome.resume()).await;
+    assert!(again.resumed);
+    wait_for_stat(addr, "rooms", 0).await;
+    assert_eq!(get(addr, "/control/stats").await.json()["sessions"], 2);
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn the_new_control_endpoints_are_cors_enabled() {
+    let server = start(|_| {}).await;
+    let addr = server.local_addr();
+    for path in ["/control/notify?user=a", "/control/publish?room=r"] {
+        let preflight = http(
+            addr,
+            "OPTIONS",
+            path,
+            &[
+                ("Origin", "http://127.0.0.1:9"),
+                ("Access-Control-Request-Method", "POST"),
+            ],
+            "",
+        )
+        .await;
+        assert_eq!(preflight.status, 200, "{path}");
+        assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+        let reply = http(
+            addr,
+            "POST",
+            path,
+            &[("Origin", "http://127.0.0.1:9")],
+            "{}",
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    }
+    server.shutdown().await.expect("clean shutdown");
+}

@@ -13,9 +13,15 @@ async fn hello_is_answered_with_welcome() {
     let server = start(|_| {}).await;
     let mut ws = connect(&server).await;
     send(&mut ws, HELLO).await;
+    let welcome = json(&next_text(&mut ws).await);
+    let token = welcome["payload"]["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(token.len() >= 16, "{welcome}");
     assert_eq!(
-        next_text(&mut ws).await,
-        r#"{"kind":"welcome","payload":{"version":1,"session":"s-1"}}"#
+        welcome,
+        serde_json::json!({"kind":"welcome","payload":{"version":1,"session":"s-1","token":token,"resumed":false}})
     );
     let (_ws2, session) = welcomed(&server).await;
     assert_eq!(session, "s-2");

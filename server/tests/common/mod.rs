@@ -63,6 +63,108 @@ pub async fn welcomed_addr(addr: SocketAddr) -> (Ws, String) {
     (ws, session)
 }
 
+/// A `hello` frame with an optional user and session to resume (`(session, token)`).
+pub fn hello(user: Option<&str>, resume: Option<(&str, &str)>) -> String {
+    let mut payload = serde_json::json!({"version": 1});
+    if let Some(user) = user {
+        payload["user"] = user.into();
+    }
+    if let Some((session, token)) = resume {
+        payload["resume"] = serde_json::json!({"session": session, "token": token});
+    }
+    serde_json::json!({"kind": "hello", "payload": payload}).to_string()
+}
+
+/// What a `welcome` said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    pub session: String,
+    pub token: String,
+    pub resumed: bool,
+}
+
+impl Welcome {
+    /// The `(session, token)` pair to resume this session with.
+    pub fn resume(&self) -> Option<(&str, &str)> {
+        Some((&self.session, &self.token))
+    }
+}
+
+/// Opens a WebSocket, sends `hello(user, resume)` and returns the socket with the welcome.
+pub async fn handshake(
+    server: &Server,
+    user: Option<&str>,
+    resume: Option<(&str, &str)>,
+) -> (Ws, Welcome) {
+    let mut ws = connect(server).await;
+    send(&mut ws, &hello(user, resume)).await;
+    let welcome = expect_kind(&mut ws, "welcome").await;
+    let field = |name: &str| {
+        welcome["payload"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("welcome without {name}: {welcome}"))
+            .to_owned()
+    };
+    let welcome = Welcome {
+        session: field("session"),
+        token: field("token"),
+        resumed: welcome["payload"]["resumed"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("welcome without resumed: {welcome}")),
+    };
+    (ws, welcome)
+}
+
+/// The next frame as JSON.
+pub async fn next_json(ws: &mut Ws) -> serde_json::Value {
+    json(&next_text(ws).await)
+}
+
+/// The next frame, which must be of `kind`.
+pub async fn expect_kind(ws: &mut Ws, kind: &str) -> serde_json::Value {
+    let frame = next_json(ws).await;
+    assert_eq!(frame["kind"], kind, "expected a {kind} frame, got {frame}");
+    frame
+}
+
+/// Asserts that nothing is on its way to `ws`: after a short pause, a ping's pong is the very
+/// next frame (frames queued for a connection are written before it handles the next one).
+pub async fn expect_quiet(ws: &mut Ws) {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    send(ws, r#"{"kind":"ping","id":424242}"#).await;
+    assert_eq!(next_text(ws).await, r#"{"kind":"pong","id":424242}"#);
+}
+
+/// A ping round trip: once the pong is back, the server has handled everything sent before.
+pub async fn sync(ws: &mut Ws) {
+    send(ws, r#"{"kind":"ping","id":434343}"#).await;
+    assert_eq!(next_text(ws).await, r#"{"kind":"pong","id":434343}"#);
+}
+
+/// Sends `{"kind":"req","id":id,"payload":{"method":method,"params":params}}`.
+pub async fn request(ws: &mut Ws, id: u64, method: &str, params: serde_json::Value) {
+    let frame = serde_json::json!({
+        "kind": "req", "id": id, "payload": {"method": method, "params": params}
+    });
+    send(ws, &frame.to_string()).await;
+}
+
+/// Polls `/control/stats` until `field` equals `value`; panics after [`WAIT`].
+pub async fn wait_for_stat(addr: SocketAddr, field: &str, value: u64) {
+    let started = std::time::Instant::now();
+    loop {
+        let stats = get(addr, "/control/stats").await.json();
+        if stats[field].as_u64() == Some(value) {
+            return;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "{field} never became {value}: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn send(ws: &mut Ws, text: &str) {
     timeout(WAIT, ws.send(Message::text(text)))
         .await

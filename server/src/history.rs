@@ -1,0 +1,146 @@
+//! A room's bounded message history and the window math that decides what a rejoining member
+//! gets replayed. Pure, no I/O.
+
+use std::collections::VecDeque;
+
+/// What a `join` with `since` gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// Nothing was missed.
+    UpToDate,
+    /// Every missed message is still held: replay sequence numbers `from..=latest`.
+    Replay { from: u64 },
+    /// Some missed messages were evicted: replay nothing, the client must resync.
+    Gap,
+}
+
+/// Decides the replay for a member that last saw `since`, in a room whose latest sequence number
+/// is `latest` and whose history holds `oldest..=latest` (`oldest == latest + 1` when empty).
+pub fn window(since: u64, latest: u64, oldest: u64) -> Window {
+    if since >= latest {
+        Window::UpToDate
+    } else if since + 1 >= oldest {
+        // `since < latest`, so `since + 1` cannot overflow.
+        Window::Replay { from: since + 1 }
+    } else {
+        Window::Gap
+    }
+}
+
+/// The last `capacity` items of a room, with their consecutive sequence numbers.
+#[derive(Debug)]
+pub struct History<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+    /// Sequence number of the newest item pushed (0 before any).
+    latest: u64,
+}
+
+impl<T> History<T> {
+    pub fn new(capacity: usize) -> History<T> {
+        History {
+            items: VecDeque::with_capacity(capacity.min(1024)),
+            capacity,
+            latest: 0,
+        }
+    }
+
+    /// Sequence number of the newest message (0 when nothing was published yet).
+    pub fn latest(&self) -> u64 {
+        self.latest
+    }
+
+    /// Sequence number of the oldest message held; `latest + 1` when none is.
+    pub fn oldest(&self) -> u64 {
+        self.latest + 1 - self.items.len() as u64
+    }
+
+    /// The sequence number the next [`push`](Self::push) assigns.
+    pub fn next_seq(&self) -> u64 {
+        self.latest + 1
+    }
+
+    /// Appends `item` as message [`next_seq`](Self::next_seq), which it returns, evicting the
+    /// oldest beyond the capacity.
+    pub fn push(&mut self, item: T) -> u64 {
+        self.latest += 1;
+        if self.capacity > 0 {
+            if self.items.len() == self.capacity {
+                self.items.pop_front();
+            }
+            self.items.push_back(item);
+        }
+        self.latest
+    }
+
+    /// What a member that last saw `since` misses, if the history still holds all of it:
+    /// `Some(items after since)` (empty when up to date), `None` on a gap.
+    pub fn since(&self, since: u64) -> Option<impl Iterator<Item = &T>> {
+        let skip = match window(since, self.latest, self.oldest()) {
+            Window::UpToDate => self.items.len(),
+            Window::Replay { from } => (from - self.oldest()) as usize,
+            Window::Gap => return None,
+        };
+        Some(self.items.iter().skip(skip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_math() {
+        // Empty room.
+        assert_eq!(window(0, 0, 1), Window::UpToDate);
+        // Holds 3..=5.
+        assert_eq!(window(5, 5, 3), Window::UpToDate);
+        assert_eq!(window(9, 5, 3), Window::UpToDate, "ahead of the server");
+        assert_eq!(window(4, 5, 3), Window::Replay { from: 5 });
+        assert_eq!(
+            window(2, 5, 3),
+            Window::Replay { from: 3 },
+            "exactly the oldest"
+        );
+        assert_eq!(window(1, 5, 3), Window::Gap, "message 2 was evicted");
+        assert_eq!(window(0, 5, 3), Window::Gap);
+        // No history at all.
+        assert_eq!(window(4, 5, 6), Window::Gap);
+        assert_eq!(
+            window(u64::MAX - 1, u64::MAX, 1),
+            Window::Replay { from: u64::MAX }
+        );
+    }
+
+    fn replay(history: &History<u64>, since: u64) -> Option<Vec<u64>> {
+        history.since(since).map(|items| items.copied().collect())
+    }
+
+    #[test]
+    fn history_keeps_the_last_items_with_their_sequence_numbers() {
+        let mut history = History::new(3);
+        assert_eq!((history.latest(), history.oldest()), (0, 1));
+        assert_eq!(replay(&history, 0), Some(vec![]));
+        for expected in 1..=5 {
+            assert_eq!(history.next_seq(), expected);
+            assert_eq!(history.push(expected * 10), expected);
+        }
+        assert_eq!((history.latest(), history.oldest()), (5, 3));
+        assert_eq!(replay(&history, 2), Some(vec![30, 40, 50]));
+        assert_eq!(replay(&history, 4), Some(vec![50]));
+        assert_eq!(replay(&history, 5), Some(vec![]));
+        assert_eq!(replay(&history, 50), Some(vec![]));
+        assert_eq!(replay(&history, 1), None);
+        assert_eq!(replay(&history, 0), None);
+    }
+
+    #[test]
+    fn a_zero_capacity_history_only_counts() {
+        let mut history = History::new(0);
+        assert_eq!(history.push(1), 1);
+        assert_eq!(history.push(2), 2);
+        assert_eq!((history.latest(), history.oldest()), (2, 3));
+        assert_eq!(replay(&history, 2), Some(vec![]));
+        assert_eq!(replay(&history, 1), None);
+    }
+}
