@@ -30,16 +30,23 @@ fn code(error: &JsValue) -> String {
     field(error, "code").as_string().unwrap_or_default()
 }
 
-const FAST: &str = r#"{"reconnect":{"initialDelayMs":50,"maxDelayMs":200},"heartbeat":{"intervalMs":0}}"#;
+const FAST: &str =
+    r#"{"reconnect":{"initialDelayMs":50,"maxDelayMs":200},"heartbeat":{"intervalMs":0}}"#;
 
 #[wasm_bindgen_test]
 async fn a_request_round_trips_and_server_errors_are_typed() {
     let client = open_client(FAST).await;
-    let sum = settle(client.request("sum", json("[1,2,3.5]"), None)).await.expect("sum");
+    let sum = settle(client.request("sum", json("[1,2,3.5]"), None))
+        .await
+        .expect("sum");
     assert_eq!(sum.as_f64(), Some(6.5));
-    let echo = settle(client.request("echo", json(r#"{"a":[1,"b"]}"#), None)).await.expect("echo");
+    let echo = settle(client.request("echo", json(r#"{"a":[1,"b"]}"#), None))
+        .await
+        .expect("echo");
     assert_eq!(text(&echo), r#"{"a":[1,"b"]}"#);
-    let missing = settle(client.request("nope", JsValue::UNDEFINED, None)).await.expect_err("not found");
+    let missing = settle(client.request("nope", JsValue::UNDEFINED, None))
+        .await
+        .expect_err("not found");
     assert_eq!(code(&missing), "NotFound");
     let limited = settle(client.request(
         "fail",
@@ -49,21 +56,36 @@ async fn a_request_round_trips_and_server_errors_are_typed() {
     .await
     .expect_err("fails");
     assert_eq!(code(&limited), "RateLimited");
-    assert!(field(&limited, "message").as_string().unwrap_or_default().contains("slow down"));
-    let bad = settle(client.request("sum", json(r#""x""#), None)).await.expect_err("bad params");
+    assert!(field(&limited, "message")
+        .as_string()
+        .unwrap_or_default()
+        .contains("slow down"));
+    let bad = settle(client.request("sum", json(r#""x""#), None))
+        .await
+        .expect_err("bad params");
     assert_eq!(code(&bad), "BadRequest");
-    assert_eq!(field(&client.metrics(), "pendingRequests").as_f64(), Some(0.0));
+    assert_eq!(
+        field(&client.metrics(), "pendingRequests").as_f64(),
+        Some(0.0)
+    );
     client.close();
 }
 
 #[wasm_bindgen_test]
 async fn a_request_times_out_and_frees_its_slot() {
     let client = open_client(FAST).await;
-    let error = settle(client.request("sleep", json(r#"{"ms":2000}"#), Some(options(r#"{"timeoutMs":150}"#))))
-        .await
-        .expect_err("times out");
+    let error = settle(client.request(
+        "sleep",
+        json(r#"{"ms":2000}"#),
+        Some(options(r#"{"timeoutMs":150}"#)),
+    ))
+    .await
+    .expect_err("times out");
     assert_eq!(code(&error), "Timeout");
-    assert_eq!(field(&client.metrics(), "pendingRequests").as_f64(), Some(0.0));
+    assert_eq!(
+        field(&client.metrics(), "pendingRequests").as_f64(),
+        Some(0.0)
+    );
     client.close();
 }
 
@@ -96,7 +118,10 @@ async fn a_retry_request_survives_a_forced_drop_and_runs_once() {
     let sessions = Recorder::new(&client, "session");
     wait_for("open", 5_000, || status(&client) == "open").await;
     assert_eq!(sessions.texts().len(), 1);
-    assert_eq!(field(&sessions.values()[0], "resumed").as_bool(), Some(false));
+    assert_eq!(
+        field(&sessions.values()[0], "resumed").as_bool(),
+        Some(false)
+    );
     let key = unique("count");
     // The server takes 400 ms to answer; the drop comes first, the client re-sends on the new
     // socket with the same id, and the server's de-duplication runs the handler once.
@@ -112,7 +137,11 @@ async fn a_retry_request_survives_a_forced_drop_and_runs_once() {
     let again = settle(client.request("count", json(&format!(r#"{{"key":"{key}"}}"#)), None))
         .await
         .expect("second count");
-    assert_eq!(again.as_f64(), Some(2.0), "the first request ran exactly once");
+    assert_eq!(
+        again.as_f64(),
+        Some(2.0),
+        "the first request ran exactly once"
+    );
     let resumed = field(&sessions.values()[1], "resumed").as_bool();
     assert_eq!(resumed, Some(true), "the session was resumed");
     assert_eq!(field(&client.metrics(), "reconnects").as_f64(), Some(1.0));
@@ -141,36 +170,75 @@ async fn two_clients_join_publish_and_see_each_others_presence() {
     let bob = open_client(r#"{"user":"bob","heartbeat":{"intervalMs":0}}"#).await;
     let (alice_messages, alice_handler) = Recorder::handler();
     let alice_room = alice
-        .join(room.clone(), Some(alice_handler), Some(options(r#"{"meta":{"name":"Alice"}}"#)))
+        .join(
+            room.clone(),
+            Some(alice_handler),
+            Some(options(r#"{"meta":{"name":"Alice"}}"#)),
+        )
         .expect("join");
     let alice_presence = Recorder::with(|f| alice_room.on("presence", f));
-    wait_for("alice joined", 3_000, || field(&alice_room.state(), "status").as_string().as_deref() == Some("joined")).await;
+    wait_for("alice joined", 3_000, || {
+        field(&alice_room.state(), "status").as_string().as_deref() == Some("joined")
+    })
+    .await;
 
     let (bob_messages, bob_handler) = Recorder::handler();
-    let bob_room = bob.join(room.clone(), Some(bob_handler), None).expect("join");
-    wait_for("bob joined", 3_000, || field(&bob_room.state(), "status").as_string().as_deref() == Some("joined")).await;
+    let bob_room = bob
+        .join(room.clone(), Some(bob_handler), None)
+        .expect("join");
+    wait_for("bob joined", 3_000, || {
+        field(&bob_room.state(), "status").as_string().as_deref() == Some("joined")
+    })
+    .await;
     assert_eq!(bob_room.members().length(), 2);
     wait_for("alice sees bob join", 3_000, || alice_presence.len() == 1).await;
     let joined = &alice_presence.values()[0];
     assert_eq!(field(joined, "event").as_string().as_deref(), Some("join"));
-    assert_eq!(field(&field(joined, "member"), "user").as_string().as_deref(), Some("bob"));
+    assert_eq!(
+        field(&field(joined, "member"), "user")
+            .as_string()
+            .as_deref(),
+        Some("bob")
+    );
     assert_eq!(alice_room.members().length(), 2);
 
-    alice_room.publish(json(r#"{"text":"hi"}"#)).expect("publish");
-    bob_room.publish(json(r#"{"text":"hello"}"#)).expect("publish");
-    wait_for("both messages at both", 3_000, || alice_messages.len() == 2 && bob_messages.len() == 2).await;
+    alice_room
+        .publish(json(r#"{"text":"hi"}"#))
+        .expect("publish");
+    bob_room
+        .publish(json(r#"{"text":"hello"}"#))
+        .expect("publish");
+    wait_for("both messages at both", 3_000, || {
+        alice_messages.len() == 2 && bob_messages.len() == 2
+    })
+    .await;
     assert_eq!(alice_messages.texts(), bob_messages.texts());
     assert_eq!(alice_messages.seqs(), vec![1, 2]);
     assert_eq!(bob_messages.seqs(), vec![1, 2]);
 
-    bob_room.set_presence(json(r#"{"typing":true}"#)).expect("presence");
+    bob_room
+        .set_presence(json(r#"{"typing":true}"#))
+        .expect("presence");
     wait_for("update", 3_000, || alice_presence.len() == 2).await;
-    assert_eq!(field(&alice_presence.values()[1], "event").as_string().as_deref(), Some("update"));
+    assert_eq!(
+        field(&alice_presence.values()[1], "event")
+            .as_string()
+            .as_deref(),
+        Some("update")
+    );
     bob_room.leave();
     wait_for("leave", 3_000, || alice_presence.len() == 3).await;
-    assert_eq!(field(&alice_presence.values()[2], "event").as_string().as_deref(), Some("leave"));
+    assert_eq!(
+        field(&alice_presence.values()[2], "event")
+            .as_string()
+            .as_deref(),
+        Some("leave")
+    );
     assert_eq!(alice_room.members().length(), 1);
-    assert_eq!(field(&bob_room.state(), "status").as_string().as_deref(), Some("left"));
+    assert_eq!(
+        field(&bob_room.state(), "status").as_string().as_deref(),
+        Some("left")
+    );
     alice.close();
     bob.close();
 }
@@ -185,7 +253,10 @@ async fn joins_are_reference_counted() {
     // StrictMode mounts twice: two handles, one server join.
     let first = client.join(room.clone(), None, None).expect("join");
     let second = client.join(room.clone(), None, None).expect("join");
-    wait_for("joined", 3_000, || field(&second.state(), "status").as_string().as_deref() == Some("joined")).await;
+    wait_for("joined", 3_000, || {
+        field(&second.state(), "status").as_string().as_deref() == Some("joined")
+    })
+    .await;
     wait_for("one presence join", 3_000, || presence.len() >= 1).await;
     TimeoutFuture::new(200).await;
     assert_eq!(presence.len(), 1, "one server join: {:?}", presence.texts());
@@ -200,7 +271,11 @@ async fn joins_are_reference_counted() {
 }
 
 async fn publish_over_http(room: &str, n: u64) {
-    server_control(&format!("/control/publish?room={room}"), Some(&format!(r#"{{"n":{n}}}"#))).await;
+    server_control(
+        &format!("/control/publish?room={room}"),
+        Some(&format!(r#"{{"n":{n}}}"#)),
+    )
+    .await;
 }
 
 #[wasm_bindgen_test]
@@ -208,9 +283,14 @@ async fn a_subscriber_gets_every_message_once_in_order_across_a_drop() {
     let room = unique("feed");
     let client = open_client(FAST).await;
     let (messages, handler) = Recorder::handler();
-    let handle = client.join(room.clone(), Some(handler), None).expect("join");
+    let handle = client
+        .join(room.clone(), Some(handler), None)
+        .expect("join");
     let states = Recorder::with(|f| handle.on("state", f));
-    wait_for("joined", 3_000, || field(&handle.state(), "status").as_string().as_deref() == Some("joined")).await;
+    wait_for("joined", 3_000, || {
+        field(&handle.state(), "status").as_string().as_deref() == Some("joined")
+    })
+    .await;
     for n in 1..=40 {
         publish_over_http(&room, n).await;
         if n == 15 {
@@ -222,9 +302,15 @@ async fn a_subscriber_gets_every_message_once_in_order_across_a_drop() {
     let expected: Vec<String> = (1..=40).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
     assert_eq!(messages.texts(), expected, "every message once, in order");
     assert_eq!(messages.seqs(), (1..=40).collect::<Vec<u64>>());
-    let statuses: Vec<String> = states.values().iter().map(|s| text(s)).collect();
-    assert!(statuses.contains(&r#"{"status":"rejoining"}"#.to_owned()), "{statuses:?}");
-    assert_eq!(statuses.last().map(String::as_str), Some(r#"{"status":"joined","recovered":true}"#));
+    let statuses: Vec<String> = states.values().iter().map(text).collect();
+    assert!(
+        statuses.contains(&r#"{"status":"rejoining"}"#.to_owned()),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.last().map(String::as_str),
+        Some(r#"{"status":"joined","recovered":true}"#)
+    );
     client.close();
 }
 
@@ -233,8 +319,13 @@ async fn history_overflow_reports_recovered_false() {
     let room = unique("overflow");
     let client = open_client(FAST).await;
     let (messages, handler) = Recorder::handler();
-    let handle = client.join(room.clone(), Some(handler), None).expect("join");
-    wait_for("joined", 3_000, || field(&handle.state(), "status").as_string().as_deref() == Some("joined")).await;
+    let handle = client
+        .join(room.clone(), Some(handler), None)
+        .expect("join");
+    wait_for("joined", 3_000, || {
+        field(&handle.state(), "status").as_string().as_deref() == Some("joined")
+    })
+    .await;
     publish_over_http(&room, 0).await;
     wait_for("first", 3_000, || messages.len() == 1).await;
     server_control("/control/drop?outage_ms=1500", Some("")).await;
@@ -242,8 +333,14 @@ async fn history_overflow_reports_recovered_false() {
     for n in 1..=120 {
         publish_over_http(&room, n).await;
     }
-    wait_for("rejoined", 10_000, || field(&handle.state(), "status").as_string().as_deref() == Some("joined")).await;
-    assert_eq!(text(&handle.state()), r#"{"status":"joined","recovered":false}"#);
+    wait_for("rejoined", 10_000, || {
+        field(&handle.state(), "status").as_string().as_deref() == Some("joined")
+    })
+    .await;
+    assert_eq!(
+        text(&handle.state()),
+        r#"{"status":"joined","recovered":false}"#
+    );
     publish_over_http(&room, 121).await;
     wait_for("the next live message", 3_000, || messages.len() == 2).await;
     assert_eq!(messages.seqs(), vec![1, 122]);
@@ -253,9 +350,17 @@ async fn history_overflow_reports_recovered_false() {
 #[wasm_bindgen_test]
 async fn a_private_room_refuses_other_users() {
     let client = open_client(r#"{"user":"mallory","heartbeat":{"intervalMs":0}}"#).await;
-    let handle = client.join("private:alice".into(), None, None).expect("join call");
-    wait_for("refused", 3_000, || field(&handle.state(), "status").as_string().as_deref() == Some("error")).await;
-    assert_eq!(field(&handle.state(), "code").as_string().as_deref(), Some("forbidden"));
+    let handle = client
+        .join("private:alice".into(), None, None)
+        .expect("join call");
+    wait_for("refused", 3_000, || {
+        field(&handle.state(), "status").as_string().as_deref() == Some("error")
+    })
+    .await;
+    assert_eq!(
+        field(&handle.state(), "code").as_string().as_deref(),
+        Some("forbidden")
+    );
     client.close();
 }
 
@@ -265,10 +370,17 @@ async fn notifications_reach_the_addressed_user_only_and_broadcasts_everyone() {
     let dave = open_client(r#"{"user":"dave","heartbeat":{"intervalMs":0}}"#).await;
     let carol_notes = Recorder::new(&carol, "notification");
     let dave_notes = Recorder::new(&dave, "notification");
-    server_control("/control/notify?user=carol", Some(r#"{"title":"order filled"}"#)).await;
+    server_control(
+        "/control/notify?user=carol",
+        Some(r#"{"title":"order filled"}"#),
+    )
+    .await;
     wait_for("carol notified", 3_000, || carol_notes.len() == 1).await;
     server_control("/control/notify", Some(r#"{"title":"maintenance"}"#)).await;
-    wait_for("everyone notified", 3_000, || carol_notes.len() == 2 && dave_notes.len() == 1).await;
+    wait_for("everyone notified", 3_000, || {
+        carol_notes.len() == 2 && dave_notes.len() == 1
+    })
+    .await;
     assert_eq!(dave_notes.texts(), vec![r#"{"title":"maintenance"}"#]);
     carol.close();
     dave.close();
@@ -280,12 +392,22 @@ async fn message_type_handlers_see_plain_and_room_messages() {
     let ticks = Recorder::with(|f| client.on_message("tick", f));
     let room = unique("typed");
     let handle = client.join(room.clone(), None, None).expect("join");
-    wait_for("joined", 3_000, || field(&handle.state(), "status").as_string().as_deref() == Some("joined")).await;
+    wait_for("joined", 3_000, || {
+        field(&handle.state(), "status").as_string().as_deref() == Some("joined")
+    })
+    .await;
     client.send(json(r#"{"type":"tick","n":1}"#)).expect("send");
-    client.send(json(r#"{"type":"other","n":2}"#)).expect("send");
-    handle.publish(json(r#"{"type":"tick","n":3}"#)).expect("publish");
+    client
+        .send(json(r#"{"type":"other","n":2}"#))
+        .expect("send");
+    handle
+        .publish(json(r#"{"type":"tick","n":3}"#))
+        .expect("publish");
     wait_for("two ticks", 3_000, || ticks.len() == 2).await;
-    assert_eq!(ticks.texts(), vec![r#"{"type":"tick","n":1}"#, r#"{"type":"tick","n":3}"#]);
+    assert_eq!(
+        ticks.texts(),
+        vec![r#"{"type":"tick","n":1}"#, r#"{"type":"tick","n":3}"#]
+    );
     client.close();
 }
 

@@ -145,4 +145,3 @@ pub async fn open_client(json_options: &str) -> Client {
     wait_for("open", 5_000, || status(&client) == "open").await;
     client
 }
-
