@@ -33,7 +33,7 @@ impl Client {
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(errors::named_error(
                 "InvalidOptions",
-                &format!("url must start with ws:// or wss://, got \"{url}\""),
+                &["url must start with ws:// or wss://, got \"", &url, "\""].concat(),
             ));
         }
         let (config, auto_connect) = parse_options(options)?;
@@ -189,7 +189,7 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "(payload: any, seq?: number) => void")]
         listener: &Function,
     ) -> Function {
-        self.emitter.on(&format!("type:{message_type}"), listener)
+        self.emitter.on(&["type:", message_type].concat(), listener)
     }
 
     /// The current connection state.

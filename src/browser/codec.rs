@@ -177,8 +177,8 @@ pub fn decode(keys: &Keys, text: &JsValue) -> Result<Inbound<JsValue>, String> {
         .as_string()
         .ok_or_else(|| "frame has no string \"kind\"".to_owned())?;
     let id = || integer(get(&frame, &keys.id));
-    let required_id = || id().ok_or_else(|| format!("{kind} frame has no integer \"id\""));
-    let required_room = || room().ok_or_else(|| format!("{kind} frame has no \"room\""));
+    let required_id = || id().ok_or_else(|| [&kind, " frame has no integer \"id\""].concat());
+    let required_room = || room().ok_or_else(|| [&kind, " frame has no \"room\""].concat());
     Ok(match Kind::from_wire(&kind) {
         Some(Kind::Msg) => Inbound::Message(payload()),
         Some(Kind::Ping) => Inbound::Ping { id: required_id()? },

@@ -4,11 +4,11 @@ use crate::core::{ClientError, ConfigError};
 use wasm_bindgen::prelude::*;
 
 pub fn client_error(error: &ClientError) -> JsValue {
-    named_error(error.code(), &error.to_string())
+    named_error(error.code(), &error.message())
 }
 
 pub fn config_error(error: &ConfigError) -> JsValue {
-    named_error("InvalidOptions", &error.to_string())
+    named_error("InvalidOptions", &error.message())
 }
 
 pub fn named_error(code: &str, message: &str) -> JsValue {

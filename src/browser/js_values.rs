@@ -105,12 +105,12 @@ struct Fields {
 impl Fields {
     fn new(object: JsValue, path: &'static str, known: &[&str]) -> Result<Self, String> {
         if !object.is_object() {
-            return Err(format!("{path} must be an object"));
+            return Err([path, " must be an object"].concat());
         }
         for key in Object::keys(object.unchecked_ref::<Object>()).iter() {
             let key = key.as_string().unwrap_or_default();
             if !known.contains(&key.as_str()) {
-                return Err(format!("unknown option {path}.{key}"));
+                return Err(["unknown option ", path, ".", &key].concat());
             }
         }
         Ok(Fields { object, path })
@@ -127,17 +127,16 @@ impl Fields {
             .map(|v| {
                 v.as_f64()
                     .filter(|n| n.is_finite())
-                    .ok_or_else(|| format!("{}.{key} must be a finite number", self.path))
+                    .ok_or_else(|| [self.path, ".", key, " must be a finite number"].concat())
             })
             .transpose()
     }
 
     fn integer(&self, key: &str) -> Result<Option<u64>, String> {
         match self.number(key)? {
-            Some(n) if n < 0.0 || n.fract() != 0.0 || n > 9_007_199_254_740_991.0 => Err(format!(
-                "{}.{key} must be a non-negative integer",
-                self.path
-            )),
+            Some(n) if n < 0.0 || n.fract() != 0.0 || n > 9_007_199_254_740_991.0 => {
+                Err([self.path, ".", key, " must be a non-negative integer"].concat())
+            }
             other => Ok(other.map(|n| n as u64)),
         }
     }

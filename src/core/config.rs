@@ -1,7 +1,7 @@
 //! Client options with their defaults. Deserializable from the camelCase JS options object.
 
+use super::text::Text;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 /// Every option of the client. `Default` gives the documented defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,17 +111,38 @@ impl Default for HeartbeatConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Error)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ConfigError {
-    // No value in these messages: formatting floats would cost the WASM build ~17 KB.
-    #[error("reconnect.factor must be a finite number >= 1")]
     Factor(f64),
-    #[error("reconnect.jitter must be within [0, 1]")]
     Jitter(f64),
-    #[error("reconnect.maxDelayMs ({max}) must be >= reconnect.initialDelayMs ({initial})")]
     DelayOrder { initial: u64, max: u64 },
-    #[error("{0} must be greater than 0")]
     Zero(&'static str),
+}
+
+impl ConfigError {
+    /// The human-readable message, built without `core::fmt` (floats would cost ~17 KB of WASM,
+    /// so their values are not printed).
+    pub fn message(&self) -> String {
+        match self {
+            ConfigError::Factor(_) => Text::new("reconnect.factor must be a finite number >= 1"),
+            ConfigError::Jitter(_) => Text::new("reconnect.jitter must be within [0, 1]"),
+            ConfigError::DelayOrder { initial, max } => Text::new("reconnect.maxDelayMs (")
+                .num(*max)
+                .add(") must be >= reconnect.initialDelayMs (")
+                .num(*initial)
+                .add(")"),
+            ConfigError::Zero(name) => Text::new(name).add(" must be greater than 0"),
+        }
+        .done()
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
 }
 
 impl Config {

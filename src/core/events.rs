@@ -1,9 +1,9 @@
 //! What the core reports to the app: connection states, messages, errors.
 
 use super::rooms::RoomState;
+use super::text::Text;
 use crate::protocol::{ErrorCode, Member, PresenceChange};
 use serde::Serialize;
-use thiserror::Error;
 
 /// The connection state the app sees. Every change is reported as [`Event::State`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,35 +54,77 @@ pub enum CloseReason {
 }
 
 /// Typed errors: returned by `send` or raised as [`Event::Error`].
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientError {
-    #[error("outbound queue is full ({depth} messages, {bytes} bytes)")]
     QueueFull { depth: usize, bytes: usize },
-    #[error("message of {size} bytes exceeds maxMessageBytes ({limit})")]
     MessageTooLarge { size: usize, limit: usize },
-    #[error("the client is closed; call reconnect() first")]
     Closed,
-    #[error("malformed frame from the server: {reason}")]
     MalformedFrame { reason: String },
-    #[error("unknown frame kind \"{kind}\" from the server")]
     UnknownKind { kind: String },
-    #[error("server error {}: {message}", code.as_wire())]
     Server { code: ErrorCode, message: String },
-    #[error("connection did not open within {timeout_ms} ms")]
     ConnectTimeout { timeout_ms: u64 },
-    #[error("no pong within {timeout_ms} ms; connection presumed dead")]
     HeartbeatTimeout { timeout_ms: u64 },
-    #[error("server refused the connection (close {code}): {reason}")]
     Rejected { code: u16, reason: String },
-    #[error("no reply within {timeout_ms} ms")]
     Timeout { timeout_ms: u64 },
-    #[error("the connection dropped while the request was in flight")]
     Disconnected,
-    #[error("the request was aborted")]
     Aborted,
 }
 
+impl std::error::Error for ClientError {}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
 impl ClientError {
+    /// The human-readable message (also the `Display` text), built without `core::fmt`.
+    pub fn message(&self) -> String {
+        let t = Text::new;
+        match self {
+            ClientError::QueueFull { depth, bytes } => t("outbound queue is full (")
+                .num(*depth as u64)
+                .add(" messages, ")
+                .num(*bytes as u64)
+                .add(" bytes)"),
+            ClientError::MessageTooLarge { size, limit } => t("message of ")
+                .num(*size as u64)
+                .add(" bytes exceeds maxMessageBytes (")
+                .num(*limit as u64)
+                .add(")"),
+            ClientError::Closed => t("the client is closed; call reconnect() first"),
+            ClientError::MalformedFrame { reason } => {
+                t("malformed frame from the server: ").add(reason)
+            }
+            ClientError::UnknownKind { kind } => t("unknown frame kind \"")
+                .add(kind)
+                .add("\" from the server"),
+            ClientError::Server { code, message } => t("server error ")
+                .add(code.as_wire())
+                .add(": ")
+                .add(message),
+            ClientError::ConnectTimeout { timeout_ms } => t("connection did not open within ")
+                .num(*timeout_ms)
+                .add(" ms"),
+            ClientError::HeartbeatTimeout { timeout_ms } => t("no pong within ")
+                .num(*timeout_ms)
+                .add(" ms; connection presumed dead"),
+            ClientError::Rejected { code, reason } => t("server refused the connection (close ")
+                .num(u64::from(*code))
+                .add("): ")
+                .add(reason),
+            ClientError::Timeout { timeout_ms } => {
+                t("no reply within ").num(*timeout_ms).add(" ms")
+            }
+            ClientError::Disconnected => {
+                t("the connection dropped while the request was in flight")
+            }
+            ClientError::Aborted => t("the request was aborted"),
+        }
+        .done()
+    }
+
     /// Stable name of the error, exposed to JS as `error.code`.
     pub fn code(&self) -> &'static str {
         match self {

@@ -12,6 +12,7 @@ pub mod queue;
 pub mod requests;
 pub mod rng;
 pub mod rooms;
+mod text;
 mod vec_map;
 
 pub use client::{Action, ClientCore, Inbound, Transmit};
