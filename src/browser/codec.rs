@@ -1,7 +1,7 @@
 //! Browser codec: frames stay JS strings and payloads stay JS values. A received frame is parsed
 //! once with `JSON.parse`; only the envelope's small fields cross into Rust.
 
-use super::glue::encode_frame;
+use super::glue::{encode_frame, message_class, parse_frame};
 use super::js_values::ObjectBuilder;
 use crate::core::{Inbound, Transmit, WireSize};
 use crate::protocol::{ErrorBody, ErrorCode, Kind, Member, PresenceChange};
@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 extern "C" {
-    // Take and return JS values so the text never crosses into WASM memory.
+    // Takes and returns JS values so the text never crosses into WASM memory.
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
 }
@@ -53,7 +53,6 @@ impl WireSize for JsFrame {
 /// Envelope field names and the hot kind, created once instead of per frame.
 pub struct Keys {
     kind: JsValue,
-    msg: JsValue,
     id: JsValue,
     room: JsValue,
     seq: JsValue,
@@ -65,7 +64,6 @@ impl Keys {
     pub fn new() -> Self {
         Keys {
             kind: "kind".into(),
-            msg: Kind::Msg.as_wire().into(),
             id: "id".into(),
             room: "room".into(),
             seq: "seq".into(),
@@ -155,24 +153,28 @@ fn error_body(value: &JsValue) -> ErrorBody {
 
 /// Decodes one text frame; the error is a human-readable reason.
 pub fn decode(keys: &Keys, text: &JsValue) -> Result<Inbound<JsValue>, String> {
-    let frame = json_parse(text).map_err(|_| "frame is not valid JSON".to_owned())?;
-    if !frame.is_object() || js_sys::Array::is_array(&frame) {
+    let frame = parse_frame(text);
+    if frame.is_undefined() {
+        return Err("frame is not valid JSON".into());
+    }
+    if frame.is_null() {
         return Err("frame is not a JSON object".into());
     }
-    let kind = get(&frame, &keys.kind);
     let room = || get(&frame, &keys.room).as_string();
     let payload = || get(&frame, &keys.payload);
-    if kind == keys.msg {
-        // The hot path: compare handles, read only what a message needs.
-        return Ok(match room() {
-            None => Inbound::Message(payload()),
-            Some(room) => Inbound::RoomMessage {
-                room,
+    // The hot path: one call classifies, one reads the payload.
+    match message_class(&frame) {
+        1 => return Ok(Inbound::Message(payload())),
+        2 => {
+            return Ok(Inbound::RoomMessage {
+                room: room().ok_or("room message has no string \"room\"")?,
                 seq: integer(get(&frame, &keys.seq)).ok_or("room message has no \"seq\"")?,
                 payload: payload(),
-            },
-        });
+            })
+        }
+        _ => {}
     }
+    let kind = get(&frame, &keys.kind);
     let kind = kind
         .as_string()
         .ok_or_else(|| "frame has no string \"kind\"".to_owned())?;

@@ -143,7 +143,7 @@ impl Driver {
                         .handle_malformed("binary frames are not part of the protocol".into());
                     return;
                 }
-                let size = js_sys::JsString::from(data.clone()).length() as usize;
+                let size = data.unchecked_ref::<js_sys::JsString>().length() as usize;
                 match codec::decode(&self.keys, &data) {
                     Ok(frame) => self.core.handle_inbound(now, frame, size),
                     Err(reason) => self.core.handle_malformed(reason),
@@ -196,6 +196,11 @@ pub fn pump(driver_rc: &SharedDriver, emitter: &Emitter) {
     }
 }
 
+thread_local! {
+    /// The `message` event key as a JS string, created once.
+    static MESSAGE_KEY: JsValue = JsValue::from_str("message");
+}
+
 /// The emitter key of a room's event, e.g. `message@chat`.
 pub fn room_key(event: &str, room: &str) -> String {
     let mut key = String::with_capacity(event.len() + 1 + room.len());
@@ -207,10 +212,14 @@ pub fn room_key(event: &str, room: &str) -> String {
 
 fn dispatch(driver_rc: &SharedDriver, emitter: &Emitter, event: Event<JsValue>) {
     match event {
-        Event::Message(payload) => emitter.emit_message("message", &payload, None),
-        Event::RoomMessage { room, seq, payload } => {
-            emitter.emit_message(&room_key("message", &room), &payload, Some(seq as f64))
+        Event::Message(payload) => {
+            MESSAGE_KEY.with(|key| emitter.emit_message(key, &payload, None))
         }
+        Event::RoomMessage { room, seq, payload } => emitter.emit_message(
+            &JsValue::from_str(&room_key("message", &room)),
+            &payload,
+            Some(seq as f64),
+        ),
         Event::State(state) => emitter.emit("state", &js_values::state(&state)),
         Event::Error(error) => emitter.emit("error", &errors::client_error(&error)),
         Event::Dropped { count, bytes } => {

@@ -58,6 +58,23 @@ export class Emitter {
   }
 }
 
+// Parses a received text frame: the envelope object, or undefined when it is not JSON, or null
+// when it is JSON but not an object. One call instead of parsing and type checks from WASM.
+export function parseFrame(text) {
+  let frame;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return frame !== null && typeof frame === "object" && !Array.isArray(frame) ? frame : null;
+}
+
+// Classifies an envelope for the hot path: 1 a plain message, 2 a room message, 0 anything else.
+export function messageClass(frame) {
+  return frame.kind === "msg" ? (frame.room === undefined ? 1 : 2) : 0;
+}
+
 // Encodes a frame; undefined fields are left out. The payload stays a JS value until here.
 export function encodeFrame(kind, id, room, payload) {
   const frame = { kind };

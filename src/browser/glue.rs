@@ -16,8 +16,15 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn emit(this: &Emitter, key: &str, value: &JsValue);
 
+    /// `key` is a JS string so the hot path does not re-create it from Rust text every time.
     #[wasm_bindgen(method, js_name = emitMessage)]
-    pub fn emit_message(this: &Emitter, key: &str, payload: &JsValue, seq: Option<f64>);
+    pub fn emit_message(this: &Emitter, key: &JsValue, payload: &JsValue, seq: Option<f64>);
+
+    #[wasm_bindgen(js_name = parseFrame)]
+    pub fn parse_frame(text: &JsValue) -> JsValue;
+
+    #[wasm_bindgen(js_name = messageClass)]
+    pub fn message_class(frame: &JsValue) -> u32;
 
     #[wasm_bindgen(method)]
     pub fn clear(this: &Emitter);
