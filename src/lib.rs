@@ -1,12 +1,14 @@
 //! resocket: a WebSocket connection browser apps can trust.
 //!
 //! * [`protocol`] defines the wire envelope shared by the client and the test server.
+//! * [`doc`] is the pure document model (`apply`, JSON merge patch) shared by client and server.
 //! * [`core`] is the sans-IO client state machine: no sockets, timers, clocks or randomness of its
 //!   own; it is driven by `handle_*` calls with an injected time and drained with `poll_*` calls.
 //! * `browser` (wasm32 only) is the thin driver that moves bytes and time between the browser's
 //!   `WebSocket` and the core, and exports the `Client` class to JavaScript.
 
 pub mod core;
+pub mod doc;
 pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
