@@ -419,3 +419,33 @@ async fn freeing_the_client_rejects_pending_requests() {
     let error = settle(promise).await.expect_err("rejected");
     assert_eq!(code(&error), "Closed");
 }
+
+#[wasm_bindgen_test]
+async fn unserialisable_params_and_bad_signals_reject_and_the_client_keeps_working() {
+    let client = open_client(FAST).await;
+    let bigint: JsValue = js_sys::BigInt::from(1u32).into();
+    let error = settle(client.request("echo", bigint.clone(), None))
+        .await
+        .expect_err("BigInt");
+    assert_eq!(
+        field(&error, "name").as_string().as_deref(),
+        Some("TypeError")
+    );
+    assert!(
+        client.send(bigint).is_err(),
+        "send throws the TypeError too"
+    );
+    let error = settle(client.request("echo", JsValue::from(1), Some(options(r#"{"signal":{}}"#))))
+        .await
+        .expect_err("not an AbortSignal");
+    assert_eq!(code(&error), "InvalidOptions");
+    let value = settle(client.request("echo", JsValue::from(7), None))
+        .await
+        .expect("still works");
+    assert_eq!(value.as_f64(), Some(7.0));
+    assert_eq!(
+        field(&client.metrics(), "pendingRequests").as_f64(),
+        Some(0.0)
+    );
+    client.close();
+}

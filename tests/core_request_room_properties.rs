@@ -165,6 +165,7 @@ impl ServerRoom {
         let recovered = since.is_none_or(|s| s + 1 >= oldest);
         self.unrecovered |= !recovered;
         h.receive(Inbound::Joined {
+            id: None,
             room: room.clone(),
             seq: self.latest,
             recovered,

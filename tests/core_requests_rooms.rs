@@ -171,6 +171,23 @@ fn retry_requests_are_resent_with_the_same_id_first_and_fail_requests_reject() {
 }
 
 #[test]
+fn sent_requests_are_not_resent_to_a_new_session() {
+    let mut h = open();
+    let sent = request(&mut h, options(None, DisconnectPolicy::Retry));
+    h.server_close(1006);
+    let queued = request(&mut h, options(None, DisconnectPolicy::Retry));
+    h.advance(100);
+    h.open_socket();
+    h.welcome_session("s-2", false); // the server forgot the session
+    assert_eq!(
+        h.socket().requests,
+        vec![queued],
+        "never sent before, so safe to send"
+    );
+    assert_eq!(replies(&h), vec![(sent, Err("SessionLost"))]);
+}
+
+#[test]
 fn the_session_is_resumed_and_a_lost_one_is_reported() {
     let mut h = Harness::new(config());
     h.connect();
@@ -237,6 +254,7 @@ fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
     assert_eq!((since, meta.as_deref()), (None, Some("{\"name\":\"a\"}")));
     let _ = join_id;
     h.receive(Inbound::Joined {
+        id: None,
         room: "chat".into(),
         seq: 10,
         recovered: true,
@@ -256,6 +274,7 @@ fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
         "rejoin from the last seen sequence"
     );
     h.receive(Inbound::Joined {
+        id: None,
         room: "chat".into(),
         seq: 14,
         recovered: true,
@@ -288,6 +307,7 @@ fn an_unrecovered_rejoin_is_reported_and_continues_from_the_server_position() {
     h.core.join("feed", None);
     h.drive();
     h.receive(Inbound::Joined {
+        id: None,
         room: "feed".into(),
         seq: 0,
         recovered: true,
@@ -300,6 +320,7 @@ fn an_unrecovered_rejoin_is_reported_and_continues_from_the_server_position() {
     });
     reconnect(&mut h);
     h.receive(Inbound::Joined {
+        id: None,
         room: "feed".into(),
         seq: 500,
         recovered: false,
@@ -357,6 +378,7 @@ fn presence_tracks_members() {
         meta: None,
     };
     h.receive(Inbound::Joined {
+        id: None,
         room: "chat".into(),
         seq: 0,
         recovered: true,
@@ -412,5 +434,17 @@ fn requests_refused_when_closed_are_not_pending() {
             .request(h.now, id, "r".into(), RequestOptions::default()),
         Err(ClientError::Closed)
     );
+    assert_eq!(h.core.metrics(h.now).pending_requests, 0);
+}
+
+#[test]
+fn a_request_dropped_from_a_full_queue_settles() {
+    let mut c = config();
+    c.queue.max_messages = 1;
+    c.queue.overflow = resocket::core::OverflowPolicy::DropOldest;
+    let mut h = Harness::new(c);
+    let id = request(&mut h, options(None, DisconnectPolicy::Retry));
+    h.send("newer").expect("accepted, dropping the request");
+    assert_eq!(replies(&h), vec![(id, Err("QueueFull"))]);
     assert_eq!(h.core.metrics(h.now).pending_requests, 0);
 }

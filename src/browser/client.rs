@@ -72,7 +72,7 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<(), JsValue> {
-        self.submit(JsFrame::encode(Kind::Msg, None, None, &data))
+        self.submit(JsFrame::encode(Kind::Msg, None, None, &data)?)
     }
 
     /// Like `send`, but the server delivers the message to every connected client.
@@ -80,7 +80,7 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<(), JsValue> {
-        self.submit(JsFrame::encode(Kind::Broadcast, None, None, &data))
+        self.submit(JsFrame::encode(Kind::Broadcast, None, None, &data)?)
     }
 
     /// Calls `method` on the server. Resolves with the result; rejects with a `ResocketError`
@@ -114,30 +114,58 @@ impl Client {
         let Some((resolve, reject)) = settle else {
             return promise; // the executor always runs synchronously
         };
-        {
-            let mut driver = self.driver.borrow_mut();
-            let id = driver.core.allocate_request_id();
-            let frame = JsFrame::encode(Kind::Req, Some(id), None, &body.build());
-            if let Err(error) = driver.core.request(now_ms(), id, frame, options) {
-                let _ = reject.call1(&JsValue::NULL, &errors::client_error(&error));
+        // Everything that calls into JS (and so may throw or re-enter) runs with no borrow held.
+        let id = self.driver.borrow_mut().core.allocate_request_id();
+        let frame = match JsFrame::encode(Kind::Req, Some(id), None, &body.build()) {
+            Ok(frame) => frame,
+            Err(error) => {
+                let _ = reject.call1(&JsValue::NULL, &error);
                 return promise;
             }
-            let detach_abort = match (&signal, &driver.abort_listener) {
-                (Some(signal), Some(listener)) => Some(watch_abort(
-                    signal,
-                    listener.as_ref().unchecked_ref(),
-                    id as f64,
-                )),
-                _ => None,
-            };
-            driver.calls.insert(
-                id,
+        };
+        let abort_listener: Option<Function> = self
+            .driver
+            .borrow()
+            .abort_listener
+            .as_ref()
+            .map(|l| l.as_ref().unchecked_ref::<Function>().clone());
+        let detach_abort = match (&signal, abort_listener) {
+            (Some(signal), Some(listener)) => match watch_abort(signal, &listener, id as f64) {
+                Ok(detach) => Some(detach),
+                Err(_) => {
+                    let error =
+                        errors::named_error("InvalidOptions", "signal must be an AbortSignal");
+                    let _ = reject.call1(&JsValue::NULL, &error);
+                    return promise;
+                }
+            },
+            _ => None,
+        };
+        let started = self
+            .driver
+            .borrow_mut()
+            .core
+            .request(now_ms(), id, frame, options);
+        match started {
+            Ok(()) => {
+                self.driver.borrow_mut().calls.insert(
+                    id,
+                    Call {
+                        resolve,
+                        reject,
+                        detach_abort,
+                    },
+                );
+            }
+            Err(error) => {
                 Call {
                     resolve,
                     reject,
                     detach_abort,
-                },
-            );
+                }
+                .settle(Err(errors::client_error(&error)));
+                return promise;
+            }
         }
         self.pump();
         promise

@@ -28,14 +28,15 @@ impl JsFrame {
         JsFrame { text, size }
     }
 
-    /// A frame of `kind` carrying `payload`, and optionally an id and a room.
-    pub fn encode(kind: Kind, id: Option<u64>, room: Option<&str>, payload: &JsValue) -> Self {
-        JsFrame::new(encode_frame(
-            kind.as_wire(),
-            id.map(|i| i as f64),
-            room,
-            payload,
-        ))
+    /// A frame of `kind` carrying `payload`, and optionally an id and a room. Fails with the
+    /// JS error when the payload cannot be serialised (a BigInt, a cycle).
+    pub fn encode(
+        kind: Kind,
+        id: Option<u64>,
+        room: Option<&str>,
+        payload: &JsValue,
+    ) -> Result<Self, JsValue> {
+        encode_frame(kind.as_wire(), id.map(|i| i as f64), room, payload).map(JsFrame::new)
     }
 
     /// The value this frame's text encodes (for metadata kept as JSON text).
@@ -75,8 +76,10 @@ impl Keys {
 
 /// The frame to send for a transmit.
 pub fn encode(transmit: &Transmit<JsFrame>) -> JsString {
+    // Control payloads are plain objects built here or metadata that was serialised before.
     let control = |kind: Kind, id: Option<u64>, room: Option<&str>, payload: JsValue| {
-        JsFrame::encode(kind, id, room, &payload).text
+        encode_frame(kind.as_wire(), id.map(|i| i as f64), room, &payload)
+            .unwrap_or_else(|_| JsString::from("{}"))
     };
     match transmit {
         Transmit::User { frame, .. } => frame.text.clone(),
@@ -211,6 +214,7 @@ pub fn decode(keys: &Keys, text: &JsValue) -> Result<Inbound<JsValue>, String> {
                 Vec::new()
             };
             Inbound::Joined {
+                id: id(),
                 room: required_room()?,
                 seq: integer(get(&frame, &keys.seq)).ok_or("joined frame has no \"seq\"")?,
                 recovered: get(&body, &"recovered".into()).as_bool().unwrap_or(true),

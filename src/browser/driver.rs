@@ -48,6 +48,9 @@ pub struct Driver {
     socket: Option<SocketHandle>,
     timer: Option<(u64, Timeout)>,
     keys: Keys,
+    /// True while the outermost `pump` hands out events; nested pumps (from listeners calling
+    /// back into the client) leave event delivery to it, so events keep their order.
+    dispatching: bool,
     pub calls: VecMap<u64, Call>,
     /// One listener for every request's `AbortSignal`, called with the request id.
     pub abort_listener: Option<Closure<dyn FnMut(f64)>>,
@@ -61,6 +64,7 @@ impl Driver {
             socket: None,
             timer: None,
             keys: Keys::new(),
+            dispatching: false,
             calls: VecMap::new(),
             abort_listener: None,
         }
@@ -104,6 +108,8 @@ impl Driver {
             return;
         };
         if socket.send_text(&codec::encode(&transmit)).is_err() {
+            // Give the frame back before reporting the close, so it is queued again, not lost.
+            self.core.return_unsent(transmit);
             self.socket = None;
             self.core
                 .handle_socket_closed(now_ms(), close_code::ABNORMAL, "send failed");
@@ -167,7 +173,8 @@ impl Driver {
         }
         let weak = Rc::downgrade(driver_rc);
         let emitter: Emitter = emitter.clone();
-        let delay = deadline.saturating_sub(now_ms()).min(u32::MAX as u64) as u32;
+        // Browsers treat delays above 2^31-1 ms as 0; a shorter timer just re-arms on firing.
+        let delay = deadline.saturating_sub(now_ms()).min(i32::MAX as u64) as u32;
         let timeout = Timeout::new(delay, move || {
             if let Some(driver) = weak.upgrade() {
                 {
@@ -184,16 +191,21 @@ impl Driver {
 
 /// Executes the core's actions, re-arms the timer and dispatches events until all are drained.
 pub fn pump(driver_rc: &SharedDriver, emitter: &Emitter) {
-    {
+    let outermost = {
         let mut driver = driver_rc.borrow_mut();
         driver.execute_actions(driver_rc, emitter);
         driver.arm_timer(driver_rc, emitter);
+        !std::mem::replace(&mut driver.dispatching, true)
+    };
+    if !outermost {
+        return;
     }
     loop {
         let event = driver_rc.borrow_mut().core.poll_event();
         let Some(event) = event else { break };
         dispatch(driver_rc, emitter, event);
     }
+    driver_rc.borrow_mut().dispatching = false;
 }
 
 thread_local! {

@@ -29,15 +29,20 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn clear(this: &Emitter);
 
-    /// `JSON.stringify({kind, id?, room?, payload?})`.
-    #[wasm_bindgen(js_name = encodeFrame)]
+    /// `JSON.stringify({kind, id?, room?, payload?})`; throws for BigInts and cycles.
+    #[wasm_bindgen(js_name = encodeFrame, catch)]
     pub fn encode_frame(
         kind: &str,
         id: Option<f64>,
         room: Option<&str>,
         payload: &JsValue,
-    ) -> js_sys::JsString;
+    ) -> Result<js_sys::JsString, JsValue>;
 
-    #[wasm_bindgen(js_name = watchAbort)]
-    pub fn watch_abort(signal: &JsValue, listener: &js_sys::Function, id: f64) -> js_sys::Function;
+    /// Throws when `signal` is not an `AbortSignal`.
+    #[wasm_bindgen(js_name = watchAbort, catch)]
+    pub fn watch_abort(
+        signal: &JsValue,
+        listener: &js_sys::Function,
+        id: f64,
+    ) -> Result<js_sys::Function, JsValue>;
 }

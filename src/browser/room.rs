@@ -84,7 +84,7 @@ impl Room {
         let Some(driver) = self.driver() else {
             return Err(errors::named_error("Closed", "this room handle has left"));
         };
-        let frame = JsFrame::encode(Kind::Publish, None, Some(&self.name), &data);
+        let frame = JsFrame::encode(Kind::Publish, None, Some(&self.name), &data)?;
         let result = driver.borrow_mut().core.send(frame);
         pump(&driver, &self.emitter);
         result.map_err(|e| errors::client_error(&e))
@@ -120,17 +120,32 @@ impl Room {
         self.subscribe(&room_key(event, &self.name), listener)
     }
 
-    /// Releases this handle's reference; the last one leaves the room. Idempotent.
+    /// Releases this handle's reference; the last one leaves the room. Idempotent. Listeners
+    /// added through this handle hear the `left` state, then are removed.
     pub fn leave(&self) {
         if self.left.replace(true) {
             return;
         }
+        if let Some(driver) = self.driver.upgrade() {
+            // A handle freed while the client is busy (not expected) must not panic.
+            let released = driver
+                .try_borrow_mut()
+                .map(|mut d| d.core.leave(&self.name))
+                .is_ok();
+            if released {
+                pump(&driver, &self.emitter);
+            }
+        }
         for unsubscribe in self.subscriptions.take() {
             let _ = unsubscribe.call0(&JsValue::NULL);
         }
-        if let Some(driver) = self.driver.upgrade() {
-            driver.borrow_mut().core.leave(&self.name);
-            pump(&driver, &self.emitter);
-        }
+    }
+}
+
+impl Drop for Room {
+    /// A freed (or garbage-collected) handle releases its reference: nobody can leave through
+    /// it any more. Keep the handle for as long as the room is wanted.
+    fn drop(&mut self) {
+        self.leave();
     }
 }

@@ -126,6 +126,7 @@ export type ResocketErrorCode =
   | "InvalidOptions"
   | "Timeout"
   | "Disconnected"
+  | "SessionLost"
   | "Aborted"
   | "NotFound"
   | "BadRequest"

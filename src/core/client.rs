@@ -33,6 +33,8 @@ pub enum Inbound<P> {
         result: Result<P, ErrorBody>,
     },
     Joined {
+        /// The id of the `join` this answers, when the server echoes it.
+        id: Option<u64>,
         room: String,
         seq: u64,
         recovered: bool,
@@ -147,8 +149,8 @@ pub struct ClientCore<F, P> {
     queue: OutboundQueue<Queued<F>>,
     requests: Requests<F>,
     rooms: Rooms<F, P>,
-    /// Ids for join and leave frames.
-    next_control_id: u64,
+    /// Ids for requests, joins and leaves: one counter, so an `error` frame's id is unambiguous.
+    next_id: u64,
     heartbeat: Heartbeat,
     metrics: Metrics,
     actions: Fifo<Action<F>>,
@@ -173,7 +175,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             session: None,
             requests: Requests::new(),
             rooms: Rooms::new(),
-            next_control_id: 1,
+            next_id: 1,
             metrics: Metrics::default(),
             actions: Fifo::new(),
             events: Fifo::new(),
@@ -243,7 +245,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
 
     /// A fresh request id, for the driver to encode into the request frame.
     pub fn allocate_request_id(&mut self) -> u64 {
-        self.requests.allocate_id()
+        self.next_id()
     }
 
     /// Starts request `id` (from `allocate_request_id`) whose encoded frame is `frame`. The
@@ -266,6 +268,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// Cancels a pending request: it settles with `Aborted` (nothing happens if it had settled).
     pub fn cancel_request(&mut self, id: u64) {
         if self.requests.remove(id).is_some() {
+            self.unqueue_request(id);
             self.settle(id, Err(ClientError::Aborted));
         }
     }
@@ -287,7 +290,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     pub fn leave(&mut self, room: &str) {
         if self.rooms.release(room) {
             if matches!(self.link, Link::Open { .. }) {
-                let id = self.next_control_id();
+                let id = self.next_id();
                 self.push_send(Transmit::Leave {
                     id,
                     room: room.to_owned(),
@@ -391,11 +394,12 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 self.settle(id, result);
             }
             Inbound::Joined {
+                id,
                 room,
                 seq,
                 recovered,
                 members,
-            } => self.on_joined(room, seq, recovered, members),
+            } => self.on_joined(id, room, seq, recovered, members),
             Inbound::Left { .. } => {}
             Inbound::Presence {
                 room,
@@ -425,6 +429,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// Time passed: fire whatever deadline is due.
     pub fn handle_timeout(&mut self, now: u64) {
         for (id, timeout_ms) in self.requests.take_expired(now) {
+            self.unqueue_request(id);
             self.settle(id, Err(ClientError::Timeout { timeout_ms }));
         }
         match self.link {
@@ -505,12 +510,20 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             }
             _ => {
                 let dropped = self.queue.push(Queued { frame, request }, size)?;
-                if dropped.count > 0 {
-                    self.metrics.dropped += dropped.count as u64;
+                if !dropped.items.is_empty() {
+                    let count = dropped.items.len();
+                    self.metrics.dropped += count as u64;
                     self.events.push_back(Event::Dropped {
-                        count: dropped.count,
+                        count,
                         bytes: dropped.bytes,
                     });
+                    // A dropped request settles, so its promise does not wait forever.
+                    let (depth, bytes) = (self.queue.len(), self.queue.bytes());
+                    for id in dropped.items.into_iter().filter_map(|q| q.request) {
+                        if self.requests.remove(id).is_some() {
+                            self.settle(id, Err(ClientError::QueueFull { depth, bytes }));
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -537,6 +550,13 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.was_open = true;
         self.heartbeat.start(now);
         let lost = self.session.is_some() && !welcome.resumed;
+        if lost {
+            // The new session has no record of what the old one ran: do not re-send.
+            for id in self.requests.take_sent() {
+                self.unqueue_request(id);
+                self.settle(id, Err(ClientError::SessionLost));
+            }
+        }
         self.session = Some(Resume {
             session: welcome.session.clone(),
             token: welcome.token,
@@ -564,7 +584,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     }
 
     fn send_join(&mut self, room: &str) {
-        let id = self.next_control_id();
+        let id = self.next_id();
         let Some(entry) = self.rooms.get_mut(room) else {
             return;
         };
@@ -578,10 +598,20 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.push_send(transmit);
     }
 
-    fn on_joined(&mut self, room: String, seq: u64, recovered: bool, members: Vec<Member<P>>) {
+    fn on_joined(
+        &mut self,
+        id: Option<u64>,
+        room: String,
+        seq: u64,
+        recovered: bool,
+        members: Vec<Member<P>>,
+    ) {
         let Some(entry) = self.rooms.get_mut(&room) else {
             return; // left meanwhile
         };
+        if id.is_some() && id != entry.join_id {
+            return; // answers an earlier join of a room left and joined again since
+        }
         entry.join_id = None;
         // A fresh join starts from now; an unrecovered rejoin skips what is gone for good.
         if entry.last_seq.is_none() || !recovered {
@@ -615,31 +645,37 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     }
 
     fn on_error_frame(&mut self, id: Option<u64>, room: Option<String>, body: ErrorBody) {
+        if let (Some(id), Some(name)) = (id, room.as_deref()) {
+            if let Some(entry) = self.rooms.get_mut(name).filter(|e| e.join_id == Some(id)) {
+                entry.join_id = None;
+                let state = RoomState::Error {
+                    code: body.code.as_wire().to_owned(),
+                    message: body.message,
+                };
+                entry.state = state.clone();
+                self.metrics.errors += 1;
+                self.events.push_back(Event::Room {
+                    room: name.to_owned(),
+                    state,
+                });
+                return;
+            }
+        }
         let error = ClientError::Server {
             code: body.code,
-            message: body.message.clone(),
+            message: body.message,
         };
         if let Some(id) = id.filter(|id| self.requests.is_pending(*id)) {
             self.requests.remove(id);
             self.settle(id, Err(error));
             return;
         }
-        if let Some(name) = room {
-            if let Some(entry) = self.rooms.get_mut(&name) {
-                if id.is_some() && entry.join_id == id {
-                    entry.join_id = None;
-                    let state = RoomState::Error {
-                        code: body.code.as_wire().to_owned(),
-                        message: body.message,
-                    };
-                    entry.state = state.clone();
-                    self.events.push_back(Event::Room { room: name, state });
-                    self.metrics.errors += 1;
-                    return;
-                }
-            }
-        }
         self.raise(error);
+    }
+
+    /// Takes a request that will never be sent out of the offline queue.
+    fn unqueue_request(&mut self, id: u64) {
+        self.queue.retain(|q| q.request != Some(id));
     }
 
     fn transmit_user(&mut self, frame: F, size: usize, request: Option<u64>) {
@@ -756,9 +792,9 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.actions.push_back(Action::Send(transmit));
     }
 
-    fn next_control_id(&mut self) -> u64 {
-        let id = self.next_control_id;
-        self.next_control_id += 1;
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
         id
     }
 

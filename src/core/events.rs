@@ -56,17 +56,42 @@ pub enum CloseReason {
 /// Typed errors: returned by `send` or raised as [`Event::Error`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientError {
-    QueueFull { depth: usize, bytes: usize },
-    MessageTooLarge { size: usize, limit: usize },
+    QueueFull {
+        depth: usize,
+        bytes: usize,
+    },
+    MessageTooLarge {
+        size: usize,
+        limit: usize,
+    },
     Closed,
-    MalformedFrame { reason: String },
-    UnknownKind { kind: String },
-    Server { code: ErrorCode, message: String },
-    ConnectTimeout { timeout_ms: u64 },
-    HeartbeatTimeout { timeout_ms: u64 },
-    Rejected { code: u16, reason: String },
-    Timeout { timeout_ms: u64 },
+    MalformedFrame {
+        reason: String,
+    },
+    UnknownKind {
+        kind: String,
+    },
+    Server {
+        code: ErrorCode,
+        message: String,
+    },
+    ConnectTimeout {
+        timeout_ms: u64,
+    },
+    HeartbeatTimeout {
+        timeout_ms: u64,
+    },
+    Rejected {
+        code: u16,
+        reason: String,
+    },
+    Timeout {
+        timeout_ms: u64,
+    },
     Disconnected,
+    /// The request was sent, the connection dropped, and the server no longer knew the session
+    /// on reconnect: re-sending could run it twice, so it is settled with this instead.
+    SessionLost,
     Aborted,
 }
 
@@ -120,6 +145,9 @@ impl ClientError {
             ClientError::Disconnected => {
                 t("the connection dropped while the request was in flight")
             }
+            ClientError::SessionLost => {
+                t("the server lost the session while the request was in flight")
+            }
             ClientError::Aborted => t("the request was aborted"),
         }
         .done()
@@ -139,6 +167,7 @@ impl ClientError {
             ClientError::Rejected { .. } => "Rejected",
             ClientError::Timeout { .. } => "Timeout",
             ClientError::Disconnected => "Disconnected",
+            ClientError::SessionLost => "SessionLost",
             ClientError::Aborted => "Aborted",
         }
     }

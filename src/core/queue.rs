@@ -22,11 +22,20 @@ impl WireSize for Vec<u8> {
     }
 }
 
-/// Messages dropped to make room under [`OverflowPolicy::DropOldest`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Dropped {
-    pub count: usize,
+/// Items dropped to make room under [`OverflowPolicy::DropOldest`], oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped<F> {
+    pub items: Vec<F>,
     pub bytes: usize,
+}
+
+impl<F> Default for Dropped<F> {
+    fn default() -> Self {
+        Dropped {
+            items: Vec::new(),
+            bytes: 0,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -58,7 +67,7 @@ impl<F> OutboundQueue<F> {
     }
 
     /// Appends a frame of `size` bytes, applying the overflow policy when it does not fit.
-    pub fn push(&mut self, frame: F, size: usize) -> Result<Dropped, ClientError> {
+    pub fn push(&mut self, frame: F, size: usize) -> Result<Dropped<F>, ClientError> {
         let fits = |len: usize, bytes: usize| {
             len < self.config.max_messages && bytes + size <= self.config.max_bytes
         };
@@ -71,11 +80,11 @@ impl<F> OutboundQueue<F> {
                 return Err(self.full());
             }
             while !fits(self.items.len(), self.bytes) {
-                let Some((_, old)) = self.items.pop_front() else {
+                let Some((item, old)) = self.items.pop_front() else {
                     break;
                 };
                 self.bytes -= old;
-                dropped.count += 1;
+                dropped.items.push(item);
                 dropped.bytes += old;
             }
         }
@@ -89,6 +98,17 @@ impl<F> OutboundQueue<F> {
         for (frame, size) in frames.into_iter().rev() {
             self.bytes += size;
             self.items.push_front((frame, size));
+        }
+    }
+
+    /// Keeps only the frames `keep` accepts, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&F) -> bool) {
+        for (frame, size) in self.items.take_all() {
+            if keep(&frame) {
+                self.items.push_back((frame, size));
+            } else {
+                self.bytes -= size;
+            }
         }
     }
 
@@ -127,6 +147,7 @@ mod tests {
         let mut q = queue(2, 100, OverflowPolicy::Reject);
         assert_eq!(q.push(1, 10), Ok(Dropped::default()));
         assert_eq!(q.push(2, 10), Ok(Dropped::default()));
+        q.retain(|_| true);
         assert_eq!(
             q.push(3, 10),
             Err(ClientError::QueueFull {
@@ -149,14 +170,15 @@ mod tests {
         assert_eq!(
             q.push(3, 20),
             Ok(Dropped {
-                count: 2,
+                items: vec![0, 1],
                 bytes: 20
             })
         );
-        assert_eq!(q.bytes(), 30);
+        q.retain(|f| *f != 2);
+        assert_eq!(q.bytes(), 20);
         assert_eq!(
             q.take_all().into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
-            vec![2, 3]
+            vec![3]
         );
     }
 

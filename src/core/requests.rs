@@ -36,27 +36,21 @@ struct Pending<F> {
     deadline: Option<u64>,
     /// Handed to a socket and not yet answered.
     in_flight: bool,
+    /// Ever handed to a socket: the server may have run it, so only the session that saw it
+    /// may receive it again.
+    sent: bool,
 }
 
 #[derive(Debug)]
 pub(crate) struct Requests<F> {
-    next_id: u64,
     pending: VecMap<u64, Pending<F>>,
 }
 
 impl<F: Clone> Requests<F> {
     pub fn new() -> Self {
         Requests {
-            next_id: 1,
             pending: VecMap::new(),
         }
-    }
-
-    /// A fresh id, for the driver to encode into the request frame.
-    pub fn allocate_id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        id
     }
 
     pub fn insert(&mut self, id: u64, frame: F, options: RequestOptions, now: u64) {
@@ -68,6 +62,7 @@ impl<F: Clone> Requests<F> {
                 options,
                 deadline,
                 in_flight: false,
+                sent: false,
             },
         );
     }
@@ -83,6 +78,7 @@ impl<F: Clone> Requests<F> {
     pub fn set_in_flight(&mut self, id: u64, in_flight: bool) {
         if let Some(p) = self.pending.get_mut(&id) {
             p.in_flight = in_flight;
+            p.sent |= in_flight;
         }
     }
 
@@ -107,6 +103,20 @@ impl<F: Clone> Requests<F> {
             self.pending.remove(id);
         }
         expired
+    }
+
+    /// Removes and returns the requests that were ever sent (a new session must not see them).
+    pub fn take_sent(&mut self) -> Vec<u64> {
+        let sent: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.sent)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &sent {
+            self.pending.remove(id);
+        }
+        sent
     }
 
     /// The connection dropped: in-flight requests either fail (returned first) or are to be
@@ -142,7 +152,7 @@ mod tests {
     #[test]
     fn disconnect_splits_in_flight_requests_by_policy_and_leaves_queued_ones() {
         let mut r = Requests::new();
-        let (a, b, c) = (r.allocate_id(), r.allocate_id(), r.allocate_id());
+        let (a, b, c) = (1, 2, 3);
         r.insert(a, "a", options(None, DisconnectPolicy::Retry), 0);
         r.insert(b, "b", options(None, DisconnectPolicy::Fail), 0);
         r.insert(c, "c", options(None, DisconnectPolicy::Fail), 0);
@@ -150,12 +160,13 @@ mod tests {
         r.set_in_flight(b, true);
         assert_eq!(r.on_disconnect(), (vec![b], vec![(a, "a")]));
         assert!(r.is_pending(a) && !r.is_pending(b) && r.is_pending(c));
+        assert_eq!(r.take_sent(), vec![a]);
     }
 
     #[test]
     fn deadlines_expire_in_order() {
         let mut r = Requests::new();
-        let (a, b) = (r.allocate_id(), r.allocate_id());
+        let (a, b) = (1, 2);
         r.insert(a, (), options(Some(100), DisconnectPolicy::Retry), 0);
         r.insert(b, (), options(Some(50), DisconnectPolicy::Retry), 10);
         assert_eq!(r.next_deadline(), Some(60));

@@ -113,8 +113,17 @@ impl Harness {
         self.socket.as_ref().expect("a socket")
     }
 
+    /// Welcomes like a server that still knows the session the client asks to resume.
     pub fn welcome(&mut self) {
-        self.welcome_session("s-1", false);
+        let resume = self
+            .socket
+            .as_ref()
+            .and_then(|s| s.hello.as_ref())
+            .and_then(|h| h.resume.clone());
+        match resume {
+            Some(resume) => self.welcome_session(&resume.session, true),
+            None => self.welcome_session("s-1", false),
+        }
     }
 
     pub fn welcome_session(&mut self, session: &str, resumed: bool) {
