@@ -262,3 +262,18 @@ async fn a_full_queue_rejects_or_drops_oldest_with_an_event() {
     assert_eq!(messages.texts(), vec!["2", "3"]);
     dropping.close();
 }
+
+#[wasm_bindgen_test]
+fn message_sizes_are_counted_in_utf8_bytes() {
+    // `{"kind":"msg","payload":"€€€€€€"}` is 33 UTF-16 units but 45 UTF-8 bytes.
+    let client = client(r#"{"autoConnect":false,"maxMessageBytes":40}"#);
+    let error = client
+        .send(JsValue::from_str("€€€€€€"))
+        .expect_err("over the byte limit");
+    assert_eq!(
+        field(&error, "code").as_string().as_deref(),
+        Some("MessageTooLarge")
+    );
+    client.send(JsValue::from_str("€€€")).expect("36 bytes fit");
+    assert_eq!(field(&client.metrics(), "queueBytes").as_f64(), Some(36.0));
+}

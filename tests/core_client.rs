@@ -319,3 +319,30 @@ fn unsent_frames_of_a_lazy_driver_return_to_the_queue_when_the_socket_dies() {
     h.accept();
     assert_eq!(h.delivered, vec!["x", "y"]);
 }
+
+#[test]
+fn a_welcome_of_another_version_is_fatal() {
+    let mut h = Harness::new(config());
+    h.connect();
+    h.open_socket();
+    let welcome = resocket::protocol::Welcome {
+        version: 2,
+        session: "s".into(),
+        token: String::new(),
+        resumed: false,
+    };
+    h.core.handle_inbound(h.now, Inbound::Welcome(welcome), 0);
+    h.drive();
+    assert_eq!(
+        h.closes.last().map(|c| c.0),
+        Some(close_code::UNSUPPORTED_VERSION)
+    );
+    assert!(matches!(
+        h.core.state(),
+        ConnectionState::Closed {
+            reason: CloseReason::Rejected { .. }
+        }
+    ));
+    h.advance(100_000);
+    assert_eq!(h.opens, 1);
+}

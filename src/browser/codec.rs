@@ -1,7 +1,7 @@
 //! Browser codec: frames stay JS strings and payloads stay JS values. A received frame is parsed
 //! once with `JSON.parse`; only the envelope's small fields cross into Rust.
 
-use super::glue::{encode_frame, message_class, parse_frame};
+use super::glue::{encode_frame, message_class, parse_frame, utf8_length};
 use super::js_values::ObjectBuilder;
 use crate::core::{Inbound, Transmit, WireSize};
 use crate::protocol::{ErrorBody, ErrorCode, Kind, Member, PresenceChange};
@@ -15,7 +15,7 @@ extern "C" {
     fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
 }
 
-/// An encoded frame and its length, measured once.
+/// An encoded frame and its size in UTF-8 bytes, measured once.
 #[derive(Clone)]
 pub struct JsFrame {
     pub text: JsString,
@@ -24,7 +24,7 @@ pub struct JsFrame {
 
 impl JsFrame {
     pub fn new(text: JsString) -> Self {
-        let size = text.length() as usize;
+        let size = utf8_length(&text) as usize;
         JsFrame { text, size }
     }
 
@@ -217,7 +217,9 @@ pub fn decode(keys: &Keys, text: &JsValue) -> Result<Inbound<JsValue>, String> {
                 id: id(),
                 room: required_room()?,
                 seq: integer(get(&frame, &keys.seq)).ok_or("joined frame has no \"seq\"")?,
-                recovered: get(&body, &"recovered".into()).as_bool().unwrap_or(true),
+                recovered: get(&body, &"recovered".into())
+                    .as_bool()
+                    .ok_or("joined frame has no boolean \"recovered\"")?,
                 members,
             }
         }

@@ -149,7 +149,7 @@ impl Driver {
                         .handle_malformed("binary frames are not part of the protocol".into());
                     return;
                 }
-                let size = data.unchecked_ref::<js_sys::JsString>().length() as usize;
+                let size = super::glue::utf8_length(&data) as usize;
                 match codec::decode(&self.keys, &data) {
                     Ok(frame) => self.core.handle_inbound(now, frame, size),
                     Err(reason) => self.core.handle_malformed(reason),

@@ -75,6 +75,24 @@ export function messageClass(frame) {
   return frame.kind === "msg" ? (frame.room === undefined ? 1 : 2) : 0;
 }
 
+// Size of `text` in UTF-8 bytes (what the socket sends and servers limit), without encoding it.
+export function utf8Length(text) {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      bytes += 1;
+    } else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      bytes += 2; // a surrogate pair: 2 units, 4 bytes
+      i++;
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
+}
+
 // Encodes a frame; undefined fields are left out. The payload stays a JS value until here.
 export function encodeFrame(kind, id, room, payload) {
   const frame = { kind };

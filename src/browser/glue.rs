@@ -20,6 +20,9 @@ extern "C" {
     #[wasm_bindgen(method, js_name = emitMessage)]
     pub fn emit_message(this: &Emitter, key: &JsValue, payload: &JsValue, seq: Option<f64>);
 
+    #[wasm_bindgen(js_name = utf8Length)]
+    pub fn utf8_length(text: &JsValue) -> u32;
+
     #[wasm_bindgen(js_name = parseFrame)]
     pub fn parse_frame(text: &JsValue) -> JsValue;
 

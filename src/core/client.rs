@@ -342,20 +342,26 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.link = Link::None;
         self.reclaim_unsent();
         if close_code::is_fatal(code) {
-            self.teardown();
-            self.raise(ClientError::Rejected {
-                code,
-                reason: reason.to_owned(),
-            });
-            self.set_state(ConnectionState::Closed {
-                reason: CloseReason::Rejected {
-                    code,
-                    reason: reason.to_owned(),
-                },
-            });
+            self.handle_fatal(code, reason);
             return;
         }
         self.connection_lost(now, code, reason);
+    }
+
+    /// The server refused us for good: close without retrying.
+    fn handle_fatal(&mut self, code: u16, reason: &str) {
+        self.teardown();
+        self.retry_at = None;
+        self.raise(ClientError::Rejected {
+            code,
+            reason: reason.to_owned(),
+        });
+        self.set_state(ConnectionState::Closed {
+            reason: CloseReason::Rejected {
+                code,
+                reason: reason.to_owned(),
+            },
+        });
     }
 
     /// A frame arrived. `wire_size` is its encoded length.
@@ -366,7 +372,16 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         match frame {
             Inbound::Welcome(welcome) => {
                 if let Link::Handshaking { .. } = self.link {
-                    self.on_welcome(now, welcome);
+                    if welcome.version == PROTOCOL_VERSION {
+                        self.on_welcome(now, welcome);
+                    } else {
+                        // A server speaking another version cannot be talked to: do not retry.
+                        self.close_socket(close_code::UNSUPPORTED_VERSION, "unsupported version");
+                        self.handle_fatal(
+                            close_code::UNSUPPORTED_VERSION,
+                            "the server welcomed with another protocol version",
+                        );
+                    }
                 }
             }
             Inbound::Message(payload) => {
