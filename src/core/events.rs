@@ -181,6 +181,7 @@ fn server_error_name(code: ErrorCode) -> &'static str {
         ErrorCode::RateLimited => "RateLimited",
         ErrorCode::Internal => "Internal",
         ErrorCode::Forbidden => "Forbidden",
+        ErrorCode::Conflict => "Conflict",
         ErrorCode::BadFrame
         | ErrorCode::UnknownKind
         | ErrorCode::TooLarge

@@ -54,10 +54,23 @@ pub enum Kind {
     Presence,
     /// Server → client: a notification addressed to this connection's user, or to everyone.
     Notify,
+    /// Client → server: subscribe to document `room` and catch up from `payload.since`.
+    Sync,
+    /// Server → client: the replay after `sync` is complete; `seq` is the document revision.
+    Synced,
+    /// Server → client: the whole document (`payload` is a [`SnapshotBody`]) at revision `seq`.
+    Snapshot,
+    /// Client → server: end the subscription to document `room`.
+    Unsync,
+    /// A document op (`payload` is a [`DocOpBody`]). Client → server: `seq` is the client's op
+    /// sequence number. Server → client: applied, `seq` is the op's revision.
+    Op,
+    /// Server → client: the origin's op was not applied; `payload` is a [`RejectBody`].
+    Reject,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Hello,
         Kind::Welcome,
         Kind::Msg,
@@ -74,6 +87,12 @@ impl Kind {
         Kind::Publish,
         Kind::Presence,
         Kind::Notify,
+        Kind::Sync,
+        Kind::Synced,
+        Kind::Snapshot,
+        Kind::Unsync,
+        Kind::Op,
+        Kind::Reject,
     ];
 
     /// The string used on the wire.
@@ -95,6 +114,12 @@ impl Kind {
             Kind::Publish => "publish",
             Kind::Presence => "presence",
             Kind::Notify => "notify",
+            Kind::Sync => "sync",
+            Kind::Synced => "synced",
+            Kind::Snapshot => "snapshot",
+            Kind::Unsync => "unsync",
+            Kind::Op => "op",
+            Kind::Reject => "reject",
         }
     }
 
@@ -259,6 +284,79 @@ impl PresenceChange {
     }
 }
 
+/// Payload of a `sync` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncBody {
+    /// The document revision the client has; absent asks for a snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+}
+
+/// The change an `op` makes to its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpName {
+    Set,
+    Delete,
+    Merge,
+}
+
+impl OpName {
+    pub const fn as_wire(self) -> &'static str {
+        match self {
+            OpName::Set => "set",
+            OpName::Delete => "delete",
+            OpName::Merge => "merge",
+        }
+    }
+
+    pub fn from_wire(name: &str) -> Option<OpName> {
+        [OpName::Set, OpName::Delete, OpName::Merge]
+            .into_iter()
+            .find(|n| n.as_wire() == name)
+    }
+}
+
+/// Payload of an `op` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub struct DocOpBody<P> {
+    /// Stable id of the client that made the op (outlives sessions).
+    pub origin: String,
+    /// The origin's op sequence number; present in applied ops the server sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cseq: Option<u64>,
+    pub key: String,
+    pub op: OpName,
+    /// The value (`set`) or merge patch (`merge`); absent for `delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<P>,
+    #[serde(default, rename = "ifRev", skip_serializing_if = "Option::is_none")]
+    pub if_rev: Option<u64>,
+}
+
+/// One key of a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotEntry<P> {
+    pub value: P,
+    pub rev: u64,
+}
+
+/// Payload of a `snapshot` frame: every key of the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub struct SnapshotBody<P> {
+    pub entries: std::collections::BTreeMap<String, SnapshotEntry<P>>,
+}
+
+/// Payload of a `reject` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectBody {
+    pub origin: String,
+    pub cseq: u64,
+    pub error: ErrorBody,
+}
+
 /// Body of an `error` frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -288,13 +386,15 @@ pub enum ErrorCode {
     Internal,
     /// Not allowed, for example joining a private room.
     Forbidden,
+    /// A document op's compare-and-set revision did not match.
+    Conflict,
     /// Any other error this version does not name.
     #[serde(other)]
     Other,
 }
 
 impl ErrorCode {
-    const NAMED: [ErrorCode; 9] = [
+    const NAMED: [ErrorCode; 10] = [
         ErrorCode::BadFrame,
         ErrorCode::UnknownKind,
         ErrorCode::TooLarge,
@@ -304,6 +404,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::Internal,
         ErrorCode::Forbidden,
+        ErrorCode::Conflict,
     ];
 
     pub const fn as_wire(self) -> &'static str {
@@ -317,6 +418,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::Other => "other",
         }
     }
