@@ -38,11 +38,7 @@ fn merge_patch_matches_the_rfc_7386_examples() {
         ),
     ];
     for (target, patch, expected) in cases {
-        assert_eq!(
-            merge_patch(target.clone(), &patch),
-            expected,
-            "{target} + {patch}"
-        );
+        assert_eq!(merge_patch(&target, &patch), expected, "{target} + {patch}");
     }
 }
 
@@ -150,7 +146,7 @@ proptest! {
     /// Merge patch is idempotent: applying the same patch twice equals applying it once.
     #[test]
     fn merge_patch_is_idempotent(target in value(), patch in value()) {
-        let once = merge_patch(target, &patch);
-        prop_assert_eq!(merge_patch(once.clone(), &patch), once);
+        let once = merge_patch(&target, &patch);
+        prop_assert_eq!(merge_patch(&once, &patch), once);
     }
 }

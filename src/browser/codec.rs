@@ -116,6 +116,16 @@ pub fn encode(transmit: &Transmit<JsFrame>) -> JsString {
         Transmit::Leave { id, room } => {
             control(Kind::Leave, Some(*id), Some(room), JsValue::UNDEFINED)
         }
+        Transmit::Sync { id, doc, since } => {
+            let mut payload = ObjectBuilder::new();
+            if let Some(since) = since {
+                payload = payload.number("since", *since);
+            }
+            control(Kind::Sync, Some(*id), Some(doc), payload.build())
+        }
+        Transmit::Unsync { id, doc } => {
+            control(Kind::Unsync, Some(*id), Some(doc), JsValue::UNDEFINED)
+        }
         Transmit::Presence { room, meta } => {
             let payload = ObjectBuilder::new().set("meta", meta.parse()).build();
             control(Kind::Presence, None, Some(room), payload)

@@ -265,6 +265,11 @@ fn dispatch(driver_rc: &SharedDriver, emitter: &Emitter, event: Event<JsValue>) 
                 call.settle(result.map_err(|e| errors::client_error(&e)));
             }
         }
+        // Documents are not exposed in the browser yet: nothing opens one.
+        Event::DocChanged { .. }
+        | Event::DocConfirmed { .. }
+        | Event::DocRejected { .. }
+        | Event::DocSynced { .. } => {}
         Event::Room { room, state } => {
             emitter.emit(&room_key("state", &room), &js_values::room_state(&state))
         }

@@ -6,6 +6,7 @@
 
 use super::backoff;
 use super::config::{Config, ConfigError};
+use super::docs::{DocState, Docs, PendingOp};
 use super::events::{ClientError, CloseReason, ConnectionState, Event};
 use super::fifo::Fifo;
 use super::heartbeat::{Beat, Heartbeat};
@@ -14,6 +15,7 @@ use super::queue::{OutboundQueue, WireSize};
 use super::requests::{RequestOptions, Requests};
 use super::rng::Rng;
 use super::rooms::{Delivery, Room, RoomState, Rooms};
+use crate::doc::{apply, Doc, Entry, Json, Op};
 use crate::protocol::{
     close_code, ErrorBody, Hello, Member, PresenceChange, Resume, Welcome, PROTOCOL_VERSION,
 };
@@ -97,6 +99,44 @@ pub enum Transmit<F> {
         room: String,
         meta: F,
     },
+    /// Subscribe to document `doc` and catch up from revision `since` (a snapshot when `None`).
+    Sync {
+        id: u64,
+        doc: String,
+        since: Option<u64>,
+    },
+    Unsync {
+        id: u64,
+        doc: String,
+    },
+}
+
+/// A decoded document frame from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DocInbound<P> {
+    /// An op the server applied as revision `rev`.
+    Applied {
+        doc: String,
+        rev: u64,
+        origin: String,
+        cseq: u64,
+        op: Op<P>,
+    },
+    /// The server refused this client's op `cseq`.
+    Rejected {
+        doc: String,
+        origin: String,
+        cseq: u64,
+        error: ErrorBody,
+    },
+    /// The replay after `sync` is complete; the document is at `rev`.
+    Synced { doc: String, rev: u64 },
+    /// The whole document at `rev`: `(key, value, key revision)`.
+    Snapshot {
+        doc: String,
+        rev: u64,
+        entries: Vec<(String, P, u64)>,
+    },
 }
 
 /// What the driver must do, in order.
@@ -149,6 +189,10 @@ pub struct ClientCore<F, P> {
     queue: OutboundQueue<Queued<F>>,
     requests: Requests<F>,
     rooms: Rooms<F, P>,
+    docs: Docs<P, F>,
+    /// Stable id of this client in document ops (outlives sessions).
+    origin: String,
+    next_cseq: u64,
     /// Ids for requests, joins and leaves: one counter, so an `error` frame's id is unambiguous.
     next_id: u64,
     heartbeat: Heartbeat,
@@ -161,8 +205,17 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// A new client in the `Idle` state. `seed` feeds backoff jitter when the config has none.
     pub fn new(config: Config, seed: u64) -> Result<Self, ConfigError> {
         config.validate()?;
+        let mut rng = Rng::new(config.seed.unwrap_or(seed));
+        let origin = config.origin.clone().unwrap_or_else(|| {
+            let mut origin = String::from("c-");
+            for shift in (0..64).step_by(4).rev() {
+                let digit = ((rng.next_u64() >> shift) & 0xf) as u32;
+                origin.push(char::from_digit(digit, 16).unwrap_or('0'));
+            }
+            origin
+        });
         Ok(ClientCore {
-            rng: Rng::new(config.seed.unwrap_or(seed)),
+            rng,
             queue: OutboundQueue::new(config.queue.clone()),
             heartbeat: Heartbeat::new(config.heartbeat.clone()),
             config,
@@ -175,6 +228,9 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             session: None,
             requests: Requests::new(),
             rooms: Rooms::new(),
+            docs: Docs::new(),
+            origin,
+            next_cseq: 1,
             next_id: 1,
             metrics: Metrics::default(),
             actions: Fifo::new(),
@@ -320,6 +376,40 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
 
     pub fn room(&self, room: &str) -> Option<&Room<F, P>> {
         self.rooms.get(room)
+    }
+
+    /// This client's id in document ops.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Opens document `name`, or adds a reference to it; the first opening syncs it.
+    pub fn open_doc(&mut self, name: &str) {
+        if self.docs.open(name) && matches!(self.link, Link::Open { .. }) {
+            self.send_sync(name);
+        }
+    }
+
+    /// Drops a reference to document `name`; the last one closes it (pending ops are dropped).
+    pub fn close_doc(&mut self, name: &str) {
+        if self.docs.close(name) && matches!(self.link, Link::Open { .. }) {
+            let id = self.next_id();
+            self.push_send(Transmit::Unsync {
+                id,
+                doc: name.to_owned(),
+            });
+        }
+    }
+
+    pub fn doc(&self, name: &str) -> Option<&DocState<P, F>> {
+        self.docs.get(name)
+    }
+
+    /// A fresh op sequence number, for the driver to encode into the op frame.
+    pub fn allocate_cseq(&mut self) -> u64 {
+        let cseq = self.next_cseq;
+        self.next_cseq += 1;
+        cseq
     }
 
     /// The driver's socket opened: start the handshake.
@@ -586,6 +676,9 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         for room in self.rooms.names() {
             self.send_join(&room);
         }
+        for doc in self.docs.names() {
+            self.send_sync(&doc);
+        }
         // Everything queued while offline goes next, in order, before anything newer.
         for (queued, size) in self.queue.take_all() {
             if queued
@@ -596,6 +689,21 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             }
             self.transmit_user(queued.frame, size, queued.request);
         }
+    }
+
+    fn send_sync(&mut self, name: &str) {
+        let id = self.next_id();
+        let Some(doc) = self.docs.get_mut(name) else {
+            return;
+        };
+        doc.synced = false;
+        doc.sync_id = Some(id);
+        let since = doc.has_base.then_some(doc.confirmed.rev);
+        self.push_send(Transmit::Sync {
+            id,
+            doc: name.to_owned(),
+            since,
+        });
     }
 
     fn send_join(&mut self, room: &str) {
@@ -776,6 +884,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         for (room, state) in self.rooms.on_disconnect() {
             self.events.push_back(Event::Room { room, state });
         }
+        self.docs.on_disconnect();
     }
 
     /// User frames still waiting for a socket that is gone go back to the front of the queue, so
@@ -827,6 +936,180 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         if self.state != state {
             self.state = state.clone();
             self.events.push_back(Event::State(state));
+        }
+    }
+}
+
+/// Document sync: needs the payload type to be a JSON value the shared `apply` can work on.
+impl<F: WireSize + Clone, P: Clone + Json + PartialEq> ClientCore<F, P> {
+    /// Applies a local op at once (optimistically) and sends its encoded `frame` (which carries
+    /// `cseq` from `allocate_cseq` and this client's origin) when the document is synced;
+    /// otherwise it is sent once the document is synced.
+    pub fn apply_op(
+        &mut self,
+        name: &str,
+        cseq: u64,
+        op: Op<P>,
+        frame: F,
+    ) -> Result<(), ClientError> {
+        let send = matches!(self.link, Link::Open { .. });
+        let Some(doc) = self.docs.get_mut(name) else {
+            return Err(ClientError::DocNotOpen {
+                doc: name.to_owned(),
+            });
+        };
+        doc.pending.push(PendingOp {
+            cseq,
+            op,
+            frame: frame.clone(),
+        });
+        let changed = doc.rebase();
+        let synced = doc.synced;
+        self.doc_changed(name, changed);
+        if send && synced {
+            self.push_send(Transmit::User {
+                frame,
+                request: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// A document frame arrived.
+    pub fn handle_doc_frame(&mut self, frame: DocInbound<P>) {
+        if self.link == Link::None {
+            return;
+        }
+        match frame {
+            DocInbound::Applied {
+                doc,
+                rev,
+                origin,
+                cseq,
+                op,
+            } => self.on_applied(&doc, rev, origin == self.origin, cseq, &op),
+            DocInbound::Rejected {
+                doc,
+                origin,
+                cseq,
+                error,
+            } => {
+                if origin != self.origin {
+                    return;
+                }
+                let Some(state) = self.docs.get_mut(&doc) else {
+                    return;
+                };
+                let Some(pending) = state.take_pending(cseq) else {
+                    return;
+                };
+                let changed = state.rebase();
+                self.doc_changed(&doc, changed);
+                self.metrics.errors += 1;
+                self.events.push_back(Event::DocRejected {
+                    doc,
+                    cseq,
+                    op: pending.op,
+                    error: ClientError::Server {
+                        code: error.code,
+                        message: error.message,
+                    },
+                });
+            }
+            DocInbound::Synced { doc, rev } => {
+                let Some(state) = self.docs.get_mut(&doc) else {
+                    return;
+                };
+                if rev != state.confirmed.rev {
+                    // The replay did not bring us to the server's revision: start over.
+                    state.has_base = false;
+                    self.send_sync(&doc);
+                    return;
+                }
+                state.has_base = true;
+                self.on_synced(&doc);
+            }
+            DocInbound::Snapshot { doc, rev, entries } => {
+                let Some(state) = self.docs.get_mut(&doc) else {
+                    return;
+                };
+                let mut confirmed = Doc::new();
+                confirmed.rev = rev;
+                for (key, value, key_rev) in entries {
+                    confirmed.entries.insert(
+                        key,
+                        Entry {
+                            value,
+                            rev: key_rev,
+                        },
+                    );
+                }
+                state.confirmed = confirmed;
+                state.has_base = true;
+                let changed = state.rebase();
+                self.doc_changed(&doc, changed);
+                self.on_synced(&doc);
+            }
+        }
+    }
+
+    fn on_applied(&mut self, name: &str, rev: u64, mine: bool, cseq: u64, op: &Op<P>) {
+        let Some(state) = self.docs.get_mut(name) else {
+            return;
+        };
+        if rev > state.confirmed.rev {
+            if rev != state.confirmed.rev + 1 || apply(&mut state.confirmed, op) != Ok(rev) {
+                // A gap or a disagreement: never guess, resync from the last good revision.
+                if rev == state.confirmed.rev + 1 {
+                    state.has_base = false;
+                }
+                self.send_sync(name);
+                return;
+            }
+            state.has_base = true;
+        }
+        // At or below the confirmed revision: already applied (a replay overlap or the server
+        // answering a re-sent op); it can still confirm one of ours.
+        let confirmed = mine && state.take_pending(cseq).is_some();
+        let changed = state.rebase();
+        self.doc_changed(name, changed);
+        if confirmed {
+            self.events.push_back(Event::DocConfirmed {
+                doc: name.to_owned(),
+                cseq,
+                rev,
+            });
+        }
+    }
+
+    /// The document caught up: re-send every op still pending, in order (the server applies
+    /// each `(origin, cseq)` once).
+    fn on_synced(&mut self, name: &str) {
+        let Some(state) = self.docs.get_mut(name) else {
+            return;
+        };
+        state.synced = true;
+        state.sync_id = None;
+        let rev = state.confirmed.rev;
+        let frames: Vec<F> = state.pending.iter().map(|p| p.frame.clone()).collect();
+        for frame in frames {
+            self.push_send(Transmit::User {
+                frame,
+                request: None,
+            });
+        }
+        self.events.push_back(Event::DocSynced {
+            doc: name.to_owned(),
+            rev,
+        });
+    }
+
+    fn doc_changed(&mut self, name: &str, keys: Vec<String>) {
+        if !keys.is_empty() {
+            self.events.push_back(Event::DocChanged {
+                doc: name.to_owned(),
+                keys,
+            });
         }
     }
 }

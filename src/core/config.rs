@@ -18,6 +18,8 @@ pub struct Config {
     pub seed: Option<u64>,
     /// User id announced in `hello` (for user-addressed notifications and presence).
     pub user: Option<String>,
+    /// This client's id in document ops; random (from the seed) when not set.
+    pub origin: Option<String>,
 }
 
 impl Default for Config {
@@ -30,6 +32,7 @@ impl Default for Config {
             max_message_bytes: 1024 * 1024,
             seed: None,
             user: None,
+            origin: None,
         }
     }
 }

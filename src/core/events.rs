@@ -2,6 +2,7 @@
 
 use super::rooms::RoomState;
 use super::text::Text;
+use crate::doc::Op;
 use crate::protocol::{ErrorCode, Member, PresenceChange};
 use serde::Serialize;
 
@@ -93,6 +94,10 @@ pub enum ClientError {
     /// on reconnect: re-sending could run it twice, so it is settled with this instead.
     SessionLost,
     Aborted,
+    /// A document op on a document that is not open.
+    DocNotOpen {
+        doc: String,
+    },
 }
 
 impl std::error::Error for ClientError {}
@@ -149,6 +154,7 @@ impl ClientError {
                 t("the server lost the session while the request was in flight")
             }
             ClientError::Aborted => t("the request was aborted"),
+            ClientError::DocNotOpen { doc } => t("document \"").add(doc).add("\" is not open"),
         }
         .done()
     }
@@ -168,6 +174,7 @@ impl ClientError {
             ClientError::Timeout { .. } => "Timeout",
             ClientError::Disconnected => "Disconnected",
             ClientError::SessionLost => "SessionLost",
+            ClientError::DocNotOpen { .. } => "DocNotOpen",
             ClientError::Aborted => "Aborted",
         }
     }
@@ -234,4 +241,27 @@ pub enum Event<P> {
         member: Member<P>,
     },
     Notification(P),
+    /// Keys whose value in the document's view changed (local op, server op, rollback, resync).
+    DocChanged {
+        doc: String,
+        keys: Vec<String>,
+    },
+    /// The server applied this client's op `cseq` as revision `rev`.
+    DocConfirmed {
+        doc: String,
+        cseq: u64,
+        rev: u64,
+    },
+    /// The server refused this client's op: it is gone from the view (rolled back).
+    DocRejected {
+        doc: String,
+        cseq: u64,
+        op: Op<P>,
+        error: ClientError,
+    },
+    /// The document caught up with the server (after opening or a reconnect).
+    DocSynced {
+        doc: String,
+        rev: u64,
+    },
 }

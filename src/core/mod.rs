@@ -4,6 +4,7 @@
 pub mod backoff;
 mod client;
 pub mod config;
+pub mod docs;
 pub mod events;
 mod fifo;
 pub mod heartbeat;
@@ -15,7 +16,7 @@ pub mod rooms;
 mod text;
 mod vec_map;
 
-pub use client::{Action, ClientCore, Inbound, Transmit};
+pub use client::{Action, ClientCore, DocInbound, Inbound, Transmit};
 pub use config::{
     Config, ConfigError, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectConfig,
 };

@@ -64,7 +64,7 @@ pub enum Rejection {
     Conflict { expected: u64, actual: u64 },
 }
 
-impl<V: Json> Default for Doc<V> {
+impl<V> Default for Doc<V> {
     fn default() -> Self {
         Doc {
             rev: 0,
@@ -73,7 +73,7 @@ impl<V: Json> Default for Doc<V> {
     }
 }
 
-impl<V: Json> Doc<V> {
+impl<V> Doc<V> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -112,7 +112,7 @@ pub fn apply<V: Json>(doc: &mut Doc<V>, op: &Op<V>) -> Result<u64, Rejection> {
         }
         Change::Merge(patch) => {
             let current = doc.get(&op.key).cloned().unwrap_or_else(V::null);
-            let value = merge_patch(current, patch);
+            let value = merge_patch(&current, patch);
             doc.entries.insert(op.key.clone(), Entry { value, rev });
         }
     }
@@ -120,23 +120,25 @@ pub fn apply<V: Json>(doc: &mut Doc<V>, op: &Op<V>) -> Result<u64, Rejection> {
     Ok(rev)
 }
 
-/// RFC 7386 JSON merge patch.
-pub fn merge_patch<V: Json>(target: V, patch: &V) -> V {
+/// RFC 7386 JSON merge patch. Builds new objects rather than changing `target`, so values that
+/// share structure (JS objects held by both the confirmed state and the view) stay intact.
+pub fn merge_patch<V: Json>(target: &V, patch: &V) -> V {
     if !patch.is_object() {
         return patch.clone();
     }
-    let mut target = if target.is_object() {
-        target
-    } else {
-        V::empty_object()
-    };
-    for (name, value) in patch.entries() {
-        if value.is_null() {
-            target.remove(&name);
-        } else {
-            let current = target.get(&name).unwrap_or_else(V::null);
-            target.insert(&name, merge_patch(current, &value));
+    let mut result = V::empty_object();
+    if target.is_object() {
+        for (name, value) in target.entries() {
+            result.insert(&name, value);
         }
     }
-    target
+    for (name, value) in patch.entries() {
+        if value.is_null() {
+            result.remove(&name);
+        } else {
+            let current = result.get(&name).unwrap_or_else(V::null);
+            result.insert(&name, merge_patch(&current, &value));
+        }
+    }
+    result
 }

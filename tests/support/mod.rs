@@ -19,6 +19,9 @@ pub struct Socket {
     pub presence: Vec<(String, String)>,
     /// Request ids sent on this socket, in order.
     pub requests: Vec<u64>,
+    /// (id, doc, since) of each document sync sent on this socket.
+    pub syncs: Vec<(u64, String, Option<u64>)>,
+    pub unsyncs: Vec<String>,
 }
 
 pub struct Harness {
@@ -81,6 +84,8 @@ impl Harness {
                         } => socket.joins.push((id, room, since, meta)),
                         Transmit::Leave { room, .. } => socket.leaves.push(room),
                         Transmit::Presence { room, meta } => socket.presence.push((room, meta)),
+                        Transmit::Sync { id, doc, since } => socket.syncs.push((id, doc, since)),
+                        Transmit::Unsync { doc, .. } => socket.unsyncs.push(doc),
                     }
                 }
             }
