@@ -7,6 +7,7 @@ use super::glue::{watch_abort, Emitter};
 use super::js_values::{self, ObjectBuilder};
 use super::now_ms;
 use super::room::Room;
+use super::synced_doc::SyncedDoc;
 use crate::core::{ClientError, Config};
 use crate::protocol::Kind;
 use js_sys::{Function, Object, Promise};
@@ -197,6 +198,24 @@ impl Client {
         self.driver.borrow_mut().core.join(&room, meta);
         self.pump();
         Ok(handle)
+    }
+
+    /// Opens the shared document `name` (reference-counted): an optimistic view kept in sync
+    /// with the server, rebased on the server's order and resynced after reconnects.
+    pub fn doc(&self, name: String) -> Result<SyncedDoc, JsValue> {
+        if name.is_empty() {
+            return Err(errors::named_error(
+                "InvalidOptions",
+                "document name is empty",
+            ));
+        }
+        self.driver.borrow_mut().core.open_doc(&name);
+        self.pump();
+        Ok(SyncedDoc::new(
+            Rc::downgrade(&self.driver),
+            self.emitter.clone(),
+            name,
+        ))
     }
 
     /// Subscribes to an event; returns the function that unsubscribes.

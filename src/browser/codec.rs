@@ -3,8 +3,10 @@
 
 use super::glue::{encode_frame, message_class, parse_frame, utf8_length};
 use super::js_values::ObjectBuilder;
-use crate::core::{Inbound, Transmit, WireSize};
-use crate::protocol::{ErrorBody, ErrorCode, Kind, Member, PresenceChange};
+use crate::core::{DocInbound, Inbound, Transmit, WireSize};
+use crate::doc::Json;
+use crate::doc::{Change, Op};
+use crate::protocol::{ErrorBody, ErrorCode, Kind, Member, OpName, PresenceChange};
 use js_sys::{JsString, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -164,8 +166,47 @@ fn error_body(value: &JsValue) -> ErrorBody {
     }
 }
 
+/// A decoded frame: for the connection core, or for one of its documents.
+pub enum Decoded {
+    Frame(Inbound<JsValue>),
+    Doc(DocInbound<JsValue>),
+}
+
+impl From<Inbound<JsValue>> for Decoded {
+    fn from(frame: Inbound<JsValue>) -> Self {
+        Decoded::Frame(frame)
+    }
+}
+
+/// Reads an op payload (`{origin, cseq?, key, op, value?, ifRev?}`).
+fn doc_op(payload: &JsValue) -> Result<(String, Option<u64>, Op<JsValue>), String> {
+    let origin = get_str(payload, "origin").ok_or("op has no \"origin\"")?;
+    let key = get_str(payload, "key").ok_or("op has no \"key\"")?;
+    let value = get(payload, &"value".into());
+    let change = match get_str(payload, "op")
+        .as_deref()
+        .and_then(OpName::from_wire)
+    {
+        Some(OpName::Set) => Change::Set(value),
+        Some(OpName::Merge) => Change::Merge(value),
+        Some(OpName::Delete) => Change::Delete,
+        None => return Err("op has no valid \"op\"".into()),
+    };
+    let cseq = integer(get(payload, &"cseq".into()));
+    let if_rev = integer(get(payload, &"ifRev".into()));
+    Ok((
+        origin,
+        cseq,
+        Op {
+            key,
+            change,
+            if_rev,
+        },
+    ))
+}
+
 /// Decodes one text frame; the error is a human-readable reason.
-pub fn decode(keys: &Keys, text: &JsValue) -> Result<Inbound<JsValue>, String> {
+pub fn decode(keys: &Keys, text: &JsValue) -> Result<Decoded, String> {
     let frame = parse_frame(text);
     if frame.is_undefined() {
         return Err("frame is not valid JSON".into());
@@ -177,13 +218,14 @@ pub fn decode(keys: &Keys, text: &JsValue) -> Result<Inbound<JsValue>, String> {
     let payload = || get(&frame, &keys.payload);
     // The hot path: one call classifies, one reads the payload.
     match message_class(&frame) {
-        1 => return Ok(Inbound::Message(payload())),
+        1 => return Ok(Inbound::Message(payload()).into()),
         2 => {
             return Ok(Inbound::RoomMessage {
                 room: room().ok_or("room message has no string \"room\"")?,
                 seq: integer(get(&frame, &keys.seq)).ok_or("room message has no \"seq\"")?,
                 payload: payload(),
-            })
+            }
+            .into())
         }
         _ => {}
     }
@@ -194,7 +236,54 @@ pub fn decode(keys: &Keys, text: &JsValue) -> Result<Inbound<JsValue>, String> {
     let id = || integer(get(&frame, &keys.id));
     let required_id = || id().ok_or_else(|| [&kind, " frame has no integer \"id\""].concat());
     let required_room = || room().ok_or_else(|| [&kind, " frame has no \"room\""].concat());
-    Ok(match Kind::from_wire(&kind) {
+    let required_seq =
+        || integer(get(&frame, &keys.seq)).ok_or_else(|| [&kind, " frame has no \"seq\""].concat());
+    let doc_frame = match Kind::from_wire(&kind) {
+        Some(Kind::Op) => {
+            let (origin, cseq, op) = doc_op(&payload())?;
+            Some(DocInbound::Applied {
+                doc: required_room()?,
+                rev: required_seq()?,
+                origin,
+                cseq: cseq.ok_or("applied op has no \"cseq\"")?,
+                op,
+            })
+        }
+        Some(Kind::Reject) => {
+            let body = payload();
+            Some(DocInbound::Rejected {
+                doc: required_room()?,
+                origin: get_str(&body, "origin").ok_or("reject has no \"origin\"")?,
+                cseq: integer(get(&body, &"cseq".into())).ok_or("reject has no \"cseq\"")?,
+                error: error_body(&get(&body, &keys.error)),
+            })
+        }
+        Some(Kind::Synced) => Some(DocInbound::Synced {
+            doc: required_room()?,
+            rev: required_seq()?,
+        }),
+        Some(Kind::Snapshot) => {
+            let entries = get(&payload(), &"entries".into());
+            let mut parsed = Vec::new();
+            if Json::is_object(&entries) {
+                for (key, entry) in Json::entries(&entries) {
+                    let rev = integer(get(&entry, &"rev".into()))
+                        .ok_or("snapshot entry has no \"rev\"")?;
+                    parsed.push((key, get(&entry, &"value".into()), rev));
+                }
+            }
+            Some(DocInbound::Snapshot {
+                doc: required_room()?,
+                rev: required_seq()?,
+                entries: parsed,
+            })
+        }
+        _ => None,
+    };
+    if let Some(doc_frame) = doc_frame {
+        return Ok(Decoded::Doc(doc_frame));
+    }
+    Ok(Decoded::Frame(match Kind::from_wire(&kind) {
         Some(Kind::Msg) => Inbound::Message(payload()),
         Some(Kind::Ping) => Inbound::Ping { id: required_id()? },
         Some(Kind::Pong) => Inbound::Pong { id: required_id()? },
@@ -262,9 +351,9 @@ pub fn decode(keys: &Keys, text: &JsValue) -> Result<Inbound<JsValue>, String> {
             Kind::Hello | Kind::Broadcast | Kind::Req | Kind::Join | Kind::Leave | Kind::Publish,
         )
         | None => Inbound::Unknown { kind },
-        // Document sync is not exposed in the browser yet: nothing here subscribes to one.
+        // Client-to-server document kinds; the server-to-client ones were handled above.
         Some(
             Kind::Sync | Kind::Synced | Kind::Snapshot | Kind::Unsync | Kind::Op | Kind::Reject,
         ) => Inbound::Unknown { kind },
-    })
+    }))
 }

@@ -10,6 +10,7 @@ use super::glue::Emitter;
 use super::js_values::{self, ObjectBuilder};
 use super::now_ms;
 use super::socket::{SocketEvent, SocketHandle};
+use super::synced_doc::doc_key;
 use crate::core::VecMap;
 use crate::core::{Action, ClientCore, Event, Transmit};
 use crate::protocol::close_code;
@@ -151,7 +152,8 @@ impl Driver {
                 }
                 let size = super::glue::utf8_length(&data) as usize;
                 match codec::decode(&self.keys, &data) {
-                    Ok(frame) => self.core.handle_inbound(now, frame, size),
+                    Ok(codec::Decoded::Frame(frame)) => self.core.handle_inbound(now, frame, size),
+                    Ok(codec::Decoded::Doc(frame)) => self.core.handle_doc_frame(frame),
                     Err(reason) => self.core.handle_malformed(reason),
                 }
             }
@@ -265,11 +267,40 @@ fn dispatch(driver_rc: &SharedDriver, emitter: &Emitter, event: Event<JsValue>) 
                 call.settle(result.map_err(|e| errors::client_error(&e)));
             }
         }
-        // Documents are not exposed in the browser yet: nothing opens one.
-        Event::DocChanged { .. }
-        | Event::DocConfirmed { .. }
-        | Event::DocRejected { .. }
-        | Event::DocSynced { .. } => {}
+        Event::DocChanged { doc, keys } => {
+            let list = js_sys::Array::new();
+            for key in keys {
+                list.push(&JsValue::from_str(&key));
+            }
+            emitter.emit(
+                &doc_key("change", &doc),
+                &ObjectBuilder::new().set("keys", list).build(),
+            )
+        }
+        Event::DocConfirmed { doc, cseq, rev } => emitter.emit(
+            &doc_key("confirmed", &doc),
+            &ObjectBuilder::new()
+                .number("cseq", cseq)
+                .number("rev", rev)
+                .build(),
+        ),
+        Event::DocRejected {
+            doc,
+            cseq,
+            op,
+            error,
+        } => emitter.emit(
+            &doc_key("rejected", &doc),
+            &ObjectBuilder::new()
+                .number("cseq", cseq)
+                .set("key", op.key)
+                .set("error", errors::client_error(&error))
+                .build(),
+        ),
+        Event::DocSynced { doc, rev } => emitter.emit(
+            &doc_key("synced", &doc),
+            &ObjectBuilder::new().number("rev", rev).build(),
+        ),
         Event::Room { room, state } => {
             emitter.emit(&room_key("state", &room), &js_values::room_state(&state))
         }

@@ -102,6 +102,16 @@ export function encodeFrame(kind, id, room, payload) {
   return JSON.stringify(frame);
 }
 
+// Encodes a document op: `seq` is the client's op sequence number.
+export function encodeOp(room, cseq, payload) {
+  return JSON.stringify({ kind: "op", room, seq: cseq, payload });
+}
+
+// A deep copy of a JSON value, so a document never shares objects the app may change later.
+export function copyJson(value) {
+  return value === undefined ? null : JSON.parse(JSON.stringify(value));
+}
+
 // Settles nothing itself: calls `listener(id)` when `signal` aborts; returns the detacher.
 export function watchAbort(signal, listener, id) {
   const onAbort = () => listener(id);

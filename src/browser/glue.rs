@@ -41,6 +41,15 @@ extern "C" {
         payload: &JsValue,
     ) -> Result<js_sys::JsString, JsValue>;
 
+    /// `JSON.stringify({kind: "op", room, seq: cseq, payload})`; throws for BigInts and cycles.
+    #[wasm_bindgen(js_name = encodeOp, catch)]
+    pub fn encode_op(room: &str, cseq: f64, payload: &JsValue)
+        -> Result<js_sys::JsString, JsValue>;
+
+    /// A deep copy of a JSON value; throws for BigInts and cycles.
+    #[wasm_bindgen(js_name = copyJson, catch)]
+    pub fn copy_json(value: &JsValue) -> Result<JsValue, JsValue>;
+
     /// Throws when `signal` is not an `AbortSignal`.
     #[wasm_bindgen(js_name = watchAbort, catch)]
     pub fn watch_abort(

@@ -183,9 +183,14 @@ pub fn options(options: JsValue) -> Result<(Config, bool), String> {
             "maxMessageBytes",
             "seed",
             "user",
+            "origin",
             "autoConnect",
         ],
     )?;
+    config.origin = match top.get("origin") {
+        None => None,
+        Some(v) => Some(v.as_string().ok_or("options.origin must be a string")?),
+    };
     config.user = match top.get("user") {
         None => None,
         Some(v) => Some(v.as_string().ok_or("options.user must be a string")?),

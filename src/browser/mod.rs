@@ -6,9 +6,11 @@ mod codec;
 mod driver;
 mod errors;
 mod glue;
+mod js_json;
 mod js_values;
 mod room;
 mod socket;
+mod synced_doc;
 mod typescript;
 
 pub use client::Client;

@@ -48,6 +48,8 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Fixes the jitter seed (tests); random by default. */
   seed?: number;
+  /** This client's id in shared-document ops; random by default. */
+  origin?: string;
   /** User id announced to the server (user-addressed notifications, presence). */
   user?: string;
   /** Start connecting at construction. Default true. */
@@ -61,6 +63,18 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** In flight when the connection drops: re-send after reconnect (the server runs it once), or reject with `Disconnected`. Default "retry". */
   onDisconnect?: "retry" | "fail";
+}
+
+export interface OpOptions {
+  /** Compare-and-set: apply only if the key is at this revision (0 for absent); else `rejected`. */
+  ifRev?: number;
+}
+
+export interface DocEvents {
+  change: { keys: string[] };
+  confirmed: { cseq: number; rev: number };
+  rejected: { cseq: number; key: string; error: ResocketError };
+  synced: { rev: number };
 }
 
 export interface JoinOptions {
@@ -132,7 +146,9 @@ export type ResocketErrorCode =
   | "BadRequest"
   | "RateLimited"
   | "Internal"
-  | "Forbidden";
+  | "Forbidden"
+  | "Conflict"
+  | "DocNotOpen";
 
 export interface ResocketError extends Error {
   name: "ResocketError";

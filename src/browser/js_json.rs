@@ -1,0 +1,55 @@
+//! The shared document model's [`Json`] over JS values, so documents in the browser hold the
+//! app's values as they are. `merge_patch` builds new objects, so shared values are never
+//! changed in place.
+
+use crate::doc::Json;
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+impl Json for JsValue {
+    fn null() -> Self {
+        JsValue::NULL
+    }
+
+    fn empty_object() -> Self {
+        Object::new().into()
+    }
+
+    fn is_null(&self) -> bool {
+        JsValue::is_null(self)
+    }
+
+    fn is_object(&self) -> bool {
+        JsValue::is_object(self) && !Array::is_array(self)
+    }
+
+    fn entries(&self) -> Vec<(String, Self)> {
+        if !Json::is_object(self) {
+            return Vec::new();
+        }
+        Object::keys(self.unchecked_ref::<Object>())
+            .iter()
+            .filter_map(|key| {
+                let value = Reflect::get(self, &key).ok()?;
+                Some((key.as_string()?, value))
+            })
+            .collect()
+    }
+
+    fn get(&self, key: &str) -> Option<Self> {
+        if !Json::is_object(self) {
+            return None;
+        }
+        Reflect::get(self, &key.into())
+            .ok()
+            .filter(|v| !v.is_undefined())
+    }
+
+    fn insert(&mut self, key: &str, value: Self) {
+        let _ = Reflect::set(self, &key.into(), &value);
+    }
+
+    fn remove(&mut self, key: &str) {
+        let _ = Reflect::delete_property(self.unchecked_ref::<Object>(), &key.into());
+    }
+}

@@ -1,0 +1,263 @@
+//! The exported `SyncedDoc` handle returned by `client.doc(name)`: an optimistic view of a shared
+//! document. Local ops show at once; the server confirms them, or rejects them and the view rolls
+//! back; ops from others are rebased under pending ones. The logic is the core's; this only
+//! converts values and events.
+
+use super::codec::JsFrame;
+use super::driver::{pump, Driver, SharedDriver};
+use super::errors;
+use super::glue::{copy_json, encode_op, Emitter};
+use super::js_values::ObjectBuilder;
+use crate::core::ClientError;
+use crate::doc::{Change, Op};
+use crate::protocol::OpName;
+use js_sys::{Array, Function, Object};
+use std::cell::{Cell, RefCell};
+use std::rc::Weak;
+use wasm_bindgen::prelude::*;
+
+/// The emitter key of a document event, e.g. `change#board`.
+pub fn doc_key(event: &str, doc: &str) -> String {
+    [event, "#", doc].concat()
+}
+
+/// One reference to an open shared document. It does not keep the client alive; `close()`
+/// (or freeing it) releases it.
+#[wasm_bindgen]
+pub struct SyncedDoc {
+    driver: Weak<RefCell<Driver>>,
+    emitter: Emitter,
+    name: String,
+    subscriptions: RefCell<Vec<Function>>,
+    closed: Cell<bool>,
+}
+
+impl SyncedDoc {
+    pub fn new(driver: Weak<RefCell<Driver>>, emitter: Emitter, name: String) -> Self {
+        SyncedDoc {
+            driver,
+            emitter,
+            name,
+            subscriptions: RefCell::new(Vec::new()),
+            closed: Cell::new(false),
+        }
+    }
+
+    fn driver(&self) -> Result<SharedDriver, JsValue> {
+        self.driver
+            .upgrade()
+            .filter(|_| !self.closed.get())
+            .ok_or_else(|| {
+                errors::client_error(&ClientError::DocNotOpen {
+                    doc: self.name.clone(),
+                })
+            })
+    }
+
+    fn submit(
+        &self,
+        name: OpName,
+        key: String,
+        value: Option<JsValue>,
+        options: Option<Object>,
+    ) -> Result<f64, JsValue> {
+        let driver = self.driver()?;
+        let if_rev = match options {
+            None => None,
+            Some(options) => {
+                let rev =
+                    js_sys::Reflect::get(&options, &"ifRev".into()).unwrap_or(JsValue::UNDEFINED);
+                if rev.is_undefined() || rev.is_null() {
+                    None
+                } else {
+                    Some(
+                        rev.as_f64()
+                            .filter(|r| r.fract() == 0.0 && *r >= 0.0)
+                            .ok_or_else(|| {
+                                errors::named_error(
+                                    "InvalidOptions",
+                                    "ifRev must be a non-negative integer",
+                                )
+                            })? as u64,
+                    )
+                }
+            }
+        };
+        // A private copy: the app may change its object after handing it over.
+        let value = value.map(|v| copy_json(&v)).transpose()?;
+        let (cseq, origin) = {
+            let mut d = driver.borrow_mut();
+            (d.core.allocate_cseq(), d.core.origin().to_owned())
+        };
+        let mut payload = ObjectBuilder::new()
+            .set("origin", origin)
+            .set("key", key.as_str())
+            .set("op", name.as_wire());
+        if let Some(value) = &value {
+            payload = payload.set("value", value.clone());
+        }
+        if let Some(rev) = if_rev {
+            payload = payload.number("ifRev", rev);
+        }
+        let frame = JsFrame::new(encode_op(&self.name, cseq as f64, &payload.build())?);
+        let change = match (name, value) {
+            (OpName::Set, Some(v)) => Change::Set(v),
+            (OpName::Merge, Some(v)) => Change::Merge(v),
+            _ => Change::Delete,
+        };
+        let op = Op {
+            key,
+            change,
+            if_rev,
+        };
+        let result = driver
+            .borrow_mut()
+            .core
+            .apply_op(&self.name, cseq, op, frame);
+        pump(&driver, &self.emitter);
+        result.map_err(|e| errors::client_error(&e))?;
+        Ok(cseq as f64)
+    }
+}
+
+#[wasm_bindgen]
+impl SyncedDoc {
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// The value of `key` in the view (confirmed state plus pending ops). Do not mutate it.
+    #[wasm_bindgen(unchecked_return_type = "unknown")]
+    pub fn get(&self, key: &str) -> JsValue {
+        self.read(|doc| doc.view.get(key).cloned())
+            .flatten()
+            .unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// The view's keys, sorted.
+    #[wasm_bindgen(unchecked_return_type = "string[]")]
+    pub fn keys(&self) -> Array {
+        let keys = Array::new();
+        self.read(|doc| {
+            for key in doc.view.entries.keys() {
+                keys.push(&JsValue::from_str(key));
+            }
+        });
+        keys
+    }
+
+    /// The view as a plain object `{ key: value }`.
+    #[wasm_bindgen(js_name = toObject, unchecked_return_type = "Record<string, unknown>")]
+    pub fn to_object(&self) -> JsValue {
+        let object = Object::new();
+        self.read(|doc| {
+            for (key, entry) in doc.view.entries.iter() {
+                let _ = js_sys::Reflect::set(&object, &key.into(), &entry.value);
+            }
+        });
+        object.into()
+    }
+
+    /// Revision of `key` in the view, for compare-and-set (`ifRev`); 0 when absent.
+    #[wasm_bindgen(js_name = keyRev)]
+    pub fn key_rev(&self, key: &str) -> f64 {
+        self.read(|doc| doc.view.key_rev(key)).unwrap_or(0) as f64
+    }
+
+    /// The server revision the confirmed state is at.
+    #[wasm_bindgen(getter)]
+    pub fn rev(&self) -> f64 {
+        self.read(|doc| doc.confirmed.rev).unwrap_or(0) as f64
+    }
+
+    /// Local ops the server has not confirmed or rejected yet.
+    #[wasm_bindgen(getter)]
+    pub fn pending(&self) -> u32 {
+        self.read(|doc| doc.pending.len() as u32).unwrap_or(0)
+    }
+
+    /// Whether the document caught up with the server since the last (re)connect.
+    #[wasm_bindgen(getter)]
+    pub fn synced(&self) -> bool {
+        self.read(|doc| doc.synced).unwrap_or(false)
+    }
+
+    /// Sets `key` to `value` at once; returns the op's sequence number.
+    pub fn set(
+        &self,
+        key: String,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "OpOptions")] options: Option<Object>,
+    ) -> Result<f64, JsValue> {
+        self.submit(OpName::Set, key, Some(value), options)
+    }
+
+    /// Deletes `key` at once; returns the op's sequence number.
+    pub fn delete(
+        &self,
+        key: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "OpOptions")] options: Option<Object>,
+    ) -> Result<f64, JsValue> {
+        self.submit(OpName::Delete, key, None, options)
+    }
+
+    /// Applies an RFC 7386 merge patch to `key` at once; returns the op's sequence number.
+    pub fn merge(
+        &self,
+        key: String,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] patch: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "OpOptions")] options: Option<Object>,
+    ) -> Result<f64, JsValue> {
+        self.submit(OpName::Merge, key, Some(patch), options)
+    }
+
+    /// Subscribes to `change` ({keys}), `confirmed` ({cseq, rev}), `rejected` ({cseq, key,
+    /// error}) or `synced` ({rev}) until `close()`.
+    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    pub fn on(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "keyof DocEvents")] event: &str,
+        #[wasm_bindgen(unchecked_param_type = "(value: any) => void")] listener: &Function,
+    ) -> Function {
+        let unsubscribe = self.emitter.on(&doc_key(event, &self.name), listener);
+        self.subscriptions.borrow_mut().push(unsubscribe.clone());
+        unsubscribe
+    }
+
+    /// Releases this handle; the last one closes the document (pending ops are dropped).
+    pub fn close(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        if let Some(driver) = self.driver.upgrade() {
+            let released = driver
+                .try_borrow_mut()
+                .map(|mut d| d.core.close_doc(&self.name))
+                .is_ok();
+            if released {
+                pump(&driver, &self.emitter);
+            }
+        }
+        for unsubscribe in self.subscriptions.take() {
+            let _ = unsubscribe.call0(&JsValue::NULL);
+        }
+    }
+}
+
+impl SyncedDoc {
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&crate::core::docs::DocState<JsValue, JsFrame>) -> T,
+    ) -> Option<T> {
+        let driver = self.driver().ok()?;
+        let d = driver.borrow();
+        d.core.doc(&self.name).map(f)
+    }
+}
+
+impl Drop for SyncedDoc {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
