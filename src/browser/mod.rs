@@ -14,6 +14,7 @@ mod synced_doc;
 mod typescript;
 
 pub use client::Client;
+pub use synced_doc::SyncedDoc;
 
 // Talc is a fraction of dlmalloc's code size; the client is single-threaded (no atomics).
 #[cfg(not(target_feature = "atomics"))]

@@ -1,0 +1,175 @@
+//! Browser tests of shared documents: the real WASM client in headless Chromium against the real
+//! test server (started by the test command).
+#![cfg(target_arch = "wasm32")]
+
+mod browser_support;
+
+use browser_support::*;
+use js_sys::JSON;
+use resocket::SyncedDoc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const FAST: &str =
+    r#"{"reconnect":{"initialDelayMs":50,"maxDelayMs":200},"heartbeat":{"intervalMs":0}}"#;
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+fn json(text: &str) -> JsValue {
+    JSON::parse(text).expect("valid JSON")
+}
+
+async fn server_doc(name: &str) -> JsValue {
+    server_control(&format!("/control/doc?name={name}"), None).await
+}
+
+/// The view as a JSON string with sorted keys, comparable across clients.
+fn view(doc: &SyncedDoc) -> String {
+    let keys = doc.keys();
+    let parts: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let key = k.as_string().unwrap_or_default();
+            format!("{}:{}", key, text(&doc.get(&key)))
+        })
+        .collect();
+    parts.join(",")
+}
+
+/// The server's document in the same form.
+fn server_view(doc: &JsValue) -> String {
+    let entries = field(doc, "entries");
+    let keys = js_sys::Object::keys(entries.unchecked_ref::<js_sys::Object>());
+    keys.sort();
+    keys.iter()
+        .map(|k| {
+            let key = k.as_string().unwrap_or_default();
+            format!("{}:{}", key, text(&field(&field(&entries, &key), "value")))
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn settled(doc: &SyncedDoc) {
+    wait_for("synced and nothing pending", 5_000, || {
+        doc.synced() && doc.pending() == 0
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_edits_converge_on_both_clients_and_the_server() {
+    let name = unique("board");
+    let alice = open_client(FAST).await;
+    let bob = open_client(FAST).await;
+    let a = alice.doc(name.clone()).expect("doc");
+    let b = bob.doc(name.clone()).expect("doc");
+    settled(&a).await;
+    settled(&b).await;
+    a.set("card-1".into(), json(r#"{"x":1,"y":1}"#), None)
+        .expect("set");
+    assert_eq!(
+        text(&a.get("card-1")),
+        r#"{"x":1,"y":1}"#,
+        "applied at once"
+    );
+    b.merge("card-1".into(), json(r#"{"y":2,"z":3}"#), None)
+        .expect("merge");
+    b.set("card-2".into(), json(r#""b""#), None).expect("set");
+    a.delete("card-2".into(), None).expect("delete");
+    settled(&a).await;
+    settled(&b).await;
+    wait_for("same view", 5_000, || view(&a) == view(&b)).await;
+    let truth = server_doc(&name).await;
+    assert_eq!(view(&a), server_view(&truth));
+    assert_eq!(a.rev(), field(&truth, "rev").as_f64().unwrap_or(-1.0));
+    alice.close();
+    bob.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_compare_and_set_conflict_rolls_back_on_the_losers_side() {
+    let name = unique("cas");
+    let alice = open_client(FAST).await;
+    let bob = open_client(FAST).await;
+    let a = alice.doc(name.clone()).expect("doc");
+    let b = bob.doc(name.clone()).expect("doc");
+    settled(&a).await;
+    settled(&b).await;
+    let a_rejected = Recorder::with(|f| a.on("rejected", f));
+    let b_rejected = Recorder::with(|f| b.on("rejected", f));
+    // Both claim the free key at once; the server takes one and rejects the other.
+    let if_free = options(r#"{"ifRev":0}"#);
+    a.set("owner".into(), json(r#""alice""#), Some(if_free.clone()))
+        .expect("set");
+    b.set("owner".into(), json(r#""bob""#), Some(if_free))
+        .expect("set");
+    assert_eq!(
+        text(&b.get("owner")),
+        r#""bob""#,
+        "optimistic on bob's side"
+    );
+    settled(&a).await;
+    settled(&b).await;
+    wait_for("same view", 5_000, || view(&a) == view(&b)).await;
+    assert_eq!(a_rejected.len() + b_rejected.len(), 1, "exactly one loser");
+    let (loser_events, winner) = if b_rejected.len() == 1 {
+        (&b_rejected, "alice")
+    } else {
+        (&a_rejected, "bob")
+    };
+    let rejection = &loser_events.values()[0];
+    assert_eq!(
+        field(&field(rejection, "error"), "code")
+            .as_string()
+            .as_deref(),
+        Some("Conflict")
+    );
+    assert_eq!(
+        field(rejection, "key").as_string().as_deref(),
+        Some("owner")
+    );
+    assert_eq!(text(&a.get("owner")), format!("\"{winner}\""));
+    assert_eq!(server_view(&server_doc(&name).await), view(&a));
+    alice.close();
+    bob.close();
+}
+
+#[wasm_bindgen_test]
+async fn edits_made_offline_are_applied_once_after_the_reconnect() {
+    let name = unique("offline");
+    let alice = open_client(FAST).await;
+    let bob = open_client(FAST).await;
+    let a = alice.doc(name.clone()).expect("doc");
+    let b = bob.doc(name.clone()).expect("doc");
+    settled(&a).await;
+    settled(&b).await;
+    a.set("n".into(), json("0"), None).expect("set");
+    settled(&a).await;
+    server_control("/control/drop?outage_ms=400", Some("")).await;
+    wait_for("offline", 3_000, || status(&alice) != "open").await;
+    for i in 1..=3 {
+        a.merge("log".into(), json(&format!(r#"{{"e{i}":{i}}}"#)), None)
+            .expect("offline merge");
+    }
+    a.set("n".into(), json("4"), None).expect("offline set");
+    assert_eq!(a.pending(), 4);
+    assert_eq!(text(&a.get("log")), r#"{"e1":1,"e2":2,"e3":3}"#);
+    settled(&a).await;
+    settled(&b).await;
+    wait_for("bob sees it", 5_000, || view(&a) == view(&b)).await;
+    let truth = server_doc(&name).await;
+    assert_eq!(
+        field(&truth, "rev").as_f64(),
+        Some(5.0),
+        "1 + 4 ops, each applied once"
+    );
+    assert_eq!(view(&b), server_view(&truth));
+    assert_eq!(text(&b.get("log")), r#"{"e1":1,"e2":2,"e3":3}"#);
+    alice.close();
+    bob.close();
+}
