@@ -57,13 +57,36 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
             let _ = apply(&mut view, &pending.op);
         }
         let old = std::mem::replace(&mut self.view, view);
+        // Both key lists are sorted: walk them together instead of sorting (smaller WASM).
+        let old_keys: Vec<&String> = old.entries.keys().collect();
+        let new_keys: Vec<&String> = self.view.entries.keys().collect();
+        let (mut i, mut j) = (0, 0);
         let mut changed: Vec<String> = Vec::new();
-        for key in old.entries.keys().chain(self.view.entries.keys()) {
-            if old.get(key) != self.view.get(key) && !changed.contains(key) {
+        while i < old_keys.len() || j < new_keys.len() {
+            let key = match (old_keys.get(i), new_keys.get(j)) {
+                (Some(x), Some(y)) if x == y => {
+                    i += 1;
+                    j += 1;
+                    *x
+                }
+                (Some(x), Some(y)) if x < y => {
+                    i += 1;
+                    *x
+                }
+                (Some(x), None) => {
+                    i += 1;
+                    *x
+                }
+                (_, Some(y)) => {
+                    j += 1;
+                    *y
+                }
+                (None, None) => break,
+            };
+            if old.get(key) != self.view.get(key) {
                 changed.push(key.clone());
             }
         }
-        changed.sort();
         changed
     }
 }
