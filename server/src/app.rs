@@ -3,6 +3,7 @@
 use crate::config::ServerConfig;
 use crate::connection::{self, Limits};
 use crate::control;
+use crate::docs::Docs;
 use crate::hub::Hub;
 use crate::outage::Outage;
 use crate::requests::Requests;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub sessions: Arc<Sessions>,
     pub rooms: Arc<Rooms>,
+    pub docs: Arc<Docs>,
     pub requests: Arc<Requests>,
     pub outage: Arc<Outage>,
     pub limits: Limits,
@@ -43,6 +45,7 @@ impl AppState {
         AppState {
             sessions: Arc::new(Sessions::new(config.session_ttl)),
             rooms: Arc::new(Rooms::new(Arc::clone(&hub), config.history)),
+            docs: Arc::new(Docs::new(Arc::clone(&hub), config.doc_history)),
             requests: Arc::new(Requests::new(Arc::clone(&hub), stopping)),
             hub,
             outage: Arc::new(Outage::default()),

@@ -14,9 +14,11 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(5000);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_millis(1000);
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_millis(30_000);
 pub const DEFAULT_HISTORY: usize = 100;
+pub const DEFAULT_DOC_HISTORY: usize = 1000;
 pub const DEFAULT_FEED_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Largest `--history` accepted, so a typo cannot make every room hold millions of messages.
+/// Largest `--history` and `--doc-history` accepted, so a typo cannot make every room or
+/// document hold millions of frames.
 pub const MAX_HISTORY: usize = 100_000;
 
 pub const USAGE: &str = "\
@@ -25,7 +27,7 @@ resocket-server: test server for the resocket protocol v1
 USAGE:
     resocket-server [--addr HOST:PORT] [--static DIR] [--max-frame-bytes N]
                     [--handshake-timeout-ms N] [--session-ttl-ms N] [--history N]
-                    [--feed-interval-ms N]
+                    [--feed-interval-ms N] [--doc-history N]
 
 OPTIONS:
     --addr HOST:PORT            listen address (default 127.0.0.1:8080; port 0 picks a free port)
@@ -39,6 +41,8 @@ OPTIONS:
                                 at most 100000)
     --feed-interval-ms N        the `prices` room gets one tick per symbol every N ms
                                 (default 500; 0 disables the feed)
+    --doc-history N             applied ops kept per document for replay after a sync with
+                                `since` (default 1000, at most 100000; older: snapshot)
     -h, --help                  print this help
 
 ENDPOINTS:
@@ -51,7 +55,8 @@ ENDPOINTS:
                                       user U (or to every open connection)
     POST /control/publish?room=R      publish the JSON body to room R as if by a member
     POST /control/flood?count=N&pad=P send N numbered msg frames to every open connection
-    GET  /control/stats               connection, session and room counters as JSON
+    GET  /control/doc?name=N          document N as {rev, entries} (404 if unknown)
+    GET  /control/stats               connection, session, room and document counters as JSON
     (control endpoints answer loopback peers only)
 
 Logging level: RUST_LOG=error|warn|info|debug|trace (default info).
@@ -76,6 +81,8 @@ pub struct ServerConfig {
     pub history: usize,
     /// Period of the `prices` feed; zero disables it.
     pub feed_interval: Duration,
+    /// Applied ops kept per document for replay to syncing clients.
+    pub doc_history: usize,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +96,7 @@ impl Default for ServerConfig {
             session_ttl: DEFAULT_SESSION_TTL,
             history: DEFAULT_HISTORY,
             feed_interval: DEFAULT_FEED_INTERVAL,
+            doc_history: DEFAULT_DOC_HISTORY,
         }
     }
 }
@@ -151,6 +159,7 @@ where
             "--session-ttl-ms" => "--session-ttl-ms",
             "--history" => "--history",
             "--feed-interval-ms" => "--feed-interval-ms",
+            "--doc-history" => "--doc-history",
             _ => return Err(ConfigError::UnknownArgument(arg)),
         };
         let value = match inline.or_else(|| args.next()) {
@@ -200,6 +209,13 @@ where
                 }
                 config.history = n;
             }
+            "--doc-history" => {
+                let n: usize = value.parse().map_err(|e| invalid(format!("{e}")))?;
+                if n > MAX_HISTORY {
+                    return Err(invalid(format!("must be at most {MAX_HISTORY}")));
+                }
+                config.doc_history = n;
+            }
             _ => {
                 let ms: u64 = value.parse().map_err(|e| invalid(format!("{e}")))?;
                 config.feed_interval = Duration::from_millis(ms);
@@ -229,6 +245,7 @@ mod tests {
         assert_eq!(config.session_ttl, Duration::from_secs(30));
         assert_eq!(config.history, 100);
         assert_eq!(config.feed_interval, Duration::from_millis(500));
+        assert_eq!(config.doc_history, 1000);
     }
 
     #[test]
@@ -245,6 +262,7 @@ mod tests {
             "--history=7",
             "--feed-interval-ms",
             "20",
+            "--doc-history=0",
         ]);
         assert_eq!(config.addr, SocketAddr::from(([127, 0, 0, 1], 0)));
         assert_eq!(config.static_dir, Some(PathBuf::from("web")));
@@ -253,6 +271,8 @@ mod tests {
         assert_eq!(config.session_ttl, Duration::ZERO);
         assert_eq!(config.history, 7);
         assert_eq!(config.feed_interval, Duration::from_millis(20));
+        assert_eq!(config.doc_history, 0);
+        assert_eq!(run(&["--doc-history", "5"]).doc_history, 5);
         assert_eq!(run(&["--feed-interval-ms=0"]).feed_interval, Duration::ZERO);
     }
 
@@ -293,6 +313,8 @@ mod tests {
             ("--history", "100001"),
             ("--history", "many"),
             ("--feed-interval-ms", "fast"),
+            ("--doc-history", "100001"),
+            ("--doc-history", "-1"),
         ] {
             match parse_args([flag, value]) {
                 Err(ConfigError::InvalidValue {

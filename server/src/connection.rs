@@ -6,6 +6,7 @@
 
 use crate::app::AppState;
 use crate::dispatch::{self, Action};
+use crate::docs::{Docs, OpOutcome};
 use crate::frames;
 use crate::hub::{ConnId, Control, Registration};
 use crate::rooms::{Actor, Rooms};
@@ -68,16 +69,19 @@ struct Conn {
 }
 
 /// A welcomed connection's hold on its session. Dropping it (however the connection ends, a
-/// kill or a panic included) leaves the connection's rooms and starts the session's TTL.
+/// kill or a panic included) leaves the connection's rooms and documents and starts the
+/// session's TTL.
 struct Attachment {
     session: Arc<Session>,
     rooms: Arc<Rooms>,
+    docs: Arc<Docs>,
     conn: ConnId,
 }
 
 impl Drop for Attachment {
     fn drop(&mut self) {
         self.rooms.disconnect(self.conn);
+        self.docs.disconnect(self.conn);
         self.session.detach(self.conn);
     }
 }
@@ -205,6 +209,7 @@ impl Conn {
         let attachment = Attachment {
             session,
             rooms: Arc::clone(&self.app.rooms),
+            docs: Arc::clone(&self.app.docs),
             conn: self.id,
         };
         (attachment, opened.resumed)
@@ -280,6 +285,29 @@ impl Conn {
             Action::Presence { id, room, meta } => match rooms.set_meta(who, &room, meta) {
                 Ok(()) => None,
                 Err(err) => Some(frames::error(id, Some(&room), err.body()).into()),
+            },
+            Action::Sync { id, room, since } => {
+                let outbound = &mut self.outbound;
+                // What is already queued for this connection is older than the catch-up, so it
+                // is taken out under the document lock and written first.
+                let queued = || std::iter::from_fn(|| outbound.try_recv().ok()).collect();
+                match self.app.docs.sync(self.id, id, &room, since, queued) {
+                    Ok(frames) => return self.send_all(frames).await,
+                    Err(err) => Some(frames::error(id, Some(&room), err.body()).into()),
+                }
+            }
+            Action::Unsync { room } => {
+                self.app.docs.unsync(self.id, &room);
+                None
+            }
+            Action::Op { room, op } => match self.app.docs.op(self.id, &room, &op) {
+                Ok(outcome) => {
+                    if let OpOutcome::Refused(code) = outcome {
+                        debug!(conn = self.id, room, code = code.as_wire(), "op refused");
+                    }
+                    None
+                }
+                Err(err) => Some(frames::error(None, Some(&room), err.body()).into()),
             },
         };
         match reply {

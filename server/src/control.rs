@@ -1,8 +1,9 @@
-//! HTTP control endpoints for tests and demos: fault injection, notifications, room publishing
-//! and counters. They answer loopback peers only, and allow any origin because browser tests call
+//! HTTP control endpoints for tests and demos: fault injection, notifications, room publishing,
+//! document state and counters. They answer loopback peers only, and allow any origin because browser tests call
 //! them from another local port.
 
 use crate::app::AppState;
+use crate::docs::{self, Entries};
 use crate::frames;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::Utf8Bytes;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/control/flood", post(flood))
         .route("/control/notify", post(notify))
         .route("/control/publish", post(publish))
+        .route("/control/doc", get(doc))
         .layer(middleware::from_fn(require_loopback))
         // Outermost, so preflights are answered and even a 403 is readable by the browser.
         .layer(CorsLayer::permissive())
@@ -78,13 +80,14 @@ struct Sent {
 }
 
 /// Counters; `connections` counts welcomed connections only, `sessions` those that can still be
-/// resumed, `rooms` those with at least one member.
+/// resumed, `rooms` those with at least one member, `docs` every document held.
 #[derive(Debug, Serialize)]
 struct Stats {
     connections: usize,
     handshaking: usize,
     sessions: usize,
     rooms: usize,
+    docs: usize,
     accepted: u64,
     refused: u64,
     outage_remaining_ms: u64,
@@ -249,6 +252,34 @@ async fn publish(
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct DocQuery {
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct DocState {
+    rev: u64,
+    entries: Entries,
+}
+
+/// The server's truth about a document: `{"rev":n,"entries":{key:{"value":..,"rev":..}}}`.
+async fn doc(
+    State(app): State<AppState>,
+    Query(query): Query<DocQuery>,
+) -> Result<Json<DocState>, (StatusCode, String)> {
+    if let Err(err) = docs::check_name(&query.name) {
+        return Err((StatusCode::BAD_REQUEST, format!("{err}\n")));
+    }
+    match app.docs.state(&query.name) {
+        Some((rev, entries)) => Ok(Json(DocState { rev, entries })),
+        None => Err((
+            StatusCode::NOT_FOUND,
+            format!("no document {:?}\n", query.name),
+        )),
+    }
+}
+
 async fn stats(State(app): State<AppState>) -> Json<Stats> {
     let hub = app.hub.stats();
     let remaining = app.outage.remaining().unwrap_or_default();
@@ -257,6 +288,7 @@ async fn stats(State(app): State<AppState>) -> Json<Stats> {
         handshaking: hub.handshaking,
         sessions: app.sessions.count(),
         rooms: app.rooms.active(),
+        docs: app.docs.count(),
         accepted: hub.accepted,
         refused: app.outage.refused(),
         outage_remaining_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),

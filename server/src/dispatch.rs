@@ -1,12 +1,18 @@
 //! What the server does with one frame from a welcomed connection. Pure functions from frame to
 //! [`Action`], so the protocol rules are testable without sockets: stateless kinds are answered
-//! here, stateful ones (requests, rooms, presence) are validated and handed on as typed actions.
+//! here, stateful ones (requests, rooms, presence, documents) are validated and handed on as
+//! typed actions.
 
+use crate::docs::{self, ClientOp};
 use crate::frames;
 use crate::rooms;
+use resocket::doc::{Change, Op};
 use resocket::protocol::json::{self, RawEnvelope};
-use resocket::protocol::{ErrorBody, ErrorCode, JoinBody, Kind, PresenceUpdate, RequestBody};
+use resocket::protocol::{
+    DocOpBody, ErrorBody, ErrorCode, JoinBody, Kind, OpName, PresenceUpdate, RequestBody, SyncBody,
+};
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 /// The server's response to one inbound frame.
 #[derive(Debug)]
@@ -43,6 +49,21 @@ pub enum Action {
         room: String,
         meta: Box<RawValue>,
     },
+    /// Subscribe to document `room` and catch up from `since`.
+    Sync {
+        id: Option<u64>,
+        room: String,
+        since: Option<u64>,
+    },
+    /// End the subscription to document `room`.
+    Unsync {
+        room: String,
+    },
+    /// Apply a client op to document `room`.
+    Op {
+        room: String,
+        op: ClientOp,
+    },
 }
 
 /// Longest kind name quoted back in an `unknown_kind` error.
@@ -78,12 +99,20 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
         // Answering an error with an error could make two peers loop forever.
         Kind::Error => Action::Ignore,
         Kind::Hello => unexpected(id, "hello was already received on this connection"),
-        Kind::Welcome | Kind::Res | Kind::Joined | Kind::Left | Kind::Notify => unexpected(
+        Kind::Welcome
+        | Kind::Res
+        | Kind::Joined
+        | Kind::Left
+        | Kind::Notify
+        | Kind::Synced
+        | Kind::Snapshot
+        | Kind::Reject => unexpected(
             id,
             &format!("{} is sent by the server only", kind.as_wire()),
         ),
         Kind::Req => request(envelope),
         Kind::Join | Kind::Leave | Kind::Publish | Kind::Presence => room_frame(kind, envelope),
+        Kind::Sync | Kind::Unsync | Kind::Op => doc_frame(kind, envelope),
     }
 }
 
@@ -185,6 +214,91 @@ fn room_frame(kind: Kind, envelope: RawEnvelope) -> Action {
     }
 }
 
+/// `sync`, `unsync` and `op` need a valid document name in `room`; `op` also its payload.
+fn doc_frame(kind: Kind, envelope: RawEnvelope) -> Action {
+    let RawEnvelope {
+        id,
+        room,
+        seq,
+        payload,
+        ..
+    } = envelope;
+    let Some(room) = room else {
+        return bad_request(id, None, format!("{} needs a room", kind.as_wire()));
+    };
+    if let Err(err) = docs::check_name(&room) {
+        return bad_request(id, None, err.to_string());
+    }
+    match kind {
+        Kind::Sync => {
+            let body = match payload.as_deref().map(|p| serde_json::from_str(p.get())) {
+                None => SyncBody { since: None },
+                Some(Ok(body)) => body,
+                Some(Err(err)) => {
+                    return bad_request(
+                        id,
+                        Some(&room),
+                        format!("sync payload must be {{since?}} ({err})"),
+                    )
+                }
+            };
+            Action::Sync {
+                id,
+                room,
+                since: body.since,
+            }
+        }
+        Kind::Unsync => Action::Unsync { room },
+        _ => match client_op(seq, payload.as_deref()) {
+            Ok(op) => Action::Op { room, op },
+            Err(message) => bad_request(id, Some(&room), message),
+        },
+    }
+}
+
+/// Validates a client `op`: `seq` is its cseq (≥ 1), `payload` a
+/// `{origin, key, op, value?, ifRev?}` with a value for `set` and `merge` (`null` counts).
+fn client_op(seq: Option<u64>, payload: Option<&RawValue>) -> Result<ClientOp, String> {
+    let cseq = match seq {
+        Some(cseq) if cseq >= 1 => cseq,
+        _ => return Err("op needs its sequence number (1 or more) in seq".into()),
+    };
+    let shape =
+        "op payload must be {origin, key, op: \"set\" | \"delete\" | \"merge\", value?, ifRev?}";
+    let Some(payload) = payload else {
+        return Err(format!("{shape}; it is missing"));
+    };
+    // Parsed as an object first, so a `"value": null` (which `Option` reads as absent) counts
+    // as a value.
+    let object: serde_json::Map<String, Value> =
+        serde_json::from_str(payload.get()).map_err(|err| format!("{shape} ({err})"))?;
+    let has_value = object.contains_key("value");
+    let body: DocOpBody<Value> =
+        serde_json::from_value(Value::Object(object)).map_err(|err| format!("{shape} ({err})"))?;
+    if body.origin.is_empty() || body.origin.len() > docs::MAX_ORIGIN {
+        return Err(format!("op origin must be 1 to {} bytes", docs::MAX_ORIGIN));
+    }
+    if body.key.len() > docs::MAX_KEY {
+        return Err(format!("op key must be at most {} bytes", docs::MAX_KEY));
+    }
+    let value = body.value.or_else(|| has_value.then_some(Value::Null));
+    let needs_value = || format!("{} needs a value", body.op.as_wire());
+    let change = match body.op {
+        OpName::Set => Change::Set(value.ok_or_else(needs_value)?),
+        OpName::Merge => Change::Merge(value.ok_or_else(needs_value)?),
+        OpName::Delete => Change::Delete,
+    };
+    Ok(ClientOp {
+        cseq,
+        op: Op {
+            key: body.key,
+            change,
+            if_rev: body.if_rev,
+        },
+        origin: body.origin,
+    })
+}
+
 /// Handles one binary frame: protocol v1 is text only.
 pub fn binary_frame(len: usize, max_frame_bytes: usize) -> Action {
     if len > max_frame_bytes {
@@ -279,7 +393,9 @@ mod tests {
         );
         assert!(reply(r#"{"kind":"hello","id":2,"payload":{"version":1}}"#)
             .starts_with(r#"{"kind":"error","id":2,"error":{"code":"unexpected""#));
-        for kind in ["welcome", "res", "joined", "left", "notify"] {
+        for kind in [
+            "welcome", "res", "joined", "left", "notify", "synced", "snapshot", "reject",
+        ] {
             let frame = reply(&format!(r#"{{"kind":"{kind}","id":1}}"#));
             assert_eq!(
                 frame,
@@ -357,6 +473,127 @@ mod tests {
             assert!(
                 frame.starts_with(r#"{"kind":"error","id":4,"error":{"code":"bad_request""#),
                 "{frame}"
+            );
+        }
+    }
+
+    #[test]
+    fn doc_frames_are_validated() {
+        assert!(matches!(
+            text_frame(r#"{"kind":"sync","id":9,"room":"board","payload":{"since":12}}"#, 1024),
+            Action::Sync { id: Some(9), room, since: Some(12) } if room == "board"
+        ));
+        for sync in [
+            r#"{"kind":"sync","room":"b"}"#,
+            r#"{"kind":"sync","room":"b","payload":null}"#,
+            r#"{"kind":"sync","room":"b","payload":{}}"#,
+        ] {
+            assert!(
+                matches!(
+                    text_frame(sync, 1024),
+                    Action::Sync {
+                        id: None,
+                        since: None,
+                        ..
+                    }
+                ),
+                "{sync}"
+            );
+        }
+        assert!(matches!(
+            text_frame(r#"{"kind":"unsync","id":9,"room":"b"}"#, 1024),
+            Action::Unsync { room } if room == "b"
+        ));
+        match text_frame(
+            r#"{"kind":"op","room":"b","seq":7,"payload":{"origin":"c-1","key":"k","op":"merge","value":{"y":2},"ifRev":13}}"#,
+            1024,
+        ) {
+            Action::Op { room, op } => {
+                assert_eq!(room, "b");
+                assert_eq!(
+                    op,
+                    ClientOp {
+                        origin: "c-1".into(),
+                        cseq: 7,
+                        op: Op {
+                            key: "k".into(),
+                            change: Change::Merge(serde_json::json!({"y": 2})),
+                            if_rev: Some(13),
+                        },
+                    }
+                );
+            }
+            other => panic!("expected an op, got {other:?}"),
+        }
+        // `null` is a value; a delete needs none (and ignores one).
+        assert!(matches!(
+            text_frame(
+                r#"{"kind":"op","room":"b","seq":1,"payload":{"origin":"o","key":"","op":"set","value":null}}"#,
+                1024
+            ),
+            Action::Op {
+                op: ClientOp {
+                    op: Op {
+                        change: Change::Set(Value::Null),
+                        ..
+                    },
+                    ..
+                },
+                ..
+            }
+        ));
+        assert!(matches!(
+            text_frame(
+                r#"{"kind":"op","room":"b","seq":1,"payload":{"origin":"o","key":"k","op":"delete","value":1}}"#,
+                1024
+            ),
+            Action::Op {
+                op: ClientOp {
+                    op: Op {
+                        change: Change::Delete,
+                        if_rev: None,
+                        ..
+                    },
+                    ..
+                },
+                ..
+            }
+        ));
+        for kind in ["sync", "unsync", "op"] {
+            assert_eq!(
+                reply(&format!(r#"{{"kind":"{kind}","id":5}}"#)),
+                format!(
+                    r#"{{"kind":"error","id":5,"error":{{"code":"bad_request","message":"{kind} needs a room"}}}}"#
+                )
+            );
+            let frame = reply(&format!(r#"{{"kind":"{kind}","room":""}}"#));
+            assert!(frame.contains(r#""code":"bad_request""#), "{frame}");
+        }
+        let long_origin = "o".repeat(docs::MAX_ORIGIN + 1);
+        let long_key = "k".repeat(docs::MAX_KEY + 1);
+        for bad in [
+            r#"{"kind":"sync","room":"b","payload":{"since":-1}}"#.to_owned(),
+            r#"{"kind":"sync","room":"b","payload":"x"}"#.to_owned(),
+            r#"{"kind":"op","room":"b","payload":{"origin":"o","key":"k","op":"delete"}}"#.to_owned(),
+            r#"{"kind":"op","room":"b","seq":0,"payload":{"origin":"o","key":"k","op":"delete"}}"#.to_owned(),
+            r#"{"kind":"op","room":"b","seq":1}"#.to_owned(),
+            r#"{"kind":"op","room":"b","seq":1,"payload":"set"}"#.to_owned(),
+            r#"{"kind":"op","room":"b","seq":1,"payload":{"origin":"","key":"k","op":"delete"}}"#.to_owned(),
+            format!(r#"{{"kind":"op","room":"b","seq":1,"payload":{{"origin":"{long_origin}","key":"k","op":"delete"}}}}"#),
+            format!(r#"{{"kind":"op","room":"b","seq":1,"payload":{{"origin":"o","key":"{long_key}","op":"delete"}}}}"#),
+            r#"{"kind":"op","room":"b","seq":1,"payload":{"origin":"o","op":"delete"}}"#.to_owned(),
+            r#"{"kind":"op","room":"b","seq":1,"payload":{"origin":"o","key":"k","op":"move"}}"#.to_owned(),
+            r#"{"kind":"op","room":"b","seq":1,"payload":{"origin":"o","key":"k","op":"set"}}"#.to_owned(),
+            r#"{"kind":"op","room":"b","seq":1,"payload":{"origin":"o","key":"k","op":"merge"}}"#.to_owned(),
+            r#"{"kind":"op","room":"b","seq":1,"payload":{"origin":"o","key":"k","op":"set","value":1,"ifRev":"x"}}"#.to_owned(),
+        ] {
+            let frame = match text_frame(&bad, 8192) {
+                Action::Reply(frame) => frame,
+                other => panic!("{bad}: expected a reply, got {other:?}"),
+            };
+            assert!(
+                frame.starts_with(r#"{"kind":"error","room":"b","error":{"code":"bad_request""#),
+                "{bad}: {frame}"
             );
         }
     }

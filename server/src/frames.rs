@@ -1,12 +1,14 @@
 //! Encoders for the frames the server sends, built from the shared protocol types. Payloads from
 //! clients are embedded as raw JSON, never re-parsed.
 
+use resocket::doc::{Change, Doc, Op};
 use resocket::protocol::json::{self, RawEnvelope};
 use resocket::protocol::{
-    Envelope, ErrorBody, JoinedBody, Kind, Member, PresenceChange, PresenceEvent, Welcome,
-    PROTOCOL_VERSION,
+    DocOpBody, Envelope, ErrorBody, JoinedBody, Kind, Member, OpName, PresenceChange,
+    PresenceEvent, RejectBody, SnapshotBody, SnapshotEntry, Welcome, PROTOCOL_VERSION,
 };
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 /// `{"kind":"welcome","payload":{"version":1,"session":..,"token":..,"resumed":..}}`
 pub fn welcome(session: &str, token: &str, resumed: bool) -> String {
@@ -85,6 +87,67 @@ pub fn notify(payload: &RawValue) -> String {
     json::encode(&Envelope::new(Kind::Notify).with_payload(payload))
 }
 
+/// `{"kind":"op","room":..,"seq":<rev>,"payload":{"origin":..,"cseq":..,"key":..,"op":..,"value"?:..,"ifRev"?:..}}`:
+/// an applied document op. `value` is present (possibly `null`) for `set` and `merge`.
+pub fn doc_op(room: &str, rev: u64, origin: &str, cseq: u64, op: &Op<Value>) -> String {
+    let (name, value) = match &op.change {
+        Change::Set(value) => (OpName::Set, Some(value)),
+        Change::Delete => (OpName::Delete, None),
+        Change::Merge(patch) => (OpName::Merge, Some(patch)),
+    };
+    let mut envelope = Envelope::new(Kind::Op).with_payload(DocOpBody {
+        origin: origin.to_owned(),
+        cseq: Some(cseq),
+        key: op.key.clone(),
+        op: name,
+        value,
+        if_rev: op.if_rev,
+    });
+    envelope.room = Some(room.to_owned());
+    envelope.seq = Some(rev);
+    json::encode(&envelope)
+}
+
+/// `{"kind":"reject","room":..,"payload":{"origin":..,"cseq":..,"error":{"code":..,"message":..}}}`
+pub fn reject(room: &str, origin: &str, cseq: u64, error: ErrorBody) -> String {
+    let mut envelope = Envelope::new(Kind::Reject).with_payload(RejectBody {
+        origin: origin.to_owned(),
+        cseq,
+        error,
+    });
+    envelope.room = Some(room.to_owned());
+    json::encode(&envelope)
+}
+
+/// `{"kind":"snapshot","id"?:..,"room":..,"seq":<rev>,"payload":{"entries":{<key>:{"value":..,"rev":..}}}}`
+pub fn snapshot(id: Option<u64>, room: &str, doc: &Doc<Value>) -> String {
+    let entries = doc
+        .entries
+        .iter()
+        .map(|(key, entry)| {
+            let entry = SnapshotEntry {
+                value: &entry.value,
+                rev: entry.rev,
+            };
+            (key.clone(), entry)
+        })
+        .collect();
+    let mut envelope = Envelope::new(Kind::Snapshot).with_payload(SnapshotBody { entries });
+    envelope.id = id;
+    envelope.room = Some(room.to_owned());
+    envelope.seq = Some(doc.rev);
+    json::encode(&envelope)
+}
+
+/// `{"kind":"synced","id"?:..,"room":..,"seq":<rev>}`
+pub fn synced(id: Option<u64>, room: &str, rev: u64) -> String {
+    let mut envelope = RawEnvelope::new(Kind::Synced);
+    envelope.id = id;
+    envelope.room = Some(room.to_owned());
+    envelope.seq = Some(rev);
+    json::encode(&envelope)
+}
+
 /// `{"kind":"pong","id"?:..}`
 pub fn pong(id: Option<u64>) -> String {
     let mut envelope = RawEnvelope::new(Kind::Pong);
@@ -155,5 +218,61 @@ mod tests {
         );
         assert_eq!(msg(None), r#"{"kind":"msg"}"#);
         assert_eq!(pong(Some(2)), r#"{"kind":"pong","id":2}"#);
+    }
+
+    #[test]
+    fn doc_frames_have_the_documented_shapes() {
+        use resocket::doc::{apply, Change, Doc, Op};
+        use serde_json::json;
+        let op = Op {
+            key: "card-1".into(),
+            change: Change::Set(json!({"x": 10})),
+            if_rev: None,
+        };
+        assert_eq!(
+            doc_op("board", 13, "c-5f2a", 4, &op),
+            r#"{"kind":"op","room":"board","seq":13,"payload":{"origin":"c-5f2a","cseq":4,"key":"card-1","op":"set","value":{"x":10}}}"#
+        );
+        let merge = Op {
+            key: "k".into(),
+            change: Change::Merge(Value::Null),
+            if_rev: Some(0),
+        };
+        assert_eq!(
+            doc_op("b", 1, "o", 1, &merge),
+            r#"{"kind":"op","room":"b","seq":1,"payload":{"origin":"o","cseq":1,"key":"k","op":"merge","value":null,"ifRev":0}}"#
+        );
+        let delete = Op {
+            key: "k".into(),
+            change: Change::Delete,
+            if_rev: None,
+        };
+        assert_eq!(
+            doc_op("b", 2, "o", 2, &delete),
+            r#"{"kind":"op","room":"b","seq":2,"payload":{"origin":"o","cseq":2,"key":"k","op":"delete"}}"#
+        );
+        let conflict = ErrorBody {
+            code: ErrorCode::Conflict,
+            message: "card-1 is at revision 14, not 13".into(),
+        };
+        assert_eq!(
+            reject("board", "c-5f2a", 7, conflict),
+            r#"{"kind":"reject","room":"board","payload":{"origin":"c-5f2a","cseq":7,"error":{"code":"conflict","message":"card-1 is at revision 14, not 13"}}}"#
+        );
+        assert_eq!(
+            synced(Some(9), "board", 13),
+            r#"{"kind":"synced","id":9,"room":"board","seq":13}"#
+        );
+        let mut doc = Doc::new();
+        assert_eq!(
+            snapshot(None, "b", &doc),
+            r#"{"kind":"snapshot","room":"b","seq":0,"payload":{"entries":{}}}"#
+        );
+        apply(&mut doc, &op).expect("applies");
+        apply(&mut doc, &merge).expect("applies");
+        assert_eq!(
+            snapshot(Some(9), "board", &doc),
+            r#"{"kind":"snapshot","id":9,"room":"board","seq":2,"payload":{"entries":{"card-1":{"value":{"x":10},"rev":1},"k":{"value":null,"rev":2}}}}"#
+        );
     }
 }

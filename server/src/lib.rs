@@ -1,8 +1,8 @@
 //! `resocket-server`: a native test server speaking resocket protocol v1 (see `docs/PROTOCOL.md`).
 //!
 //! It echoes `msg`, fans out `broadcast`, answers `ping`, keeps resumable sessions, runs requests
-//! once per session and id, hosts rooms with history and presence, publishes a simulated price
-//! feed, and offers loopback-only control endpoints that inject faults (dropped sockets, outages,
+//! once per session and id, hosts rooms with history and presence and shared documents with
+//! optimistic sync, publishes a simulated price feed, and offers loopback-only control endpoints that inject faults (dropped sockets, outages,
 //! malformed frames) and push notifications or room messages for client tests.
 //!
 //! ```no_run
@@ -24,12 +24,14 @@ mod connection;
 mod control;
 mod dedup;
 mod dispatch;
+mod docs;
 mod error;
 mod feed;
 mod frames;
 mod handlers;
 mod history;
 mod hub;
+mod origins;
 mod outage;
 mod random;
 mod requests;

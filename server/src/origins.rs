@@ -1,0 +1,170 @@
+//! Per-document op de-duplication: for each origin, the recorded outcome of its recent op
+//! sequence numbers (`cseq`). Pure bookkeeping, no I/O; a document holds one behind its lock.
+//!
+//! Each origin keeps its last [`OUTCOMES_PER_ORIGIN`] cseqs (the highest ones; clients count
+//! from 1 upwards). A cseq at or below the highest one evicted is [`Seen::Forgotten`]: it was
+//! handled long ago (or skipped), so it must not be applied now.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// Outcomes kept per origin.
+pub const OUTCOMES_PER_ORIGIN: usize = 1024;
+/// Origins a document remembers; ops of new origins beyond this are refused.
+pub const MAX_ORIGINS: usize = 10_000;
+
+/// What an `(origin, cseq)` means to the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen<T> {
+    /// First time: apply it, then [`Origins::record`] the outcome.
+    New,
+    /// Already handled: this is the recorded outcome.
+    Done(T),
+    /// Older than what is remembered for this origin: not applied, outcome unknown.
+    Forgotten,
+    /// A new origin, and the document already remembers [`MAX_ORIGINS`].
+    Full,
+}
+
+#[derive(Debug)]
+pub struct Origins<T> {
+    by_origin: HashMap<String, Outcomes<T>>,
+    per_origin: usize,
+    max_origins: usize,
+}
+
+#[derive(Debug)]
+struct Outcomes<T> {
+    by_cseq: BTreeMap<u64, T>,
+    /// Highest cseq evicted (0: none), so older cseqs are not taken for new ones.
+    floor: u64,
+}
+
+impl<T: Clone> Default for Origins<T> {
+    fn default() -> Self {
+        Origins::new(OUTCOMES_PER_ORIGIN, MAX_ORIGINS)
+    }
+}
+
+impl<T: Clone> Origins<T> {
+    pub fn new(per_origin: usize, max_origins: usize) -> Origins<T> {
+        Origins {
+            by_origin: HashMap::new(),
+            per_origin: per_origin.max(1),
+            max_origins,
+        }
+    }
+
+    /// Looks `(origin, cseq)` up without changing anything.
+    pub fn check(&self, origin: &str, cseq: u64) -> Seen<T> {
+        match self.by_origin.get(origin) {
+            None if self.by_origin.len() >= self.max_origins => Seen::Full,
+            None => Seen::New,
+            Some(outcomes) => match outcomes.by_cseq.get(&cseq) {
+                Some(outcome) => Seen::Done(outcome.clone()),
+                None if cseq <= outcomes.floor => Seen::Forgotten,
+                None => Seen::New,
+            },
+        }
+    }
+
+    /// Records the outcome of a [`Seen::New`] op, evicting the origin's lowest cseqs beyond the
+    /// bound. Does nothing for a new origin when [`Seen::Full`].
+    pub fn record(&mut self, origin: &str, cseq: u64, outcome: T) {
+        if !self.by_origin.contains_key(origin) && self.by_origin.len() >= self.max_origins {
+            return;
+        }
+        let outcomes = self
+            .by_origin
+            .entry(origin.to_owned())
+            .or_insert_with(|| Outcomes {
+                by_cseq: BTreeMap::new(),
+                floor: 0,
+            });
+        outcomes.by_cseq.insert(cseq, outcome);
+        while outcomes.by_cseq.len() > self.per_origin {
+            if let Some((evicted, _)) = outcomes.by_cseq.pop_first() {
+                outcomes.floor = outcomes.floor.max(evicted);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn count(&self) -> usize {
+        self.by_origin.len()
+    }
+
+    #[cfg(test)]
+    fn kept(&self, origin: &str) -> usize {
+        self.by_origin.get(origin).map_or(0, |o| o.by_cseq.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_op_is_new_once_then_answered_from_the_record() {
+        let mut origins = Origins::new(4, 10);
+        assert_eq!(origins.check("a", 1), Seen::New);
+        origins.record("a", 1, "applied");
+        assert_eq!(origins.check("a", 1), Seen::Done("applied"));
+        assert_eq!(origins.check("b", 1), Seen::New, "origins are separate");
+        assert_eq!(origins.check("a", 2), Seen::New);
+        origins.record("a", 2, "rejected");
+        assert_eq!(origins.check("a", 2), Seen::Done("rejected"));
+        assert_eq!(origins.count(), 1);
+    }
+
+    #[test]
+    fn each_origin_keeps_its_last_cseqs_and_forgets_older_ones() {
+        let mut origins = Origins::new(3, 10);
+        for cseq in 1..=5 {
+            origins.record("a", cseq, cseq * 10);
+        }
+        assert_eq!(origins.kept("a"), 3);
+        for cseq in 3..=5 {
+            assert_eq!(origins.check("a", cseq), Seen::Done(cseq * 10));
+        }
+        // 1 and 2 were evicted: never applied again.
+        assert_eq!(origins.check("a", 1), Seen::Forgotten);
+        assert_eq!(origins.check("a", 2), Seen::Forgotten);
+        assert_eq!(origins.check("a", 6), Seen::New);
+        // A gap above the floor that arrives late is still new.
+        origins.record("a", 9, 90);
+        assert_eq!(origins.check("a", 7), Seen::New);
+        assert_eq!(origins.check("a", 3), Seen::Forgotten, "evicted by 9");
+    }
+
+    #[test]
+    fn the_number_of_origins_is_bounded() {
+        let mut origins = Origins::new(2, 2);
+        origins.record("a", 1, ());
+        origins.record("b", 1, ());
+        assert_eq!(origins.check("c", 1), Seen::Full);
+        origins.record("c", 1, ());
+        assert_eq!(origins.count(), 2, "a full table records nothing new");
+        assert_eq!(origins.check("c", 1), Seen::Full);
+        // Known origins go on.
+        assert_eq!(origins.check("a", 2), Seen::New);
+        origins.record("a", 2, ());
+        assert_eq!(origins.check("a", 2), Seen::Done(()));
+    }
+
+    #[test]
+    fn the_default_bounds_are_the_documented_ones() {
+        let mut origins: Origins<u64> = Origins::default();
+        for cseq in 1..=2000 {
+            origins.record("a", cseq, cseq);
+        }
+        assert_eq!(origins.kept("a"), OUTCOMES_PER_ORIGIN);
+        let oldest = 2000 - OUTCOMES_PER_ORIGIN as u64 + 1;
+        assert_eq!(origins.check("a", oldest), Seen::Done(oldest));
+        assert_eq!(origins.check("a", oldest - 1), Seen::Forgotten);
+        for n in 1..MAX_ORIGINS {
+            origins.record(&n.to_string(), 1, 0);
+        }
+        assert_eq!(origins.count(), MAX_ORIGINS);
+        assert_eq!(origins.check("one more", 1), Seen::Full);
+    }
+}
