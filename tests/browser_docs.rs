@@ -66,8 +66,8 @@ async fn concurrent_edits_converge_on_both_clients_and_the_server() {
     let name = unique("board");
     let alice = open_client(FAST).await;
     let bob = open_client(FAST).await;
-    let a = alice.doc(name.clone()).expect("doc");
-    let b = bob.doc(name.clone()).expect("doc");
+    let a = alice.doc(name.clone(), None).expect("doc");
+    let b = bob.doc(name.clone(), None).expect("doc");
     settled(&a).await;
     settled(&b).await;
     a.set("card-1".into(), json(r#"{"x":1,"y":1}"#), None)
@@ -96,8 +96,8 @@ async fn a_compare_and_set_conflict_rolls_back_on_the_losers_side() {
     let name = unique("cas");
     let alice = open_client(FAST).await;
     let bob = open_client(FAST).await;
-    let a = alice.doc(name.clone()).expect("doc");
-    let b = bob.doc(name.clone()).expect("doc");
+    let a = alice.doc(name.clone(), None).expect("doc");
+    let b = bob.doc(name.clone(), None).expect("doc");
     settled(&a).await;
     settled(&b).await;
     let a_rejected = Recorder::with(|f| a.on("rejected", f));
@@ -144,8 +144,8 @@ async fn edits_made_offline_are_applied_once_after_the_reconnect() {
     let name = unique("offline");
     let alice = open_client(FAST).await;
     let bob = open_client(FAST).await;
-    let a = alice.doc(name.clone()).expect("doc");
-    let b = bob.doc(name.clone()).expect("doc");
+    let a = alice.doc(name.clone(), None).expect("doc");
+    let b = bob.doc(name.clone(), None).expect("doc");
     settled(&a).await;
     settled(&b).await;
     a.set("n".into(), json("0"), None).expect("set");
@@ -172,4 +172,70 @@ async fn edits_made_offline_are_applied_once_after_the_reconnect() {
     assert_eq!(text(&b.get("log")), r#"{"e1":1,"e2":2,"e3":3}"#);
     alice.close();
     bob.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_reload_keeps_unsent_edits_and_they_apply_once() {
+    let name = unique("saved");
+    let key = format!("test:{name}");
+    let persist = options(&format!(r#"{{"persist":"{key}"}}"#));
+    // The first page never reaches the server: its edits stay pending, saved in storage.
+    {
+        let offline = client(r#"{"autoConnect":false}"#);
+        let doc = offline
+            .doc(name.clone(), Some(persist.clone()))
+            .expect("doc");
+        doc.set("a".into(), json("1"), None).expect("set");
+        doc.merge("b".into(), json(r#"{"x":1}"#), None)
+            .expect("merge");
+        assert_eq!(doc.pending(), 2);
+        drop(doc);
+        drop(offline); // the page goes away
+    }
+    // The reloaded page restores them, shows them at once, and sends them once.
+    let online = client(FAST);
+    let doc = online
+        .doc(name.clone(), Some(persist.clone()))
+        .expect("doc");
+    assert_eq!(doc.pending(), 2, "restored before any network");
+    assert_eq!(text(&doc.get("b")), r#"{"x":1}"#);
+    settled(&doc).await;
+    let truth = server_doc(&name).await;
+    assert_eq!(field(&truth, "rev").as_f64(), Some(2.0));
+    assert_eq!(server_view(&truth), view(&doc));
+    // A third page starts from the saved confirmed state, nothing pending.
+    online.close();
+    drop(doc);
+    drop(online);
+    let third = client(r#"{"autoConnect":false}"#);
+    let doc = third.doc(name.clone(), Some(persist)).expect("doc");
+    assert_eq!((doc.pending(), doc.rev()), (0, 2.0));
+    assert_eq!(text(&doc.get("a")), "1");
+}
+
+#[wasm_bindgen_test]
+async fn a_rejected_event_carries_the_op_for_reapplying() {
+    let name = unique("reapply");
+    let alice = open_client(FAST).await;
+    let doc = alice.doc(name.clone(), None).expect("doc");
+    settled(&doc).await;
+    doc.set("k".into(), json("1"), None).expect("set");
+    settled(&doc).await;
+    let rejected = Recorder::with(|f| doc.on("rejected", f));
+    doc.merge(
+        "k".into(),
+        json(r#"{"y":1}"#),
+        Some(options(r#"{"ifRev":99}"#)),
+    )
+    .expect("merge");
+    wait_for("rejected", 5_000, || rejected.len() == 1).await;
+    let event = &rejected.values()[0];
+    assert_eq!(field(event, "op").as_string().as_deref(), Some("merge"));
+    assert_eq!(text(&field(event, "value")), r#"{"y":1}"#);
+    // Re-apply on the new state, without the stale revision.
+    doc.merge("k".into(), field(event, "value"), None)
+        .expect("re-apply");
+    settled(&doc).await;
+    assert_eq!(text(&doc.get("k")), r#"{"y":1}"#);
+    alice.close();
 }

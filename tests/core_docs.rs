@@ -373,3 +373,69 @@ fn a_conflicting_op_rolls_back_with_an_event() {
         }
     )));
 }
+
+#[test]
+fn pending_ops_restored_after_a_reload_are_applied_once_and_confirmed() {
+    let mut ops = BTreeMap::new();
+    let mut server = Server {
+        subscribed: vec![false; 1],
+        log_capacity: 100,
+        ..Server::default()
+    };
+    // The first page makes two edits offline, then goes away.
+    let mut first = Client::new("c-old");
+    let set = |v: Value| Op {
+        key: "k".into(),
+        change: Change::Set(v),
+        if_rev: None,
+    };
+    first.local(set(json!(1)), &mut ops);
+    first.local(set(json!(2)), &mut ops);
+    let saved = first.core.doc("d").expect("open");
+    let (rev, entries, pending) = (
+        saved.confirmed.rev,
+        saved
+            .confirmed
+            .entries
+            .iter()
+            .map(|(k, e)| (k.clone(), e.value.clone(), e.rev))
+            .collect::<Vec<_>>(),
+        saved.pending.clone(),
+    );
+    assert_eq!(pending.len(), 2);
+
+    // The reloaded page has another origin but restores the saved state.
+    let mut core = Core::new(config("c-new"), 1).expect("config");
+    core.open_doc_restored("d", rev, entries, pending);
+    let mut clients = vec![Client {
+        core,
+        connected: false,
+        outbox: Vec::new(),
+        events: Vec::new(),
+        now: 0,
+    }];
+    assert_eq!(
+        clients[0].core.doc("d").expect("open").view.get("k"),
+        Some(&json!(2)),
+        "restored view"
+    );
+    clients[0].connect();
+    for _ in 0..3 {
+        server.read(&mut clients, 0, &ops);
+    }
+    // Re-sending twice more must not apply twice either.
+    for cseq in [1, 2] {
+        clients[0].outbox.push(format!("op|c-old|{cseq}"));
+    }
+    server.read(&mut clients, 0, &ops);
+    let state = clients[0].core.doc("d").expect("open");
+    assert!(state.pending.is_empty(), "both confirmed");
+    assert_eq!(server.doc.rev, 2, "each applied once");
+    assert_eq!(state.confirmed, server.doc);
+    let confirmed = clients[0]
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::DocConfirmed { .. }))
+        .count();
+    assert_eq!(confirmed, 2);
+}

@@ -201,15 +201,37 @@ impl Client {
     }
 
     /// Opens the shared document `name` (reference-counted): an optimistic view kept in sync
-    /// with the server, rebased on the server's order and resynced after reconnects.
-    pub fn doc(&self, name: String) -> Result<SyncedDoc, JsValue> {
+    /// with the server, rebased on the server's order and resynced after reconnects. With
+    /// `persist` (true, or a storage key) the confirmed state and pending ops are saved in
+    /// localStorage and restored here, so a reload keeps unsent edits.
+    pub fn doc(
+        &self,
+        name: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "DocOptions")] options: Option<Object>,
+    ) -> Result<SyncedDoc, JsValue> {
         if name.is_empty() {
             return Err(errors::named_error(
                 "InvalidOptions",
                 "document name is empty",
             ));
         }
-        self.driver.borrow_mut().core.open_doc(&name);
+        let storage_key = js_values::doc_storage_key(&name, options)
+            .map_err(|reason| errors::named_error("InvalidOptions", &reason))?;
+        let saved = storage_key.as_deref().and_then(super::doc_storage::load);
+        {
+            let mut driver = self.driver.borrow_mut();
+            if let Some(key) = storage_key {
+                driver.persisted.insert(name.clone(), key);
+            }
+            match saved {
+                Some(saved) => {
+                    driver
+                        .core
+                        .open_doc_restored(&name, saved.rev, saved.entries, saved.pending)
+                }
+                None => driver.core.open_doc(&name),
+            }
+        }
         self.pump();
         Ok(SyncedDoc::new(
             Rc::downgrade(&self.driver),

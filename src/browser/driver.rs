@@ -13,7 +13,9 @@ use super::socket::{SocketEvent, SocketHandle};
 use super::synced_doc::doc_key;
 use crate::core::VecMap;
 use crate::core::{Action, ClientCore, Event, Transmit};
+use crate::doc::Change;
 use crate::protocol::close_code;
+use crate::protocol::OpName;
 use gloo_timers::callback::Timeout;
 use js_sys::Function;
 use std::cell::RefCell;
@@ -53,6 +55,8 @@ pub struct Driver {
     /// back into the client) leave event delivery to it, so events keep their order.
     dispatching: bool,
     pub calls: VecMap<u64, Call>,
+    /// Documents saved in browser storage, by name: their storage key.
+    pub persisted: VecMap<String, String>,
     /// One listener for every request's `AbortSignal`, called with the request id.
     pub abort_listener: Option<Closure<dyn FnMut(f64)>>,
 }
@@ -67,6 +71,7 @@ impl Driver {
             keys: Keys::new(),
             dispatching: false,
             calls: VecMap::new(),
+            persisted: VecMap::new(),
             abort_listener: None,
         }
     }
@@ -224,6 +229,14 @@ pub fn room_key(event: &str, room: &str) -> String {
     key
 }
 
+/// Saves document `name` if it is persisted.
+fn persist(driver_rc: &SharedDriver, name: &str) {
+    let driver = driver_rc.borrow();
+    if let (Some(key), Some(state)) = (driver.persisted.get(name), driver.core.doc(name)) {
+        super::doc_storage::save(key, state);
+    }
+}
+
 fn dispatch(driver_rc: &SharedDriver, emitter: &Emitter, event: Event<JsValue>) {
     match event {
         Event::Message(payload) => {
@@ -268,6 +281,7 @@ fn dispatch(driver_rc: &SharedDriver, emitter: &Emitter, event: Event<JsValue>) 
             }
         }
         Event::DocChanged { doc, keys } => {
+            persist(driver_rc, &doc);
             let list = js_sys::Array::new();
             for key in keys {
                 list.push(&JsValue::from_str(&key));
@@ -277,30 +291,47 @@ fn dispatch(driver_rc: &SharedDriver, emitter: &Emitter, event: Event<JsValue>) 
                 &ObjectBuilder::new().set("keys", list).build(),
             )
         }
-        Event::DocConfirmed { doc, cseq, rev } => emitter.emit(
-            &doc_key("confirmed", &doc),
-            &ObjectBuilder::new()
-                .number("cseq", cseq)
-                .number("rev", rev)
-                .build(),
-        ),
+        Event::DocConfirmed { doc, cseq, rev } => {
+            persist(driver_rc, &doc);
+            emitter.emit(
+                &doc_key("confirmed", &doc),
+                &ObjectBuilder::new()
+                    .number("cseq", cseq)
+                    .number("rev", rev)
+                    .build(),
+            )
+        }
         Event::DocRejected {
             doc,
             cseq,
             op,
             error,
-        } => emitter.emit(
-            &doc_key("rejected", &doc),
-            &ObjectBuilder::new()
-                .number("cseq", cseq)
-                .set("key", op.key)
-                .set("error", errors::client_error(&error))
-                .build(),
-        ),
-        Event::DocSynced { doc, rev } => emitter.emit(
-            &doc_key("synced", &doc),
-            &ObjectBuilder::new().number("rev", rev).build(),
-        ),
+        } => {
+            persist(driver_rc, &doc);
+            // The op travels with the event, so the app can re-apply it on the new state.
+            let (name, value) = match op.change {
+                Change::Set(v) => (OpName::Set, v),
+                Change::Merge(v) => (OpName::Merge, v),
+                Change::Delete => (OpName::Delete, JsValue::UNDEFINED),
+            };
+            emitter.emit(
+                &doc_key("rejected", &doc),
+                &ObjectBuilder::new()
+                    .number("cseq", cseq)
+                    .set("key", op.key)
+                    .set("op", name.as_wire())
+                    .set("value", value)
+                    .set("error", errors::client_error(&error))
+                    .build(),
+            )
+        }
+        Event::DocSynced { doc, rev } => {
+            persist(driver_rc, &doc);
+            emitter.emit(
+                &doc_key("synced", &doc),
+                &ObjectBuilder::new().number("rev", rev).build(),
+            )
+        }
         Event::Room { room, state } => {
             emitter.emit(&room_key("state", &room), &js_values::room_state(&state))
         }

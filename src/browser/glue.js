@@ -112,6 +112,25 @@ export function copyJson(value) {
   return value === undefined ? null : JSON.parse(JSON.stringify(value));
 }
 
+// Document persistence in localStorage. Storage can be missing, full or blocked: persistence is
+// then skipped rather than breaking the document.
+export function saveState(key, state) {
+  try {
+    globalThis.localStorage?.setItem(key, JSON.stringify(state));
+  } catch {
+    // best effort
+  }
+}
+
+export function loadState(key) {
+  try {
+    const text = globalThis.localStorage?.getItem(key);
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 // Settles nothing itself: calls `listener(id)` when `signal` aborts; returns the detacher.
 export function watchAbort(signal, listener, id) {
   const onAbort = () => listener(id);

@@ -50,6 +50,13 @@ extern "C" {
     #[wasm_bindgen(js_name = copyJson, catch)]
     pub fn copy_json(value: &JsValue) -> Result<JsValue, JsValue>;
 
+    #[wasm_bindgen(js_name = saveState)]
+    pub fn save_state(key: &str, state: &JsValue);
+
+    /// The saved state, or `undefined`.
+    #[wasm_bindgen(js_name = loadState)]
+    pub fn load_state(key: &str) -> JsValue;
+
     /// Throws when `signal` is not an `AbortSignal`.
     #[wasm_bindgen(js_name = watchAbort, catch)]
     pub fn watch_abort(

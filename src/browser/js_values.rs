@@ -311,6 +311,26 @@ pub fn join_meta(options: Option<js_sys::Object>) -> Result<Option<JsFrame>, Str
         .transpose()
 }
 
+/// Reads `DocOptions.persist`: the storage key to save document `name` under, if any.
+pub fn doc_storage_key(
+    name: &str,
+    options: Option<js_sys::Object>,
+) -> Result<Option<String>, String> {
+    let Some(options) = options else {
+        return Ok(None);
+    };
+    let fields = Fields::new(options.into(), "doc options", &["persist"])?;
+    Ok(match fields.get("persist") {
+        None => None,
+        Some(v) if v.as_bool() == Some(true) => Some(["resocket:doc:", name].concat()),
+        Some(v) if v.as_bool() == Some(false) => None,
+        Some(v) => Some(
+            v.as_string()
+                .ok_or("persist must be a boolean or a storage key")?,
+        ),
+    })
+}
+
 /// Reads a `welcome` payload.
 pub fn welcome(payload: &JsValue) -> Option<Welcome> {
     let field = |key: &str| Reflect::get(payload, &key.into()).ok();

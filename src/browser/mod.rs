@@ -3,6 +3,7 @@
 
 mod client;
 mod codec;
+mod doc_storage;
 mod driver;
 mod errors;
 mod glue;

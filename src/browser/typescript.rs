@@ -70,10 +70,16 @@ export interface OpOptions {
   ifRev?: number;
 }
 
+export interface DocOptions {
+  /** Save the confirmed state and pending ops in localStorage (true: key "resocket:doc:<name>"). */
+  persist?: boolean | string;
+}
+
 export interface DocEvents {
   change: { keys: string[] };
   confirmed: { cseq: number; rev: number };
-  rejected: { cseq: number; key: string; error: ResocketError };
+  /** The op is gone from the view; re-apply it (`doc[op](key, value)`) to try again on the new state. */
+  rejected: { cseq: number; key: string; op: "set" | "delete" | "merge"; value: unknown; error: ResocketError };
   synced: { rev: number };
 }
 

@@ -959,6 +959,7 @@ impl<F: WireSize + Clone, P: Clone + Json + PartialEq> ClientCore<F, P> {
             });
         };
         doc.pending.push(PendingOp {
+            origin: self.origin.clone(),
             cseq,
             op,
             frame: frame.clone(),
@@ -975,6 +976,40 @@ impl<F: WireSize + Clone, P: Clone + Json + PartialEq> ClientCore<F, P> {
         Ok(())
     }
 
+    /// Opens document `name` with state saved earlier (by an earlier page): the confirmed
+    /// entries at `rev` and the ops that were still pending. It catches up from `rev` and then
+    /// re-sends the pending ops, which the server applies once each.
+    pub fn open_doc_restored(
+        &mut self,
+        name: &str,
+        rev: u64,
+        entries: Vec<(String, P, u64)>,
+        pending: Vec<PendingOp<P, F>>,
+    ) {
+        if !self.docs.open(name) {
+            return; // already open: the live state wins over the saved one
+        }
+        if let Some(state) = self.docs.get_mut(name) {
+            state.confirmed.rev = rev;
+            for (key, value, key_rev) in entries {
+                state.confirmed.entries.insert(
+                    key,
+                    Entry {
+                        value,
+                        rev: key_rev,
+                    },
+                );
+            }
+            state.pending = pending;
+            state.has_base = true;
+            let changed = state.rebase();
+            self.doc_changed(name, changed);
+        }
+        if matches!(self.link, Link::Open { .. }) {
+            self.send_sync(name);
+        }
+    }
+
     /// A document frame arrived.
     pub fn handle_doc_frame(&mut self, frame: DocInbound<P>) {
         if self.link == Link::None {
@@ -987,21 +1022,18 @@ impl<F: WireSize + Clone, P: Clone + Json + PartialEq> ClientCore<F, P> {
                 origin,
                 cseq,
                 op,
-            } => self.on_applied(&doc, rev, origin == self.origin, cseq, &op),
+            } => self.on_applied(&doc, rev, &origin, cseq, &op),
             DocInbound::Rejected {
                 doc,
                 origin,
                 cseq,
                 error,
             } => {
-                if origin != self.origin {
-                    return;
-                }
                 let Some(state) = self.docs.get_mut(&doc) else {
                     return;
                 };
-                let Some(pending) = state.take_pending(cseq) else {
-                    return;
+                let Some(pending) = state.take_pending(&origin, cseq) else {
+                    return; // not ours, or settled already
                 };
                 let changed = state.rebase();
                 self.doc_changed(&doc, changed);
@@ -1053,7 +1085,7 @@ impl<F: WireSize + Clone, P: Clone + Json + PartialEq> ClientCore<F, P> {
         }
     }
 
-    fn on_applied(&mut self, name: &str, rev: u64, mine: bool, cseq: u64, op: &Op<P>) {
+    fn on_applied(&mut self, name: &str, rev: u64, origin: &str, cseq: u64, op: &Op<P>) {
         let Some(state) = self.docs.get_mut(name) else {
             return;
         };
@@ -1070,7 +1102,7 @@ impl<F: WireSize + Clone, P: Clone + Json + PartialEq> ClientCore<F, P> {
         }
         // At or below the confirmed revision: already applied (a replay overlap or the server
         // answering a re-sent op); it can still confirm one of ours.
-        let confirmed = mine && state.take_pending(cseq).is_some();
+        let confirmed = state.take_pending(origin, cseq).is_some();
         let changed = state.rebase();
         self.doc_changed(name, changed);
         if confirmed {

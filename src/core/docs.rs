@@ -8,6 +8,8 @@ use crate::doc::{apply, Doc, Json, Op};
 /// A local op waiting for the server's verdict, with its encoded frame for (re)sending.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingOp<V, F> {
+    /// The client id the op was made under (an earlier page's, for ops restored from storage).
+    pub origin: String,
     pub cseq: u64,
     pub op: Op<V>,
     pub frame: F,
@@ -42,9 +44,12 @@ impl<V, F> DocState<V, F> {
 }
 
 impl<V: Json + PartialEq, F> DocState<V, F> {
-    /// Takes the pending op `cseq` out, if it is still pending.
-    pub fn take_pending(&mut self, cseq: u64) -> Option<PendingOp<V, F>> {
-        let index = self.pending.iter().position(|p| p.cseq == cseq)?;
+    /// Takes the pending op `(origin, cseq)` out, if it is still pending.
+    pub fn take_pending(&mut self, origin: &str, cseq: u64) -> Option<PendingOp<V, F>> {
+        let index = self
+            .pending
+            .iter()
+            .position(|p| p.cseq == cseq && p.origin == origin)?;
         Some(self.pending.remove(index))
     }
 
