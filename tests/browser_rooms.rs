@@ -328,12 +328,12 @@ async fn history_overflow_reports_recovered_false() {
     .await;
     publish_over_http(&room, 0).await;
     wait_for("first", 3_000, || messages.len() == 1).await;
-    server_control("/control/drop?outage_ms=1500", Some("")).await;
+    server_control("/control/drop?outage_ms=4000", Some("")).await;
     // More than the server's history (100) while the client cannot reconnect.
     for n in 1..=120 {
         publish_over_http(&room, n).await;
     }
-    wait_for("rejoined", 10_000, || {
+    wait_for("rejoined", 15_000, || {
         field(&handle.state(), "status").as_string().as_deref() == Some("joined")
     })
     .await;
