@@ -38,7 +38,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm dev tools (TypeScript, binaryen's wasm-opt, esbuild, playwright-core)"
+  say "installing npm dev tools (TypeScript, binaryen's wasm-opt, esbuild, Vite, playwright-core)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 say "dependencies ready"
