@@ -7,6 +7,7 @@ mod doc_storage;
 mod driver;
 mod errors;
 mod glue;
+mod handle;
 mod js_json;
 mod js_values;
 mod room;

@@ -1,47 +1,34 @@
 //! The exported `Room` handle returned by `client.join`: one reference to a joined room.
 
 use super::codec::JsFrame;
-use super::driver::{pump, room_key, Driver, SharedDriver};
+use super::driver::{pump, room_key, Driver};
 use super::errors;
 use super::glue::Emitter;
+use super::handle::Handle;
 use super::js_values;
 use crate::core::RoomState;
 use crate::protocol::Kind;
 use js_sys::{Array, Function};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Weak;
 use wasm_bindgen::prelude::*;
 
 /// One reference to a joined room. It does not keep the client alive; `leave()` releases it.
 #[wasm_bindgen]
 pub struct Room {
-    driver: Weak<RefCell<Driver>>,
-    emitter: Emitter,
-    name: String,
-    subscriptions: RefCell<Vec<Function>>,
-    left: Cell<bool>,
+    handle: Handle,
 }
 
 impl Room {
     pub fn new(driver: Weak<RefCell<Driver>>, emitter: Emitter, name: String) -> Self {
         Room {
-            driver,
-            emitter,
-            name,
-            subscriptions: RefCell::new(Vec::new()),
-            left: Cell::new(false),
+            handle: Handle::new(driver, emitter, name),
         }
     }
 
     /// Subscribes `listener` to `key` until this handle leaves.
     pub fn subscribe(&self, key: &str, listener: &Function) -> Function {
-        let unsubscribe = self.emitter.on(key, listener);
-        self.subscriptions.borrow_mut().push(unsubscribe.clone());
-        unsubscribe
-    }
-
-    fn driver(&self) -> Option<SharedDriver> {
-        self.driver.upgrade().filter(|_| !self.left.get())
+        self.handle.subscribe(key, listener)
     }
 }
 
@@ -49,15 +36,18 @@ impl Room {
 impl Room {
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
-        self.name.clone()
+        self.handle.name.clone()
     }
 
     /// `{ status: "joining" | "joined" | "rejoining" | "left" | "error", recovered?, code?, message? }`
     #[wasm_bindgen(getter, unchecked_return_type = "RoomState")]
     pub fn state(&self) -> JsValue {
-        let state = self
-            .driver()
-            .and_then(|d| d.borrow().core.room(&self.name).map(|r| r.state.clone()));
+        let state = self.handle.driver().and_then(|d| {
+            d.borrow()
+                .core
+                .room(&self.handle.name)
+                .map(|r| r.state.clone())
+        });
         js_values::room_state(&state.unwrap_or(RoomState::Left))
     }
 
@@ -65,8 +55,8 @@ impl Room {
     #[wasm_bindgen(unchecked_return_type = "Member[]")]
     pub fn members(&self) -> Array {
         let members = Array::new();
-        if let Some(driver) = self.driver() {
-            if let Some(room) = driver.borrow().core.room(&self.name) {
+        if let Some(driver) = self.handle.driver() {
+            if let Some(room) = driver.borrow().core.room(&self.handle.name) {
                 for member in room.members.values() {
                     members.push(&js_values::member(member));
                 }
@@ -81,12 +71,12 @@ impl Room {
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<(), JsValue> {
-        let Some(driver) = self.driver() else {
+        let Some(driver) = self.handle.driver() else {
             return Err(errors::named_error("Closed", "this room handle has left"));
         };
-        let frame = JsFrame::encode(Kind::Publish, None, Some(&self.name), &data)?;
+        let frame = JsFrame::encode(Kind::Publish, None, Some(&self.handle.name), &data)?;
         let result = driver.borrow_mut().core.send(frame);
-        pump(&driver, &self.emitter);
+        pump(&driver, &self.handle.emitter);
         result.map_err(|e| errors::client_error(&e))
     }
 
@@ -96,7 +86,7 @@ impl Room {
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] meta: JsValue,
     ) -> Result<(), JsValue> {
-        let Some(driver) = self.driver() else {
+        let Some(driver) = self.handle.driver() else {
             return Ok(());
         };
         let text = js_sys::JSON::stringify(&meta)
@@ -104,8 +94,8 @@ impl Room {
         driver
             .borrow_mut()
             .core
-            .set_presence(&self.name, JsFrame::new(text));
-        pump(&driver, &self.emitter);
+            .set_presence(&self.handle.name, JsFrame::new(text));
+        pump(&driver, &self.handle.emitter);
         Ok(())
     }
 
@@ -117,28 +107,14 @@ impl Room {
         #[wasm_bindgen(unchecked_param_type = "(value: any, seq?: number) => void")]
         listener: &Function,
     ) -> Function {
-        self.subscribe(&room_key(event, &self.name), listener)
+        self.handle
+            .subscribe(&room_key(event, &self.handle.name), listener)
     }
 
     /// Releases this handle's reference; the last one leaves the room. Idempotent. Listeners
     /// added through this handle hear the `left` state, then are removed.
     pub fn leave(&self) {
-        if self.left.replace(true) {
-            return;
-        }
-        if let Some(driver) = self.driver.upgrade() {
-            // A handle freed while the client is busy (not expected) must not panic.
-            let released = driver
-                .try_borrow_mut()
-                .map(|mut d| d.core.leave(&self.name))
-                .is_ok();
-            if released {
-                pump(&driver, &self.emitter);
-            }
-        }
-        for unsubscribe in self.subscriptions.take() {
-            let _ = unsubscribe.call0(&JsValue::NULL);
-        }
+        self.handle.release(|core, name| core.leave(name));
     }
 }
 

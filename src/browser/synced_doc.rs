@@ -7,12 +7,13 @@ use super::codec::JsFrame;
 use super::driver::{pump, Driver, SharedDriver};
 use super::errors;
 use super::glue::{copy_json, encode_op, Emitter};
+use super::handle::Handle;
 use super::js_values::ObjectBuilder;
 use crate::core::ClientError;
 use crate::doc::{Change, Op};
 use crate::protocol::OpName;
 use js_sys::{Array, Function, Object};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Weak;
 use wasm_bindgen::prelude::*;
 
@@ -25,33 +26,22 @@ pub fn doc_key(event: &str, doc: &str) -> String {
 /// (or freeing it) releases it.
 #[wasm_bindgen]
 pub struct SyncedDoc {
-    driver: Weak<RefCell<Driver>>,
-    emitter: Emitter,
-    name: String,
-    subscriptions: RefCell<Vec<Function>>,
-    closed: Cell<bool>,
+    handle: Handle,
 }
 
 impl SyncedDoc {
     pub fn new(driver: Weak<RefCell<Driver>>, emitter: Emitter, name: String) -> Self {
         SyncedDoc {
-            driver,
-            emitter,
-            name,
-            subscriptions: RefCell::new(Vec::new()),
-            closed: Cell::new(false),
+            handle: Handle::new(driver, emitter, name),
         }
     }
 
     fn driver(&self) -> Result<SharedDriver, JsValue> {
-        self.driver
-            .upgrade()
-            .filter(|_| !self.closed.get())
-            .ok_or_else(|| {
-                errors::client_error(&ClientError::DocNotOpen {
-                    doc: self.name.clone(),
-                })
+        self.handle.driver().ok_or_else(|| {
+            errors::client_error(&ClientError::DocNotOpen {
+                doc: self.handle.name.clone(),
             })
+        })
     }
 
     fn submit(
@@ -99,7 +89,7 @@ impl SyncedDoc {
         if let Some(rev) = if_rev {
             payload = payload.number("ifRev", rev);
         }
-        let frame = JsFrame::new(encode_op(&self.name, cseq as f64, &payload.build())?);
+        let frame = JsFrame::new(encode_op(&self.handle.name, cseq as f64, &payload.build())?);
         let change = match (name, value) {
             (OpName::Set, Some(v)) => Change::Set(v),
             (OpName::Merge, Some(v)) => Change::Merge(v),
@@ -113,8 +103,8 @@ impl SyncedDoc {
         let result = driver
             .borrow_mut()
             .core
-            .apply_op(&self.name, cseq, op, frame);
-        pump(&driver, &self.emitter);
+            .apply_op(&self.handle.name, cseq, op, frame);
+        pump(&driver, &self.handle.emitter);
         result.map_err(|e| errors::client_error(&e))?;
         Ok(cseq as f64)
     }
@@ -124,7 +114,7 @@ impl SyncedDoc {
 impl SyncedDoc {
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
-        self.name.clone()
+        self.handle.name.clone()
     }
 
     /// The value of `key` in the view (confirmed state plus pending ops). Do not mutate it.
@@ -220,28 +210,13 @@ impl SyncedDoc {
         #[wasm_bindgen(unchecked_param_type = "keyof DocEvents")] event: &str,
         #[wasm_bindgen(unchecked_param_type = "(value: any) => void")] listener: &Function,
     ) -> Function {
-        let unsubscribe = self.emitter.on(&doc_key(event, &self.name), listener);
-        self.subscriptions.borrow_mut().push(unsubscribe.clone());
-        unsubscribe
+        self.handle
+            .subscribe(&doc_key(event, &self.handle.name), listener)
     }
 
     /// Releases this handle; the last one closes the document (pending ops are dropped).
     pub fn close(&self) {
-        if self.closed.replace(true) {
-            return;
-        }
-        if let Some(driver) = self.driver.upgrade() {
-            let released = driver
-                .try_borrow_mut()
-                .map(|mut d| d.core.close_doc(&self.name))
-                .is_ok();
-            if released {
-                pump(&driver, &self.emitter);
-            }
-        }
-        for unsubscribe in self.subscriptions.take() {
-            let _ = unsubscribe.call0(&JsValue::NULL);
-        }
+        self.handle.release(|core, name| core.close_doc(name));
     }
 }
 
@@ -252,7 +227,7 @@ impl SyncedDoc {
     ) -> Option<T> {
         let driver = self.driver().ok()?;
         let d = driver.borrow();
-        d.core.doc(&self.name).map(f)
+        d.core.doc(&self.handle.name).map(f)
     }
 }
 

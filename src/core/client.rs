@@ -15,7 +15,7 @@ use super::queue::{OutboundQueue, WireSize};
 use super::requests::{RequestOptions, Requests};
 use super::rng::Rng;
 use super::rooms::{Delivery, Room, RoomState, Rooms};
-use crate::doc::{apply, Doc, Entry, Json, Op};
+use crate::doc::{apply, Json, Op};
 use crate::protocol::{
     close_code, ErrorBody, Hello, Member, PresenceChange, Resume, Welcome, PROTOCOL_VERSION,
 };
@@ -990,19 +990,8 @@ impl<F: WireSize + Clone, P: Clone + Json + PartialEq> ClientCore<F, P> {
             return; // already open: the live state wins over the saved one
         }
         if let Some(state) = self.docs.get_mut(name) {
-            state.confirmed.rev = rev;
-            for (key, value, key_rev) in entries {
-                state.confirmed.entries.insert(
-                    key,
-                    Entry {
-                        value,
-                        rev: key_rev,
-                    },
-                );
-            }
             state.pending = pending;
-            state.has_base = true;
-            let changed = state.rebase();
+            let changed = state.reset_confirmed(rev, entries);
             self.doc_changed(name, changed);
         }
         if matches!(self.link, Link::Open { .. }) {
@@ -1065,20 +1054,7 @@ impl<F: WireSize + Clone, P: Clone + Json + PartialEq> ClientCore<F, P> {
                 let Some(state) = self.docs.get_mut(&doc) else {
                     return;
                 };
-                let mut confirmed = Doc::new();
-                confirmed.rev = rev;
-                for (key, value, key_rev) in entries {
-                    confirmed.entries.insert(
-                        key,
-                        Entry {
-                            value,
-                            rev: key_rev,
-                        },
-                    );
-                }
-                state.confirmed = confirmed;
-                state.has_base = true;
-                let changed = state.rebase();
+                let changed = state.reset_confirmed(rev, entries);
                 self.doc_changed(&doc, changed);
                 self.on_synced(&doc);
             }

@@ -3,7 +3,7 @@
 //! ops applied on top (rebased whenever the confirmed state moves).
 
 use super::vec_map::VecMap;
-use crate::doc::{apply, Doc, Json, Op};
+use crate::doc::{apply, Doc, Entry, Json, Op};
 
 /// A local op waiting for the server's verdict, with its encoded frame for (re)sending.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +51,25 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
             .iter()
             .position(|p| p.cseq == cseq && p.origin == origin)?;
         Some(self.pending.remove(index))
+    }
+
+    /// Replaces the confirmed state with the server's `(key, value, key revision)` entries at
+    /// `rev`; returns the keys whose value in the view changed.
+    pub fn reset_confirmed(&mut self, rev: u64, entries: Vec<(String, V, u64)>) -> Vec<String> {
+        let mut confirmed = Doc::new();
+        confirmed.rev = rev;
+        for (key, value, key_rev) in entries {
+            confirmed.entries.insert(
+                key,
+                Entry {
+                    value,
+                    rev: key_rev,
+                },
+            );
+        }
+        self.confirmed = confirmed;
+        self.has_base = true;
+        self.rebase()
     }
 
     /// Recomputes the view as confirmed + pending; returns the keys whose value changed.
