@@ -5,8 +5,7 @@
 mod browser_support;
 
 use browser_support::*;
-use js_sys::JSON;
-use resocket::SyncedDoc;
+use resocket::{Client, SyncedDoc};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -14,14 +13,6 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const FAST: &str =
     r#"{"reconnect":{"initialDelayMs":50,"maxDelayMs":200},"heartbeat":{"intervalMs":0}}"#;
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", (js_sys::Math::random() * 1e12) as u64)
-}
-
-fn json(text: &str) -> JsValue {
-    JSON::parse(text).expect("valid JSON")
-}
 
 async fn server_doc(name: &str) -> JsValue {
     server_control(&format!("/control/doc?name={name}"), None).await
@@ -61,15 +52,21 @@ async fn settled(doc: &SyncedDoc) {
     .await;
 }
 
+/// Two connected clients with document `name` open and synced on both.
+async fn two_clients_on(name: &str) -> (Client, Client, SyncedDoc, SyncedDoc) {
+    let alice = open_client(FAST).await;
+    let bob = open_client(FAST).await;
+    let a = alice.doc(name.to_owned(), None).expect("doc");
+    let b = bob.doc(name.to_owned(), None).expect("doc");
+    settled(&a).await;
+    settled(&b).await;
+    (alice, bob, a, b)
+}
+
 #[wasm_bindgen_test]
 async fn concurrent_edits_converge_on_both_clients_and_the_server() {
     let name = unique("board");
-    let alice = open_client(FAST).await;
-    let bob = open_client(FAST).await;
-    let a = alice.doc(name.clone(), None).expect("doc");
-    let b = bob.doc(name.clone(), None).expect("doc");
-    settled(&a).await;
-    settled(&b).await;
+    let (alice, bob, a, b) = two_clients_on(&name).await;
     a.set("card-1".into(), json(r#"{"x":1,"y":1}"#), None)
         .expect("set");
     assert_eq!(
@@ -94,12 +91,7 @@ async fn concurrent_edits_converge_on_both_clients_and_the_server() {
 #[wasm_bindgen_test]
 async fn a_compare_and_set_conflict_rolls_back_on_the_losers_side() {
     let name = unique("cas");
-    let alice = open_client(FAST).await;
-    let bob = open_client(FAST).await;
-    let a = alice.doc(name.clone(), None).expect("doc");
-    let b = bob.doc(name.clone(), None).expect("doc");
-    settled(&a).await;
-    settled(&b).await;
+    let (alice, bob, a, b) = two_clients_on(&name).await;
     let a_rejected = Recorder::with(|f| a.on("rejected", f));
     let b_rejected = Recorder::with(|f| b.on("rejected", f));
     // Both claim the free key at once; the server takes one and rejects the other.
@@ -142,12 +134,7 @@ async fn a_compare_and_set_conflict_rolls_back_on_the_losers_side() {
 #[wasm_bindgen_test]
 async fn edits_made_offline_are_applied_once_after_the_reconnect() {
     let name = unique("offline");
-    let alice = open_client(FAST).await;
-    let bob = open_client(FAST).await;
-    let a = alice.doc(name.clone(), None).expect("doc");
-    let b = bob.doc(name.clone(), None).expect("doc");
-    settled(&a).await;
-    settled(&b).await;
+    let (alice, bob, a, b) = two_clients_on(&name).await;
     a.set("n".into(), json("0"), None).expect("set");
     settled(&a).await;
     server_control("/control/drop?outage_ms=400", Some("")).await;

@@ -6,21 +6,13 @@ mod browser_support;
 
 use browser_support::*;
 use gloo_timers::future::TimeoutFuture;
-use js_sys::{Promise, JSON};
+use js_sys::Promise;
 use resocket::Client;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", (js_sys::Math::random() * 1e12) as u64)
-}
-
-fn json(text: &str) -> JsValue {
-    JSON::parse(text).expect("valid JSON")
-}
 
 async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
     JsFuture::from(promise).await

@@ -208,16 +208,12 @@ fn doc_op(payload: &JsValue) -> Result<(String, Option<u64>, Op<JsValue>), Strin
 /// Decodes one text frame; the error is a human-readable reason.
 pub fn decode(keys: &Keys, text: &JsValue) -> Result<Decoded, String> {
     let frame = parse_frame(text);
-    if frame.is_undefined() {
-        return Err("frame is not valid JSON".into());
-    }
-    if frame.is_null() {
-        return Err("frame is not a JSON object".into());
-    }
     let room = || get(&frame, &keys.room).as_string();
     let payload = || get(&frame, &keys.payload);
-    // The hot path: one call classifies, one reads the payload.
+    // The hot path: one call classifies (and checks the parse), one reads the payload.
     match message_class(&frame) {
+        -1 => return Err("frame is not valid JSON".into()),
+        -2 => return Err("frame is not a JSON object".into()),
         1 => return Ok(Inbound::Message(payload()).into()),
         2 => {
             return Ok(Inbound::RoomMessage {

@@ -70,8 +70,11 @@ export function parseFrame(text) {
   return frame !== null && typeof frame === "object" && !Array.isArray(frame) ? frame : null;
 }
 
-// Classifies an envelope for the hot path: 1 a plain message, 2 a room message, 0 anything else.
+// Classifies what parseFrame returned, in one call on the hot path: -1 not JSON, -2 not an
+// object, 1 a plain message, 2 a room message, 0 any other envelope.
 export function messageClass(frame) {
+  if (frame === undefined) return -1;
+  if (frame === null) return -2;
   return frame.kind === "msg" ? (frame.room === undefined ? 1 : 2) : 0;
 }
 

@@ -27,7 +27,7 @@ extern "C" {
     pub fn parse_frame(text: &JsValue) -> JsValue;
 
     #[wasm_bindgen(js_name = messageClass)]
-    pub fn message_class(frame: &JsValue) -> u32;
+    pub fn message_class(frame: &JsValue) -> i32;
 
     #[wasm_bindgen(method)]
     pub fn clear(this: &Emitter);

@@ -145,3 +145,16 @@ pub async fn open_client(json_options: &str) -> Client {
     wait_for("open", 5_000, || status(&client) == "open").await;
     client
 }
+
+/// Reconnects fast and sends no heartbeats, so tests stay short.
+pub const FAST: &str =
+    r#"{"reconnect":{"initialDelayMs":50,"maxDelayMs":200},"heartbeat":{"intervalMs":0}}"#;
+
+/// A name no other test (or earlier run against the same server) uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+pub fn json(text: &str) -> JsValue {
+    JSON::parse(text).expect("valid JSON")
+}
