@@ -20,13 +20,13 @@ else
 fi
 
 # The wrapper is compiled next to the glue it imports, in strict mode.
-cp js/index.ts pkg/index.ts
+cp js/index.ts js/react.ts pkg/
 node_modules/.bin/tsc -p js/tsconfig.json
-rm pkg/index.ts
+rm pkg/index.ts pkg/react.ts
 cp pkg-template/package.json pkg-template/README.md pkg/
 
 # Ship minified JS, as a production bundle would serve it; the .d.ts files stay readable.
-for file in pkg/resocket.js pkg/index.js $(find pkg/snippets -name '*.js'); do
+for file in pkg/resocket.js pkg/index.js pkg/react.js $(find pkg/snippets -name '*.js'); do
   node_modules/.bin/esbuild "$file" --minify --format=esm --log-level=warning --outfile="$file" --allow-overwrite
 done
 
@@ -38,3 +38,5 @@ for file in "${sizes[@]}"; do
   printf '  %-60s %7d bytes, %6d gzipped\n' "$file" "$(stat -c %s "$file")" "$gz"
 done
 printf 'client size (wasm + JS glue + TS wrapper), minified and gzipped: %d bytes (budget 30720)\n' "$total"
+react=$(gzip -9c pkg/react.js | wc -c)
+printf 'React layer (resocket/react), minified and gzipped: %d bytes (budget 3072)\n' "$react"

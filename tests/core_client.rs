@@ -346,3 +346,35 @@ fn a_welcome_of_another_version_is_fatal() {
     h.advance(100_000);
     assert_eq!(h.opens, 1);
 }
+
+#[test]
+fn quality_is_offline_while_down_and_recovers_once_drops_age_out() {
+    use resocket::core::quality::DROP_WINDOW_MS;
+    use resocket::core::QualityLevel;
+
+    let mut h = open(config());
+    let fresh = h.core.metrics(h.now);
+    assert_eq!(
+        (fresh.quality_score, fresh.quality),
+        (100, QualityLevel::Good)
+    );
+
+    h.server_close(close_code::ABNORMAL);
+    let down = h.core.metrics(h.now);
+    assert_eq!(
+        (down.quality_score, down.quality),
+        (0, QualityLevel::Offline)
+    );
+
+    let delay = reconnect_delay(&h);
+    h.advance(delay);
+    h.accept();
+    let after_drop = h.core.metrics(h.now).quality_score;
+    assert!(
+        after_drop < 100,
+        "a recent drop lowers the score: {after_drop}"
+    );
+
+    h.advance(DROP_WINDOW_MS);
+    assert_eq!(h.core.metrics(h.now).quality_score, 100);
+}

@@ -93,6 +93,8 @@ pub fn metrics(m: &Metrics) -> JsValue {
         .optional_number("rttMs", m.rtt_ms)
         .optional_number("smoothedRttMs", m.smoothed_rtt_ms)
         .number("uptimeMs", m.uptime_ms)
+        .number("qualityScore", u64::from(m.quality_score))
+        .set("quality", m.quality.as_str())
         .build()
 }
 

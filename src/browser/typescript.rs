@@ -177,6 +177,9 @@ export interface Metrics {
   rttMs: number | null;
   smoothedRttMs: number | null;
   uptimeMs: number;
+  /** 0 when not open, else 1..100: lowered by slow round trips and drops in the last minute. */
+  qualityScore: number;
+  quality: "offline" | "poor" | "fair" | "good";
 }
 
 export interface ClientEvents {

@@ -11,6 +11,7 @@ use super::events::{ClientError, CloseReason, ConnectionState, Event};
 use super::fifo::Fifo;
 use super::heartbeat::{Beat, Heartbeat};
 use super::metrics::Metrics;
+use super::quality::{self, DropLog};
 use super::queue::{OutboundQueue, WireSize};
 use super::requests::{RequestOptions, Requests};
 use super::rng::Rng;
@@ -197,6 +198,8 @@ pub struct ClientCore<F, P> {
     next_id: u64,
     heartbeat: Heartbeat,
     metrics: Metrics,
+    /// When the connection was lost lately, for the quality score.
+    drops: DropLog,
     actions: Fifo<Action<F>>,
     events: Fifo<Event<P>>,
 }
@@ -233,6 +236,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             next_cseq: 1,
             next_id: 1,
             metrics: Metrics::default(),
+            drops: DropLog::default(),
             actions: Fifo::new(),
             events: Fifo::new(),
         })
@@ -252,7 +256,15 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     }
 
     pub fn metrics(&self, now: u64) -> Metrics {
+        let open = matches!(self.link, Link::Open { .. });
+        let quality_score = quality::score(
+            open,
+            self.heartbeat.smoothed_rtt_ms(),
+            self.drops.recent(now),
+        );
         Metrics {
+            quality_score,
+            quality: quality::level(quality_score),
             queue_depth: self.queue.len() as u64,
             queue_bytes: self.queue.bytes() as u64,
             pending_requests: self.requests.len() as u64,
@@ -824,6 +836,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// Schedules the next attempt after a failure, or gives up after `max_attempts`.
     fn connection_lost(&mut self, now: u64, code: u16, reason: &str) {
         self.teardown();
+        self.drops.record(now);
         self.failures = self.failures.saturating_add(1);
         if let Some(max) = self.config.reconnect.max_attempts {
             if self.failures >= max {

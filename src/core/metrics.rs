@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::quality::QualityLevel;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Metrics {
@@ -31,4 +33,7 @@ pub struct Metrics {
     pub smoothed_rtt_ms: Option<u64>,
     /// Time the current connection has been open; 0 when not open.
     pub uptime_ms: u64,
+    /// 0 (not open) to 100, from the smoothed round-trip time and drops in the last minute.
+    pub quality_score: u8,
+    pub quality: QualityLevel,
 }

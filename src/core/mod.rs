@@ -9,6 +9,7 @@ pub mod events;
 mod fifo;
 pub mod heartbeat;
 pub mod metrics;
+pub mod quality;
 pub mod queue;
 pub mod requests;
 pub mod rng;
@@ -22,6 +23,7 @@ pub use config::{
 };
 pub use events::{ClientError, CloseReason, ConnectionState, Event};
 pub use metrics::Metrics;
+pub use quality::QualityLevel;
 pub use queue::WireSize;
 pub use requests::{DisconnectPolicy, RequestOptions};
 pub use rooms::RoomState;
