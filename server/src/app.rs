@@ -4,6 +4,7 @@ use crate::config::ServerConfig;
 use crate::connection::{self, Limits};
 use crate::control;
 use crate::docs::Docs;
+use crate::feed::Prices;
 use crate::hub::Hub;
 use crate::outage::Outage;
 use crate::requests::Requests;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub rooms: Arc<Rooms>,
     pub docs: Arc<Docs>,
     pub requests: Arc<Requests>,
+    /// The price feed's latest prices (orders are filled at them).
+    pub prices: Arc<Prices>,
     pub outage: Arc<Outage>,
     pub limits: Limits,
 }
@@ -42,11 +45,17 @@ impl AppState {
     /// `stopping` turns true (or is dropped) when the server stops; background work ends then.
     pub fn new(config: &ServerConfig, stopping: watch::Receiver<bool>) -> AppState {
         let hub = Hub::new();
+        let prices = Arc::new(Prices::default());
         AppState {
             sessions: Arc::new(Sessions::new(config.session_ttl)),
             rooms: Arc::new(Rooms::new(Arc::clone(&hub), config.history)),
             docs: Arc::new(Docs::new(Arc::clone(&hub), config.doc_history)),
-            requests: Arc::new(Requests::new(Arc::clone(&hub), stopping)),
+            requests: Arc::new(Requests::new(
+                Arc::clone(&hub),
+                Arc::clone(&prices),
+                stopping,
+            )),
+            prices,
             hub,
             outage: Arc::new(Outage::default()),
             limits: Limits {

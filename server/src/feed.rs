@@ -1,14 +1,16 @@
 //! The simulated price feed: every interval, one `tick` message per symbol is published to the
 //! `prices` room (so each tick has its own sequence number and history slot):
 //! `{"type":"tick","symbol":"BTC","price":64250.5,"open":64000.0,"at":1732240000000}`.
-//! Prices follow a bounded random walk from their opening price.
+//! Prices follow a bounded random walk from their opening price; the latest ones are kept in
+//! [`Prices`] for the `order` method's fills.
 
 use crate::random::{self, Rng};
 use crate::requests::stopped;
 use crate::rooms::Rooms;
 use resocket::protocol::json::raw_payload;
 use serde::Serialize;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -51,14 +53,52 @@ impl Quote {
 }
 
 /// The instruments at their opening prices.
+const QUOTES: [Quote; 5] = [
+    Quote::new("BTC", 64_000.0, 2, 0.002),
+    Quote::new("ETH", 3_200.0, 2, 0.0025),
+    Quote::new("AAPL", 190.0, 2, 0.001),
+    Quote::new("MSFT", 420.0, 2, 0.001),
+    Quote::new("EUR/USD", 1.085, 5, 0.0002),
+];
+
+/// The instruments at their opening prices.
 pub fn quotes() -> Vec<Quote> {
-    vec![
-        Quote::new("BTC", 64_000.0, 2, 0.002),
-        Quote::new("ETH", 3_200.0, 2, 0.0025),
-        Quote::new("AAPL", 190.0, 2, 0.001),
-        Quote::new("MSFT", 420.0, 2, 0.001),
-        Quote::new("EUR/USD", 1.085, 5, 0.0002),
-    ]
+    QUOTES.to_vec()
+}
+
+/// The feed's own spelling of `name`, if it is one of its symbols.
+pub fn symbol(name: &str) -> Option<&'static str> {
+    QUOTES.iter().map(|q| q.symbol).find(|s| *s == name)
+}
+
+/// The latest price of every symbol: the opening prices until the feed moves them (and for
+/// good when the feed is disabled).
+#[derive(Debug)]
+pub struct Prices(Mutex<HashMap<&'static str, f64>>);
+
+impl Default for Prices {
+    fn default() -> Prices {
+        Prices(Mutex::new(
+            QUOTES.iter().map(|q| (q.symbol, q.open)).collect(),
+        ))
+    }
+}
+
+impl Prices {
+    pub fn get(&self, symbol: &str) -> Option<f64> {
+        self.lock().get(symbol).copied()
+    }
+
+    fn update(&self, quotes: &[Quote]) {
+        let mut prices = self.lock();
+        for quote in quotes {
+            prices.insert(quote.symbol, quote.price);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, f64>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The payload of one tick.
@@ -92,10 +132,12 @@ fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Starts the feed; `None` when `interval` is zero (disabled). The task ends when the server
-/// stops (or its stop signal is dropped); the caller also aborts it after shutdown.
+/// Starts the feed, which also keeps `prices` current; `None` when `interval` is zero
+/// (disabled). The task ends when the server stops (or its stop signal is dropped); the caller
+/// also aborts it after shutdown.
 pub fn spawn(
     rooms: Arc<Rooms>,
+    prices: Arc<Prices>,
     interval: Duration,
     mut stopping: watch::Receiver<bool>,
 ) -> Option<JoinHandle<()>> {
@@ -115,6 +157,9 @@ pub fn spawn(
             let at = unix_ms();
             for quote in &mut quotes {
                 quote.walk(&mut rng);
+            }
+            prices.update(&quotes);
+            for quote in &quotes {
                 let payload = raw_payload(&Tick::of(quote, at));
                 if let Err(err) = rooms.publish_as_server(ROOM, &payload) {
                     warn!(%err, "price feed cannot publish");
@@ -148,6 +193,19 @@ mod tests {
             }
             assert!(moved, "{} never moved", quote.symbol);
         }
+    }
+
+    #[test]
+    fn prices_start_at_the_open_and_follow_the_walk() {
+        let prices = Prices::default();
+        assert_eq!(prices.get("BTC"), Some(64_000.0));
+        assert_eq!(prices.get("DOGE"), None);
+        let mut quotes = quotes();
+        quotes[0].price = 65_000.5;
+        prices.update(&quotes);
+        assert_eq!(prices.get("BTC"), Some(65_000.5));
+        assert_eq!(symbol("EUR/USD"), Some("EUR/USD"));
+        assert_eq!(symbol("eur/usd"), None);
     }
 
     #[test]

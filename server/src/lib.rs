@@ -73,6 +73,7 @@ pub async fn serve(
     let hub = state.hub.clone();
     let feed = feed::spawn(
         state.rooms.clone(),
+        state.prices.clone(),
         config.feed_interval,
         stopping_rx.clone(),
     );

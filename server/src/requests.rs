@@ -1,11 +1,12 @@
 //! Runs `req` frames once per `(session, id)`: a new id runs its handler, a running one is not
 //! run again (its reply goes to the session's connection at the time it is ready), a finished
 //! one is answered from the session's reply cache. `sleep` runs on its own task so the
-//! connection keeps serving meanwhile.
+//! connection keeps serving meanwhile, and so does the delayed fill of an `order`.
 
 use crate::dedup::Seen;
+use crate::feed::Prices;
 use crate::frames;
-use crate::handlers::{self, Counters, Plan, RequestError};
+use crate::handlers::{self, MethodState, Order, Plan, RequestError, FILL_DELAY};
 use crate::hub::Hub;
 use crate::session::Session;
 use axum::extract::ws::Utf8Bytes;
@@ -16,16 +17,19 @@ use tokio::sync::watch;
 use tracing::debug;
 
 pub struct Requests {
-    counters: Counters,
+    methods: MethodState,
+    /// The price feed's latest prices: what an order is filled at.
+    prices: Arc<Prices>,
     hub: Arc<Hub>,
     /// Becomes true (or is dropped) when the server stops; pending sleeps then end silently.
     stopping: watch::Receiver<bool>,
 }
 
 impl Requests {
-    pub fn new(hub: Arc<Hub>, stopping: watch::Receiver<bool>) -> Requests {
+    pub fn new(hub: Arc<Hub>, prices: Arc<Prices>, stopping: watch::Receiver<bool>) -> Requests {
         Requests {
-            counters: Counters::default(),
+            methods: MethodState::default(),
+            prices,
             hub,
             stopping,
         }
@@ -61,34 +65,72 @@ impl Requests {
                 ));
                 Some(frames::res(id, Err(error.body())).into())
             }
-            Seen::New => match handlers::plan(&body.method, body.params.as_deref(), &self.counters)
-            {
-                Plan::Reply(outcome) => {
-                    let reply = reply_frame(id, outcome);
-                    session.finish_request(id, reply.clone());
-                    Some(reply)
-                }
-                Plan::Later { after, outcome } => {
-                    let session = Arc::clone(session);
-                    let hub = Arc::clone(&self.hub);
-                    let mut stopping = self.stopping.clone();
-                    tokio::spawn(async move {
-                        tokio::select! {
-                            () = tokio::time::sleep(after) => {}
-                            () = stopped(&mut stopping) => return,
-                        }
+            Seen::New => {
+                match handlers::plan(&body.method, body.params.as_deref(), &self.methods) {
+                    Plan::Reply(outcome) => {
                         let reply = reply_frame(id, outcome);
-                        match session.finish_request(id, reply.clone()) {
-                            Some(conn) => {
-                                hub.send_to(conn, &reply);
+                        session.finish_request(id, reply.clone());
+                        Some(reply)
+                    }
+                    Plan::Later { after, outcome } => {
+                        let session = Arc::clone(session);
+                        let hub = Arc::clone(&self.hub);
+                        let mut stopping = self.stopping.clone();
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                () = tokio::time::sleep(after) => {}
+                                () = stopped(&mut stopping) => return,
                             }
-                            None => debug!(session = session.id(), id, "reply cached only"),
-                        }
-                    });
-                    None
+                            let reply = reply_frame(id, outcome);
+                            match session.finish_request(id, reply.clone()) {
+                                Some(conn) => {
+                                    hub.send_to(conn, &reply);
+                                }
+                                None => debug!(session = session.id(), id, "reply cached only"),
+                            }
+                        });
+                        None
+                    }
+                    Plan::Fill { reply, order } => {
+                        let reply = reply_frame(id, Ok(reply));
+                        session.finish_request(id, reply.clone());
+                        self.fill_later(session, order);
+                        Some(reply)
+                    }
                 }
-            },
+            }
         }
+    }
+
+    /// After [`FILL_DELAY`], pushes the order's fill at the price of that moment as a `notify`
+    /// to every connection of the session's user, or to the session's connection when it has no
+    /// user. Nothing is queued: a fill made while disconnected is not delivered.
+    fn fill_later(&self, session: &Arc<Session>, order: Order) {
+        let session = Arc::clone(session);
+        let hub = Arc::clone(&self.hub);
+        let prices = Arc::clone(&self.prices);
+        let mut stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(FILL_DELAY) => {}
+                () = stopped(&mut stopping) => return,
+            }
+            // An order's symbol is always one of the feed's, so the lookup cannot miss.
+            let price = prices.get(order.symbol).unwrap_or_default();
+            let frame: Utf8Bytes = frames::notify(&order.fill(price)).into();
+            let sent = match session.user() {
+                Some(user) => hub.send_to_user(user, &frame),
+                None => session
+                    .connection()
+                    .map_or(0, |conn| usize::from(hub.send_to(conn, &frame))),
+            };
+            debug!(
+                session = session.id(),
+                order = order.id,
+                sent,
+                "order filled"
+            );
+        });
     }
 }
 

@@ -150,8 +150,7 @@ impl Session {
         }
     }
 
-    /// The connection replies should go to now.
-    #[cfg(test)]
+    /// The connection replies (and an anonymous session's order fills) should go to now.
     pub fn connection(&self) -> Option<ConnId> {
         self.lock().conn
     }

@@ -243,3 +243,116 @@ async fn a_reply_finished_while_disconnected_waits_in_the_cache() {
     );
     server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn an_order_is_accepted_at_once_and_its_fill_follows() {
+    let server = start(|c| c.feed_interval = Duration::ZERO).await;
+    let (mut ws, _) = handshake(&server, None, None).await;
+    request(
+        &mut ws,
+        1,
+        "order",
+        json!({"symbol": "BTC", "side": "buy", "qty": 2}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"kind":"res","id":1,"payload":{"orderId":"o-1","status":"accepted"}})
+    );
+    // Without a feed the price is still the open, so the whole fill is known.
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"kind":"notify","payload":{"type":"fill","orderId":"o-1","symbol":"BTC","side":"buy","qty":2,"price":64000.0}})
+    );
+    request(
+        &mut ws,
+        2,
+        "order",
+        json!({"symbol": "EUR/USD", "side": "sell", "qty": 0.5}),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["payload"]["orderId"], "o-2");
+    let fill = expect_kind(&mut ws, "notify").await;
+    assert_eq!(
+        (&fill["payload"]["side"], &fill["payload"]["qty"]),
+        (&json!("sell"), &json!(0.5))
+    );
+
+    let failing = [
+        json!({"symbol": "DOGE", "side": "buy", "qty": 1}),
+        json!({"symbol": "BTC", "side": "short", "qty": 1}),
+        json!({"symbol": "BTC", "side": "buy", "qty": 0}),
+        json!({"symbol": "BTC", "side": "buy"}),
+        json!(null),
+    ];
+    for (id, params) in (3..).zip(failing) {
+        request(&mut ws, id, "order", params.clone()).await;
+        let res = expect_kind(&mut ws, "res").await;
+        assert_eq!(
+            (res["id"].as_u64(), &res["error"]["code"]),
+            (Some(id), &json!("bad_request")),
+            "{params}: {res}"
+        );
+    }
+    // A refused order is not filled.
+    expect_quiet(&mut ws).await;
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_fill_reaches_every_connection_of_the_user_at_the_current_price() {
+    let server = start(|c| c.feed_interval = Duration::from_millis(20)).await;
+    let (mut tab1, _) = handshake(&server, Some("alice"), None).await;
+    let (mut tab2, _) = handshake(&server, Some("alice"), None).await;
+    let (mut bob, _) = handshake(&server, Some("bob"), None).await;
+    request(
+        &mut tab1,
+        1,
+        "order",
+        json!({"symbol": "ETH", "side": "sell", "qty": 3}),
+    )
+    .await;
+    assert_eq!(
+        expect_kind(&mut tab1, "res").await["payload"]["status"],
+        "accepted"
+    );
+    let fill = expect_kind(&mut tab1, "notify").await;
+    assert_eq!(expect_kind(&mut tab2, "notify").await, fill);
+    let price = fill["payload"]["price"].as_f64().expect("a price");
+    // Bounded by the walk: 50%..200% of the open.
+    assert!((1_600.0..=6_400.0).contains(&price), "{fill}");
+    expect_quiet(&mut bob).await;
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn an_order_resent_after_a_reconnect_is_placed_and_filled_once() {
+    let server = start(|c| c.feed_interval = Duration::ZERO).await;
+    // Another tab of the same user sees every fill, whichever connection placed the order.
+    let (mut watcher, _) = handshake(&server, Some("alice"), None).await;
+    let (mut first, welcome) = handshake(&server, Some("alice"), None).await;
+    let params = json!({"symbol": "AAPL", "side": "buy", "qty": 1});
+    request(&mut first, 4, "order", params.clone()).await;
+    expect_kind(&mut first, "res").await;
+    // The client never saw that reply: the connection died with it.
+    drop(first);
+
+    let (mut second, resumed) = handshake(&server, Some("alice"), welcome.resume()).await;
+    assert!(resumed.resumed);
+    request(&mut second, 4, "order", params).await;
+    // The fill may reach this connection too, before or after the reply.
+    let reply = loop {
+        let frame = next_json(&mut second).await;
+        if frame["kind"] != "notify" {
+            break frame;
+        }
+    };
+    assert_eq!(
+        reply,
+        json!({"kind":"res","id":4,"payload":{"orderId":"o-1","status":"accepted"}})
+    );
+    let fill = expect_kind(&mut watcher, "notify").await;
+    assert_eq!(fill["payload"]["orderId"], "o-1");
+    expect_quiet(&mut watcher).await;
+    server.shutdown().await.expect("clean shutdown");
+}
