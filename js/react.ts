@@ -377,7 +377,8 @@ export function useRoom<T = unknown, S = undefined>(name: string, options: RoomO
     return new RoomEntry(client.join(name, undefined, meta === undefined ? {} : { meta }), meta);
   }, (entry) => {
     store.view.entry = entry;
-    return [entry.room.on("message", (data, seq) => store.receive(data as T, seq!)), entry.changed.subscribe(store.touch)];
+    // Unmounted, this hook reads the room no more: it may be freed before a pending frame.
+    return [() => (store.view.entry = null), entry.room.on("message", (data, seq) => store.receive(data as T, seq!)), entry.changed.subscribe(store.touch)];
   });
   const room = () => connection.rooms.get(name);
   return {
@@ -546,6 +547,7 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
   useHandle(connection, connection.docs, name, store, (client) => client.doc(name, latest.current), (doc) => {
     store.holder.doc = doc;
     return [
+      () => (store.holder.doc = null),
       ...(["change", "confirmed", "synced"] as const).map((event) => doc.on(event, store.touch)),
       doc.on("rejected", (rejected) => {
         store.holder.rejected = rejected;

@@ -7,5 +7,5 @@ export default {
   base: "./",
   logLevel: "warn",
   resolve: { alias: { resocket: fileURLToPath(new URL("../../../pkg/index.js", import.meta.url)) } },
-  build: { outDir: fileURLToPath(new URL("../../../out/demo/vite", import.meta.url)), emptyOutDir: true, target: "es2022" },
+  build: { emptyOutDir: true, target: "es2022" },
 };

@@ -1,0 +1,119 @@
+// Hook test harness: renders resocket/react hooks inside real React roots (StrictMode on demand)
+// and records what each hook returned at every commit, so tests driving the page from Node can
+// read hook state and call the functions hooks return, as components would.
+import { StrictMode, useLayoutEffect, useState } from "react";
+import { createRoot, type Root } from "react-dom/client";
+import { Client, load, type ClientOptions, type Room } from "resocket";
+import * as hooks from "resocket/react";
+
+interface Probe {
+  id: string;
+  hook: keyof typeof named;
+  args?: unknown[];
+}
+
+interface Spec {
+  url: string;
+  options?: ClientOptions;
+  strict?: boolean;
+  probes: Probe[];
+}
+
+interface Observed {
+  value: unknown;
+  /** Every committed value, oldest first. */
+  history: unknown[];
+  commits: number;
+}
+
+const observed: Record<string, Observed> = {};
+
+/** Reducers for `useRoom` by name (functions cannot cross from Node into the page). */
+const reducers: Record<string, (state: unknown, data: unknown, seq: number) => unknown> = {
+  last: (_state, data) => data,
+};
+
+type RoomArgs = { reduce?: string } & Omit<hooks.RoomOptions, "reduce">;
+
+/** Every hook under test, callable by name with JSON arguments. */
+const named = {
+  resocket: hooks.useResocket,
+  connection: hooks.useConnection,
+  websocket: hooks.useWebSocket,
+  quality: hooks.useConnectionQuality,
+  room: (name: string, { reduce, ...options }: RoomArgs = {}) =>
+    hooks.useRoom<unknown, unknown>(name, { ...options, ...(reduce ? { reduce: reducers[reduce] } : {}) }),
+  presence: hooks.usePresence,
+  chat: hooks.useChat,
+  notifications: hooks.useNotifications,
+  request: hooks.useRequest,
+  doc: hooks.useSyncedDoc,
+  /** useMessage whose handler closes over render state (`tag`), to catch stale handlers. */
+  message: (type: string) => {
+    const [tag, setTag] = useState(0);
+    const [log] = useState<{ tag: number; data: unknown }[]>([]);
+    hooks.useMessage(type, (data) => log.push({ tag, data }));
+    return { log, tag, setTag };
+  },
+};
+
+function ProbeView({ id, hook, args = [] }: Probe) {
+  const value = (named[hook] as (...a: unknown[]) => unknown)(...args);
+  useLayoutEffect(() => {
+    const entry = (observed[id] ??= { value: undefined, history: [], commits: 0 });
+    entry.value = value;
+    entry.history.push(value);
+    entry.commits++;
+  });
+  return null;
+}
+
+const roots = new Map<string, Root>();
+
+function render(rootId: string, { url, options, strict, probes }: Spec) {
+  let root = roots.get(rootId);
+  if (!root) {
+    const element = document.createElement("div");
+    document.body.append(element);
+    root = createRoot(element);
+    roots.set(rootId, root);
+  }
+  const tree = (
+    <hooks.ResocketProvider url={url} {...(options ? { options } : {})}>
+      {probes.map((probe) => (
+        <ProbeView key={probe.id} {...probe} />
+      ))}
+    </hooks.ResocketProvider>
+  );
+  root.render(strict ? <StrictMode>{tree}</StrictMode> : tree);
+}
+
+function unmount(rootId: string) {
+  roots.get(rootId)?.unmount();
+  roots.delete(rootId);
+}
+
+/** A plain client (no React) that joins `room` and records its presence events and messages. */
+async function observe(url: string, room: string) {
+  await load();
+  const client = new Client(url, { user: "observer" });
+  const presence: unknown[] = [];
+  const messages: unknown[] = [];
+  const handle: Room = client.join(room, (data) => messages.push(data));
+  handle.on("presence", (event) => presence.push(event));
+  return { client, room: handle, presence, messages };
+}
+
+const observers: Record<string, Awaited<ReturnType<typeof observe>>> = {};
+
+Object.assign(window, {
+  harness: {
+    render,
+    unmount,
+    observed,
+    observers,
+    async observe(id: string, url: string, room: string) {
+      observers[id] = await observe(url, room);
+    },
+  },
+});

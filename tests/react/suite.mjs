@@ -1,0 +1,365 @@
+// The hook tests, run against one harness build (React 19 or 18): real hooks in real React roots
+// in headless Chromium, the real WASM package, the real test server.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { launch, baseUrl } from "../pkg/browser.mjs";
+
+const wsUrl = `${baseUrl.replace(/^http/, "ws")}/ws`;
+const WAIT = { timeout: 15_000, polling: 20 };
+/** Fast reconnects and heartbeats, so drops recover in well under a second. */
+const FAST = {
+  reconnect: { initialDelayMs: 50, maxDelayMs: 400 },
+  heartbeat: { intervalMs: 200, timeoutMs: 2_000 },
+};
+
+let serial = 0;
+/** A name no other test (or earlier run against the same server) uses. */
+const unique = (prefix) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++serial}`;
+
+async function control(path, body) {
+  const response = await fetch(`${baseUrl}/control/${path}`, {
+    method: body === undefined && path.startsWith("stats") ? "GET" : "POST",
+    ...(body === undefined ? {} : { body: typeof body == "string" ? body : JSON.stringify(body) }),
+  });
+  assert.ok(response.ok, `control/${path}: ${response.status}`);
+  return response.json();
+}
+
+export function hookSuite(path) {
+  let browser;
+  let page;
+  const pageErrors = [];
+
+  before(async () => {
+    browser = await launch();
+    page = await browser.newPage();
+    page.on("pageerror", (error) => pageErrors.push(error));
+    await page.goto(`${baseUrl}${path}`);
+    await page.waitForFunction(() => window.harness, null, WAIT);
+  });
+
+  after(async () => {
+    await browser?.close();
+    assert.deepEqual(pageErrors.map(String), []);
+  });
+
+  // `expr` is evaluated in the page with `v(id)` = a probe's latest hook value, `h(id)` = its
+  // record ({value, history, commits}) and `o(id)` = an observer client.
+  const scope = (expr) =>
+    `(() => { const v = (id) => harness.observed[id]?.value, h = (id) => harness.observed[id], o = (id) => harness.observers[id]; return (${expr}); })()`;
+  const read = (expr) => page.evaluate(scope(expr));
+  /** Waits for `expr` to hold; on timeout the error shows `show` (evaluated in the page). */
+  const until = async (expr, show = "null") => {
+    try {
+      await page.waitForFunction(scope(expr), null, WAIT);
+    } catch (error) {
+      const seen = await read(`JSON.stringify(${show})`).catch((e) => String(e));
+      throw new Error(`timed out waiting for ${expr}; saw ${seen}`, { cause: error });
+    }
+  };
+  const render = (root, spec) => page.evaluate(([r, s]) => window.harness.render(r, s), [root, { url: wsUrl, ...spec }]);
+  const unmount = (root) => page.evaluate((r) => window.harness.unmount(r), root);
+  const observe = (id, room) => page.evaluate(([i, r, u]) => window.harness.observe(i, u, r), [id, room, wsUrl]);
+  const joinedAndReady = async (room) => until(`o("${room}")?.room.state.status === "joined"`);
+
+  test("StrictMode: one connection, one join per room for components sharing it, freed on unmount", async () => {
+    const room = unique("strict");
+    await observe(room, room);
+    await joinedAndReady(room);
+    const base = await control("stats");
+
+    await render("strict", {
+      strict: true,
+      probes: [
+        { id: "strict.conn", hook: "connection" },
+        { id: "strict.resocket", hook: "resocket" },
+      ],
+    });
+    await until(`v("strict.conn")?.state.status === "open"`);
+    // Components mounted once the client exists get StrictMode's mount-unmount-mount of effects.
+    await render("strict", {
+      strict: true,
+      probes: [
+        { id: "strict.conn", hook: "connection" },
+        { id: "strict.resocket", hook: "resocket" },
+        { id: "strict.a", hook: "room", args: [room] },
+        { id: "strict.b", hook: "presence", args: [room] },
+      ],
+    });
+    await until(`v("strict.a")?.status.status === "joined" && v("strict.b")?.members.length === 2`);
+    // A marker published after the joins: the observer sees it after any join or leave the
+    // mounted client sent before it (one connection, frames handled in order).
+    await page.evaluate(() => window.harness.observed["strict.a"].value.publish({ marker: true }));
+    await until(`o("${room}").messages.some((m) => m.marker)`);
+
+    const stats = await control("stats");
+    assert.equal(stats.accepted - base.accepted, 1, "one connection accepted");
+    assert.equal(stats.connections - base.connections, 1, "one connection open");
+    const events = await read(`o("${room}").presence.map((p) => p.event)`);
+    assert.deepEqual(events, ["join"], "exactly one join and no leave");
+
+    await unmount("strict");
+    await until(`o("${room}").presence.length === 2`);
+    assert.deepEqual(await read(`o("${room}").presence.map((p) => p.event)`), ["join", "leave"]);
+    await until(`v("strict.resocket").client === null`);
+    let after;
+    for (let i = 0; i < 100; i++) {
+      after = await control("stats");
+      if (after.connections === base.connections) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(after.connections, base.connections, "the freed client's socket closed");
+  });
+
+  test("10,000 messages in a burst: the latest state renders, in far fewer renders than messages", async () => {
+    const room = unique("burst");
+    const count = 10_000;
+    await observe(room, room);
+    await joinedAndReady(room);
+    await render("burst", {
+      probes: [
+        { id: "burst.room", hook: "room", args: [room, { limit: 20, reduce: "last" }] },
+        { id: "burst.resocket", hook: "resocket" },
+      ],
+    });
+    await until(`v("burst.room")?.status.status === "joined"`);
+    // As fast as the page takes them: the server drops a connection that falls 1024 frames
+    // behind, so the publisher keeps at most a few hundred of its own echoes outstanding.
+    await page.evaluate(
+      async ([r, n]) => {
+        const observer = window.harness.observers[r];
+        for (let i = 1; i <= n; i++) {
+          observer.room.publish({ n: i });
+          while (i % 100 === 0 && observer.messages.length < i - 300) await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      },
+      [room, count],
+    );
+    await until(
+      `v("burst.room").state?.n === ${count}`,
+      `{ state: v("burst.room").state, status: v("burst.room").status, commits: h("burst.room").commits, metrics: v("burst.resocket").client.metrics(), sent: o("${room}").client.metrics() }`,
+    );
+    const { messages, commits } = await read(`({ messages: v("burst.room").messages, commits: h("burst.room").commits })`);
+    assert.deepEqual(
+      messages.map((m) => m.data.n),
+      Array.from({ length: 20 }, (_, i) => count - 19 + i),
+      "the buffer keeps the newest 20, in order",
+    );
+    assert.ok(messages.every((m, i) => i === 0 || m.seq === messages[i - 1].seq + 1), "contiguous seqs");
+    assert.ok(commits < count / 10, `bursts coalesce into frames: ${commits} commits for ${count} messages`);
+    await unmount("burst");
+  });
+
+  test("unmounting while messages stream in frees the room without errors", async () => {
+    const room = unique("stream");
+    await observe(room, room);
+    await joinedAndReady(room);
+    await render("stream", { probes: [{ id: "stream.room", hook: "room", args: [room, { limit: 5 }] }] });
+    await until(`v("stream.room")?.status.status === "joined"`);
+    await page.evaluate(async (r) => {
+      const observer = window.harness.observers[r];
+      const publishing = (async () => {
+        for (let i = 1; i <= 2_000; i++) {
+          observer.room.publish({ n: i });
+          if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      })();
+      // Unmount mid-stream: frames are pending while the room is released and freed.
+      while (observer.messages.length < 200) await new Promise((resolve) => setTimeout(resolve, 1));
+      window.harness.unmount("stream");
+      await publishing;
+      while (observer.messages.length < 2_000) await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 50)));
+    }, room);
+    assert.deepEqual(pageErrors.map(String), []);
+    await until(`o("${room}").presence.at(-1)?.event === "leave"`);
+  });
+
+  test("a forced server drop while mounted: reconnecting, then open, the room resumes with no gap", async () => {
+    const room = unique("drop");
+    await render("drop", {
+      options: FAST,
+      probes: [
+        { id: "drop.conn", hook: "connection" },
+        { id: "drop.quality", hook: "quality" },
+        { id: "drop.room", hook: "room", args: [room, { limit: 100 }] },
+      ],
+    });
+    await until(`v("drop.room")?.status.status === "joined" && v("drop.quality").rttMs !== null`);
+    assert.equal(await read(`v("drop.quality").quality`), "good");
+    for (let i = 1; i <= 3; i++) await control(`publish?room=${room}`, { n: i });
+    await until(`v("drop.room").messages.length === 3`);
+
+    await control("drop?outage_ms=600");
+    // Published while the client is away: the rejoin replays them.
+    for (let i = 4; i <= 8; i++) await control(`publish?room=${room}`, { n: i });
+    await until(`v("drop.room").messages.length === 8 && v("drop.conn").state.status === "open"`);
+
+    const { messages, statuses, roomStatuses, quality } = await read(`({
+      messages: v("drop.room").messages,
+      statuses: h("drop.conn").history.map((x) => x.state.status),
+      roomStatuses: h("drop.room").history.map((x) => x.status.status),
+      quality: v("drop.quality"),
+    })`);
+    assert.deepEqual(messages.map((m) => m.data.n), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.ok(messages.every((m, i) => i === 0 || m.seq === messages[i - 1].seq + 1), "no gap, no duplicate");
+    assert.ok(statuses.includes("reconnecting"), `went through reconnecting: ${statuses}`);
+    assert.equal(statuses.at(-1), "open");
+    assert.ok(roomStatuses.includes("rejoining"), `room went through rejoining: ${roomStatuses}`);
+    assert.equal(await read(`v("drop.room").recovered`), true);
+    assert.equal(quality.reconnects, 1);
+    await unmount("drop");
+  });
+
+  test("useRequest: data, typed errors, and unmount aborts the request in flight", async () => {
+    await render("req", {
+      probes: [
+        { id: "req.resocket", hook: "resocket" },
+        { id: "req.call", hook: "request" },
+      ],
+    });
+    const data = await page.evaluate(() => window.harness.observed["req.call"].value.call("sum", [1, 2, 3]));
+    assert.equal(data, 6);
+    await until(`v("req.call").data === 6 && v("req.call").loading === false`);
+
+    const failed = await page.evaluate(() =>
+      window.harness.observed["req.call"].value.call("fail", { code: "not_found", message: "no such thing" }),
+    );
+    assert.equal(failed, undefined);
+    await until(`v("req.call").error?.code === "NotFound" && !v("req.call").loading`);
+    assert.equal(await read(`v("req.call").data`), 6, "the last data is kept next to the error");
+
+    // A slow call, then the component unmounts: the request is aborted and settles.
+    const settled = page.evaluate(() => window.harness.observed["req.call"].value.call("sleep", { ms: 5_000 }));
+    await until(`v("req.call").loading === true && v("req.resocket").client.metrics().pendingRequests === 1`);
+    await render("req", { probes: [{ id: "req.resocket", hook: "resocket" }] });
+    assert.equal(await settled, undefined);
+    assert.equal(await read(`v("req.resocket").client.metrics().pendingRequests`), 0);
+    await unmount("req");
+  });
+
+  test("useChat and usePresence: two users, typing, unread, presence, and a message sent offline", async () => {
+    const room = unique("chat");
+    const chat = { maxMessages: 50, typingTimeout: 300 };
+    await render("ann", {
+      options: { ...FAST, user: "ann" },
+      probes: [
+        { id: "ann.chat", hook: "chat", args: [room, chat] },
+        { id: "ann.presence", hook: "presence", args: [room] },
+        { id: "ann.conn", hook: "connection" },
+      ],
+    });
+    await render("bob", { options: { ...FAST, user: "bob" }, probes: [{ id: "bob.chat", hook: "chat", args: [room, chat] }] });
+    await until(`v("ann.presence")?.members.length === 2 && v("bob.chat")?.members.length === 2`);
+    assert.deepEqual(await read(`v("ann.presence").others.map((m) => m.user)`), ["bob"]);
+    assert.equal(await read(`v("ann.presence").self.user`), "ann");
+
+    await page.evaluate(() => window.harness.observed["ann.chat"].value.send("hello bob"));
+    await until(`v("bob.chat").messages.some((m) => m.text === "hello bob")`);
+    await until(`v("ann.chat").messages.length === 1 && !v("ann.chat").messages[0].pending`);
+    const received = await read(`v("bob.chat").messages[0]`);
+    assert.equal(received.user, "ann");
+    assert.equal(typeof received.seq, "number");
+    assert.equal(await read(`v("bob.chat").unread`), 1);
+    assert.equal(await read(`v("ann.chat").unread`), 0, "own messages are not unread");
+    await page.evaluate(() => window.harness.observed["bob.chat"].value.markRead());
+    await until(`v("bob.chat").unread === 0`);
+
+    await page.evaluate(() => window.harness.observed["bob.chat"].value.typed());
+    await until(`v("ann.chat").typing.map((m) => m.user).join() === "bob"`);
+    assert.deepEqual(await read(`v("bob.chat").typing`), [], "one's own typing is not listed");
+    await until(`v("ann.chat").typing.length === 0`);
+
+    await page.evaluate(() => window.harness.observed["ann.presence"].value.setPresence({ status: "away" }));
+    await until(`v("bob.chat").members.find((m) => m.user === "ann")?.meta?.status === "away"`);
+
+    // Offline: the message shows as pending at once and is delivered once after recovery.
+    await control("drop?outage_ms=600");
+    await until(`v("ann.conn").state.status !== "open"`);
+    await page.evaluate(() => window.harness.observed["ann.chat"].value.send("sent while offline"));
+    const pending = await read(`v("ann.chat").messages.at(-1)`);
+    assert.equal(pending.text, "sent while offline");
+    assert.equal(pending.pending, true);
+    await until(`v("bob.chat").messages.some((m) => m.text === "sent while offline")`);
+    await until(`v("ann.chat").messages.every((m) => !m.pending) && v("ann.chat").messages.length === 2`);
+    assert.equal(await read(`v("bob.chat").messages.filter((m) => m.text === "sent while offline").length`), 1);
+    await unmount("ann");
+    await unmount("bob");
+  });
+
+  test("useNotifications: the user's notifications, unread count, mark read, dismiss, clear", async () => {
+    const user = unique("nora");
+    await render("notes", { options: { user }, probes: [{ id: "notes", hook: "notifications" }, { id: "notes.conn", hook: "connection" }] });
+    await until(`v("notes.conn")?.state.status === "open"`);
+    await control(`notify?user=${user}`, { title: "first" });
+    await control(`notify?user=someone-else-${user}`, { title: "not for nora" });
+    await control(`notify?user=${user}`, { title: "second" });
+    await until(`v("notes").items.length === 2`);
+    const { items, unread } = await read(`v("notes")`);
+    assert.deepEqual(items.map((n) => n.data.title), ["first", "second"]);
+    assert.equal(unread, 2);
+
+    await page.evaluate((id) => window.harness.observed["notes"].value.markRead(id), items[0].id);
+    await until(`v("notes").unread === 1`);
+    await page.evaluate((id) => window.harness.observed["notes"].value.dismiss(id), items[1].id);
+    await until(`v("notes").items.length === 1`);
+    assert.equal(await read(`v("notes").items[0].read`), true);
+    await control(`notify?user=${user}`, { title: "third" });
+    await until(`v("notes").unread === 1`);
+    await page.evaluate(() => window.harness.observed["notes"].value.markRead());
+    await until(`v("notes").unread === 0`);
+    await page.evaluate(() => window.harness.observed["notes"].value.clear());
+    await until(`v("notes").items.length === 0`);
+    await unmount("notes");
+  });
+
+  test("useSyncedDoc: optimistic ops, confirmation, convergence, and a rejected compare-and-set", async () => {
+    const doc = unique("doc");
+    await render("docA", { options: FAST, probes: [{ id: "docA", hook: "doc", args: [doc] }, { id: "docA.conn", hook: "connection" }] });
+    await render("docB", { options: FAST, probes: [{ id: "docB", hook: "doc", args: [doc] }] });
+    await until(`v("docA")?.synced && v("docB")?.synced`);
+
+    // Offline, the op shows at once as pending; after the reconnect the server confirms it.
+    await control("drop?outage_ms=600");
+    await until(`v("docA.conn").state.status !== "open"`);
+    await page.evaluate(() => window.harness.observed["docA"].value.set("title", "hello"));
+    await until(`v("docA").view.title === "hello" && v("docA").pending === 1`);
+    assert.equal(await read(`v("docA.conn").state.status === "open"`), false, "still offline");
+    await until(`v("docB").view.title === "hello" && v("docA").pending === 0 && v("docA").rev === 1`);
+
+    await page.evaluate(() => {
+      window.harness.observed["docA"].value.set("owner", "ann", { ifRev: 0 });
+      window.harness.observed["docB"].value.set("owner", "bob", { ifRev: 0 });
+    });
+    await until(`(v("docA").rejected || v("docB").rejected) && v("docA").pending === 0 && v("docB").pending === 0`);
+    const [a, b] = await read(`[v("docA"), v("docB")]`);
+    assert.deepEqual(a.view, b.view, "both replicas converge");
+    assert.equal(a.rev, b.rev);
+    // Error objects do not survive serialisation out of the page: read their codes in it.
+    const verdicts = await read(`[v("docA"), v("docB")].map((x) => x.rejected && [x.rejected.key, x.rejected.error.code])`);
+    assert.deepEqual(verdicts.filter(Boolean), [["owner", "Conflict"]], "exactly one side lost, with a conflict");
+
+    await page.evaluate(() => window.harness.observed["docA"].value.remove("owner"));
+    await until(`!("owner" in v("docB").view) && v("docA").pending === 0`);
+    await unmount("docA");
+    await unmount("docB");
+  });
+
+  test("useMessage calls the latest handler; useWebSocket sends", async () => {
+    const type = unique("note");
+    await render("msg", { probes: [{ id: "msg", hook: "message", args: [type] }, { id: "msg.ws", hook: "websocket" }] });
+    await until(`v("msg.ws")?.state.status === "open"`);
+    // The test server echoes a connection's own messages back to it.
+    await page.evaluate((t) => window.harness.observed["msg.ws"].value.send({ type: t, n: 1 }), type);
+    await until(`v("msg").log.length === 1`);
+    await page.evaluate(() => window.harness.observed["msg"].value.setTag(1));
+    await until(`v("msg").tag === 1`);
+    await page.evaluate((t) => window.harness.observed["msg.ws"].value.send({ type: t, n: 2 }), type);
+    await until(`v("msg").log.length === 2`);
+    assert.deepEqual(await read(`v("msg").log`), [
+      { tag: 0, data: { type, n: 1 } },
+      { tag: 1, data: { type, n: 2 } },
+    ]);
+    await unmount("msg");
+  });
+}
