@@ -110,7 +110,6 @@ class Shared<T> {
 
 /** Connection quality, as the WASM client scores it (see `Metrics`). */
 export type Quality = Pick<Metrics, "quality" | "qualityScore" | "rttMs" | "smoothedRttMs" | "reconnects">;
-const qualityKeys = ["quality", "qualityScore", "rttMs", "smoothedRttMs", "reconnects"] as const;
 
 /** A notification pushed by the server (`notify`), as kept by `useNotifications`. */
 export interface Notification<T = unknown> {
@@ -203,11 +202,8 @@ export class Connection {
   #start() {
     const client = new Client(this.url, this.options);
     this.client = client;
-    const refresh = () => {
-      const metrics = client.metrics();
-      const quality = Object.fromEntries(qualityKeys.map((key) => [key, metrics[key]])) as Quality;
-      if (qualityKeys.some((key) => quality[key] !== this.quality.value[key])) this.quality.set(quality);
-    };
+    // Heartbeats are seconds apart: re-reading the metrics on each costs next to nothing.
+    const refresh = () => this.quality.set(client.metrics());
     client.on("state", (state) => {
       this.state.set(state);
       refresh();
