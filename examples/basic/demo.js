@@ -1,5 +1,5 @@
 // A minimal page using the resocket package from a plain <script type="module">.
-import { connect, isResocketError } from "./pkg/index.js";
+import { connect, isResocketError } from "../pkg/index.js";
 
 const $ = (id) => document.getElementById(id);
 let client;
