@@ -1,4 +1,5 @@
-// End-to-end test of the demo page and the npm package it loads, as a person would use it.
+// End-to-end test of the plain demo page (/basic/) and the npm package it loads, as a person
+// would use it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -12,7 +13,7 @@ before(async () => {
   browser = await launch();
   page = await browser.newPage();
   page.on("pageerror", (error) => pageErrors.push(error));
-  await page.goto(`${baseUrl}/`);
+  await page.goto(`${baseUrl}/basic/`);
 });
 
 after(async () => {
