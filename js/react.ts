@@ -18,10 +18,11 @@ import { Client, load } from "./index.js";
 import type {
   ClientOptions,
   ConnectionState,
+  DocEvents,
   Member,
+  Metrics,
   OpOptions,
   RequestOptions,
-  Metrics,
   ResocketError,
   Room,
   RoomState,
@@ -44,31 +45,37 @@ class Store<S> {
     this.value = value;
     this.#listeners.forEach((listener) => listener());
   }
+  bump = () => this.set(this.value);
 }
 
-/** A store whose snapshot is rebuilt by `build` at most once per animation frame after
- * `touch()`, however many messages arrive in between: a burst becomes one render. */
-class FrameStore<S> extends Store<S> {
+/** A store whose snapshot `build` makes on first read, then at most once per animation frame
+ * after `touch()` however many messages arrive in between: a burst becomes one render. */
+class FrameStore<S extends object> extends Store<S | undefined> {
   #scheduled = false;
   #build: () => S;
   constructor(build: () => S) {
-    super(build());
+    super(undefined);
     this.#build = build;
   }
+  // Read lazily: `build` may use the object this store is part of.
+  override get = (): S => (this.value ??= this.#build());
   #flush = () => {
+    if (!this.#scheduled) return;
     this.#scheduled = false;
     this.set(this.#build());
   };
   touch = () => {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    // Hidden tabs get no animation frames; a short timer keeps their state current.
-    if (!document.hidden) requestAnimationFrame(this.#flush);
-    else setTimeout(this.#flush, 16);
+    // Whichever comes first: hidden tabs get no animation frames, and one requested just before
+    // the tab was hidden would wait until it is shown again.
+    requestAnimationFrame(this.#flush);
+    setTimeout(this.#flush, 100);
   };
 }
 
-const useStore = <S,>(store: Store<S>): S => useSyncExternalStore(store.subscribe, store.get, store.get);
+const useStore = <S,>(store: { subscribe: Store<S>["subscribe"]; get: () => S }): S =>
+  useSyncExternalStore(store.subscribe, store.get, store.get);
 
 /** The latest value, for callbacks that must not re-subscribe when it changes (no stale closures). */
 function useLatest<T>(value: T): { readonly current: T } {
@@ -79,6 +86,9 @@ function useLatest<T>(value: T): { readonly current: T } {
   return ref;
 }
 
+const closedError = (): ResocketError =>
+  Object.assign(new Error("unmounted"), { name: "ResocketError" as const, code: "Closed" as const });
+
 /** Ref-counted values, disposed a tick after their last release so StrictMode's immediate
  * unmount-and-remount reuses them instead of leaving and re-joining. */
 class Shared<T> {
@@ -86,9 +96,6 @@ class Shared<T> {
   #dispose: (value: T) => void;
   constructor(dispose: (value: T) => void) {
     this.#dispose = dispose;
-  }
-  get(key: string): T | undefined {
-    return this.#entries.get(key)?.value;
   }
   acquire(key: string, create: () => T): T {
     let entry = this.#entries.get(key);
@@ -108,11 +115,53 @@ class Shared<T> {
   }
 }
 
+/** A room or document handle shared by the hooks of one provider. It listens to the WASM handle
+ * once and fans out in JS, so hooks that come and go leave nothing behind in the handle. */
+class Entry<H extends Room | SyncedDoc> {
+  readonly changed = new Store(0);
+  readonly receivers = new Set<(data: unknown, seq: number) => void>();
+  /** Rooms: this client's presence metadata. */
+  meta: unknown;
+  /** Documents: the last op the server rejected. */
+  rejected: DocEvents["rejected"] | null = null;
+  constructor(readonly handle: H) {}
+  receive = (data: unknown, seq: number) => this.receivers.forEach((receive) => receive(data, seq));
+  /** Merges `patch` into this client's presence metadata (an object, merged shallowly). */
+  presence(patch: unknown) {
+    (this.handle as Room).setPresence((this.meta = { ...(this.meta as object), ...(patch as object) }));
+  }
+}
+
+/** One hook's view of a shared room or document: its snapshot, and calls made before the handle
+ * is attached, queued in order. Calls after the hook unmounted throw a `Closed` error. */
+class HandleView<H extends Room | SyncedDoc, S extends object> extends FrameStore<S> {
+  entry: Entry<H> | null = null;
+  /** Runs while the handle is still attached, when the hook unmounts. */
+  beforeDetach?: () => void;
+  #queued: ((entry: Entry<H>) => void)[] | null = [];
+  with(call: (entry: Entry<H>) => void): void {
+    if (this.entry) call(this.entry);
+    else if (this.#queued) this.#queued.push(call);
+    else throw closedError();
+  }
+  attach(entry: Entry<H>) {
+    this.entry = entry;
+    this.#queued ??= [];
+    this.#queued.splice(0).forEach((call) => call(entry));
+    this.touch();
+  }
+  detach() {
+    this.beforeDetach?.();
+    this.entry = this.#queued = null;
+  }
+}
+
 /** Connection quality, as the WASM client scores it (see `Metrics`). */
 export type Quality = Pick<Metrics, "quality" | "qualityScore" | "rttMs" | "smoothedRttMs" | "reconnects">;
 
 /** A notification pushed by the server (`notify`), as kept by `useNotifications`. */
 export interface Notification<T = unknown> {
+  /** Unique for the provider's lifetime. */
   id: number;
   data: T;
   /** `Date.now()` on arrival. */
@@ -120,39 +169,21 @@ export interface Notification<T = unknown> {
   read: boolean;
 }
 
-/** One joined room shared by every hook of a provider: presence metadata and member list. */
-class RoomEntry {
-  meta: unknown;
-  readonly changed = new Store(0);
-  constructor(readonly room: Room, meta: unknown) {
-    this.meta = meta;
-    const bump = () => this.changed.set(this.changed.value + 1);
-    room.on("state", bump);
-    room.on("presence", bump);
-  }
-  /** Merges `patch` into this client's presence metadata (objects shallowly, else replaces). */
-  presence(patch: unknown) {
-    const { meta } = this;
-    this.meta = isObject(meta) && isObject(patch) ? { ...meta, ...patch } : patch;
-    this.room.setPresence(this.meta);
-  }
-}
-
 /** Notifications kept by `useNotifications` (the oldest go first). */
 const MAX_NOTIFICATIONS = 100;
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value == "object" && value !== null && !Array.isArray(value);
 
 /** The connection behind a `ResocketProvider`: one WASM `Client`, created once the module has
  * loaded and freed a tick after the provider unmounts. */
 export class Connection {
   client: Client | null = null;
+  /** Why the client could not be created (bad url or options, module failed to load). */
+  failure: unknown = null;
   readonly state = new Store<ConnectionState>({ status: "idle" });
   readonly quality = new Store<Quality>({ quality: "offline", qualityScore: 0, rttMs: null, smoothedRttMs: null, reconnects: 0 });
-  readonly rooms = new Shared<RoomEntry>((entry) => entry.room.free());
-  readonly docs = new Shared<SyncedDoc>((doc) => doc.free());
+  readonly rooms = new Shared<Entry<Room>>((entry) => entry.handle.free());
+  readonly docs = new Shared<Entry<SyncedDoc>>((entry) => entry.handle.free());
   #notes: Notification[] = [];
+  #lastNote = 0;
   readonly notifications = new FrameStore(() => this.#notes.slice());
   #waiting = new Set<(client: Client) => void>();
   #users = 0;
@@ -192,7 +223,13 @@ export class Connection {
     clearTimeout(this.#stopTimer);
     if (!this.#started) {
       this.#started = true;
-      load().then(() => this.#users && !this.client && this.#start());
+      load()
+        .then(() => this.#users && !this.client && this.#start())
+        .catch((error) => {
+          // The provider rethrows it while rendering, for an error boundary to show.
+          this.failure = error;
+          this.state.set({ ...this.state.value });
+        });
     }
     return () => {
       if (--this.#users == 0) this.#stopTimer = setTimeout(() => this.#users || this.#stop());
@@ -210,7 +247,7 @@ export class Connection {
     });
     client.on("rtt", refresh);
     client.on("notification", (data) => {
-      this.#notes.push({ id: (this.#notes.at(-1)?.id ?? 0) + 1, data, at: Date.now(), read: false });
+      this.#notes.push({ id: ++this.#lastNote, data, at: Date.now(), read: false });
       if (this.#notes.length > MAX_NOTIFICATIONS) this.#notes.shift();
       this.notifications.touch();
     });
@@ -244,43 +281,50 @@ export class Connection {
   }
 }
 
-/** While mounted: acquires `key` from `shared` (opened with the client on first use),
- * subscribes with `listen` and refreshes `store`; unsubscribes and releases on unmount. */
-function useHandle<T>(
+/** While mounted: acquires `key` from `shared` (opened with the client on first use), attaches
+ * `view` and subscribes it with `listen`. */
+function useHandle<H extends Room | SyncedDoc>(
   connection: Connection,
-  shared: Shared<T>,
+  shared: Shared<Entry<H>>,
   key: string,
-  store: FrameStore<unknown>,
-  open: (client: Client) => T,
-  listen: (handle: T) => Cleanup[],
+  view: HandleView<H, object>,
+  open: (client: Client) => Entry<H>,
+  listen: (entry: Entry<H>) => Cleanup,
 ) {
   useEffect(
     () =>
       connection.use((client) => {
-        const off = listen(shared.acquire(key, () => open(client)));
-        store.touch();
+        const entry = shared.acquire(key, () => open(client));
+        const off = [entry.changed.subscribe(view.touch), listen(entry)];
+        view.attach(entry);
         return () => {
+          // Unmounted, the hook reads the handle no more: it may be freed before a pending frame.
+          view.detach();
           off.forEach((f) => f());
           shared.release(key);
         };
       }),
-    [store],
+    [view],
   );
 }
 
 const Context = createContext<Connection | null>(null);
 
 export interface ResocketProviderProps {
+  /** An absolute ws:// or wss:// URL. A new `url` replaces the connection. */
   url: string;
   /** Read when the connection is created; change the provider's `key` to apply new options. */
   options?: ClientOptions;
   children?: ReactNode;
 }
 
-/** Owns one connection for its subtree: created on mount, freed on unmount (StrictMode-safe). */
+/** Owns one connection for its subtree: created on mount, freed on unmount (StrictMode-safe).
+ * A client that cannot be created (bad url or options) is thrown while rendering. */
 export function ResocketProvider({ url, options, children }: ResocketProviderProps) {
   const connection = useMemo(() => new Connection(url, options), [url]);
   useEffect(() => connection.acquire(), [connection]);
+  useStore(connection.state);
+  if (connection.failure) throw connection.failure;
   return createElement(Context.Provider, { value: connection }, children);
 }
 
@@ -328,7 +372,7 @@ export interface RoomOptions<T = unknown, S = undefined> {
   reduce?: (state: S, data: T, seq: number) => S;
   /** The initial `state` for `reduce`. */
   initial?: S;
-  /** This client's presence metadata when it joins. */
+  /** This client's presence metadata (an object), merged with what other hooks of the room set. */
   meta?: unknown;
 }
 
@@ -341,49 +385,73 @@ export interface RoomView<T, S> {
   members: Member[];
 }
 
-/** Joins `name` while mounted (shared and ref-counted per provider); bursts render once per frame. */
-export function useRoom<T = unknown, S = undefined>(name: string, options: RoomOptions<T, S> = {}) {
+/** The view behind `useRoom`, with the room-keyed state `useChat` builds on. `limit`,
+ * `initial` and `reduce` are read when the room (or provider) changes. */
+function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
   const connection = useResocket();
   const latest = useLatest(options);
-  const store = useMemo(() => {
-    const { limit = 100, initial } = latest.current;
-    const view = { messages: [] as RoomMessage<T>[], state: initial as S, entry: null as RoomEntry | null };
-    const store = new FrameStore<RoomView<T, S>>(() => {
-      const status = view.entry?.room.state ?? { status: "joining" };
-      return {
-        messages: view.messages.slice(),
-        state: view.state,
-        status,
-        recovered: status.status != "joined" || status.recovered,
-        members: view.entry?.room.members() ?? [],
-      };
-    });
-    return Object.assign(store, {
-      view,
-      receive(data: T, seq: number) {
-        const { reduce } = latest.current;
-        if (limit) view.messages.push({ seq, data }) > limit && view.messages.shift();
-        if (reduce) view.state = reduce(view.state, data, seq);
-        store.touch();
+  const view = useMemo(() => {
+    const { limit = 100, initial, reduce } = options;
+    let messages: RoomMessage<T>[] = [];
+    let state = initial as S;
+    const view: HandleView<Room, RoomView<T, S>> & {
+      receive(data: unknown, seq: number): void;
+      update(change: (state: S) => S): void;
+      publish(data: T): void;
+      setPresence(patch: unknown): void;
+    } = Object.assign(
+      new HandleView<Room, RoomView<T, S>>(() => {
+        const room = view.entry?.handle;
+        const status = room?.state ?? { status: "joining" };
+        return { messages: messages.slice(), state, status, recovered: status.status != "joined" || status.recovered, members: room?.members() ?? [] };
+      }),
+      {
+        receive(data: unknown, seq: number) {
+          if (limit) messages.push({ seq, data: data as T }) > limit && messages.shift();
+          if (reduce) state = reduce(state, data as T, seq);
+          // Presence-only views do not re-render for messages.
+          if (limit || reduce) view.touch();
+        },
+        update(change: (state: S) => S) {
+          state = change(state);
+          view.touch();
+        },
+        /** Publishes to the room: every member, this client included, receives it with a `seq`. */
+        publish: (data: T) => view.with((entry) => entry.handle.publish(data)),
+        /** Merges `patch` into this client's presence metadata (other members get an update). */
+        setPresence: (patch: unknown) => view.with((entry) => entry.presence(patch)),
       },
-    });
+    );
+    return view;
   }, [connection, name]);
-  useHandle(connection, connection.rooms, name, store, (client) => {
-    const { meta } = latest.current;
-    return new RoomEntry(client.join(name, undefined, meta === undefined ? {} : { meta }), meta);
-  }, (entry) => {
-    store.view.entry = entry;
-    // Unmounted, this hook reads the room no more: it may be freed before a pending frame.
-    return [() => (store.view.entry = null), entry.room.on("message", (data, seq) => store.receive(data as T, seq!)), entry.changed.subscribe(store.touch)];
-  });
-  const room = () => connection.rooms.get(name);
-  return {
-    ...useStore(store),
-    /** Publishes to the room: every member, this client included, receives it with a `seq`. */
-    publish: (data: T): void => void connection.use(() => room()?.room.publish(data)),
-    /** Merges `patch` into this client's presence metadata (other members get an update). */
-    setPresence: (patch: unknown): void => void connection.use(() => room()?.presence(patch)),
-  };
+  useHandle(
+    connection,
+    connection.rooms,
+    name,
+    view,
+    (client) => {
+      const { meta } = latest.current;
+      const entry: Entry<Room> = new Entry(client.join(name, (data, seq) => entry.receive(data, seq), meta === undefined ? {} : { meta }));
+      entry.meta = meta;
+      entry.handle.on("state", entry.changed.bump);
+      entry.handle.on("presence", entry.changed.bump);
+      return entry;
+    },
+    (entry) => {
+      // A room another hook joined first: add this hook's metadata to it.
+      const { meta } = latest.current;
+      if (meta !== undefined && meta !== entry.meta) entry.presence(meta);
+      entry.receivers.add(view.receive);
+      return () => entry.receivers.delete(view.receive);
+    },
+  );
+  return [useStore(view), view] as const;
+}
+
+/** Joins `name` while mounted (shared and ref-counted per provider); bursts render once per frame. */
+export function useRoom<T = unknown, S = undefined>(name: string, options: RoomOptions<T, S> = {}) {
+  const [snapshot, { publish, setPresence }] = useRoomView(name, options);
+  return { ...snapshot, publish, setPresence };
 }
 
 /** The room's members (sessions) and this client's own entry; joins while mounted. */
@@ -415,56 +483,74 @@ export interface ChatOptions {
   maxMessages?: number;
   /** A typing indicator clears this long after the last keystroke. Default 3000. */
   typingTimeout?: number;
-  /** This client's presence metadata when it joins. */
+  /** This client's presence metadata. */
   meta?: unknown;
 }
 
-/** A chat room: messages (own ones shown at once as pending), typing indicators, unread count. */
+interface ChatState {
+  list: ChatMessage[];
+  /** Own messages not echoed yet. */
+  pending: ChatMessage[];
+  fromOthers: number;
+  read: number;
+}
+
+/** A chat room: messages (own ones shown at once as pending), typing indicators, unread count.
+ * Its state belongs to the room: switching rooms starts afresh (and options are read then). */
 export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000, meta }: ChatOptions = {}) {
   const connection = useResocket();
-  const [pending, setPending] = useState<ChatMessage[]>([]);
-  const [read, setRead] = useState(0);
-  const [own] = useState(() => ({ sent: new Set<string>(), typing: false, timer: undefined as ReturnType<typeof setTimeout> | undefined }));
-  const chat = useRoom<ChatMessage & { type?: string }, { list: ChatMessage[]; fromOthers: number }>(room, {
+  const [chat, view] = useRoomView<ChatMessage & { type?: string }, ChatState>(room, {
     limit: 0,
     meta,
-    initial: { list: [], fromOthers: 0 },
-    reduce: ({ list, fromOthers }, { type, ...message }, seq) => {
-      if (type != "chat") return { list, fromOthers };
-      const mine = own.sent.delete(message.id);
-      if (mine) setPending((p) => p.filter((m) => m.id != message.id));
-      return { list: [...list, { ...message, seq }].slice(-maxMessages), fromOthers: fromOthers + (mine ? 0 : 1) };
+    initial: { list: [], pending: [], fromOthers: 0, read: 0 },
+    reduce: (s, { type, ...message }, seq) => {
+      if (type != "chat") return s;
+      const pending = s.pending.filter((m) => m.id != message.id);
+      // One update, so an echoed message never shows twice or not at all.
+      return {
+        ...s,
+        list: [...s.list, { ...message, seq }].slice(-maxMessages),
+        pending,
+        fromOthers: s.fromOthers + +(pending.length == s.pending.length),
+      };
     },
   });
-  const stopTyping = () => {
-    clearTimeout(own.timer);
-    if (own.typing) chat.setPresence({ typing: (own.typing = false) });
-  };
-  useEffect(() => () => clearTimeout(own.timer), []);
+  const actions = useMemo(() => {
+    let typing = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stopTyping = (view.beforeDetach = () => {
+      clearTimeout(timer);
+      if (typing) view.setPresence({ typing: (typing = false) });
+    });
+    return {
+      /** Publishes a message (queued while offline), shown at once with `pending: true`. */
+      send(text: string) {
+        const message = { id: Math.random().toString(36).slice(2), user: connection.options.user ?? null, text, at: Date.now() };
+        view.update((s) => ({ ...s, pending: [...s.pending, { ...message, pending: true }] }));
+        view.publish({ type: "chat", ...message });
+        stopTyping();
+      },
+      /** Call on each keystroke: shows this user as typing until `typingTimeout` after the last. */
+      typed() {
+        if (!typing) view.setPresence({ typing: (typing = true) });
+        clearTimeout(timer);
+        timer = setTimeout(stopTyping, typingTimeout);
+      },
+      /** Counts every message received so far as read. */
+      markRead: () => view.update((s) => ({ ...s, read: s.fromOthers })),
+    };
+  }, [view]);
   const self = connection.client?.session;
+  const { list, pending, fromOthers, read } = chat.state;
   return {
-    messages: [...chat.state.list, ...pending],
+    messages: [...list, ...pending],
     status: chat.status,
     members: chat.members,
     /** Other members typing now. */
     typing: chat.members.filter((m) => m.id != self && (m.meta as { typing?: boolean } | null)?.typing),
     /** Messages from others since the last `markRead()`. */
-    unread: chat.state.fromOthers - read,
-    markRead: () => setRead(chat.state.fromOthers),
-    /** Publishes a message (queued while offline), shown at once with `pending: true`. */
-    send(text: string) {
-      const message = { id: Math.random().toString(36).slice(2), user: connection.options.user ?? null, text, at: Date.now() };
-      own.sent.add(message.id);
-      setPending((p) => [...p, { ...message, pending: true }]);
-      chat.publish({ type: "chat", ...message });
-      stopTyping();
-    },
-    /** Call on each keystroke: shows this user as typing until `typingTimeout` after the last. */
-    typed() {
-      if (!own.typing) chat.setPresence({ typing: (own.typing = true) });
-      clearTimeout(own.timer);
-      own.timer = setTimeout(stopTyping, typingTimeout);
-    },
+    unread: fromOthers - read,
+    ...actions,
   };
 }
 
@@ -489,30 +575,33 @@ export interface RequestState<T> {
 
 /** Imperative requests with their state. A new call supersedes (aborts) the previous one, and
  * unmounting aborts the one in flight. `call` resolves to the data, or undefined on failure
- * (the error is in `error`). */
+ * (the error is in `error`). `call` and `abort` keep their identity across renders. */
 export function useRequest<T = unknown>() {
-  const connection = useResocket();
+  const connection = useLatest(useResocket());
   const [state, setState] = useState<RequestState<T>>({ loading: false });
-  const [control] = useState(() => ({ current: null as AbortController | null }));
-  const abort = () => control.current?.abort();
-  useEffect(() => abort, []);
-  const call = async (method: string, params?: unknown, options: RequestOptions = {}): Promise<T | undefined> => {
-    abort();
-    const controller = (control.current = new AbortController());
-    options.signal?.addEventListener("abort", () => controller.abort());
-    setState((s) => ({ data: s.data, loading: true }));
-    const live = () => control.current == controller;
-    try {
-      const client = await connection.ready();
-      const data = (await client.request(method, params, { ...options, signal: controller.signal })) as T;
-      if (live()) setState({ data, loading: false });
-      return data;
-    } catch (error) {
-      if (live()) setState((s) => ({ data: s.data, error: error as ResocketError, loading: false }));
-      return undefined;
-    }
-  };
-  return { ...state, call, abort };
+  const [actions] = useState(() => {
+    let current: AbortController | null = null;
+    const abort = () => current?.abort();
+    const call = async (method: string, params?: unknown, options: RequestOptions = {}): Promise<T | undefined> => {
+      abort();
+      const controller = (current = new AbortController());
+      const live = () => current == controller;
+      setState((s) => ({ data: s.data, loading: true }));
+      try {
+        const client = await connection.current.ready();
+        const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+        const data = (await client.request(method, params, { ...options, signal })) as T;
+        if (live()) setState({ data, loading: false });
+        return data;
+      } catch (error) {
+        if (live()) setState((s) => ({ data: s.data, error: error as ResocketError, loading: false }));
+        return undefined;
+      }
+    };
+    return { call, abort };
+  });
+  useEffect(() => actions.abort, []);
+  return { ...state, ...actions };
 }
 
 export interface SyncedDocView<T extends Record<string, unknown>> {
@@ -521,42 +610,49 @@ export interface SyncedDocView<T extends Record<string, unknown>> {
   rev: number;
   /** Ops sent and not yet confirmed. */
   pending: number;
+  /** Caught up with the server (false while offline or resyncing). */
   synced: boolean;
-  /** The last op the server rejected (rolled back), if any. */
-  rejected: { key: string; op: string; value: unknown; error: ResocketError } | null;
+  /** The last op the server rejected (rolled back) in this provider, if any. */
+  rejected: DocEvents["rejected"] | null;
 }
 
-/** A shared document (optimistic ops, confirmed or rolled back by the server); opens while mounted. */
+/** A shared document (optimistic ops, confirmed or rolled back by the server); opens while
+ * mounted. Ops made before it is open wait for it; `persist` is read when it opens. */
 export function useSyncedDoc<T extends Record<string, unknown> = Record<string, unknown>>(name: string, options: { persist?: boolean | string } = {}) {
   const connection = useResocket();
   const latest = useLatest(options);
-  const store = useMemo(() => {
-    const holder = { doc: null as SyncedDoc | null, rejected: null as SyncedDocView<T>["rejected"] };
-    return Object.assign(
-      new FrameStore<SyncedDocView<T>>(() => {
-        const { doc, rejected } = holder;
-        return { view: (doc?.toObject() ?? {}) as Partial<T>, rev: doc?.rev ?? 0, pending: doc?.pending ?? 0, synced: doc?.synced ?? false, rejected };
-      }),
-      { holder },
-    );
+  const view = useMemo(() => {
+    const view: HandleView<SyncedDoc, SyncedDocView<T>> = new HandleView(() => {
+      const { handle, rejected = null } = view.entry ?? {};
+      const { rev = 0, pending = 0, synced = false } = handle ?? {};
+      return { view: (handle?.toObject() ?? {}) as Partial<T>, rev, pending, synced, rejected };
+    });
+    return view;
   }, [connection, name]);
-  useHandle(connection, connection.docs, name, store, (client) => client.doc(name, latest.current), (doc) => {
-    store.holder.doc = doc;
-    return [
-      () => (store.holder.doc = null),
-      ...(["change", "confirmed", "synced"] as const).map((event) => doc.on(event, store.touch)),
-      doc.on("rejected", (rejected) => {
-        store.holder.rejected = rejected;
-        store.touch();
-      }),
-    ];
-  });
-  // Ops made before the module loads wait for it; errors (e.g. too large) throw from the call.
-  const op = (run: (doc: SyncedDoc) => unknown): void => void connection.use(() => void run(connection.docs.get(name)!));
-  return {
-    ...useStore(store),
-    set: <K extends keyof T & string>(key: K, value: T[K], options?: OpOptions) => op((doc) => doc.set(key, value, options)),
-    merge: <K extends keyof T & string>(key: K, patch: Partial<T[K]>, options?: OpOptions) => op((doc) => doc.merge(key, patch, options)),
-    remove: (key: keyof T & string, options?: OpOptions) => op((doc) => doc.delete(key, options)),
-  };
+  const ops = useMemo(() => {
+    const op = (run: (doc: SyncedDoc) => unknown) => view.with((entry) => void run(entry.handle));
+    return {
+      set: <K extends keyof T & string>(key: K, value: T[K], options?: OpOptions) => op((doc) => doc.set(key, value, options)),
+      merge: <K extends keyof T & string>(key: K, patch: Partial<T[K]>, options?: OpOptions) => op((doc) => doc.merge(key, patch, options)),
+      remove: (key: keyof T & string, options?: OpOptions) => op((doc) => doc.delete(key, options)),
+    };
+  }, [view]);
+  useHandle(
+    connection,
+    connection.docs,
+    name,
+    view,
+    (client) => {
+      const entry = new Entry(client.doc(name, latest.current));
+      (["change", "confirmed", "synced"] as const).forEach((event) => entry.handle.on(event, entry.changed.bump));
+      entry.handle.on("rejected", (rejected) => {
+        entry.rejected = rejected;
+        entry.changed.bump();
+      });
+      return entry;
+    },
+    // The document stops being synced when the connection drops, without an event of its own.
+    () => connection.state.subscribe(view.touch),
+  );
+  return { ...useStore(view), ...ops };
 }

@@ -14,4 +14,4 @@ pub mod protocol;
 #[cfg(target_arch = "wasm32")]
 mod browser;
 #[cfg(target_arch = "wasm32")]
-pub use browser::{Client, SyncedDoc};
+pub use browser::{Client, Room, SyncedDoc};

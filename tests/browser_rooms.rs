@@ -7,7 +7,7 @@ mod browser_support;
 use browser_support::*;
 use gloo_timers::future::TimeoutFuture;
 use js_sys::Promise;
-use resocket::Client;
+use resocket::{Client, Room};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -211,7 +211,16 @@ async fn two_clients_join_publish_and_see_each_others_presence() {
     bob_room
         .set_presence(json(r#"{"typing":true}"#))
         .expect("presence");
+    // Bob's own entry shows his new metadata at once; the server tells only Alice.
+    let typing = |room: &Room| {
+        room.members()
+            .iter()
+            .filter(|m| field(&field(m, "meta"), "typing").as_bool() == Some(true))
+            .count()
+    };
+    assert_eq!(typing(&bob_room), 1);
     wait_for("update", 3_000, || alice_presence.len() == 2).await;
+    assert_eq!(typing(&alice_room), 1);
     assert_eq!(
         field(&alice_presence.values()[1], "event")
             .as_string()

@@ -418,9 +418,16 @@ fn presence_tracks_members() {
         member: other("typing"),
     });
     assert_eq!(members(&h), vec![("s-1".into(), None)]);
-    h.core.set_presence("chat", "away".into());
+    h.take_events();
+    h.core.set_presence("chat", "away".into(), "away".into());
     h.drive();
     assert_eq!(h.socket().presence, vec![("chat".into(), "away".into())]);
+    // The server tells only the others; this client sees its own update at once.
+    assert_eq!(members(&h), vec![("s-1".into(), Some("away".into()))]);
+    assert!(h.take_events().iter().any(|e| matches!(
+        e,
+        Event::Presence { change: PresenceChange::Update, member, .. } if member.id == "s-1"
+    )));
 }
 
 #[test]

@@ -247,7 +247,7 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "keyof ClientEvents")] event: &str,
         #[wasm_bindgen(unchecked_param_type = "(value: any) => void")] listener: &Function,
     ) -> Function {
-        self.emitter.on(event, listener)
+        self.emitter.on(event, listener, None)
     }
 
     /// Subscribes to messages (plain and room) whose payload has `type: messageType`.
@@ -258,7 +258,8 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "(payload: any, seq?: number) => void")]
         listener: &Function,
     ) -> Function {
-        self.emitter.on(&["type:", message_type].concat(), listener)
+        self.emitter
+            .on(&["type:", message_type].concat(), listener, None)
     }
 
     /// The current connection state.

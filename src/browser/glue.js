@@ -2,6 +2,11 @@
 // JS so one WASM -> JS call does the work (dispatching to many listeners, or building and
 // stringifying a frame whose payload is already a JS value).
 
+/** Ends every subscription still held by `owner` (see `Emitter.on`). */
+export function endAll(owner) {
+  for (const off of owner) off();
+}
+
 export class Emitter {
   constructor() {
     this.listeners = new Map();
@@ -9,7 +14,9 @@ export class Emitter {
     this.typed = 0;
   }
 
-  on(key, listener) {
+  // `owner` (a Set, optional) holds the subscription while it lasts, so a handle can end what is
+  // left in one go (`endAll`) without keeping ended subscriptions alive.
+  on(key, listener, owner) {
     let entries = this.listeners.get(key);
     if (!entries) {
       entries = new Set();
@@ -21,12 +28,15 @@ export class Emitter {
     const typed = key.startsWith("type:");
     if (typed) this.typed++;
     let active = true;
-    return () => {
+    const off = () => {
       if (!active) return;
       active = false;
       entries.delete(entry);
       if (typed) this.typed--;
+      owner?.delete(off);
     };
+    owner?.add(off);
+    return off;
   }
 
   emit(key, value, extra) {

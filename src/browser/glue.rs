@@ -10,8 +10,18 @@ extern "C" {
     #[wasm_bindgen(constructor)]
     pub fn new() -> Emitter;
 
+    /// `owner` holds the subscription until it ends (see `end_all`).
     #[wasm_bindgen(method)]
-    pub fn on(this: &Emitter, key: &str, listener: &js_sys::Function) -> js_sys::Function;
+    pub fn on(
+        this: &Emitter,
+        key: &str,
+        listener: &js_sys::Function,
+        owner: Option<&js_sys::Set>,
+    ) -> js_sys::Function;
+
+    /// Ends every subscription `owner` still holds.
+    #[wasm_bindgen(js_name = endAll)]
+    pub fn end_all(owner: &js_sys::Set);
 
     #[wasm_bindgen(method)]
     pub fn emit(this: &Emitter, key: &str, value: &JsValue);

@@ -2,7 +2,7 @@
 //! keeps a freed client alive), the listeners added through it, and a release that runs once.
 
 use super::driver::{pump, Core, Driver, SharedDriver};
-use super::glue::Emitter;
+use super::glue::{self, Emitter};
 use js_sys::Function;
 use std::cell::{Cell, RefCell};
 use std::rc::Weak;
@@ -12,7 +12,8 @@ pub struct Handle {
     driver: Weak<RefCell<Driver>>,
     pub emitter: Emitter,
     pub name: String,
-    subscriptions: RefCell<Vec<Function>>,
+    /// The subscriptions made through this handle that have not ended yet.
+    subscriptions: js_sys::Set,
     released: Cell<bool>,
 }
 
@@ -22,7 +23,7 @@ impl Handle {
             driver,
             emitter,
             name,
-            subscriptions: RefCell::new(Vec::new()),
+            subscriptions: js_sys::Set::new(&JsValue::UNDEFINED),
             released: Cell::new(false),
         }
     }
@@ -34,9 +35,7 @@ impl Handle {
 
     /// Subscribes `listener` to `key` until the handle is released.
     pub fn subscribe(&self, key: &str, listener: &Function) -> Function {
-        let unsubscribe = self.emitter.on(key, listener);
-        self.subscriptions.borrow_mut().push(unsubscribe.clone());
-        unsubscribe
+        self.emitter.on(key, listener, Some(&self.subscriptions))
     }
 
     /// Runs `release` on the core once, lets the listeners hear its events, then removes them.
@@ -54,8 +53,6 @@ impl Handle {
                 pump(&driver, &self.emitter);
             }
         }
-        for unsubscribe in self.subscriptions.take() {
-            let _ = unsubscribe.call0(&JsValue::NULL);
-        }
+        glue::end_all(&self.subscriptions);
     }
 }

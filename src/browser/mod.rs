@@ -16,6 +16,7 @@ mod synced_doc;
 mod typescript;
 
 pub use client::Client;
+pub use room::Room;
 pub use synced_doc::SyncedDoc;
 
 // Talc is a fraction of dlmalloc's code size; the client is single-threaded (no atomics).

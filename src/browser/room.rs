@@ -3,7 +3,7 @@
 use super::codec::JsFrame;
 use super::driver::{pump, room_key, Driver};
 use super::errors;
-use super::glue::Emitter;
+use super::glue::{self, Emitter};
 use super::handle::Handle;
 use super::js_values;
 use crate::core::RoomState;
@@ -80,7 +80,8 @@ impl Room {
         result.map_err(|e| errors::client_error(&e))
     }
 
-    /// Sets this client's presence metadata in the room; other members get an `update`.
+    /// Sets this client's presence metadata in the room; other members get an `update`, and so
+    /// does this client's own `presence` listener (its entry in `members()` changes at once).
     #[wasm_bindgen(js_name = setPresence)]
     pub fn set_presence(
         &self,
@@ -89,12 +90,14 @@ impl Room {
         let Some(driver) = self.handle.driver() else {
             return Ok(());
         };
-        let text = js_sys::JSON::stringify(&meta)
-            .map_err(|_| errors::named_error("InvalidOptions", "meta is not JSON"))?;
+        let not_json = |_| errors::named_error("InvalidOptions", "meta is not JSON");
+        let text = js_sys::JSON::stringify(&meta).map_err(not_json)?;
+        // Our own entry gets a copy, as the other members do: later changes to `meta` stay out.
+        let local = glue::copy_json(&meta).map_err(not_json)?;
         driver
             .borrow_mut()
             .core
-            .set_presence(&self.handle.name, JsFrame::new(text));
+            .set_presence(&self.handle.name, JsFrame::new(text), local);
         pump(&driver, &self.handle.emitter);
         Ok(())
     }

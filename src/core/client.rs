@@ -372,17 +372,29 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     }
 
     /// Changes this client's presence metadata in `room` (kept for rejoins).
-    pub fn set_presence(&mut self, room: &str, meta: F) {
+    /// Sets this client's presence metadata in `room`: `meta` is sent (now, or with the next
+    /// join) and `local`, the same value decoded, shows at once in this client's own member entry,
+    /// with a local `update` event, since the server tells only the other members.
+    pub fn set_presence(&mut self, room: &str, meta: F, local: P) {
         let open = matches!(self.link, Link::Open { .. });
         let Some(entry) = self.rooms.get_mut(room) else {
             return;
         };
         entry.meta = Some(meta.clone());
+        let own = self
+            .session
+            .as_ref()
+            .and_then(|resume| entry.members.get(&resume.session))
+            .cloned();
         if open && matches!(entry.state, RoomState::Joined { .. }) {
             self.push_send(Transmit::Presence {
                 room: room.to_owned(),
                 meta,
             });
+        }
+        if let Some(mut own) = own {
+            own.meta = Some(local);
+            self.on_presence(room.to_owned(), PresenceChange::Update, own);
         }
     }
 

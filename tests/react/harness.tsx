@@ -1,7 +1,7 @@
 // Hook test harness: renders resocket/react hooks inside real React roots (StrictMode on demand)
 // and records what each hook returned at every commit, so tests driving the page from Node can
 // read hook state and call the functions hooks return, as components would.
-import { StrictMode, useLayoutEffect, useState } from "react";
+import { Component, StrictMode, useEffect, useLayoutEffect, useState, type ReactNode } from "react";
 import { createRoot, type Root } from "react-dom/client";
 import { Client, load, type ClientOptions, type Room } from "resocket";
 import * as hooks from "resocket/react";
@@ -48,6 +48,18 @@ const named = {
   notifications: hooks.useNotifications,
   request: hooks.useRequest,
   doc: hooks.useSyncedDoc,
+  /** useSyncedDoc with an op made in a mount effect, before the document is open. */
+  docWrite: (name: string, key: string, value: unknown) => {
+    const doc = hooks.useSyncedDoc(name);
+    useEffect(() => doc.set(key, value), []);
+    return doc;
+  },
+  /** useRoom publishing in a mount effect, before the room is joined. */
+  roomWrite: (name: string, data: unknown) => {
+    const room = hooks.useRoom(name);
+    useEffect(() => room.publish(data), []);
+    return room;
+  },
   /** useMessage whose handler closes over render state (`tag`), to catch stale handlers. */
   message: (type: string) => {
     const [tag, setTag] = useState(0);
@@ -68,6 +80,21 @@ function ProbeView({ id, hook, args = [] }: Probe) {
   return null;
 }
 
+/** Records what a provider throws while rendering (e.g. a client it cannot create). */
+class Boundary extends Component<{ id: string; children: ReactNode }, { failed: boolean }> {
+  override state = { failed: false };
+  static getDerivedStateFromError() {
+    return { failed: true };
+  }
+  override componentDidCatch(error: unknown) {
+    const { name, code, message } = error as { name: string; code?: string; message: string };
+    observed[this.props.id] = { value: { name, code, message }, history: [], commits: 1 };
+  }
+  override render() {
+    return this.state.failed ? null : this.props.children;
+  }
+}
+
 const roots = new Map<string, Root>();
 
 function render(rootId: string, { url, options, strict, probes }: Spec) {
@@ -79,11 +106,13 @@ function render(rootId: string, { url, options, strict, probes }: Spec) {
     roots.set(rootId, root);
   }
   const tree = (
-    <hooks.ResocketProvider url={url} {...(options ? { options } : {})}>
-      {probes.map((probe) => (
-        <ProbeView key={probe.id} {...probe} />
-      ))}
-    </hooks.ResocketProvider>
+    <Boundary id={`${rootId}.error`}>
+      <hooks.ResocketProvider url={url} {...(options ? { options } : {})}>
+        {probes.map((probe) => (
+          <ProbeView key={probe.id} {...probe} />
+        ))}
+      </hooks.ResocketProvider>
+    </Boundary>
   );
   root.render(strict ? <StrictMode>{tree}</StrictMode> : tree);
 }

@@ -272,17 +272,44 @@ export function hookSuite(path) {
 
     await page.evaluate(() => window.harness.observed["ann.presence"].value.setPresence({ status: "away" }));
     await until(`v("bob.chat").members.find((m) => m.user === "ann")?.meta?.status === "away"`);
+    await until(`v("ann.presence").self.meta?.status === "away"`);
 
     // Offline: the message shows as pending at once and is delivered once after recovery.
     await control("drop?outage_ms=600");
     await until(`v("ann.conn").state.status !== "open"`);
     await page.evaluate(() => window.harness.observed["ann.chat"].value.send("sent while offline"));
-    const pending = await read(`v("ann.chat").messages.at(-1)`);
-    assert.equal(pending.text, "sent while offline");
-    assert.equal(pending.pending, true);
+    await until(`v("ann.chat").messages.at(-1).text === "sent while offline"`);
+    assert.equal(await read(`v("ann.chat").messages.at(-1).pending`), true);
+    assert.equal(await read(`v("ann.conn").state.status === "open"`), false, "shown while still offline");
     await until(`v("bob.chat").messages.some((m) => m.text === "sent while offline")`);
     await until(`v("ann.chat").messages.every((m) => !m.pending) && v("ann.chat").messages.length === 2`);
     assert.equal(await read(`v("bob.chat").messages.filter((m) => m.text === "sent while offline").length`), 1);
+
+    // Bob types, then his chat unmounts while he stays in the room (presence): not typing any more.
+    await render("bob", {
+      options: { ...FAST, user: "bob" },
+      probes: [
+        { id: "bob.chat", hook: "chat", args: [room, { ...chat, typingTimeout: 60_000 }] },
+        { id: "bob.presence", hook: "presence", args: [room] },
+      ],
+    });
+    await page.evaluate(() => window.harness.observed["bob.chat"].value.typed());
+    await until(`v("ann.chat").typing.length === 1`);
+    await render("bob", { options: { ...FAST, user: "bob" }, probes: [{ id: "bob.presence", hook: "presence", args: [room] }] });
+    await until(`v("ann.chat").typing.length === 0`);
+    assert.equal(await read(`v("ann.presence").others.length`), 1, "bob is still in the room");
+
+    // Another room starts afresh: no messages, nothing pending, nothing unread.
+    const other = unique("chat-other");
+    await render("ann", {
+      options: { ...FAST, user: "ann" },
+      probes: [
+        { id: "ann.chat", hook: "chat", args: [other, chat] },
+        { id: "ann.conn", hook: "connection" },
+      ],
+    });
+    await until(`v("ann.chat").status.status === "joined" && v("ann.chat").members.length === 1`);
+    assert.deepEqual(await read(`[v("ann.chat").messages.length, v("ann.chat").unread]`), [0, 0]);
     await unmount("ann");
     await unmount("bob");
   });
@@ -306,6 +333,11 @@ export function hookSuite(path) {
     assert.equal(await read(`v("notes").items[0].read`), true);
     await control(`notify?user=${user}`, { title: "third" });
     await until(`v("notes").unread === 1`);
+    const third = await read(`v("notes").items.at(-1)`);
+    await page.evaluate((id) => window.harness.observed["notes"].value.dismiss(id), third.id);
+    await control(`notify?user=${user}`, { title: "fourth" });
+    await until(`v("notes").items.at(-1)?.data.title === "fourth"`);
+    assert.ok((await read(`v("notes").items.at(-1).id`)) > third.id, "ids are never reused");
     await page.evaluate(() => window.harness.observed["notes"].value.markRead());
     await until(`v("notes").unread === 0`);
     await page.evaluate(() => window.harness.observed["notes"].value.clear());
@@ -321,11 +353,11 @@ export function hookSuite(path) {
 
     // Offline, the op shows at once as pending; after the reconnect the server confirms it.
     await control("drop?outage_ms=600");
-    await until(`v("docA.conn").state.status !== "open"`);
+    await until(`v("docA.conn").state.status !== "open" && v("docA").synced === false`);
     await page.evaluate(() => window.harness.observed["docA"].value.set("title", "hello"));
     await until(`v("docA").view.title === "hello" && v("docA").pending === 1`);
     assert.equal(await read(`v("docA.conn").state.status === "open"`), false, "still offline");
-    await until(`v("docB").view.title === "hello" && v("docA").pending === 0 && v("docA").rev === 1`);
+    await until(`v("docB").view.title === "hello" && v("docA").pending === 0 && v("docA").rev === 1 && v("docA").synced`);
 
     await page.evaluate(() => {
       window.harness.observed["docA"].value.set("owner", "ann", { ifRev: 0 });
@@ -343,6 +375,104 @@ export function hookSuite(path) {
     await until(`!("owner" in v("docB").view) && v("docA").pending === 0`);
     await unmount("docA");
     await unmount("docB");
+  });
+
+  test("the functions hooks return keep their identity across renders", async () => {
+    const room = unique("stable");
+    const user = unique("sam");
+    await render("stable", {
+      options: { user },
+      probes: [
+        { id: "stable.conn", hook: "connection" },
+        { id: "stable.room", hook: "room", args: [room] },
+        { id: "stable.presence", hook: "presence", args: [room] },
+        { id: "stable.chat", hook: "chat", args: [room] },
+        { id: "stable.request", hook: "request" },
+        { id: "stable.doc", hook: "doc", args: [room] },
+        { id: "stable.notes", hook: "notifications" },
+      ],
+    });
+    await until(`v("stable.doc")?.synced && v("stable.room").status.status === "joined"`);
+    // Renders caused by messages, presence, requests, doc ops and notifications.
+    await page.evaluate(async () => {
+      const o = window.harness.observed;
+      o["stable.chat"].value.send("hi");
+      o["stable.presence"].value.setPresence({ mood: "fine" });
+      await o["stable.request"].value.call("echo", 1);
+      o["stable.doc"].value.set("k", 1);
+    });
+    await control(`notify?user=${user}`, { n: 1 });
+    await until(`v("stable.notes").items.length === 1`);
+    await until(`v("stable.chat").messages.length === 1 && !v("stable.chat").messages[0].pending && v("stable.doc").pending === 0 && v("stable.request").data === 1`);
+    const unstable = await read(`Object.entries({
+      "stable.conn": ["send", "reconnect", "close"],
+      "stable.room": ["publish", "setPresence"],
+      "stable.presence": ["setPresence"],
+      "stable.chat": ["send", "typed", "markRead"],
+      "stable.request": ["call", "abort"],
+      "stable.doc": ["set", "merge", "remove"],
+      "stable.notes": ["markRead", "dismiss", "clear"],
+    }).flatMap(([id, names]) => {
+      const { history } = h(id);
+      if (history.length < 2) return [id + " rendered once"];
+      return names.filter((name) => history.some((value) => value[name] !== history[0][name])).map((name) => id + "." + name);
+    })`);
+    assert.deepEqual(unstable, []);
+    await unmount("stable");
+  });
+
+  test("calls made before the room or document is open wait for it, in order", async () => {
+    const name = unique("early");
+    await observe(name, name);
+    await joinedAndReady(name);
+    await render("early", {
+      probes: [
+        { id: "early.doc", hook: "docWrite", args: [name, "first", 1] },
+        { id: "early.room", hook: "roomWrite", args: [name, { early: true }] },
+      ],
+    });
+    await until(`v("early.doc")?.view.first === 1 && v("early.doc").pending === 0`);
+    await until(`o("${name}").messages.some((m) => m.early)`);
+    const server = await (await fetch(`${baseUrl}/control/doc?name=${name}`)).json();
+    assert.equal(server.entries.first.value, 1);
+    await unmount("early");
+  });
+
+  test("a client that cannot be created is thrown to the error boundary", async () => {
+    await render("bad", { options: { queue: { maxMessages: -1 } }, probes: [{ id: "bad.conn", hook: "connection" }] });
+    await until(`v("bad.error")`);
+    const error = await read(`v("bad.error")`);
+    assert.equal(error.name, "ResocketError");
+    assert.equal(error.code, "InvalidOptions");
+    await unmount("bad");
+    // React 18's development build also reports errors caught by a boundary as page errors.
+    const expected = (e) => String(e).includes("queue.maxMessages");
+    pageErrors.splice(0, pageErrors.length, ...pageErrors.filter((e) => !expected(e)));
+  });
+
+  test("useRequest: a new call supersedes the one in flight", async () => {
+    await render("sup", { probes: [{ id: "sup", hook: "request" }] });
+    const [first, second] = await page.evaluate(async () => {
+      const { call } = window.harness.observed["sup"]?.value ?? {};
+      const slow = call("sleep", { ms: 5_000 });
+      const fast = call("sum", [2, 3]);
+      return Promise.all([slow, fast]);
+    });
+    assert.equal(first, undefined, "the superseded call settles without data");
+    assert.equal(second, 5);
+    await until(`v("sup").data === 5 && !v("sup").loading && v("sup").error === undefined`);
+    await unmount("sup");
+  });
+
+  test("a new url replaces the connection: the old client is freed, hooks move over", async () => {
+    const room = unique("move");
+    await render("move", { probes: [{ id: "move.res", hook: "resocket" }, { id: "move.room", hook: "room", args: [room] }] });
+    await until(`v("move.room")?.status.status === "joined"`);
+    await page.evaluate(() => (window.oldConnection = window.harness.observed["move.res"].value));
+    await page.evaluate(([r, u]) => window.harness.render("move", { url: `${u}?moved=1`, probes: [{ id: "move.res", hook: "resocket" }, { id: "move.room", hook: "room", args: [r] }] }), [room, wsUrl]);
+    await until(`v("move.res") !== window.oldConnection && v("move.res").client && window.oldConnection.client === null`);
+    await until(`v("move.room").status.status === "joined" && v("move.room").members.length === 1`);
+    await unmount("move");
   });
 
   test("useMessage calls the latest handler; useWebSocket sends", async () => {
