@@ -212,11 +212,6 @@ export class Connection {
     };
   }
 
-  /** The client, once the WASM module has loaded. */
-  ready(): Promise<Client> {
-    return new Promise((resolve) => this.use(resolve));
-  }
-
   /** Called by the provider's effect: starts the client on first use. */
   acquire(): Cleanup {
     this.#users++;
@@ -588,7 +583,7 @@ export function useRequest<T = unknown>() {
       const live = () => current == controller;
       setState((s) => ({ data: s.data, loading: true }));
       try {
-        const client = await connection.current.ready();
+        const client = await new Promise<Client>((resolve) => connection.current.use(resolve));
         const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
         const data = (await client.request(method, params, { ...options, signal })) as T;
         if (live()) setState({ data, loading: false });
