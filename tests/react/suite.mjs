@@ -208,6 +208,7 @@ export function hookSuite(path) {
     assert.ok(roomStatuses.includes("rejoining"), `room went through rejoining: ${roomStatuses}`);
     assert.equal(await read(`v("drop.room").recovered`), true);
     assert.equal(quality.reconnects, 1);
+    assert.ok((await read(`h("drop.quality").history.some((q) => q.quality === "offline" && q.qualityScore === 0)`)), "offline while down");
     await unmount("drop");
   });
 
@@ -473,6 +474,16 @@ export function hookSuite(path) {
     await until(`v("move.res") !== window.oldConnection && v("move.res").client && window.oldConnection.client === null`);
     await until(`v("move.room").status.status === "joined" && v("move.room").members.length === 1`);
     await unmount("move");
+  });
+
+  test("useConnection: close() stops the client, reconnect() opens it again", async () => {
+    await render("ctl", { options: FAST, probes: [{ id: "ctl", hook: "connection" }] });
+    await until(`v("ctl")?.state.status === "open"`);
+    await page.evaluate(() => window.harness.observed["ctl"].value.close());
+    await until(`v("ctl").state.status === "closed" && v("ctl").state.reason.kind === "client"`);
+    await page.evaluate(() => window.harness.observed["ctl"].value.reconnect());
+    await until(`v("ctl").state.status === "open"`);
+    await unmount("ctl");
   });
 
   test("useMessage calls the latest handler; useWebSocket sends", async () => {
