@@ -1,7 +1,7 @@
 //! Browser codec: frames stay JS strings and payloads stay JS values. A received frame is parsed
 //! once with `JSON.parse`; only the envelope's small fields cross into Rust.
 
-use super::glue::{encode_frame, message_class, parse_frame, utf8_length};
+use super::glue::{current_frame, current_payload, encode_frame, utf8_length};
 use super::js_values::ObjectBuilder;
 use crate::core::{DocInbound, Inbound, Transmit, WireSize};
 use crate::doc::Json;
@@ -205,25 +205,27 @@ fn doc_op(payload: &JsValue) -> Result<(String, Option<u64>, Op<JsValue>), Strin
     ))
 }
 
-/// Decodes one text frame; the error is a human-readable reason.
-pub fn decode(keys: &Keys, text: &JsValue) -> Result<Decoded, String> {
-    let frame = parse_frame(text);
+/// Decodes the frame `glue::read_frame` just read and classified as `class`; the error is a
+/// human-readable reason.
+pub fn decode(keys: &Keys, class: i32) -> Result<Decoded, String> {
+    match class {
+        -3 => return Err("binary frames are not part of the protocol".into()),
+        -2 => return Err("frame is not a JSON object".into()),
+        -1 => return Err("frame is not valid JSON".into()),
+        // The hot path: after the call that read the frame, one reads the payload.
+        1 => return Ok(Inbound::Message(current_payload()).into()),
+        _ => {}
+    }
+    let frame = current_frame();
     let room = || get(&frame, &keys.room).as_string();
     let payload = || get(&frame, &keys.payload);
-    // The hot path: one call classifies (and checks the parse), one reads the payload.
-    match message_class(&frame) {
-        -1 => return Err("frame is not valid JSON".into()),
-        -2 => return Err("frame is not a JSON object".into()),
-        1 => return Ok(Inbound::Message(payload()).into()),
-        2 => {
-            return Ok(Inbound::RoomMessage {
-                room: room().ok_or("room message has no string \"room\"")?,
-                seq: integer(get(&frame, &keys.seq)).ok_or("room message has no \"seq\"")?,
-                payload: payload(),
-            }
-            .into())
+    if class == 2 {
+        return Ok(Inbound::RoomMessage {
+            room: room().ok_or("room message has no string \"room\"")?,
+            seq: integer(get(&frame, &keys.seq)).ok_or("room message has no \"seq\"")?,
+            payload: payload(),
         }
-        _ => {}
+        .into());
     }
     let kind = get(&frame, &keys.kind);
     let kind = kind

@@ -150,13 +150,10 @@ impl Driver {
         match event {
             SocketEvent::Open => self.core.handle_socket_open(now),
             SocketEvent::Message(data) => {
-                if !data.is_string() {
-                    self.core
-                        .handle_malformed("binary frames are not part of the protocol".into());
-                    return;
-                }
-                let size = super::glue::utf8_length(&data) as usize;
-                match codec::decode(&self.keys, &data) {
+                let read = super::glue::read_frame(&data);
+                let size = (read / 8.0) as usize;
+                let class = (read % 8.0) as i32 - 3;
+                match codec::decode(&self.keys, class) {
                     Ok(codec::Decoded::Frame(frame)) => self.core.handle_inbound(now, frame, size),
                     Ok(codec::Decoded::Doc(frame)) => self.core.handle_doc_frame(frame),
                     Err(reason) => self.core.handle_malformed(reason),

@@ -33,11 +33,17 @@ extern "C" {
     #[wasm_bindgen(js_name = utf8Length)]
     pub fn utf8_length(text: &JsValue) -> u32;
 
-    #[wasm_bindgen(js_name = parseFrame)]
-    pub fn parse_frame(text: &JsValue) -> JsValue;
+    /// See `readFrame` in glue.js: the size and class of a received frame, packed in one number.
+    #[wasm_bindgen(js_name = readFrame)]
+    pub fn read_frame(data: &JsValue) -> f64;
 
-    #[wasm_bindgen(js_name = messageClass)]
-    pub fn message_class(frame: &JsValue) -> i32;
+    /// The frame `read_frame` parsed last.
+    #[wasm_bindgen(js_name = currentFrame)]
+    pub fn current_frame() -> JsValue;
+
+    /// The `payload` of the frame `read_frame` parsed last.
+    #[wasm_bindgen(js_name = currentPayload)]
+    pub fn current_payload() -> JsValue;
 
     #[wasm_bindgen(method)]
     pub fn clear(this: &Emitter);
