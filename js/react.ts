@@ -32,37 +32,33 @@ import type {
 type Cleanup = () => void;
 type Attach = (client: Client) => Cleanup | void;
 
-/** An immutable snapshot and its subscribers: the shape `useSyncExternalStore` reads. */
+/** An immutable snapshot and its subscribers: the shape `useSyncExternalStore` reads. With
+ * `build`, the snapshot is made on first read, then at most once per animation frame after
+ * `touch()` however many messages arrive in between: a burst becomes one render. */
 class Store<S> {
   #listeners = new Set<() => void>();
-  constructor(public value: S) {}
+  #scheduled = false;
+  #build?: () => S;
+  value!: S;
+  constructor(value?: S, build?: () => S) {
+    // Built lazily: `build` may use the object this store is part of.
+    if (build) this.#build = build;
+    else this.value = value as S;
+  }
   subscribe = (listener: () => void): Cleanup => {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   };
-  get = (): S => this.value;
+  get = (): S => (this.value ??= this.#build!());
   set(value: S) {
     this.value = value;
     this.#listeners.forEach((listener) => listener());
   }
   bump = () => this.set(this.value);
-}
-
-/** A store whose snapshot `build` makes on first read, then at most once per animation frame
- * after `touch()` however many messages arrive in between: a burst becomes one render. */
-class FrameStore<S extends object> extends Store<S | undefined> {
-  #scheduled = false;
-  #build: () => S;
-  constructor(build: () => S) {
-    super(undefined);
-    this.#build = build;
-  }
-  // Read lazily: `build` may use the object this store is part of.
-  override get = (): S => (this.value ??= this.#build());
   #flush = () => {
     if (!this.#scheduled) return;
     this.#scheduled = false;
-    this.set(this.#build());
+    this.set(this.#build!());
   };
   touch = () => {
     if (this.#scheduled) return;
@@ -74,7 +70,7 @@ class FrameStore<S extends object> extends Store<S | undefined> {
   };
 }
 
-const useStore = <S,>(store: { subscribe: Store<S>["subscribe"]; get: () => S }): S =>
+const useStore = <S,>(store: Store<S>): S =>
   useSyncExternalStore(store.subscribe, store.get, store.get);
 
 /** The latest value, for callbacks that must not re-subscribe when it changes (no stale closures). */
@@ -89,14 +85,10 @@ function useLatest<T>(value: T): { readonly current: T } {
 const closedError = (): ResocketError =>
   Object.assign(new Error("unmounted"), { name: "ResocketError" as const, code: "Closed" as const });
 
-/** Ref-counted values, disposed a tick after their last release so StrictMode's immediate
- * unmount-and-remount reuses them instead of leaving and re-joining. */
-class Shared<T> {
+/** Ref-counted room and document entries, freed a tick after their last release so StrictMode's
+ * immediate unmount-and-remount reuses them instead of leaving and re-joining. */
+class Shared<T extends { handle: { free(): void } }> {
   #entries = new Map<string, { value: T; refs: number; timer?: ReturnType<typeof setTimeout> }>();
-  #dispose: (value: T) => void;
-  constructor(dispose: (value: T) => void) {
-    this.#dispose = dispose;
-  }
   acquire(key: string, create: () => T): T {
     let entry = this.#entries.get(key);
     if (!entry) this.#entries.set(key, (entry = { value: create(), refs: 0 }));
@@ -110,7 +102,7 @@ class Shared<T> {
       entry.timer = setTimeout(() => {
         if (entry.refs) return;
         this.#entries.delete(key);
-        this.#dispose(entry.value);
+        entry.value.handle.free();
       });
   }
 }
@@ -134,11 +126,14 @@ class Entry<H extends Room | SyncedDoc> {
 
 /** One hook's view of a shared room or document: its snapshot, and calls made before the handle
  * is attached, queued in order. Calls after the hook unmounted throw a `Closed` error. */
-class HandleView<H extends Room | SyncedDoc, S extends object> extends FrameStore<S> {
+class HandleView<H extends Room | SyncedDoc, S> extends Store<S> {
   entry: Entry<H> | null = null;
   /** Runs while the handle is still attached, when the hook unmounts. */
   beforeDetach?: () => void;
   #queued: ((entry: Entry<H>) => void)[] | null = [];
+  constructor(build: () => S) {
+    super(undefined, build);
+  }
   with(call: (entry: Entry<H>) => void): void {
     if (this.entry) call(this.entry);
     else if (this.#queued) this.#queued.push(call);
@@ -180,11 +175,11 @@ export class Connection {
   failure: unknown = null;
   readonly state = new Store<ConnectionState>({ status: "idle" });
   readonly quality = new Store<Quality>({ quality: "offline", qualityScore: 0, rttMs: null, smoothedRttMs: null, reconnects: 0 });
-  readonly rooms = new Shared<Entry<Room>>((entry) => entry.handle.free());
-  readonly docs = new Shared<Entry<SyncedDoc>>((entry) => entry.handle.free());
+  readonly rooms = new Shared<Entry<Room>>();
+  readonly docs = new Shared<Entry<SyncedDoc>>();
   #notes: Notification[] = [];
   #lastNote = 0;
-  readonly notifications = new FrameStore(() => this.#notes.slice());
+  readonly notifications = new Store(undefined, () => this.#notes.slice());
   #waiting = new Set<(client: Client) => void>();
   #users = 0;
   #started = false;
@@ -208,7 +203,6 @@ export class Connection {
       live = false;
       this.#waiting.delete(run);
       detach?.();
-      detach = undefined;
     };
   }
 
@@ -282,7 +276,7 @@ function useHandle<H extends Room | SyncedDoc>(
   connection: Connection,
   shared: Shared<Entry<H>>,
   key: string,
-  view: HandleView<H, object>,
+  view: HandleView<H, unknown>,
   open: (client: Client) => Entry<H>,
   listen: (entry: Entry<H>) => Cleanup,
 ) {
