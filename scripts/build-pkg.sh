@@ -11,7 +11,7 @@ wasm-bindgen --target web --out-dir pkg --out-name resocket "$wasm"
 
 # Debian's wasm-opt is too old for current wasm-bindgen output; the npm binaryen one is not.
 if [ -x node_modules/.bin/wasm-opt ]; then
-  node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+  node_modules/.bin/wasm-opt -Oz --converge --strip-debug --strip-producers \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     pkg/resocket_bg.wasm -o pkg/resocket_bg.wasm
