@@ -47,7 +47,14 @@ let loading: Promise<void> | undefined;
 
 /** Loads the WASM module. Called by `connect`; every call shares the first load. */
 export function load(source?: WasmSource): Promise<void> {
-  loading ??= init(source === undefined ? undefined : { module_or_path: source }).then(() => undefined);
+  // A failed load is not kept: the next call (e.g. an error boundary's retry) tries again.
+  loading ??= init(source === undefined ? undefined : { module_or_path: source }).then(
+    () => undefined,
+    (error) => {
+      loading = undefined;
+      throw error;
+    },
+  );
   return loading;
 }
 

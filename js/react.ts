@@ -82,6 +82,15 @@ function useLatest<T>(value: T): { readonly current: T } {
   return ref;
 }
 
+/** Runs `call`; what it throws is reported without stopping the caller's loop. */
+const safely = (call: () => void) => {
+  try {
+    call();
+  } catch (error) {
+    reportError(error);
+  }
+};
+
 const closedError = (): ResocketError =>
   Object.assign(new Error("unmounted"), { name: "ResocketError" as const, code: "Closed" as const });
 
@@ -117,10 +126,12 @@ class Entry<H extends Room | SyncedDoc> {
   /** Documents: the last op the server rejected. */
   rejected: DocEvents["rejected"] | null = null;
   constructor(readonly handle: H) {}
-  receive = (data: unknown, seq: number) => this.receivers.forEach((receive) => receive(data, seq));
+  receive = (data: unknown, seq: number) => this.receivers.forEach((receive) => safely(() => receive(data, seq)));
   /** Merges `patch` into this client's presence metadata (an object, merged shallowly). */
   presence(patch: unknown) {
-    (this.handle as Room).setPresence((this.meta = { ...(this.meta as object), ...(patch as object) }));
+    const meta = { ...(this.meta as object), ...(patch as object) };
+    (this.handle as Room).setPresence(meta);
+    this.meta = meta;
   }
 }
 
@@ -142,12 +153,16 @@ class HandleView<H extends Room | SyncedDoc, S> extends Store<S> {
   attach(entry: Entry<H>) {
     this.entry = entry;
     this.#queued ??= [];
-    this.#queued.splice(0).forEach((call) => call(entry));
+    this.#queued.splice(0).forEach((call) => safely(() => call(entry)));
     this.touch();
   }
   detach() {
     this.beforeDetach?.();
-    this.entry = this.#queued = null;
+    // Queue for one more tick: StrictMode and <Activity> reattach, running children's effects
+    // (which may call this hook's functions) before this hook's own.
+    this.entry = null;
+    this.#queued = [];
+    setTimeout(() => this.entry || (this.#queued = null));
   }
 }
 
@@ -280,21 +295,23 @@ function useHandle<H extends Room | SyncedDoc>(
   open: (client: Client) => Entry<H>,
   listen: (entry: Entry<H>) => Cleanup,
 ) {
-  useEffect(
-    () =>
-      connection.use((client) => {
-        const entry = shared.acquire(key, () => open(client));
-        const off = [entry.changed.subscribe(view.touch), listen(entry)];
-        view.attach(entry);
-        return () => {
-          // Unmounted, the hook reads the handle no more: it may be freed before a pending frame.
-          view.detach();
-          off.forEach((f) => f());
-          shared.release(key);
-        };
-      }),
-    [view],
-  );
+  useEffect(() => {
+    const off = connection.use((client) => {
+      const entry = shared.acquire(key, () => open(client));
+      const off = [entry.changed.subscribe(view.touch), listen(entry)];
+      view.attach(entry);
+      return () => {
+        off.forEach((f) => f());
+        shared.release(key);
+      };
+    });
+    return () => {
+      off();
+      // Unmounted (attached or not), the hook reads the handle no more: it may be freed before a
+      // pending frame. The release above frees it a tick later, so `beforeDetach` still reaches it.
+      view.detach();
+    };
+  }, [view]);
 }
 
 const Context = createContext<Connection | null>(null);
@@ -484,6 +501,36 @@ interface ChatState {
   read: number;
 }
 
+type ChatView = ReturnType<typeof useRoomView<ChatMessage & { type?: string }, ChatState>>[1] & {
+  chat?: ReturnType<typeof chatActions>;
+};
+
+function chatActions(view: ChatView, user: string | null, typingTimeout: number) {
+  let typing = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stopTyping = (view.beforeDetach = () => {
+    clearTimeout(timer);
+    if (typing) view.setPresence({ typing: (typing = false) });
+  });
+  return {
+    /** Publishes a message (queued while offline), shown at once with `pending: true`. */
+    send(text: string) {
+      const message = { id: Math.random().toString(36).slice(2), user, text, at: Date.now() };
+      view.publish({ type: "chat", ...message });
+      view.update((s) => ({ ...s, pending: [...s.pending, { ...message, pending: true }] }));
+      stopTyping();
+    },
+    /** Call on each keystroke: shows this user as typing until `typingTimeout` after the last. */
+    typed() {
+      if (!typing) view.setPresence({ typing: (typing = true) });
+      clearTimeout(timer);
+      timer = setTimeout(stopTyping, typingTimeout);
+    },
+    /** Counts every message received so far as read. */
+    markRead: () => view.update((s) => ({ ...s, read: s.fromOthers })),
+  };
+}
+
 /** A chat room: messages (own ones shown at once as pending), typing indicators, unread count.
  * Its state belongs to the room: switching rooms starts afresh (and options are read then). */
 export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000, meta }: ChatOptions = {}) {
@@ -492,8 +539,9 @@ export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000,
     limit: 0,
     meta,
     initial: { list: [], pending: [], fromOthers: 0, read: 0 },
-    reduce: (s, { type, ...message }, seq) => {
-      if (type != "chat") return s;
+    reduce: (s, data, seq) => {
+      if (data?.type != "chat") return s;
+      const { type: _, ...message } = data;
       const pending = s.pending.filter((m) => m.id != message.id);
       // One update, so an echoed message never shows twice or not at all.
       return {
@@ -504,31 +552,8 @@ export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000,
       };
     },
   });
-  const actions = useMemo(() => {
-    let typing = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stopTyping = (view.beforeDetach = () => {
-      clearTimeout(timer);
-      if (typing) view.setPresence({ typing: (typing = false) });
-    });
-    return {
-      /** Publishes a message (queued while offline), shown at once with `pending: true`. */
-      send(text: string) {
-        const message = { id: Math.random().toString(36).slice(2), user: connection.options.user ?? null, text, at: Date.now() };
-        view.update((s) => ({ ...s, pending: [...s.pending, { ...message, pending: true }] }));
-        view.publish({ type: "chat", ...message });
-        stopTyping();
-      },
-      /** Call on each keystroke: shows this user as typing until `typingTimeout` after the last. */
-      typed() {
-        if (!typing) view.setPresence({ typing: (typing = true) });
-        clearTimeout(timer);
-        timer = setTimeout(stopTyping, typingTimeout);
-      },
-      /** Counts every message received so far as read. */
-      markRead: () => view.update((s) => ({ ...s, read: s.fromOthers })),
-    };
-  }, [view]);
+  // Made once per room view (React may call a memo function twice and keep the first result).
+  const actions = useMemo(() => ((view as ChatView).chat ??= chatActions(view, connection.options.user ?? null, typingTimeout)), [view]);
   const self = connection.client?.session;
   const { list, pending, fromOthers, read } = chat.state;
   return {

@@ -431,6 +431,41 @@ fn presence_tracks_members() {
 }
 
 #[test]
+fn presence_set_while_the_join_is_in_flight_is_sent_once_joined() {
+    let mut h = open();
+    h.core.join("chat", Some("idle".into()));
+    h.drive();
+    h.core.set_presence("chat", "busy".into(), "busy".into());
+    h.drive();
+    assert!(
+        h.socket().presence.is_empty(),
+        "not joined yet: the join carries older metadata"
+    );
+    // The server answers the join with the metadata the join carried.
+    h.receive(Inbound::Joined {
+        id: None,
+        room: "chat".into(),
+        seq: 0,
+        recovered: true,
+        members: vec![Member {
+            id: "s-1".into(),
+            user: None,
+            meta: Some("idle".into()),
+        }],
+    });
+    assert_eq!(h.socket().presence, vec![("chat".into(), "busy".into())]);
+    let own = h
+        .core
+        .room("chat")
+        .expect("room")
+        .members
+        .values()
+        .next()
+        .cloned();
+    assert_eq!(own.and_then(|m| m.meta), Some("busy".into()));
+}
+
+#[test]
 fn requests_refused_when_closed_are_not_pending() {
     let mut h = open();
     h.core.close();

@@ -43,7 +43,7 @@ function MessageList({ messages, user }: { messages: ChatMessage[]; user: string
   // Follow the conversation: keep the newest message in view.
   useEffect(() => {
     list.current?.scrollTo({ top: list.current.scrollHeight });
-  }, [messages.length]);
+  }, [messages.at(-1)?.id]);
   if (messages.length == 0)
     return (
       <p className="messages empty muted" data-testid="messages">

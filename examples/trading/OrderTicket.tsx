@@ -15,10 +15,11 @@ export function OrderTicket() {
   const order = useRequest<OrderAccepted>();
   const [symbol, setSymbol] = useState<string>(SYMBOLS[0].symbol);
   const [qty, setQty] = useState("1");
-  const [side, setSide] = useState<Side>("buy");
 
-  const submit = (event: FormEvent) => {
+  const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
+    // The button that submitted the form says which side.
+    const side = ((event.nativeEvent as SubmitEvent).submitter as HTMLButtonElement | null)?.value as Side;
     // Validation is the server's job: a bad quantity comes back as a BadRequest error.
     void order.call("order", { symbol, side, qty: Number(qty) }, { timeoutMs: 10_000 });
   };
@@ -40,10 +41,10 @@ export function OrderTicket() {
           <input data-testid="order-qty" type="number" step="any" value={qty} onChange={(e) => setQty(e.target.value)} />
         </label>
         <div className="sides">
-          <button type="submit" className="buy" data-testid="buy" onClick={() => setSide("buy")} disabled={order.loading}>
+          <button type="submit" className="buy" data-testid="buy" value="buy" disabled={order.loading}>
             Buy
           </button>
-          <button type="submit" className="sell" data-testid="sell" onClick={() => setSide("sell")} disabled={order.loading}>
+          <button type="submit" className="sell" data-testid="sell" value="sell" disabled={order.loading}>
             Sell
           </button>
         </div>

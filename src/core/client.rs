@@ -381,17 +381,24 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             return;
         };
         entry.meta = Some(meta.clone());
+        if !(open && matches!(entry.state, RoomState::Joined { .. })) {
+            entry.unsent_meta = Some(local);
+            return;
+        }
+        self.push_send(Transmit::Presence {
+            room: room.to_owned(),
+            meta,
+        });
+        self.show_own_meta(room, local);
+    }
+
+    /// Shows this client's new presence metadata in its own member entry, with a local `update`.
+    fn show_own_meta(&mut self, room: &str, local: P) {
         let own = self
             .session
             .as_ref()
-            .and_then(|resume| entry.members.get(&resume.session))
+            .and_then(|resume| self.rooms.get(room)?.members.get(&resume.session))
             .cloned();
-        if open && matches!(entry.state, RoomState::Joined { .. }) {
-            self.push_send(Transmit::Presence {
-                room: room.to_owned(),
-                meta,
-            });
-        }
         if let Some(mut own) = own {
             own.meta = Some(local);
             self.on_presence(room.to_owned(), PresenceChange::Update, own);
@@ -766,10 +773,19 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         }
         entry.members = members.into_iter().map(|m| (m.id.clone(), m)).collect();
         entry.state = RoomState::Joined { recovered };
+        // Metadata set while joining may be newer than what the join carried.
+        let unsent = entry.unsent_meta.take().zip(entry.meta.clone());
         self.events.push_back(Event::Room {
-            room,
+            room: room.clone(),
             state: RoomState::Joined { recovered },
         });
+        if let Some((local, meta)) = unsent {
+            self.push_send(Transmit::Presence {
+                room: room.clone(),
+                meta,
+            });
+            self.show_own_meta(&room, local);
+        }
     }
 
     fn on_presence(&mut self, room: String, change: PresenceChange, member: Member<P>) {

@@ -43,6 +43,9 @@ pub struct Room<F, P> {
     pub join_id: Option<u64>,
     /// Encoded presence metadata, re-sent with every (re)join.
     pub meta: Option<F>,
+    /// Metadata set while the room was not joined (a join may be in flight with older metadata),
+    /// decoded: sent, and shown in this client's entry, once the room is joined.
+    pub unsent_meta: Option<P>,
     pub members: VecMap<String, Member<P>>,
 }
 
@@ -95,6 +98,7 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
                 last_seq: None,
                 join_id: None,
                 meta,
+                unsent_meta: None,
                 members: VecMap::new(),
             },
         );

@@ -54,6 +54,8 @@ const named = {
     useEffect(() => doc.set(key, value), []);
     return doc;
   },
+  /** useSyncedDoc whose child component writes to it from its own mount effect. */
+  docWithEditor: (name: string, key: string, value: unknown) => ({ ...hooks.useSyncedDoc(name), editor: { key, value } }),
   /** useRoom publishing in a mount effect, before the room is joined. */
   roomWrite: (name: string, data: unknown) => {
     const room = hooks.useRoom(name);
@@ -69,6 +71,12 @@ const named = {
   },
 };
 
+/** A child writing to its parent's document in its mount effect (effects run child first). */
+function Editor({ doc }: { doc: ReturnType<typeof named.docWithEditor> }) {
+  useEffect(() => doc.set(doc.editor.key, doc.editor.value), []);
+  return null;
+}
+
 function ProbeView({ id, hook, args = [] }: Probe) {
   const value = (named[hook] as (...a: unknown[]) => unknown)(...args);
   useLayoutEffect(() => {
@@ -77,7 +85,7 @@ function ProbeView({ id, hook, args = [] }: Probe) {
     entry.history.push(value);
     entry.commits++;
   });
-  return null;
+  return hook == "docWithEditor" ? <Editor doc={value as ReturnType<typeof named.docWithEditor>} /> : null;
 }
 
 /** Records what a provider throws while rendering (e.g. a client it cannot create). */
