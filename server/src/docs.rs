@@ -10,6 +10,7 @@
 use crate::frames;
 use crate::history::{self, History};
 use crate::hub::{ConnId, Hub};
+use crate::lock::Locked;
 use crate::origins::{Origins, Seen};
 use crate::rooms::MAX_ROOM_NAME;
 use axum::extract::ws::Utf8Bytes;
@@ -17,7 +18,7 @@ use resocket::doc::{apply, Doc, Op, Rejection};
 use resocket::protocol::{ErrorBody, ErrorCode, SnapshotEntry};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Most documents the server keeps (they are never removed); using a new one beyond this is
 /// refused with `rate_limited`.
@@ -138,9 +139,8 @@ impl Docs {
         }
     }
 
-    // Nothing can panic half-way through an update under this lock, so poisoning is ignored.
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.locked()
     }
 
     /// Subscribes `conn` to `name` (again, if it already is) and returns what it must write:

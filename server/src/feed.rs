@@ -4,13 +4,14 @@
 //! Prices follow a bounded random walk from their opening price; the latest ones are kept in
 //! [`Prices`] for the `order` method's fills.
 
+use crate::lock::Locked;
 use crate::random::{self, Rng};
 use crate::requests::stopped;
 use crate::rooms::Rooms;
 use resocket::protocol::json::raw_payload;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -97,7 +98,7 @@ impl Prices {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, f64>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.locked()
     }
 }
 

@@ -2,6 +2,7 @@
 //! turns `params` into a result or a typed [`RequestError`]; `sleep` only says how long to wait
 //! and `order` what to push later, the caller does the waiting and the sending.
 
+use crate::lock::Locked;
 use resocket::protocol::json::raw_payload;
 use resocket::protocol::{ErrorBody, ErrorCode};
 use serde::de::DeserializeOwned;
@@ -10,7 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::Number;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Longest `sleep` accepted.
@@ -127,7 +128,7 @@ pub struct Counters(Mutex<HashMap<String, u64>>);
 impl Counters {
     /// Increments `key` and returns its new value.
     pub fn increment(&self, key: &str) -> Result<u64, RequestError> {
-        let mut counters = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counters = self.0.locked();
         if !counters.contains_key(key) && counters.len() >= MAX_COUNTERS {
             return Err(RequestError::RateLimited(format!(
                 "the server keeps at most {MAX_COUNTERS} counters"

@@ -3,10 +3,11 @@
 //! a stuck socket never blocks the hub. Sessions, rooms and notifications address connections
 //! through it by connection number or by user.
 
+use crate::lock::Locked;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, watch};
 
 /// Frames queued for one connection before it counts as a slow consumer and is dropped.
@@ -93,9 +94,8 @@ impl Hub {
         })
     }
 
-    // A panic while holding the lock cannot leave the map half-updated, so poisoning is ignored.
     fn lock(&self) -> MutexGuard<'_, HashMap<ConnId, Entry>> {
-        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+        self.conns.locked()
     }
 
     /// Registers a freshly upgraded socket.

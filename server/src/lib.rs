@@ -31,6 +31,7 @@ mod frames;
 mod handlers;
 mod history;
 mod hub;
+mod lock;
 mod origins;
 mod outage;
 mod random;

@@ -1,8 +1,9 @@
 //! A simulated outage: while active, WebSocket upgrades are refused with 503 so clients exercise
 //! their reconnection backoff.
 
+use crate::lock::Locked;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -20,12 +21,12 @@ impl Outage {
         } else {
             Instant::now().checked_add(length)
         };
-        *self.until.lock().unwrap_or_else(PoisonError::into_inner) = until;
+        *self.until.locked() = until;
     }
 
     /// Time left in the current outage, if one is running.
     pub fn remaining(&self) -> Option<Duration> {
-        let until = (*self.until.lock().unwrap_or_else(PoisonError::into_inner))?;
+        let until = (*self.until.locked())?;
         let left = until.saturating_duration_since(Instant::now());
         (!left.is_zero()).then_some(left)
     }

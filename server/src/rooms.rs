@@ -12,12 +12,13 @@
 use crate::frames;
 use crate::history::History;
 use crate::hub::{ConnId, Hub};
+use crate::lock::Locked;
 use crate::session::Session;
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::{ErrorBody, ErrorCode, Member, PresenceChange};
 use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Longest room name, in bytes.
 pub const MAX_ROOM_NAME: usize = 256;
@@ -135,9 +136,8 @@ impl Rooms {
         }
     }
 
-    // Nothing can panic half-way through an update under this lock, so poisoning is ignored.
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.locked()
     }
 
     /// Joins (or joins again) `name`: returns the `joined` frame followed by the replay of what

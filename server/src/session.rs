@@ -9,12 +9,13 @@
 
 use crate::dedup::{Dedup, Seen};
 use crate::hub::ConnId;
+use crate::lock::Locked;
 use crate::random;
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::Resume;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -58,9 +59,8 @@ impl Sessions {
         }
     }
 
-    // Nothing can panic half-way through an update under these locks, so poisoning is ignored.
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+        self.map.locked()
     }
 
     /// Attaches `conn` to the session `resume` names when it is still known, its token matches
@@ -111,7 +111,7 @@ impl Sessions {
 
 impl Session {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.locked()
     }
 
     pub fn id(&self) -> &str {
