@@ -1,23 +1,11 @@
 // Shared by the example app tests: pages that record their errors, connection-state waits and
 // screenshots. Every wait is bounded.
 import { mkdirSync } from "node:fs";
-import { baseUrl } from "../pkg/browser.mjs";
 
-export { baseUrl, launch } from "../pkg/browser.mjs";
+export { baseUrl, launch, openPage } from "../pkg/browser.mjs";
 
 /** A short id, so each run's names and texts are its own on a shared server. */
 export const runId = () => Math.random().toString(36).slice(2, 8);
-
-/** Opens `path` in a fresh context (its own storage and connection); `errors` collects uncaught
- * page errors. */
-export async function openPage(browser, path) {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error));
-  await page.goto(`${baseUrl}${path}`);
-  return { page, errors };
-}
 
 /** Waits until the connection badge's status is (or, with `not`, is no longer) `status`. */
 export async function waitForStatus(page, status, { not = false, timeout = 15_000 } = {}) {

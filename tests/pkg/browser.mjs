@@ -18,3 +18,14 @@ export async function launch() {
     ],
   });
 }
+
+/** Opens `path` in a fresh context (its own storage and connection); `errors` collects uncaught
+ * page errors. */
+export async function openPage(browser, path) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error));
+  await page.goto(`${baseUrl}${path}`);
+  return { page, errors };
+}

@@ -3,17 +3,15 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { launch, baseUrl } from "./browser.mjs";
+import { launch, openPage } from "./browser.mjs";
 
 let browser;
 let page;
-const pageErrors = [];
+let pageErrors;
 
 before(async () => {
   browser = await launch();
-  page = await browser.newPage();
-  page.on("pageerror", (error) => pageErrors.push(error));
-  await page.goto(`${baseUrl}/basic/`);
+  ({ page, errors: pageErrors } = await openPage(browser, "/basic/"));
 });
 
 after(async () => {

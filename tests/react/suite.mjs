@@ -2,7 +2,7 @@
 // in headless Chromium, the real WASM package, the real test server.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, baseUrl } from "../pkg/browser.mjs";
+import { launch, baseUrl, openPage } from "../pkg/browser.mjs";
 
 const wsUrl = `${baseUrl.replace(/^http/, "ws")}/ws`;
 const WAIT = { timeout: 15_000, polling: 20 };
@@ -28,13 +28,11 @@ async function control(path, body) {
 export function hookSuite(path) {
   let browser;
   let page;
-  const pageErrors = [];
+  let pageErrors;
 
   before(async () => {
     browser = await launch();
-    page = await browser.newPage();
-    page.on("pageerror", (error) => pageErrors.push(error));
-    await page.goto(`${baseUrl}${path}`);
+    ({ page, errors: pageErrors } = await openPage(browser, path));
     await page.waitForFunction(() => window.harness, null, WAIT);
   });
 
