@@ -17,7 +17,8 @@ pub mod rooms;
 mod text;
 mod vec_map;
 
-pub use client::{Action, ClientCore, DocInbound, Inbound, Transmit};
+pub use crate::protocol::{DocInbound, Inbound};
+pub use client::{Action, ClientCore, Transmit};
 pub use config::{
     Config, ConfigError, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectConfig,
 };

@@ -6,8 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+mod inbound;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod json;
+
+pub use inbound::{DocInbound, Inbound};
 
 /// The protocol version this crate speaks. The client announces it in its `hello` frame.
 pub const PROTOCOL_VERSION: u32 = 1;
