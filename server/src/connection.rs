@@ -414,7 +414,7 @@ async fn close_requested(control: &mut watch::Receiver<Control>) -> (u16, String
 }
 
 /// Checks the first frame: the hello of a v1 client, else the close code and reason.
-fn check_hello(text: &str, max_frame_bytes: usize) -> Result<Hello, (u16, String)> {
+pub(crate) fn check_hello(text: &str, max_frame_bytes: usize) -> Result<Hello, (u16, String)> {
     let protocol_error = |reason: String| Err((close_code::PROTOCOL_ERROR, reason));
     if text.len() > max_frame_bytes {
         return protocol_error(format!(

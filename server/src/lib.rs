@@ -38,6 +38,8 @@ mod random;
 mod requests;
 mod rooms;
 mod session;
+#[cfg(test)]
+mod wire_tests;
 
 pub use app::WS_PATH;
 pub use config::{parse_args, Command, ConfigError, ServerConfig, HARD_LIMIT_FACTOR, USAGE};

@@ -4,11 +4,12 @@ use super::codec::JsFrame;
 use super::driver::{pump, room_key, Call, Core, Driver, SharedDriver};
 use super::errors;
 use super::glue::{watch_abort, Emitter};
-use super::js_values::{self, ObjectBuilder};
+use super::js_values;
 use super::now_ms;
 use super::room::Room;
 use super::synced_doc::SyncedDoc;
 use crate::core::{ClientError, Config};
+use crate::protocol::codec::ClientFrame;
 use crate::protocol::Kind;
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
@@ -73,7 +74,7 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<(), JsValue> {
-        self.submit(JsFrame::encode(Kind::Msg, None, None, &data)?)
+        self.submit(JsFrame::user(Kind::Msg, None, &data)?)
     }
 
     /// Like `send`, but the server delivers the message to every connected client.
@@ -81,7 +82,7 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<(), JsValue> {
-        self.submit(JsFrame::encode(Kind::Broadcast, None, None, &data)?)
+        self.submit(JsFrame::user(Kind::Broadcast, None, &data)?)
     }
 
     /// Calls `method` on the server. Resolves with the result; rejects with a `ResocketError`
@@ -106,10 +107,6 @@ impl Client {
         {
             return Promise::reject(&errors::client_error(&ClientError::Aborted));
         }
-        let mut body = ObjectBuilder::new().set("method", method);
-        if !params.is_undefined() {
-            body = body.set("params", params);
-        }
         let mut settle: Option<(Function, Function)> = None;
         let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
         let Some((resolve, reject)) = settle else {
@@ -117,7 +114,11 @@ impl Client {
         };
         // Everything that calls into JS (and so may throw or re-enter) runs with no borrow held.
         let id = self.driver.borrow_mut().core.allocate_request_id();
-        let frame = match JsFrame::encode(Kind::Req, Some(id), None, &body.build()) {
+        let frame = match JsFrame::client(ClientFrame::Req {
+            id,
+            method,
+            params: (!params.is_undefined()).then_some(params),
+        }) {
             Ok(frame) => frame,
             Err(error) => {
                 let _ = reject.call1(&JsValue::NULL, &error);

@@ -1,12 +1,15 @@
-//! Browser codec: frames stay JS strings and payloads stay JS values. A received frame is parsed
-//! once with `JSON.parse`; only the envelope's small fields cross into Rust.
+//! The browser side of the wire codec: frames stay JS strings and payloads stay JS values. A
+//! received frame is parsed once with `JSON.parse` (in glue.js's `readFrame`); the shared codec
+//! in `crate::protocol::codec` reads its fields. Plain and room messages, the hot path, take a
+//! shortcut with envelope keys created once.
 
 use super::glue::{current_frame, current_payload, encode_frame, utf8_length};
-use super::js_values::ObjectBuilder;
-use crate::core::{DocInbound, Inbound, Transmit, WireSize};
-use crate::doc::Json;
-use crate::doc::{Change, Op};
-use crate::protocol::{ErrorBody, ErrorCode, Kind, Member, OpName, PresenceChange};
+use crate::core::{Transmit, WireSize};
+use crate::protocol::codec::{
+    decode_server_frame, encode_client_frame, field, ClientFrame, DecodeError, FrameClass,
+    ServerFrame, WireValue,
+};
+use crate::protocol::{Inbound, Kind};
 use js_sys::{JsString, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -30,15 +33,17 @@ impl JsFrame {
         JsFrame { text, size }
     }
 
-    /// A frame of `kind` carrying `payload`, and optionally an id and a room. Fails with the
-    /// JS error when the payload cannot be serialised (a BigInt, a cycle).
-    pub fn encode(
-        kind: Kind,
-        id: Option<u64>,
-        room: Option<&str>,
-        payload: &JsValue,
-    ) -> Result<Self, JsValue> {
-        encode_frame(kind.as_wire(), id.map(|i| i as f64), room, payload).map(JsFrame::new)
+    /// A user message (`msg`, `broadcast`, `publish`) carrying `payload`: the hot path, built
+    /// and stringified by glue.js in one call. Fails with the JS error when the payload cannot
+    /// be serialised (a BigInt, a cycle).
+    pub fn user(kind: Kind, room: Option<&str>, payload: &JsValue) -> Result<Self, JsValue> {
+        encode_frame(kind.as_wire(), room, payload).map(JsFrame::new)
+    }
+
+    /// Any client frame, encoded by the shared codec. Fails with the JS error when a payload
+    /// cannot be serialised.
+    pub fn client(frame: ClientFrame<'_, JsValue>) -> Result<Self, JsValue> {
+        stringify(&encode_client_frame(frame)).map(JsFrame::new)
     }
 
     /// The value this frame's text encodes (for metadata kept as JSON text).
@@ -53,305 +58,87 @@ impl WireSize for JsFrame {
     }
 }
 
-/// Envelope field names and the hot kind, created once instead of per frame.
+fn stringify(value: &JsValue) -> Result<JsString, JsValue> {
+    js_sys::JSON::stringify(value)
+}
+
+/// Envelope keys of the hot path, created once instead of per frame.
 pub struct Keys {
-    kind: JsValue,
-    id: JsValue,
     room: JsValue,
     seq: JsValue,
-    payload: JsValue,
-    error: JsValue,
 }
 
 impl Keys {
     pub fn new() -> Self {
         Keys {
-            kind: "kind".into(),
-            id: "id".into(),
-            room: "room".into(),
-            seq: "seq".into(),
-            payload: "payload".into(),
-            error: "error".into(),
+            room: field::ROOM.into(),
+            seq: field::SEQ.into(),
         }
     }
 }
 
 /// The frame to send for a transmit.
 pub fn encode(transmit: &Transmit<JsFrame>) -> JsString {
-    // Control payloads are plain objects built here or metadata that was serialised before.
-    let control = |kind: Kind, id: Option<u64>, room: Option<&str>, payload: JsValue| {
-        encode_frame(kind.as_wire(), id.map(|i| i as f64), room, &payload)
-            .unwrap_or_else(|_| JsString::from("{}"))
-    };
-    match transmit {
-        Transmit::User { frame, .. } => frame.text.clone(),
-        Transmit::Hello(hello) => {
-            let mut payload = ObjectBuilder::new().number("version", u64::from(hello.version));
-            if let Some(user) = &hello.user {
-                payload = payload.set("user", user.as_str());
-            }
-            if let Some(resume) = &hello.resume {
-                let resume = ObjectBuilder::new()
-                    .set("session", resume.session.as_str())
-                    .set("token", resume.token.as_str());
-                payload = payload.set("resume", resume.build());
-            }
-            control(Kind::Hello, None, None, payload.build())
-        }
-        Transmit::Ping { id } => control(Kind::Ping, Some(*id), None, JsValue::UNDEFINED),
-        Transmit::Pong { id } => control(Kind::Pong, Some(*id), None, JsValue::UNDEFINED),
+    let frame = match transmit {
+        Transmit::User { frame, .. } => return frame.text.clone(),
+        Transmit::Hello(hello) => ClientFrame::Hello(hello),
+        Transmit::Ping { id } => ClientFrame::Ping { id: *id },
+        Transmit::Pong { id } => ClientFrame::Pong { id: *id },
         Transmit::Join {
             id,
             room,
             since,
             meta,
-        } => {
-            let mut payload = ObjectBuilder::new();
-            if let Some(since) = since {
-                payload = payload.number("since", *since);
-            }
-            if let Some(meta) = meta {
-                payload = payload.set("meta", meta.parse());
-            }
-            control(Kind::Join, Some(*id), Some(room), payload.build())
-        }
-        Transmit::Leave { id, room } => {
-            control(Kind::Leave, Some(*id), Some(room), JsValue::UNDEFINED)
-        }
-        Transmit::Sync { id, doc, since } => {
-            let mut payload = ObjectBuilder::new();
-            if let Some(since) = since {
-                payload = payload.number("since", *since);
-            }
-            control(Kind::Sync, Some(*id), Some(doc), payload.build())
-        }
-        Transmit::Unsync { id, doc } => {
-            control(Kind::Unsync, Some(*id), Some(doc), JsValue::UNDEFINED)
-        }
-        Transmit::Presence { room, meta } => {
-            let payload = ObjectBuilder::new().set("meta", meta.parse()).build();
-            control(Kind::Presence, None, Some(room), payload)
-        }
-    }
-}
-
-fn get(object: &JsValue, key: &JsValue) -> JsValue {
-    Reflect::get(object, key).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn get_str(object: &JsValue, key: &str) -> Option<String> {
-    get(object, &key.into()).as_string()
-}
-
-fn integer(value: JsValue) -> Option<u64> {
-    value
-        .as_f64()
-        .filter(|n| n.fract() == 0.0 && *n >= 0.0)
-        .map(|n| n as u64)
-}
-
-fn member(value: &JsValue) -> Option<Member<JsValue>> {
-    let meta = get(value, &"meta".into());
-    Some(Member {
-        id: get_str(value, "id")?,
-        user: get_str(value, "user"),
-        meta: (!meta.is_undefined()).then_some(meta),
-    })
-}
-
-fn error_body(value: &JsValue) -> ErrorBody {
-    ErrorBody {
-        code: ErrorCode::from_wire(&get_str(value, "code").unwrap_or_default()),
-        message: get_str(value, "message").unwrap_or_default(),
-    }
-}
-
-/// A decoded frame: for the connection core, or for one of its documents.
-pub enum Decoded {
-    Frame(Inbound<JsValue>),
-    Doc(DocInbound<JsValue>),
-}
-
-impl From<Inbound<JsValue>> for Decoded {
-    fn from(frame: Inbound<JsValue>) -> Self {
-        Decoded::Frame(frame)
-    }
-}
-
-/// Reads an op payload (`{origin, cseq?, key, op, value?, ifRev?}`).
-fn doc_op(payload: &JsValue) -> Result<(String, Option<u64>, Op<JsValue>), String> {
-    let origin = get_str(payload, "origin").ok_or("op has no \"origin\"")?;
-    let key = get_str(payload, "key").ok_or("op has no \"key\"")?;
-    let value = get(payload, &"value".into());
-    let change = match get_str(payload, "op")
-        .as_deref()
-        .and_then(OpName::from_wire)
-    {
-        Some(OpName::Set) => Change::Set(value),
-        Some(OpName::Merge) => Change::Merge(value),
-        Some(OpName::Delete) => Change::Delete,
-        None => return Err("op has no valid \"op\"".into()),
-    };
-    let cseq = integer(get(payload, &"cseq".into()));
-    let if_rev = integer(get(payload, &"ifRev".into()));
-    Ok((
-        origin,
-        cseq,
-        Op {
-            key,
-            change,
-            if_rev,
+        } => ClientFrame::Join {
+            id: *id,
+            room,
+            since: *since,
+            meta: meta.as_ref().map(JsFrame::parse),
         },
-    ))
+        Transmit::Leave { id, room } => ClientFrame::Leave { id: *id, room },
+        Transmit::Sync { id, doc, since } => ClientFrame::Sync {
+            id: *id,
+            doc,
+            since: *since,
+        },
+        Transmit::Unsync { id, doc } => ClientFrame::Unsync { id: *id, doc },
+        Transmit::Presence { room, meta } => ClientFrame::Presence {
+            room,
+            meta: meta.parse(),
+        },
+    };
+    // Control frames hold only strings, numbers and metadata that was JSON already.
+    stringify(&encode_client_frame(frame)).unwrap_or_else(|_| JsString::from("{}"))
 }
 
-/// Decodes the frame `glue::read_frame` just read and classified as `class`; the error is a
-/// human-readable reason.
-pub fn decode(keys: &Keys, class: i32) -> Result<Decoded, String> {
-    match class {
-        -3 => return Err("binary frames are not part of the protocol".into()),
-        -2 => return Err("frame is not a JSON object".into()),
-        -1 => return Err("frame is not valid JSON".into()),
+/// Decodes the frame `glue::read_frame` just read and classified as `class`.
+pub fn decode(keys: &Keys, class: i32) -> Result<ServerFrame<JsValue>, DecodeError> {
+    let class = FrameClass::from_code(class).unwrap_or(FrameClass::NotJson);
+    if let Some(error) = class.malformed() {
+        return Err(error);
+    }
+    let frame = match class {
         // The hot path: after the call that read the frame, one reads the payload.
-        1 => return Ok(Inbound::Message(current_payload()).into()),
-        _ => {}
-    }
-    let frame = current_frame();
-    let room = || get(&frame, &keys.room).as_string();
-    let payload = || get(&frame, &keys.payload);
-    if class == 2 {
-        return Ok(Inbound::RoomMessage {
-            room: room().ok_or("room message has no string \"room\"")?,
-            seq: integer(get(&frame, &keys.seq)).ok_or("room message has no \"seq\"")?,
-            payload: payload(),
-        }
-        .into());
-    }
-    let kind = get(&frame, &keys.kind);
-    let kind = kind
-        .as_string()
-        .ok_or_else(|| "frame has no string \"kind\"".to_owned())?;
-    let id = || integer(get(&frame, &keys.id));
-    let required_id = || id().ok_or_else(|| [&kind, " frame has no integer \"id\""].concat());
-    let required_room = || room().ok_or_else(|| [&kind, " frame has no \"room\""].concat());
-    let required_seq =
-        || integer(get(&frame, &keys.seq)).ok_or_else(|| [&kind, " frame has no \"seq\""].concat());
-    let doc_frame = match Kind::from_wire(&kind) {
-        Some(Kind::Op) => {
-            let (origin, cseq, op) = doc_op(&payload())?;
-            Some(DocInbound::Applied {
-                doc: required_room()?,
-                rev: required_seq()?,
-                origin,
-                cseq: cseq.ok_or("applied op has no \"cseq\"")?,
-                op,
-            })
-        }
-        Some(Kind::Reject) => {
-            let body = payload();
-            Some(DocInbound::Rejected {
-                doc: required_room()?,
-                origin: get_str(&body, "origin").ok_or("reject has no \"origin\"")?,
-                cseq: integer(get(&body, &"cseq".into())).ok_or("reject has no \"cseq\"")?,
-                error: error_body(&get(&body, &keys.error)),
-            })
-        }
-        Some(Kind::Synced) => Some(DocInbound::Synced {
-            doc: required_room()?,
-            rev: required_seq()?,
-        }),
-        Some(Kind::Snapshot) => {
-            let entries = get(&payload(), &"entries".into());
-            let mut parsed = Vec::new();
-            if Json::is_object(&entries) {
-                for (key, entry) in Json::entries(&entries) {
-                    let rev = integer(get(&entry, &"rev".into()))
-                        .ok_or("snapshot entry has no \"rev\"")?;
-                    parsed.push((key, get(&entry, &"value".into()), rev));
-                }
-            }
-            Some(DocInbound::Snapshot {
-                doc: required_room()?,
-                rev: required_seq()?,
-                entries: parsed,
-            })
-        }
-        _ => None,
+        FrameClass::Message => return Ok(ServerFrame::Core(Inbound::Message(current_payload()))),
+        FrameClass::RoomMessage => return room_message(keys).map(ServerFrame::Core),
+        _ => current_frame(),
     };
-    if let Some(doc_frame) = doc_frame {
-        return Ok(Decoded::Doc(doc_frame));
-    }
-    Ok(Decoded::Frame(match Kind::from_wire(&kind) {
-        Some(Kind::Msg) => Inbound::Message(payload()),
-        Some(Kind::Ping) => Inbound::Ping { id: required_id()? },
-        Some(Kind::Pong) => Inbound::Pong { id: required_id()? },
-        Some(Kind::Welcome) => Inbound::Welcome(
-            super::js_values::welcome(&payload()).ok_or("welcome frame has no valid payload")?,
-        ),
-        Some(Kind::Res) => {
-            let error = get(&frame, &keys.error);
-            Inbound::Reply {
-                id: required_id()?,
-                result: if error.is_object() {
-                    Err(error_body(&error))
-                } else {
-                    Ok(payload())
-                },
-            }
-        }
-        Some(Kind::Joined) => {
-            let body = payload();
-            let members = get(&body, &"members".into());
-            let members = if js_sys::Array::is_array(&members) {
-                js_sys::Array::from(&members)
-                    .iter()
-                    .filter_map(|m| member(&m))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            Inbound::Joined {
-                id: id(),
-                room: required_room()?,
-                seq: integer(get(&frame, &keys.seq)).ok_or("joined frame has no \"seq\"")?,
-                recovered: get(&body, &"recovered".into())
-                    .as_bool()
-                    .ok_or("joined frame has no boolean \"recovered\"")?,
-                members,
-            }
-        }
-        Some(Kind::Left) => Inbound::Left {
-            room: required_room()?,
-        },
-        Some(Kind::Presence) => {
-            let body = payload();
-            let change = match get_str(&body, "event").as_deref() {
-                Some("join") => PresenceChange::Join,
-                Some("leave") => PresenceChange::Leave,
-                Some("update") => PresenceChange::Update,
-                _ => return Err("presence frame has no valid \"event\"".into()),
-            };
-            Inbound::Presence {
-                room: required_room()?,
-                change,
-                member: member(&get(&body, &"member".into()))
-                    .ok_or("presence frame has no valid \"member\"")?,
-            }
-        }
-        Some(Kind::Notify) => Inbound::Notify(payload()),
-        Some(Kind::Error) => Inbound::Error {
-            id: id(),
-            room: room(),
-            body: error_body(&get(&frame, &keys.error)),
-        },
-        // Client-to-server kinds make no sense coming back; report them like unknown ones.
-        Some(
-            Kind::Hello | Kind::Broadcast | Kind::Req | Kind::Join | Kind::Leave | Kind::Publish,
-        )
-        | None => Inbound::Unknown { kind },
-        // Client-to-server document kinds; the server-to-client ones were handled above.
-        Some(
-            Kind::Sync | Kind::Synced | Kind::Snapshot | Kind::Unsync | Kind::Op | Kind::Reject,
-        ) => Inbound::Unknown { kind },
-    }))
+    decode_server_frame(&frame)
+}
+
+/// A room message read with the cached keys; the same checks as the shared codec's.
+fn room_message(keys: &Keys) -> Result<Inbound<JsValue>, DecodeError> {
+    let frame = current_frame();
+    let get = |key: &JsValue| Reflect::get(&frame, key).unwrap_or(JsValue::UNDEFINED);
+    let missing = |field| DecodeError::Field {
+        kind: Kind::Msg.as_wire(),
+        field,
+    };
+    Ok(Inbound::RoomMessage {
+        room: get(&keys.room)
+            .as_string()
+            .ok_or_else(|| missing(field::ROOM))?,
+        seq: WireValue::as_u64(&get(&keys.seq)).ok_or_else(|| missing(field::SEQ))?,
+        payload: current_payload(),
+    })
 }

@@ -15,6 +15,7 @@ use crate::core::VecMap;
 use crate::core::{Action, ClientCore, Event, Transmit};
 use crate::doc::Change;
 use crate::protocol::close_code;
+use crate::protocol::codec::ServerFrame;
 use crate::protocol::OpName;
 use gloo_timers::callback::Timeout;
 use js_sys::Function;
@@ -154,9 +155,9 @@ impl Driver {
                 let size = (read / 8.0) as usize;
                 let class = (read % 8.0) as i32 - 3;
                 match codec::decode(&self.keys, class) {
-                    Ok(codec::Decoded::Frame(frame)) => self.core.handle_inbound(now, frame, size),
-                    Ok(codec::Decoded::Doc(frame)) => self.core.handle_doc_frame(frame),
-                    Err(reason) => self.core.handle_malformed(reason),
+                    Ok(ServerFrame::Core(frame)) => self.core.handle_inbound(now, frame, size),
+                    Ok(ServerFrame::Doc(frame)) => self.core.handle_doc_frame(frame),
+                    Err(error) => self.core.handle_malformed(error.reason()),
                 }
             }
             SocketEvent::Closed { code, reason } => {

@@ -68,29 +68,33 @@ export class Emitter {
   }
 }
 
-// Parses a received text frame: the envelope object, or undefined when it is not JSON, or null
-// when it is JSON but not an object. One call instead of parsing and type checks from WASM.
+// The hot path of the wire codec (the rest is `src/protocol/codec.rs`). Field names and class
+// codes here must equal `protocol::codec::field` and `FrameClass`: a native test checks them.
+const KIND = "kind", ROOM = "room", PAYLOAD = "payload", MSG = "msg";
+const CLASS = { Binary: -3, NotObject: -2, NotJson: -1, Envelope: 0, Message: 1, RoomMessage: 2 };
+
 // The frame `readFrame` parsed last: the follow-up reads of the same message use it.
 let frame;
 
 // Reads one received frame in one call on the hot path: checks it is text, measures it and
-// parses it once. Returns size * 8 + class + 3, where size is in UTF-8 bytes and class is -3 not
-// text, -2 not a JSON object, -1 not JSON, 0 an envelope, 1 a plain message, 2 a room message.
+// parses it once. Returns size * 8 + class + 3, where size is in UTF-8 bytes and class is one of
+// `CLASS`: plain and room messages are told apart here so their few fields are read directly.
 export function readFrame(data) {
   frame = undefined;
-  if (typeof data !== "string") return 0;
+  if (typeof data !== "string") return CLASS.Binary + 3;
   const size = utf8Length(data) * 8;
   try {
     frame = JSON.parse(data);
   } catch {
-    return size + 2;
+    return size + CLASS.NotJson + 3;
   }
-  if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return size + 1;
-  return size + 3 + (frame.kind === "msg" ? (frame.room === undefined ? 1 : 2) : 0);
+  if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return size + CLASS.NotObject + 3;
+  if (frame[KIND] !== MSG) return size + CLASS.Envelope + 3;
+  return size + 3 + (frame[ROOM] === undefined ? CLASS.Message : CLASS.RoomMessage);
 }
 
 export const currentFrame = () => frame;
-export const currentPayload = () => frame.payload;
+export const currentPayload = () => frame[PAYLOAD];
 
 // Size of `text` in UTF-8 bytes (what the socket sends and servers limit), without encoding it.
 export function utf8Length(text) {
@@ -110,18 +114,13 @@ export function utf8Length(text) {
   return bytes;
 }
 
-// Encodes a frame; undefined fields are left out. The payload stays a JS value until here.
-export function encodeFrame(kind, id, room, payload) {
-  const frame = { kind };
-  if (id !== undefined) frame.id = id;
-  if (room !== undefined) frame.room = room;
-  if (payload !== undefined) frame.payload = payload;
+// Encodes a user message (msg, broadcast, publish) in one call; undefined fields are left out.
+// The payload stays a JS value until here. Other frames go through the shared codec.
+export function encodeFrame(kind, room, payload) {
+  const frame = { [KIND]: kind };
+  if (room !== undefined) frame[ROOM] = room;
+  if (payload !== undefined) frame[PAYLOAD] = payload;
   return JSON.stringify(frame);
-}
-
-// Encodes a document op: `seq` is the client's op sequence number.
-export function encodeOp(room, cseq, payload) {
-  return JSON.stringify({ kind: "op", room, seq: cseq, payload });
 }
 
 // A deep copy of a JSON value, so a document never shares objects the app may change later.

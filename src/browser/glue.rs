@@ -48,19 +48,13 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn clear(this: &Emitter);
 
-    /// `JSON.stringify({kind, id?, room?, payload?})`; throws for BigInts and cycles.
+    /// `JSON.stringify({kind, room?, payload?})`; throws for BigInts and cycles.
     #[wasm_bindgen(js_name = encodeFrame, catch)]
     pub fn encode_frame(
         kind: &str,
-        id: Option<f64>,
         room: Option<&str>,
         payload: &JsValue,
     ) -> Result<js_sys::JsString, JsValue>;
-
-    /// `JSON.stringify({kind: "op", room, seq: cseq, payload})`; throws for BigInts and cycles.
-    #[wasm_bindgen(js_name = encodeOp, catch)]
-    pub fn encode_op(room: &str, cseq: f64, payload: &JsValue)
-        -> Result<js_sys::JsString, JsValue>;
 
     /// A deep copy of a JSON value; throws for BigInts and cycles.
     #[wasm_bindgen(js_name = copyJson, catch)]

@@ -1,8 +1,9 @@
-//! The shared document model's [`Json`] over JS values, so documents in the browser hold the
+//! The shared document model's [`Json`] and the wire codec's [`WireValue`] over JS values, so documents in the browser hold the
 //! app's values as they are. `merge_patch` builds new objects, so shared values are never
 //! changed in place.
 
 use crate::doc::Json;
+use crate::protocol::codec::{WireValue, MAX_SAFE_INTEGER};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -51,5 +52,41 @@ impl Json for JsValue {
 
     fn remove(&mut self, key: &str) {
         let _ = Reflect::delete_property(self.unchecked_ref::<Object>(), &key.into());
+    }
+}
+
+impl WireValue for JsValue {
+    fn string(text: &str) -> Self {
+        JsValue::from_str(text)
+    }
+
+    fn number(n: u64) -> Self {
+        JsValue::from_f64(n as f64)
+    }
+
+    fn boolean(b: bool) -> Self {
+        JsValue::from_bool(b)
+    }
+
+    fn array(items: Vec<Self>) -> Self {
+        items.into_iter().collect::<Array>().into()
+    }
+
+    fn as_string(&self) -> Option<String> {
+        JsValue::as_string(self)
+    }
+
+    fn as_u64(&self) -> Option<u64> {
+        self.as_f64()
+            .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= MAX_SAFE_INTEGER as f64)
+            .map(|n| n as u64)
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        JsValue::as_bool(self)
+    }
+
+    fn items(&self) -> Option<Vec<Self>> {
+        Array::is_array(self).then(|| Array::from(self).iter().collect())
     }
 }

@@ -6,7 +6,7 @@ use crate::core::{
     CloseReason, Config, ConnectionState, DisconnectPolicy, Metrics, OverflowPolicy,
     RequestOptions, RoomState,
 };
-use crate::protocol::{Member, Welcome};
+use crate::protocol::Member;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -330,22 +330,5 @@ pub fn doc_storage_key(
             v.as_string()
                 .ok_or("persist must be a boolean or a storage key")?,
         ),
-    })
-}
-
-/// Reads a `welcome` payload.
-pub fn welcome(payload: &JsValue) -> Option<Welcome> {
-    let field = |key: &str| Reflect::get(payload, &key.into()).ok();
-    let version = field("version")?
-        .as_f64()
-        .filter(|v| v.fract() == 0.0 && *v >= 0.0)? as u32;
-    let session = field("session")?.as_string()?;
-    Some(Welcome {
-        version,
-        session,
-        token: field("token")
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        resumed: field("resumed").and_then(|r| r.as_bool()).unwrap_or(false),
     })
 }

@@ -74,7 +74,7 @@ impl Room {
         let Some(driver) = self.handle.driver() else {
             return Err(errors::named_error("Closed", "this room handle has left"));
         };
-        let frame = JsFrame::encode(Kind::Publish, None, Some(&self.handle.name), &data)?;
+        let frame = JsFrame::user(Kind::Publish, Some(&self.handle.name), &data)?;
         let result = driver.borrow_mut().core.send(frame);
         pump(&driver, &self.handle.emitter);
         result.map_err(|e| errors::client_error(&e))

@@ -6,11 +6,11 @@
 use super::codec::JsFrame;
 use super::driver::{pump, Driver, SharedDriver};
 use super::errors;
-use super::glue::{copy_json, encode_op, Emitter};
+use super::glue::{copy_json, Emitter};
 use super::handle::Handle;
-use super::js_values::ObjectBuilder;
 use crate::core::ClientError;
 use crate::doc::{Change, Op};
+use crate::protocol::codec::ClientFrame;
 use crate::protocol::OpName;
 use js_sys::{Array, Function, Object};
 use std::cell::RefCell;
@@ -79,17 +79,6 @@ impl SyncedDoc {
             let mut d = driver.borrow_mut();
             (d.core.allocate_cseq(), d.core.origin().to_owned())
         };
-        let mut payload = ObjectBuilder::new()
-            .set("origin", origin)
-            .set("key", key.as_str())
-            .set("op", name.as_wire());
-        if let Some(value) = &value {
-            payload = payload.set("value", value.clone());
-        }
-        if let Some(rev) = if_rev {
-            payload = payload.number("ifRev", rev);
-        }
-        let frame = JsFrame::new(encode_op(&self.handle.name, cseq as f64, &payload.build())?);
         let change = match (name, value) {
             (OpName::Set, Some(v)) => Change::Set(v),
             (OpName::Merge, Some(v)) => Change::Merge(v),
@@ -100,6 +89,12 @@ impl SyncedDoc {
             change,
             if_rev,
         };
+        let frame = JsFrame::client(ClientFrame::Op {
+            doc: &self.handle.name,
+            cseq,
+            origin: &origin,
+            op: &op,
+        })?;
         let result = driver
             .borrow_mut()
             .core

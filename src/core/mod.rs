@@ -28,4 +28,5 @@ pub use quality::QualityLevel;
 pub use queue::WireSize;
 pub use requests::{DisconnectPolicy, RequestOptions};
 pub use rooms::RoomState;
+pub(crate) use text::Text;
 pub use vec_map::VecMap;

@@ -1,6 +1,8 @@
-//! [`Json`] for `serde_json::Value`, used by the server and native tests.
+//! [`Json`] and the codec's [`WireValue`] for `serde_json::Value`, used by the server and native
+//! tests.
 
 use super::Json;
+use crate::protocol::codec::{WireValue, MAX_SAFE_INTEGER};
 use serde_json::{Map, Value};
 
 impl Json for Value {
@@ -41,5 +43,39 @@ impl Json for Value {
         if let Value::Object(map) = self {
             map.remove(key);
         }
+    }
+}
+
+impl WireValue for Value {
+    fn string(text: &str) -> Self {
+        Value::from(text)
+    }
+
+    fn number(n: u64) -> Self {
+        Value::from(n)
+    }
+
+    fn boolean(b: bool) -> Self {
+        Value::Bool(b)
+    }
+
+    fn array(items: Vec<Self>) -> Self {
+        Value::Array(items)
+    }
+
+    fn as_string(&self) -> Option<String> {
+        self.as_str().map(str::to_owned)
+    }
+
+    fn as_u64(&self) -> Option<u64> {
+        Value::as_u64(self).filter(|n| *n <= MAX_SAFE_INTEGER)
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        Value::as_bool(self)
+    }
+
+    fn items(&self) -> Option<Vec<Self>> {
+        self.as_array().cloned()
     }
 }

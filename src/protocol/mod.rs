@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod codec;
 mod inbound;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod json;
