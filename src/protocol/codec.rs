@@ -10,8 +10,8 @@
 use super::{
     DocInbound, ErrorBody, ErrorCode, Hello, Inbound, Kind, Member, OpName, PresenceChange, Welcome,
 };
-use crate::core::Text;
 use crate::doc::{Change, Json, Op};
+use std::cell::Cell;
 
 /// The envelope's and the bodies' field names on the wire.
 pub mod field {
@@ -130,11 +130,9 @@ impl DecodeError {
             DecodeError::NotJson => "frame is not valid JSON".into(),
             DecodeError::NotObject => "frame is not a JSON object".into(),
             DecodeError::NoKind => "frame has no string \"kind\"".into(),
-            DecodeError::Field { kind, field } => Text::new(kind)
-                .add(" frame has no valid \"")
-                .add(field)
-                .add("\"")
-                .done(),
+            DecodeError::Field { kind, field } => {
+                [kind, " frame has no valid \"", field, "\""].concat()
+            }
         }
     }
 }
@@ -146,63 +144,48 @@ pub enum ServerFrame<P> {
     Doc(DocInbound<P>),
 }
 
-/// Reads the fields of one frame of a known kind, naming the kind in its errors.
+/// Reads fields of one frame, remembering the last field it looked at: a read that fails names
+/// that field. Reads return `Option`s, which keeps the decoder small in WASM.
 struct Reader<'a, J> {
-    kind: Kind,
     value: &'a J,
+    last: &'a Cell<&'static str>,
 }
 
 impl<'a, J: WireValue> Reader<'a, J> {
-    fn missing(&self, field: &'static str) -> DecodeError {
-        DecodeError::Field {
-            kind: self.kind.as_wire(),
-            field,
-        }
-    }
-
-    fn at(&self, value: &'a J) -> Reader<'a, J> {
+    fn at<'b>(&self, value: &'b J) -> Reader<'b, J>
+    where
+        'a: 'b,
+    {
         Reader {
-            kind: self.kind,
             value,
+            last: self.last,
         }
     }
 
-    fn optional(&self, field: &str) -> Option<J> {
+    /// A present, non-null field.
+    fn get(&self, field: &'static str) -> Option<J> {
+        self.last.set(field);
         self.value.get(field).filter(|v| !v.is_null())
     }
 
-    fn required(&self, field: &'static str) -> Result<J, DecodeError> {
-        self.optional(field).ok_or_else(|| self.missing(field))
+    /// `Some(None)` when absent, `None` when present but not read by `read`.
+    fn optional<T>(&self, field: &'static str, read: fn(&J) -> Option<T>) -> Option<Option<T>> {
+        match self.get(field) {
+            None => Some(None),
+            Some(value) => read(&value).map(Some),
+        }
     }
 
-    fn optional_u64(&self, field: &'static str) -> Result<Option<u64>, DecodeError> {
-        self.optional(field)
-            .map(|v| v.as_u64().ok_or_else(|| self.missing(field)))
-            .transpose()
+    fn u64(&self, field: &'static str) -> Option<u64> {
+        self.get(field)?.as_u64()
     }
 
-    fn u64(&self, field: &'static str) -> Result<u64, DecodeError> {
-        self.required(field)?
-            .as_u64()
-            .ok_or_else(|| self.missing(field))
+    fn string(&self, field: &'static str) -> Option<String> {
+        self.get(field)?.as_string()
     }
 
-    fn string(&self, field: &'static str) -> Result<String, DecodeError> {
-        self.required(field)?
-            .as_string()
-            .ok_or_else(|| self.missing(field))
-    }
-
-    fn optional_string(&self, field: &'static str) -> Result<Option<String>, DecodeError> {
-        self.optional(field)
-            .map(|v| v.as_string().ok_or_else(|| self.missing(field)))
-            .transpose()
-    }
-
-    fn bool(&self, field: &'static str) -> Result<bool, DecodeError> {
-        self.required(field)?
-            .as_bool()
-            .ok_or_else(|| self.missing(field))
+    fn object(&self, field: &'static str) -> Option<J> {
+        self.get(field).filter(Json::is_object)
     }
 
     /// The payload, `null` when absent (as user payloads are).
@@ -210,27 +193,51 @@ impl<'a, J: WireValue> Reader<'a, J> {
         self.value.get(field::PAYLOAD).unwrap_or_else(J::null)
     }
 
-    fn object(&self, field: &'static str) -> Result<J, DecodeError> {
-        self.value
-            .get(field)
-            .filter(Json::is_object)
-            .ok_or_else(|| self.missing(field))
-    }
-
-    fn error_body(&self) -> Result<ErrorBody, DecodeError> {
-        let body = self.at(self.value);
-        Ok(ErrorBody {
-            code: ErrorCode::from_wire(&body.string(field::CODE)?),
-            message: body.optional_string(field::MESSAGE)?.unwrap_or_default(),
+    fn error_body(&self) -> Option<ErrorBody> {
+        Some(ErrorBody {
+            code: ErrorCode::from_wire(&self.string(field::CODE)?),
+            message: self
+                .optional(field::MESSAGE, J::as_string)?
+                .unwrap_or_default(),
         })
     }
 
-    fn member(&self) -> Result<Member<J>, DecodeError> {
-        Ok(Member {
+    fn member(&self) -> Option<Member<J>> {
+        Some(Member {
             id: self.string(field::ID)?,
-            user: self.optional_string(field::USER)?,
-            meta: self.optional(field::META),
+            user: self.optional(field::USER, J::as_string)?,
+            meta: self.get(field::META),
         })
+    }
+
+    fn welcome(&self) -> Option<Welcome> {
+        Some(Welcome {
+            version: u32::try_from(self.u64(field::VERSION)?).ok()?,
+            session: self.string(field::SESSION)?,
+            token: self
+                .optional(field::TOKEN, J::as_string)?
+                .unwrap_or_default(),
+            resumed: self.optional(field::RESUMED, J::as_bool)?.unwrap_or(false),
+        })
+    }
+
+    /// An op body `{origin, cseq?, key, op, value?, ifRev?}`.
+    fn op_body(&self) -> Option<(String, Option<u64>, Op<J>)> {
+        let value = || self.value.get(field::VALUE).unwrap_or_else(J::null);
+        let change = match OpName::from_wire(&self.string(field::OP)?)? {
+            OpName::Set => Change::Set(value()),
+            OpName::Merge => Change::Merge(value()),
+            OpName::Delete => Change::Delete,
+        };
+        Some((
+            self.string(field::ORIGIN)?,
+            self.optional(field::CSEQ, J::as_u64)?,
+            Op {
+                key: self.string(field::KEY)?,
+                change,
+                if_rev: self.optional(field::IF_REV, J::as_u64)?,
+            },
+        ))
     }
 }
 
@@ -243,50 +250,61 @@ pub fn decode_server_frame<J: WireValue>(frame: &J) -> Result<ServerFrame<J>, De
     let Some(kind) = Kind::from_wire(&name) else {
         return Ok(ServerFrame::Core(Inbound::Unknown { kind: name }));
     };
-    let r = Reader { kind, value: frame };
-    let core = |inbound| Ok(ServerFrame::Core(inbound));
-    let doc = |inbound| Ok(ServerFrame::Doc(inbound));
-    match kind {
-        Kind::Msg => match r.optional(field::ROOM) {
-            Some(_) => decode_room_message(frame).map(ServerFrame::Core),
-            None => core(Inbound::Message(r.payload())),
+    let last = Cell::new(field::KIND);
+    let reader = Reader {
+        value: frame,
+        last: &last,
+    };
+    decode_known(kind, name, &reader).ok_or(DecodeError::Field {
+        kind: kind.as_wire(),
+        field: last.get(),
+    })
+}
+
+fn decode_known<J: WireValue>(
+    kind: Kind,
+    name: String,
+    r: &Reader<'_, J>,
+) -> Option<ServerFrame<J>> {
+    use ServerFrame::{Core, Doc};
+    Some(match kind {
+        Kind::Msg => match r.get(field::ROOM) {
+            Some(_) => Core(room_message(r)?),
+            None => Core(Inbound::Message(r.payload())),
         },
-        Kind::Welcome => core(Inbound::Welcome(welcome(
-            &r.at(&r.object(field::PAYLOAD)?),
-        )?)),
-        Kind::Ping => core(Inbound::Ping {
+        Kind::Welcome => Core(Inbound::Welcome(
+            r.at(&r.object(field::PAYLOAD)?).welcome()?,
+        )),
+        Kind::Ping => Core(Inbound::Ping {
             id: r.u64(field::ID)?,
         }),
-        Kind::Pong => core(Inbound::Pong {
+        Kind::Pong => Core(Inbound::Pong {
             id: r.u64(field::ID)?,
         }),
         Kind::Res => {
             let id = r.u64(field::ID)?;
-            let result = match r.optional(field::ERROR) {
+            let result = match r.get(field::ERROR) {
                 Some(error) => Err(r.at(&error).error_body()?),
                 None => Ok(r.payload()),
             };
-            core(Inbound::Reply { id, result })
+            Core(Inbound::Reply { id, result })
         }
         Kind::Joined => {
             let body = r.object(field::PAYLOAD)?;
             let body = r.at(&body);
-            let members = body
-                .required(field::MEMBERS)?
-                .items()
-                .ok_or_else(|| r.missing(field::MEMBERS))?;
-            core(Inbound::Joined {
-                id: r.optional_u64(field::ID)?,
+            let mut members = Vec::new();
+            for member in body.get(field::MEMBERS)?.items()? {
+                members.push(r.at(&member).member()?);
+            }
+            Core(Inbound::Joined {
+                id: r.optional(field::ID, J::as_u64)?,
                 room: r.string(field::ROOM)?,
                 seq: r.u64(field::SEQ)?,
-                recovered: body.bool(field::RECOVERED)?,
-                members: members
-                    .iter()
-                    .map(|m| r.at(m).member())
-                    .collect::<Result<_, _>>()?,
+                recovered: body.get(field::RECOVERED)?.as_bool()?,
+                members,
             })
         }
-        Kind::Left => core(Inbound::Left {
+        Kind::Left => Core(Inbound::Left {
             room: r.string(field::ROOM)?,
         }),
         Kind::Presence => {
@@ -296,56 +314,55 @@ pub fn decode_server_frame<J: WireValue>(frame: &J) -> Result<ServerFrame<J>, De
                 "join" => PresenceChange::Join,
                 "leave" => PresenceChange::Leave,
                 "update" => PresenceChange::Update,
-                _ => return Err(r.missing(field::EVENT)),
+                _ => return None,
             };
-            let member = body.object(field::MEMBER)?;
-            core(Inbound::Presence {
+            Core(Inbound::Presence {
                 room: r.string(field::ROOM)?,
                 change,
-                member: r.at(&member).member()?,
+                member: r.at(&body.object(field::MEMBER)?).member()?,
             })
         }
-        Kind::Notify => core(Inbound::Notify(r.payload())),
-        Kind::Error => core(Inbound::Error {
-            id: r.optional_u64(field::ID)?,
-            room: r.optional_string(field::ROOM)?,
+        Kind::Notify => Core(Inbound::Notify(r.payload())),
+        Kind::Error => Core(Inbound::Error {
+            id: r.optional(field::ID, J::as_u64)?,
+            room: r.optional(field::ROOM, J::as_string)?,
             body: r.at(&r.object(field::ERROR)?).error_body()?,
         }),
         Kind::Op => {
-            let body = r.object(field::PAYLOAD)?;
-            let (origin, cseq, op) = decode_op_body(&r.at(&body))?;
-            doc(DocInbound::Applied {
+            let (origin, cseq, op) = r.at(&r.object(field::PAYLOAD)?).op_body()?;
+            Doc(DocInbound::Applied {
                 doc: r.string(field::ROOM)?,
                 rev: r.u64(field::SEQ)?,
                 origin,
-                cseq: cseq.ok_or_else(|| r.missing(field::CSEQ))?,
+                cseq: {
+                    r.last.set(field::CSEQ);
+                    cseq?
+                },
                 op,
             })
         }
         Kind::Reject => {
             let body = r.object(field::PAYLOAD)?;
             let body = r.at(&body);
-            doc(DocInbound::Rejected {
+            Doc(DocInbound::Rejected {
                 doc: r.string(field::ROOM)?,
                 origin: body.string(field::ORIGIN)?,
                 cseq: body.u64(field::CSEQ)?,
                 error: r.at(&body.object(field::ERROR)?).error_body()?,
             })
         }
-        Kind::Synced => doc(DocInbound::Synced {
+        Kind::Synced => Doc(DocInbound::Synced {
             doc: r.string(field::ROOM)?,
             rev: r.u64(field::SEQ)?,
         }),
         Kind::Snapshot => {
-            let body = r.object(field::PAYLOAD)?;
-            let entries = r.at(&body).object(field::ENTRIES)?;
+            let entries = r.at(&r.object(field::PAYLOAD)?).object(field::ENTRIES)?;
             let mut parsed = Vec::new();
             for (key, entry) in entries.entries() {
-                let entry = r.at(&entry);
-                let value = entry.value.get(field::VALUE).unwrap_or_else(J::null);
-                parsed.push((key, value, entry.u64(field::REV)?));
+                let value = entry.get(field::VALUE).unwrap_or_else(J::null);
+                parsed.push((key, value, r.at(&entry).u64(field::REV)?));
             }
-            doc(DocInbound::Snapshot {
+            Doc(DocInbound::Snapshot {
                 doc: r.string(field::ROOM)?,
                 rev: r.u64(field::SEQ)?,
                 entries: parsed,
@@ -359,89 +376,61 @@ pub fn decode_server_frame<J: WireValue>(frame: &J) -> Result<ServerFrame<J>, De
         | Kind::Leave
         | Kind::Publish
         | Kind::Sync
-        | Kind::Unsync => core(Inbound::Unknown { kind: name }),
-    }
+        | Kind::Unsync => Core(Inbound::Unknown { kind: name }),
+    })
 }
 
-/// Decodes a `msg` frame published to a room (the browser's hot path calls this directly).
-pub fn decode_room_message<J: WireValue>(frame: &J) -> Result<Inbound<J>, DecodeError> {
-    let r = Reader {
-        kind: Kind::Msg,
-        value: frame,
-    };
-    Ok(Inbound::RoomMessage {
+fn room_message<J: WireValue>(r: &Reader<'_, J>) -> Option<Inbound<J>> {
+    Some(Inbound::RoomMessage {
         room: r.string(field::ROOM)?,
         seq: r.u64(field::SEQ)?,
         payload: r.payload(),
     })
 }
 
-fn welcome<J: WireValue>(body: &Reader<'_, J>) -> Result<Welcome, DecodeError> {
-    Ok(Welcome {
-        version: u32::try_from(body.u64(field::VERSION)?)
-            .map_err(|_| body.missing(field::VERSION))?,
-        session: body.string(field::SESSION)?,
-        token: body.optional_string(field::TOKEN)?.unwrap_or_default(),
-        resumed: body
-            .optional(field::RESUMED)
-            .map(|r| r.as_bool().ok_or_else(|| body.missing(field::RESUMED)))
-            .transpose()?
-            .unwrap_or(false),
+/// Decodes a `msg` frame published to a room (the browser's hot path calls this directly).
+pub fn decode_room_message<J: WireValue>(frame: &J) -> Result<Inbound<J>, DecodeError> {
+    let last = Cell::new(field::ROOM);
+    room_message(&Reader {
+        value: frame,
+        last: &last,
     })
-}
-
-/// Reads an op body `{origin, cseq?, key, op, value?, ifRev?}`.
-fn decode_op_body<J: WireValue>(
-    body: &Reader<'_, J>,
-) -> Result<(String, Option<u64>, Op<J>), DecodeError> {
-    let value = || body.value.get(field::VALUE).unwrap_or_else(J::null);
-    let change = match OpName::from_wire(&body.string(field::OP)?) {
-        Some(OpName::Set) => Change::Set(value()),
-        Some(OpName::Merge) => Change::Merge(value()),
-        Some(OpName::Delete) => Change::Delete,
-        None => return Err(body.missing(field::OP)),
-    };
-    Ok((
-        body.string(field::ORIGIN)?,
-        body.optional_u64(field::CSEQ)?,
-        Op {
-            key: body.string(field::KEY)?,
-            change,
-            if_rev: body.optional_u64(field::IF_REV)?,
-        },
-    ))
+    .ok_or(DecodeError::Field {
+        kind: Kind::Msg.as_wire(),
+        field: last.get(),
+    })
 }
 
 /// Reads an op body `{origin, cseq?, key, op, value?, ifRev?}`: also how saved pending ops are
 /// read back.
 pub fn read_op_body<J: WireValue>(body: &J) -> Result<(String, Option<u64>, Op<J>), DecodeError> {
-    decode_op_body(&Reader {
-        kind: Kind::Op,
+    let last = Cell::new(field::OP);
+    Reader {
         value: body,
+        last: &last,
+    }
+    .op_body()
+    .ok_or(DecodeError::Field {
+        kind: Kind::Op.as_wire(),
+        field: last.get(),
     })
 }
 
 /// Writes an op body `{origin, cseq?, key, op, value?, ifRev?}`.
 pub fn write_op_body<J: WireValue>(origin: &str, cseq: Option<u64>, op: &Op<J>) -> J {
-    let mut body = J::empty_object();
-    body.insert(field::ORIGIN, J::string(origin));
-    if let Some(cseq) = cseq {
-        body.insert(field::CSEQ, J::number(cseq));
-    }
-    body.insert(field::KEY, J::string(&op.key));
     let (name, value) = match &op.change {
-        Change::Set(v) => (OpName::Set, Some(v)),
-        Change::Merge(v) => (OpName::Merge, Some(v)),
+        Change::Set(v) => (OpName::Set, Some(v.clone())),
+        Change::Merge(v) => (OpName::Merge, Some(v.clone())),
         Change::Delete => (OpName::Delete, None),
     };
-    body.insert(field::OP, J::string(name.as_wire()));
-    if let Some(value) = value {
-        body.insert(field::VALUE, value.clone());
-    }
-    if let Some(rev) = op.if_rev {
-        body.insert(field::IF_REV, J::number(rev));
-    }
-    body
+    object(vec![
+        (field::ORIGIN, Some(J::string(origin))),
+        (field::CSEQ, cseq.map(J::number)),
+        (field::KEY, Some(J::string(&op.key))),
+        (field::OP, Some(J::string(name.as_wire()))),
+        (field::VALUE, value),
+        (field::IF_REV, op.if_rev.map(J::number)),
+    ])
 }
 
 /// Every frame a client sends. Payloads are values of the encoder's type.
@@ -501,29 +490,8 @@ pub enum ClientFrame<'a, J> {
     },
 }
 
-/// Builds an envelope object with the given optional fields.
-fn envelope<J: WireValue>(kind: Kind, id: Option<u64>, room: Option<&str>, seq: Option<u64>) -> J {
-    let mut frame = J::empty_object();
-    frame.insert(field::KIND, J::string(kind.as_wire()));
-    if let Some(id) = id {
-        frame.insert(field::ID, J::number(id));
-    }
-    if let Some(room) = room {
-        frame.insert(field::ROOM, J::string(room));
-    }
-    if let Some(seq) = seq {
-        frame.insert(field::SEQ, J::number(seq));
-    }
-    frame
-}
-
-fn with_payload<J: WireValue>(mut frame: J, payload: J) -> J {
-    frame.insert(field::PAYLOAD, payload);
-    frame
-}
-
 /// An object with the fields that are present.
-fn object<J: WireValue, const N: usize>(fields: [(&str, Option<J>); N]) -> J {
+fn object<J: WireValue>(fields: Vec<(&str, Option<J>)>) -> J {
     let mut object = J::empty_object();
     for (name, value) in fields {
         if let Some(value) = value {
@@ -535,69 +503,74 @@ fn object<J: WireValue, const N: usize>(fields: [(&str, Option<J>); N]) -> J {
 
 /// Encodes a client frame as the JSON value to stringify and send.
 pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
-    match frame {
+    let (kind, id, room, seq, payload) = match frame {
         ClientFrame::Hello(hello) => {
-            let mut body = J::empty_object();
-            body.insert(field::VERSION, J::number(u64::from(hello.version)));
-            if let Some(user) = &hello.user {
-                body.insert(field::USER, J::string(user));
-            }
-            if let Some(resume) = &hello.resume {
-                let resume = object([
+            let resume = hello.resume.as_ref().map(|resume| {
+                object(vec![
                     (field::SESSION, Some(J::string(&resume.session))),
                     (field::TOKEN, Some(J::string(&resume.token))),
-                ]);
-                body.insert(field::RESUME, resume);
-            }
-            with_payload(envelope(Kind::Hello, None, None, None), body)
+                ])
+            });
+            let body = object(vec![
+                (field::VERSION, Some(J::number(u64::from(hello.version)))),
+                (field::USER, hello.user.as_deref().map(J::string)),
+                (field::RESUME, resume),
+            ]);
+            (Kind::Hello, None, None, None, Some(body))
         }
-        ClientFrame::Ping { id } => envelope(Kind::Ping, Some(id), None, None),
-        ClientFrame::Pong { id } => envelope(Kind::Pong, Some(id), None, None),
-        ClientFrame::Msg { payload } => {
-            with_payload(envelope(Kind::Msg, None, None, None), payload)
-        }
-        ClientFrame::Broadcast { payload } => {
-            with_payload(envelope(Kind::Broadcast, None, None, None), payload)
-        }
-        ClientFrame::Req { id, method, params } => with_payload(
-            envelope(Kind::Req, Some(id), None, None),
-            object([
+        ClientFrame::Ping { id } => (Kind::Ping, Some(id), None, None, None),
+        ClientFrame::Pong { id } => (Kind::Pong, Some(id), None, None, None),
+        ClientFrame::Msg { payload } => (Kind::Msg, None, None, None, Some(payload)),
+        ClientFrame::Broadcast { payload } => (Kind::Broadcast, None, None, None, Some(payload)),
+        ClientFrame::Req { id, method, params } => {
+            let body = object(vec![
                 (field::METHOD, Some(J::string(method))),
                 (field::PARAMS, params),
-            ]),
-        ),
+            ]);
+            (Kind::Req, Some(id), None, None, Some(body))
+        }
         ClientFrame::Join {
             id,
             room,
             since,
             meta,
-        } => with_payload(
-            envelope(Kind::Join, Some(id), Some(room), None),
-            object([(field::SINCE, since.map(J::number)), (field::META, meta)]),
-        ),
-        ClientFrame::Leave { id, room } => envelope(Kind::Leave, Some(id), Some(room), None),
-        ClientFrame::Publish { room, payload } => {
-            with_payload(envelope(Kind::Publish, None, Some(room), None), payload)
+        } => {
+            let body = object(vec![
+                (field::SINCE, since.map(J::number)),
+                (field::META, meta),
+            ]);
+            (Kind::Join, Some(id), Some(room), None, Some(body))
         }
-        ClientFrame::Presence { room, meta } => with_payload(
-            envelope(Kind::Presence, None, Some(room), None),
-            object([(field::META, Some(meta))]),
-        ),
-        ClientFrame::Sync { id, doc, since } => with_payload(
-            envelope(Kind::Sync, Some(id), Some(doc), None),
-            object([(field::SINCE, since.map(J::number))]),
-        ),
-        ClientFrame::Unsync { id, doc } => envelope(Kind::Unsync, Some(id), Some(doc), None),
+        ClientFrame::Leave { id, room } => (Kind::Leave, Some(id), Some(room), None, None),
+        ClientFrame::Publish { room, payload } => {
+            (Kind::Publish, None, Some(room), None, Some(payload))
+        }
+        ClientFrame::Presence { room, meta } => {
+            let body = object(vec![(field::META, Some(meta))]);
+            (Kind::Presence, None, Some(room), None, Some(body))
+        }
+        ClientFrame::Sync { id, doc, since } => {
+            let body = object(vec![(field::SINCE, since.map(J::number))]);
+            (Kind::Sync, Some(id), Some(doc), None, Some(body))
+        }
+        ClientFrame::Unsync { id, doc } => (Kind::Unsync, Some(id), Some(doc), None, None),
         ClientFrame::Op {
             doc,
             cseq,
             origin,
             op,
-        } => with_payload(
-            envelope(Kind::Op, None, Some(doc), Some(cseq)),
-            write_op_body(origin, None, op),
-        ),
-    }
+        } => {
+            let body = write_op_body(origin, None, op);
+            (Kind::Op, None, Some(doc), Some(cseq), Some(body))
+        }
+    };
+    object(vec![
+        (field::KIND, Some(J::string(kind.as_wire()))),
+        (field::ID, id.map(J::number)),
+        (field::ROOM, room.map(J::string)),
+        (field::SEQ, seq.map(J::number)),
+        (field::PAYLOAD, payload),
+    ])
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
