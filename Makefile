@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 DEMO_ADDR ?= 127.0.0.1:8080
 
-.PHONY: all deps pkg demo test lint test-native test-browser test-pkg bench clean
+.PHONY: all deps pkg demo test lint test-native test-browser test-pkg test-fuzz fuzz bench clean
 
 all: pkg
 
@@ -17,8 +17,8 @@ pkg: deps
 demo: pkg
 	scripts/demo.sh $(DEMO_ADDR)
 
-## test: every test: lint, native core and server tests, browser tests, package tests
-test: deps lint test-native test-browser test-pkg
+## test: every test: lint, native core and server tests, fuzz smoke, browser tests, package tests
+test: deps lint test-native test-fuzz test-browser test-pkg
 	@echo "all test suites passed"
 
 lint:
@@ -31,6 +31,14 @@ test-native:
 
 test-browser:
 	scripts/test-browser.sh
+
+## test-fuzz: a short run of every fuzz target (FUZZ_SMOKE_SECONDS each)
+test-fuzz:
+	scripts/fuzz.sh $${FUZZ_SMOKE_SECONDS:-15}
+
+## fuzz: every fuzz target for FUZZ_SECONDS each (default 300); see fuzz/README.md
+fuzz: deps
+	scripts/fuzz.sh $${FUZZ_SECONDS:-300}
 
 test-pkg: pkg
 	scripts/test-pkg.sh

@@ -25,6 +25,17 @@ if ! command -v wasm-pack >/dev/null; then
   cargo install wasm-pack
 fi
 
+# Fuzzing: cargo-fuzz on a pinned nightly (scripts/fuzz.sh falls back to proptest without them).
+nightly=$(cat fuzz/NIGHTLY)
+if ! rustup run "$nightly" rustc --version >/dev/null 2>&1; then
+  say "installing the $nightly toolchain for fuzzing"
+  rustup toolchain install "$nightly" --profile minimal || say "no $nightly: fuzzing falls back to proptest"
+fi
+if ! command -v cargo-fuzz >/dev/null; then
+  say "installing cargo-fuzz"
+  cargo install cargo-fuzz --locked || cargo install cargo-fuzz || say "no cargo-fuzz: fuzzing falls back to proptest"
+fi
+
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v curl >/dev/null; then
   say "installing Chromium and ChromeDriver from Debian"
   as_root apt-get update -qq
