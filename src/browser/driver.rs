@@ -155,8 +155,8 @@ impl Driver {
                 let class = (read % 8.0) as i32 - 3;
                 match codec::decode(&self.keys, class) {
                     Ok(codec::Decoded::Frame(frame)) => self.core.handle_inbound(now, frame, size),
-                    Ok(codec::Decoded::Doc(frame)) => self.core.handle_doc_frame(frame),
-                    Err(reason) => self.core.handle_malformed(reason),
+                    Ok(codec::Decoded::Doc(frame)) => self.core.handle_doc_frame(now, frame),
+                    Err(reason) => self.core.handle_malformed(now, reason),
                 }
             }
             SocketEvent::Closed { code, reason } => {
@@ -328,6 +328,9 @@ fn dispatch(driver_rc: &SharedDriver, emitter: &Emitter, event: Event<JsValue>) 
                 &doc_key("synced", &doc),
                 &ObjectBuilder::new().number("rev", rev).build(),
             )
+        }
+        Event::DocError { doc, error } => {
+            emitter.emit(&doc_key("error", &doc), &errors::client_error(&error))
         }
         Event::Room { room, state } => {
             emitter.emit(&room_key("state", &room), &js_values::room_state(&state))
