@@ -498,7 +498,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.rooms.on_open(&mut self.out, &welcome.session);
         self.docs.on_open(&mut self.out);
         // Everything queued while offline goes next, in order, before anything newer.
-        for queued in self.outbox.take_all() {
+        for (queued, _) in self.outbox.take_all() {
             if queued
                 .request
                 .is_some_and(|id| !self.requests.is_pending(id))
@@ -554,9 +554,13 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         let resend = self.requests.on_disconnect(&mut self.out);
         let resend = resend
             .into_iter()
-            .map(|(id, frame)| Queued {
-                frame,
-                request: Some(id),
+            .map(|(id, frame)| {
+                let size = frame.wire_size();
+                let queued = Queued {
+                    frame,
+                    request: Some(id),
+                };
+                (queued, size)
             })
             .collect();
         self.outbox.restore_front(resend);
@@ -569,25 +573,18 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// document, which re-sends them after its next sync. Control frames are meaningless now.
     fn reclaim_unsent(&mut self) {
         let mut unsent = Vec::new();
-        for transmit in self.out.take_unsent() {
-            let Transmit::User { frame, kind } = transmit else {
-                continue;
-            };
-            match kind {
-                UserKind::Message => unsent.push(Queued {
-                    frame,
-                    request: None,
-                }),
+        for (frame, kind) in self.out.take_unsent() {
+            let request = match kind {
+                UserKind::Message => None,
                 UserKind::Request(id) => {
                     // Not sent, so not in flight: the disconnect policy does not apply.
                     self.requests.set_in_flight(id, false);
-                    unsent.push(Queued {
-                        frame,
-                        request: Some(id),
-                    });
+                    Some(id)
                 }
-                UserKind::DocOp => {}
-            }
+                UserKind::DocOp => continue,
+            };
+            let size = frame.wire_size();
+            unsent.push((Queued { frame, request }, size));
         }
         self.outbox.restore_front(unsent);
     }

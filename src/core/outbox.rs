@@ -86,15 +86,9 @@ impl<F: WireSize> Outbox<F> {
         }
     }
 
-    /// Puts frames back at the front, ahead of everything queued later, in the given order.
-    pub fn restore_front(&mut self, frames: Vec<Queued<F>>) {
-        let frames = frames
-            .into_iter()
-            .map(|q| {
-                let size = q.frame.wire_size();
-                (q, size)
-            })
-            .collect();
+    /// Puts frames (with their sizes) back at the front, ahead of everything queued later, in
+    /// the given order.
+    pub fn restore_front(&mut self, frames: Vec<(Queued<F>, usize)>) {
         self.queue.restore_front(frames);
     }
 
@@ -103,8 +97,8 @@ impl<F: WireSize> Outbox<F> {
         self.queue.retain(|q| q.request != Some(id));
     }
 
-    /// Everything queued, oldest first.
-    pub fn take_all(&mut self) -> Vec<Queued<F>> {
-        self.queue.take_all().into_iter().map(|(q, _)| q).collect()
+    /// Everything queued, oldest first, with sizes.
+    pub fn take_all(&mut self) -> Vec<(Queued<F>, usize)> {
+        self.queue.take_all()
     }
 }

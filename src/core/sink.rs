@@ -123,25 +123,23 @@ impl<F: WireSize, P> Sink<F, P> {
         });
     }
 
-    /// Takes back every frame not yet polled (its socket is gone); other actions stay.
-    pub fn take_unsent(&mut self) -> Vec<Transmit<F>> {
+    /// Takes back the user frames not yet polled (their socket is gone); control frames for it
+    /// are meaningless and dropped, other actions stay.
+    pub fn take_unsent(&mut self) -> Vec<(F, UserKind)> {
         let mut unsent = Vec::new();
         for action in self.actions.take_all() {
             match action {
-                Action::Send(transmit) => {
-                    if let Transmit::User {
-                        frame,
-                        kind: UserKind::Message,
-                    } = &transmit
-                    {
+                Action::Send(Transmit::User { frame, kind }) => {
+                    if kind == UserKind::Message {
                         // Saturating: a driver returning a frame twice must not panic the core.
                         let counters = &mut self.counters;
                         counters.messages_sent = counters.messages_sent.saturating_sub(1);
                         counters.bytes_sent =
                             counters.bytes_sent.saturating_sub(frame.wire_size() as u64);
                     }
-                    unsent.push(transmit);
+                    unsent.push((frame, kind));
                 }
+                Action::Send(_) => {}
                 other => self.actions.push_back(other),
             }
         }

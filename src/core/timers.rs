@@ -1,8 +1,6 @@
 //! Every deadline of the core in one table, keyed by what it is for: `poll_timeout` is the
 //! table's minimum and `handle_timeout` fires the entries that are due, in key order.
 
-use super::vec_map::VecMap;
-
 /// What a deadline is for. The declaration order is the firing order of timers due together:
 /// requests settle before a connect or heartbeat timeout tears the connection down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,9 +17,12 @@ pub(crate) enum Timer {
     Retry,
 }
 
+/// A handful of entries (four connection timers and the pending requests), so a sorted `Vec`
+/// with linear scans: less WASM code than another `VecMap` instantiation.
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    deadlines: VecMap<Timer, u64>,
+    /// Sorted by timer, so due timers fire in declaration order.
+    deadlines: Vec<(Timer, u64)>,
 }
 
 impl Timers {
@@ -30,7 +31,15 @@ impl Timers {
     }
 
     pub fn set(&mut self, timer: Timer, at: u64) {
-        self.deadlines.insert(timer, at);
+        let index = self
+            .deadlines
+            .iter()
+            .position(|(t, _)| *t >= timer)
+            .unwrap_or(self.deadlines.len());
+        match self.deadlines.get_mut(index) {
+            Some(entry) if entry.0 == timer => entry.1 = at,
+            _ => self.deadlines.insert(index, (timer, at)),
+        }
     }
 
     /// Sets `timer` to `at`, or clears it when `at` is `None`.
@@ -42,26 +51,30 @@ impl Timers {
     }
 
     pub fn clear(&mut self, timer: Timer) {
-        self.deadlines.remove(&timer);
+        if let Some(index) = self.deadlines.iter().position(|(t, _)| *t == timer) {
+            self.deadlines.remove(index);
+        }
     }
 
     /// True when `timer` is set and its deadline has come.
     pub fn is_due(&self, timer: Timer, now: u64) -> bool {
-        self.deadlines.get(&timer).is_some_and(|at| now >= *at)
+        self.deadlines
+            .iter()
+            .any(|(t, at)| *t == timer && now >= *at)
     }
 
     /// The timers due at `now`, in firing order.
     pub fn due(&self, now: u64) -> Vec<Timer> {
         self.deadlines
             .iter()
-            .filter(|(_, at)| now >= **at)
+            .filter(|(_, at)| now >= *at)
             .map(|(timer, _)| *timer)
             .collect()
     }
 
     /// The earliest deadline of all.
     pub fn next(&self) -> Option<u64> {
-        self.deadlines.values().copied().min()
+        self.deadlines.iter().map(|(_, at)| *at).min()
     }
 }
 
