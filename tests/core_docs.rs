@@ -500,6 +500,51 @@ fn a_doc_op_reclaimed_from_a_dead_socket_is_resent_once_after_the_resync() {
 }
 
 #[test]
+fn a_doc_op_the_driver_gives_back_unsent_also_waits_for_the_resync() {
+    use resocket::core::{Action, Transmit, UserKind};
+    let mut client = synced_client();
+    let cseq = client.core.allocate_cseq();
+    let op = Op {
+        key: "k".into(),
+        change: Change::Set(json!(1)),
+        if_rev: None,
+    };
+    client
+        .core
+        .apply_op("d", cseq, op, format!("op|c-a|{cseq}"))
+        .expect("doc is open");
+    // The driver polls the op, finds its socket dead, gives the frame back and reports the close.
+    match client.core.poll_action() {
+        Some(Action::Send(
+            transmit @ Transmit::User {
+                kind: UserKind::DocOp,
+                ..
+            },
+        )) => client.core.return_unsent(transmit),
+        other => panic!("expected the op's frame, got {other:?}"),
+    }
+    let now = client.now;
+    client
+        .core
+        .handle_socket_closed(now, 1006, "socket closed before send");
+    client.connected = false;
+    client.drive();
+    let metrics = client.core.metrics(now);
+    assert_eq!((metrics.messages_sent, metrics.queue_depth), (0, 0));
+
+    client.connect();
+    assert_eq!(client.outbox, vec!["sync|0".to_owned()]);
+    client.receive(DocInbound::Synced {
+        doc: "d".into(),
+        rev: 0,
+    });
+    assert_eq!(
+        client.outbox,
+        vec!["sync|0".to_owned(), format!("op|c-a|{cseq}")]
+    );
+}
+
+#[test]
 fn a_refused_sync_raises_the_documents_error_and_is_retried_on_the_next_connection() {
     use resocket::core::{Action, Inbound, Transmit};
     let mut client = Client::new("c-a");
