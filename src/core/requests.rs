@@ -69,10 +69,8 @@ impl<F: Clone + WireSize> Requests<F> {
         frame: F,
         options: RequestOptions,
     ) {
-        if let Some(timeout_ms) = options.timeout_ms {
-            out.timers
-                .set(Timer::Request(id), now.saturating_add(timeout_ms));
-        }
+        let deadline = options.timeout_ms.map(|t| now.saturating_add(t));
+        out.timers.set_or_clear(Timer::Request(id), deadline);
         self.pending.insert(
             id,
             Pending {
