@@ -226,3 +226,25 @@ async fn a_rejected_event_carries_the_op_for_reapplying() {
     assert_eq!(text(&doc.get("k")), r#"{"y":1}"#);
     alice.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_refused_sync_is_the_documents_own_error_and_it_stays_unsynced() {
+    let alice = open_client(FAST).await;
+    let client_errors = Recorder::new(&alice, "error");
+    // Longer than the server accepts: it refuses the sync.
+    let doc = alice.doc("d".repeat(300), None).expect("doc");
+    let doc_errors = Recorder::with(|f| doc.on("error", f));
+    wait_for("the document's error", 5_000, || doc_errors.len() == 1).await;
+    let error = &doc_errors.values()[0];
+    assert_eq!(
+        field(error, "code").as_string().as_deref(),
+        Some("BadRequest")
+    );
+    assert!(!doc.synced());
+    assert_eq!(client_errors.len(), 0, "not reported as the client's error");
+    // Edits still show at once; they wait, unsent, for a sync that succeeds.
+    doc.set("k".into(), json("1"), None).expect("set");
+    assert_eq!(text(&doc.get("k")), "1");
+    assert_eq!(doc.pending(), 1);
+    alice.close();
+}

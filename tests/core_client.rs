@@ -242,7 +242,7 @@ fn unsupported_version_is_fatal_not_retried() {
 #[test]
 fn bad_frames_raise_typed_errors_and_the_connection_stays_open() {
     let mut h = open(config());
-    h.core.handle_malformed("not json".into());
+    h.core.handle_malformed(h.now, "not json".into());
     h.receive(Inbound::Unknown {
         kind: "teleport".into(),
     });

@@ -106,7 +106,7 @@ impl Client {
 
     fn receive(&mut self, frame: DocInbound<Value>) {
         if self.connected {
-            self.core.handle_doc_frame(frame);
+            self.core.handle_doc_frame(self.now, frame);
             self.drive();
             self.check_view();
         }
@@ -438,4 +438,192 @@ fn pending_ops_restored_after_a_reload_are_applied_once_and_confirmed() {
         .filter(|e| matches!(e, Event::DocConfirmed { .. }))
         .count();
     assert_eq!(confirmed, 2);
+}
+
+/// Opens a client on a fresh socket and answers its sync with an empty snapshot.
+fn synced_client() -> Client {
+    let mut client = Client::new("c-a");
+    client.connect();
+    assert_eq!(client.outbox, vec!["sync|-1".to_owned()]);
+    client.receive(DocInbound::Snapshot {
+        doc: "d".into(),
+        rev: 0,
+        entries: Vec::new(),
+    });
+    client.outbox.clear();
+    client
+}
+
+#[test]
+fn a_doc_op_reclaimed_from_a_dead_socket_is_resent_once_after_the_resync() {
+    let mut client = synced_client();
+    let cseq = client.core.allocate_cseq();
+    let op = Op {
+        key: "k".into(),
+        change: Change::Set(json!(1)),
+        if_rev: None,
+    };
+    client
+        .core
+        .apply_op("d", cseq, op, format!("op|c-a|{cseq}"))
+        .expect("doc is open");
+    // The socket dies before the driver polled the op's frame.
+    let now = client.now;
+    client.core.handle_socket_closed(now, 1006, "gone");
+    client.connected = false;
+    client.drive();
+    assert!(client.outbox.is_empty(), "nothing goes out while offline");
+    let metrics = client.core.metrics(now);
+    assert_eq!((metrics.messages_sent, metrics.bytes_sent), (0, 0));
+    assert_eq!(
+        metrics.queue_depth, 0,
+        "doc ops never enter the offline queue"
+    );
+
+    client.connect();
+    assert_eq!(
+        client.outbox,
+        vec!["sync|0".to_owned()],
+        "the op waits until the document has caught up"
+    );
+    client.receive(DocInbound::Synced {
+        doc: "d".into(),
+        rev: 0,
+    });
+    assert_eq!(
+        client.outbox,
+        vec!["sync|0".to_owned(), format!("op|c-a|{cseq}")],
+        "re-sent exactly once, after the resync"
+    );
+    let metrics = client.core.metrics(client.now);
+    assert_eq!((metrics.messages_sent, metrics.bytes_sent), (0, 0));
+}
+
+#[test]
+fn a_doc_op_the_driver_gives_back_unsent_also_waits_for_the_resync() {
+    use resocket::core::{Action, Transmit, UserKind};
+    let mut client = synced_client();
+    let cseq = client.core.allocate_cseq();
+    let op = Op {
+        key: "k".into(),
+        change: Change::Set(json!(1)),
+        if_rev: None,
+    };
+    client
+        .core
+        .apply_op("d", cseq, op, format!("op|c-a|{cseq}"))
+        .expect("doc is open");
+    // The driver polls the op, finds its socket dead, gives the frame back and reports the close.
+    match client.core.poll_action() {
+        Some(Action::Send(
+            transmit @ Transmit::User {
+                kind: UserKind::DocOp,
+                ..
+            },
+        )) => client.core.return_unsent(transmit),
+        other => panic!("expected the op's frame, got {other:?}"),
+    }
+    let now = client.now;
+    client
+        .core
+        .handle_socket_closed(now, 1006, "socket closed before send");
+    client.connected = false;
+    client.drive();
+    let metrics = client.core.metrics(now);
+    assert_eq!((metrics.messages_sent, metrics.queue_depth), (0, 0));
+
+    client.connect();
+    assert_eq!(client.outbox, vec!["sync|0".to_owned()]);
+    client.receive(DocInbound::Synced {
+        doc: "d".into(),
+        rev: 0,
+    });
+    assert_eq!(
+        client.outbox,
+        vec!["sync|0".to_owned(), format!("op|c-a|{cseq}")]
+    );
+}
+
+#[test]
+fn a_refused_sync_raises_the_documents_error_and_is_retried_on_the_next_connection() {
+    use resocket::core::{Action, Inbound, Transmit};
+    let mut client = Client::new("c-a");
+    client.core.reconnect(0);
+    client.core.handle_socket_open(0);
+    let welcome = resocket::protocol::Welcome {
+        version: 1,
+        session: "s".into(),
+        token: "t".into(),
+        resumed: false,
+    };
+    client.core.handle_inbound(0, Inbound::Welcome(welcome), 0);
+    let mut sync_id = None;
+    while let Some(action) = client.core.poll_action() {
+        if let Action::Send(Transmit::Sync { id, doc, .. }) = action {
+            assert_eq!(doc, "d");
+            sync_id = Some(id);
+        }
+    }
+    assert!(sync_id.is_some(), "the open document is synced");
+    client.connected = true;
+    client.core.handle_inbound(
+        0,
+        Inbound::Error {
+            id: sync_id,
+            room: Some("d".into()),
+            body: ErrorBody {
+                code: ErrorCode::Forbidden,
+                message: "no access".into(),
+            },
+        },
+        0,
+    );
+    client.drive();
+    assert!(
+        client.events.iter().any(|e| matches!(
+            e,
+            Event::DocError { doc, error } if doc == "d" && error.code() == "Forbidden"
+        )),
+        "the document's own error: {:?}",
+        client.events
+    );
+    assert!(
+        !client.events.iter().any(|e| matches!(e, Event::Error(_))),
+        "not a generic error"
+    );
+    assert!(!client.core.doc("d").expect("open").synced);
+
+    // An edit made meanwhile shows at once but waits: the document is not synced.
+    let cseq = client.core.allocate_cseq();
+    let op = Op {
+        key: "k".into(),
+        change: Change::Set(json!(1)),
+        if_rev: None,
+    };
+    client
+        .core
+        .apply_op("d", cseq, op, format!("op|c-a|{cseq}"))
+        .expect("doc is open");
+    client.drive();
+    assert!(
+        client.outbox.is_empty(),
+        "nothing sent to a refused document"
+    );
+
+    // The next connection asks again.
+    client.core.handle_socket_closed(0, 1006, "gone");
+    client.connected = false;
+    client.drive();
+    client.connect();
+    assert_eq!(client.outbox, vec!["sync|-1".to_owned()]);
+    client.receive(DocInbound::Snapshot {
+        doc: "d".into(),
+        rev: 0,
+        entries: Vec::new(),
+    });
+    assert_eq!(
+        client.outbox,
+        vec!["sync|-1".to_owned(), format!("op|c-a|{cseq}")]
+    );
+    assert!(client.core.doc("d").expect("open").synced);
 }

@@ -95,7 +95,7 @@ proptest! {
                 Step::Advance(ms) => h.advance(ms),
                 Step::Reconnect => { h.core.reconnect(h.now); h.drive(); }
                 Step::Close => { h.core.close(); h.drive(); }
-                Step::Malformed => { h.core.handle_malformed("junk".into()); h.drive(); }
+                Step::Malformed => { h.core.handle_malformed(h.now, "junk".into()); h.drive(); }
                 Step::Unknown => h.receive(Inbound::Unknown { kind: "x".into() }),
                 Step::Pong(id) => h.receive(Inbound::Pong { id }),
                 Step::Message => h.receive(Inbound::Message("m".into())),

@@ -156,8 +156,8 @@ impl Driver {
                 let class = (read % 8.0) as i32 - 3;
                 match codec::decode(&self.keys, class) {
                     Ok(ServerFrame::Core(frame)) => self.core.handle_inbound(now, frame, size),
-                    Ok(ServerFrame::Doc(frame)) => self.core.handle_doc_frame(frame),
-                    Err(error) => self.core.handle_malformed(error.reason()),
+                    Ok(ServerFrame::Doc(frame)) => self.core.handle_doc_frame(now, frame),
+                    Err(error) => self.core.handle_malformed(now, error.reason()),
                 }
             }
             SocketEvent::Closed { code, reason } => {
@@ -329,6 +329,9 @@ fn dispatch(driver_rc: &SharedDriver, emitter: &Emitter, event: Event<JsValue>) 
                 &doc_key("synced", &doc),
                 &ObjectBuilder::new().number("rev", rev).build(),
             )
+        }
+        Event::DocError { doc, error } => {
+            emitter.emit(&doc_key("error", &doc), &errors::client_error(&error))
         }
         Event::Room { room, state } => {
             emitter.emit(&room_key("state", &room), &js_values::room_state(&state))

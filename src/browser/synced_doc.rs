@@ -198,7 +198,8 @@ impl SyncedDoc {
     }
 
     /// Subscribes to `change` ({keys}), `confirmed` ({cseq, rev}), `rejected` ({cseq, key,
-    /// error}) or `synced` ({rev}) until `close()`.
+    /// error}), `synced` ({rev}) or `error` (a `ResocketError`: the server refused the sync)
+    /// until `close()`.
     #[wasm_bindgen(unchecked_return_type = "() => void")]
     pub fn on(
         &self,

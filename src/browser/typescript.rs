@@ -81,6 +81,8 @@ export interface DocEvents {
   /** The op is gone from the view; re-apply it (`doc[op](key, value)`) to try again on the new state. */
   rejected: { cseq: number; key: string; op: "set" | "delete" | "merge"; value: unknown; error: ResocketError };
   synced: { rev: number };
+  /** The server refused to sync the document (e.g. `Forbidden`): it stays unsynced, edits stay pending, and it is synced again on the next connection. */
+  error: ResocketError;
 }
 
 export interface JoinOptions {

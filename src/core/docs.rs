@@ -1,9 +1,14 @@
 //! Optimistic document sync: each open document holds the server-confirmed state and the
 //! client's pending ops; the view the app sees is always the confirmed state with the pending
-//! ops applied on top (rebased whenever the confirmed state moves).
+//! ops applied on top (rebased whenever the confirmed state moves). Only this module changes a
+//! [`DocState`]; the app reads it through `ClientCore::doc`.
 
+use super::events::{ClientError, Event};
+use super::queue::WireSize;
+use super::sink::{Sink, Transmit, UserKind};
 use super::vec_map::VecMap;
 use crate::doc::{apply, Doc, Entry, Json, Op};
+use crate::protocol::{DocInbound, ErrorBody};
 
 /// A local op waiting for the server's verdict, with its encoded frame for (re)sending.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,9 +29,9 @@ pub struct DocState<V, F> {
     /// A snapshot or replay has brought `confirmed` up to the server since the last connect.
     pub synced: bool,
     /// `confirmed` came from the server at least once, so a resync can ask for ops `since` it.
-    pub has_base: bool,
-    /// Id of the `sync` in flight.
-    pub sync_id: Option<u64>,
+    has_base: bool,
+    /// Id of the `sync` in flight, to match a refusal.
+    sync_id: Option<u64>,
 }
 
 impl<V, F> DocState<V, F> {
@@ -45,7 +50,7 @@ impl<V, F> DocState<V, F> {
 
 impl<V: Json + PartialEq, F> DocState<V, F> {
     /// Takes the pending op `(origin, cseq)` out, if it is still pending.
-    pub fn take_pending(&mut self, origin: &str, cseq: u64) -> Option<PendingOp<V, F>> {
+    fn take_pending(&mut self, origin: &str, cseq: u64) -> Option<PendingOp<V, F>> {
         let index = self
             .pending
             .iter()
@@ -55,7 +60,7 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
 
     /// Replaces the confirmed state with the server's `(key, value, key revision)` entries at
     /// `rev`; returns the keys whose value in the view changed.
-    pub fn reset_confirmed(&mut self, rev: u64, entries: Vec<(String, V, u64)>) -> Vec<String> {
+    fn reset_confirmed(&mut self, rev: u64, entries: Vec<(String, V, u64)>) -> Vec<String> {
         let mut confirmed = Doc::new();
         confirmed.rev = rev;
         for (key, value, key_rev) in entries {
@@ -73,7 +78,7 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
     }
 
     /// Recomputes the view as confirmed + pending; returns the keys whose value changed.
-    pub fn rebase(&mut self) -> Vec<String> {
+    fn rebase(&mut self) -> Vec<String> {
         let mut view = self.confirmed.clone();
         for pending in &self.pending {
             // An op that fails here fails on the server too: it stays out of the view until
@@ -118,29 +123,40 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
 #[derive(Debug)]
 pub(crate) struct Docs<V, F> {
     docs: VecMap<String, DocState<V, F>>,
+    /// Stable id of this client in document ops (outlives sessions).
+    origin: String,
+    next_cseq: u64,
+    /// A connection is open: syncs and ops can be sent.
+    online: bool,
 }
 
 impl<V, F> Docs<V, F> {
-    pub fn new() -> Self {
+    pub fn new(origin: String) -> Self {
         Docs {
             docs: VecMap::new(),
+            origin,
+            next_cseq: 1,
+            online: false,
         }
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// A fresh op sequence number, for the driver to encode into the op frame.
+    pub fn allocate_cseq(&mut self) -> u64 {
+        let cseq = self.next_cseq;
+        self.next_cseq += 1;
+        cseq
     }
 
     pub fn get(&self, name: &str) -> Option<&DocState<V, F>> {
         self.docs.get(name)
     }
 
-    pub fn get_mut(&mut self, name: &str) -> Option<&mut DocState<V, F>> {
-        self.docs.get_mut(name)
-    }
-
-    pub fn names(&self) -> Vec<String> {
-        self.docs.keys().cloned().collect()
-    }
-
     /// Adds a reference; true when the document was not open (it must be synced).
-    pub fn open(&mut self, name: &str) -> bool {
+    fn add_ref(&mut self, name: &str) -> bool {
         if let Some(doc) = self.docs.get_mut(name) {
             doc.refs += 1;
             return false;
@@ -150,7 +166,7 @@ impl<V, F> Docs<V, F> {
     }
 
     /// Drops a reference; true when it was the last and the document is closed.
-    pub fn close(&mut self, name: &str) -> bool {
+    fn release(&mut self, name: &str) -> bool {
         let Some(doc) = self.docs.get_mut(name) else {
             return false;
         };
@@ -161,11 +177,273 @@ impl<V, F> Docs<V, F> {
         self.docs.remove(name);
         true
     }
+}
 
+impl<V: Clone, F: Clone + WireSize> Docs<V, F> {
+    /// Opens document `name`, or adds a reference to it; the first opening syncs it.
+    pub fn open(&mut self, out: &mut Sink<F, V>, name: &str) {
+        if self.add_ref(name) && self.online {
+            self.send_sync(out, name);
+        }
+    }
+
+    /// Drops a reference to document `name`; the last one closes it (pending ops are dropped).
+    pub fn close(&mut self, out: &mut Sink<F, V>, name: &str) {
+        if self.release(name) && self.online {
+            let id = out.next_id();
+            out.send(Transmit::Unsync {
+                id,
+                doc: name.to_owned(),
+            });
+        }
+    }
+
+    /// A connection opened: every document syncs again.
+    pub fn on_open(&mut self, out: &mut Sink<F, V>) {
+        self.online = true;
+        let names: Vec<String> = self.docs.keys().cloned().collect();
+        for name in names {
+            self.send_sync(out, &name);
+        }
+    }
+
+    /// The connection dropped: no document is synced until its next sync completes.
     pub fn on_disconnect(&mut self) {
+        self.online = false;
         for (_, doc) in self.docs.iter_mut() {
             doc.synced = false;
             doc.sync_id = None;
         }
+    }
+
+    /// An `error` frame: if it refuses the `sync` in flight for a document, that document
+    /// reports it as [`Event::DocError`] and stays unsynced until the next connection (or
+    /// until it is opened again); otherwise the error is given back.
+    pub fn on_error(
+        &mut self,
+        out: &mut Sink<F, V>,
+        id: Option<u64>,
+        room: Option<&str>,
+        body: ErrorBody,
+    ) -> Option<ErrorBody> {
+        let Some(id) = id else {
+            return Some(body);
+        };
+        let refused = self
+            .docs
+            .iter_mut()
+            .find(|(name, doc)| doc.sync_id == Some(id) && room.is_none_or(|r| r == *name));
+        let Some((name, doc)) = refused else {
+            return Some(body);
+        };
+        doc.sync_id = None;
+        out.emit_failure(Event::DocError {
+            doc: name.clone(),
+            error: ClientError::Server {
+                code: body.code,
+                message: body.message,
+            },
+        });
+        None
+    }
+
+    fn send_sync(&mut self, out: &mut Sink<F, V>, name: &str) {
+        let id = out.next_id();
+        let Some(doc) = self.docs.get_mut(name) else {
+            return;
+        };
+        doc.synced = false;
+        doc.sync_id = Some(id);
+        let since = doc.has_base.then_some(doc.confirmed.rev);
+        out.send(Transmit::Sync {
+            id,
+            doc: name.to_owned(),
+            since,
+        });
+    }
+}
+
+/// Applying ops needs the payload type to be a JSON value the shared `apply` can work on.
+impl<V: Clone + Json + PartialEq, F: Clone + WireSize> Docs<V, F> {
+    /// Applies a local op at once (optimistically) and sends its encoded `frame` (which carries
+    /// `cseq` from `allocate_cseq` and this client's origin) when the document is synced;
+    /// otherwise it is sent once the document is synced.
+    pub fn apply_op(
+        &mut self,
+        out: &mut Sink<F, V>,
+        name: &str,
+        cseq: u64,
+        op: Op<V>,
+        frame: F,
+    ) -> Result<(), ClientError> {
+        let Some(doc) = self.docs.get_mut(name) else {
+            return Err(ClientError::DocNotOpen {
+                doc: name.to_owned(),
+            });
+        };
+        doc.pending.push(PendingOp {
+            origin: self.origin.clone(),
+            cseq,
+            op,
+            frame: frame.clone(),
+        });
+        let changed = doc.rebase();
+        let synced = doc.synced;
+        doc_changed(out, name, changed);
+        if self.online && synced {
+            out.send(Transmit::User {
+                frame,
+                kind: UserKind::DocOp,
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens document `name` with state saved earlier (by an earlier page): the confirmed
+    /// entries at `rev` and the ops that were still pending. It catches up from `rev` and then
+    /// re-sends the pending ops, which the server applies once each.
+    pub fn open_restored(
+        &mut self,
+        out: &mut Sink<F, V>,
+        name: &str,
+        rev: u64,
+        entries: Vec<(String, V, u64)>,
+        pending: Vec<PendingOp<V, F>>,
+    ) {
+        if !self.add_ref(name) {
+            return; // already open: the live state wins over the saved one
+        }
+        if let Some(state) = self.docs.get_mut(name) {
+            state.pending = pending;
+            let changed = state.reset_confirmed(rev, entries);
+            doc_changed(out, name, changed);
+        }
+        if self.online {
+            self.send_sync(out, name);
+        }
+    }
+
+    /// A document frame arrived.
+    pub fn on_frame(&mut self, out: &mut Sink<F, V>, frame: DocInbound<V>) {
+        match frame {
+            DocInbound::Applied {
+                doc,
+                rev,
+                origin,
+                cseq,
+                op,
+            } => self.on_applied(out, &doc, rev, &origin, cseq, &op),
+            DocInbound::Rejected {
+                doc,
+                origin,
+                cseq,
+                error,
+            } => {
+                let Some(state) = self.docs.get_mut(&doc) else {
+                    return;
+                };
+                let Some(pending) = state.take_pending(&origin, cseq) else {
+                    return; // not ours, or settled already
+                };
+                let changed = state.rebase();
+                doc_changed(out, &doc, changed);
+                out.emit_failure(Event::DocRejected {
+                    doc,
+                    cseq,
+                    op: pending.op,
+                    error: ClientError::Server {
+                        code: error.code,
+                        message: error.message,
+                    },
+                });
+            }
+            DocInbound::Synced { doc, rev } => {
+                let Some(state) = self.docs.get_mut(&doc) else {
+                    return;
+                };
+                if rev != state.confirmed.rev {
+                    // The replay did not bring us to the server's revision: start over.
+                    state.has_base = false;
+                    self.send_sync(out, &doc);
+                    return;
+                }
+                state.has_base = true;
+                self.on_synced(out, &doc);
+            }
+            DocInbound::Snapshot { doc, rev, entries } => {
+                let Some(state) = self.docs.get_mut(&doc) else {
+                    return;
+                };
+                let changed = state.reset_confirmed(rev, entries);
+                doc_changed(out, &doc, changed);
+                self.on_synced(out, &doc);
+            }
+        }
+    }
+
+    fn on_applied(
+        &mut self,
+        out: &mut Sink<F, V>,
+        name: &str,
+        rev: u64,
+        origin: &str,
+        cseq: u64,
+        op: &Op<V>,
+    ) {
+        let Some(state) = self.docs.get_mut(name) else {
+            return;
+        };
+        if rev > state.confirmed.rev {
+            if rev != state.confirmed.rev + 1 || apply(&mut state.confirmed, op) != Ok(rev) {
+                // A gap or a disagreement: never guess, resync from the last good revision.
+                if rev == state.confirmed.rev + 1 {
+                    state.has_base = false;
+                }
+                self.send_sync(out, name);
+                return;
+            }
+            state.has_base = true;
+        }
+        // At or below the confirmed revision: already applied (a replay overlap or the server
+        // answering a re-sent op); it can still confirm one of ours.
+        let confirmed = state.take_pending(origin, cseq).is_some();
+        let changed = state.rebase();
+        doc_changed(out, name, changed);
+        if confirmed {
+            out.emit(Event::DocConfirmed {
+                doc: name.to_owned(),
+                cseq,
+                rev,
+            });
+        }
+    }
+
+    /// The document caught up: re-send every op still pending, in order (the server applies
+    /// each `(origin, cseq)` once).
+    fn on_synced(&mut self, out: &mut Sink<F, V>, name: &str) {
+        let Some(state) = self.docs.get_mut(name) else {
+            return;
+        };
+        state.synced = true;
+        state.sync_id = None;
+        for pending in &state.pending {
+            out.send(Transmit::User {
+                frame: pending.frame.clone(),
+                kind: UserKind::DocOp,
+            });
+        }
+        out.emit(Event::DocSynced {
+            doc: name.to_owned(),
+            rev: state.confirmed.rev,
+        });
+    }
+}
+
+fn doc_changed<F: WireSize, V>(out: &mut Sink<F, V>, name: &str, keys: Vec<String>) {
+    if !keys.is_empty() {
+        out.emit(Event::DocChanged {
+            doc: name.to_owned(),
+            keys,
+        });
     }
 }

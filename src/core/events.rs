@@ -264,4 +264,11 @@ pub enum Event<P> {
         doc: String,
         rev: u64,
     },
+    /// The server refused to sync the document (e.g. `Forbidden`). It stays open and unsynced:
+    /// local ops still show in its view and stay pending, unsent. The sync is tried again on the
+    /// next connection, or when the document is opened again after its last handle closed.
+    DocError {
+        doc: String,
+        error: ClientError,
+    },
 }

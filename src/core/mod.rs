@@ -9,16 +9,19 @@ pub mod events;
 mod fifo;
 pub mod heartbeat;
 pub mod metrics;
+mod outbox;
 pub mod quality;
 pub mod queue;
 pub mod requests;
 pub mod rng;
 pub mod rooms;
+mod sink;
 mod text;
+mod timers;
 mod vec_map;
 
 pub use crate::protocol::{DocInbound, Inbound};
-pub use client::{Action, ClientCore, Transmit};
+pub use client::ClientCore;
 pub use config::{
     Config, ConfigError, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectConfig,
 };
@@ -28,5 +31,5 @@ pub use quality::QualityLevel;
 pub use queue::WireSize;
 pub use requests::{DisconnectPolicy, RequestOptions};
 pub use rooms::RoomState;
-pub(crate) use text::Text;
+pub use sink::{Action, Transmit, UserKind};
 pub use vec_map::VecMap;

@@ -1,7 +1,13 @@
-//! Request/response correlation: pending requests by id, their deadlines and what happens to
-//! them when the connection drops (the per-request disconnect policy).
+//! Request/response correlation: pending requests by id, how each settles (reply, server error,
+//! deadline, abort, session lost) and what happens to them when the connection drops (the
+//! per-request disconnect policy).
 
+use super::events::{ClientError, Event};
+use super::queue::WireSize;
+use super::sink::Sink;
+use super::timers::Timer;
 use super::vec_map::VecMap;
+use crate::protocol::ErrorBody;
 
 /// What happens to a request that is in flight when the connection drops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +39,6 @@ struct Pending<F> {
     /// Kept to re-send the request after a reconnect.
     frame: F,
     options: RequestOptions,
-    deadline: Option<u64>,
     /// Handed to a socket and not yet answered.
     in_flight: bool,
     /// Ever handed to a socket: the server may have run it, so only the session that saw it
@@ -41,26 +46,36 @@ struct Pending<F> {
     sent: bool,
 }
 
+/// The requests not settled yet. Each settles exactly once, as one [`Event::Reply`]; its
+/// deadline lives in the sink's timer table as [`Timer::Request`].
 #[derive(Debug)]
 pub(crate) struct Requests<F> {
     pending: VecMap<u64, Pending<F>>,
 }
 
-impl<F: Clone> Requests<F> {
+impl<F: Clone + WireSize> Requests<F> {
     pub fn new() -> Self {
         Requests {
             pending: VecMap::new(),
         }
     }
 
-    pub fn insert(&mut self, id: u64, frame: F, options: RequestOptions, now: u64) {
+    /// Starts tracking request `id` (called at `now`), its deadline included.
+    pub fn start<P>(
+        &mut self,
+        out: &mut Sink<F, P>,
+        now: u64,
+        id: u64,
+        frame: F,
+        options: RequestOptions,
+    ) {
         let deadline = options.timeout_ms.map(|t| now.saturating_add(t));
+        out.timers.set_or_clear(Timer::Request(id), deadline);
         self.pending.insert(
             id,
             Pending {
                 frame,
                 options,
-                deadline,
                 in_flight: false,
                 sent: false,
             },
@@ -75,6 +90,7 @@ impl<F: Clone> Requests<F> {
         self.pending.len()
     }
 
+    /// Request `id`'s frame was handed to the socket (`true`) or taken back unsent (`false`).
     pub fn set_in_flight(&mut self, id: u64, in_flight: bool) {
         if let Some(p) = self.pending.get_mut(&id) {
             p.in_flight = in_flight;
@@ -82,31 +98,78 @@ impl<F: Clone> Requests<F> {
         }
     }
 
-    /// Removes a request (answered, cancelled or timed out); false if it was not pending.
-    pub fn remove(&mut self, id: u64) -> Option<RequestOptions> {
-        self.pending.remove(&id).map(|p| p.options)
+    /// Stops tracking a request that was never accepted; no reply is due.
+    pub fn forget<P>(&mut self, out: &mut Sink<F, P>, id: u64) {
+        out.timers.clear(Timer::Request(id));
+        self.pending.remove(&id);
     }
 
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.pending.values().filter_map(|p| p.deadline).min()
-    }
-
-    /// Removes and returns the requests whose deadline has passed, with their timeouts.
-    pub fn take_expired(&mut self, now: u64) -> Vec<(u64, u64)> {
-        let expired: Vec<(u64, u64)> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline.is_some_and(|d| now >= d))
-            .map(|(id, p)| (*id, p.options.timeout_ms.unwrap_or(0)))
-            .collect();
-        for (id, _) in &expired {
-            self.pending.remove(id);
+    /// Settles request `id` with `result`; false when it had settled already.
+    pub fn settle<P>(
+        &mut self,
+        out: &mut Sink<F, P>,
+        id: u64,
+        result: Result<P, ClientError>,
+    ) -> bool {
+        if self.pending.remove(&id).is_none() {
+            return false;
         }
-        expired
+        out.timers.clear(Timer::Request(id));
+        // An abort is the app's own doing, not an error to count.
+        let failed = matches!(&result, Err(error) if *error != ClientError::Aborted);
+        let event = Event::Reply { id, result };
+        if failed {
+            out.emit_failure(event);
+        } else {
+            out.emit(event);
+        }
+        true
     }
 
-    /// Removes and returns the requests that were ever sent (a new session must not see them).
-    pub fn take_sent(&mut self) -> Vec<u64> {
+    /// The server answered request `id`.
+    pub fn on_reply<P>(&mut self, out: &mut Sink<F, P>, id: u64, result: Result<P, ErrorBody>) {
+        let result = result.map_err(|body| ClientError::Server {
+            code: body.code,
+            message: body.message,
+        });
+        if !self.settle(out, id, result) {
+            out.count_unknown_reply();
+        }
+    }
+
+    /// An `error` frame: settles the request it names, or gives the error back.
+    pub fn on_error<P>(
+        &mut self,
+        out: &mut Sink<F, P>,
+        id: Option<u64>,
+        body: ErrorBody,
+    ) -> Option<ErrorBody> {
+        match id.filter(|id| self.is_pending(*id)) {
+            Some(id) => {
+                let error = ClientError::Server {
+                    code: body.code,
+                    message: body.message,
+                };
+                self.settle(out, id, Err(error));
+                None
+            }
+            None => Some(body),
+        }
+    }
+
+    /// Request `id`'s deadline passed: it settles with `Timeout`.
+    pub fn on_deadline<P>(&mut self, out: &mut Sink<F, P>, id: u64) {
+        let timeout_ms = self
+            .pending
+            .get(&id)
+            .and_then(|p| p.options.timeout_ms)
+            .unwrap_or(0);
+        self.settle(out, id, Err(ClientError::Timeout { timeout_ms }));
+    }
+
+    /// A new session does not know what the old one ran: every request ever sent settles with
+    /// `SessionLost` (re-sending could run it twice). Returns their ids.
+    pub fn on_session_lost<P>(&mut self, out: &mut Sink<F, P>) -> Vec<u64> {
         let sent: Vec<u64> = self
             .pending
             .iter()
@@ -114,14 +177,14 @@ impl<F: Clone> Requests<F> {
             .map(|(id, _)| *id)
             .collect();
         for id in &sent {
-            self.pending.remove(id);
+            self.settle(out, *id, Err(ClientError::SessionLost));
         }
         sent
     }
 
-    /// The connection dropped: in-flight requests either fail (returned first) or are to be
-    /// re-sent, in id order (returned second).
-    pub fn on_disconnect(&mut self) -> (Vec<u64>, Vec<(u64, F)>) {
+    /// The connection dropped: in-flight requests under the `fail` policy settle with
+    /// `Disconnected`; those under `retry` are returned, in id order, to be sent again.
+    pub fn on_disconnect<P>(&mut self, out: &mut Sink<F, P>) -> Vec<(u64, F)> {
         let mut failed = Vec::new();
         let mut resend = Vec::new();
         for (id, p) in self.pending.iter_mut().filter(|(_, p)| p.in_flight) {
@@ -131,10 +194,10 @@ impl<F: Clone> Requests<F> {
                 DisconnectPolicy::Retry => resend.push((*id, p.frame.clone())),
             }
         }
-        for id in &failed {
-            self.pending.remove(id);
+        for id in failed {
+            self.settle(out, id, Err(ClientError::Disconnected));
         }
-        (failed, resend)
+        resend
     }
 }
 
@@ -149,30 +212,79 @@ mod tests {
         }
     }
 
+    fn replies(out: &mut Sink<String, ()>) -> Vec<(u64, Result<(), ClientError>)> {
+        std::iter::from_fn(|| out.poll_event())
+            .filter_map(|e| match e {
+                Event::Reply { id, result } => Some((id, result)),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn disconnect_splits_in_flight_requests_by_policy_and_leaves_queued_ones() {
+        let mut out = Sink::new();
         let mut r = Requests::new();
         let (a, b, c) = (1, 2, 3);
-        r.insert(a, "a", options(None, DisconnectPolicy::Retry), 0);
-        r.insert(b, "b", options(None, DisconnectPolicy::Fail), 0);
-        r.insert(c, "c", options(None, DisconnectPolicy::Fail), 0);
+        r.start(
+            &mut out,
+            0,
+            a,
+            "a".to_owned(),
+            options(None, DisconnectPolicy::Retry),
+        );
+        r.start(
+            &mut out,
+            0,
+            b,
+            "b".to_owned(),
+            options(None, DisconnectPolicy::Fail),
+        );
+        r.start(
+            &mut out,
+            0,
+            c,
+            "c".to_owned(),
+            options(None, DisconnectPolicy::Fail),
+        );
         r.set_in_flight(a, true);
         r.set_in_flight(b, true);
-        assert_eq!(r.on_disconnect(), (vec![b], vec![(a, "a")]));
+        assert_eq!(r.on_disconnect(&mut out), vec![(a, "a".to_owned())]);
+        assert_eq!(replies(&mut out), vec![(b, Err(ClientError::Disconnected))]);
         assert!(r.is_pending(a) && !r.is_pending(b) && r.is_pending(c));
-        assert_eq!(r.take_sent(), vec![a]);
+        assert_eq!(r.on_session_lost(&mut out), vec![a]);
     }
 
     #[test]
     fn deadlines_expire_in_order() {
+        let mut out = Sink::new();
         let mut r = Requests::new();
         let (a, b) = (1, 2);
-        r.insert(a, (), options(Some(100), DisconnectPolicy::Retry), 0);
-        r.insert(b, (), options(Some(50), DisconnectPolicy::Retry), 10);
-        assert_eq!(r.next_deadline(), Some(60));
-        assert_eq!(r.take_expired(60), vec![(b, 50)]);
-        assert_eq!(r.take_expired(99), vec![]);
-        assert_eq!(r.take_expired(100), vec![(a, 100)]);
+        r.start(
+            &mut out,
+            0,
+            a,
+            String::new(),
+            options(Some(100), DisconnectPolicy::Retry),
+        );
+        r.start(
+            &mut out,
+            10,
+            b,
+            String::new(),
+            options(Some(50), DisconnectPolicy::Retry),
+        );
+        assert_eq!(out.timers.next(), Some(60));
+        assert_eq!(out.timers.due(60), vec![Timer::Request(b)]);
+        r.on_deadline(&mut out, b);
+        assert_eq!(
+            replies(&mut out),
+            vec![(b, Err(ClientError::Timeout { timeout_ms: 50 }))]
+        );
+        assert_eq!(out.timers.due(99), vec![]);
+        assert_eq!(out.timers.due(100), vec![Timer::Request(a)]);
+        r.on_deadline(&mut out, a);
         assert_eq!(r.len(), 0);
+        assert_eq!(out.timers.next(), None);
     }
 }

@@ -1,9 +1,13 @@
 //! Room subscriptions: reference-counted joins (so React StrictMode's double mount makes one
 //! server join), rejoin with the last seen sequence number after a reconnect, duplicate-free
-//! delivery by sequence number, and the current presence list.
+//! delivery by sequence number, and the current presence list. Only this module changes a
+//! [`Room`]; the app reads it through `ClientCore::room`.
 
+use super::events::Event;
+use super::queue::WireSize;
+use super::sink::{Sink, Transmit};
 use super::vec_map::VecMap;
-use crate::protocol::Member;
+use crate::protocol::{ErrorBody, Member, PresenceChange};
 
 /// A room's subscription state, as the app sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,18 +44,18 @@ pub struct Room<F, P> {
     /// Highest sequence number delivered; `None` until the first `joined` or message.
     pub last_seq: Option<u64>,
     /// Id of the join in flight, to match a refusal.
-    pub join_id: Option<u64>,
+    join_id: Option<u64>,
     /// Encoded presence metadata, re-sent with every (re)join.
     pub meta: Option<F>,
     /// Metadata set while the room was not joined (a join may be in flight with older metadata),
     /// decoded: sent, and shown in this client's entry, once the room is joined.
-    pub unsent_meta: Option<P>,
+    unsent_meta: Option<P>,
     pub members: VecMap<String, Member<P>>,
 }
 
 /// What a delivered room message should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Delivery {
+enum Delivery {
     Deliver,
     Duplicate,
     UnknownRoom,
@@ -60,12 +64,16 @@ pub(crate) enum Delivery {
 #[derive(Debug)]
 pub(crate) struct Rooms<F, P> {
     rooms: VecMap<String, Room<F, P>>,
+    /// This client's session while a connection is open (rooms are joined only then); it finds
+    /// this client's own member entry.
+    session: Option<String>,
 }
 
 impl<F: Clone, P: Clone> Rooms<F, P> {
     pub fn new() -> Self {
         Rooms {
             rooms: VecMap::new(),
+            session: None,
         }
     }
 
@@ -73,16 +81,8 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
         self.rooms.get(room)
     }
 
-    pub fn get_mut(&mut self, room: &str) -> Option<&mut Room<F, P>> {
-        self.rooms.get_mut(room)
-    }
-
-    pub fn names(&self) -> Vec<String> {
-        self.rooms.keys().cloned().collect()
-    }
-
     /// Adds a reference; true when this is the first, so the server must be asked to join.
-    pub fn add_ref(&mut self, room: &str, meta: Option<F>) -> bool {
+    fn add_ref(&mut self, room: &str, meta: Option<F>) -> bool {
         if let Some(existing) = self.rooms.get_mut(room) {
             existing.refs += 1;
             if meta.is_some() {
@@ -106,7 +106,7 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
     }
 
     /// Drops a reference; true when it was the last, so the room is gone and must be left.
-    pub fn release(&mut self, room: &str) -> bool {
+    fn release(&mut self, room: &str) -> bool {
         let Some(entry) = self.rooms.get_mut(room) else {
             return false;
         };
@@ -119,7 +119,7 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
     }
 
     /// Records a room message's sequence number and says whether to deliver it.
-    pub fn accept(&mut self, room: &str, seq: u64) -> Delivery {
+    fn accept(&mut self, room: &str, seq: u64) -> Delivery {
         let Some(entry) = self.rooms.get_mut(room) else {
             return Delivery::UnknownRoom;
         };
@@ -129,19 +129,220 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
         entry.last_seq = Some(seq);
         Delivery::Deliver
     }
+}
 
-    /// Every room whose state changes because the connection dropped, with its new state.
-    pub fn on_disconnect(&mut self) -> Vec<(String, RoomState)> {
-        let mut changed = Vec::new();
+impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
+    /// Joins `room`, or adds a reference to it. `meta` is encoded presence metadata.
+    pub fn join(&mut self, out: &mut Sink<F, P>, room: &str, meta: Option<F>) {
+        if self.add_ref(room, meta) {
+            out.emit(Event::Room {
+                room: room.to_owned(),
+                state: RoomState::Joining,
+            });
+            if self.session.is_some() {
+                self.send_join(out, room);
+            }
+        }
+    }
+
+    /// Drops a reference to `room`; the last one leaves it.
+    pub fn leave(&mut self, out: &mut Sink<F, P>, room: &str) {
+        if self.release(room) {
+            if self.session.is_some() {
+                let id = out.next_id();
+                out.send(Transmit::Leave {
+                    id,
+                    room: room.to_owned(),
+                });
+            }
+            out.emit(Event::Room {
+                room: room.to_owned(),
+                state: RoomState::Left,
+            });
+        }
+    }
+
+    /// Sets this client's presence metadata in `room`: `meta` is sent (now, or with the next
+    /// join) and `local`, the same value decoded, shows at once in this client's own member
+    /// entry, with a local `update` event, since the server tells only the other members.
+    pub fn set_presence(&mut self, out: &mut Sink<F, P>, room: &str, meta: F, local: P) {
+        let open = self.session.is_some();
+        let Some(entry) = self.rooms.get_mut(room) else {
+            return;
+        };
+        entry.meta = Some(meta.clone());
+        if !(open && matches!(entry.state, RoomState::Joined { .. })) {
+            entry.unsent_meta = Some(local);
+            return;
+        }
+        out.send(Transmit::Presence {
+            room: room.to_owned(),
+            meta,
+        });
+        self.show_own_meta(out, room, local);
+    }
+
+    /// A connection opened as `session`: every room is joined again, with its last sequence
+    /// number.
+    pub fn on_open(&mut self, out: &mut Sink<F, P>, session: &str) {
+        self.session = Some(session.to_owned());
+        let names: Vec<String> = self.rooms.keys().cloned().collect();
+        for room in names {
+            self.send_join(out, &room);
+        }
+    }
+
+    /// The connection dropped: joined rooms are rejoining; members are unknown until then.
+    pub fn on_disconnect(&mut self, out: &mut Sink<F, P>) {
+        self.session = None;
         for (name, room) in self.rooms.iter_mut() {
             room.members.clear();
             room.join_id = None;
             if matches!(room.state, RoomState::Joined { .. }) {
                 room.state = RoomState::Rejoining;
-                changed.push((name.clone(), RoomState::Rejoining));
+                out.emit(Event::Room {
+                    room: name.clone(),
+                    state: RoomState::Rejoining,
+                });
             }
         }
-        changed
+    }
+
+    /// A room message of `wire_size` bytes: delivered once, in sequence order.
+    pub fn on_message(
+        &mut self,
+        out: &mut Sink<F, P>,
+        room: String,
+        seq: u64,
+        payload: P,
+        wire_size: usize,
+    ) {
+        match self.accept(&room, seq) {
+            Delivery::Deliver => {
+                out.count_received(wire_size);
+                out.emit(Event::RoomMessage { room, seq, payload });
+            }
+            Delivery::Duplicate => out.count_duplicate(),
+            Delivery::UnknownRoom => {}
+        }
+    }
+
+    /// The server acknowledged a join (`id` names it when the server echoes it).
+    pub fn on_joined(
+        &mut self,
+        out: &mut Sink<F, P>,
+        id: Option<u64>,
+        room: String,
+        seq: u64,
+        recovered: bool,
+        members: Vec<Member<P>>,
+    ) {
+        let Some(entry) = self.rooms.get_mut(&room) else {
+            return; // left meanwhile
+        };
+        if id.is_some() && id != entry.join_id {
+            return; // answers an earlier join of a room left and joined again since
+        }
+        entry.join_id = None;
+        // A fresh join starts from now; an unrecovered rejoin skips what is gone for good.
+        if entry.last_seq.is_none() || !recovered {
+            entry.last_seq = Some(entry.last_seq.map_or(seq, |last| last.max(seq)));
+        }
+        entry.members = members.into_iter().map(|m| (m.id.clone(), m)).collect();
+        entry.state = RoomState::Joined { recovered };
+        // Metadata set while joining may be newer than what the join carried.
+        let unsent = entry.unsent_meta.take().zip(entry.meta.clone());
+        out.emit(Event::Room {
+            room: room.clone(),
+            state: RoomState::Joined { recovered },
+        });
+        if let Some((local, meta)) = unsent {
+            out.send(Transmit::Presence {
+                room: room.clone(),
+                meta,
+            });
+            self.show_own_meta(out, &room, local);
+        }
+    }
+
+    pub fn on_presence(
+        &mut self,
+        out: &mut Sink<F, P>,
+        room: String,
+        change: PresenceChange,
+        member: Member<P>,
+    ) {
+        let Some(entry) = self.rooms.get_mut(&room) else {
+            return;
+        };
+        match change {
+            PresenceChange::Join | PresenceChange::Update => {
+                entry.members.insert(member.id.clone(), member.clone());
+            }
+            PresenceChange::Leave => {
+                entry.members.remove(&member.id);
+            }
+        }
+        out.emit(Event::Presence {
+            room,
+            change,
+            member,
+        });
+    }
+
+    /// An `error` frame: if it refuses the join in flight for `room`, the room is in error;
+    /// otherwise the error is given back.
+    pub fn on_error(
+        &mut self,
+        out: &mut Sink<F, P>,
+        id: Option<u64>,
+        room: Option<&str>,
+        body: ErrorBody,
+    ) -> Option<ErrorBody> {
+        let (Some(id), Some(name)) = (id, room) else {
+            return Some(body);
+        };
+        let Some(entry) = self.rooms.get_mut(name).filter(|e| e.join_id == Some(id)) else {
+            return Some(body);
+        };
+        entry.join_id = None;
+        let state = RoomState::Error {
+            code: body.code.as_wire().to_owned(),
+            message: body.message,
+        };
+        entry.state = state.clone();
+        out.emit_failure(Event::Room {
+            room: name.to_owned(),
+            state,
+        });
+        None
+    }
+
+    fn send_join(&mut self, out: &mut Sink<F, P>, room: &str) {
+        let id = out.next_id();
+        let Some(entry) = self.rooms.get_mut(room) else {
+            return;
+        };
+        entry.join_id = Some(id);
+        out.send(Transmit::Join {
+            id,
+            room: room.to_owned(),
+            since: entry.last_seq,
+            meta: entry.meta.clone(),
+        });
+    }
+
+    /// Shows this client's new presence metadata in its own member entry, with a local `update`.
+    fn show_own_meta(&mut self, out: &mut Sink<F, P>, room: &str, local: P) {
+        let own = self
+            .session
+            .as_deref()
+            .and_then(|session| self.rooms.get(room)?.members.get(session))
+            .cloned();
+        if let Some(mut own) = own {
+            own.meta = Some(local);
+            self.on_presence(out, room.to_owned(), PresenceChange::Update, own);
+        }
     }
 }
 

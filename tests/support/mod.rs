@@ -2,7 +2,7 @@
 //! transport, so scenarios run deterministically and instantly.
 #![allow(dead_code)]
 
-use resocket::core::{Action, ClientCore, Config, Event, Inbound, Transmit};
+use resocket::core::{Action, ClientCore, Config, Event, Inbound, Transmit, UserKind};
 use resocket::protocol::{Hello, Welcome};
 
 pub type Core = ClientCore<String, String>;
@@ -69,11 +69,11 @@ impl Harness {
                         Transmit::Hello(h) => socket.hello = Some(h),
                         Transmit::Ping { id } => socket.pings.push(id),
                         Transmit::Pong { id } => socket.pongs.push(id),
-                        Transmit::User { frame, request } => {
+                        Transmit::User { frame, kind } => {
                             assert!(socket.hello.is_some(), "user frame before hello");
-                            match request {
-                                Some(id) => socket.requests.push(id),
-                                None => self.delivered.push(frame),
+                            match kind {
+                                UserKind::Request(id) => socket.requests.push(id),
+                                UserKind::Message | UserKind::DocOp => self.delivered.push(frame),
                             }
                         }
                         Transmit::Join {
