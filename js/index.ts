@@ -1,9 +1,12 @@
 // The `resocket` package entry. All connection logic lives in the WASM module; this file loads
 // it once. Its types, events included, come with the module (`src/browser/contract.d.ts`).
-import init, { Client } from "./resocket.js";
+import init, { Client as WasmClient } from "./resocket.js";
 import type { ClientOptions, ResocketError, ResocketErrorCode } from "./resocket.js";
 
-export { Client };
+/** A resilient WebSocket connection; `new Client(url, options)` once the module is loaded (see
+ * `load`), or `connect` for both. */
+export type Client = WasmClient;
+export const Client = WasmClient;
 export type {
   ClientEvents,
   ClientOptions,
