@@ -6,6 +6,7 @@ import type { ClientOptions, ResocketError, ResocketErrorCode } from "./resocket
 /** A resilient WebSocket connection; `new Client(url, options)` once the module is loaded (see
  * `load`), or `connect` for both. */
 export type Client = WasmClient;
+// Bound here rather than re-exported: app bundles with the React layer come out smaller.
 export const Client = WasmClient;
 export type {
   ClientEvents,

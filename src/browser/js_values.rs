@@ -7,7 +7,7 @@ use crate::protocol::Welcome;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-/// Builds a JS object field by field.
+/// Builds a JS object field by field (for `to_js`, the codec and document storage).
 pub struct ObjectBuilder(Object);
 
 impl ObjectBuilder {
