@@ -44,7 +44,7 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
     name,
     view,
     (client) => {
-      const entry: DocEntry = { handle: client.doc(name, latest.current), changed: new Store(0), rejected: null };
+      const entry: DocEntry = { handle: client.doc(name, latest.current), changed: new Store(0) };
       (["change", "confirmed", "synced"] as const).forEach((event) => entry.handle.on(event, entry.changed.bump));
       entry.handle.on("rejected", (rejected) => {
         entry.rejected = rejected;

@@ -54,7 +54,7 @@ export class RoomEntry implements Entry<Room> {
 
 /** An open document, with the last op the server rejected. */
 export interface DocEntry extends Entry<SyncedDoc> {
-  rejected: DocEvents["rejected"] | null;
+  rejected?: DocEvents["rejected"];
 }
 
 /** One hook's view of a shared room or document: its snapshot, and calls made before the handle
