@@ -2,8 +2,10 @@
 //! app's values as they are. `merge_patch` builds new objects, so shared values are never
 //! changed in place.
 
+use crate::core::float::is_whole;
 use crate::doc::Json;
 use crate::protocol::codec::{WireValue, MAX_SAFE_INTEGER};
+use alloc::{string::String, vec::Vec};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -78,7 +80,7 @@ impl WireValue for JsValue {
 
     fn as_u64(&self) -> Option<u64> {
         self.as_f64()
-            .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= MAX_SAFE_INTEGER as f64)
+            .filter(|n| is_whole(*n) && *n >= 0.0 && *n <= MAX_SAFE_INTEGER as f64)
             .map(|n| n as u64)
     }
 

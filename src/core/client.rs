@@ -24,6 +24,7 @@ use super::sink::{Action, Sink, Transmit, UserKind};
 use super::timers::Timer;
 use crate::doc::{Json, Op};
 use crate::protocol::{close_code, DocInbound, Hello, Inbound, Resume, Welcome, PROTOCOL_VERSION};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// Where the current socket is, internally finer than [`ConnectionState`]. The connect deadline
 /// of `Opening` and `Handshaking` is [`Timer::Connect`].

@@ -9,6 +9,7 @@ use super::sink::{Sink, Transmit, UserKind};
 use super::vec_map::VecMap;
 use crate::doc::{apply, Doc, Entry, Json, Op};
 use crate::protocol::{DocInbound, ErrorBody};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// A local op waiting for the server's verdict, with its encoded frame for (re)sending.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +86,7 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
             // its rejection arrives.
             let _ = apply(&mut view, &pending.op);
         }
-        let old = std::mem::replace(&mut self.view, view);
+        let old = core::mem::replace(&mut self.view, view);
         // Both key lists are sorted: walk them together instead of sorting (smaller WASM).
         let old_keys: Vec<&String> = old.entries.keys().collect();
         let new_keys: Vec<&String> = self.view.entries.keys().collect();

@@ -5,6 +5,7 @@ use super::config::Config;
 use super::events::{ClientError, Event};
 use super::queue::{OutboundQueue, WireSize};
 use super::sink::Sink;
+use alloc::vec::Vec;
 
 /// A user frame waiting for a connection; `request` is its request id, if it is one.
 #[derive(Debug)]

@@ -8,6 +8,7 @@ use super::sink::Sink;
 use super::timers::Timer;
 use super::vec_map::VecMap;
 use crate::protocol::ErrorBody;
+use alloc::vec::Vec;
 
 /// What happens to a request that is in flight when the connection drops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +214,7 @@ mod tests {
     }
 
     fn replies(out: &mut Sink<String, ()>) -> Vec<(u64, Result<(), ClientError>)> {
-        std::iter::from_fn(|| out.poll_event())
+        core::iter::from_fn(|| out.poll_event())
             .filter_map(|e| match e {
                 Event::Reply { id, result } => Some((id, result)),
                 _ => None,

@@ -8,6 +8,7 @@ use super::queue::WireSize;
 use super::sink::{Sink, Transmit};
 use super::vec_map::VecMap;
 use crate::protocol::{ErrorBody, Member, PresenceChange};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// A room's subscription state, as the app sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! Every deadline of the core in one table, keyed by what it is for: `poll_timeout` is the
 //! table's minimum and `handle_timeout` fires the entries that are due, in key order.
 
+use alloc::vec::Vec;
+
 /// What a deadline is for. The declaration order is the firing order of timers due together:
 /// requests settle before a connect or heartbeat timeout tears the connection down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
