@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -226,9 +227,13 @@ fn trim_ascii(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
-/// Verifies tokens with one key and algorithm; cheap to share (`Arc`) across connections.
+/// Verifies tokens with one key and algorithm; cheap to clone (shared inside) for connections.
 #[derive(Clone)]
 pub struct TokenVerifier {
+    inner: Arc<VerifierInner>,
+}
+
+struct VerifierInner {
     key: DecodingKey,
     validation: Validation,
     algorithm: Algorithm,
@@ -237,11 +242,12 @@ pub struct TokenVerifier {
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
         f.debug_struct("TokenVerifier")
-            .field("algorithm", &self.algorithm)
-            .field("issuer", &self.validation.iss)
-            .field("audience", &self.validation.aud)
-            .field("leeway_secs", &self.leeway_secs)
+            .field("algorithm", &inner.algorithm)
+            .field("issuer", &inner.validation.iss)
+            .field("audience", &inner.validation.aud)
+            .field("leeway_secs", &inner.leeway_secs)
             .finish_non_exhaustive()
     }
 }
@@ -296,21 +302,23 @@ impl TokenVerifier {
         }
         validation.set_required_spec_claims(&required);
         Ok(TokenVerifier {
-            key,
-            validation,
-            algorithm,
-            leeway_secs: config.leeway_secs,
+            inner: Arc::new(VerifierInner {
+                key,
+                validation,
+                algorithm,
+                leeway_secs: config.leeway_secs,
+            }),
         })
     }
 
     /// The accepted algorithm.
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.inner.algorithm
     }
 
     /// The tolerance on `exp` / `nbf`; an expiry timer should fire at `expires_at + leeway`.
     pub fn leeway_secs(&self) -> u64 {
-        self.leeway_secs
+        self.inner.leeway_secs
     }
 
     /// Verifies `token` and returns who it names. Errors never contain token text.
@@ -322,7 +330,7 @@ impl TokenVerifier {
             debug!(len = token.len(), "token refused: too long");
             return Err(AuthError::Malformed);
         }
-        let data = jsonwebtoken::decode::<Value>(token, &self.key, &self.validation)
+        let data = jsonwebtoken::decode::<Value>(token, &self.inner.key, &self.inner.validation)
             .map_err(|e| self.map_error(e))?;
         let claims = data.claims;
         let user = match claims.get("sub").and_then(Value::as_str) {
@@ -369,7 +377,7 @@ impl TokenVerifier {
             | ErrorKind::InvalidEcdsaKey
             | ErrorKind::InvalidKeyFormat
             | ErrorKind::UnsupportedAlgorithm => {
-                warn!(algorithm = ?self.algorithm, error = %error, "token refused: key error");
+                warn!(algorithm = ?self.inner.algorithm, error = %error, "token refused: key error");
                 AuthError::BadSignature
             }
             _ => AuthError::Malformed,
@@ -384,6 +392,8 @@ impl TokenVerifier {
 #[derive(Clone)]
 pub struct TokenSigner {
     key: jsonwebtoken::EncodingKey,
+    issuer: Option<String>,
+    audience: Option<String>,
 }
 
 impl fmt::Debug for TokenSigner {
@@ -413,7 +423,23 @@ impl TokenSigner {
             jsonwebtoken::EncodingKey::from_secret(&secret).map_err(|_| KeyError::EmptySecret {
                 source_name: "token signer".to_owned(),
             })?;
-        Ok(TokenSigner { key })
+        Ok(TokenSigner {
+            key,
+            issuer: None,
+            audience: None,
+        })
+    }
+
+    /// Sets `iss` in minted tokens (to match a verifier's `--jwt-issuer`).
+    pub fn with_issuer(mut self, issuer: Option<String>) -> TokenSigner {
+        self.issuer = issuer;
+        self
+    }
+
+    /// Sets `aud` in minted tokens (to match a verifier's `--jwt-audience`).
+    pub fn with_audience(mut self, audience: Option<String>) -> TokenSigner {
+        self.audience = audience;
+        self
     }
 
     /// A token for `user` that expires in `ttl_secs`, granting `channels` (the
@@ -435,6 +461,12 @@ impl TokenSigner {
         });
         if !channels.is_empty() {
             claims[super::CHANNELS_CLAIM] = serde_json::json!(channels);
+        }
+        if let Some(issuer) = &self.issuer {
+            claims["iss"] = serde_json::json!(issuer);
+        }
+        if let Some(audience) = &self.audience {
+            claims["aud"] = serde_json::json!(audience);
         }
         let header = jsonwebtoken::Header::new(Algorithm::HS256);
         Ok(jsonwebtoken::encode(&header, &claims, &self.key)?)

@@ -589,6 +589,17 @@ mod tests {
     }
 
     #[test]
+    fn parse_errors_say_where() {
+        let error = Namespaces::from_toml_str("[default]\njoin = \"owner\"\npublsh = true\n")
+            .expect_err("unknown key")
+            .to_string();
+        assert!(
+            error.contains("line 3") && error.contains("publsh"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn namespace_of() {
         assert_eq!(Namespaces::namespace_of("lobby"), "");
         assert_eq!(Namespaces::namespace_of("chat:1"), "chat");

@@ -42,8 +42,9 @@ pub enum JwtAlgorithmArg {
     Es256,
 }
 
-/// Authentication, permission and backend-interface flags.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// Authentication, permission and backend-interface flags. `Default` is what an empty command
+/// line parses to.
+#[derive(Debug, Clone, clap::Args)]
 pub struct AuthArgs {
     /// HS256: file holding the JWT secret (at least 32 bytes; surrounding whitespace ignored)
     #[arg(long, value_name = "FILE", env = "RESOCKET_JWT_SECRET_FILE")]
@@ -125,6 +126,32 @@ pub struct AuthArgs {
     /// Demo mode: demo request methods, the price feed, and dev tokens signed with a generated secret
     #[arg(long, env = "RESOCKET_DEMO", value_parser = FalseyValueParser::new())]
     pub demo: bool,
+}
+
+impl Default for AuthArgs {
+    fn default() -> Self {
+        AuthArgs {
+            jwt_secret_file: None,
+            jwt_secret_env: None,
+            jwt_public_key: None,
+            jwt_algorithm: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            jwt_leeway_secs: DEFAULT_LEEWAY_SECS,
+            allow_anonymous: false,
+            insecure_trust_client_user: false,
+            allowed_origins: Vec::new(),
+            config: None,
+            api_key_file: None,
+            api_addr: None,
+            rpc_url: None,
+            rpc_secret_file: None,
+            rpc_timeout_ms: DEFAULT_RPC_TIMEOUT_MS,
+            test_controls: false,
+            control_secret: None,
+            demo: false,
+        }
+    }
 }
 
 /// Forwarding of client requests to the app backend.
@@ -212,6 +239,18 @@ impl AuthArgs {
                 return Err(AuthConfigError::InsecureWithJwt)
             }
             Some(key) => AuthPolicy::jwt(self.verifier(key)?, self.allow_anonymous),
+            None if self.demo && !self.insecure_trust_client_user => {
+                // Dev tokens signed with a secret that lives as long as the process.
+                let secret = new_secret();
+                let key = JwtKey::hs256(secret.clone().into_bytes(), "generated demo secret")?;
+                demo_signer = Some(
+                    TokenSigner::hs256(secret.as_bytes())?
+                        .with_issuer(self.jwt_issuer.clone())
+                        .with_audience(self.jwt_audience.clone()),
+                );
+                info!("demo mode: dev tokens are signed with a generated secret");
+                AuthPolicy::jwt(self.verifier(key)?, self.allow_anonymous)
+            }
             None if self.jwt_issuer.is_some()
                 || self.jwt_audience.is_some()
                 || self.jwt_leeway_secs != DEFAULT_LEEWAY_SECS =>
@@ -219,14 +258,6 @@ impl AuthArgs {
                 return Err(AuthConfigError::ClaimChecksWithoutJwt)
             }
             None if self.insecure_trust_client_user => AuthPolicy::insecure_trust_claimed_user(),
-            None if self.demo => {
-                // Dev tokens signed with a secret that lives as long as the process.
-                let secret = new_secret();
-                let key = JwtKey::hs256(secret.clone().into_bytes(), "generated demo secret")?;
-                demo_signer = Some(TokenSigner::hs256(secret.as_bytes())?);
-                info!("demo mode: dev tokens are signed with a generated secret");
-                AuthPolicy::jwt(self.verifier(key)?, self.allow_anonymous)
-            }
             None if self.allow_anonymous => AuthPolicy::anonymous(),
             None => return Err(AuthConfigError::NoAuth),
         };
@@ -503,6 +534,10 @@ mod tests {
         assert_eq!(args.rpc_timeout_ms, 1500);
 
         let defaults = parse(&[]);
+        assert_eq!(
+            format!("{defaults:?}"),
+            format!("{:?}", AuthArgs::default())
+        );
         assert_eq!(defaults.jwt_leeway_secs, DEFAULT_LEEWAY_SECS);
         assert_eq!(defaults.rpc_timeout_ms, DEFAULT_RPC_TIMEOUT_MS);
         assert!(defaults.allowed_origins.is_empty());
@@ -638,6 +673,27 @@ mod tests {
             other.policy.authenticate(Some(&token), None),
             Err(AuthError::BadSignature)
         );
+        // Claim checks apply to the dev tokens too.
+        let checked = build(
+            &[
+                "--demo",
+                "--jwt-issuer",
+                "demo",
+                "--jwt-audience",
+                "app",
+                "--jwt-leeway-secs",
+                "0",
+            ],
+            &[],
+        )
+        .expect("demo");
+        let signer = checked.demo_signer.as_ref().expect("signer");
+        let token = signer.sign("bob", 60, &[]).expect("token");
+        assert!(checked.policy.authenticate(Some(&token), None).is_ok());
+        assert_eq!(checked.policy.leeway_secs(), 0);
+        // Insecure demo: no tokens at all.
+        let insecure = build(&["--demo", "--insecure-trust-client-user"], &[]).expect("demo");
+        assert!(insecure.demo_signer.is_none());
         // A configured key wins over the generated one.
         let keyed = build(&["--demo"], &[(JWT_SECRET_ENV, SECRET_TEXT)]).expect("demo");
         assert!(keyed.demo_signer.is_none());

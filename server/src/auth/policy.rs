@@ -6,6 +6,8 @@
 //! - [`AuthMode::InsecureTrustClaimedUser`]: the old behaviour, `hello.user` taken as is. For
 //!   demos and tests only: anyone can claim anyone, so building it logs a warning.
 
+use std::fmt;
+
 use tracing::{debug, warn};
 
 use super::jwt::{valid_user_id, Identity, TokenVerifier};
@@ -141,6 +143,23 @@ impl AuthPolicy {
     }
 }
 
+impl fmt::Display for AuthPolicy {
+    /// One line for the start-up log, e.g. `JWT RS256, anonymous allowed`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.mode {
+            AuthMode::Jwt(verifier) => {
+                write!(f, "JWT {:?}", verifier.algorithm())?;
+                if self.allow_anonymous {
+                    f.write_str(", anonymous allowed")?;
+                }
+                Ok(())
+            }
+            AuthMode::Anonymous => f.write_str("anonymous only"),
+            AuthMode::InsecureTrustClaimedUser => f.write_str("INSECURE: trusts claimed users"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +229,11 @@ mod tests {
             Err(AuthError::AnonymousOnly)
         );
         assert_eq!(policy.leeway_secs(), 0);
+        assert_eq!(policy.to_string(), "anonymous only");
+        assert_eq!(
+            AuthPolicy::jwt(hs256_verifier(), true).to_string(),
+            "JWT HS256, anonymous allowed"
+        );
     }
 
     #[test]
