@@ -215,6 +215,17 @@ impl JwtKey {
     }
 }
 
+/// Makes sure jsonwebtoken has a crypto backend. It picks one from its features, but if another
+/// crate in the build also enables `aws_lc_rs` it picks none and every decode would panic; the
+/// pure-Rust one is installed then.
+fn ensure_crypto_provider() {
+    use jsonwebtoken::crypto::{rust_crypto, CryptoProvider};
+    if CryptoProvider::try_get_default().is_none() {
+        // An error means another thread installed one first, which serves as well.
+        let _ = rust_crypto::DEFAULT_PROVIDER.install_default();
+    }
+}
+
 fn trim_ascii(bytes: &[u8]) -> &[u8] {
     let start = bytes
         .iter()
@@ -258,6 +269,7 @@ impl TokenVerifier {
         if config.leeway_secs > MAX_LEEWAY_SECS {
             return Err(KeyError::Leeway(config.leeway_secs));
         }
+        ensure_crypto_provider();
         let algorithm = config.key.algorithm();
         let key = match &config.key {
             JwtKey::Hs256Secret(secret) => DecodingKey::from_secret(secret),
@@ -414,6 +426,7 @@ pub enum SignError {
 impl TokenSigner {
     /// A signer for an HS256 secret (as accepted by [`JwtKey::hs256`]).
     pub fn hs256(secret: &[u8]) -> Result<TokenSigner, KeyError> {
+        ensure_crypto_provider();
         let JwtKey::Hs256Secret(secret) = JwtKey::hs256(secret.to_vec(), "token signer")? else {
             return Err(KeyError::EmptySecret {
                 source_name: "token signer".to_owned(),

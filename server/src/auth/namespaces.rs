@@ -25,8 +25,9 @@ use super::jwt::Identity;
 pub const CHANNELS_CLAIM: &str = "channels";
 /// The namespace of `private:<user>` rooms, owner-only unless configured otherwise.
 pub const PRIVATE_NAMESPACE: &str = "private";
-/// Default and largest `history_size` (messages kept per room).
+/// Default `history_size` (messages kept per room).
 pub const DEFAULT_HISTORY_SIZE: usize = 100;
+/// Largest `history_size`, so a typo cannot make every room hold millions of messages.
 pub const MAX_HISTORY_SIZE: usize = 100_000;
 /// Largest `history_ttl_secs` (30 days).
 pub const MAX_HISTORY_TTL_SECS: u64 = 30 * 24 * 3600;

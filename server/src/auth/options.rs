@@ -27,8 +27,9 @@ pub const JWT_SECRET_ENV: &str = "RESOCKET_JWT_SECRET";
 pub const API_KEY_ENV: &str = "RESOCKET_API_KEY";
 /// Environment variable read for the RPC secret when `--rpc-secret-file` is not given.
 pub const RPC_SECRET_ENV: &str = "RESOCKET_RPC_SECRET";
-/// Default and largest `--rpc-timeout-ms`.
+/// Default `--rpc-timeout-ms`.
 pub const DEFAULT_RPC_TIMEOUT_MS: u64 = 5_000;
+/// Largest `--rpc-timeout-ms`: a client request should not hang longer than this.
 pub const MAX_RPC_TIMEOUT_MS: u64 = 60_000;
 
 /// `--jwt-algorithm` values.

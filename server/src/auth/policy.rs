@@ -61,6 +61,7 @@ impl AuthPolicy {
         }
     }
 
+    /// Where identities come from.
     pub fn mode(&self) -> &AuthMode {
         &self.mode
     }
