@@ -19,31 +19,17 @@
 //! ```
 
 mod app;
-mod config;
-mod connection;
-mod control;
-mod dedup;
-mod dispatch;
-mod docs;
 mod error;
-mod feed;
-mod frames;
-mod handlers;
-mod history;
-mod hub;
 mod lock;
-mod origins;
-mod outage;
+pub mod protocol;
 mod random;
-mod requests;
-mod rooms;
-mod session;
+pub mod state;
 
+pub use app::config::{parse_args, Command, ServerConfig, HARD_LIMIT_FACTOR, USAGE};
+pub use app::control::MALFORMED_FRAME;
+pub use app::feed::ROOM as PRICES_ROOM;
 pub use app::WS_PATH;
-pub use config::{parse_args, Command, ConfigError, ServerConfig, HARD_LIMIT_FACTOR, USAGE};
-pub use control::MALFORMED_FRAME;
 pub use error::ServerError;
-pub use feed::ROOM as PRICES_ROOM;
 
 use resocket::protocol::close_code;
 use std::future::{Future, IntoFuture};
@@ -72,8 +58,8 @@ pub async fn serve(
     let (stopping_tx, stopping_rx) = watch::channel(false);
     let state = app::AppState::new(&config, stopping_rx.clone());
     let hub = state.hub.clone();
-    let feed = feed::spawn(
-        state.rooms.clone(),
+    let feed = app::feed::spawn(
+        state.engine.clone(),
         state.prices.clone(),
         config.feed_interval,
         stopping_rx.clone(),
@@ -198,9 +184,7 @@ impl Server {
             let _ = stop.send(());
         }
         match self.task.take() {
-            Some(task) => task
-                .await
-                .map_err(|err| ServerError::Task(err.to_string()))?,
+            Some(task) => task.await?,
             None => Ok(()),
         }
     }

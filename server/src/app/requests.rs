@@ -1,0 +1,128 @@
+//! Runs `req` frames once per `(session, id)`: a new id runs its method, a running one is not
+//! run again (its reply goes to the session's connection at the time it is ready), a finished
+//! one is answered from the session's reply cache (both kept by the engine). `sleep` runs on
+//! its own task so the connection keeps serving meanwhile, and so does the delayed fill of an
+//! `order`.
+
+use super::error::AppError;
+use super::feed::Prices;
+use super::methods::{self, MethodResult, MethodState, Order, Plan, FILL_DELAY};
+use crate::protocol::frames;
+use crate::state::{Delivery, Engine, Seen, Session, To, MAX_RUNNING};
+use axum::extract::ws::Utf8Bytes;
+use resocket::protocol::RequestBody;
+use serde_json::value::RawValue;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tracing::debug;
+
+pub struct Requests {
+    methods: MethodState,
+    /// The price feed's latest prices: what an order is filled at.
+    prices: Arc<Prices>,
+    /// Becomes true (or is dropped) when the server stops; pending sleeps then end silently.
+    stopping: watch::Receiver<bool>,
+}
+
+impl Requests {
+    pub fn new(prices: Arc<Prices>, stopping: watch::Receiver<bool>) -> Requests {
+        Requests {
+            methods: MethodState::default(),
+            prices,
+            stopping,
+        }
+    }
+
+    /// Handles request `id` of `session`; returns the reply to send on the calling connection
+    /// now, if there is one.
+    pub async fn handle<E: Engine>(
+        &self,
+        engine: &Arc<E>,
+        session: &Session,
+        id: u64,
+        body: RequestBody<Box<RawValue>>,
+    ) -> Option<Utf8Bytes> {
+        match engine.begin_request(&session.id, id).await {
+            Seen::Done(reply) => {
+                debug!(session = session.id, id, "duplicate request: cached reply");
+                Some(reply)
+            }
+            Seen::Running => {
+                debug!(session = session.id, id, "duplicate request: still running");
+                None
+            }
+            Seen::Busy => {
+                let error = AppError::RateLimited(format!(
+                    "at most {MAX_RUNNING} requests may run at once"
+                ));
+                Some(frames::res(id, Err(error.body())).into())
+            }
+            Seen::New => match methods::plan(&body.method, body.params.as_deref(), &self.methods) {
+                Plan::Reply(result) => {
+                    let reply = reply_frame(id, result);
+                    engine.finish_request(&session.id, id, reply.clone()).await;
+                    Some(reply)
+                }
+                Plan::Later { after, outcome } => {
+                    let engine = Arc::clone(engine);
+                    let session = session.id.clone();
+                    let mut stopping = self.stopping.clone();
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            () = tokio::time::sleep(after) => {}
+                            () = stopped(&mut stopping) => return,
+                        }
+                        let reply = reply_frame(id, outcome);
+                        if !engine.finish_request_later(&session, id, reply).await {
+                            debug!(session, id, "reply cached only");
+                        }
+                    });
+                    None
+                }
+                Plan::Fill { reply, order } => {
+                    let reply = reply_frame(id, Ok(reply));
+                    engine.finish_request(&session.id, id, reply.clone()).await;
+                    self.fill_later(engine, session, order);
+                    Some(reply)
+                }
+            },
+        }
+    }
+
+    /// After [`FILL_DELAY`], pushes the order's fill at the price of that moment as a `notify`
+    /// to every connection of the session's user, or to the session's connection when it has no
+    /// user. Nothing is queued: a fill made while disconnected is not delivered.
+    fn fill_later<E: Engine>(&self, engine: &Arc<E>, session: &Session, order: Order) {
+        let engine = Arc::clone(engine);
+        let to = match &session.user {
+            Some(user) => To::User(user.clone()),
+            None => To::Session(session.id.clone()),
+        };
+        let prices = Arc::clone(&self.prices);
+        let mut stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(FILL_DELAY) => {}
+                () = stopped(&mut stopping) => return,
+            }
+            // An order's symbol is always one of the feed's, so the lookup cannot miss.
+            let price = prices.get(order.symbol).unwrap_or_default();
+            let fill = Delivery::new(to, frames::notify(&order.fill(price)));
+            let sent = engine.deliver(fill).await;
+            debug!(order = order.id, sent, "order filled");
+        });
+    }
+}
+
+fn reply_frame(id: u64, result: MethodResult) -> Utf8Bytes {
+    let frame = match result {
+        Ok(result) => frames::res(id, Ok(&result)),
+        Err(error) => frames::res(id, Err(error.body())),
+    };
+    frame.into()
+}
+
+/// Resolves once the server is stopping (or its stop signal is gone).
+pub async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|s| *s).await;
+}
