@@ -129,12 +129,13 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
         _ = kill.wait_for(|c| *c == Control::Kill) => End::Dropped,
         end = conn.serve(&mut attachment) => end,
     };
-    drop(conn);
     let session = attachment
         .who
         .as_ref()
         .map_or_else(|| "-".to_owned(), |who| who.session.clone());
+    // The state forgets the connection before its socket goes, as a peer may look right after.
     attachment.end().await;
+    drop(conn);
     let session = session.as_str();
     match end {
         End::ServerClosed(code) => {

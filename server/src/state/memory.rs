@@ -6,7 +6,7 @@
 //! document shard) can replace the single one without changing the trait.
 
 use super::dedup::Seen;
-use super::delivery::{ConnId, Delivery, To};
+use super::delivery::{ConnId, Delivery, Outcome, To};
 use super::docs::{ClientOp, Docs, Entries, OpOutcome};
 use super::engine::{Engine, Published, StateStats};
 use super::error::EngineError;
@@ -56,13 +56,19 @@ impl MemoryEngine {
         self.state.locked()
     }
 
-    /// Hands `deliveries` to the hub in order (the caller holds the lock); returns how many
-    /// connections got a frame, counting each delivery separately.
-    fn carry_out(&self, sessions: &Sessions, deliveries: Vec<Delivery>) -> usize {
-        deliveries
+    /// Runs a state operation and hands its deliveries to the hub in order under the same
+    /// lock; returns its value and how many connections got a frame (counting each delivery).
+    fn run<T>(
+        &self,
+        operation: impl FnOnce(&mut State) -> Result<Outcome<T>, EngineError>,
+    ) -> Result<(T, usize), EngineError> {
+        let mut state = self.lock();
+        let Outcome { value, deliveries } = operation(&mut state)?;
+        let sent = deliveries
             .into_iter()
-            .map(|delivery| self.send(sessions, delivery))
-            .sum()
+            .map(|delivery| self.send(&state.sessions, delivery))
+            .sum();
+        Ok((value, sent))
     }
 
     fn send(&self, sessions: &Sessions, Delivery { to, frame }: Delivery) -> usize {
@@ -92,16 +98,14 @@ impl Engine for MemoryEngine {
     }
 
     async fn disconnect(&self, who: &Actor) {
-        let mut state = self.lock();
-        let State {
-            sessions,
-            rooms,
-            docs,
-        } = &mut *state;
-        let left = rooms.disconnect(who.conn);
-        self.carry_out(sessions, left.deliveries);
-        docs.disconnect(who.conn);
-        sessions.detach(Instant::now(), &who.session, who.conn);
+        let _ = self.run(|state| {
+            let left = state.rooms.disconnect(who.conn);
+            state.docs.disconnect(who.conn);
+            state
+                .sessions
+                .detach(Instant::now(), &who.session, who.conn);
+            Ok(left)
+        });
     }
 
     async fn begin_request(&self, session: &str, id: u64) -> Seen<Utf8Bytes> {
@@ -113,10 +117,12 @@ impl Engine for MemoryEngine {
     }
 
     async fn finish_request_later(&self, session: &str, id: u64, reply: Utf8Bytes) -> bool {
-        let mut state = self.lock();
-        state.sessions.finish_request(session, id, reply.clone());
-        let delivery = Delivery::new(To::Session(session.to_owned()), reply);
-        self.send(&state.sessions, delivery) == 1
+        let sent = self.run(|state| {
+            state.sessions.finish_request(session, id, reply.clone());
+            let to = To::Session(session.to_owned());
+            Ok(Outcome::with((), vec![Delivery::new(to, reply)]))
+        });
+        sent.is_ok_and(|((), sent)| sent == 1)
     }
 
     async fn join(
@@ -127,17 +133,13 @@ impl Engine for MemoryEngine {
         since: Option<u64>,
         meta: Option<Box<RawValue>>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
-        let mut state = self.lock();
-        let joined = state.rooms.join(who, id, room, since, meta)?;
-        self.carry_out(&state.sessions, joined.deliveries);
-        Ok(joined.value)
+        self.run(|state| state.rooms.join(who, id, room, since, meta))
+            .map(|(frames, _)| frames)
     }
 
     async fn leave(&self, who: &Actor, room: &str) -> bool {
-        let mut state = self.lock();
-        let left = state.rooms.leave(who.conn, room);
-        self.carry_out(&state.sessions, left.deliveries);
-        left.value
+        self.run(|state| Ok(state.rooms.leave(who.conn, room)))
+            .is_ok_and(|(left, _)| left)
     }
 
     async fn publish(
@@ -146,13 +148,8 @@ impl Engine for MemoryEngine {
         room: &str,
         payload: &RawValue,
     ) -> Result<Published, EngineError> {
-        let mut state = self.lock();
-        let appended = state.rooms.publish(who.conn, room, payload)?;
-        let members = self.carry_out(&state.sessions, appended.deliveries);
-        Ok(Published {
-            seq: appended.value,
-            members,
-        })
+        let (seq, members) = self.run(|state| state.rooms.publish(who.conn, room, payload))?;
+        Ok(Published { seq, members })
     }
 
     async fn publish_as_server(
@@ -160,13 +157,8 @@ impl Engine for MemoryEngine {
         room: &str,
         payload: &RawValue,
     ) -> Result<Published, EngineError> {
-        let mut state = self.lock();
-        let appended = state.rooms.publish_as_server(room, payload)?;
-        let members = self.carry_out(&state.sessions, appended.deliveries);
-        Ok(Published {
-            seq: appended.value,
-            members,
-        })
+        let (seq, members) = self.run(|state| state.rooms.publish_as_server(room, payload))?;
+        Ok(Published { seq, members })
     }
 
     async fn set_meta(
@@ -175,10 +167,8 @@ impl Engine for MemoryEngine {
         room: &str,
         meta: Box<RawValue>,
     ) -> Result<(), EngineError> {
-        let mut state = self.lock();
-        let updated = state.rooms.set_meta(who.conn, room, meta)?;
-        self.carry_out(&state.sessions, updated.deliveries);
-        Ok(())
+        self.run(|state| state.rooms.set_meta(who.conn, room, meta))
+            .map(|((), _)| ())
     }
 
     async fn sync<Q>(
@@ -205,10 +195,8 @@ impl Engine for MemoryEngine {
     }
 
     async fn op(&self, conn: ConnId, doc: &str, op: &ClientOp) -> Result<OpOutcome, EngineError> {
-        let mut state = self.lock();
-        let applied = state.docs.op(conn, doc, op)?;
-        self.carry_out(&state.sessions, applied.deliveries);
-        Ok(applied.value)
+        self.run(|state| state.docs.op(conn, doc, op))
+            .map(|(outcome, _)| outcome)
     }
 
     async fn doc_state(&self, doc: &str) -> Option<(u64, Entries)> {
@@ -216,8 +204,8 @@ impl Engine for MemoryEngine {
     }
 
     async fn deliver(&self, delivery: Delivery) -> usize {
-        let state = self.lock();
-        self.send(&state.sessions, delivery)
+        let sent = self.run(|_| Ok(Outcome::with((), vec![delivery])));
+        sent.map_or(0, |((), sent)| sent)
     }
 
     async fn stats(&self) -> StateStats {

@@ -25,7 +25,6 @@ pub use docs::{
 };
 pub use engine::{Engine, Published, StateStats};
 pub use error::EngineError;
-pub use history::{window, History, Window};
 pub use memory::MemoryEngine;
 pub use names::{is_valid_name, MAX_NAME};
 pub use origins::{MAX_ORIGINS, OUTCOMES_PER_ORIGIN};
