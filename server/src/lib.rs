@@ -5,6 +5,11 @@
 //! optimistic sync, publishes a simulated price feed, and offers loopback-only control endpoints that inject faults (dropped sockets, outages,
 //! malformed frames) and push notifications or room messages for client tests.
 //!
+//! Layers: [`protocol`] (sockets, the frame reader [`protocol::dispatch`], the frame encoders
+//! [`protocol::frames`], the hub of live connections), [`state`] (sessions, rooms and documents
+//! as plain data behind the [`state::Engine`] trait, [`state::MemoryEngine`] today) and the
+//! application (request methods, price feed, control endpoints, configuration).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), resocket_server::ServerError> {
 //! use resocket_server::{Server, ServerConfig};

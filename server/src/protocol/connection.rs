@@ -9,7 +9,7 @@ use super::error::ProtocolError;
 use super::frames;
 use super::hub::{ConnId, Control, Registration};
 use crate::app::AppState;
-use crate::state::{Actor, Delivery, Engine, OpOutcome, Session, To};
+use crate::state::{Actor, Delivery, Engine, EngineError, OpOutcome, Session, To};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use resocket::protocol::json::{self, RawEnvelope};
@@ -278,7 +278,7 @@ impl<E: Engine> Conn<E> {
 
     async fn act(&mut self, action: Action, session: &Session, who: &Actor) -> Result<(), End> {
         let engine = Arc::clone(&self.app.engine);
-        let refused = |id: Option<u64>, room: &str, err: crate::state::EngineError| {
+        let refused = |id: Option<u64>, room: &str, err: EngineError| {
             Some(Utf8Bytes::from(frames::error(id, Some(room), err.body())))
         };
         let reply: Option<Utf8Bytes> = match action {

@@ -1,4 +1,4 @@
-//! The wire side: one task per WebSocket ([`connection`]), the reader of client frames
+//! The wire side: one task per WebSocket (`connection`), the reader of client frames
 //! ([`dispatch`]), the encoders of server frames ([`frames`]), the registry of live connections
 //! ([`hub`]) and the layer's error type ([`ProtocolError`]).
 
