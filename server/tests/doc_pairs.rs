@@ -167,11 +167,7 @@ impl Server {
         self.hub.welcome(conn, &opened.session.id, None);
         Link {
             registration,
-            who: Actor {
-                conn,
-                session: opened.session.id,
-                user: None,
-            },
+            who: opened.session.actor(conn),
         }
     }
 

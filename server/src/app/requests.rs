@@ -8,7 +8,7 @@ use super::error::AppError;
 use super::feed::Prices;
 use super::methods::{self, MethodResult, MethodState, Order, Plan, FILL_DELAY};
 use crate::protocol::frames;
-use crate::state::{Delivery, Engine, Seen, Session, To, MAX_RUNNING};
+use crate::state::{Actor, Delivery, Engine, Seen, To, MAX_RUNNING};
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::RequestBody;
 use serde_json::value::RawValue;
@@ -33,22 +33,25 @@ impl Requests {
         }
     }
 
-    /// Handles request `id` of `session`; returns the reply to send on the calling connection
-    /// now, if there is one.
+    /// Handles request `id` of `who`'s session; returns the reply to send on the calling
+    /// connection now, if there is one.
     pub async fn handle<E: Engine>(
         &self,
         engine: &Arc<E>,
-        session: &Session,
+        who: &Actor,
         id: u64,
         body: RequestBody<Box<RawValue>>,
     ) -> Option<Utf8Bytes> {
-        match engine.begin_request(&session.id, id).await {
+        match engine.begin_request(&who.session, id).await {
             Seen::Done(reply) => {
-                debug!(session = session.id, id, "duplicate request: cached reply");
+                debug!(session = who.session, id, "duplicate request: cached reply");
                 Some(reply)
             }
             Seen::Running => {
-                debug!(session = session.id, id, "duplicate request: still running");
+                debug!(
+                    session = who.session,
+                    id, "duplicate request: still running"
+                );
                 None
             }
             Seen::Busy => {
@@ -60,12 +63,12 @@ impl Requests {
             Seen::New => match methods::plan(&body.method, body.params.as_deref(), &self.methods) {
                 Plan::Reply(result) => {
                     let reply = reply_frame(id, result);
-                    engine.finish_request(&session.id, id, reply.clone()).await;
+                    engine.finish_request(&who.session, id, reply.clone()).await;
                     Some(reply)
                 }
                 Plan::Later { after, outcome } => {
                     let engine = Arc::clone(engine);
-                    let session = session.id.clone();
+                    let session = who.session.clone();
                     let mut stopping = self.stopping.clone();
                     tokio::spawn(async move {
                         tokio::select! {
@@ -81,8 +84,8 @@ impl Requests {
                 }
                 Plan::Fill { reply, order } => {
                     let reply = reply_frame(id, Ok(reply));
-                    engine.finish_request(&session.id, id, reply.clone()).await;
-                    self.fill_later(engine, session, order);
+                    engine.finish_request(&who.session, id, reply.clone()).await;
+                    self.fill_later(engine, who, order);
                     Some(reply)
                 }
             },
@@ -92,11 +95,11 @@ impl Requests {
     /// After [`FILL_DELAY`], pushes the order's fill at the price of that moment as a `notify`
     /// to every connection of the session's user, or to the session's connection when it has no
     /// user. Nothing is queued: a fill made while disconnected is not delivered.
-    fn fill_later<E: Engine>(&self, engine: &Arc<E>, session: &Session, order: Order) {
+    fn fill_later<E: Engine>(&self, engine: &Arc<E>, who: &Actor, order: Order) {
         let engine = Arc::clone(engine);
-        let to = match &session.user {
+        let to = match &who.user {
             Some(user) => To::User(user.clone()),
-            None => To::Session(session.id.clone()),
+            None => To::Session(who.session.clone()),
         };
         let prices = Arc::clone(&self.prices);
         let mut stopping = self.stopping.clone();

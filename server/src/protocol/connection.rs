@@ -151,13 +151,13 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
 impl<E: Engine> Conn<E> {
     async fn serve(&mut self, attachment: &mut Attachment<E>) -> End {
         match self.handshake(attachment).await {
-            Ok(session) => self.frame_loop(&session).await,
+            Ok(who) => self.frame_loop(&who).await,
             Err(end) => end,
         }
     }
 
     /// Waits for `hello` and answers `welcome`; any other outcome closes the connection.
-    async fn handshake(&mut self, attachment: &mut Attachment<E>) -> Result<Session, End> {
+    async fn handshake(&mut self, attachment: &mut Attachment<E>) -> Result<Actor, End> {
         // A huge configured timeout must not overflow the clock: cap it at a day.
         let limit = self.limits.handshake_timeout.min(MAX_HANDSHAKE_TIMEOUT);
         let deadline = Instant::now() + limit;
@@ -192,7 +192,8 @@ impl<E: Engine> Conn<E> {
                 Ok(hello) => {
                     let (session, resumed) = self.attach(&hello, attachment).await;
                     let welcome = frames::welcome(&session.id, &session.token, resumed);
-                    self.send(welcome.into()).await.map(|()| session)
+                    let who = session.actor(self.id);
+                    self.send(welcome.into()).await.map(|()| who)
                 }
                 Err(err) => Err(self.close(err.close_code(), &err.to_string()).await),
             };
@@ -209,11 +210,7 @@ impl<E: Engine> Conn<E> {
             .open_session(self.id, user, hello.resume.as_ref())
             .await;
         let session = opened.session;
-        attachment.who = Some(Actor {
-            conn: self.id,
-            session: session.id.clone(),
-            user: session.user.clone(),
-        });
+        attachment.who = Some(session.actor(self.id));
         self.app.hub.welcome(self.id, &session.id, user);
         if let Some(old) = opened.replaced {
             info!(
@@ -236,12 +233,7 @@ impl<E: Engine> Conn<E> {
         (session, opened.resumed)
     }
 
-    async fn frame_loop(&mut self, session: &Session) -> End {
-        let who = Actor {
-            conn: self.id,
-            session: session.id.clone(),
-            user: session.user.clone(),
-        };
+    async fn frame_loop(&mut self, who: &Actor) -> End {
         loop {
             // Outbound frames go before the next inbound one, so a client that broadcasts and
             // then sends a msg sees the broadcast's delivery first.
@@ -268,7 +260,7 @@ impl<E: Engine> Conn<E> {
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Action::Ignore,
                         Some(Ok(Message::Close(frame))) => return self.peer_closed(frame).await,
                     };
-                    if let Err(end) = self.act(action, session, &who).await {
+                    if let Err(end) = self.act(action, who).await {
                         return end;
                     }
                 }
@@ -276,7 +268,7 @@ impl<E: Engine> Conn<E> {
         }
     }
 
-    async fn act(&mut self, action: Action, session: &Session, who: &Actor) -> Result<(), End> {
+    async fn act(&mut self, action: Action, who: &Actor) -> Result<(), End> {
         let engine = Arc::clone(&self.app.engine);
         let refused = |id: Option<u64>, room: &str, err: EngineError| {
             Some(Utf8Bytes::from(frames::error(id, Some(room), err.body())))
@@ -291,7 +283,7 @@ impl<E: Engine> Conn<E> {
             Action::Ignore => None,
             Action::Request { id, body } => {
                 let requests = Arc::clone(&self.app.requests);
-                requests.handle(&engine, session, id, body).await
+                requests.handle(&engine, who, id, body).await
             }
             Action::Join {
                 id,

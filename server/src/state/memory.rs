@@ -242,12 +242,10 @@ mod tests {
         let conn = reg.membership.id();
         let opened = engine.open_session(conn, user, None).await;
         hub.welcome(conn, &opened.session.id, user);
-        let who = Actor {
-            conn,
-            session: opened.session.id,
-            user: opened.session.user,
-        };
-        Client { reg, who }
+        Client {
+            reg,
+            who: opened.session.actor(conn),
+        }
     }
 
     fn raw(text: &str) -> Box<RawValue> {

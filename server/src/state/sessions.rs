@@ -24,6 +24,17 @@ pub struct Session {
     pub user: Option<String>,
 }
 
+impl Session {
+    /// `conn` acting on behalf of this session.
+    pub fn actor(&self, conn: ConnId) -> Actor {
+        Actor {
+            conn,
+            session: self.id.clone(),
+            user: self.user.clone(),
+        }
+    }
+}
+
 /// The connection acting, and its session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
