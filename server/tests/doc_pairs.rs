@@ -163,7 +163,9 @@ impl Server {
     fn accept(&self) -> Link {
         let registration = self.hub.register();
         let conn = registration.membership.id();
-        let opened = self.run(self.engine.open_session(conn, None, None));
+        let opened = self
+            .run(self.engine.open_session(conn, None, None))
+            .expect("opened");
         self.hub.welcome(conn, &opened.session.id, None);
         Link {
             registration,
@@ -173,7 +175,7 @@ impl Server {
 
     /// The socket ended: the connection's state goes, and so do the frames queued for it.
     fn close(&self, link: Link) {
-        self.run(self.engine.disconnect(&link.who));
+        self.run(self.engine.disconnect(&link.who)).expect("left");
     }
 
     /// Reads everything client `i` sent, like its connection task: a `sync`'s answer is written
@@ -246,6 +248,7 @@ impl Server {
     fn doc(&self) -> (u64, Entries) {
         let (rev, entries) = self
             .run(self.engine.doc_state(DOC))
+            .expect("state")
             .unwrap_or((0, BTreeMap::new()));
         let entries = entries
             .into_iter()

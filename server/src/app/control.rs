@@ -116,18 +116,24 @@ async fn drop_connections<E: Engine>(
     Ok(Json(Dropped { dropped }))
 }
 
-async fn send_malformed<E: Engine>(State(app): State<AppState<E>>) -> Json<Sent> {
+async fn send_malformed<E: Engine>(State(app): State<AppState<E>>) -> Result<Json<Sent>, AppError> {
     let malformed = Delivery::new(To::Everyone, Utf8Bytes::from_static(MALFORMED_FRAME));
-    let sent = app.engine.deliver(malformed).await;
+    let sent = app.engine.deliver(malformed).await?;
     info!(sent, "control: sent a malformed frame");
-    Json(Sent { sent })
+    Ok(Json(Sent { sent }))
 }
 
-async fn send_text<E: Engine>(State(app): State<AppState<E>>, body: String) -> Json<Sent> {
+async fn send_text<E: Engine>(
+    State(app): State<AppState<E>>,
+    body: String,
+) -> Result<Json<Sent>, AppError> {
     let bytes = body.len();
-    let sent = app.engine.deliver(Delivery::new(To::Everyone, body)).await;
+    let sent = app
+        .engine
+        .deliver(Delivery::new(To::Everyone, body))
+        .await?;
     info!(sent, bytes, "control: sent a raw frame");
-    Json(Sent { sent })
+    Ok(Json(Sent { sent }))
 }
 
 /// Largest flood `/control/flood` accepts.
@@ -209,7 +215,7 @@ async fn notify<E: Engine>(
     let sent = app
         .engine
         .deliver(Delivery::new(to, frames::notify(&payload)))
-        .await;
+        .await?;
     info!(sent, user = ?query.user, "control: notify");
     Ok(Json(Sent { sent }))
 }
@@ -259,17 +265,17 @@ async fn doc<E: Engine>(
     if !crate::state::is_valid_name(&query.name) {
         return Err(EngineError::BadDocName.into());
     }
-    match app.engine.doc_state(&query.name).await {
+    match app.engine.doc_state(&query.name).await? {
         Some((rev, entries)) => Ok(Json(DocState { rev, entries })),
         None => Err(AppError::NoDocument(query.name)),
     }
 }
 
-async fn stats<E: Engine>(State(app): State<AppState<E>>) -> Json<Stats> {
+async fn stats<E: Engine>(State(app): State<AppState<E>>) -> Result<Json<Stats>, AppError> {
     let hub = app.hub.stats();
-    let state = app.engine.stats().await;
+    let state = app.engine.stats().await?;
     let remaining = app.outage.remaining().unwrap_or_default();
-    Json(Stats {
+    Ok(Json(Stats {
         connections: hub.open,
         handshaking: hub.handshaking,
         sessions: state.sessions,
@@ -278,7 +284,7 @@ async fn stats<E: Engine>(State(app): State<AppState<E>>) -> Json<Stats> {
         accepted: hub.accepted,
         refused: app.outage.refused(),
         outage_remaining_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use resocket::protocol::RequestBody;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use tokio::sync::watch;
-use tracing::debug;
+use tracing::{debug, warn};
 
 pub struct Requests {
     methods: MethodState,
@@ -42,7 +42,12 @@ impl Requests {
         id: u64,
         body: RequestBody<Box<RawValue>>,
     ) -> Option<Utf8Bytes> {
-        match engine.begin_request(&who.session, id).await {
+        let seen = match engine.begin_request(&who.session, id).await {
+            Ok(seen) => seen,
+            // Not recorded: the client may send it again.
+            Err(err) => return Some(frames::res(id, Err(err.body())).into()),
+        };
+        match seen {
             Seen::Done(reply) => {
                 debug!(session = who.session, id, "duplicate request: cached reply");
                 Some(reply)
@@ -63,7 +68,7 @@ impl Requests {
             Seen::New => match methods::plan(&body.method, body.params.as_deref(), &self.methods) {
                 Plan::Reply(result) => {
                     let reply = reply_frame(id, result);
-                    engine.finish_request(&who.session, id, reply.clone()).await;
+                    record(&**engine, who, id, &reply).await;
                     Some(reply)
                 }
                 Plan::Later { after, outcome } => {
@@ -76,15 +81,17 @@ impl Requests {
                             () = stopped(&mut stopping) => return,
                         }
                         let reply = reply_frame(id, outcome);
-                        if !engine.finish_request_later(&session, id, reply).await {
-                            debug!(session, id, "reply cached only");
+                        match engine.finish_request_later(&session, id, reply).await {
+                            Ok(true) => {}
+                            Ok(false) => debug!(session, id, "reply cached only"),
+                            Err(err) => warn!(session, id, %err, "late reply lost"),
                         }
                     });
                     None
                 }
                 Plan::Fill { reply, order } => {
                     let reply = reply_frame(id, Ok(reply));
-                    engine.finish_request(&who.session, id, reply.clone()).await;
+                    record(&**engine, who, id, &reply).await;
                     self.fill_later(engine, who, order);
                     Some(reply)
                 }
@@ -111,9 +118,18 @@ impl Requests {
             // An order's symbol is always one of the feed's, so the lookup cannot miss.
             let price = prices.get(order.symbol).unwrap_or_default();
             let fill = Delivery::new(to, frames::notify(&order.fill(price)));
-            let sent = engine.deliver(fill).await;
-            debug!(order = order.id, sent, "order filled");
+            match engine.deliver(fill).await {
+                Ok(sent) => debug!(order = order.id, sent, "order filled"),
+                Err(err) => warn!(order = order.id, %err, "order fill lost"),
+            }
         });
+    }
+}
+
+/// Caches the reply the caller writes itself; if that fails, a resend runs the request again.
+async fn record<E: Engine>(engine: &E, who: &Actor, id: u64, reply: &Utf8Bytes) {
+    if let Err(err) = engine.finish_request(&who.session, id, reply.clone()).await {
+        warn!(session = who.session, id, %err, "reply not cached");
     }
 }
 

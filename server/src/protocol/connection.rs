@@ -78,8 +78,14 @@ struct Attachment<E: Engine> {
 impl<E: Engine> Attachment<E> {
     async fn end(mut self) {
         if let Some(who) = self.who.take() {
-            self.engine.disconnect(&who).await;
+            leave_state(&*self.engine, &who).await;
         }
+    }
+}
+
+async fn leave_state<E: Engine>(engine: &E, who: &Actor) {
+    if let Err(err) = engine.disconnect(who).await {
+        warn!(conn = who.conn, session = who.session, %err, "connection not removed from the state");
     }
 }
 
@@ -94,7 +100,7 @@ impl<E: Engine> Drop for Attachment<E> {
         );
         let engine = Arc::clone(&self.engine);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { engine.disconnect(&who).await });
+            runtime.spawn(async move { leave_state(&*engine, &who).await });
         }
     }
 }
@@ -190,7 +196,14 @@ impl<E: Engine> Conn<E> {
             };
             return match check_hello(&text, self.limits.max_frame_bytes) {
                 Ok(hello) => {
-                    let (session, resumed) = self.attach(&hello, attachment).await;
+                    let (session, resumed) = match self.attach(&hello, attachment).await {
+                        Ok(attached) => attached,
+                        // The client retries later, as after a restart.
+                        Err(err) => {
+                            let reason = err.to_string();
+                            return Err(self.close(close_code::GOING_AWAY, &reason).await);
+                        }
+                    };
                     let welcome = frames::welcome(&session.id, &session.token, resumed);
                     let who = session.actor(self.id);
                     self.send(welcome.into()).await.map(|()| who)
@@ -202,13 +215,17 @@ impl<E: Engine> Conn<E> {
 
     /// Attaches the connection to the session `hello` asks for (or a new one) and closes an
     /// older connection of that session. Also says whether the session was resumed.
-    async fn attach(&mut self, hello: &Hello, attachment: &mut Attachment<E>) -> (Session, bool) {
+    async fn attach(
+        &mut self,
+        hello: &Hello,
+        attachment: &mut Attachment<E>,
+    ) -> Result<(Session, bool), EngineError> {
         let user = hello.user.as_deref().filter(|u| !u.is_empty());
         let opened = self
             .app
             .engine
             .open_session(self.id, user, hello.resume.as_ref())
-            .await;
+            .await?;
         let session = opened.session;
         attachment.who = Some(session.actor(self.id));
         self.app.hub.welcome(self.id, &session.id, user);
@@ -230,7 +247,7 @@ impl<E: Engine> Conn<E> {
             resumed = opened.resumed,
             "handshake complete"
         );
-        (session, opened.resumed)
+        Ok((session, opened.resumed))
     }
 
     async fn frame_loop(&mut self, who: &Actor) -> End {
@@ -276,8 +293,10 @@ impl<E: Engine> Conn<E> {
         let reply: Option<Utf8Bytes> = match action {
             Action::Reply(frame) => Some(frame.into()),
             Action::Broadcast(frame) => {
-                let sent = engine.deliver(Delivery::new(To::Everyone, frame)).await;
-                debug!(conn = self.id, sent, "broadcast");
+                match engine.deliver(Delivery::new(To::Everyone, frame)).await {
+                    Ok(sent) => debug!(conn = self.id, sent, "broadcast"),
+                    Err(err) => warn!(conn = self.id, %err, "broadcast lost"),
+                }
                 None
             }
             Action::Ignore => None,
@@ -294,10 +313,10 @@ impl<E: Engine> Conn<E> {
                 Ok(frames) => return self.send_all(frames).await,
                 Err(err) => refused(id, &room, err),
             },
-            Action::Leave { id, room } => {
-                engine.leave(who, &room).await;
-                Some(frames::left(id, &room).into())
-            }
+            Action::Leave { id, room } => match engine.leave(who, &room).await {
+                Ok(_) => Some(frames::left(id, &room).into()),
+                Err(err) => refused(id, &room, err),
+            },
             Action::Publish { id, room, payload } => {
                 match engine.publish(who, &room, &payload).await {
                     Ok(_) => None,
@@ -319,7 +338,9 @@ impl<E: Engine> Conn<E> {
                 }
             }
             Action::Unsync { room } => {
-                engine.unsync(self.id, &room).await;
+                if let Err(err) = engine.unsync(self.id, &room).await {
+                    warn!(conn = self.id, room, %err, "unsync failed");
+                }
                 None
             }
             Action::Op { room, op } => match engine.op(self.id, &room, &op).await {

@@ -5,6 +5,9 @@
 //! An engine carries out the deliveries its operations cause itself (to local connections, or
 //! through the store to other nodes) and keeps each room's and document's frames in order for
 //! every recipient. Callers only get what they must answer on their own connection.
+//!
+//! Every method can fail with [`EngineError`]: besides the refusals of the state's rules, a
+//! remote engine reports [`EngineError::Unavailable`] when its store cannot be reached.
 
 use super::dedup::Seen;
 use super::delivery::{ConnId, Delivery};
@@ -43,14 +46,17 @@ pub trait Engine: Send + Sync + 'static {
         conn: ConnId,
         user: Option<&str>,
         resume: Option<&Resume>,
-    ) -> impl Future<Output = Opened> + Send;
+    ) -> impl Future<Output = Result<Opened, EngineError>> + Send;
 
     /// A connection ended: it leaves its rooms and documents, and its session's TTL starts.
-    fn disconnect(&self, who: &Actor) -> impl Future<Output = ()> + Send;
+    fn disconnect(&self, who: &Actor) -> impl Future<Output = Result<(), EngineError>> + Send;
 
     /// Looks request `id` of `session` up; a new one is marked running.
-    fn begin_request(&self, session: &str, id: u64)
-        -> impl Future<Output = Seen<Utf8Bytes>> + Send;
+    fn begin_request(
+        &self,
+        session: &str,
+        id: u64,
+    ) -> impl Future<Output = Result<Seen<Utf8Bytes>, EngineError>> + Send;
 
     /// Caches the reply of a running request that the caller writes itself.
     fn finish_request(
@@ -58,7 +64,7 @@ pub trait Engine: Send + Sync + 'static {
         session: &str,
         id: u64,
         reply: Utf8Bytes,
-    ) -> impl Future<Output = ()> + Send;
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
 
     /// Caches the reply of a request that finished later and delivers it to the session's
     /// connection of this moment (so a resume cannot miss it); false if it has none.
@@ -67,7 +73,7 @@ pub trait Engine: Send + Sync + 'static {
         session: &str,
         id: u64,
         reply: Utf8Bytes,
-    ) -> impl Future<Output = bool> + Send;
+    ) -> impl Future<Output = Result<bool, EngineError>> + Send;
 
     /// Joins room `room`: the `joined` frame and the replay after `since` for the caller to
     /// write; the other members are told.
@@ -81,7 +87,11 @@ pub trait Engine: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Utf8Bytes>, EngineError>> + Send;
 
     /// Leaves `room`; true if the connection was a member.
-    fn leave(&self, who: &Actor, room: &str) -> impl Future<Output = bool> + Send;
+    fn leave(
+        &self,
+        who: &Actor,
+        room: &str,
+    ) -> impl Future<Output = Result<bool, EngineError>> + Send;
 
     /// Appends `payload` to `room` on behalf of a member and delivers it.
     fn publish(
@@ -121,7 +131,11 @@ pub trait Engine: Send + Sync + 'static {
         Q: FnOnce() -> Vec<Utf8Bytes> + Send;
 
     /// Ends `conn`'s subscription to `doc`; true if it was subscribed.
-    fn unsync(&self, conn: ConnId, doc: &str) -> impl Future<Output = bool> + Send;
+    fn unsync(
+        &self,
+        conn: ConnId,
+        doc: &str,
+    ) -> impl Future<Output = Result<bool, EngineError>> + Send;
 
     /// Applies a client op once per `(origin, cseq)` and delivers the answers.
     fn op(
@@ -132,11 +146,17 @@ pub trait Engine: Send + Sync + 'static {
     ) -> impl Future<Output = Result<OpOutcome, EngineError>> + Send;
 
     /// A document's revision and entries; `None` if it does not exist.
-    fn doc_state(&self, doc: &str) -> impl Future<Output = Option<(u64, Entries)>> + Send;
+    fn doc_state(
+        &self,
+        doc: &str,
+    ) -> impl Future<Output = Result<Option<(u64, Entries)>, EngineError>> + Send;
 
     /// Sends a frame that no state operation caused (broadcasts, notifications, fills);
     /// returns how many connections got it.
-    fn deliver(&self, delivery: Delivery) -> impl Future<Output = usize> + Send;
+    fn deliver(
+        &self,
+        delivery: Delivery,
+    ) -> impl Future<Output = Result<usize, EngineError>> + Send;
 
-    fn stats(&self) -> impl Future<Output = StateStats> + Send;
+    fn stats(&self) -> impl Future<Output = Result<StateStats, EngineError>> + Send;
 }

@@ -19,6 +19,10 @@ pub enum EngineError {
     TooManyRooms,
     #[error("the server holds at most {MAX_DOCS} documents")]
     TooManyDocs,
+    /// A remote engine's store could not be reached or answered wrongly; the operation may or
+    /// may not have taken effect.
+    #[error("shared state unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl EngineError {
@@ -27,6 +31,7 @@ impl EngineError {
             EngineError::BadRoomName | EngineError::BadDocName => ErrorCode::BadRequest,
             EngineError::Private { .. } | EngineError::NotMember(_) => ErrorCode::Forbidden,
             EngineError::TooManyRooms | EngineError::TooManyDocs => ErrorCode::RateLimited,
+            EngineError::Unavailable(_) => ErrorCode::Internal,
         }
     }
 

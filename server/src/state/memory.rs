@@ -90,39 +90,52 @@ impl Engine for MemoryEngine {
         conn: ConnId,
         user: Option<&str>,
         resume: Option<&Resume>,
-    ) -> Opened {
+    ) -> Result<Opened, EngineError> {
         let token = random::token();
-        self.lock()
+        let mut state = self.lock();
+        Ok(state
             .sessions
-            .open(Instant::now(), user, resume, conn, token)
+            .open(Instant::now(), user, resume, conn, token))
     }
 
-    async fn disconnect(&self, who: &Actor) {
-        let _ = self.run(|state| {
+    async fn disconnect(&self, who: &Actor) -> Result<(), EngineError> {
+        self.run(|state| {
             let left = state.rooms.disconnect(who.conn);
             state.docs.disconnect(who.conn);
             state
                 .sessions
                 .detach(Instant::now(), &who.session, who.conn);
             Ok(left)
-        });
+        })
+        .map(|((), _)| ())
     }
 
-    async fn begin_request(&self, session: &str, id: u64) -> Seen<Utf8Bytes> {
-        self.lock().sessions.begin_request(session, id)
+    async fn begin_request(&self, session: &str, id: u64) -> Result<Seen<Utf8Bytes>, EngineError> {
+        Ok(self.lock().sessions.begin_request(session, id))
     }
 
-    async fn finish_request(&self, session: &str, id: u64, reply: Utf8Bytes) {
+    async fn finish_request(
+        &self,
+        session: &str,
+        id: u64,
+        reply: Utf8Bytes,
+    ) -> Result<(), EngineError> {
         self.lock().sessions.finish_request(session, id, reply);
+        Ok(())
     }
 
-    async fn finish_request_later(&self, session: &str, id: u64, reply: Utf8Bytes) -> bool {
-        let sent = self.run(|state| {
+    async fn finish_request_later(
+        &self,
+        session: &str,
+        id: u64,
+        reply: Utf8Bytes,
+    ) -> Result<bool, EngineError> {
+        self.run(|state| {
             state.sessions.finish_request(session, id, reply.clone());
             let to = To::Session(session.to_owned());
             Ok(Outcome::with((), vec![Delivery::new(to, reply)]))
-        });
-        sent.is_ok_and(|((), sent)| sent == 1)
+        })
+        .map(|((), sent)| sent == 1)
     }
 
     async fn join(
@@ -137,9 +150,9 @@ impl Engine for MemoryEngine {
             .map(|(frames, _)| frames)
     }
 
-    async fn leave(&self, who: &Actor, room: &str) -> bool {
+    async fn leave(&self, who: &Actor, room: &str) -> Result<bool, EngineError> {
         self.run(|state| Ok(state.rooms.leave(who.conn, room)))
-            .is_ok_and(|(left, _)| left)
+            .map(|(left, _)| left)
     }
 
     async fn publish(
@@ -190,8 +203,8 @@ impl Engine for MemoryEngine {
         Ok(frames)
     }
 
-    async fn unsync(&self, conn: ConnId, doc: &str) -> bool {
-        self.lock().docs.unsync(conn, doc)
+    async fn unsync(&self, conn: ConnId, doc: &str) -> Result<bool, EngineError> {
+        Ok(self.lock().docs.unsync(conn, doc))
     }
 
     async fn op(&self, conn: ConnId, doc: &str, op: &ClientOp) -> Result<OpOutcome, EngineError> {
@@ -199,22 +212,22 @@ impl Engine for MemoryEngine {
             .map(|(outcome, _)| outcome)
     }
 
-    async fn doc_state(&self, doc: &str) -> Option<(u64, Entries)> {
-        self.lock().docs.state(doc)
+    async fn doc_state(&self, doc: &str) -> Result<Option<(u64, Entries)>, EngineError> {
+        Ok(self.lock().docs.state(doc))
     }
 
-    async fn deliver(&self, delivery: Delivery) -> usize {
-        let sent = self.run(|_| Ok(Outcome::with((), vec![delivery])));
-        sent.map_or(0, |((), sent)| sent)
+    async fn deliver(&self, delivery: Delivery) -> Result<usize, EngineError> {
+        self.run(|_| Ok(Outcome::with((), vec![delivery])))
+            .map(|((), sent)| sent)
     }
 
-    async fn stats(&self) -> StateStats {
+    async fn stats(&self) -> Result<StateStats, EngineError> {
         let mut state = self.lock();
-        StateStats {
+        Ok(StateStats {
             sessions: state.sessions.count(Instant::now()),
             rooms: state.rooms.active(),
             docs: state.docs.count(),
-        }
+        })
     }
 }
 
@@ -240,7 +253,7 @@ mod tests {
     async fn client(engine: &MemoryEngine, hub: &Arc<Hub>, user: Option<&str>) -> Client {
         let reg = hub.register();
         let conn = reg.membership.id();
-        let opened = engine.open_session(conn, user, None).await;
+        let opened = engine.open_session(conn, user, None).await.expect("opened");
         hub.welcome(conn, &opened.session.id, user);
         Client {
             reg,
@@ -283,22 +296,22 @@ mod tests {
         assert_eq!(seqs(a.queued()), [json!(1), json!(2), json!(3)]);
         assert_eq!(seqs(b.queued()), [json!(1), json!(2), json!(3)]);
 
-        let stats = engine.stats().await;
+        let stats = engine.stats().await.expect("stats");
         assert_eq!((stats.sessions, stats.rooms, stats.docs), (2, 1, 0));
-        engine.disconnect(&b.who).await;
+        engine.disconnect(&b.who).await.expect("left");
         assert_eq!(a.queued()[0]["payload"]["event"], "leave");
-        assert!(!engine.leave(&b.who, "r").await);
+        assert_eq!(engine.leave(&b.who, "r").await, Ok(false));
         let frame = Utf8Bytes::from_static(r#"{"kind":"notify"}"#);
         assert_eq!(
             engine
                 .deliver(Delivery::new(To::User("alice".into()), frame.clone()))
                 .await,
-            1
+            Ok(1)
         );
         drop(b);
         assert_eq!(
             engine.deliver(Delivery::new(To::Everyone, frame)).await,
-            1,
+            Ok(1),
             "b is gone"
         );
     }
@@ -307,22 +320,24 @@ mod tests {
     async fn a_late_reply_goes_to_the_sessions_connection_of_that_moment() {
         let (hub, engine) = setup();
         let mut a = client(&engine, &hub, None).await;
-        assert_eq!(engine.begin_request(&a.who.session, 1).await, Seen::New);
+        assert_eq!(engine.begin_request(&a.who.session, 1).await, Ok(Seen::New));
         let reply = Utf8Bytes::from_static(r#"{"kind":"res","id":1}"#);
-        assert!(
+        assert_eq!(
             engine
                 .finish_request_later(&a.who.session, 1, reply.clone())
-                .await
+                .await,
+            Ok(true)
         );
         assert_eq!(a.queued().len(), 1);
         assert_eq!(
             engine.begin_request(&a.who.session, 1).await,
-            Seen::Done(reply.clone())
+            Ok(Seen::Done(reply.clone()))
         );
-        engine.disconnect(&a.who).await;
-        assert_eq!(engine.begin_request(&a.who.session, 2).await, Seen::New);
-        assert!(
-            !engine.finish_request_later(&a.who.session, 2, reply).await,
+        engine.disconnect(&a.who).await.expect("left");
+        assert_eq!(engine.begin_request(&a.who.session, 2).await, Ok(Seen::New));
+        assert_eq!(
+            engine.finish_request_later(&a.who.session, 2, reply).await,
+            Ok(false),
             "detached"
         );
     }
@@ -348,6 +363,9 @@ mod tests {
             engine.sync(a.who.conn, None, "", None, Vec::new).await,
             Err(EngineError::BadDocName)
         );
-        assert_eq!(engine.doc_state("d").await.map(|s| s.0), Some(0));
+        assert_eq!(
+            engine.doc_state("d").await.map(|s| s.map(|s| s.0)),
+            Ok(Some(0))
+        );
     }
 }
