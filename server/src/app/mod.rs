@@ -9,6 +9,8 @@ pub mod feed;
 pub mod methods;
 pub mod outage;
 pub mod requests;
+#[cfg(test)]
+mod unreachable_tests;
 
 use crate::protocol::connection::{self, Limits};
 use crate::protocol::hub::Hub;
