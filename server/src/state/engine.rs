@@ -39,8 +39,8 @@ pub struct StateStats {
 }
 
 pub trait Engine: Send + Sync + 'static {
-    /// Attaches `conn` (already welcomed by `user`) to the session `resume` names, or to a new
-    /// one. The caller closes the connection it replaces.
+    /// Attaches `conn`, opened by `user`, to the session `resume` names (if its token and user
+    /// match) or to a new one. The caller closes the connection it replaces.
     fn open_session(
         &self,
         conn: ConnId,
