@@ -454,7 +454,7 @@ pub fn write_op_body<J: WireValue>(origin: &str, cseq: Option<u64>, op: &Op<J>) 
         Change::Merge(v) => (OpName::Merge, Some(v.clone())),
         Change::Delete => (OpName::Delete, None),
     };
-    object(vec![
+    object(&mut [
         (field::ORIGIN, Some(J::string(origin))),
         (field::CSEQ, cseq.map(J::number)),
         (field::KEY, Some(J::string(&op.key))),
@@ -522,10 +522,10 @@ pub enum ClientFrame<'a, J> {
 }
 
 /// An object with the fields that are present.
-fn object<J: WireValue>(fields: Vec<(&str, Option<J>)>) -> J {
+fn object<J: WireValue>(fields: &mut [(&str, Option<J>)]) -> J {
     let mut object = J::empty_object();
     for (name, value) in fields {
-        if let Some(value) = value {
+        if let Some(value) = value.take() {
             object.insert(name, value);
         }
     }
@@ -537,12 +537,12 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
     let (kind, id, room, seq, payload) = match frame {
         ClientFrame::Hello(hello) => {
             let resume = hello.resume.as_ref().map(|resume| {
-                object(vec![
+                object(&mut [
                     (field::SESSION, Some(J::string(&resume.session))),
                     (field::TOKEN, Some(J::string(&resume.token))),
                 ])
             });
-            let body = object(vec![
+            let body = object(&mut [
                 (field::VERSION, Some(J::number(u64::from(hello.version)))),
                 (field::USER, hello.user.as_deref().map(J::string)),
                 (field::RESUME, resume),
@@ -554,7 +554,7 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
         ClientFrame::Msg { payload } => (Kind::Msg, None, None, None, Some(payload)),
         ClientFrame::Broadcast { payload } => (Kind::Broadcast, None, None, None, Some(payload)),
         ClientFrame::Req { id, method, params } => {
-            let body = object(vec![
+            let body = object(&mut [
                 (field::METHOD, Some(J::string(method))),
                 (field::PARAMS, params),
             ]);
@@ -566,10 +566,7 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             since,
             meta,
         } => {
-            let body = object(vec![
-                (field::SINCE, since.map(J::number)),
-                (field::META, meta),
-            ]);
+            let body = object(&mut [(field::SINCE, since.map(J::number)), (field::META, meta)]);
             (Kind::Join, Some(id), Some(room), None, Some(body))
         }
         ClientFrame::Leave { id, room } => (Kind::Leave, Some(id), Some(room), None, None),
@@ -577,11 +574,11 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             (Kind::Publish, None, Some(room), None, Some(payload))
         }
         ClientFrame::Presence { room, meta } => {
-            let body = object(vec![(field::META, Some(meta))]);
+            let body = object(&mut [(field::META, Some(meta))]);
             (Kind::Presence, None, Some(room), None, Some(body))
         }
         ClientFrame::Sync { id, doc, since } => {
-            let body = object(vec![(field::SINCE, since.map(J::number))]);
+            let body = object(&mut [(field::SINCE, since.map(J::number))]);
             (Kind::Sync, Some(id), Some(doc), None, Some(body))
         }
         ClientFrame::Unsync { id, doc } => (Kind::Unsync, Some(id), Some(doc), None, None),
@@ -595,7 +592,7 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             (Kind::Op, None, Some(doc), Some(cseq), Some(body))
         }
     };
-    object(vec![
+    object(&mut [
         (field::KIND, Some(J::string(kind.as_wire()))),
         (field::ID, id.map(J::number)),
         (field::ROOM, room.map(J::string)),
