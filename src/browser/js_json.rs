@@ -88,7 +88,11 @@ impl WireValue for JsValue {
         JsValue::as_bool(self)
     }
 
-    fn items(&self) -> Option<Vec<Self>> {
-        Array::is_array(self).then(|| Array::from(self).iter().collect())
+    fn item_count(&self) -> Option<usize> {
+        Array::is_array(self).then(|| self.unchecked_ref::<Array>().length() as usize)
+    }
+
+    fn item(&self, index: usize) -> Self {
+        self.unchecked_ref::<Array>().get(index as u32)
     }
 }

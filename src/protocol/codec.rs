@@ -101,8 +101,10 @@ pub trait WireValue: Json {
     /// A non-negative integer that JSON numbers hold exactly (at most 2^53).
     fn as_u64(&self) -> Option<u64>;
     fn as_bool(&self) -> Option<bool>;
-    /// The items of an array; `None` for anything else.
-    fn items(&self) -> Option<Vec<Self>>;
+    /// The length of an array; `None` for anything else.
+    fn item_count(&self) -> Option<usize>;
+    /// Item `index` (below `item_count`) of an array.
+    fn item(&self, index: usize) -> Self;
 }
 
 /// Largest integer every JSON implementation holds exactly (JS numbers): 2^53.
@@ -333,8 +335,11 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
         Kind::Joined => {
             let body = r.object(field::PAYLOAD);
             let body = r.at(&body);
-            let members = match body.get(field::MEMBERS).and_then(|m| m.items()) {
-                Some(members) => members.iter().map(|m| r.at(m).member()).collect(),
+            let members = body.get(field::MEMBERS).unwrap_or_else(J::null);
+            let members = match members.item_count() {
+                Some(count) => (0..count)
+                    .map(|i| r.at(&members.item(i)).member())
+                    .collect(),
                 None => {
                     r.fail(field::MEMBERS);
                     Vec::new()
