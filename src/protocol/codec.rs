@@ -406,19 +406,15 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
         }),
         Kind::Snapshot => {
             let entries = r.at(&r.object(field::PAYLOAD)).object(field::ENTRIES);
-            let entries = entries
-                .entries()
-                .into_iter()
-                .map(|(key, entry)| {
-                    let value = entry.get(field::VALUE).unwrap_or_else(J::null);
-                    let rev = r.at(&entry).u64(field::REV);
-                    (key, value, rev)
-                })
-                .collect();
+            let mut parsed = Vec::new();
+            for (key, entry) in entries.entries() {
+                let value = entry.get(field::VALUE).unwrap_or_else(J::null);
+                parsed.push((key, value, r.at(&entry).u64(field::REV)));
+            }
             Doc(DocInbound::Snapshot {
                 doc: r.string(field::ROOM),
                 rev: r.u64(field::SEQ),
-                entries,
+                entries: parsed,
             })
         }
         // Kinds only clients send make no sense coming back: reported like unknown ones.
