@@ -335,16 +335,16 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
         Kind::Joined => {
             let body = r.object(field::PAYLOAD);
             let body = r.at(&body);
-            let members = body.get(field::MEMBERS).unwrap_or_else(J::null);
-            let members = match members.item_count() {
-                Some(count) => (0..count)
-                    .map(|i| r.at(&members.item(i)).member())
-                    .collect(),
-                None => {
-                    r.fail(field::MEMBERS);
-                    Vec::new()
+            let items = body.get(field::MEMBERS).unwrap_or_else(J::null);
+            let mut members = Vec::new();
+            match items.item_count() {
+                Some(count) => {
+                    for i in 0..count {
+                        members.push(r.at(&items.item(i)).member());
+                    }
                 }
-            };
+                None => r.fail(field::MEMBERS),
+            }
             Core(Inbound::Joined {
                 id: r.optional(field::ID, J::as_u64),
                 room: r.string(field::ROOM),
