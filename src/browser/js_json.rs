@@ -30,13 +30,13 @@ impl Json for JsValue {
         if !Json::is_object(self) {
             return Vec::new();
         }
-        Object::keys(self.unchecked_ref::<Object>())
-            .iter()
-            .filter_map(|key| {
-                let value = Reflect::get(self, &key).ok()?;
-                Some((key.as_string()?, value))
-            })
-            .collect()
+        let mut entries = Vec::new();
+        for key in Object::keys(self.unchecked_ref::<Object>()).iter() {
+            if let (Ok(value), Some(key)) = (Reflect::get(self, &key), key.as_string()) {
+                entries.push((key, value));
+            }
+        }
+        entries
     }
 
     fn get(&self, key: &str) -> Option<Self> {
