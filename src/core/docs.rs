@@ -202,7 +202,10 @@ impl<V: Clone, F: Clone + WireSize> Docs<V, F> {
     /// A connection opened: every document syncs again.
     pub fn on_open(&mut self, out: &mut Sink<F, V>) {
         self.online = true;
-        let names: Vec<String> = self.docs.keys().cloned().collect();
+        let mut names = Vec::new();
+        for name in self.docs.keys() {
+            names.push(name.clone());
+        }
         for name in names {
             self.send_sync(out, &name);
         }

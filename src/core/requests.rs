@@ -171,12 +171,12 @@ impl<F: Clone + WireSize> Requests<F> {
     /// A new session does not know what the old one ran: every request ever sent settles with
     /// `SessionLost` (re-sending could run it twice). Returns their ids.
     pub fn on_session_lost<P>(&mut self, out: &mut Sink<F, P>) -> Vec<u64> {
-        let sent: Vec<u64> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.sent)
-            .map(|(id, _)| *id)
-            .collect();
+        let mut sent = Vec::new();
+        for (id, pending) in self.pending.iter() {
+            if pending.sent {
+                sent.push(*id);
+            }
+        }
         for id in &sent {
             self.settle(out, *id, Err(ClientError::SessionLost));
         }

@@ -67,11 +67,13 @@ impl Timers {
 
     /// The timers due at `now`, in firing order.
     pub fn due(&self, now: u64) -> Vec<Timer> {
-        self.deadlines
-            .iter()
-            .filter(|(_, at)| now >= *at)
-            .map(|(timer, _)| *timer)
-            .collect()
+        let mut due = Vec::new();
+        for (timer, at) in &self.deadlines {
+            if now >= *at {
+                due.push(*timer);
+            }
+        }
+        due
     }
 
     /// The earliest deadline of all.
