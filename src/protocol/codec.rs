@@ -11,7 +11,7 @@ use super::{
     DocInbound, ErrorBody, ErrorCode, Hello, Inbound, Kind, Member, OpName, PresenceChange, Welcome,
 };
 use crate::doc::{Change, Json, Op};
-use alloc::{string::String, vec, vec::Vec};
+use alloc::{string::String, vec::Vec};
 use core::cell::Cell;
 
 /// The envelope's and the bodies' field names on the wire.
