@@ -82,7 +82,11 @@ impl Driver {
         if let Some(socket) = self.socket.take() {
             socket.close(close_code::NORMAL, "client freed");
         }
-        core::mem::take(&mut self.calls).into_values().collect()
+        let mut calls = Vec::new();
+        for call in core::mem::take(&mut self.calls).into_values() {
+            calls.push(call);
+        }
+        calls
     }
 
     pub fn execute_actions(&mut self, driver_rc: &SharedDriver, emitter: &Emitter) {

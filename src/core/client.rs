@@ -553,18 +553,16 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.out.timers.clear(Timer::Stable);
         // In-flight retries go first: they were sent before anything still queued.
         let resend = self.requests.on_disconnect(&mut self.out);
-        let resend = resend
-            .into_iter()
-            .map(|(id, frame)| {
-                let size = frame.wire_size();
-                let queued = Queued {
-                    frame,
-                    request: Some(id),
-                };
-                (queued, size)
-            })
-            .collect();
-        self.outbox.restore_front(resend);
+        let mut frames = Vec::new();
+        for (id, frame) in resend {
+            let size = frame.wire_size();
+            let queued = Queued {
+                frame,
+                request: Some(id),
+            };
+            frames.push((queued, size));
+        }
+        self.outbox.restore_front(frames);
         self.rooms.on_disconnect(&mut self.out);
         self.docs.on_disconnect();
     }

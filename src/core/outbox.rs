@@ -72,11 +72,11 @@ impl<F: WireSize> Outbox<F> {
             count,
             bytes: dropped.bytes,
         });
-        Ok(dropped
-            .items
-            .into_iter()
-            .filter_map(|q| q.request)
-            .collect())
+        let mut requests = Vec::new();
+        for queued in dropped.items {
+            requests.extend(queued.request);
+        }
+        Ok(requests)
     }
 
     /// The error a request dropped from a full queue settles with.
