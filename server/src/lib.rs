@@ -36,6 +36,7 @@ mod lock;
 mod origins;
 mod outage;
 mod random;
+pub mod rpc;
 mod requests;
 mod rooms;
 mod session;
