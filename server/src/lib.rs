@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod api;
 mod app;
 pub mod auth;
 mod config;
@@ -36,9 +37,9 @@ mod lock;
 mod origins;
 mod outage;
 mod random;
-pub mod rpc;
 mod requests;
 mod rooms;
+pub mod rpc;
 mod session;
 #[cfg(test)]
 mod wire_tests;

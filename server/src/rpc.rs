@@ -142,7 +142,12 @@ impl RpcForwarder {
         match tokio::time::timeout(timeout, self.exchange(call)).await {
             Ok(result) => result,
             Err(_) => {
-                warn!(method = call.method, session = call.session, id = call.id, "rpc timeout");
+                warn!(
+                    method = call.method,
+                    session = call.session,
+                    id = call.id,
+                    "rpc timeout"
+                );
                 Err(RpcError::internal(format!(
                     "the app backend did not answer within {} ms",
                     timeout.as_millis()
@@ -163,7 +168,11 @@ impl RpcForwarder {
             .await
             .map_err(|err| {
                 if err.is::<http_body_util::LengthLimitError>() {
-                    warn!(method = call.method, limit = self.max_response, "rpc answer too large");
+                    warn!(
+                        method = call.method,
+                        limit = self.max_response,
+                        "rpc answer too large"
+                    );
                     RpcError::internal(format!(
                         "the app backend's answer is larger than {} bytes",
                         self.max_response

@@ -14,7 +14,11 @@ type Seen = Arc<Mutex<Vec<(HeaderMap, Value)>>>;
 
 /// Answers by `method`: `ok` echoes, `status` answers `params.status` with `params.body`,
 /// `slow` sleeps 500 ms, `big` answers `params.bytes` bytes, `empty` 204, `text` non-JSON 200.
-async fn backend(State(seen): State<Seen>, headers: HeaderMap, Json(call): Json<Value>) -> Response {
+async fn backend(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    Json(call): Json<Value>,
+) -> Response {
     seen.lock().expect("lock").push((headers, call.clone()));
     let params = call["params"].clone();
     match call["method"].as_str().unwrap_or_default() {
@@ -143,7 +147,10 @@ async fn error_statuses_map_to_typed_codes() {
 async fn error_bodies_pass_their_message_through_bounded() {
     let (rpc, _) = start(2_000).await;
     let cases = [
-        (r#"{"error":{"code":"not_found","message":"no such order"}}"#, "no such order"),
+        (
+            r#"{"error":{"code":"not_found","message":"no such order"}}"#,
+            "no such order",
+        ),
         (r#"{"error":"plain text error"}"#, "plain text error"),
         (r#"{"message":"top-level message"}"#, "top-level message"),
         (r#""not an object""#, "the app backend answered 404"),
@@ -160,14 +167,21 @@ async fn error_bodies_pass_their_message_through_bounded() {
     }
     // A text (non-JSON) error body is not passed through.
     let params = raw(r#"{"status":400,"body":"<html>stack trace</html>"}"#);
-    let err = rpc.forward(call("status", Some(&params))).await.expect_err("400");
+    let err = rpc
+        .forward(call("status", Some(&params)))
+        .await
+        .expect_err("400");
     assert_eq!(err.message, "the app backend answered 400");
     // A long message is cut to MAX_ERROR_MESSAGE bytes at a char boundary, controls dropped.
     let long = format!("{}\n{}", "é".repeat(200), "z".repeat(200));
-    let params = serde_json::to_string(&json!({"status": 400, "body": {"error": {"message": long}}}))
-        .expect("json");
+    let params =
+        serde_json::to_string(&json!({"status": 400, "body": {"error": {"message": long}}}))
+            .expect("json");
     let params = raw(&params);
-    let err = rpc.forward(call("status", Some(&params))).await.expect_err("400");
+    let err = rpc
+        .forward(call("status", Some(&params)))
+        .await
+        .expect_err("400");
     assert_eq!(err.code, ErrorCode::BadRequest);
     assert!(err.message.len() <= MAX_ERROR_MESSAGE);
     assert!(err.message.len() >= MAX_ERROR_MESSAGE - 1);
@@ -191,13 +205,22 @@ async fn an_oversized_answer_is_internal() {
     let small = raw(r#"{"bytes":900}"#);
     assert!(rpc.forward(call("big", Some(&small))).await.is_ok());
     let big = raw(r#"{"bytes":5000}"#);
-    let err = rpc.forward(call("big", Some(&big))).await.expect_err("too large");
+    let err = rpc
+        .forward(call("big", Some(&big)))
+        .await
+        .expect_err("too large");
     assert_eq!(err.code, ErrorCode::Internal);
-    assert_eq!(err.message, "the app backend's answer is larger than 1000 bytes");
+    assert_eq!(
+        err.message,
+        "the app backend's answer is larger than 1000 bytes"
+    );
     // The default limit is 1 MiB.
     let (rpc, _) = start(5_000).await;
     let huge = raw(&format!(r#"{{"bytes":{}}}"#, MAX_RESPONSE_BYTES + 10));
-    let err = rpc.forward(call("big", Some(&huge))).await.expect_err("too large");
+    let err = rpc
+        .forward(call("big", Some(&huge)))
+        .await
+        .expect_err("too large");
     assert!(err.message.contains("larger than"));
 }
 
@@ -218,7 +241,10 @@ async fn a_non_json_answer_and_an_unreachable_backend_are_internal() {
         timeout: Duration::from_millis(1_000),
     };
     let rpc = RpcForwarder::new(&setup).expect("forwarder");
-    let err = rpc.forward(call("ok", None)).await.expect_err("unreachable");
+    let err = rpc
+        .forward(call("ok", None))
+        .await
+        .expect_err("unreachable");
     assert_eq!(err.code, ErrorCode::Internal);
     assert_eq!(err.message, "the app backend is unreachable");
 }
