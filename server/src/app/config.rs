@@ -1,6 +1,11 @@
 //! Server configuration and the hand-rolled command-line parser (a handful of flags do not
 //! justify a CLI framework).
 
+use super::api::DEFAULT_MAX_BODY_BYTES;
+use crate::auth::options::{
+    API_KEY_ENV, DEFAULT_RPC_TIMEOUT_MS, MAX_RPC_TIMEOUT_MS, RPC_SECRET_ENV,
+};
+use crate::auth::{ApiKey, RpcSetup, SharedSecret};
 use crate::error::ServerError;
 use resocket::protocol::DEFAULT_MAX_FRAME_BYTES;
 use std::net::SocketAddr;
@@ -28,7 +33,9 @@ resocket-server: test server for the resocket protocol v1
 USAGE:
     resocket-server [--addr HOST:PORT] [--static DIR] [--max-frame-bytes N]
                     [--handshake-timeout-ms N] [--session-ttl-ms N] [--history N]
-                    [--feed-interval-ms N] [--doc-history N]
+                    [--feed-interval-ms N] [--doc-history N] [--demo]
+                    [--api-key-file FILE] [--api-addr HOST:PORT] [--api-max-body-bytes N]
+                    [--rpc-url URL] [--rpc-secret-file FILE] [--rpc-timeout-ms N]
 
 OPTIONS:
     --addr HOST:PORT            listen address (default 127.0.0.1:8080; port 0 picks a free port)
@@ -44,6 +51,16 @@ OPTIONS:
                                 (default 500; 0 disables the feed)
     --doc-history N             applied ops kept per document for replay after a sync with
                                 `since` (default 1000, at most 100000; older: snapshot)
+    --demo                      demo mode: the demo request methods (echo, sum, sleep, fail,
+                                count, order) and the `prices` feed; off by default
+    --api-key-file FILE         turn the server API (/api/v1, docs/SERVER_API.md) on with the key
+                                in FILE (default: $RESOCKET_API_KEY when set; else the API is off)
+    --api-addr HOST:PORT        serve the API on this address instead of the main listener
+    --api-max-body-bytes N      largest API request body (default 1048576)
+    --rpc-url URL               forward requests no local method handles to this http:// URL
+    --rpc-secret-file FILE      secret sent as X-Resocket-Secret to --rpc-url (required with it;
+                                default: $RESOCKET_RPC_SECRET)
+    --rpc-timeout-ms N          how long a forwarded request may take (default 5000, at most 60000)
     -h, --help                  print this help
 
 ENDPOINTS:
@@ -58,6 +75,7 @@ ENDPOINTS:
     POST /control/flood?count=N&pad=P send N numbered msg frames to every open connection
     GET  /control/doc?name=N          document N as {rev, entries} (404 if unknown)
     GET  /control/stats               connection, session, room and document counters as JSON
+    /api/v1/...                       the server API for app backends (with an API key)
     (control endpoints answer loopback peers only)
 
 Logging level: RUST_LOG=error|warn|info|debug|trace (default info).
@@ -84,6 +102,21 @@ pub struct ServerConfig {
     pub feed_interval: Duration,
     /// Applied ops kept per document for replay to syncing clients.
     pub doc_history: usize,
+    /// Demo mode: the demo request methods and the price feed.
+    pub demo: bool,
+    /// The server API; `None`: off.
+    pub api: Option<ApiSettings>,
+    /// Forwarding of requests no local method handles; `None`: they answer `not_found`.
+    pub rpc: Option<RpcSetup>,
+}
+
+/// The server API's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    pub key: ApiKey,
+    /// A separate listener for the API; `None`: on the main listener.
+    pub addr: Option<SocketAddr>,
+    pub max_body_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +131,9 @@ impl Default for ServerConfig {
             history: DEFAULT_HISTORY,
             feed_interval: DEFAULT_FEED_INTERVAL,
             doc_history: DEFAULT_DOC_HISTORY,
+            demo: false,
+            api: None,
+            rpc: None,
         }
     }
 }
@@ -122,14 +158,105 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
+    parse_args_with_env(args, |name| std::env::var(name).ok())
+}
+
+/// The flags of the server API and RPC forwarding, before their secrets are read.
+#[derive(Default)]
+struct BackendFlags {
+    api_key_file: Option<PathBuf>,
+    api_addr: Option<SocketAddr>,
+    api_max_body_bytes: Option<usize>,
+    rpc_url: Option<String>,
+    rpc_secret_file: Option<PathBuf>,
+    rpc_timeout_ms: Option<u64>,
+}
+
+impl BackendFlags {
+    fn resolve(
+        self,
+        config: &mut ServerConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ServerError> {
+        let key = match &self.api_key_file {
+            Some(path) => Some(ApiKey::from_file(path)?),
+            None => env(API_KEY_ENV)
+                .map(|key| ApiKey::new(&key, API_KEY_ENV))
+                .transpose()?,
+        };
+        config.api = match key {
+            Some(key) => Some(ApiSettings {
+                key,
+                addr: self.api_addr,
+                max_body_bytes: self.api_max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            }),
+            None if self.api_addr.is_some() || self.api_max_body_bytes.is_some() => {
+                return Err(ServerError::Needs {
+                    flag: "--api-addr/--api-max-body-bytes",
+                    needs: "an API key (--api-key-file or $RESOCKET_API_KEY)",
+                })
+            }
+            None => None,
+        };
+        config.rpc = match self.rpc_url {
+            Some(url) => {
+                let secret =
+                    match &self.rpc_secret_file {
+                        Some(path) => SharedSecret::from_file(path)?,
+                        None => match env(RPC_SECRET_ENV) {
+                            Some(secret) => SharedSecret::new(&secret, RPC_SECRET_ENV)?,
+                            None => return Err(ServerError::Needs {
+                                flag: "--rpc-url",
+                                needs:
+                                    "a shared secret (--rpc-secret-file or $RESOCKET_RPC_SECRET)",
+                            }),
+                        },
+                    };
+                let setup = RpcSetup {
+                    url,
+                    secret,
+                    timeout: Duration::from_millis(
+                        self.rpc_timeout_ms.unwrap_or(DEFAULT_RPC_TIMEOUT_MS),
+                    ),
+                };
+                // Checks the URL now rather than at the first request.
+                super::rpc::RpcForwarder::new(&setup)?;
+                Some(setup)
+            }
+            None if self.rpc_secret_file.is_some() || self.rpc_timeout_ms.is_some() => {
+                return Err(ServerError::Needs {
+                    flag: "--rpc-secret-file/--rpc-timeout-ms",
+                    needs: "--rpc-url",
+                })
+            }
+            None => None,
+        };
+        Ok(())
+    }
+}
+
+/// [`parse_args`] with the environment given as a lookup function (tests).
+pub fn parse_args_with_env<I, S>(
+    args: I,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, ServerError>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
     let args: Vec<String> = args.into_iter().map(Into::into).collect();
     // `--help` anywhere wins, even over arguments that would not parse.
     if args.iter().any(|a| a == "-h" || a == "--help") {
         return Ok(Command::Help);
     }
     let mut config = ServerConfig::default();
+    let mut backend = BackendFlags::default();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
+        if arg == "--demo" {
+            config.demo = true;
+            continue;
+        }
         // Accept both `--flag value` and `--flag=value`.
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => {
@@ -146,6 +273,12 @@ where
             "--history" => "--history",
             "--feed-interval-ms" => "--feed-interval-ms",
             "--doc-history" => "--doc-history",
+            "--api-key-file" => "--api-key-file",
+            "--api-addr" => "--api-addr",
+            "--api-max-body-bytes" => "--api-max-body-bytes",
+            "--rpc-url" => "--rpc-url",
+            "--rpc-secret-file" => "--rpc-secret-file",
+            "--rpc-timeout-ms" => "--rpc-timeout-ms",
             _ => return Err(ServerError::UnknownArgument(arg)),
         };
         let value = match inline.or_else(|| args.next()) {
@@ -202,12 +335,42 @@ where
                 }
                 config.doc_history = n;
             }
+            "--api-key-file" | "--rpc-secret-file" => {
+                if value.is_empty() {
+                    return Err(invalid("must not be empty".into()));
+                }
+                let path = Some(PathBuf::from(&value));
+                if flag == "--api-key-file" {
+                    backend.api_key_file = path;
+                } else {
+                    backend.rpc_secret_file = path;
+                }
+            }
+            "--api-addr" => {
+                backend.api_addr = Some(value.parse().map_err(|e| invalid(format!("{e}")))?);
+            }
+            "--api-max-body-bytes" => {
+                let n: usize = value.parse().map_err(|e| invalid(format!("{e}")))?;
+                if n == 0 {
+                    return Err(invalid("must be at least 1".into()));
+                }
+                backend.api_max_body_bytes = Some(n);
+            }
+            "--rpc-url" => backend.rpc_url = Some(value.clone()),
+            "--rpc-timeout-ms" => {
+                let ms: u64 = value.parse().map_err(|e| invalid(format!("{e}")))?;
+                if ms == 0 || ms > MAX_RPC_TIMEOUT_MS {
+                    return Err(invalid(format!("must be 1 to {MAX_RPC_TIMEOUT_MS}")));
+                }
+                backend.rpc_timeout_ms = Some(ms);
+            }
             _ => {
                 let ms: u64 = value.parse().map_err(|e| invalid(format!("{e}")))?;
                 config.feed_interval = Duration::from_millis(ms);
             }
         }
     }
+    backend.resolve(&mut config, env)?;
     Ok(Command::Run(config))
 }
 

@@ -126,14 +126,10 @@ impl RpcForwarder {
     }
 
     /// The same forwarder with another answer size limit (tests).
+    #[cfg(test)]
     pub fn with_max_response(mut self, bytes: usize) -> RpcForwarder {
         self.max_response = bytes;
         self
-    }
-
-    /// The backend URL.
-    pub fn url(&self) -> &Uri {
-        &self.uri
     }
 
     /// Forwards `call` and waits for the backend's answer, at most the configured timeout.

@@ -6,12 +6,15 @@ use super::{router, AppState};
 use crate::protocol::hub::Hub;
 use crate::state::{
     Actor, ClientOp, ConnId, Delivery, Engine, EngineError, Entries, OpOutcome, Opened, Published,
-    Seen, StateStats,
+    Seen, ServerOpOutcome, StateStats,
 };
 use axum::extract::ws::Utf8Bytes;
 use futures_util::{SinkExt, StreamExt};
+use resocket::doc::Op;
+use resocket::protocol::Member;
 use resocket::protocol::Resume;
 use serde_json::value::RawValue;
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +29,15 @@ fn down<T>() -> Result<T, EngineError> {
 }
 
 impl Engine for Unreachable {
+    async fn presence(&self, _: &str) -> Result<Vec<Member<Box<RawValue>>>, EngineError> {
+        down()
+    }
+    async fn history(&self, _: &str, _: usize) -> Result<Vec<Utf8Bytes>, EngineError> {
+        down()
+    }
+    async fn server_op(&self, _: &str, _: &Op<Value>) -> Result<ServerOpOutcome, EngineError> {
+        down()
+    }
     async fn open_session(
         &self,
         _: ConnId,
@@ -107,7 +119,7 @@ async fn serve_unreachable() -> SocketAddr {
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let config = ServerConfig::default();
     let state = AppState::with_engine(Hub::new(), Arc::new(Unreachable), &config, stopped);
-    let app = router(state, None).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state, None, None).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

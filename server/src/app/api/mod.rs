@@ -7,10 +7,12 @@
 //! application state (publishing takes the same path as a client publish, and so on).
 
 mod error;
+mod ops;
 #[cfg(test)]
 mod tests;
 
 pub use error::ApiError;
+pub use ops::{DISCONNECTED, DISCONNECTED_REASON};
 
 use crate::auth::{valid_user_id, ApiKey};
 use axum::body::Bytes;
@@ -34,9 +36,9 @@ pub const API_PREFIX: &str = "/api/v1";
 /// Default `--api-max-body-bytes`: the largest request body accepted.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Longest room or document name, in bytes (as for clients).
-pub const MAX_NAME: usize = 256;
-/// Longest document key, in bytes.
-pub const MAX_KEY: usize = 256;
+pub const MAX_NAME: usize = crate::state::MAX_NAME;
+/// Longest document key, in bytes (as for clients).
+pub const MAX_KEY: usize = crate::state::MAX_KEY;
 /// `history` without `limit` returns at most this many messages.
 pub const DEFAULT_HISTORY_LIMIT: usize = 100;
 /// Largest `limit` accepted by `history`.
