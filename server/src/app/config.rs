@@ -376,6 +376,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    use super::super::rpc::RpcConfigError;
     use super::*;
 
     fn run(args: &[&str]) -> ServerConfig {
@@ -476,6 +477,137 @@ mod tests {
                 }
                 other => panic!("{flag} {value:?}: expected InvalidValue, got {other:?}"),
             }
+        }
+    }
+
+    fn with_env(args: &[&str], env: &[(&str, &str)]) -> Result<ServerConfig, ServerError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        match parse_args_with_env(args.iter().copied(), |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })? {
+            Command::Run(config) => Ok(config),
+            Command::Help => panic!("unexpected help"),
+        }
+    }
+
+    #[test]
+    fn demo_api_and_rpc_flags() {
+        let none: &[(&str, &str)] = &[];
+        let config = with_env(&[], none).expect("defaults");
+        assert!(!config.demo && config.api.is_none() && config.rpc.is_none());
+        assert!(with_env(&["--demo"], none).expect("demo").demo);
+
+        let dir = std::env::temp_dir().join(format!("resocket-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let key_file = dir.join("api.key");
+        std::fs::write(&key_file, "file-api-key-0123456789\n").expect("write");
+        let key_path = key_file.to_str().expect("utf-8 path");
+        let config = with_env(
+            &[
+                "--api-key-file",
+                key_path,
+                "--api-addr=127.0.0.1:8081",
+                "--api-max-body-bytes",
+                "2048",
+            ],
+            none,
+        )
+        .expect("api");
+        let api = config.api.expect("api on");
+        assert!(api.key.matches("file-api-key-0123456789"));
+        assert_eq!(api.addr, Some(SocketAddr::from(([127, 0, 0, 1], 8081))));
+        assert_eq!(api.max_body_bytes, 2048);
+        // The key from the environment; default body limit, main listener.
+        let env = [(API_KEY_ENV, "env-api-key-0123456789")];
+        let api = with_env(&[], &env).expect("env").api.expect("api on");
+        assert!(api.key.matches("env-api-key-0123456789"));
+        assert_eq!(
+            (api.addr, api.max_body_bytes),
+            (None, DEFAULT_MAX_BODY_BYTES)
+        );
+
+        let env = [(RPC_SECRET_ENV, "rpc-secret-0123456789")];
+        let rpc = with_env(
+            &[
+                "--rpc-url",
+                "http://127.0.0.1:7000/rpc",
+                "--rpc-timeout-ms=250",
+            ],
+            &env,
+        )
+        .expect("rpc")
+        .rpc
+        .expect("rpc on");
+        assert_eq!(rpc.url, "http://127.0.0.1:7000/rpc");
+        assert_eq!(rpc.timeout, Duration::from_millis(250));
+        assert!(rpc.secret.matches("rpc-secret-0123456789"));
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn backend_flag_errors_are_typed() {
+        let none: &[(&str, &str)] = &[];
+        let secret = [(RPC_SECRET_ENV, "rpc-secret-0123456789")];
+        assert!(matches!(
+            with_env(&["--api-addr", "127.0.0.1:1"], none),
+            Err(ServerError::Needs { .. })
+        ));
+        assert!(matches!(
+            with_env(&["--api-key-file", "/nonexistent/resocket.key"], none),
+            Err(ServerError::Secret(_))
+        ));
+        assert!(matches!(
+            with_env(&[], &[(API_KEY_ENV, "short")]),
+            Err(ServerError::Secret(_))
+        ));
+        assert!(matches!(
+            with_env(&["--rpc-url", "http://b/rpc"], none),
+            Err(ServerError::Needs {
+                flag: "--rpc-url",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with_env(&["--rpc-timeout-ms", "10"], none),
+            Err(ServerError::Needs { .. })
+        ));
+        assert!(matches!(
+            with_env(&["--rpc-url", "https://b/rpc"], &secret),
+            Err(ServerError::Rpc(RpcConfigError::Https(_)))
+        ));
+        assert!(matches!(
+            with_env(&["--rpc-url", "b/rpc"], &secret),
+            Err(ServerError::Rpc(RpcConfigError::Url(_)))
+        ));
+        for (flag, value) in [
+            ("--rpc-timeout-ms", "0"),
+            ("--rpc-timeout-ms", "60001"),
+            ("--api-max-body-bytes", "0"),
+            ("--api-addr", "somewhere"),
+            ("--api-key-file", ""),
+        ] {
+            assert!(
+                matches!(
+                    with_env(&[flag, value], &secret),
+                    Err(ServerError::InvalidValue { .. })
+                ),
+                "{flag} {value}"
+            );
+        }
+        let usage_flags = [
+            "--demo",
+            "--api-key-file",
+            "--api-addr",
+            "--api-max-body-bytes",
+            "--rpc-url",
+            "--rpc-secret-file",
+            "--rpc-timeout-ms",
+        ];
+        for flag in usage_flags {
+            assert!(USAGE.contains(flag), "{flag} missing from USAGE");
         }
     }
 
