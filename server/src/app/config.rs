@@ -147,6 +147,8 @@ impl ServerConfig {
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Parsed once at start; boxing the config would only complicate every caller.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     Run(ServerConfig),
     Help,
