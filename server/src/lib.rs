@@ -30,8 +30,6 @@ mod lock;
 pub mod protocol;
 mod random;
 pub mod state;
-#[cfg(test)]
-mod wire_tests;
 
 pub use app::api::{ApiError, API_PREFIX, DISCONNECTED, DISCONNECTED_REASON};
 pub use app::config::{
