@@ -53,14 +53,20 @@ OPTIONS:
                                 `since` (default 1000, at most 100000; older: snapshot)
     --demo                      demo mode: the demo request methods (echo, sum, sleep, fail,
                                 count, order) and the `prices` feed; off by default
+                                [env: RESOCKET_DEMO]
     --api-key-file FILE         turn the server API (/api/v1, docs/SERVER_API.md) on with the key
-                                in FILE (default: $RESOCKET_API_KEY when set; else the API is off)
+                                in FILE [env: RESOCKET_API_KEY_FILE; or the key itself in
+                                RESOCKET_API_KEY]; without a key the API is off
     --api-addr HOST:PORT        serve the API on this address instead of the main listener
+                                [env: RESOCKET_API_ADDR]
     --api-max-body-bytes N      largest API request body (default 1048576)
+                                [env: RESOCKET_API_MAX_BODY_BYTES]
     --rpc-url URL               forward requests no local method handles to this http:// URL
-    --rpc-secret-file FILE      secret sent as X-Resocket-Secret to --rpc-url (required with it;
-                                default: $RESOCKET_RPC_SECRET)
+                                [env: RESOCKET_RPC_URL]
+    --rpc-secret-file FILE      secret sent as X-Resocket-Secret to --rpc-url, required with it
+                                [env: RESOCKET_RPC_SECRET_FILE; or the secret in RESOCKET_RPC_SECRET]
     --rpc-timeout-ms N          how long a forwarded request may take (default 5000, at most 60000)
+                                [env: RESOCKET_RPC_TIMEOUT_MS]
     -h, --help                  print this help
 
 ENDPOINTS:
@@ -163,6 +169,18 @@ where
     parse_args_with_env(args, |name| std::env::var(name).ok())
 }
 
+/// The environment variables of the backend flags (`--help` lists them).
+const BACKEND_ENV: [(&str, &str); 6] = [
+    ("RESOCKET_API_KEY_FILE", "--api-key-file"),
+    ("RESOCKET_API_ADDR", "--api-addr"),
+    ("RESOCKET_API_MAX_BODY_BYTES", "--api-max-body-bytes"),
+    ("RESOCKET_RPC_URL", "--rpc-url"),
+    ("RESOCKET_RPC_SECRET_FILE", "--rpc-secret-file"),
+    ("RESOCKET_RPC_TIMEOUT_MS", "--rpc-timeout-ms"),
+];
+/// Turns `--demo` on unless empty, `0`, `false`, `no` or `off`.
+const DEMO_ENV: &str = "RESOCKET_DEMO";
+
 /// The flags of the server API and RPC forwarding, before their secrets are read.
 #[derive(Default)]
 struct BackendFlags {
@@ -251,6 +269,17 @@ where
     if args.iter().any(|a| a == "-h" || a == "--help") {
         return Ok(Command::Help);
     }
+    // The backend flags' environment variables come first, so flags given override them.
+    let mut from_env = Vec::new();
+    for (name, flag) in BACKEND_ENV {
+        if let Some(value) = env(name).filter(|v| !v.is_empty()) {
+            from_env.push(format!("{flag}={value}"));
+        }
+    }
+    if env(DEMO_ENV).is_some_and(|v| !matches!(v.as_str(), "" | "0" | "false" | "no" | "off")) {
+        from_env.push("--demo".to_owned());
+    }
+    let args = from_env.into_iter().chain(args);
     let mut config = ServerConfig::default();
     let mut backend = BackendFlags::default();
     let mut args = args.into_iter();
@@ -546,6 +575,28 @@ mod tests {
         assert_eq!(rpc.url, "http://127.0.0.1:7000/rpc");
         assert_eq!(rpc.timeout, Duration::from_millis(250));
         assert!(rpc.secret.matches("rpc-secret-0123456789"));
+
+        // Every backend flag from its environment variable; flags given override them.
+        let env = [
+            ("RESOCKET_API_KEY_FILE", key_path),
+            ("RESOCKET_API_ADDR", "127.0.0.1:9001"),
+            ("RESOCKET_API_MAX_BODY_BYTES", "100"),
+            ("RESOCKET_RPC_URL", "http://127.0.0.1:7000/rpc"),
+            (RPC_SECRET_ENV, "rpc-secret-0123456789"),
+            ("RESOCKET_RPC_TIMEOUT_MS", "300"),
+            ("RESOCKET_DEMO", "1"),
+        ];
+        let config = with_env(&["--api-max-body-bytes", "200"], &env).expect("env");
+        assert!(config.demo);
+        let api = config.api.expect("api on");
+        assert_eq!(api.addr, Some(SocketAddr::from(([127, 0, 0, 1], 9001))));
+        assert_eq!(api.max_body_bytes, 200, "the flag wins");
+        assert_eq!(config.rpc.expect("rpc").timeout, Duration::from_millis(300));
+        assert!(
+            !with_env(&[], &[("RESOCKET_DEMO", "false")])
+                .expect("off")
+                .demo
+        );
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
@@ -610,6 +661,9 @@ mod tests {
         ];
         for flag in usage_flags {
             assert!(USAGE.contains(flag), "{flag} missing from USAGE");
+        }
+        for (name, _) in BACKEND_ENV {
+            assert!(USAGE.contains(name), "{name} missing from USAGE");
         }
     }
 
