@@ -32,6 +32,7 @@ export type {
   SessionEvent,
   SyncedDoc,
   Unsubscribe,
+  WebSocketClass,
 } from "./resocket.js";
 
 /** Where to load the `.wasm` from; by default next to this module (bundlers rewrite it). */
@@ -39,10 +40,11 @@ export type WasmSource = string | URL | Request | Response | BufferSource | WebA
 
 let loading: Promise<void> | undefined;
 
-/** Loads the WASM module. Called by `connect`; every call shares the first load. */
+/** Loads the WASM module. Called by `connect`; every call shares the first load. In Node (and
+ * test runners on it, such as Vitest) the package's `.wasm` is read from disk. */
 export function load(source?: WasmSource): Promise<void> {
   // A failed load is not kept: the next call (e.g. an error boundary's retry) tries again.
-  loading ??= init(source === undefined ? undefined : { module_or_path: source }).then(
+  loading ??= init(wasmSource(source)).then(
     () => undefined,
     (error) => {
       loading = undefined;
@@ -50,6 +52,18 @@ export function load(source?: WasmSource): Promise<void> {
     },
   );
   return loading;
+}
+
+/** `init`'s argument. In Node (Deno, Bun), whose `fetch` cannot read `file:` URLs, the package's
+ * `.wasm` is read from disk through `process.getBuiltinModule` (Node 20.16+): an
+ * `import("node:fs/promises")` would break browser bundlers, which try to resolve it. */
+function wasmSource(source?: WasmSource) {
+  type Fs = { readFile(path: URL): Promise<Uint8Array<ArrayBuffer>> };
+  const fs = (globalThis as { process?: { getBuiltinModule?(id: string): Fs } }).process?.getBuiltinModule?.("fs/promises");
+  // A variable base: bundlers take `new URL("…", import.meta.url)` for an asset to emit.
+  const base = import.meta.url;
+  const module_or_path = source ?? fs?.readFile(new URL("resocket_bg.wasm", base));
+  return module_or_path && { module_or_path };
 }
 
 /** Loads the WASM module if needed and opens a client to `url`. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Package tests in headless Chromium against the real server: the demo site and example apps
-# (tests/pkg, tests/examples), the React hooks (tests/react) and bundler resolution.
+# (tests/pkg, tests/examples), the React hooks (tests/react) and bundler resolution; and the
+# package in Node (tests/node: no global WebSocket on Node 20, the ws package's instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OUT=${OUT:-out/demo}
@@ -9,11 +10,17 @@ scripts/build-hook-tests.sh
 # Strict type check of the hook harness against the package (build-examples.sh checks the apps).
 node_modules/.bin/tsc -p tests/react/tsconfig.json
 # Bundlers must resolve the package's exports and the .wasm URL: esbuild, and Vite building a
-# small app that imports "resocket" (served under /vite/ and loaded by the tests below).
+# small app that imports "resocket" (served under /vite/ and loaded by the tests below). Neither
+# browser bundle may pull in Node's modules (the Node-only .wasm read goes through `process`).
 node_modules/.bin/esbuild pkg/index.js --bundle --format=esm --log-level=warning --outfile=out/bundle-check.js
 node_modules/.bin/vite build --config tests/pkg/vite-app/vite.config.js --outDir "$PWD/$OUT/vite"
+if find out/bundle-check.js "$OUT" -name '*.js' ! -path "$OUT/pkg/*" -print0 |
+  xargs -0 grep -lE "(import|from) ?\(?[\"']node:"; then
+  echo "a browser bundle above imports a node: module"
+  exit 1
+fi
 addr=${RESOCKET_PKG_TEST_SERVER:-127.0.0.1:9432}
 RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static $OUT" \
-  scripts/with-server.sh "$addr" node --test --test-concurrency=1 tests/pkg/ tests/react/ tests/examples/
+  scripts/with-server.sh "$addr" node --test --test-concurrency=1 tests/pkg/ tests/react/ tests/examples/ tests/node/
 # The server API helper against the real server (its own server, with an API key).
 scripts/test-server-api.sh

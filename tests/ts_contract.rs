@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 #[path = "../src/browser/event_names.rs"]
 mod event_names;
 
-use event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS};
+use event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS, NO_WEBSOCKET};
 
 const CONTRACT: &str = include_str!("../src/browser/contract.d.ts");
 
@@ -215,6 +215,7 @@ fn event_names_match_the_typescript_event_maps() {
 fn error_codes_match_resocket_error_code() {
     let mut codes = names(every_client_error().iter().map(ClientError::code));
     codes.insert(INVALID_OPTIONS.to_owned());
+    codes.insert(NO_WEBSOCKET.to_owned());
     let declared = literals(declaration("type", "ResocketErrorCode"));
     assert_same("ResocketErrorCode", codes, declared);
 }

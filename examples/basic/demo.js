@@ -3,7 +3,8 @@ import { connect, isResocketError } from "../pkg/index.js";
 
 const $ = (id) => document.getElementById(id);
 let client;
-const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+// Relative to the page: ws://host/ws, or wss:// on an https page.
+const url = "/ws";
 
 function log(text, kind = "message") {
   const item = document.createElement("li");

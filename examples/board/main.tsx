@@ -1,7 +1,7 @@
 import "../common/base.css";
 import "./board.css";
 import { ResocketProvider } from "resocket/react";
-import { demoOptions, userFromUrl, wsUrl } from "../common/connection";
+import { demoOptions, userFromUrl, WS_URL } from "../common/connection";
 import { mount } from "../common/ui";
 import { BoardApp } from "./BoardApp";
 
@@ -16,7 +16,7 @@ function tabUser(): string {
 
 const user = tabUser();
 mount(
-  <ResocketProvider url={wsUrl()} options={demoOptions(user)}>
+  <ResocketProvider url={WS_URL} options={demoOptions(user)}>
     <BoardApp user={user} />
   </ResocketProvider>,
 );

@@ -2,9 +2,9 @@
 // endpoint (/ws) and the control endpoints, so everything is relative to the page's origin.
 import type { ClientOptions } from "resocket";
 
-export function wsUrl(): string {
-  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
-}
+/** The WebSocket endpoint, relative to the page: the client resolves it to ws://host/ws, or
+ * wss:// on an https page. */
+export const WS_URL = "/ws";
 
 /** `?user=alice` in the page's URL, if any. */
 export function userFromUrl(): string | undefined {

@@ -128,9 +128,11 @@ export class Connection {
 }
 
 const Context = createContext<Connection | null>(null);
+// Display names survive minification, so React DevTools and error messages name them.
+Context.displayName = "Resocket";
 
 export interface ResocketProviderProps {
-  /** An absolute ws:// or wss:// URL. A new `url` replaces the connection. */
+  /** A ws:// or wss:// URL, or one relative to the page ("/ws"). A new `url` replaces the connection. */
   url: string;
   /** Read when the connection is created; change the provider's `key` to apply new options. */
   options?: ClientOptions;
@@ -146,6 +148,8 @@ export function ResocketProvider({ url, options, children }: ResocketProviderPro
   if (connection.failure) throw connection.failure;
   return createElement(Context.Provider, { value: connection }, children);
 }
+
+ResocketProvider.displayName = "ResocketProvider";
 
 /** The provider's connection object (for hooks of your own). */
 export function useResocket(): Connection {

@@ -2,8 +2,8 @@
 
 use super::codec::JsFrame;
 use super::driver::{pump, Call, Core, Driver, SharedDriver};
-use super::event_names::{room_key, RoomEvent};
-use super::glue::{watch_abort, Emitter};
+use super::event_names::{room_key, RoomEvent, NO_WEBSOCKET};
+use super::glue::{self, watch_abort, Emitter};
 use super::js_values;
 use super::now_ms;
 use super::room::Room;
@@ -27,21 +27,32 @@ pub struct Client {
 
 #[wasm_bindgen]
 impl Client {
-    /// Creates a client for `url` (`ws://` or `wss://`) and, unless `autoConnect` is false,
-    /// starts connecting. Listeners added right after construction still see every event.
+    /// Creates a client for `url` and, unless `autoConnect` is false, starts connecting.
+    /// Listeners added right after construction still see every event. `url` is `ws://` or
+    /// `wss://`, or relative to the page (`"/ws"`: http becomes ws, https wss); anything else
+    /// throws `InvalidOptions`. Without a `WebSocket` class (the option, else the global one)
+    /// it throws `NoWebSocket`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: String,
         #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<Object>,
     ) -> Result<Client, JsValue> {
-        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+        let Some(url) = glue::socket_url(&url) else {
             return Err(invalid_options(
-                &["url must start with ws:// or wss://, got \"", &url, "\""].concat(),
+                &["url must be ws(s):// or relative to the page, got ", &url].concat(),
             ));
-        }
-        let (config, auto_connect) = parse_options(options)?;
-        let core = Core::new(config, random_seed()).map_err(|e| to_js::config_error(&e))?;
-        let driver = Rc::new(RefCell::new(Driver::new(core, url)));
+        };
+        let options = parse_options(options)?;
+        let given = options.socket_class.as_ref();
+        let Some(socket_class) = glue::socket_class(given) else {
+            return Err(match given {
+                Some(_) => invalid_options("options.WebSocket must be a class"),
+                None => to_js::named_error(NO_WEBSOCKET, "no WebSocket: pass options.WebSocket"),
+            });
+        };
+        let auto_connect = options.auto_connect;
+        let core = Core::new(options.config, random_seed()).map_err(|e| to_js::config_error(&e))?;
+        let driver = Rc::new(RefCell::new(Driver::new(core, url, socket_class)));
         let emitter = Emitter::new();
         let weak = Rc::downgrade(&driver);
         let abort_emitter = emitter.clone();
@@ -309,9 +320,13 @@ impl Drop for Client {
     }
 }
 
-fn parse_options(options: Option<Object>) -> Result<(Config, bool), JsValue> {
+fn parse_options(options: Option<Object>) -> Result<js_values::ClientOptions, JsValue> {
     match options {
-        None => Ok((Config::default(), true)),
+        None => Ok(js_values::ClientOptions {
+            config: Config::default(),
+            auto_connect: true,
+            socket_class: None,
+        }),
         Some(options) => {
             js_values::options(options.into()).map_err(|reason| invalid_options(&reason))
         }

@@ -31,7 +31,14 @@ export interface HeartbeatOptions {
   timeoutMs?: number;
 }
 
+/** A WebSocket class: the global `WebSocket` or a compatible one, such as the `ws` package's
+ * (`import { WebSocket } from "ws"`) in Node 20. */
+export type WebSocketClass = new (url: string) => object;
+
 export interface ClientOptions {
+  /** The class sockets are opened with. Default: the global `WebSocket` (browsers, Node 22+);
+   * without either, `new Client` throws `NoWebSocket`. */
+  WebSocket?: WebSocketClass;
   reconnect?: ReconnectOptions;
   queue?: QueueOptions;
   heartbeat?: HeartbeatOptions;
@@ -143,6 +150,7 @@ export type ResocketErrorCode =
   | "HeartbeatTimeout"
   | "Rejected"
   | "InvalidOptions"
+  | "NoWebSocket"
   | "Timeout"
   | "Disconnected"
   | "SessionLost"

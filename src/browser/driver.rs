@@ -47,6 +47,8 @@ impl Call {
 pub struct Driver {
     pub core: Core,
     url: String,
+    /// The `WebSocket` class sockets are opened with.
+    socket_class: Function,
     socket: Option<SocketHandle>,
     timer: Option<(u64, Timeout)>,
     keys: Keys,
@@ -61,10 +63,11 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(core: Core, url: String) -> Self {
+    pub fn new(core: Core, url: String, socket_class: Function) -> Self {
         Driver {
             core,
             url,
+            socket_class,
             socket: None,
             timer: None,
             keys: Keys::new(),
@@ -135,7 +138,7 @@ impl Driver {
                 pump(&driver, &emitter);
             }
         };
-        match SocketHandle::open(&self.url, on_event) {
+        match SocketHandle::open(&self.socket_class, &self.url, on_event) {
             Ok(socket) => self.socket = Some(socket),
             Err(err) => {
                 let reason = js_sys::Error::from(err)

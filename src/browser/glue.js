@@ -153,3 +153,30 @@ export function watchAbort(signal, listener, id) {
   signal.addEventListener("abort", onAbort, { once: true });
   return () => signal.removeEventListener("abort", onAbort);
 }
+
+// The WebSocket class a client opens its sockets with: `options.WebSocket` if given, else the
+// global one (browsers, Node 22+, Deno, Bun); undefined when it is not a function.
+export function socketClass(given) {
+  const Socket = given ?? globalThis.WebSocket;
+  return typeof Socket == "function" ? Socket : undefined;
+}
+
+// `url` as a WebSocket URL: ws:// and wss:// URLs as they are, others (e.g. "/ws") resolved
+// against the page's location, http -> ws, https -> wss. Undefined without a location (Node)
+// or for any other scheme.
+export function socketUrl(url) {
+  try {
+    const resolved = new URL(url, globalThis.location?.href);
+    resolved.protocol = resolved.protocol.replace(/^http/, "ws");
+    return /^wss?:$/.test(resolved.protocol) ? resolved.href : undefined;
+  } catch {}
+}
+
+// Opens a socket with the client's WebSocket class. The `error` listener matters in Node: the
+// `ws` package throws an `error` event nobody listens to; a `close` event follows it anyway.
+export function openSocket(Socket, url) {
+  const ws = new Socket(url);
+  ws.binaryType = "arraybuffer";
+  ws.onerror = () => {};
+  return ws;
+}

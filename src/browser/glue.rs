@@ -1,5 +1,6 @@
 //! Bindings to the JS helpers in `glue.js`.
 
+use alloc::string::String;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
@@ -74,4 +75,18 @@ extern "C" {
         listener: &js_sys::Function,
         id: f64,
     ) -> Result<js_sys::Function, JsValue>;
+
+    /// `options.WebSocket`, else the global `WebSocket`; `None` unless that is a function.
+    #[wasm_bindgen(js_name = socketClass)]
+    pub fn socket_class(given: Option<&JsValue>) -> Option<js_sys::Function>;
+
+    /// `url` as a `ws://` or `wss://` URL (a relative one resolved against `location`), or
+    /// `None` when it cannot be one.
+    #[wasm_bindgen(js_name = socketUrl)]
+    pub fn socket_url(url: &str) -> Option<String>;
+
+    /// `new Socket(url)` with binary frames as `ArrayBuffer`s; throws what the constructor throws.
+    #[wasm_bindgen(js_name = openSocket, catch)]
+    pub fn open_socket(socket: &js_sys::Function, url: &str)
+        -> Result<web_sys::WebSocket, JsValue>;
 }

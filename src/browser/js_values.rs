@@ -111,8 +111,17 @@ impl Fields {
     }
 }
 
-/// Parses `ClientOptions` into the core's `Config` and the driver's `autoConnect` flag.
-pub fn options(options: JsValue) -> Result<(Config, bool), String> {
+/// `ClientOptions` read: the core's `Config`, the driver's `autoConnect` flag and the
+/// `WebSocket` class, if given.
+pub struct ClientOptions {
+    pub config: Config,
+    pub auto_connect: bool,
+    /// Checked by `glue::socket_class`.
+    pub socket_class: Option<JsValue>,
+}
+
+/// Parses `ClientOptions`.
+pub fn options(options: JsValue) -> Result<ClientOptions, String> {
     let mut config = Config::default();
     let top = Fields::new(
         options,
@@ -127,6 +136,7 @@ pub fn options(options: JsValue) -> Result<(Config, bool), String> {
             "user",
             "origin",
             "autoConnect",
+            "WebSocket",
         ],
     )?;
     config.origin = match top.get("origin") {
@@ -178,7 +188,12 @@ pub fn options(options: JsValue) -> Result<(Config, bool), String> {
         h.set_integer("intervalMs", &mut config.heartbeat.interval_ms)?;
         h.set_integer("timeoutMs", &mut config.heartbeat.timeout_ms)?;
     }
-    Ok((config, auto_connect))
+    let socket_class = top.get("WebSocket");
+    Ok(ClientOptions {
+        config,
+        auto_connect,
+        socket_class,
+    })
 }
 
 /// Parses `RequestOptions` into the core's options and the optional `AbortSignal`.

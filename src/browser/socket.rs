@@ -1,9 +1,10 @@
-//! One browser `WebSocket` and the handlers attached to it. The handle owns its closures and
-//! detaches them before they are dropped, so no closure outlives its socket and none leaks.
+//! One `WebSocket` (the browser's, or a compatible class such as Node's `ws`) and the handlers
+//! attached to it. The handle owns its closures and detaches them before they are dropped, so no
+//! closure outlives its socket and none leaks.
 
 use alloc::string::String;
 use wasm_bindgen::prelude::*;
-use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 #[wasm_bindgen]
 extern "C" {
@@ -31,13 +32,14 @@ pub struct SocketHandle {
 }
 
 impl SocketHandle {
-    /// Opens a socket whose events all go to `on_event`.
+    /// Opens a socket of class `class` (the global `WebSocket` or the `WebSocket` option)
+    /// whose events all go to `on_event`.
     pub fn open(
+        class: &js_sys::Function,
         url: &str,
         on_event: impl Fn(SocketEvent) + Clone + 'static,
     ) -> Result<Self, JsValue> {
-        let ws = WebSocket::new(url)?;
-        ws.set_binary_type(BinaryType::Arraybuffer);
+        let ws = super::glue::open_socket(class, url)?;
         let handler = on_event.clone();
         let on_open = Closure::<dyn FnMut()>::new(move || handler(SocketEvent::Open));
         let handler = on_event.clone();

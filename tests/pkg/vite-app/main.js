@@ -1,7 +1,8 @@
 // A page bundled by Vite that imports the package by name, as an app would.
 import { connect } from "resocket";
 
-const client = await connect(`ws://${location.host}/ws`);
+// A relative url: resolved against the page (ws://host/ws).
+const client = await connect("/ws");
 client.on("state", (state) => (document.getElementById("status").textContent = state.status));
 client.on("message", (data) => (document.getElementById("echo").textContent = JSON.stringify(data)));
 client.send({ via: "vite" });
