@@ -99,6 +99,8 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
         // Answering an error with an error could make two peers loop forever.
         Kind::Error => Action::Ignore,
         Kind::Hello => unexpected(id, "hello was already received on this connection"),
+        // Until this server verifies tokens (issue 10), it has nothing to refresh.
+        Kind::Refresh => unexpected(id, "this server does not verify tokens"),
         Kind::Welcome
         | Kind::Res
         | Kind::Joined
@@ -106,7 +108,8 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
         | Kind::Notify
         | Kind::Synced
         | Kind::Snapshot
-        | Kind::Reject => unexpected(
+        | Kind::Reject
+        | Kind::Refreshed => unexpected(
             id,
             &format!("{} is sent by the server only", kind.as_wire()),
         ),
