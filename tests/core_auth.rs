@@ -404,7 +404,7 @@ mod origins {
     fn apply(core: &mut Core, value: i64) -> u64 {
         let cseq = core.allocate_cseq();
         let op = set(value);
-        let frame = frame(cseq, &core.origin().to_owned(), &op);
+        let frame = frame(cseq, core.origin(), &op);
         core.apply_op("d", cseq, op, frame).expect("open");
         cseq
     }
