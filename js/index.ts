@@ -1,8 +1,13 @@
 // The `resocket` package entry. All connection logic lives in the WASM module; this file loads
-// it once and gives the exported class precise event typing at no runtime cost.
+// it once. Its types, events included, come with the module (`src/browser/contract.d.ts`).
 import init, { Client as WasmClient } from "./resocket.js";
-import type { ClientEvents, ClientOptions, ResocketError, ResocketErrorCode } from "./resocket.js";
+import type { ClientOptions, ResocketError, ResocketErrorCode } from "./resocket.js";
 
+/** A resilient WebSocket connection; `new Client(url, options)` once the module is loaded (see
+ * `load`), or `connect` for both. */
+export type Client = WasmClient;
+// Bound here rather than re-exported: app bundles with the React layer come out smaller.
+export const Client = WasmClient;
 export type {
   ClientEvents,
   ClientOptions,
@@ -26,19 +31,8 @@ export type {
   RoomState,
   SessionEvent,
   SyncedDoc,
+  Unsubscribe,
 } from "./resocket.js";
-
-/** A resilient WebSocket connection (the WASM class, with typed `on`). */
-export interface Client extends Omit<WasmClient, "on"> {
-  /** Subscribes to an event; returns the function that unsubscribes. */
-  on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void;
-}
-
-/** `new Client(url, options)` once the module is loaded (see `load`); `connect` does both. */
-export const Client = WasmClient as unknown as {
-  new (url: string, options?: ClientOptions): Client;
-  readonly prototype: Client;
-};
 
 /** Where to load the `.wasm` from; by default next to this module (bundlers rewrite it). */
 export type WasmSource = string | URL | Request | Response | BufferSource | WebAssembly.Module;

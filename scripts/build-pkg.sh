@@ -19,10 +19,19 @@ else
   echo "note: node_modules/.bin/wasm-opt missing (run scripts/install-deps.sh); wasm left unoptimised"
 fi
 
-# The wrapper is compiled next to the glue it imports, in strict mode.
-cp js/index.ts js/react.ts pkg/
+# The wrapper and the React layer (js/react/) are compiled next to the glue they import, in
+# strict mode. The React layer ships as one module, pkg/react.js; its declarations stay one file
+# per module under pkg/react/, re-exported by pkg/react.d.ts.
+cp js/index.ts pkg/
+cp -r js/react pkg/react
 node_modules/.bin/tsc -p js/tsconfig.json
-rm pkg/index.ts pkg/react.ts
+node_modules/.bin/esbuild pkg/react/index.js --bundle --format=esm --external:react --external:../index.js \
+  --log-level=warning --outfile=pkg/react.js
+# The modules import the package entry as "../index.js"; the bundle sits next to it.
+sed -i 's#"\.\./index\.js"#"./index.js"#' pkg/react.js
+echo 'export * from "./react/index.js";' >pkg/react.d.ts
+rm pkg/index.ts pkg/react/*.js
+find pkg/react -name '*.ts' ! -name '*.d.ts' -delete
 cp pkg-template/package.json pkg-template/README.md pkg/
 
 # Ship minified JS, as a production bundle would serve it; the .d.ts files stay readable.

@@ -19,6 +19,7 @@
 //! ```
 
 mod app;
+pub mod auth;
 mod config;
 mod connection;
 mod control;

@@ -1,13 +1,14 @@
 //! The exported `Client` class: thin methods that feed the driver's core and pump it.
 
 use super::codec::JsFrame;
-use super::driver::{pump, room_key, Call, Core, Driver, SharedDriver};
-use super::errors;
+use super::driver::{pump, Call, Core, Driver, SharedDriver};
+use super::event_names::{room_key, RoomEvent};
 use super::glue::{watch_abort, Emitter};
 use super::js_values;
 use super::now_ms;
 use super::room::Room;
 use super::synced_doc::SyncedDoc;
+use super::to_js::{self, invalid_options};
 use crate::core::{ClientError, Config};
 use crate::protocol::codec::ClientFrame;
 use crate::protocol::Kind;
@@ -33,13 +34,12 @@ impl Client {
         #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<Object>,
     ) -> Result<Client, JsValue> {
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-            return Err(errors::named_error(
-                "InvalidOptions",
+            return Err(invalid_options(
                 &["url must start with ws:// or wss://, got \"", &url, "\""].concat(),
             ));
         }
         let (config, auto_connect) = parse_options(options)?;
-        let core = Core::new(config, random_seed()).map_err(|e| errors::config_error(&e))?;
+        let core = Core::new(config, random_seed()).map_err(|e| to_js::config_error(&e))?;
         let driver = Rc::new(RefCell::new(Driver::new(core, url)));
         let emitter = Emitter::new();
         let weak = Rc::downgrade(&driver);
@@ -99,13 +99,13 @@ impl Client {
     ) -> Promise {
         let (options, signal) = match js_values::request_options(options) {
             Ok(parsed) => parsed,
-            Err(reason) => return Promise::reject(&errors::named_error("InvalidOptions", &reason)),
+            Err(reason) => return Promise::reject(&invalid_options(&reason)),
         };
         if signal
             .as_ref()
             .is_some_and(|s| js_sys::Reflect::get(s, &"aborted".into()).ok() == Some(JsValue::TRUE))
         {
-            return Promise::reject(&errors::client_error(&ClientError::Aborted));
+            return Promise::reject(&to_js::client_error(&ClientError::Aborted));
         }
         let mut settle: Option<(Function, Function)> = None;
         let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
@@ -135,8 +135,7 @@ impl Client {
             (Some(signal), Some(listener)) => match watch_abort(signal, &listener, id as f64) {
                 Ok(detach) => Some(detach),
                 Err(_) => {
-                    let error =
-                        errors::named_error("InvalidOptions", "signal must be an AbortSignal");
+                    let error = invalid_options("signal must be an AbortSignal");
                     let _ = reject.call1(&JsValue::NULL, &error);
                     return promise;
                 }
@@ -165,7 +164,7 @@ impl Client {
                     reject,
                     detach_abort,
                 }
-                .settle(Err(errors::client_error(&error)));
+                .settle(Err(to_js::client_error(&error)));
                 return promise;
             }
         }
@@ -175,26 +174,26 @@ impl Client {
 
     /// Joins `room` (reference-counted: each handle's `leave()` releases one reference, the last
     /// one leaves). `handler(payload, seq)` receives the room's messages, each once, in order;
-    /// after a reconnect the room is rejoined and missed messages are replayed.
+    /// after a reconnect the room is rejoined and missed messages are replayed. Typed in
+    /// `contract.d.ts`.
+    #[wasm_bindgen(skip_typescript)]
     pub fn join(
         &self,
         room: String,
-        #[wasm_bindgen(unchecked_optional_param_type = "(payload: any, seq: number) => void")]
         handler: Option<Function>,
-        #[wasm_bindgen(unchecked_optional_param_type = "JoinOptions")] options: Option<Object>,
+        options: Option<Object>,
     ) -> Result<Room, JsValue> {
         if room.is_empty() {
-            return Err(errors::named_error("InvalidOptions", "room name is empty"));
+            return Err(invalid_options("room name is empty"));
         }
-        let meta = js_values::join_meta(options)
-            .map_err(|reason| errors::named_error("InvalidOptions", &reason))?;
+        let meta = js_values::join_meta(options).map_err(|reason| invalid_options(&reason))?;
         let handle = Room::new(
             Rc::downgrade(&self.driver),
             self.emitter.clone(),
             room.clone(),
         );
         if let Some(handler) = handler {
-            handle.subscribe(&room_key("message", &room), &handler);
+            handle.subscribe(&room_key(RoomEvent::Message.name(), &room), &handler);
         }
         self.driver.borrow_mut().core.join(&room, meta);
         self.pump();
@@ -211,13 +210,10 @@ impl Client {
         #[wasm_bindgen(unchecked_optional_param_type = "DocOptions")] options: Option<Object>,
     ) -> Result<SyncedDoc, JsValue> {
         if name.is_empty() {
-            return Err(errors::named_error(
-                "InvalidOptions",
-                "document name is empty",
-            ));
+            return Err(invalid_options("document name is empty"));
         }
         let storage_key = js_values::doc_storage_key(&name, options)
-            .map_err(|reason| errors::named_error("InvalidOptions", &reason))?;
+            .map_err(|reason| invalid_options(&reason))?;
         let saved = storage_key.as_deref().and_then(super::doc_storage::load);
         {
             let mut driver = self.driver.borrow_mut();
@@ -241,24 +237,16 @@ impl Client {
         ))
     }
 
-    /// Subscribes to an event; returns the function that unsubscribes.
-    #[wasm_bindgen(unchecked_return_type = "() => void")]
-    pub fn on(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "keyof ClientEvents")] event: &str,
-        #[wasm_bindgen(unchecked_param_type = "(value: any) => void")] listener: &Function,
-    ) -> Function {
+    /// Subscribes to an event; returns the function that unsubscribes. Typed in `contract.d.ts`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: &str, listener: &Function) -> Function {
         self.emitter.on(event, listener, None)
     }
 
-    /// Subscribes to messages (plain and room) whose payload has `type: messageType`.
-    #[wasm_bindgen(js_name = onMessage, unchecked_return_type = "() => void")]
-    pub fn on_message(
-        &self,
-        message_type: &str,
-        #[wasm_bindgen(unchecked_param_type = "(payload: any, seq?: number) => void")]
-        listener: &Function,
-    ) -> Function {
+    /// Subscribes to messages (plain and room) whose payload has `type: messageType`. Typed in
+    /// `contract.d.ts`.
+    #[wasm_bindgen(js_name = onMessage, skip_typescript)]
+    pub fn on_message(&self, message_type: &str, listener: &Function) -> Function {
         self.emitter
             .on(&["type:", message_type].concat(), listener, None)
     }
@@ -266,7 +254,7 @@ impl Client {
     /// The current connection state.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnectionState")]
     pub fn state(&self) -> JsValue {
-        js_values::state(self.driver.borrow().core.state())
+        to_js::state(self.driver.borrow().core.state())
     }
 
     /// The current session id, once the server welcomed a connection.
@@ -278,7 +266,7 @@ impl Client {
     /// A snapshot of the counters.
     #[wasm_bindgen(unchecked_return_type = "Metrics")]
     pub fn metrics(&self) -> JsValue {
-        js_values::metrics(&self.driver.borrow().core.metrics(now_ms()))
+        to_js::metrics(&self.driver.borrow().core.metrics(now_ms()))
     }
 
     /// Reconnects now, skipping any backoff wait; also restarts a closed client.
@@ -302,7 +290,7 @@ impl Client {
     fn submit(&self, frame: JsFrame) -> Result<(), JsValue> {
         let result = self.driver.borrow_mut().core.send(frame);
         self.pump();
-        result.map_err(|e| errors::client_error(&e))
+        result.map_err(|e| to_js::client_error(&e))
     }
 }
 
@@ -314,7 +302,7 @@ impl Drop for Client {
             Err(_) => Vec::new(),
         };
         for call in calls {
-            call.settle(Err(errors::client_error(&ClientError::Closed)));
+            call.settle(Err(to_js::client_error(&ClientError::Closed)));
         }
         self.emitter.clear();
     }
@@ -323,8 +311,9 @@ impl Drop for Client {
 fn parse_options(options: Option<Object>) -> Result<(Config, bool), JsValue> {
     match options {
         None => Ok((Config::default(), true)),
-        Some(options) => js_values::options(options.into())
-            .map_err(|reason| errors::named_error("InvalidOptions", &reason)),
+        Some(options) => {
+            js_values::options(options.into()).map_err(|reason| invalid_options(&reason))
+        }
     }
 }
 

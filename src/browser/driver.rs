@@ -5,18 +5,15 @@
 //! with no borrow held, so listeners may call back into the client.
 
 use super::codec::{self, JsFrame, Keys};
-use super::errors;
+use super::event_names::{doc_key, room_key, ClientEvent, DocEvent, RoomEvent};
 use super::glue::Emitter;
-use super::js_values::{self, ObjectBuilder};
 use super::now_ms;
 use super::socket::{SocketEvent, SocketHandle};
-use super::synced_doc::doc_key;
+use super::to_js::{self, Deliver};
 use crate::core::VecMap;
-use crate::core::{Action, ClientCore, Event, Transmit};
-use crate::doc::Change;
+use crate::core::{Action, ClientCore, ClientError, Event, Transmit};
 use crate::protocol::close_code;
 use crate::protocol::codec::ServerFrame;
-use crate::protocol::OpName;
 use gloo_timers::callback::Timeout;
 use js_sys::Function;
 use std::cell::RefCell;
@@ -214,17 +211,8 @@ pub fn pump(driver_rc: &SharedDriver, emitter: &Emitter) {
 }
 
 thread_local! {
-    /// The `message` event key as a JS string, created once.
-    static MESSAGE_KEY: JsValue = JsValue::from_str("message");
-}
-
-/// The emitter key of a room's event, e.g. `message@chat`.
-pub fn room_key(event: &str, room: &str) -> String {
-    let mut key = String::with_capacity(event.len() + 1 + room.len());
-    key.push_str(event);
-    key.push('@');
-    key.push_str(room);
-    key
+    /// The client's `message` event key as a JS string, created once.
+    static MESSAGE_KEY: JsValue = JsValue::from_str(ClientEvent::Message.name());
 }
 
 /// Saves document `name` if it is persisted.
@@ -236,116 +224,51 @@ fn persist(driver_rc: &SharedDriver, name: &str) {
 }
 
 fn dispatch(driver_rc: &SharedDriver, emitter: &Emitter, event: Event<JsValue>) {
-    match event {
-        Event::Message(payload) => {
-            MESSAGE_KEY.with(|key| emitter.emit_message(key, &payload, None))
+    to_js::event(event, &mut Listeners { driver_rc, emitter });
+}
+
+/// Delivers converted events to the emitter's listeners and settles request promises. Its
+/// methods are inlined into each arm of `to_js::event`, as a hand-written dispatch would be: a
+/// call per arm costs more WASM than the emit it wraps.
+struct Listeners<'a> {
+    driver_rc: &'a SharedDriver,
+    emitter: &'a Emitter,
+}
+
+impl Deliver for Listeners<'_> {
+    #[inline(always)]
+    fn client(&mut self, event: ClientEvent, value: &JsValue) {
+        self.emitter.emit(event.name(), value);
+    }
+
+    #[inline(always)]
+    fn room(&mut self, room: &str, event: RoomEvent, value: &JsValue) {
+        self.emitter.emit(&room_key(event.name(), room), value);
+    }
+
+    #[inline(always)]
+    fn doc(&mut self, doc: &str, event: DocEvent, value: &JsValue) {
+        persist(self.driver_rc, doc);
+        self.emitter.emit(&doc_key(event.name(), doc), value);
+    }
+
+    #[inline(always)]
+    fn message(&mut self, room: Option<(&str, u64)>, payload: &JsValue) {
+        match room {
+            None => MESSAGE_KEY.with(|key| self.emitter.emit_message(key, payload, None)),
+            Some((room, seq)) => self.emitter.emit_message(
+                &JsValue::from_str(&room_key(RoomEvent::Message.name(), room)),
+                payload,
+                Some(seq as f64),
+            ),
         }
-        Event::RoomMessage { room, seq, payload } => emitter.emit_message(
-            &JsValue::from_str(&room_key("message", &room)),
-            &payload,
-            Some(seq as f64),
-        ),
-        Event::State(state) => emitter.emit("state", &js_values::state(&state)),
-        Event::Error(error) => emitter.emit("error", &errors::client_error(&error)),
-        Event::Dropped { count, bytes } => {
-            let value = ObjectBuilder::new()
-                .number("count", count as u64)
-                .number("bytes", bytes as u64);
-            emitter.emit("dropped", &value.build())
+    }
+
+    #[inline(always)]
+    fn reply(&mut self, id: u64, result: Result<JsValue, ClientError>) {
+        let call = self.driver_rc.borrow_mut().calls.remove(&id);
+        if let Some(call) = call {
+            call.settle(result.map_err(|e| to_js::client_error(&e)));
         }
-        Event::Rtt {
-            rtt_ms,
-            smoothed_ms,
-        } => emitter.emit(
-            "rtt",
-            &ObjectBuilder::new()
-                .number("rttMs", rtt_ms)
-                .number("smoothedMs", smoothed_ms)
-                .build(),
-        ),
-        Event::Session { id, resumed, lost } => emitter.emit(
-            "session",
-            &ObjectBuilder::new()
-                .set("id", id)
-                .set("resumed", resumed)
-                .set("lost", lost)
-                .build(),
-        ),
-        Event::Notification(payload) => emitter.emit("notification", &payload),
-        Event::Reply { id, result } => {
-            let call = driver_rc.borrow_mut().calls.remove(&id);
-            if let Some(call) = call {
-                call.settle(result.map_err(|e| errors::client_error(&e)));
-            }
-        }
-        Event::DocChanged { doc, keys } => {
-            persist(driver_rc, &doc);
-            let list = js_sys::Array::new();
-            for key in keys {
-                list.push(&JsValue::from_str(&key));
-            }
-            emitter.emit(
-                &doc_key("change", &doc),
-                &ObjectBuilder::new().set("keys", list).build(),
-            )
-        }
-        Event::DocConfirmed { doc, cseq, rev } => {
-            persist(driver_rc, &doc);
-            emitter.emit(
-                &doc_key("confirmed", &doc),
-                &ObjectBuilder::new()
-                    .number("cseq", cseq)
-                    .number("rev", rev)
-                    .build(),
-            )
-        }
-        Event::DocRejected {
-            doc,
-            cseq,
-            op,
-            error,
-        } => {
-            persist(driver_rc, &doc);
-            // The op travels with the event, so the app can re-apply it on the new state.
-            let (name, value) = match op.change {
-                Change::Set(v) => (OpName::Set, v),
-                Change::Merge(v) => (OpName::Merge, v),
-                Change::Delete => (OpName::Delete, JsValue::UNDEFINED),
-            };
-            emitter.emit(
-                &doc_key("rejected", &doc),
-                &ObjectBuilder::new()
-                    .number("cseq", cseq)
-                    .set("key", op.key)
-                    .set("op", name.as_wire())
-                    .set("value", value)
-                    .set("error", errors::client_error(&error))
-                    .build(),
-            )
-        }
-        Event::DocSynced { doc, rev } => {
-            persist(driver_rc, &doc);
-            emitter.emit(
-                &doc_key("synced", &doc),
-                &ObjectBuilder::new().number("rev", rev).build(),
-            )
-        }
-        Event::DocError { doc, error } => {
-            emitter.emit(&doc_key("error", &doc), &errors::client_error(&error))
-        }
-        Event::Room { room, state } => {
-            emitter.emit(&room_key("state", &room), &js_values::room_state(&state))
-        }
-        Event::Presence {
-            room,
-            change,
-            member,
-        } => emitter.emit(
-            &room_key("presence", &room),
-            &ObjectBuilder::new()
-                .set("event", change.as_wire())
-                .set("member", js_values::member(&member))
-                .build(),
-        ),
     }
 }

@@ -1,16 +1,12 @@
-//! Conversions between the core's Rust types and plain JS objects, written by hand: a generic
-//! serde bridge would cost more of the size budget than everything else in the client.
+//! Reading the plain JS objects the app passes in (options) into the core's Rust types, written
+//! by hand for size like `to_js.rs`, which converts the other way.
 
 use super::codec::JsFrame;
-use crate::core::{
-    CloseReason, Config, ConnectionState, DisconnectPolicy, Metrics, OverflowPolicy,
-    RequestOptions, RoomState,
-};
-use crate::protocol::Member;
+use crate::core::{Config, DisconnectPolicy, OverflowPolicy, RequestOptions};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-/// Builds a JS object field by field.
+/// Builds a JS object field by field (for `to_js`, the codec and document storage).
 pub struct ObjectBuilder(Object);
 
 impl ObjectBuilder {
@@ -38,64 +34,6 @@ impl ObjectBuilder {
     pub fn build(self) -> JsValue {
         self.0.into()
     }
-}
-
-pub fn state(state: &ConnectionState) -> JsValue {
-    let object = ObjectBuilder::new().set("status", state.name());
-    match state {
-        ConnectionState::Idle | ConnectionState::Open => object,
-        ConnectionState::Connecting { attempt } => object.number("attempt", u64::from(*attempt)),
-        ConnectionState::Reconnecting {
-            attempt,
-            delay_ms,
-            retry_at,
-            code,
-            reason,
-        } => object
-            .number("attempt", u64::from(*attempt))
-            .number("delayMs", *delay_ms)
-            .number("retryAt", *retry_at)
-            .number("code", u64::from(*code))
-            .set("reason", reason.as_str()),
-        ConnectionState::Closed { reason } => object.set("reason", close_reason(reason)),
-    }
-    .build()
-}
-
-fn close_reason(reason: &CloseReason) -> JsValue {
-    match reason {
-        CloseReason::Client => ObjectBuilder::new().set("kind", "client"),
-        CloseReason::MaxAttempts { attempts } => ObjectBuilder::new()
-            .set("kind", "maxAttempts")
-            .number("attempts", u64::from(*attempts)),
-        CloseReason::Rejected { code, reason } => ObjectBuilder::new()
-            .set("kind", "rejected")
-            .number("code", u64::from(*code))
-            .set("reason", reason.as_str()),
-    }
-    .build()
-}
-
-pub fn metrics(m: &Metrics) -> JsValue {
-    ObjectBuilder::new()
-        .number("messagesSent", m.messages_sent)
-        .number("bytesSent", m.bytes_sent)
-        .number("messagesReceived", m.messages_received)
-        .number("bytesReceived", m.bytes_received)
-        .number("reconnects", m.reconnects)
-        .number("errors", m.errors)
-        .number("dropped", m.dropped)
-        .number("duplicates", m.duplicates)
-        .number("unknownReplies", m.unknown_replies)
-        .number("pendingRequests", m.pending_requests)
-        .number("queueDepth", m.queue_depth)
-        .number("queueBytes", m.queue_bytes)
-        .optional_number("rttMs", m.rtt_ms)
-        .optional_number("smoothedRttMs", m.smoothed_rtt_ms)
-        .number("uptimeMs", m.uptime_ms)
-        .number("qualityScore", u64::from(m.quality_score))
-        .set("quality", m.quality.as_str())
-        .build()
 }
 
 /// Reads one options object, refusing unknown keys and values of the wrong type.
@@ -239,32 +177,6 @@ pub fn options(options: JsValue) -> Result<(Config, bool), String> {
         h.set_integer("timeoutMs", &mut config.heartbeat.timeout_ms)?;
     }
     Ok((config, auto_connect))
-}
-
-pub fn room_state(state: &RoomState) -> JsValue {
-    let object = ObjectBuilder::new().set("status", state.name());
-    match state {
-        RoomState::Joined { recovered } => object.set("recovered", *recovered),
-        RoomState::Error { code, message } => object
-            .set("code", code.as_str())
-            .set("message", message.as_str()),
-        RoomState::Joining | RoomState::Rejoining | RoomState::Left => object,
-    }
-    .build()
-}
-
-pub fn member(member: &Member<JsValue>) -> JsValue {
-    ObjectBuilder::new()
-        .set("id", member.id.as_str())
-        .set(
-            "user",
-            member
-                .user
-                .as_deref()
-                .map_or(JsValue::NULL, JsValue::from_str),
-        )
-        .set("meta", member.meta.clone().unwrap_or(JsValue::NULL))
-        .build()
 }
 
 /// Parses `RequestOptions` into the core's options and the optional `AbortSignal`.

@@ -5,7 +5,7 @@ mod client;
 mod codec;
 mod doc_storage;
 mod driver;
-mod errors;
+mod event_names;
 mod glue;
 mod handle;
 mod js_json;
@@ -13,6 +13,7 @@ mod js_values;
 mod room;
 mod socket;
 mod synced_doc;
+mod to_js;
 mod typescript;
 
 pub use client::Client;

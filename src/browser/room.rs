@@ -1,12 +1,12 @@
 //! The exported `Room` handle returned by `client.join`: one reference to a joined room.
 
 use super::codec::JsFrame;
-use super::driver::{pump, room_key, Driver};
-use super::errors;
+use super::driver::{pump, Driver};
+use super::event_names::room_key;
 use super::glue::{self, Emitter};
 use super::handle::Handle;
-use super::js_values;
-use crate::core::RoomState;
+use super::to_js;
+use crate::core::{ClientError, RoomState};
 use crate::protocol::Kind;
 use js_sys::{Array, Function};
 use std::cell::RefCell;
@@ -48,7 +48,7 @@ impl Room {
                 .room(&self.handle.name)
                 .map(|r| r.state.clone())
         });
-        js_values::room_state(&state.unwrap_or(RoomState::Left))
+        to_js::room_state(&state.unwrap_or(RoomState::Left))
     }
 
     /// The room's current members (sessions), this client included once joined.
@@ -58,7 +58,7 @@ impl Room {
         if let Some(driver) = self.handle.driver() {
             if let Some(room) = driver.borrow().core.room(&self.handle.name) {
                 for member in room.members.values() {
-                    members.push(&js_values::member(member));
+                    members.push(&to_js::member(member));
                 }
             }
         }
@@ -72,12 +72,15 @@ impl Room {
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<(), JsValue> {
         let Some(driver) = self.handle.driver() else {
-            return Err(errors::named_error("Closed", "this room handle has left"));
+            return Err(to_js::named_error(
+                ClientError::Closed.code(),
+                "this room handle has left",
+            ));
         };
         let frame = JsFrame::user(Kind::Publish, Some(&self.handle.name), &data)?;
         let result = driver.borrow_mut().core.send(frame);
         pump(&driver, &self.handle.emitter);
-        result.map_err(|e| errors::client_error(&e))
+        result.map_err(|e| to_js::client_error(&e))
     }
 
     /// Sets this client's presence metadata in the room; other members get an `update`, and so
@@ -90,7 +93,7 @@ impl Room {
         let Some(driver) = self.handle.driver() else {
             return Ok(());
         };
-        let not_json = |_| errors::named_error("InvalidOptions", "meta is not JSON");
+        let not_json = |_| to_js::invalid_options("meta is not JSON");
         let text = js_sys::JSON::stringify(&meta).map_err(not_json)?;
         // Our own entry gets a copy, as the other members do: later changes to `meta` stay out.
         let local = glue::copy_json(&meta).map_err(not_json)?;
@@ -102,14 +105,10 @@ impl Room {
         Ok(())
     }
 
-    /// Subscribes to the room's `state`, `presence` or `message` events until `leave()`.
-    #[wasm_bindgen(unchecked_return_type = "() => void")]
-    pub fn on(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "keyof RoomEvents")] event: &str,
-        #[wasm_bindgen(unchecked_param_type = "(value: any, seq?: number) => void")]
-        listener: &Function,
-    ) -> Function {
+    /// Subscribes to the room's `state`, `presence` or `message` events until `leave()`. Typed in
+    /// `contract.d.ts`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: &str, listener: &Function) -> Function {
         self.handle
             .subscribe(&room_key(event, &self.handle.name), listener)
     }

@@ -5,9 +5,10 @@
 
 use super::codec::JsFrame;
 use super::driver::{pump, Driver, SharedDriver};
-use super::errors;
+use super::event_names::doc_key;
 use super::glue::{copy_json, Emitter};
 use super::handle::Handle;
+use super::to_js;
 use crate::core::ClientError;
 use crate::doc::{Change, Op};
 use crate::protocol::codec::ClientFrame;
@@ -16,11 +17,6 @@ use js_sys::{Array, Function, Object};
 use std::cell::RefCell;
 use std::rc::Weak;
 use wasm_bindgen::prelude::*;
-
-/// The emitter key of a document event, e.g. `change#board`.
-pub fn doc_key(event: &str, doc: &str) -> String {
-    [event, "#", doc].concat()
-}
 
 /// One reference to an open shared document. It does not keep the client alive; `close()`
 /// (or freeing it) releases it.
@@ -38,7 +34,7 @@ impl SyncedDoc {
 
     fn driver(&self) -> Result<SharedDriver, JsValue> {
         self.handle.driver().ok_or_else(|| {
-            errors::client_error(&ClientError::DocNotOpen {
+            to_js::client_error(&ClientError::DocNotOpen {
                 doc: self.handle.name.clone(),
             })
         })
@@ -64,10 +60,7 @@ impl SyncedDoc {
                         rev.as_f64()
                             .filter(|r| r.fract() == 0.0 && *r >= 0.0)
                             .ok_or_else(|| {
-                                errors::named_error(
-                                    "InvalidOptions",
-                                    "ifRev must be a non-negative integer",
-                                )
+                                to_js::invalid_options("ifRev must be a non-negative integer")
                             })? as u64,
                     )
                 }
@@ -100,7 +93,7 @@ impl SyncedDoc {
             .core
             .apply_op(&self.handle.name, cseq, op, frame);
         pump(&driver, &self.handle.emitter);
-        result.map_err(|e| errors::client_error(&e))?;
+        result.map_err(|e| to_js::client_error(&e))?;
         Ok(cseq as f64)
     }
 }
@@ -198,14 +191,10 @@ impl SyncedDoc {
     }
 
     /// Subscribes to `change` ({keys}), `confirmed` ({cseq, rev}), `rejected` ({cseq, key,
-    /// error}), `synced` ({rev}) or `error` (a `ResocketError`: the server refused the sync)
-    /// until `close()`.
-    #[wasm_bindgen(unchecked_return_type = "() => void")]
-    pub fn on(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "keyof DocEvents")] event: &str,
-        #[wasm_bindgen(unchecked_param_type = "(value: any) => void")] listener: &Function,
-    ) -> Function {
+    /// error}), `synced` ({rev}) or `error` (a `ResocketError`: the server refused
+    /// the sync) until `close()`. Typed in `contract.d.ts`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: &str, listener: &Function) -> Function {
         self.handle
             .subscribe(&doc_key(event, &self.handle.name), listener)
     }

@@ -3,7 +3,7 @@
 // read hook state and call the functions hooks return, as components would.
 import { Component, StrictMode, useEffect, useLayoutEffect, useState, type ReactNode } from "react";
 import { createRoot, type Root } from "react-dom/client";
-import { Client, load, type ClientOptions, type Room } from "resocket";
+import { Client, load, type ClientOptions, type ResocketErrorCode, type Room, type SyncedDoc } from "resocket";
 import * as hooks from "resocket/react";
 
 interface Probe {
@@ -139,6 +139,23 @@ async function observe(url: string, room: string) {
   const handle: Room = client.join(room, (data) => messages.push(data));
   handle.on("presence", (event) => presence.push(event));
   return { client, room: handle, presence, messages };
+}
+
+/** Never called: compile-time checks of the package's event typing (tsc checks this file in
+ * strict mode). Each event name types its listener's value, so typos do not compile. */
+function typeChecks(client: Client, room: Room, doc: SyncedDoc) {
+  // @ts-expect-error: a presence event has `member.user`
+  room.on("presence", (e) => e.membr.usr);
+  room.on("presence", (e) => e.member.user);
+  room.on("message", (data: { text: string }, seq) => data.text + seq.toFixed());
+  // @ts-expect-error: room message payloads are `unknown` unless typed
+  client.join("room", (data) => data.text);
+  // @ts-expect-error: rejected ops carry `key`, change events `keys`
+  doc.on("change", (e) => e.key);
+  doc.on("rejected", (e) => e.error.code satisfies ResocketErrorCode);
+  // @ts-expect-error: not a client event
+  client.on("presence", () => {});
+  client.on("rtt", (e) => e.smoothedMs.toFixed());
 }
 
 const observers: Record<string, Awaited<ReturnType<typeof observe>>> = {};

@@ -1,0 +1,59 @@
+// Shared documents: an optimistic view, ops queued until the document is open.
+import { useMemo } from "./react.js";
+import type { DocEvents, OpOptions, SyncedDoc } from "../index.js";
+import { useResocket } from "./connection.js";
+import { HandleView, useHandle, type DocEntry } from "./shared.js";
+import { Store, useLatest, useStore } from "./store.js";
+
+export interface SyncedDocView<T extends Record<string, unknown>> {
+  /** Confirmed state with this client's pending ops applied. */
+  view: Partial<T>;
+  rev: number;
+  /** Ops sent and not yet confirmed. */
+  pending: number;
+  /** Caught up with the server (false while offline or resyncing). */
+  synced: boolean;
+  /** The last op the server rejected (rolled back) in this provider, if any. */
+  rejected: DocEvents["rejected"] | null;
+}
+
+/** A shared document (optimistic ops, confirmed or rolled back by the server); opens while
+ * mounted. Ops made before it is open wait for it; `persist` is read when it opens. */
+export function useSyncedDoc<T extends Record<string, unknown> = Record<string, unknown>>(name: string, options: { persist?: boolean | string } = {}) {
+  const connection = useResocket();
+  const latest = useLatest(options);
+  const view = useMemo(() => {
+    const view: HandleView<DocEntry, SyncedDocView<T>> = new HandleView(() => {
+      const { handle, rejected = null } = view.entry ?? {};
+      const { rev = 0, pending = 0, synced = false } = handle ?? {};
+      return { view: (handle?.toObject() ?? {}) as Partial<T>, rev, pending, synced, rejected };
+    });
+    return view;
+  }, [connection, name]);
+  const ops = useMemo(() => {
+    const op = (run: (doc: SyncedDoc) => unknown) => view.with((entry) => void run(entry.handle));
+    return {
+      set: <K extends keyof T & string>(key: K, value: T[K], options?: OpOptions) => op((doc) => doc.set(key, value, options)),
+      merge: <K extends keyof T & string>(key: K, patch: Partial<T[K]>, options?: OpOptions) => op((doc) => doc.merge(key, patch, options)),
+      remove: (key: keyof T & string, options?: OpOptions) => op((doc) => doc.delete(key, options)),
+    };
+  }, [view]);
+  useHandle(
+    connection,
+    connection.docs,
+    name,
+    view,
+    (client) => {
+      const entry: DocEntry = { handle: client.doc(name, latest.current), changed: new Store(0) };
+      (["change", "confirmed", "synced"] as const).forEach((event) => entry.handle.on(event, entry.changed.bump));
+      entry.handle.on("rejected", (rejected) => {
+        entry.rejected = rejected;
+        entry.changed.bump();
+      });
+      return entry;
+    },
+    // The document stops being synced when the connection drops, without an event of its own.
+    () => connection.state.subscribe(view.touch),
+  );
+  return { ...useStore(view), ...ops };
+}

@@ -1,0 +1,216 @@
+// Room hooks: typed messages, rooms (messages, reduced state, members), presence and chat.
+import { useEffect, useMemo } from "./react.js";
+import type { Member, RoomState } from "../index.js";
+import { useResocket } from "./connection.js";
+import { HandleView, RoomEntry, useHandle } from "./shared.js";
+import { useLatest, useStore } from "./store.js";
+import { useConnection } from "./status.js";
+
+/** Calls `handler(data, seq)` for each message whose `type` field is `type` (latest handler). */
+export function useMessage<T = unknown>(type: string, handler: (data: T, seq?: number) => void): void {
+  const connection = useResocket();
+  const latest = useLatest(handler);
+  useEffect(() => connection.use((client) => client.onMessage<T>(type, (data, seq) => latest.current(data, seq))), [connection, type]);
+}
+
+export interface RoomMessage<T = unknown> {
+  seq: number;
+  data: T;
+}
+
+export interface RoomOptions<T = unknown, S = undefined> {
+  /** Messages kept in `messages`, newest last. Default 100; 0 keeps none. */
+  limit?: number;
+  /** Folds every message into `state` (e.g. the latest price per symbol). */
+  reduce?: (state: S, data: T, seq: number) => S;
+  /** The initial `state` for `reduce`. */
+  initial?: S;
+  /** This client's presence metadata (an object), merged with what other hooks of the room set. */
+  meta?: unknown;
+}
+
+export interface RoomView<T, S> {
+  messages: RoomMessage<T>[];
+  state: S;
+  status: RoomState;
+  /** False after a rejoin that could not replay every missed message: resync your state. */
+  recovered: boolean;
+  members: Member[];
+}
+
+/** The view behind `useRoom`, with the room-keyed state `useChat` builds on. `limit`,
+ * `initial` and `reduce` are read when the room (or provider) changes. */
+function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
+  const connection = useResocket();
+  const latest = useLatest(options);
+  const view = useMemo(() => {
+    const { limit = 100, initial, reduce } = options;
+    let messages: RoomMessage<T>[] = [];
+    let state = initial as S;
+    const view: HandleView<RoomEntry, RoomView<T, S>> & {
+      receive(data: unknown, seq: number): void;
+      update(change: (state: S) => S): void;
+      publish(data: T): void;
+      setPresence(patch: unknown): void;
+    } = Object.assign(
+      new HandleView<RoomEntry, RoomView<T, S>>(() => {
+        const room = view.entry?.handle;
+        const status = room?.state ?? { status: "joining" };
+        return { messages: messages.slice(), state, status, recovered: status.status != "joined" || status.recovered, members: room?.members() ?? [] };
+      }),
+      {
+        receive(data: unknown, seq: number) {
+          if (limit) messages.push({ seq, data: data as T }) > limit && messages.shift();
+          if (reduce) state = reduce(state, data as T, seq);
+          // Presence-only views do not re-render for messages.
+          if (limit || reduce) view.touch();
+        },
+        update(change: (state: S) => S) {
+          state = change(state);
+          view.touch();
+        },
+        /** Publishes to the room: every member, this client included, receives it with a `seq`. */
+        publish: (data: T) => view.with((entry) => entry.handle.publish(data)),
+        /** Merges `patch` into this client's presence metadata (other members get an update). */
+        setPresence: (patch: unknown) => view.with((entry) => entry.presence(patch)),
+      },
+    );
+    return view;
+  }, [connection, name]);
+  useHandle(
+    connection,
+    connection.rooms,
+    name,
+    view,
+    (client) => {
+      const { meta } = latest.current;
+      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq) => entry.receive(data, seq), meta === undefined ? {} : { meta }));
+      entry.meta = meta;
+      entry.handle.on("state", entry.changed.bump);
+      entry.handle.on("presence", entry.changed.bump);
+      return entry;
+    },
+    (entry) => {
+      // A room another hook joined first: add this hook's metadata to it.
+      const { meta } = latest.current;
+      if (meta !== undefined && meta !== entry.meta) entry.presence(meta);
+      entry.receivers.add(view.receive);
+      return () => entry.receivers.delete(view.receive);
+    },
+  );
+  return [useStore(view), view] as const;
+}
+
+/** Joins `name` while mounted (shared and ref-counted per provider); bursts render once per frame. */
+export function useRoom<T = unknown, S = undefined>(name: string, options: RoomOptions<T, S> = {}) {
+  const [snapshot, { publish, setPresence }] = useRoomView(name, options);
+  return { ...snapshot, publish, setPresence };
+}
+
+/** The room's members (sessions) and this client's own entry; joins while mounted. */
+export function usePresence(room: string, options: { meta?: unknown } = {}) {
+  const { members, setPresence, status } = useRoom(room, { ...options, limit: 0 });
+  const self = useConnection().client?.session;
+  return {
+    members,
+    self: members.find((m) => m.id == self) ?? null,
+    others: members.filter((m) => m.id != self),
+    status,
+    setPresence,
+  };
+}
+
+export interface ChatMessage {
+  id: string;
+  user: string | null;
+  text: string;
+  at: number;
+  /** The room sequence number; absent while the message waits to be delivered. */
+  seq?: number;
+  /** Sent by this client and not yet echoed by the server (e.g. typed while offline). */
+  pending?: boolean;
+}
+
+export interface ChatOptions {
+  /** Messages kept. Default 200. */
+  maxMessages?: number;
+  /** A typing indicator clears this long after the last keystroke. Default 3000. */
+  typingTimeout?: number;
+  /** This client's presence metadata. */
+  meta?: unknown;
+}
+
+interface ChatState {
+  list: ChatMessage[];
+  /** Own messages not echoed yet. */
+  pending: ChatMessage[];
+  fromOthers: number;
+  read: number;
+}
+
+type ChatView = ReturnType<typeof useRoomView<ChatMessage & { type?: string }, ChatState>>[1] & {
+  chat?: ReturnType<typeof chatActions>;
+};
+
+function chatActions(view: ChatView, user: string | null, typingTimeout: number) {
+  let typing = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stopTyping = (view.beforeDetach = () => {
+    clearTimeout(timer);
+    if (typing) view.setPresence({ typing: (typing = false) });
+  });
+  return {
+    /** Publishes a message (queued while offline), shown at once with `pending: true`. */
+    send(text: string) {
+      const message = { id: Math.random().toString(36).slice(2), user, text, at: Date.now() };
+      view.publish({ type: "chat", ...message });
+      view.update((s) => ({ ...s, pending: [...s.pending, { ...message, pending: true }] }));
+      stopTyping();
+    },
+    /** Call on each keystroke: shows this user as typing until `typingTimeout` after the last. */
+    typed() {
+      if (!typing) view.setPresence({ typing: (typing = true) });
+      clearTimeout(timer);
+      timer = setTimeout(stopTyping, typingTimeout);
+    },
+    /** Counts every message received so far as read. */
+    markRead: () => view.update((s) => ({ ...s, read: s.fromOthers })),
+  };
+}
+
+/** A chat room: messages (own ones shown at once as pending), typing indicators, unread count.
+ * Its state belongs to the room: switching rooms starts afresh (and options are read then). */
+export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000, meta }: ChatOptions = {}) {
+  const connection = useResocket();
+  const [chat, view] = useRoomView<ChatMessage & { type?: string }, ChatState>(room, {
+    limit: 0,
+    meta,
+    initial: { list: [], pending: [], fromOthers: 0, read: 0 },
+    reduce: (s, data, seq) => {
+      if (data?.type != "chat") return s;
+      const { type: _, ...message } = data;
+      const pending = s.pending.filter((m) => m.id != message.id);
+      // One update, so an echoed message never shows twice or not at all.
+      return {
+        ...s,
+        list: [...s.list, { ...message, seq }].slice(-maxMessages),
+        pending,
+        fromOthers: s.fromOthers + +(pending.length == s.pending.length),
+      };
+    },
+  });
+  // Made once per room view (React may call a memo function twice and keep the first result).
+  const actions = useMemo(() => ((view as ChatView).chat ??= chatActions(view, connection.options.user ?? null, typingTimeout)), [view]);
+  const self = connection.client?.session;
+  const { list, pending, fromOthers, read } = chat.state;
+  return {
+    messages: [...list, ...pending],
+    status: chat.status,
+    members: chat.members,
+    /** Other members typing now. */
+    typing: chat.members.filter((m) => m.id != self && (m.meta as { typing?: boolean } | null)?.typing),
+    /** Messages from others since the last `markRead()`. */
+    unread: fromOthers - read,
+    ...actions,
+  };
+}

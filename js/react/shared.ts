@@ -1,0 +1,118 @@
+// Room and document handles shared by the hooks of one provider: ref-counted, listened to once,
+// released a tick after their last user.
+import { useEffect } from "./react.js";
+import type { Client, DocEvents, ResocketError, Room, SyncedDoc } from "../index.js";
+import type { Connection } from "./connection.js";
+import { safely, Store, type Cleanup } from "./store.js";
+
+const closedError = (): ResocketError =>
+  Object.assign(new Error("unmounted"), { name: "ResocketError" as const, code: "Closed" as const });
+
+/** What room and document entries share: the WASM handle, listened to once, and a store bumped
+ * on its events. Hooks fan out from it in JS, so hooks that come and go leave nothing in the handle. */
+interface Entry<H extends Room | SyncedDoc> {
+  readonly handle: H;
+  readonly changed: Store<number>;
+}
+
+/** Ref-counted room and document entries, freed a tick after their last release so StrictMode's
+ * immediate unmount-and-remount reuses them instead of leaving and re-joining. */
+export class Shared<E extends Entry<Room | SyncedDoc>> {
+  #entries = new Map<string, { value: E; refs: number; timer?: ReturnType<typeof setTimeout> }>();
+  acquire(key: string, create: () => E): E {
+    let entry = this.#entries.get(key);
+    if (!entry) this.#entries.set(key, (entry = { value: create(), refs: 0 }));
+    clearTimeout(entry.timer);
+    entry.refs++;
+    return entry.value;
+  }
+  release(key: string) {
+    const entry = this.#entries.get(key);
+    if (entry && --entry.refs == 0)
+      entry.timer = setTimeout(() => {
+        if (entry.refs) return;
+        this.#entries.delete(key);
+        entry.value.handle.free();
+      });
+  }
+}
+
+/** A joined room: its messages go to every hook's receiver; `meta` is this client's presence. */
+export class RoomEntry implements Entry<Room> {
+  readonly changed = new Store(0);
+  readonly receivers = new Set<(data: unknown, seq: number) => void>();
+  meta: unknown;
+  constructor(readonly handle: Room) {}
+  receive = (data: unknown, seq: number) => this.receivers.forEach((receive) => safely(() => receive(data, seq)));
+  /** Merges `patch` into this client's presence metadata (an object, merged shallowly). */
+  presence(patch: unknown) {
+    const meta = { ...(this.meta as object), ...(patch as object) };
+    this.handle.setPresence(meta);
+    this.meta = meta;
+  }
+}
+
+/** An open document, with the last op the server rejected. */
+export interface DocEntry extends Entry<SyncedDoc> {
+  rejected?: DocEvents["rejected"];
+}
+
+/** One hook's view of a shared room or document: its snapshot, and calls made before the handle
+ * is attached, queued in order. Calls after the hook unmounted throw a `Closed` error. */
+export class HandleView<E extends Entry<Room | SyncedDoc>, S> extends Store<S> {
+  entry: E | null = null;
+  /** Runs while the handle is still attached, when the hook unmounts. */
+  beforeDetach?: () => void;
+  #queued: ((entry: E) => void)[] | null = [];
+  constructor(build: () => S) {
+    super(undefined, build);
+  }
+  with(call: (entry: E) => void): void {
+    if (this.entry) call(this.entry);
+    else if (this.#queued) this.#queued.push(call);
+    else throw closedError();
+  }
+  attach(entry: E) {
+    this.entry = entry;
+    this.#queued ??= [];
+    this.#queued.splice(0).forEach((call) => safely(() => call(entry)));
+    this.touch();
+  }
+  detach() {
+    this.beforeDetach?.();
+    // Queue for one more tick: StrictMode and <Activity> reattach, running children's effects
+    // (which may call this hook's functions) before this hook's own.
+    this.entry = null;
+    this.#queued = [];
+    setTimeout(() => this.entry || (this.#queued = null));
+  }
+}
+
+/** While mounted: acquires `key` from `shared` (opened with the client on first use), attaches
+ * `view` and subscribes it with `listen`. */
+export function useHandle<E extends Entry<Room | SyncedDoc>>(
+  connection: Connection,
+  shared: Shared<E>,
+  key: string,
+  view: HandleView<E, unknown>,
+  open: (client: Client) => E,
+  listen: (entry: E) => Cleanup,
+) {
+  useEffect(() => {
+    const off = connection.use((client) => {
+      const entry = shared.acquire(key, () => open(client));
+      const off = [entry.changed.subscribe(view.touch), listen(entry)];
+      view.attach(entry);
+      return () => {
+        off.forEach((f) => f());
+        shared.release(key);
+      };
+    });
+    return () => {
+      off();
+      // Unmounted (attached or not), the hook reads the handle no more: it may be freed before a
+      // pending frame. The release above frees it a tick later, so `beforeDetach` still reaches it.
+      view.detach();
+    };
+  }, [view]);
+}

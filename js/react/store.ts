@@ -1,0 +1,62 @@
+// Snapshots React reads through `useSyncExternalStore`, and the small helpers every hook uses.
+import { useInsertionEffect, useRef, useSyncExternalStore } from "./react.js";
+
+export type Cleanup = () => void;
+
+/** An immutable snapshot and its subscribers: the shape `useSyncExternalStore` reads. With
+ * `build`, the snapshot is made on first read, then at most once per animation frame after
+ * `touch()` however many messages arrive in between: a burst becomes one render. */
+export class Store<S> {
+  #listeners = new Set<() => void>();
+  #scheduled = false;
+  #build?: () => S;
+  value!: S;
+  constructor(value?: S, build?: () => S) {
+    // Built lazily: `build` may use the object this store is part of.
+    if (build) this.#build = build;
+    else this.value = value as S;
+  }
+  subscribe = (listener: () => void): Cleanup => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+  get = (): S => (this.value ??= this.#build!());
+  set(value: S) {
+    this.value = value;
+    this.#listeners.forEach((listener) => listener());
+  }
+  bump = () => this.set(this.value);
+  #flush = () => {
+    if (!this.#scheduled) return;
+    this.#scheduled = false;
+    this.set(this.#build!());
+  };
+  touch = () => {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // Whichever comes first: hidden tabs get no animation frames, and one requested just before
+    // the tab was hidden would wait until it is shown again.
+    requestAnimationFrame(this.#flush);
+    setTimeout(this.#flush, 100);
+  };
+}
+
+export const useStore = <S,>(store: Store<S>): S => useSyncExternalStore(store.subscribe, store.get, store.get);
+
+/** The latest value, for callbacks that must not re-subscribe when it changes (no stale closures). */
+export function useLatest<T>(value: T): { readonly current: T } {
+  const ref = useRef(value);
+  useInsertionEffect(() => {
+    ref.current = value;
+  });
+  return ref;
+}
+
+/** Runs `call`; what it throws is reported without stopping the caller's loop. */
+export const safely = (call: () => void) => {
+  try {
+    call();
+  } catch (error) {
+    reportError(error);
+  }
+};

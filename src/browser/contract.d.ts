@@ -1,0 +1,225 @@
+/** Reconnection with exponential backoff; jitter is applied after capping. */
+export interface ReconnectOptions {
+  /** Delay before the first retry, before jitter. Default 500. */
+  initialDelayMs?: number;
+  /** Cap of the exponential delay. Default 30000. */
+  maxDelayMs?: number;
+  /** Growth per failed attempt, >= 1. Default 2. */
+  factor?: number;
+  /** Randomised fraction of each delay, 0..1: delay drawn from [d*(1-jitter), d]. Default 0.5. */
+  jitter?: number;
+  /** Consecutive failed attempts before giving up; null retries forever. Default null. */
+  maxAttempts?: number | null;
+  /** An open connection this old resets the attempt counter. Default 5000. */
+  stableAfterMs?: number;
+}
+
+/** The offline queue: messages sent while not open wait here and flush in order on open. */
+export interface QueueOptions {
+  /** Default 1000. */
+  maxMessages?: number;
+  /** Default 1048576. */
+  maxBytes?: number;
+  /** "reject" throws QueueFull; "dropOldest" drops the oldest and emits "dropped". Default "reject". */
+  overflow?: "reject" | "dropOldest";
+}
+
+export interface HeartbeatOptions {
+  /** Ping interval while open; 0 disables. Default 15000. */
+  intervalMs?: number;
+  /** An unanswered ping this old declares the connection dead. Default 10000. */
+  timeoutMs?: number;
+}
+
+export interface ClientOptions {
+  reconnect?: ReconnectOptions;
+  queue?: QueueOptions;
+  heartbeat?: HeartbeatOptions;
+  /** From opening the socket to the server's welcome. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Largest encoded message send() accepts. Default 1048576. */
+  maxMessageBytes?: number;
+  /** Fixes the jitter seed (tests); random by default. */
+  seed?: number;
+  /** This client's id in shared-document ops; random by default. */
+  origin?: string;
+  /** User id announced to the server (user-addressed notifications, presence). */
+  user?: string;
+  /** Start connecting at construction. Default true. */
+  autoConnect?: boolean;
+}
+
+export interface RequestOptions {
+  /** From the call to the reply, offline waiting included; null waits forever. Default 30000. */
+  timeoutMs?: number | null;
+  /** Rejects the request with an `Aborted` error when aborted. */
+  signal?: AbortSignal;
+  /** In flight when the connection drops: re-send after reconnect (the server runs it once), or reject with `Disconnected`. Default "retry". */
+  onDisconnect?: "retry" | "fail";
+}
+
+export interface OpOptions {
+  /** Compare-and-set: apply only if the key is at this revision (0 for absent); else `rejected`. */
+  ifRev?: number;
+}
+
+export interface DocOptions {
+  /** Save the confirmed state and pending ops in localStorage (true: key "resocket:doc:<name>"). */
+  persist?: boolean | string;
+}
+
+/** What `doc.on(event, listener)` listeners receive, by event name. */
+export interface DocEvents {
+  change: { keys: string[] };
+  confirmed: { cseq: number; rev: number };
+  /** The op is gone from the view; re-apply it (`doc[op](key, value)`) to try again on the new state. */
+  rejected: { cseq: number; key: string; op: "set" | "delete" | "merge"; value: unknown; error: ResocketError };
+  synced: { rev: number };
+  /** The server refused to sync the document (for example `Forbidden`): it stays open and unsynced, local edits wait, and it syncs again on the next connection. */
+  error: ResocketError;
+}
+
+export interface JoinOptions {
+  /** This client's presence metadata in the room. */
+  meta?: unknown;
+}
+
+export type RoomState =
+  | { status: "joining" }
+  | { status: "joined"; recovered: boolean }
+  | { status: "rejoining" }
+  | { status: "left" }
+  | { status: "error"; code: string; message: string };
+
+/** A room member: one session of a user. */
+export interface Member {
+  id: string;
+  user: string | null;
+  meta: unknown;
+}
+
+export interface PresenceEvent {
+  event: "join" | "leave" | "update";
+  member: Member;
+}
+
+/** What `room.on(event, listener)` listeners receive, by event name. A `message` listener also
+ * gets the message's sequence number: see `Room.on`. */
+export interface RoomEvents {
+  state: RoomState;
+  presence: PresenceEvent;
+  /** What members publish to the room: whatever the app sends, unchecked. */
+  message: unknown;
+}
+
+export interface SessionEvent {
+  id: string;
+  /** The previous session was resumed (request de-duplication carried over). */
+  resumed: boolean;
+  /** A previous session existed but the server no longer knew it: resync app state. */
+  lost: boolean;
+}
+
+export type CloseReason =
+  | { kind: "client" }
+  | { kind: "maxAttempts"; attempts: number }
+  | { kind: "rejected"; code: number; reason: string };
+
+export type ConnectionState =
+  | { status: "idle" }
+  | { status: "connecting"; attempt: number }
+  | { status: "open" }
+  | { status: "reconnecting"; attempt: number; delayMs: number; retryAt: number; code: number; reason: string }
+  | { status: "closed"; reason: CloseReason };
+
+export type ResocketErrorCode =
+  | "QueueFull"
+  | "MessageTooLarge"
+  | "Closed"
+  | "MalformedFrame"
+  | "UnknownKind"
+  | "ServerError"
+  | "ConnectTimeout"
+  | "HeartbeatTimeout"
+  | "Rejected"
+  | "InvalidOptions"
+  | "Timeout"
+  | "Disconnected"
+  | "SessionLost"
+  | "Aborted"
+  | "NotFound"
+  | "BadRequest"
+  | "RateLimited"
+  | "Internal"
+  | "Forbidden"
+  | "Conflict"
+  | "DocNotOpen";
+
+export interface ResocketError extends Error {
+  name: "ResocketError";
+  code: ResocketErrorCode;
+}
+
+export interface Metrics {
+  messagesSent: number;
+  bytesSent: number;
+  messagesReceived: number;
+  bytesReceived: number;
+  reconnects: number;
+  errors: number;
+  dropped: number;
+  duplicates: number;
+  unknownReplies: number;
+  pendingRequests: number;
+  queueDepth: number;
+  queueBytes: number;
+  rttMs: number | null;
+  smoothedRttMs: number | null;
+  uptimeMs: number;
+  /** 0 when not open, else 1..100: lowered by slow round trips and drops in the last minute. */
+  qualityScore: number;
+  quality: "offline" | "poor" | "fair" | "good";
+}
+
+/** What `client.on(event, listener)` listeners receive, by event name. */
+export interface ClientEvents {
+  state: ConnectionState;
+  message: unknown;
+  error: ResocketError;
+  dropped: { count: number; bytes: number };
+  rtt: { rttMs: number; smoothedMs: number };
+  session: SessionEvent;
+  notification: unknown;
+}
+
+/** Unsubscribes the listener it was returned for; calling it again does nothing. */
+export type Unsubscribe = () => void;
+
+// The event methods are declared here rather than by wasm-bindgen, so each event name types
+// its listener's value. These interfaces merge into the exported classes of the same name.
+
+export interface Client {
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): Unsubscribe;
+  /** Subscribes to messages (plain and room) whose payload has `type: messageType`; `seq` is set
+   * for room messages. `T` is what the app expects there (not checked at runtime). */
+  onMessage<T = unknown>(messageType: string, listener: (payload: T, seq?: number) => void): Unsubscribe;
+  /** Joins `room` (reference-counted: each handle's `leave()` releases one reference, the last
+   * one leaves). `handler(payload, seq)` receives the room's messages, each once, in order;
+   * after a reconnect the room is rejoined and missed messages are replayed. `T` is what the
+   * app expects its members to publish (not checked at runtime). */
+  join<T = unknown>(room: string, handler?: (payload: T, seq: number) => void, options?: JoinOptions): Room;
+}
+
+export interface Room {
+  /** Subscribes to the room's messages with their sequence number until `leave()`. `T` is what
+   * the app expects its members to publish (not checked at runtime). */
+  on<T = unknown>(event: "message", listener: (payload: T, seq: number) => void): Unsubscribe;
+  /** Subscribes to the room's `state` or `presence` events until `leave()`. */
+  on<K extends keyof RoomEvents>(event: K, listener: (value: RoomEvents[K]) => void): Unsubscribe;
+}
+
+export interface SyncedDoc {
+  /** Subscribes to a document event until `close()`. */
+  on<K extends keyof DocEvents>(event: K, listener: (value: DocEvents[K]) => void): Unsubscribe;
+}

@@ -1,0 +1,294 @@
+//! The Rust↔TypeScript contract, checked natively: the names the browser driver emits (event
+//! names, error codes, state names) are exactly the ones `src/browser/contract.d.ts` declares.
+//! A name added on one side only fails here.
+
+use resocket::core::{ClientError, CloseReason, ConnectionState, QualityLevel, RoomState};
+use resocket::protocol::{ErrorCode, OpName, PresenceChange};
+use std::collections::BTreeSet;
+
+#[allow(dead_code)]
+#[path = "../src/browser/event_names.rs"]
+mod event_names;
+
+use event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS};
+
+const CONTRACT: &str = include_str!("../src/browser/contract.d.ts");
+
+/// The text of `export <kind> <name> ...` up to the blank line that ends it.
+fn declaration(kind: &str, name: &str) -> &'static str {
+    let start = CONTRACT
+        .find(&format!("export {kind} {name} "))
+        .unwrap_or_else(|| panic!("contract.d.ts declares no {kind} {name}"));
+    let rest = &CONTRACT[start..];
+    &rest[..rest.find("\n\n").unwrap_or(rest.len())]
+}
+
+/// The property names of an interface (its members at the first indentation level).
+fn interface_keys(name: &str) -> BTreeSet<String> {
+    declaration("interface", name)
+        .lines()
+        .filter_map(|line| line.strip_prefix("  "))
+        .filter(|line| line.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .filter_map(|line| line.split(['?', ':']).next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every string literal in `text`, e.g. the members of a union of names.
+fn literals(text: &str) -> BTreeSet<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The string literals of `field: "a" | "b"` wherever `field` occurs in `text`.
+fn field_literals(text: &str, field: &str) -> BTreeSet<String> {
+    let pattern = format!("{field}: \"");
+    text.match_indices(&pattern)
+        .flat_map(|(at, _)| {
+            let value = &text[at + pattern.len() - 1..];
+            let end = value.find([';', '}']).unwrap_or(value.len());
+            literals(&value[..end])
+        })
+        .collect()
+}
+
+/// The property `field` of interface `name`, as declared (its line).
+fn interface_field(name: &str, field: &str) -> &'static str {
+    declaration("interface", name)
+        .lines()
+        .find(|line| line.trim_start().starts_with(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("interface {name} has no field {field}"))
+}
+
+fn names<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    names.into_iter().map(str::to_owned).collect()
+}
+
+#[track_caller]
+fn assert_same(what: &str, rust: BTreeSet<String>, typescript: BTreeSet<String>) {
+    let only_rust: Vec<_> = rust.difference(&typescript).collect();
+    let only_ts: Vec<_> = typescript.difference(&rust).collect();
+    assert!(
+        only_rust.is_empty() && only_ts.is_empty(),
+        "{what}: only in Rust {only_rust:?}, only in contract.d.ts {only_ts:?}"
+    );
+}
+
+// The lists below name one value of every variant. Each is followed by a match without a
+// wildcard: a new variant stops it compiling until it is listed (and so checked) here.
+
+fn every_error_code() -> Vec<ErrorCode> {
+    use ErrorCode::*;
+    let all = vec![
+        BadFrame,
+        UnknownKind,
+        TooLarge,
+        Unexpected,
+        NotFound,
+        BadRequest,
+        RateLimited,
+        Internal,
+        Forbidden,
+        Conflict,
+        Other,
+    ];
+    for code in &all {
+        match code {
+            BadFrame | UnknownKind | TooLarge | Unexpected | NotFound | BadRequest
+            | RateLimited | Internal | Forbidden | Conflict | Other => {}
+        }
+    }
+    all
+}
+
+fn every_client_error() -> Vec<ClientError> {
+    use ClientError::*;
+    let text = String::new;
+    let mut all = vec![
+        QueueFull { depth: 0, bytes: 0 },
+        MessageTooLarge { size: 0, limit: 0 },
+        Closed,
+        MalformedFrame { reason: text() },
+        UnknownKind { kind: text() },
+        ConnectTimeout { timeout_ms: 0 },
+        HeartbeatTimeout { timeout_ms: 0 },
+        Rejected {
+            code: 0,
+            reason: text(),
+        },
+        Timeout { timeout_ms: 0 },
+        Disconnected,
+        SessionLost,
+        Aborted,
+        DocNotOpen { doc: text() },
+    ];
+    all.extend(every_error_code().into_iter().map(|code| Server {
+        code,
+        message: text(),
+    }));
+    for error in &all {
+        match error {
+            QueueFull { .. }
+            | MessageTooLarge { .. }
+            | Closed
+            | MalformedFrame { .. }
+            | UnknownKind { .. }
+            | Server { .. }
+            | ConnectTimeout { .. }
+            | HeartbeatTimeout { .. }
+            | Rejected { .. }
+            | Timeout { .. }
+            | Disconnected
+            | SessionLost
+            | Aborted
+            | DocNotOpen { .. } => {}
+        }
+    }
+    all
+}
+
+fn every_connection_state() -> Vec<ConnectionState> {
+    use ConnectionState::*;
+    let all = vec![
+        Idle,
+        Connecting { attempt: 1 },
+        Open,
+        Reconnecting {
+            attempt: 1,
+            delay_ms: 0,
+            retry_at: 0,
+            code: 1006,
+            reason: String::new(),
+        },
+        Closed {
+            reason: CloseReason::Client,
+        },
+    ];
+    for state in &all {
+        match state {
+            Idle | Connecting { .. } | Open | Reconnecting { .. } | Closed { .. } => {}
+        }
+    }
+    all
+}
+
+fn every_room_state() -> Vec<RoomState> {
+    use RoomState::*;
+    let all = vec![
+        Joining,
+        Joined { recovered: true },
+        Rejoining,
+        Left,
+        Error {
+            code: String::new(),
+            message: String::new(),
+        },
+    ];
+    for state in &all {
+        match state {
+            Joining | Joined { .. } | Rejoining | Left | Error { .. } => {}
+        }
+    }
+    all
+}
+
+#[test]
+fn event_names_match_the_typescript_event_maps() {
+    let client = ClientEvent::ALL.iter().map(|e| e.name());
+    assert_same(
+        "ClientEvents",
+        names(client),
+        interface_keys("ClientEvents"),
+    );
+    let room = RoomEvent::ALL.iter().map(|e| e.name());
+    assert_same("RoomEvents", names(room), interface_keys("RoomEvents"));
+    let doc = DocEvent::ALL.iter().map(|e| e.name());
+    assert_same("DocEvents", names(doc), interface_keys("DocEvents"));
+}
+
+#[test]
+fn error_codes_match_resocket_error_code() {
+    let mut codes = names(every_client_error().iter().map(ClientError::code));
+    codes.insert(INVALID_OPTIONS.to_owned());
+    let declared = literals(declaration("type", "ResocketErrorCode"));
+    assert_same("ResocketErrorCode", codes, declared);
+}
+
+#[test]
+fn state_names_match_the_typescript_unions() {
+    let states = every_connection_state();
+    let declared = field_literals(declaration("type", "ConnectionState"), "status");
+    assert_same(
+        "ConnectionState",
+        names(states.iter().map(ConnectionState::name)),
+        declared,
+    );
+    let states = every_room_state();
+    let declared = field_literals(declaration("type", "RoomState"), "status");
+    assert_same(
+        "RoomState",
+        names(states.iter().map(RoomState::name)),
+        declared,
+    );
+}
+
+#[test]
+fn payload_names_match_their_typescript_fields() {
+    use PresenceChange::*;
+    let changes = [Join, Leave, Update];
+    for change in changes {
+        match change {
+            Join | Leave | Update => {}
+        }
+    }
+    assert_same(
+        "PresenceEvent.event",
+        names(changes.map(PresenceChange::as_wire)),
+        literals(interface_field("PresenceEvent", "event")),
+    );
+    let ops = [OpName::Set, OpName::Delete, OpName::Merge];
+    for op in ops {
+        match op {
+            OpName::Set | OpName::Delete | OpName::Merge => {}
+        }
+    }
+    assert_same(
+        "DocEvents.rejected.op",
+        names(ops.map(OpName::as_wire)),
+        field_literals(interface_field("DocEvents", "rejected"), "op"),
+    );
+    use QualityLevel::*;
+    let levels = [Offline, Poor, Fair, Good];
+    for level in levels {
+        match level {
+            Offline | Poor | Fair | Good => {}
+        }
+    }
+    assert_same(
+        "Metrics.quality",
+        names(levels.map(QualityLevel::as_str)),
+        literals(interface_field("Metrics", "quality")),
+    );
+}
+
+#[test]
+fn contract_declares_no_any() {
+    let code = CONTRACT
+        .lines()
+        .filter(|line| !line.trim_start().starts_with(['*', '/']));
+    for line in code {
+        let words = line.split(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+        assert!(!words.into_iter().any(|w| w == "any"), "`any` in: {line}");
+    }
+}
+
+#[test]
+fn the_parser_sees_the_declarations() {
+    // Guards the helpers above: an empty parse would make every comparison vacuous.
+    assert!(interface_keys("ClientEvents").contains("notification"));
+    assert!(literals(declaration("type", "ResocketErrorCode")).contains("DocNotOpen"));
+    assert!(field_literals(declaration("type", "RoomState"), "status").contains("error"));
+}
