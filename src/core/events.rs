@@ -56,6 +56,18 @@ pub enum CloseReason {
     Unauthorized,
 }
 
+impl CloseReason {
+    /// The reason's name as JS sees it in `reason.kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CloseReason::Client => "client",
+            CloseReason::MaxAttempts { .. } => "maxAttempts",
+            CloseReason::Rejected { .. } => "rejected",
+            CloseReason::Unauthorized => "unauthorized",
+        }
+    }
+}
+
 /// Typed errors: returned by `send` or raised as [`Event::Error`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientError {
