@@ -290,6 +290,21 @@ fn a_static_token_that_expired_reconnects_once_and_stops_when_refused() {
 }
 
 #[test]
+fn a_static_token_refused_as_expired_at_hello_stops_like_4401() {
+    let mut h = Harness::new(config(TokenSource::Static("expired".into())));
+    h.connect();
+    h.open_socket();
+    h.server_close(close_code::TOKEN_EXPIRED);
+    assert_eq!(unauthorized_errors(&h), 1);
+    assert_eq!(
+        h.core.state(),
+        &ConnectionState::Closed {
+            reason: CloseReason::Unauthorized
+        }
+    );
+}
+
+#[test]
 fn resumed_elsewhere_closes_for_good_and_a_manual_reconnect_starts_a_new_session() {
     let mut h = Harness::new(config(TokenSource::None));
     h.connect();

@@ -304,9 +304,11 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         if self.link == Link::None {
             return;
         }
+        // A token refused as expired before `welcome` is a refusal at hello like 4401.
+        let at_hello = self.link == Link::Handshaking;
         self.link = Link::None;
         self.reclaim_unsent();
-        if code == close_code::UNAUTHORIZED {
+        if code == close_code::UNAUTHORIZED || (code == close_code::TOKEN_EXPIRED && at_hello) {
             self.out.raise(ClientError::Unauthorized {
                 reason: reason.to_owned(),
             });
