@@ -1,10 +1,21 @@
-//! Errors that stop the server from starting or running.
+//! Why the server cannot start or stopped abnormally: the one error type of the top layer
+//! (command line, binding, serving).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    #[error("unknown argument {0:?} (try --help)")]
+    UnknownArgument(String),
+    #[error("{flag} needs a value")]
+    MissingValue { flag: &'static str },
+    #[error("invalid value {value:?} for {flag}: {reason}")]
+    InvalidValue {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -16,5 +27,5 @@ pub enum ServerError {
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("server task ended abnormally: {0}")]
-    Task(String),
+    Task(#[from] tokio::task::JoinError),
 }

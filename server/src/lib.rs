@@ -5,6 +5,11 @@
 //! optimistic sync, publishes a simulated price feed, and offers loopback-only control endpoints that inject faults (dropped sockets, outages,
 //! malformed frames) and push notifications or room messages for client tests.
 //!
+//! Layers: [`protocol`] (sockets, the frame reader [`protocol::dispatch`], the frame encoders
+//! [`protocol::frames`], the hub of live connections), [`state`] (sessions, rooms and documents
+//! as plain data behind the [`state::Engine`] trait, [`state::MemoryEngine`] today) and the
+//! application (request methods, price feed, control endpoints, configuration).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), resocket_server::ServerError> {
 //! use resocket_server::{Server, ServerConfig};
@@ -20,33 +25,19 @@
 
 mod app;
 pub mod auth;
-mod config;
-mod connection;
-mod control;
-mod dedup;
-mod dispatch;
-mod docs;
 mod error;
-mod feed;
-mod frames;
-mod handlers;
-mod history;
-mod hub;
 mod lock;
-mod origins;
-mod outage;
+pub mod protocol;
 mod random;
-mod requests;
-mod rooms;
-mod session;
+pub mod state;
 #[cfg(test)]
 mod wire_tests;
 
+pub use app::config::{parse_args, Command, ServerConfig, HARD_LIMIT_FACTOR, USAGE};
+pub use app::control::MALFORMED_FRAME;
+pub use app::feed::ROOM as PRICES_ROOM;
 pub use app::WS_PATH;
-pub use config::{parse_args, Command, ConfigError, ServerConfig, HARD_LIMIT_FACTOR, USAGE};
-pub use control::MALFORMED_FRAME;
 pub use error::ServerError;
-pub use feed::ROOM as PRICES_ROOM;
 
 use resocket::protocol::close_code;
 use std::future::{Future, IntoFuture};
@@ -75,8 +66,8 @@ pub async fn serve(
     let (stopping_tx, stopping_rx) = watch::channel(false);
     let state = app::AppState::new(&config, stopping_rx.clone());
     let hub = state.hub.clone();
-    let feed = feed::spawn(
-        state.rooms.clone(),
+    let feed = app::feed::spawn(
+        state.engine.clone(),
         state.prices.clone(),
         config.feed_interval,
         stopping_rx.clone(),
@@ -201,9 +192,7 @@ impl Server {
             let _ = stop.send(());
         }
         match self.task.take() {
-            Some(task) => task
-                .await
-                .map_err(|err| ServerError::Task(err.to_string()))?,
+            Some(task) => task.await?,
             None => Ok(()),
         }
     }

@@ -3,9 +3,9 @@
 //! every frame the client's codec writes must be read by the server (`dispatch`, the hello
 //! check). A kind added on one side and forgotten on the other fails here.
 
-use crate::connection::check_hello;
-use crate::dispatch::{self, Action};
-use crate::frames;
+use crate::protocol::connection::check_hello;
+use crate::protocol::dispatch::{self, Action};
+use crate::protocol::frames;
 use resocket::doc::{apply, Change, Doc, Op};
 use resocket::protocol::codec::{
     decode_server_frame, encode_client_frame, ClientFrame, ServerFrame,

@@ -4,10 +4,10 @@
 //! Prices follow a bounded random walk from their opening price; the latest ones are kept in
 //! [`Prices`] for the `order` method's fills.
 
+use super::requests::stopped;
 use crate::lock::Locked;
 use crate::random::{self, Rng};
-use crate::requests::stopped;
-use crate::rooms::Rooms;
+use crate::state::Engine;
 use resocket::protocol::json::raw_payload;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -136,8 +136,8 @@ fn unix_ms() -> u64 {
 /// Starts the feed, which also keeps `prices` current; `None` when `interval` is zero
 /// (disabled). The task ends when the server stops (or its stop signal is dropped); the caller
 /// also aborts it after shutdown.
-pub fn spawn(
-    rooms: Arc<Rooms>,
+pub fn spawn<E: Engine>(
+    engine: Arc<E>,
     prices: Arc<Prices>,
     interval: Duration,
     mut stopping: watch::Receiver<bool>,
@@ -162,7 +162,7 @@ pub fn spawn(
             prices.update(&quotes);
             for quote in &quotes {
                 let payload = raw_payload(&Tick::of(quote, at));
-                if let Err(err) = rooms.publish_as_server(ROOM, &payload) {
+                if let Err(err) = engine.publish_as_server(ROOM, &payload).await {
                     warn!(%err, "price feed cannot publish");
                 }
             }

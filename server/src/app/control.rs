@@ -2,9 +2,10 @@
 //! document state and counters. They answer loopback peers only, and allow any origin because browser tests call
 //! them from another local port.
 
-use crate::app::AppState;
-use crate::docs::{self, Entries};
-use crate::frames;
+use super::error::AppError;
+use super::AppState;
+use crate::protocol::frames;
+use crate::state::{Delivery, Engine, EngineError, Entries, To};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::Utf8Bytes;
 use axum::extract::{Query, Request, State};
@@ -26,16 +27,16 @@ pub const MALFORMED_FRAME: &str = "this is not json{";
 /// Longest outage `/control/drop` accepts, so a typo cannot take the server away for days.
 pub const MAX_OUTAGE: Duration = Duration::from_secs(3600);
 
-pub fn router() -> Router<AppState> {
+pub fn router<E: Engine>() -> Router<AppState<E>> {
     Router::new()
-        .route("/control/drop", post(drop_connections))
-        .route("/control/malformed", post(send_malformed))
-        .route("/control/send", post(send_text))
-        .route("/control/stats", get(stats))
-        .route("/control/flood", post(flood))
-        .route("/control/notify", post(notify))
-        .route("/control/publish", post(publish))
-        .route("/control/doc", get(doc))
+        .route("/control/drop", post(drop_connections::<E>))
+        .route("/control/malformed", post(send_malformed::<E>))
+        .route("/control/send", post(send_text::<E>))
+        .route("/control/stats", get(stats::<E>))
+        .route("/control/flood", post(flood::<E>))
+        .route("/control/notify", post(notify::<E>))
+        .route("/control/publish", post(publish::<E>))
+        .route("/control/doc", get(doc::<E>))
         .layer(middleware::from_fn(require_loopback))
         // Outermost, so preflights are answered and even a 403 is readable by the browser.
         .layer(CorsLayer::permissive())
@@ -93,16 +94,16 @@ struct Stats {
     outage_remaining_ms: u64,
 }
 
-async fn drop_connections(
-    State(app): State<AppState>,
+async fn drop_connections<E: Engine>(
+    State(app): State<AppState<E>>,
     Query(query): Query<DropQuery>,
-) -> Result<Json<Dropped>, (StatusCode, String)> {
+) -> Result<Json<Dropped>, AppError> {
     let outage = Duration::from_millis(query.outage_ms);
     if outage > MAX_OUTAGE {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            format!("outage_ms must be at most {}\n", MAX_OUTAGE.as_millis()),
-        ));
+        return Err(AppError::BadRequest(format!(
+            "outage_ms must be at most {}",
+            MAX_OUTAGE.as_millis()
+        )));
     }
     // The outage starts first, so clients that reconnect at once are already refused.
     app.outage.start(outage);
@@ -115,19 +116,24 @@ async fn drop_connections(
     Ok(Json(Dropped { dropped }))
 }
 
-async fn send_malformed(State(app): State<AppState>) -> Json<Sent> {
-    let sent = app
-        .hub
-        .send_to_open(&Utf8Bytes::from_static(MALFORMED_FRAME));
+async fn send_malformed<E: Engine>(State(app): State<AppState<E>>) -> Result<Json<Sent>, AppError> {
+    let malformed = Delivery::new(To::Everyone, Utf8Bytes::from_static(MALFORMED_FRAME));
+    let sent = app.engine.deliver(malformed).await?;
     info!(sent, "control: sent a malformed frame");
-    Json(Sent { sent })
+    Ok(Json(Sent { sent }))
 }
 
-async fn send_text(State(app): State<AppState>, body: String) -> Json<Sent> {
+async fn send_text<E: Engine>(
+    State(app): State<AppState<E>>,
+    body: String,
+) -> Result<Json<Sent>, AppError> {
     let bytes = body.len();
-    let sent = app.hub.send_to_open(&body.into());
+    let sent = app
+        .engine
+        .deliver(Delivery::new(To::Everyone, body))
+        .await?;
     info!(sent, bytes, "control: sent a raw frame");
-    Json(Sent { sent })
+    Ok(Json(Sent { sent }))
 }
 
 /// Largest flood `/control/flood` accepts.
@@ -149,15 +155,14 @@ struct Flooding {
 /// Sends `count` numbered `msg` frames (`{"i":n,"pad":"xx.."}`) to every welcomed connection as
 /// fast as each one reads them, for receive-throughput benchmarks. Answers at once; the frames
 /// follow in a background task per connection.
-async fn flood(
-    State(app): State<AppState>,
+async fn flood<E: Engine>(
+    State(app): State<AppState<E>>,
     Query(query): Query<FloodQuery>,
-) -> Result<Json<Flooding>, (StatusCode, String)> {
+) -> Result<Json<Flooding>, AppError> {
     if query.count > MAX_FLOOD || query.pad > 64 * 1024 {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            format!("count must be at most {MAX_FLOOD} and pad at most 65536\n"),
-        ));
+        return Err(AppError::BadRequest(format!(
+            "count must be at most {MAX_FLOOD} and pad at most 65536"
+        )));
     }
     let outbounds = app.hub.open_outbounds();
     let pad = "x".repeat(query.pad);
@@ -185,13 +190,9 @@ async fn flood(
 }
 
 /// The body of `/control/notify` and `/control/publish`: any JSON value, kept raw.
-fn json_body(body: &str) -> Result<Box<RawValue>, (StatusCode, String)> {
-    serde_json::from_str(body).map_err(|err| {
-        (
-            StatusCode::BAD_REQUEST,
-            format!("the body must be one JSON value: {err}\n"),
-        )
-    })
+fn json_body(body: &str) -> Result<Box<RawValue>, AppError> {
+    serde_json::from_str(body)
+        .map_err(|err| AppError::BadRequest(format!("the body must be one JSON value: {err}")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,17 +202,20 @@ struct NotifyQuery {
 
 /// Sends `{"kind":"notify","payload":<body>}` to every welcomed connection of `user`, or to
 /// every welcomed connection without `user`.
-async fn notify(
-    State(app): State<AppState>,
+async fn notify<E: Engine>(
+    State(app): State<AppState<E>>,
     Query(query): Query<NotifyQuery>,
     body: String,
-) -> Result<Json<Sent>, (StatusCode, String)> {
+) -> Result<Json<Sent>, AppError> {
     let payload = json_body(&body)?;
-    let frame = frames::notify(&payload).into();
-    let sent = match &query.user {
-        Some(user) => app.hub.send_to_user(user, &frame),
-        None => app.hub.send_to_open(&frame),
+    let to = match &query.user {
+        Some(user) => To::User(user.clone()),
+        None => To::Everyone,
     };
+    let sent = app
+        .engine
+        .deliver(Delivery::new(to, frames::notify(&payload)))
+        .await?;
     info!(sent, user = ?query.user, "control: notify");
     Ok(Json(Sent { sent }))
 }
@@ -228,28 +232,18 @@ struct PublishedReply {
 }
 
 /// Publishes the body to `room` as if by a member.
-async fn publish(
-    State(app): State<AppState>,
+async fn publish<E: Engine>(
+    State(app): State<AppState<E>>,
     Query(query): Query<PublishQuery>,
     body: String,
-) -> Result<Json<PublishedReply>, (StatusCode, String)> {
+) -> Result<Json<PublishedReply>, AppError> {
     let payload = json_body(&body)?;
-    match app.rooms.publish_as_server(&query.room, &payload) {
-        Ok(published) => {
-            info!(room = query.room, seq = published.seq, "control: publish");
-            Ok(Json(PublishedReply {
-                seq: published.seq,
-                members: published.members,
-            }))
-        }
-        Err(err) => {
-            let status = match err.body().code {
-                resocket::protocol::ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            Err((status, format!("{err}\n")))
-        }
-    }
+    let published = app.engine.publish_as_server(&query.room, &payload).await?;
+    info!(room = query.room, seq = published.seq, "control: publish");
+    Ok(Json(PublishedReply {
+        seq: published.seq,
+        members: published.members,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -264,41 +258,39 @@ struct DocState {
 }
 
 /// The server's truth about a document: `{"rev":n,"entries":{key:{"value":..,"rev":..}}}`.
-async fn doc(
-    State(app): State<AppState>,
+async fn doc<E: Engine>(
+    State(app): State<AppState<E>>,
     Query(query): Query<DocQuery>,
-) -> Result<Json<DocState>, (StatusCode, String)> {
-    if let Err(err) = docs::check_name(&query.name) {
-        return Err((StatusCode::BAD_REQUEST, format!("{err}\n")));
+) -> Result<Json<DocState>, AppError> {
+    if !crate::state::is_valid_name(&query.name) {
+        return Err(EngineError::BadDocName.into());
     }
-    match app.docs.state(&query.name) {
+    match app.engine.doc_state(&query.name).await? {
         Some((rev, entries)) => Ok(Json(DocState { rev, entries })),
-        None => Err((
-            StatusCode::NOT_FOUND,
-            format!("no document {:?}\n", query.name),
-        )),
+        None => Err(AppError::NoDocument(query.name)),
     }
 }
 
-async fn stats(State(app): State<AppState>) -> Json<Stats> {
+async fn stats<E: Engine>(State(app): State<AppState<E>>) -> Result<Json<Stats>, AppError> {
     let hub = app.hub.stats();
+    let state = app.engine.stats().await?;
     let remaining = app.outage.remaining().unwrap_or_default();
-    Json(Stats {
+    Ok(Json(Stats {
         connections: hub.open,
         handshaking: hub.handshaking,
-        sessions: app.sessions.count(),
-        rooms: app.rooms.active(),
-        docs: app.docs.count(),
+        sessions: state.sessions,
+        rooms: state.rooms,
+        docs: state.docs,
         accepted: hub.accepted,
         refused: app.outage.refused(),
         outage_remaining_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
-    })
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ServerConfig;
+    use crate::app::config::ServerConfig;
     use axum::extract::connect_info::MockConnectInfo;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -1,7 +1,7 @@
 //! Registry of live WebSocket connections: who is connected, how to send them frames and how to
 //! end them. Connection tasks own their sockets; the hub only holds the handles to reach them, so
 //! a stuck socket never blocks the hub. Sessions, rooms and notifications address connections
-//! through it by connection number or by user.
+//! through it by connection number or by user; the in-memory engine delivers through it.
 
 use crate::lock::Locked;
 use axum::extract::ws::Utf8Bytes;
@@ -13,8 +13,7 @@ use tokio::sync::{mpsc, watch};
 /// Frames queued for one connection before it counts as a slow consumer and is dropped.
 pub const OUTBOUND_QUEUE: usize = 1024;
 
-/// Server-internal connection number (distinct from the session id given in `welcome`).
-pub type ConnId = u64;
+pub use crate::state::ConnId;
 
 /// What the hub asks of a connection task.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ pub const MAX_RUNNING: usize = 256;
 /// What a request id means to the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen<R> {
-    /// First time: the caller must run it and call [`Dedup::finish`].
+    /// First time: the caller must run it and then record its reply.
     New,
     /// Already running: its reply will go to the session's current connection.
     Running,

@@ -4,13 +4,12 @@
 //! frames from elsewhere (broadcasts, room messages, presence, late request replies) arrive
 //! through the queue.
 
+use super::dispatch::{self, Action};
+use super::error::ProtocolError;
+use super::frames;
+use super::hub::{ConnId, Control, Registration};
 use crate::app::AppState;
-use crate::dispatch::{self, Action};
-use crate::docs::{Docs, OpOutcome};
-use crate::frames;
-use crate::hub::{ConnId, Control, Registration};
-use crate::rooms::{Actor, Rooms};
-use crate::session::Session;
+use crate::state::{Actor, Delivery, Engine, EngineError, OpOutcome, Session, To};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use resocket::protocol::json::{self, RawEnvelope};
@@ -21,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{timeout, timeout_at, Instant};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 /// Most frames written before one flush.
 const MAX_BURST: usize = 256;
@@ -59,35 +58,55 @@ enum End {
     Lost(String),
 }
 
-struct Conn {
+struct Conn<E> {
     socket: WebSocket,
-    app: AppState,
+    app: AppState<E>,
     id: ConnId,
     limits: Limits,
     outbound: mpsc::Receiver<Utf8Bytes>,
     control: watch::Receiver<Control>,
 }
 
-/// A welcomed connection's hold on its session. Dropping it (however the connection ends, a
-/// kill or a panic included) leaves the connection's rooms and documents and starts the
-/// session's TTL.
-struct Attachment {
-    session: Arc<Session>,
-    rooms: Arc<Rooms>,
-    docs: Arc<Docs>,
-    conn: ConnId,
+/// A welcomed connection's hold on its session. [`run`] ends it with an awaited
+/// `Engine::disconnect` (the connection leaves its rooms and documents, the session's TTL
+/// starts); if the task panics instead, dropping it still does that on another task.
+struct Attachment<E: Engine> {
+    engine: Arc<E>,
+    who: Option<Actor>,
 }
 
-impl Drop for Attachment {
+impl<E: Engine> Attachment<E> {
+    async fn end(mut self) {
+        if let Some(who) = self.who.take() {
+            leave_state(&*self.engine, &who).await;
+        }
+    }
+}
+
+async fn leave_state<E: Engine>(engine: &E, who: &Actor) {
+    if let Err(err) = engine.disconnect(who).await {
+        warn!(conn = who.conn, session = who.session, %err, "connection not removed from the state");
+    }
+}
+
+impl<E: Engine> Drop for Attachment<E> {
     fn drop(&mut self) {
-        self.rooms.disconnect(self.conn);
-        self.docs.disconnect(self.conn);
-        self.session.detach(self.conn);
+        let Some(who) = self.who.take() else {
+            return;
+        };
+        warn!(
+            conn = who.conn,
+            "connection task ended abnormally; leaving its state"
+        );
+        let engine = Arc::clone(&self.engine);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { leave_state(&*engine, &who).await });
+        }
     }
 }
 
 /// Runs one upgraded socket until it ends.
-pub async fn run(socket: WebSocket, app: AppState, peer: SocketAddr) {
+pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAddr) {
     let Registration {
         membership,
         outbound,
@@ -97,6 +116,10 @@ pub async fn run(socket: WebSocket, app: AppState, peer: SocketAddr) {
     info!(conn = id, %peer, "connection opened");
     let mut kill = control.clone();
     let limits = app.limits;
+    let mut attachment = Attachment {
+        engine: Arc::clone(&app.engine),
+        who: None,
+    };
     let mut conn = Conn {
         socket,
         app,
@@ -105,16 +128,21 @@ pub async fn run(socket: WebSocket, app: AppState, peer: SocketAddr) {
         outbound,
         control,
     };
-    let mut session = None;
     // Racing the whole connection against a kill lets the hub drop a socket that is stuck in a
     // write to a peer that stopped reading: cancelling the future drops the socket.
     let end = tokio::select! {
         biased;
         _ = kill.wait_for(|c| *c == Control::Kill) => End::Dropped,
-        end = conn.serve(&mut session) => end,
+        end = conn.serve(&mut attachment) => end,
     };
+    let session = attachment
+        .who
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), |who| who.session.clone());
+    // The state forgets the connection before its socket goes, as a peer may look right after.
+    attachment.end().await;
     drop(conn);
-    let session = session.as_deref().unwrap_or("-");
+    let session = session.as_str();
     match end {
         End::ServerClosed(code) => {
             info!(conn = id, session, code, "connection closed by server")
@@ -126,19 +154,16 @@ pub async fn run(socket: WebSocket, app: AppState, peer: SocketAddr) {
     drop(membership);
 }
 
-impl Conn {
-    async fn serve(&mut self, session: &mut Option<String>) -> End {
-        match self.handshake().await {
-            Ok(attachment) => {
-                *session = Some(attachment.session.id().to_owned());
-                self.frame_loop(&attachment.session).await
-            }
+impl<E: Engine> Conn<E> {
+    async fn serve(&mut self, attachment: &mut Attachment<E>) -> End {
+        match self.handshake(attachment).await {
+            Ok(who) => self.frame_loop(&who).await,
             Err(end) => end,
         }
     }
 
     /// Waits for `hello` and answers `welcome`; any other outcome closes the connection.
-    async fn handshake(&mut self) -> Result<Attachment, End> {
+    async fn handshake(&mut self, attachment: &mut Attachment<E>) -> Result<Actor, End> {
         // A huge configured timeout must not overflow the clock: cap it at a day.
         let limit = self.limits.handshake_timeout.min(MAX_HANDSHAKE_TIMEOUT);
         let deadline = Instant::now() + limit;
@@ -171,28 +196,44 @@ impl Conn {
             };
             return match check_hello(&text, self.limits.max_frame_bytes) {
                 Ok(hello) => {
-                    let (attachment, resumed) = self.attach(&hello);
-                    let session = &attachment.session;
-                    let welcome = frames::welcome(session.id(), session.token(), resumed);
-                    self.send(welcome.into()).await.map(|()| attachment)
+                    let (session, resumed) = match self.attach(&hello, attachment).await {
+                        Ok(attached) => attached,
+                        // The client retries later, as after a restart.
+                        Err(err) => {
+                            let reason = err.to_string();
+                            return Err(self.close(close_code::GOING_AWAY, &reason).await);
+                        }
+                    };
+                    let welcome = frames::welcome(&session.id, &session.token, resumed);
+                    let who = session.actor(self.id);
+                    self.send(welcome.into()).await.map(|()| who)
                 }
-                Err((code, reason)) => Err(self.close(code, &reason).await),
+                Err(err) => Err(self.close(err.close_code(), &err.to_string()).await),
             };
         }
     }
 
     /// Attaches the connection to the session `hello` asks for (or a new one) and closes an
     /// older connection of that session. Also says whether the session was resumed.
-    fn attach(&mut self, hello: &Hello) -> (Attachment, bool) {
+    async fn attach(
+        &mut self,
+        hello: &Hello,
+        attachment: &mut Attachment<E>,
+    ) -> Result<(Session, bool), EngineError> {
         let user = hello.user.as_deref().filter(|u| !u.is_empty());
-        let opened = self.app.sessions.open(user, hello.resume.as_ref(), self.id);
+        let opened = self
+            .app
+            .engine
+            .open_session(self.id, user, hello.resume.as_ref())
+            .await?;
         let session = opened.session;
-        self.app.hub.welcome(self.id, session.id(), user);
+        attachment.who = Some(session.actor(self.id));
+        self.app.hub.welcome(self.id, &session.id, user);
         if let Some(old) = opened.replaced {
             info!(
                 conn = self.id,
                 old,
-                session = session.id(),
+                session = session.id,
                 "session taken over"
             );
             self.app
@@ -201,21 +242,15 @@ impl Conn {
         }
         info!(
             conn = self.id,
-            session = session.id(),
+            session = session.id,
             user,
             resumed = opened.resumed,
             "handshake complete"
         );
-        let attachment = Attachment {
-            session,
-            rooms: Arc::clone(&self.app.rooms),
-            docs: Arc::clone(&self.app.docs),
-            conn: self.id,
-        };
-        (attachment, opened.resumed)
+        Ok((session, opened.resumed))
     }
 
-    async fn frame_loop(&mut self, session: &Arc<Session>) -> End {
+    async fn frame_loop(&mut self, who: &Actor) -> End {
         loop {
             // Outbound frames go before the next inbound one, so a client that broadcasts and
             // then sends a msg sees the broadcast's delivery first.
@@ -242,7 +277,7 @@ impl Conn {
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Action::Ignore,
                         Some(Ok(Message::Close(frame))) => return self.peer_closed(frame).await,
                     };
-                    if let Err(end) = self.act(action, session).await {
+                    if let Err(end) = self.act(action, who).await {
                         return end;
                     }
                 }
@@ -250,64 +285,72 @@ impl Conn {
         }
     }
 
-    async fn act(&mut self, action: Action, session: &Arc<Session>) -> Result<(), End> {
-        let who = Actor {
-            conn: self.id,
-            session,
+    async fn act(&mut self, action: Action, who: &Actor) -> Result<(), End> {
+        let engine = Arc::clone(&self.app.engine);
+        let refused = |id: Option<u64>, room: &str, err: EngineError| {
+            Some(Utf8Bytes::from(frames::error(id, Some(room), err.body())))
         };
-        let rooms = &self.app.rooms;
         let reply: Option<Utf8Bytes> = match action {
             Action::Reply(frame) => Some(frame.into()),
             Action::Broadcast(frame) => {
-                let sent = self.app.hub.send_to_open(&frame.into());
-                debug!(conn = self.id, sent, "broadcast");
+                match engine.deliver(Delivery::new(To::Everyone, frame)).await {
+                    Ok(sent) => debug!(conn = self.id, sent, "broadcast"),
+                    Err(err) => warn!(conn = self.id, %err, "broadcast lost"),
+                }
                 None
             }
             Action::Ignore => None,
-            Action::Request { id, body } => self.app.requests.handle(session, id, body),
+            Action::Request { id, body } => {
+                let requests = Arc::clone(&self.app.requests);
+                requests.handle(&engine, who, id, body).await
+            }
             Action::Join {
                 id,
                 room,
                 since,
                 meta,
-            } => match rooms.join(who, id, &room, since, meta) {
+            } => match engine.join(who, id, &room, since, meta).await {
                 Ok(frames) => return self.send_all(frames).await,
-                Err(err) => Some(frames::error(id, Some(&room), err.body()).into()),
+                Err(err) => refused(id, &room, err),
             },
-            Action::Leave { id, room } => {
-                rooms.leave(who, &room);
-                Some(frames::left(id, &room).into())
+            Action::Leave { id, room } => match engine.leave(who, &room).await {
+                Ok(_) => Some(frames::left(id, &room).into()),
+                Err(err) => refused(id, &room, err),
+            },
+            Action::Publish { id, room, payload } => {
+                match engine.publish(who, &room, &payload).await {
+                    Ok(_) => None,
+                    Err(err) => refused(id, &room, err),
+                }
             }
-            Action::Publish { id, room, payload } => match rooms.publish(who, &room, &payload) {
-                Ok(_) => None,
-                Err(err) => Some(frames::error(id, Some(&room), err.body()).into()),
-            },
-            Action::Presence { id, room, meta } => match rooms.set_meta(who, &room, meta) {
+            Action::Presence { id, room, meta } => match engine.set_meta(who, &room, meta).await {
                 Ok(()) => None,
-                Err(err) => Some(frames::error(id, Some(&room), err.body()).into()),
+                Err(err) => refused(id, &room, err),
             },
             Action::Sync { id, room, since } => {
                 let outbound = &mut self.outbound;
-                // What is already queued for this connection is older than the catch-up, so it
-                // is taken out under the document lock and written first.
+                // What is already queued for this connection is older than the catch-up, so the
+                // engine takes it out at the moment of the subscription and it is written first.
                 let queued = || std::iter::from_fn(|| outbound.try_recv().ok()).collect();
-                match self.app.docs.sync(self.id, id, &room, since, queued) {
+                match engine.sync(self.id, id, &room, since, queued).await {
                     Ok(frames) => return self.send_all(frames).await,
-                    Err(err) => Some(frames::error(id, Some(&room), err.body()).into()),
+                    Err(err) => refused(id, &room, err),
                 }
             }
             Action::Unsync { room } => {
-                self.app.docs.unsync(self.id, &room);
+                if let Err(err) = engine.unsync(self.id, &room).await {
+                    warn!(conn = self.id, room, %err, "unsync failed");
+                }
                 None
             }
-            Action::Op { room, op } => match self.app.docs.op(self.id, &room, &op) {
+            Action::Op { room, op } => match engine.op(self.id, &room, &op).await {
                 Ok(outcome) => {
                     if let OpOutcome::Refused(code) = outcome {
                         debug!(conn = self.id, room, code = code.as_wire(), "op refused");
                     }
                     None
                 }
-                Err(err) => Some(frames::error(None, Some(&room), err.body()).into()),
+                Err(err) => refused(None, &room, err),
             },
         };
         match reply {
@@ -413,22 +456,22 @@ async fn close_requested(control: &mut watch::Receiver<Control>) -> (u16, String
     }
 }
 
-/// Checks the first frame: the hello of a v1 client, else the close code and reason.
-pub(crate) fn check_hello(text: &str, max_frame_bytes: usize) -> Result<Hello, (u16, String)> {
-    let protocol_error = |reason: String| Err((close_code::PROTOCOL_ERROR, reason));
+/// Checks the first frame: the hello of a v1 client, else why not (which says the close code).
+pub(crate) fn check_hello(text: &str, max_frame_bytes: usize) -> Result<Hello, ProtocolError> {
+    let bad = |reason: String| Err(ProtocolError::BadHello(reason));
     if text.len() > max_frame_bytes {
-        return protocol_error(format!(
+        return bad(format!(
             "first frame must be a hello, got {} bytes",
             text.len()
         ));
     }
     let envelope: RawEnvelope = match json::decode(text) {
         Ok(envelope) => envelope,
-        Err(err) => return protocol_error(format!("first frame must be a hello ({err})")),
+        Err(err) => return bad(format!("first frame must be a hello ({err})")),
     };
     if Kind::from_wire(&envelope.kind) != Some(Kind::Hello) {
         let kind = dispatch::truncate(&envelope.kind, 40);
-        return protocol_error(format!("first frame must be a hello, got {kind:?}"));
+        return bad(format!("first frame must be a hello, got {kind:?}"));
     }
     let payload = envelope.payload.as_deref().map_or("null", |raw| raw.get());
     // The version first: a client of another version gets 4001 whatever else its hello holds.
@@ -437,18 +480,13 @@ pub(crate) fn check_hello(text: &str, max_frame_bytes: usize) -> Result<Hello, (
         version: u32,
     }
     let Ok(Version { version }) = serde_json::from_str::<Version>(payload) else {
-        return protocol_error(r#"hello payload must be {"version":<integer>}"#.into());
+        return bad(r#"hello payload must be {"version":<integer>}"#.into());
     };
     if version != PROTOCOL_VERSION {
-        return Err((
-            close_code::UNSUPPORTED_VERSION,
-            format!(
-                "unsupported protocol version {version}; this server speaks {PROTOCOL_VERSION}"
-            ),
-        ));
+        return Err(ProtocolError::UnsupportedVersion(version));
     }
     serde_json::from_str::<Hello>(payload).or_else(|_| {
-        protocol_error(
+        bad(
             r#"hello payload must be {"version":1,"user"?:<string>,"resume"?:{"session":<string>,"token":<string>}}"#
                 .into(),
         )
@@ -482,12 +520,13 @@ mod tests {
                 r#"{"kind":"hello","payload":{"version":2,"resume":7}}"#,
                 100
             )
-            .map_err(|e| e.0),
+            .map_err(|e| e.close_code()),
             Err(4001),
             "the version is checked before the rest"
         );
         assert_eq!(
-            check_hello(r#"{"kind":"hello","payload":{"version":7}}"#, 100),
+            check_hello(r#"{"kind":"hello","payload":{"version":7}}"#, 100)
+                .map_err(|e| (e.close_code(), e.to_string())),
             Err((
                 4001,
                 "unsupported protocol version 7; this server speaks 1".into()
@@ -501,11 +540,12 @@ mod tests {
             r#"{"kind":"hello","payload":{"version":1,"resume":{"session":"s-1"}}}"#,
             "hello",
         ] {
-            let (code, reason) = check_hello(bad, 100).expect_err(bad);
+            let err = check_hello(bad, 100).expect_err(bad);
+            let (code, reason) = (err.close_code(), err.to_string());
             assert_eq!(code, 4000, "{bad}");
             assert!(reason.len() <= MAX_CLOSE_REASON, "{reason}");
         }
-        let (code, _) = check_hello(&"x".repeat(101), 100).expect_err("too big");
-        assert_eq!(code, 4000);
+        let err = check_hello(&"x".repeat(101), 100).expect_err("too big");
+        assert_eq!(err.close_code(), 4000);
     }
 }

@@ -1,15 +1,15 @@
 //! What the server does with one frame from a welcomed connection. Pure functions from frame to
 //! [`Action`], so the protocol rules are testable without sockets: stateless kinds are answered
 //! here, stateful ones (requests, rooms, presence, documents) are validated and handed on as
-//! typed actions.
+//! typed actions. Refusals are [`ProtocolError`]s, answered with an `error` frame.
 
-use crate::docs::{self, ClientOp};
-use crate::frames;
-use crate::rooms;
+use super::error::ProtocolError;
+use super::frames;
+use crate::state::{is_valid_name, ClientOp, EngineError, MAX_KEY, MAX_ORIGIN};
 use resocket::doc::{Change, Op};
 use resocket::protocol::json::{self, RawEnvelope};
 use resocket::protocol::{
-    DocOpBody, ErrorBody, ErrorCode, JoinBody, Kind, OpName, PresenceUpdate, RequestBody, SyncBody,
+    DocOpBody, ErrorBody, JoinBody, Kind, OpName, PresenceUpdate, RequestBody, SyncBody,
 };
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -76,20 +76,12 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
     }
     let envelope = match json::decode(text) {
         Ok(envelope) => envelope,
-        Err(err) => return Action::Reply(error_frame(None, err.into())),
+        Err(err) => return refuse(None, None, ProtocolError::BadFrame(err.0)),
     };
     let id = envelope.id;
     let Some(kind) = Kind::from_wire(&envelope.kind) else {
-        return Action::Reply(error_frame(
-            id,
-            ErrorBody {
-                code: ErrorCode::UnknownKind,
-                message: format!(
-                    "unknown kind {:?}",
-                    truncate(&envelope.kind, MAX_QUOTED_KIND)
-                ),
-            },
-        ));
+        let kind = truncate(&envelope.kind, MAX_QUOTED_KIND).to_owned();
+        return refuse(id, None, ProtocolError::UnknownKind(kind));
     };
     match kind {
         Kind::Msg => Action::Reply(frames::msg(envelope.payload.as_deref())),
@@ -98,9 +90,9 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
         Kind::Pong => Action::Ignore,
         // Answering an error with an error could make two peers loop forever.
         Kind::Error => Action::Ignore,
-        Kind::Hello => unexpected(id, "hello was already received on this connection"),
+        Kind::Hello => unexpected(id, "hello was already received on this connection".into()),
         // Until this server verifies tokens (issue 10), it has nothing to refresh.
-        Kind::Refresh => unexpected(id, "this server does not verify tokens"),
+        Kind::Refresh => unexpected(id, "this server does not verify tokens".into()),
         Kind::Welcome
         | Kind::Res
         | Kind::Joined
@@ -109,35 +101,26 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
         | Kind::Synced
         | Kind::Snapshot
         | Kind::Reject
-        | Kind::Refreshed => unexpected(
-            id,
-            &format!("{} is sent by the server only", kind.as_wire()),
-        ),
+        | Kind::Refreshed => {
+            unexpected(id, format!("{} is sent by the server only", kind.as_wire()))
+        }
         Kind::Req => request(envelope),
         Kind::Join | Kind::Leave | Kind::Publish | Kind::Presence => room_frame(kind, envelope),
         Kind::Sync | Kind::Unsync | Kind::Op => doc_frame(kind, envelope),
     }
 }
 
-fn unexpected(id: Option<u64>, message: &str) -> Action {
-    Action::Reply(error_frame(
-        id,
-        ErrorBody {
-            code: ErrorCode::Unexpected,
-            message: message.to_owned(),
-        },
-    ))
+/// Answers a refused frame with an `error` frame for the sender.
+fn refuse(id: Option<u64>, room: Option<&str>, err: ProtocolError) -> Action {
+    Action::Reply(frames::error(id, room, err.body()))
+}
+
+fn unexpected(id: Option<u64>, message: String) -> Action {
+    refuse(id, None, ProtocolError::Unexpected(message))
 }
 
 fn bad_request(id: Option<u64>, room: Option<&str>, message: String) -> Action {
-    Action::Reply(frames::error(
-        id,
-        room,
-        ErrorBody {
-            code: ErrorCode::BadRequest,
-            message,
-        },
-    ))
+    refuse(id, room, ProtocolError::BadRequest(message))
 }
 
 /// `req` needs an id and a `{method, params?}` payload; anything else is refused with an `error`
@@ -163,17 +146,27 @@ fn request(envelope: RawEnvelope) -> Action {
     }
 }
 
+/// The frame's `room`, which must be a valid room or document name (`invalid` says which).
+fn named(kind: Kind, room: Option<String>, invalid: EngineError) -> Result<String, ProtocolError> {
+    match room {
+        None => Err(ProtocolError::BadRequest(format!(
+            "{} needs a room",
+            kind.as_wire()
+        ))),
+        Some(room) if !is_valid_name(&room) => Err(ProtocolError::BadRequest(invalid.to_string())),
+        Some(room) => Ok(room),
+    }
+}
+
 /// `join`, `leave`, `publish` and `presence` need a valid room name and their payload.
 fn room_frame(kind: Kind, envelope: RawEnvelope) -> Action {
     let RawEnvelope {
         id, room, payload, ..
     } = envelope;
-    let Some(room) = room else {
-        return bad_request(id, None, format!("{} needs a room", kind.as_wire()));
+    let room = match named(kind, room, EngineError::BadRoomName) {
+        Ok(room) => room,
+        Err(err) => return refuse(id, None, err),
     };
-    if let Err(err) = rooms::check_name(&room) {
-        return bad_request(id, None, err.to_string());
-    }
     let invalid = |what: &str, err: serde_json::Error| {
         bad_request(
             id,
@@ -226,12 +219,10 @@ fn doc_frame(kind: Kind, envelope: RawEnvelope) -> Action {
         payload,
         ..
     } = envelope;
-    let Some(room) = room else {
-        return bad_request(id, None, format!("{} needs a room", kind.as_wire()));
+    let room = match named(kind, room, EngineError::BadDocName) {
+        Ok(room) => room,
+        Err(err) => return refuse(id, None, err),
     };
-    if let Err(err) = docs::check_name(&room) {
-        return bad_request(id, None, err.to_string());
-    }
     match kind {
         Kind::Sync => {
             let body = match payload.as_deref().map(|p| serde_json::from_str(p.get())) {
@@ -254,38 +245,45 @@ fn doc_frame(kind: Kind, envelope: RawEnvelope) -> Action {
         Kind::Unsync => Action::Unsync { room },
         _ => match client_op(seq, payload.as_deref()) {
             Ok(op) => Action::Op { room, op },
-            Err(message) => bad_request(id, Some(&room), message),
+            Err(err) => refuse(id, Some(&room), err),
         },
     }
 }
 
 /// Validates a client `op`: `seq` is its cseq (≥ 1), `payload` a
 /// `{origin, key, op, value?, ifRev?}` with a value for `set` and `merge` (`null` counts).
-fn client_op(seq: Option<u64>, payload: Option<&RawValue>) -> Result<ClientOp, String> {
+fn client_op(seq: Option<u64>, payload: Option<&RawValue>) -> Result<ClientOp, ProtocolError> {
+    let invalid = |message: String| ProtocolError::BadRequest(message);
     let cseq = match seq {
         Some(cseq) if cseq >= 1 => cseq,
-        _ => return Err("op needs its sequence number (1 or more) in seq".into()),
+        _ => {
+            return Err(invalid(
+                "op needs its sequence number (1 or more) in seq".into(),
+            ))
+        }
     };
     let shape =
         "op payload must be {origin, key, op: \"set\" | \"delete\" | \"merge\", value?, ifRev?}";
     let Some(payload) = payload else {
-        return Err(format!("{shape}; it is missing"));
+        return Err(invalid(format!("{shape}; it is missing")));
     };
     // Parsed as an object first, so a `"value": null` (which `Option` reads as absent) counts
     // as a value.
     let object: serde_json::Map<String, Value> =
-        serde_json::from_str(payload.get()).map_err(|err| format!("{shape} ({err})"))?;
+        serde_json::from_str(payload.get()).map_err(|err| invalid(format!("{shape} ({err})")))?;
     let has_value = object.contains_key("value");
-    let body: DocOpBody<Value> =
-        serde_json::from_value(Value::Object(object)).map_err(|err| format!("{shape} ({err})"))?;
-    if body.origin.is_empty() || body.origin.len() > docs::MAX_ORIGIN {
-        return Err(format!("op origin must be 1 to {} bytes", docs::MAX_ORIGIN));
+    let body: DocOpBody<Value> = serde_json::from_value(Value::Object(object))
+        .map_err(|err| invalid(format!("{shape} ({err})")))?;
+    if body.origin.is_empty() || body.origin.len() > MAX_ORIGIN {
+        return Err(invalid(format!(
+            "op origin must be 1 to {MAX_ORIGIN} bytes"
+        )));
     }
-    if body.key.len() > docs::MAX_KEY {
-        return Err(format!("op key must be at most {} bytes", docs::MAX_KEY));
+    if body.key.len() > MAX_KEY {
+        return Err(invalid(format!("op key must be at most {MAX_KEY} bytes")));
     }
     let value = body.value.or_else(|| has_value.then_some(Value::Null));
-    let needs_value = || format!("{} needs a value", body.op.as_wire());
+    let needs_value = || invalid(format!("{} needs a value", body.op.as_wire()));
     let change = match body.op {
         OpName::Set => Change::Set(value.ok_or_else(needs_value)?),
         OpName::Merge => Change::Merge(value.ok_or_else(needs_value)?),
@@ -307,25 +305,14 @@ pub fn binary_frame(len: usize, max_frame_bytes: usize) -> Action {
     if len > max_frame_bytes {
         return too_large(len, max_frame_bytes);
     }
-    Action::Reply(error_frame(
-        None,
-        ErrorBody {
-            code: ErrorCode::BadFrame,
-            message: "binary frames are not supported".into(),
-        },
-    ))
+    refuse(None, None, ProtocolError::Binary)
 }
 
-fn too_large(len: usize, max_frame_bytes: usize) -> Action {
-    Action::Reply(error_frame(
-        None,
-        ErrorBody {
-            code: ErrorCode::TooLarge,
-            message: format!("frame of {len} bytes exceeds the limit of {max_frame_bytes} bytes"),
-        },
-    ))
+fn too_large(len: usize, limit: usize) -> Action {
+    refuse(None, None, ProtocolError::TooLarge { len, limit })
 }
 
+/// `{"kind":"error","id"?:..,"error":{..}}` for a frame that is refused as a whole.
 pub fn error_frame(id: Option<u64>, error: ErrorBody) -> String {
     frames::error(id, None, error)
 }
@@ -345,6 +332,7 @@ pub fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use resocket::protocol::ErrorCode;
 
     fn reply(text: &str) -> String {
         match text_frame(text, 1024) {
@@ -572,8 +560,8 @@ mod tests {
             let frame = reply(&format!(r#"{{"kind":"{kind}","room":""}}"#));
             assert!(frame.contains(r#""code":"bad_request""#), "{frame}");
         }
-        let long_origin = "o".repeat(docs::MAX_ORIGIN + 1);
-        let long_key = "k".repeat(docs::MAX_KEY + 1);
+        let long_origin = "o".repeat(MAX_ORIGIN + 1);
+        let long_key = "k".repeat(MAX_KEY + 1);
         for bad in [
             r#"{"kind":"sync","room":"b","payload":{"since":-1}}"#.to_owned(),
             r#"{"kind":"sync","room":"b","payload":"x"}"#.to_owned(),

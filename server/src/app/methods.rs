@@ -1,10 +1,11 @@
 //! The test server's request methods: `echo`, `sum`, `sleep`, `fail`, `count` and `order`. Each
-//! turns `params` into a result or a typed [`RequestError`]; `sleep` only says how long to wait
+//! turns `params` into a result or a typed [`AppError`]; `sleep` only says how long to wait
 //! and `order` what to push later, the caller does the waiting and the sending.
 
+use super::error::AppError;
 use crate::lock::Locked;
 use resocket::protocol::json::raw_payload;
-use resocket::protocol::{ErrorBody, ErrorCode};
+use resocket::protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -27,47 +28,19 @@ pub const FILL_DELAY: Duration = Duration::from_millis(300);
 /// Longest method name quoted back in a `not_found` error.
 const MAX_QUOTED_METHOD: usize = 64;
 
-/// Why a request failed; sent as the `error` of its `res`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RequestError {
-    #[error("no method {0:?}")]
-    NotFound(String),
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    RateLimited(String),
-    /// What `fail` was asked to fail with.
-    #[error("{message}")]
-    Failed { code: ErrorCode, message: String },
-}
-
-impl RequestError {
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            RequestError::NotFound(_) => ErrorCode::NotFound,
-            RequestError::BadRequest(_) => ErrorCode::BadRequest,
-            RequestError::RateLimited(_) => ErrorCode::RateLimited,
-            RequestError::Failed { code, .. } => *code,
-        }
-    }
-
-    pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            code: self.code(),
-            message: self.to_string(),
-        }
-    }
-}
-
-pub type Outcome = Result<Box<RawValue>, RequestError>;
+/// What a method answers: the result of its `res`, or its error.
+pub type MethodResult = Result<Box<RawValue>, AppError>;
 
 /// What running a method amounts to.
 #[derive(Debug)]
 pub enum Plan {
     /// The reply is ready.
-    Reply(Outcome),
+    Reply(MethodResult),
     /// The handler ran; send its outcome after this long (without blocking the connection).
-    Later { after: Duration, outcome: Outcome },
+    Later {
+        after: Duration,
+        outcome: MethodResult,
+    },
     /// An accepted order: reply now, then push `order`'s fill (at the price of that moment) to
     /// the session's user after [`FILL_DELAY`].
     Fill { reply: Box<RawValue>, order: Order },
@@ -127,10 +100,10 @@ pub struct Counters(Mutex<HashMap<String, u64>>);
 
 impl Counters {
     /// Increments `key` and returns its new value.
-    pub fn increment(&self, key: &str) -> Result<u64, RequestError> {
+    pub fn increment(&self, key: &str) -> Result<u64, AppError> {
         let mut counters = self.0.locked();
         if !counters.contains_key(key) && counters.len() >= MAX_COUNTERS {
-            return Err(RequestError::RateLimited(format!(
+            return Err(AppError::RateLimited(format!(
                 "the server keeps at most {MAX_COUNTERS} counters"
             )));
         }
@@ -163,8 +136,8 @@ pub fn plan(method: &str, params: Option<&RawValue>, state: &MethodState) -> Pla
             Ok((reply, order)) => Plan::Fill { reply, order },
             Err(err) => Plan::Reply(Err(err)),
         },
-        _ => Plan::Reply(Err(RequestError::NotFound(
-            crate::dispatch::truncate(method, MAX_QUOTED_METHOD).to_owned(),
+        _ => Plan::Reply(Err(AppError::NoMethod(
+            crate::protocol::dispatch::truncate(method, MAX_QUOTED_METHOD).to_owned(),
         ))),
     }
 }
@@ -180,13 +153,13 @@ pub fn slept(duration: Duration) -> Box<RawValue> {
     })
 }
 
-fn parse<T: DeserializeOwned>(params: Option<&RawValue>, shape: &str) -> Result<T, RequestError> {
+fn parse<T: DeserializeOwned>(params: Option<&RawValue>, shape: &str) -> Result<T, AppError> {
     let text = params.map_or("null", RawValue::get);
     serde_json::from_str(text)
-        .map_err(|err| RequestError::BadRequest(format!("params must be {shape} ({err})")))
+        .map_err(|err| AppError::BadRequest(format!("params must be {shape} ({err})")))
 }
 
-fn sum(params: Option<&RawValue>) -> Outcome {
+fn sum(params: Option<&RawValue>) -> MethodResult {
     let numbers: Vec<Number> = parse(params, "an array of numbers")?;
     let integers: Option<i64> = numbers
         .iter()
@@ -196,27 +169,27 @@ fn sum(params: Option<&RawValue>) -> Outcome {
         None => {
             let total: f64 = numbers.iter().filter_map(Number::as_f64).sum();
             Number::from_f64(total)
-                .ok_or_else(|| RequestError::BadRequest("the sum is not a finite number".into()))?
+                .ok_or_else(|| AppError::BadRequest("the sum is not a finite number".into()))?
         }
     };
     Ok(raw_payload(&total))
 }
 
-fn sleep_ms(params: Option<&RawValue>) -> Result<u64, RequestError> {
+fn sleep_ms(params: Option<&RawValue>) -> Result<u64, AppError> {
     #[derive(Deserialize)]
     struct Params {
         ms: u64,
     }
     let Params { ms } = parse(params, r#"{"ms":<integer>}"#)?;
     if ms > MAX_SLEEP_MS {
-        return Err(RequestError::BadRequest(format!(
+        return Err(AppError::BadRequest(format!(
             "ms must be at most {MAX_SLEEP_MS}"
         )));
     }
     Ok(ms)
 }
 
-fn fail(params: Option<&RawValue>) -> Outcome {
+fn fail(params: Option<&RawValue>) -> MethodResult {
     #[derive(Deserialize)]
     struct Params {
         code: String,
@@ -224,7 +197,7 @@ fn fail(params: Option<&RawValue>) -> Outcome {
         message: Option<String>,
     }
     let Params { code, message } = parse(params, r#"{"code":<string>,"message"?:<string>}"#)?;
-    Err(RequestError::Failed {
+    Err(AppError::Failed {
         code: ErrorCode::from_wire(&code),
         message: message.unwrap_or_else(|| "failed on request".into()),
     })
@@ -245,12 +218,12 @@ fn count(params: Option<&RawValue>, counters: &Counters) -> Plan {
         Err(err) => return Plan::Reply(Err(err)),
     };
     if key.len() > MAX_COUNTER_KEY {
-        return Plan::Reply(Err(RequestError::BadRequest(format!(
+        return Plan::Reply(Err(AppError::BadRequest(format!(
             "key must be at most {MAX_COUNTER_KEY} bytes"
         ))));
     }
     if delay_ms > MAX_SLEEP_MS {
-        return Plan::Reply(Err(RequestError::BadRequest(format!(
+        return Plan::Reply(Err(AppError::BadRequest(format!(
             "delay_ms must be at most {MAX_SLEEP_MS}"
         ))));
     }
@@ -267,10 +240,7 @@ fn count(params: Option<&RawValue>, counters: &Counters) -> Plan {
 
 /// Validates `{"symbol":<feed symbol>,"side":"buy"|"sell","qty":<0 < n <= MAX_ORDER_QTY>}` and
 /// accepts it as the next order: `{"orderId":"o-<n>","status":"accepted"}`.
-fn order(
-    params: Option<&RawValue>,
-    ids: &AtomicU64,
-) -> Result<(Box<RawValue>, Order), RequestError> {
+fn order(params: Option<&RawValue>, ids: &AtomicU64) -> Result<(Box<RawValue>, Order), AppError> {
     #[derive(Deserialize)]
     struct Params {
         symbol: String,
@@ -287,14 +257,14 @@ fn order(
         params,
         r#"{"symbol":<string>,"side":"buy"|"sell","qty":<number>}"#,
     )?;
-    let symbol = crate::feed::symbol(&symbol).ok_or_else(|| {
-        RequestError::BadRequest(format!(
+    let symbol = super::feed::symbol(&symbol).ok_or_else(|| {
+        AppError::BadRequest(format!(
             "unknown symbol {:?}",
-            crate::dispatch::truncate(&symbol, MAX_QUOTED_METHOD)
+            crate::protocol::dispatch::truncate(&symbol, MAX_QUOTED_METHOD)
         ))
     })?;
     if !qty.as_f64().is_some_and(|q| q > 0.0 && q <= MAX_ORDER_QTY) {
-        return Err(RequestError::BadRequest(format!(
+        return Err(AppError::BadRequest(format!(
             "qty must be above 0 and at most {MAX_ORDER_QTY}"
         )));
     }
@@ -318,7 +288,7 @@ fn order(
 mod tests {
     use super::*;
 
-    fn run(method: &str, params: Option<&str>) -> Result<String, RequestError> {
+    fn run(method: &str, params: Option<&str>) -> Result<String, AppError> {
         run_with(method, params, &MethodState::default())
     }
 
@@ -326,7 +296,7 @@ mod tests {
         method: &str,
         params: Option<&str>,
         state: &MethodState,
-    ) -> Result<String, RequestError> {
+    ) -> Result<String, AppError> {
         let params = params.map(|p| RawValue::from_string(p.to_owned()).expect("valid JSON"));
         match plan(method, params.as_deref(), state) {
             Plan::Reply(outcome) => outcome.map(|raw| raw.get().to_owned()),
@@ -337,7 +307,7 @@ mod tests {
         }
     }
 
-    fn code(result: Result<String, RequestError>) -> ErrorCode {
+    fn code(result: Result<String, AppError>) -> ErrorCode {
         result.expect_err("an error").code()
     }
 
@@ -395,7 +365,7 @@ mod tests {
     fn fail_fails_as_asked() {
         assert_eq!(
             run("fail", Some(r#"{"code":"internal","message":"boom"}"#)),
-            Err(RequestError::Failed {
+            Err(AppError::Failed {
                 code: ErrorCode::Internal,
                 message: "boom".into()
             })
@@ -444,7 +414,7 @@ mod tests {
         }
         assert!(matches!(
             counters.increment("one more"),
-            Err(RequestError::RateLimited(_))
+            Err(AppError::RateLimited(_))
         ));
         assert_eq!(counters.increment("0"), Ok(2), "existing keys still count");
     }
@@ -510,10 +480,7 @@ mod tests {
         );
     }
 
-    fn plan_order(
-        params: Option<&str>,
-        state: &MethodState,
-    ) -> Result<(String, Order), RequestError> {
+    fn plan_order(params: Option<&str>, state: &MethodState) -> Result<(String, Order), AppError> {
         let params = params.map(|p| RawValue::from_string(p.to_owned()).expect("valid JSON"));
         match plan("order", params.as_deref(), state) {
             Plan::Fill { reply, order } => Ok((reply.get().to_owned(), order)),

@@ -1,0 +1,133 @@
+//! The application: the HTTP router (the WebSocket endpoint, the control endpoints and optional
+//! static files) and what the test server offers on top of the protocol: request methods, the
+//! price feed, fault injection and its configuration.
+
+pub mod config;
+pub mod control;
+mod error;
+pub mod feed;
+pub mod methods;
+pub mod outage;
+pub mod requests;
+#[cfg(test)]
+mod unreachable_tests;
+
+use crate::protocol::connection::{self, Limits};
+use crate::protocol::hub::Hub;
+use crate::state::{Engine, MemoryEngine};
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use config::ServerConfig;
+use feed::Prices;
+use outage::Outage;
+use requests::Requests;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tower_http::services::ServeDir;
+use tracing::debug;
+
+/// The path clients open WebSockets on.
+pub const WS_PATH: &str = "/ws";
+
+/// Shared by every handler.
+pub struct AppState<E> {
+    /// This server's live connections.
+    pub hub: Arc<Hub>,
+    /// Sessions, rooms and documents.
+    pub engine: Arc<E>,
+    pub requests: Arc<Requests>,
+    /// The price feed's latest prices (orders are filled at them).
+    pub prices: Arc<Prices>,
+    pub outage: Arc<Outage>,
+    pub limits: Limits,
+}
+
+// Not derived: that would ask for `E: Clone`.
+impl<E> Clone for AppState<E> {
+    fn clone(&self) -> Self {
+        AppState {
+            hub: Arc::clone(&self.hub),
+            engine: Arc::clone(&self.engine),
+            requests: Arc::clone(&self.requests),
+            prices: Arc::clone(&self.prices),
+            outage: Arc::clone(&self.outage),
+            limits: self.limits,
+        }
+    }
+}
+
+impl AppState<MemoryEngine> {
+    /// The state of a single server holding everything in memory. `stopping` turns true (or is
+    /// dropped) when the server stops; background work ends then.
+    pub fn new(config: &ServerConfig, stopping: watch::Receiver<bool>) -> Self {
+        let hub = Hub::new();
+        let engine = MemoryEngine::new(
+            Arc::clone(&hub),
+            config.session_ttl,
+            config.history,
+            config.doc_history,
+        );
+        AppState::with_engine(hub, Arc::new(engine), config, stopping)
+    }
+}
+
+impl<E: Engine> AppState<E> {
+    /// The state of a server whose engine delivers through `hub`.
+    pub fn with_engine(
+        hub: Arc<Hub>,
+        engine: Arc<E>,
+        config: &ServerConfig,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
+        let prices = Arc::new(Prices::default());
+        AppState {
+            requests: Arc::new(Requests::new(Arc::clone(&prices), stopping)),
+            prices,
+            hub,
+            engine,
+            outage: Arc::new(Outage::default()),
+            limits: Limits {
+                max_frame_bytes: config.max_frame_bytes,
+                hard_frame_limit: config.hard_frame_limit(),
+                handshake_timeout: config.handshake_timeout,
+            },
+        }
+    }
+}
+
+pub fn router<E: Engine>(state: AppState<E>, static_dir: Option<PathBuf>) -> Router {
+    let app = Router::new()
+        .route(WS_PATH, get(upgrade))
+        .merge(control::router());
+    let app = match static_dir {
+        Some(dir) => app.fallback_service(ServeDir::new(dir)),
+        None => app,
+    };
+    app.with_state(state)
+}
+
+/// Accepts a WebSocket from any origin (browser tests run on other ports), unless an outage is
+/// being simulated.
+async fn upgrade<E: Engine>(
+    State(app): State<AppState<E>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Some(left) = app.outage.remaining() {
+        app.outage.refuse();
+        debug!(%peer, "upgrade refused: simulated outage");
+        let body = format!("simulated outage, {} ms left\n", left.as_millis());
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
+    let limits = app.limits;
+    ws.max_message_size(limits.hard_frame_limit)
+        .max_frame_size(limits.hard_frame_limit)
+        .on_upgrade(move |socket| connection::run(socket, app, peer))
+}

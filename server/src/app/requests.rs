@@ -1,0 +1,147 @@
+//! Runs `req` frames once per `(session, id)`: a new id runs its method, a running one is not
+//! run again (its reply goes to the session's connection at the time it is ready), a finished
+//! one is answered from the session's reply cache (both kept by the engine). `sleep` runs on
+//! its own task so the connection keeps serving meanwhile, and so does the delayed fill of an
+//! `order`.
+
+use super::error::AppError;
+use super::feed::Prices;
+use super::methods::{self, MethodResult, MethodState, Order, Plan, FILL_DELAY};
+use crate::protocol::frames;
+use crate::state::{Actor, Delivery, Engine, Seen, To, MAX_RUNNING};
+use axum::extract::ws::Utf8Bytes;
+use resocket::protocol::RequestBody;
+use serde_json::value::RawValue;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+pub struct Requests {
+    methods: MethodState,
+    /// The price feed's latest prices: what an order is filled at.
+    prices: Arc<Prices>,
+    /// Becomes true (or is dropped) when the server stops; pending sleeps then end silently.
+    stopping: watch::Receiver<bool>,
+}
+
+impl Requests {
+    pub fn new(prices: Arc<Prices>, stopping: watch::Receiver<bool>) -> Requests {
+        Requests {
+            methods: MethodState::default(),
+            prices,
+            stopping,
+        }
+    }
+
+    /// Handles request `id` of `who`'s session; returns the reply to send on the calling
+    /// connection now, if there is one.
+    pub async fn handle<E: Engine>(
+        &self,
+        engine: &Arc<E>,
+        who: &Actor,
+        id: u64,
+        body: RequestBody<Box<RawValue>>,
+    ) -> Option<Utf8Bytes> {
+        let seen = match engine.begin_request(&who.session, id).await {
+            Ok(seen) => seen,
+            // Not recorded: the client may send it again.
+            Err(err) => return Some(frames::res(id, Err(err.body())).into()),
+        };
+        match seen {
+            Seen::Done(reply) => {
+                debug!(session = who.session, id, "duplicate request: cached reply");
+                Some(reply)
+            }
+            Seen::Running => {
+                debug!(
+                    session = who.session,
+                    id, "duplicate request: still running"
+                );
+                None
+            }
+            Seen::Busy => {
+                let error = AppError::RateLimited(format!(
+                    "at most {MAX_RUNNING} requests may run at once"
+                ));
+                Some(frames::res(id, Err(error.body())).into())
+            }
+            Seen::New => match methods::plan(&body.method, body.params.as_deref(), &self.methods) {
+                Plan::Reply(result) => {
+                    let reply = reply_frame(id, result);
+                    record(&**engine, who, id, &reply).await;
+                    Some(reply)
+                }
+                Plan::Later { after, outcome } => {
+                    let engine = Arc::clone(engine);
+                    let session = who.session.clone();
+                    let mut stopping = self.stopping.clone();
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            () = tokio::time::sleep(after) => {}
+                            () = stopped(&mut stopping) => return,
+                        }
+                        let reply = reply_frame(id, outcome);
+                        match engine.finish_request_later(&session, id, reply).await {
+                            Ok(true) => {}
+                            Ok(false) => debug!(session, id, "reply cached only"),
+                            Err(err) => warn!(session, id, %err, "late reply lost"),
+                        }
+                    });
+                    None
+                }
+                Plan::Fill { reply, order } => {
+                    let reply = reply_frame(id, Ok(reply));
+                    record(&**engine, who, id, &reply).await;
+                    self.fill_later(engine, who, order);
+                    Some(reply)
+                }
+            },
+        }
+    }
+
+    /// After [`FILL_DELAY`], pushes the order's fill at the price of that moment as a `notify`
+    /// to every connection of the session's user, or to the session's connection when it has no
+    /// user. Nothing is queued: a fill made while disconnected is not delivered.
+    fn fill_later<E: Engine>(&self, engine: &Arc<E>, who: &Actor, order: Order) {
+        let engine = Arc::clone(engine);
+        let to = match &who.user {
+            Some(user) => To::User(user.clone()),
+            None => To::Session(who.session.clone()),
+        };
+        let prices = Arc::clone(&self.prices);
+        let mut stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(FILL_DELAY) => {}
+                () = stopped(&mut stopping) => return,
+            }
+            // An order's symbol is always one of the feed's, so the lookup cannot miss.
+            let price = prices.get(order.symbol).unwrap_or_default();
+            let fill = Delivery::new(to, frames::notify(&order.fill(price)));
+            match engine.deliver(fill).await {
+                Ok(sent) => debug!(order = order.id, sent, "order filled"),
+                Err(err) => warn!(order = order.id, %err, "order fill lost"),
+            }
+        });
+    }
+}
+
+/// Caches the reply the caller writes itself; if that fails, a resend runs the request again.
+async fn record<E: Engine>(engine: &E, who: &Actor, id: u64, reply: &Utf8Bytes) {
+    if let Err(err) = engine.finish_request(&who.session, id, reply.clone()).await {
+        warn!(session = who.session, id, %err, "reply not cached");
+    }
+}
+
+fn reply_frame(id: u64, result: MethodResult) -> Utf8Bytes {
+    let frame = match result {
+        Ok(result) => frames::res(id, Ok(&result)),
+        Err(error) => frames::res(id, Err(error.body())),
+    };
+    frame.into()
+}
+
+/// Resolves once the server is stopping (or its stop signal is gone).
+pub async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|s| *s).await;
+}

@@ -1,0 +1,11 @@
+//! The wire side: one task per WebSocket (`connection`), the reader of client frames
+//! ([`dispatch`]), the encoders of server frames ([`frames`]), the registry of live connections
+//! ([`hub`]) and the layer's error type ([`ProtocolError`]).
+
+pub(crate) mod connection;
+pub mod dispatch;
+mod error;
+pub mod frames;
+pub mod hub;
+
+pub use error::ProtocolError;

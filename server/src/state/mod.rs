@@ -1,0 +1,32 @@
+//! Server state behind the [`Engine`] boundary.
+//!
+//! The data structures here ([`Rooms`], [`Docs`], [`Sessions`] and their parts) are plain data:
+//! no locks, no sockets, no clock. Each operation changes the state and returns what must be
+//! sent to whom as [`Delivery`]s, so the rules are testable without tokio. [`MemoryEngine`] is
+//! the thin layer that owns the lock and the [`Hub`](crate::protocol::hub::Hub) and carries the
+//! deliveries out; other engines (a shared store for several nodes) implement the same trait.
+
+mod dedup;
+mod delivery;
+mod docs;
+mod engine;
+mod error;
+mod history;
+mod memory;
+mod names;
+mod origins;
+mod rooms;
+mod sessions;
+
+pub use dedup::{Seen, MAX_RUNNING, REPLY_CACHE};
+pub use delivery::{ConnId, Delivery, Outcome, To};
+pub use docs::{
+    catch_up, CatchUp, ClientOp, Docs, Entries, OpOutcome, MAX_DOCS, MAX_KEY, MAX_ORIGIN,
+};
+pub use engine::{Engine, Published, StateStats};
+pub use error::EngineError;
+pub use memory::MemoryEngine;
+pub use names::{is_valid_name, MAX_NAME};
+pub use origins::{MAX_ORIGINS, OUTCOMES_PER_ORIGIN};
+pub use rooms::{Rooms, MAX_ROOMS, PRIVATE_PREFIX};
+pub use sessions::{Actor, Opened, Session, Sessions};

@@ -1,0 +1,486 @@
+//! Rooms: membership, sequence numbers, bounded history and presence. Plain data: operations
+//! return the frames for the other members as [`Delivery`]s.
+//!
+//! Memberships belong to connections (a connection that ends leaves its rooms), presence
+//! members are sessions: a room holds at most one slot per session, and a connection that took
+//! its session over and joins again simply takes the slot (others see an `update` if the meta
+//! changed, nothing otherwise).
+//!
+//! The joiner's own `joined` and replay are returned for the connection to write before
+//! anything delivered after the join.
+
+use super::delivery::{ConnId, Delivery, Outcome, To};
+use super::error::EngineError;
+use super::history::History;
+use super::names::{is_valid_name, CappedMap, ConnIndex};
+use super::sessions::Actor;
+use crate::protocol::frames;
+use axum::extract::ws::Utf8Bytes;
+use resocket::protocol::{Member, PresenceChange};
+use serde_json::value::RawValue;
+
+/// Most rooms the server keeps (rooms keep their history when empty, so they are never
+/// removed); joining or publishing to a new room beyond this is refused with `rate_limited`.
+pub const MAX_ROOMS: usize = 10_000;
+/// Rooms named `private:<user>` admit only `<user>`.
+pub const PRIVATE_PREFIX: &str = "private:";
+
+/// Checks a room name's length.
+pub fn check_name(name: &str) -> Result<(), EngineError> {
+    if is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(EngineError::BadRoomName)
+    }
+}
+
+/// Checks that `user` may join `room`.
+pub fn check_access(room: &str, user: Option<&str>) -> Result<(), EngineError> {
+    match room.strip_prefix(PRIVATE_PREFIX) {
+        Some(owner) if user != Some(owner) => Err(EngineError::Private {
+            room: room.to_owned(),
+            owner: owner.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug)]
+pub struct Rooms {
+    rooms: CappedMap<Room>,
+    /// The rooms each connection is in, to leave them when it ends.
+    memberships: ConnIndex,
+    /// Messages kept per room for replay.
+    history: usize,
+}
+
+#[derive(Debug)]
+struct Room {
+    /// Encoded `msg` frames, replayed as they are.
+    history: History<Utf8Bytes>,
+    /// In join order.
+    members: Vec<Slot>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    conn: ConnId,
+    session: String,
+    user: Option<String>,
+    meta: Option<Box<RawValue>>,
+}
+
+impl Slot {
+    fn member(&self) -> Member<&RawValue> {
+        Member {
+            id: self.session.clone(),
+            user: self.user.clone(),
+            meta: self.meta.as_deref(),
+        }
+    }
+}
+
+impl Room {
+    fn conns(&self) -> Vec<ConnId> {
+        self.members.iter().map(|s| s.conn).collect()
+    }
+
+    /// Tells every member but `session` what happened to `slot`.
+    fn presence(&self, name: &str, slot: &Slot, change: PresenceChange) -> Delivery {
+        let others = self
+            .members
+            .iter()
+            .filter(|s| s.session != slot.session)
+            .map(|s| s.conn)
+            .collect();
+        Delivery::new(
+            To::Conns(others),
+            frames::presence(name, change, slot.member()),
+        )
+    }
+}
+
+impl Rooms {
+    /// `history`: messages kept per room for replay after `since`.
+    pub fn new(history: usize) -> Rooms {
+        Rooms {
+            rooms: CappedMap::new(MAX_ROOMS),
+            memberships: ConnIndex::default(),
+            history,
+        }
+    }
+
+    fn room_or_create(&mut self, name: &str) -> Result<&mut Room, EngineError> {
+        let history = self.history;
+        self.rooms
+            .get_or_create(name, || Room {
+                history: History::new(history),
+                members: Vec::new(),
+            })
+            .ok_or(EngineError::TooManyRooms)
+    }
+
+    /// Joins (or joins again) `name`: the value is the `joined` frame followed by the replay of
+    /// what came after `since`, if the history still holds all of it. Other members get a
+    /// presence `join` (or `update` when a re-join changes the meta).
+    pub fn join(
+        &mut self,
+        who: &Actor,
+        id: Option<u64>,
+        name: &str,
+        since: Option<u64>,
+        meta: Option<Box<RawValue>>,
+    ) -> Result<Outcome<Vec<Utf8Bytes>>, EngineError> {
+        check_name(name)?;
+        check_access(name, who.user.as_deref())?;
+        let taken_over = {
+            let room = self.room_or_create(name)?;
+            room.members
+                .iter()
+                .find(|s| s.session == who.session && s.conn != who.conn)
+                .map(|s| s.conn)
+        };
+        if let Some(old) = taken_over {
+            // The session's previous connection was in the room: this one takes over its slot.
+            self.memberships.remove(old, name);
+        }
+        self.memberships.add(who.conn, name);
+        let room = self.room_or_create(name)?;
+        let change = match room.members.iter_mut().find(|s| s.session == who.session) {
+            Some(slot) => {
+                slot.conn = who.conn;
+                meta.map(|meta| {
+                    slot.meta = Some(meta);
+                    PresenceChange::Update
+                })
+            }
+            None => {
+                room.members.push(Slot {
+                    conn: who.conn,
+                    session: who.session.clone(),
+                    user: who.user.clone(),
+                    meta,
+                });
+                Some(PresenceChange::Join)
+            }
+        };
+        let mut deliveries = Vec::new();
+        if let Some(change) = change {
+            if let Some(slot) = room.members.iter().find(|s| s.session == who.session) {
+                deliveries.push(room.presence(name, slot, change));
+            }
+        }
+
+        let replay = match since {
+            None => Some(Vec::new()),
+            Some(since) => room
+                .history
+                .since(since)
+                .map(|frames| frames.cloned().collect()),
+        };
+        let members = room.members.iter().map(Slot::member).collect();
+        let joined = frames::joined(id, name, room.history.latest(), replay.is_some(), members);
+        let mut frames = vec![Utf8Bytes::from(joined)];
+        frames.extend(replay.unwrap_or_default());
+        Ok(Outcome::with(frames, deliveries))
+    }
+
+    /// Leaves `name`; the value is true if the connection was a member. Others get a presence
+    /// `leave`.
+    pub fn leave(&mut self, conn: ConnId, name: &str) -> Outcome<bool> {
+        self.memberships.remove(conn, name);
+        match self.rooms.get_mut(name) {
+            Some(room) => remove_member(name, room, conn),
+            None => Outcome::quiet(false),
+        }
+    }
+
+    /// Publishes `payload` to `name` on behalf of a member; the value is its sequence number.
+    pub fn publish(
+        &mut self,
+        conn: ConnId,
+        name: &str,
+        payload: &RawValue,
+    ) -> Result<Outcome<u64>, EngineError> {
+        check_name(name)?;
+        let room = self
+            .rooms
+            .get_mut(name)
+            .filter(|room| room.members.iter().any(|s| s.conn == conn))
+            .ok_or_else(|| EngineError::NotMember(name.to_owned()))?;
+        Ok(append(name, room, payload))
+    }
+
+    /// Publishes `payload` to `name` on behalf of the server (control endpoint, price feed),
+    /// creating the room if needed; the value is its sequence number.
+    pub fn publish_as_server(
+        &mut self,
+        name: &str,
+        payload: &RawValue,
+    ) -> Result<Outcome<u64>, EngineError> {
+        check_name(name)?;
+        let room = self.room_or_create(name)?;
+        Ok(append(name, room, payload))
+    }
+
+    /// Replaces a member's presence metadata; others get a presence `update`.
+    pub fn set_meta(
+        &mut self,
+        conn: ConnId,
+        name: &str,
+        meta: Box<RawValue>,
+    ) -> Result<Outcome<()>, EngineError> {
+        check_name(name)?;
+        let not_member = || EngineError::NotMember(name.to_owned());
+        let room = self.rooms.get_mut(name).ok_or_else(not_member)?;
+        let index = room
+            .members
+            .iter()
+            .position(|s| s.conn == conn)
+            .ok_or_else(not_member)?;
+        room.members[index].meta = Some(meta);
+        let update = room.presence(name, &room.members[index], PresenceChange::Update);
+        Ok(Outcome::with((), vec![update]))
+    }
+
+    /// A connection ended: it leaves every room it was in.
+    pub fn disconnect(&mut self, conn: ConnId) -> Outcome<()> {
+        let mut deliveries = Vec::new();
+        for name in self.memberships.take(conn) {
+            if let Some(room) = self.rooms.get_mut(&name) {
+                deliveries.extend(remove_member(&name, room, conn).deliveries);
+            }
+        }
+        Outcome::with((), deliveries)
+    }
+
+    /// Rooms with at least one member.
+    pub fn active(&self) -> usize {
+        self.rooms
+            .values()
+            .filter(|room| !room.members.is_empty())
+            .count()
+    }
+}
+
+/// Appends a message and addresses it to every member.
+fn append(name: &str, room: &mut Room, payload: &RawValue) -> Outcome<u64> {
+    let frame = Utf8Bytes::from(frames::room_msg(name, room.history.next_seq(), payload));
+    let seq = room.history.push(frame.clone());
+    Outcome::with(seq, vec![Delivery::new(To::Conns(room.conns()), frame)])
+}
+
+fn remove_member(name: &str, room: &mut Room, conn: ConnId) -> Outcome<bool> {
+    let Some(index) = room.members.iter().position(|s| s.conn == conn) else {
+        return Outcome::quiet(false);
+    };
+    let slot = room.members.remove(index);
+    let frame = frames::presence(name, PresenceChange::Leave, slot.member());
+    Outcome::with(true, vec![Delivery::new(To::Conns(room.conns()), frame)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::delivery::tests::sent_to;
+    use resocket::protocol::ErrorCode;
+
+    fn actor(conn: ConnId, session: &str, user: Option<&str>) -> Actor {
+        Actor {
+            conn,
+            session: session.into(),
+            user: user.map(str::to_owned),
+        }
+    }
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).expect("valid JSON")
+    }
+
+    fn texts(frames: &[Utf8Bytes]) -> Vec<&str> {
+        frames.iter().map(Utf8Bytes::as_str).collect()
+    }
+
+    #[test]
+    fn join_publish_and_presence() {
+        let mut rooms = Rooms::new(10);
+        let a = actor(1, "s-1", Some("alice"));
+        let b = actor(2, "s-2", None);
+        let joined = rooms
+            .join(&a, Some(1), "chat", None, Some(raw(r#"{"n":"A"}"#)))
+            .expect("joined");
+        assert_eq!(
+            texts(&joined.value),
+            [
+                r#"{"kind":"joined","id":1,"room":"chat","seq":0,"payload":{"recovered":true,"members":[{"id":"s-1","user":"alice","meta":{"n":"A"}}]}}"#
+            ]
+        );
+        let joined = rooms.join(&b, None, "chat", None, None).expect("joined");
+        assert_eq!(
+            texts(&joined.value),
+            [
+                r#"{"kind":"joined","room":"chat","seq":0,"payload":{"recovered":true,"members":[{"id":"s-1","user":"alice","meta":{"n":"A"}},{"id":"s-2"}]}}"#
+            ]
+        );
+        assert_eq!(
+            sent_to(&joined.deliveries, 1),
+            [
+                r#"{"kind":"presence","room":"chat","payload":{"event":"join","member":{"id":"s-2"}}}"#
+            ]
+        );
+        assert!(sent_to(&joined.deliveries, 2).is_empty());
+        assert_eq!(rooms.active(), 1);
+
+        let published = rooms.publish(2, "chat", &raw("1")).expect("member");
+        assert_eq!(published.value, 1);
+        let msg = r#"{"kind":"msg","room":"chat","seq":1,"payload":1}"#;
+        assert_eq!(sent_to(&published.deliveries, 1), [msg]);
+        assert_eq!(sent_to(&published.deliveries, 2), [msg]);
+
+        let updated = rooms.set_meta(2, "chat", raw("{}")).expect("member");
+        assert_eq!(
+            sent_to(&updated.deliveries, 1),
+            [
+                r#"{"kind":"presence","room":"chat","payload":{"event":"update","member":{"id":"s-2","meta":{}}}}"#
+            ]
+        );
+        assert!(
+            sent_to(&updated.deliveries, 2).is_empty(),
+            "no presence echo to the member itself"
+        );
+
+        let left = rooms.leave(2, "chat");
+        assert!(left.value);
+        assert!(!rooms.leave(2, "chat").value);
+        assert_eq!(
+            sent_to(&left.deliveries, 1),
+            [
+                r#"{"kind":"presence","room":"chat","payload":{"event":"leave","member":{"id":"s-2","meta":{}}}}"#
+            ]
+        );
+        assert_eq!(
+            rooms.publish(2, "chat", &raw("2")),
+            Err(EngineError::NotMember("chat".into()))
+        );
+        assert_eq!(
+            rooms.set_meta(2, "chat", raw("{}")),
+            Err(EngineError::NotMember("chat".into()))
+        );
+        let _ = rooms.disconnect(1);
+        assert_eq!(rooms.active(), 0);
+    }
+
+    #[test]
+    fn rejoining_replays_what_was_missed_or_reports_a_gap() {
+        let mut rooms = Rooms::new(3);
+        let a = actor(1, "s-1", None);
+        let _ = rooms.join(&a, None, "r", None, None).expect("joined");
+        for i in 1..=5 {
+            let published = rooms
+                .publish_as_server("r", &raw(&i.to_string()))
+                .expect("ok");
+            assert_eq!(published.value, i);
+            assert_eq!(published.deliveries[0].to, To::Conns(vec![1]));
+        }
+        let frames = rooms.join(&a, Some(2), "r", Some(3), None).expect("joined");
+        let frames = texts(&frames.value);
+        assert_eq!(frames.len(), 3);
+        assert!(
+            frames[0].contains(r#""seq":5,"payload":{"recovered":true"#),
+            "{}",
+            frames[0]
+        );
+        assert_eq!(
+            frames[1],
+            r#"{"kind":"msg","room":"r","seq":4,"payload":4}"#
+        );
+        assert_eq!(
+            frames[2],
+            r#"{"kind":"msg","room":"r","seq":5,"payload":5}"#
+        );
+
+        let frames = rooms.join(&a, None, "r", Some(1), None).expect("joined");
+        assert_eq!(frames.value.len(), 1, "2 was evicted: no replay");
+        assert!(frames.value[0]
+            .as_str()
+            .contains(r#""seq":5,"payload":{"recovered":false"#));
+        let frames = rooms.join(&a, None, "r", Some(5), None).expect("joined");
+        assert_eq!(frames.value.len(), 1);
+        assert!(frames.value[0].as_str().contains(r#""recovered":true"#));
+        assert!(
+            frames.deliveries.is_empty(),
+            "a re-join without meta changes nothing"
+        );
+    }
+
+    #[test]
+    fn private_rooms_and_names_are_checked() {
+        let mut rooms = Rooms::new(3);
+        let a = actor(1, "s-1", Some("alice"));
+        let b = actor(2, "s-2", None);
+        assert!(rooms.join(&a, None, "private:alice", None, None).is_ok());
+        assert_eq!(
+            rooms
+                .join(&b, None, "private:alice", None, None)
+                .map(|_| ())
+                .map_err(|e| e.code()),
+            Err(ErrorCode::Forbidden)
+        );
+        assert!(check_access("private:", Some("")).is_ok());
+        assert!(check_access("private:", None).is_err());
+        assert_eq!(check_name(""), Err(EngineError::BadRoomName));
+        assert_eq!(
+            check_name(&"r".repeat(crate::state::MAX_NAME + 1)),
+            Err(EngineError::BadRoomName)
+        );
+        assert_eq!(EngineError::BadRoomName.code(), ErrorCode::BadRequest);
+        assert_eq!(EngineError::TooManyRooms.code(), ErrorCode::RateLimited);
+    }
+
+    #[test]
+    fn a_takeover_connection_inherits_the_slot_without_a_second_join() {
+        let mut rooms = Rooms::new(3);
+        let a = actor(1, "s-1", None);
+        let old = actor(2, "s-2", None);
+        let _ = rooms.join(&a, None, "r", None, None).expect("joined");
+        let _ = rooms.join(&old, None, "r", None, None).expect("joined");
+        // Same session, new connection.
+        let new = actor(3, "s-2", None);
+        let joined = rooms.join(&new, None, "r", None, None).expect("joined");
+        assert!(
+            joined.value[0]
+                .as_str()
+                .contains(r#""members":[{"id":"s-1"},{"id":"s-2"}]"#),
+            "{}",
+            joined.value[0].as_str()
+        );
+        assert!(
+            joined.deliveries.is_empty(),
+            "nothing changed for the others"
+        );
+        // The old connection ending does not remove the session's slot.
+        assert!(rooms.disconnect(2).deliveries.is_empty());
+        let published = rooms.publish(3, "r", &raw("1")).expect("member");
+        assert_eq!(published.deliveries[0].to, To::Conns(vec![1, 3]));
+    }
+
+    #[test]
+    fn the_number_of_rooms_is_bounded() {
+        let mut rooms = Rooms::new(0);
+        for n in 0..MAX_ROOMS {
+            let _ = rooms
+                .publish_as_server(&n.to_string(), &raw("1"))
+                .expect("room");
+        }
+        assert_eq!(
+            rooms.publish_as_server("one more", &raw("1")),
+            Err(EngineError::TooManyRooms)
+        );
+        let a = actor(1, "s-1", None);
+        assert_eq!(
+            rooms.join(&a, None, "one more", None, None).map(|_| ()),
+            Err(EngineError::TooManyRooms)
+        );
+        assert!(rooms.publish_as_server("0", &raw("1")).is_ok());
+    }
+}

@@ -1,0 +1,305 @@
+//! Sessions: what a client gets back when it reconnects with `hello.resume`. A session outlives
+//! its connection for the configured TTL, has at most one live connection, and holds the
+//! request de-duplication state so a re-sent request is not run twice. Plain data: the caller
+//! passes the time and the new session's token.
+//!
+//! Resuming needs the session id, its token and the same `hello.user` (a client that switched
+//! users gets a fresh session). A resume while the session's previous connection is still open
+//! takes the session over: the caller closes the old connection (4000 "session resumed
+//! elsewhere") and replies of running requests go to the new one.
+
+use super::dedup::{Dedup, Seen};
+use super::delivery::ConnId;
+use axum::extract::ws::Utf8Bytes;
+use resocket::protocol::Resume;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A session as its connection knows it. Its id doubles as the member id in room presence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub token: String,
+    pub user: Option<String>,
+}
+
+impl Session {
+    /// `conn` acting on behalf of this session.
+    pub fn actor(&self, conn: ConnId) -> Actor {
+        Actor {
+            conn,
+            session: self.id.clone(),
+            user: self.user.clone(),
+        }
+    }
+}
+
+/// The connection acting, and its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub conn: ConnId,
+    pub session: String,
+    pub user: Option<String>,
+}
+
+/// The outcome of a `hello`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub session: Session,
+    pub resumed: bool,
+    /// A still-open connection of the same session that the new one replaces.
+    pub replaced: Option<ConnId>,
+}
+
+/// Every session the server still knows, by id.
+#[derive(Debug)]
+pub struct Sessions {
+    by_id: HashMap<String, Entry>,
+    /// Number of the last session opened.
+    opened: u64,
+    ttl: Duration,
+}
+
+#[derive(Debug)]
+struct Entry {
+    token: String,
+    user: Option<String>,
+    /// The connection currently attached, if any.
+    conn: Option<ConnId>,
+    /// When the last connection went away; `None` while one is attached.
+    detached_at: Option<Instant>,
+    requests: Dedup<Utf8Bytes>,
+}
+
+impl Entry {
+    fn expired(&self, now: Instant, ttl: Duration) -> bool {
+        match self.detached_at {
+            Some(since) if self.conn.is_none() => now.saturating_duration_since(since) >= ttl,
+            _ => false,
+        }
+    }
+}
+
+impl Sessions {
+    /// `ttl`: how long a session without a connection can still be resumed.
+    pub fn new(ttl: Duration) -> Sessions {
+        Sessions {
+            by_id: HashMap::new(),
+            opened: 0,
+            ttl,
+        }
+    }
+
+    fn forget_expired(&mut self, now: Instant) {
+        let ttl = self.ttl;
+        self.by_id.retain(|_, entry| !entry.expired(now, ttl));
+    }
+
+    /// Attaches `conn` to the session `resume` names when it is still known, its token matches
+    /// and it belongs to `user`; otherwise to a new session with `new_token`.
+    pub fn open(
+        &mut self,
+        now: Instant,
+        user: Option<&str>,
+        resume: Option<&Resume>,
+        conn: ConnId,
+        new_token: String,
+    ) -> Opened {
+        self.forget_expired(now);
+        let known = resume.and_then(|r| {
+            let entry = self.by_id.get_mut(&r.session)?;
+            (entry.token == r.token && entry.user.as_deref() == user).then_some((r, entry))
+        });
+        if let Some((resume, entry)) = known {
+            entry.detached_at = None;
+            let replaced = entry.conn.replace(conn).filter(|old| *old != conn);
+            return Opened {
+                session: Session {
+                    id: resume.session.clone(),
+                    token: entry.token.clone(),
+                    user: entry.user.clone(),
+                },
+                resumed: true,
+                replaced,
+            };
+        }
+        self.opened += 1;
+        let id = format!("s-{}", self.opened);
+        let user = user.map(str::to_owned);
+        self.by_id.insert(
+            id.clone(),
+            Entry {
+                token: new_token.clone(),
+                user: user.clone(),
+                conn: Some(conn),
+                detached_at: None,
+                requests: Dedup::default(),
+            },
+        );
+        Opened {
+            session: Session {
+                id,
+                token: new_token,
+                user,
+            },
+            resumed: false,
+            replaced: None,
+        }
+    }
+
+    /// `conn` ended: the TTL starts, unless another connection has taken the session over.
+    pub fn detach(&mut self, now: Instant, session: &str, conn: ConnId) {
+        if let Some(entry) = self.by_id.get_mut(session) {
+            if entry.conn == Some(conn) {
+                entry.conn = None;
+                entry.detached_at = Some(now);
+            }
+        }
+    }
+
+    /// Sessions that can still be resumed (attached, or detached for less than the TTL).
+    pub fn count(&mut self, now: Instant) -> usize {
+        self.forget_expired(now);
+        self.by_id.len()
+    }
+
+    /// The connection replies (and an anonymous session's order fills) should go to now.
+    pub fn connection(&self, session: &str) -> Option<ConnId> {
+        self.by_id.get(session)?.conn
+    }
+
+    /// Looks a request id up; a new one is marked running. A session that expired while an
+    /// old connection of it was still closing runs requests without de-duplication.
+    pub fn begin_request(&mut self, session: &str, id: u64) -> Seen<Utf8Bytes> {
+        match self.by_id.get_mut(session) {
+            Some(entry) => entry.requests.begin(id),
+            None => Seen::New,
+        }
+    }
+
+    /// Caches a running request's reply.
+    pub fn finish_request(&mut self, session: &str, id: u64, reply: Utf8Bytes) {
+        if let Some(entry) = self.by_id.get_mut(session) {
+            entry.requests.finish(id, reply);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resume(session: &Session) -> Resume {
+        Resume {
+            session: session.id.clone(),
+            token: session.token.clone(),
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_session_is_resumed_with_its_token_within_the_ttl() {
+        let mut sessions = Sessions::new(ms(100));
+        let t0 = Instant::now();
+        let first = sessions.open(t0, Some("alice"), None, 1, "t1".into());
+        assert!(!first.resumed);
+        assert_eq!(first.session.id, "s-1");
+        assert_eq!(first.session.user.as_deref(), Some("alice"));
+        sessions.detach(t0, "s-1", 1);
+
+        let again = sessions.open(
+            t0 + ms(99),
+            Some("alice"),
+            Some(&resume(&first.session)),
+            2,
+            "t2".into(),
+        );
+        assert!(again.resumed);
+        assert_eq!(again.replaced, None);
+        assert_eq!(again.session, first.session);
+        assert_eq!(sessions.connection("s-1"), Some(2));
+        assert_eq!(sessions.count(t0 + ms(99)), 1);
+    }
+
+    #[test]
+    fn a_wrong_token_another_user_or_an_expired_session_gets_a_new_one() {
+        let mut sessions = Sessions::new(ms(100));
+        let t0 = Instant::now();
+        let first = sessions.open(t0, Some("alice"), None, 1, "t".into());
+        let mut forged = resume(&first.session);
+        forged.token.push('x');
+        let other = sessions.open(t0, Some("alice"), Some(&forged), 2, "t".into());
+        assert!(!other.resumed);
+        assert_eq!(other.session.id, "s-2");
+        let bob = sessions.open(
+            t0,
+            Some("bob"),
+            Some(&resume(&first.session)),
+            3,
+            "t".into(),
+        );
+        assert!(!bob.resumed);
+        let unknown = Resume {
+            session: "s-99".into(),
+            token: "t".into(),
+        };
+        assert!(
+            !sessions
+                .open(t0, None, Some(&unknown), 4, "t".into())
+                .resumed
+        );
+
+        sessions.detach(t0, "s-1", 1);
+        assert_eq!(sessions.count(t0 + ms(100)), 3, "s-1 expired");
+        let late = sessions.open(
+            t0 + ms(100),
+            Some("alice"),
+            Some(&resume(&first.session)),
+            5,
+            "t".into(),
+        );
+        assert!(!late.resumed);
+    }
+
+    #[test]
+    fn an_attached_session_never_expires_and_a_resume_takes_it_over() {
+        let mut sessions = Sessions::new(Duration::ZERO);
+        let t0 = Instant::now();
+        let first = sessions.open(t0, None, None, 1, "t".into());
+        let later = t0 + Duration::from_secs(60);
+        let second = sessions.open(later, None, Some(&resume(&first.session)), 2, "u".into());
+        assert!(second.resumed);
+        assert_eq!(second.replaced, Some(1));
+        // The old connection ending does not detach the new one.
+        sessions.detach(later, "s-1", 1);
+        assert_eq!(sessions.connection("s-1"), Some(2));
+        assert_eq!(sessions.count(later), 1);
+        sessions.detach(later, "s-1", 2);
+        assert_eq!(sessions.count(later), 0, "a zero TTL forgets at once");
+    }
+
+    #[test]
+    fn requests_are_deduplicated_per_session() {
+        let mut sessions = Sessions::new(Duration::from_secs(1));
+        let t0 = Instant::now();
+        let opened = sessions.open(t0, None, None, 1, "t".into());
+        let id = opened.session.id.as_str();
+        assert_eq!(sessions.begin_request(id, 5), Seen::New);
+        assert_eq!(sessions.begin_request(id, 5), Seen::Running);
+        sessions.detach(t0, id, 1);
+        let reply = Utf8Bytes::from_static("r");
+        sessions.finish_request(id, 5, reply.clone());
+        assert_eq!(sessions.connection(id), None);
+        assert_eq!(sessions.begin_request(id, 5), Seen::Done(reply));
+        assert_eq!(
+            sessions.begin_request("s-9", 5),
+            Seen::New,
+            "unknown: not recorded"
+        );
+        assert_eq!(sessions.begin_request("s-9", 5), Seen::New);
+    }
+}

@@ -1,0 +1,293 @@
+//! A document's recovery in the sans-IO core, on virtual time: ops taken back from a dead socket
+//! and a refused sync. (Clients against the real server's state: `server/tests/doc_pairs.rs`.)
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use resocket::core::{ClientCore, Config, DocInbound, Event};
+use resocket::doc::{apply, Change, Op};
+use resocket::protocol::{ErrorBody, ErrorCode};
+use serde_json::{json, Value};
+
+type Core = ClientCore<String, Value>;
+
+/// One client: its core, whether it holds an open socket, and how much of it the server read.
+struct Client {
+    core: Core,
+    connected: bool,
+    /// Frames the client sent on its current socket that the server has not read yet.
+    outbox: Vec<String>,
+    events: Vec<Event<Value>>,
+    now: u64,
+}
+
+fn config(origin: &str) -> Config {
+    let mut c = Config::default();
+    c.heartbeat.interval_ms = 0;
+    c.reconnect.initial_delay_ms = 10;
+    c.reconnect.max_delay_ms = 10;
+    c.reconnect.jitter = 0.0;
+    c.origin = Some(origin.into());
+    c
+}
+
+impl Client {
+    fn new(origin: &str) -> Self {
+        let mut core = Core::new(config(origin), 1).expect("config");
+        core.open_doc("d");
+        Client {
+            core,
+            connected: false,
+            outbox: Vec::new(),
+            events: Vec::new(),
+            now: 0,
+        }
+    }
+
+    /// Drains actions like a driver; sync and op frames go to the outbox as text.
+    fn drive(&mut self) {
+        use resocket::core::{Action, Transmit};
+        while let Some(action) = self.core.poll_action() {
+            match action {
+                Action::Open | Action::FetchToken { .. } => {}
+                Action::Close { .. } => self.connected = false,
+                Action::Send(Transmit::User { frame, .. }) => self.outbox.push(frame),
+                Action::Send(Transmit::Sync { since, .. }) => self
+                    .outbox
+                    .push(format!("sync|{}", since.map_or(-1, |s| s as i64))),
+                Action::Send(_) => {}
+            }
+        }
+        while let Some(event) = self.core.poll_event() {
+            self.events.push(event);
+        }
+    }
+
+    fn connect(&mut self) {
+        self.core.reconnect(self.now);
+        self.core.handle_socket_open(self.now);
+        let welcome = resocket::protocol::Welcome {
+            version: 1,
+            session: "s".into(),
+            token: "t".into(),
+            resumed: true,
+            origin: None,
+            expires_in: None,
+        };
+        self.core
+            .handle_inbound(self.now, resocket::core::Inbound::Welcome(welcome), 0);
+        self.connected = true;
+        self.outbox.clear(); // only frames sent on this socket from now on
+        self.drive();
+    }
+
+    fn receive(&mut self, frame: DocInbound<Value>) {
+        if self.connected {
+            self.core.handle_doc_frame(self.now, frame);
+            self.drive();
+            self.check_view();
+        }
+    }
+
+    /// The invariant: view == confirmed + pending.
+    fn check_view(&self) {
+        let state = self.core.doc("d").expect("open");
+        let mut expected = state.confirmed.clone();
+        for pending in &state.pending {
+            let _ = apply(&mut expected, &pending.op);
+        }
+        assert_eq!(
+            state.view.entries, expected.entries,
+            "view == confirmed + pending"
+        );
+    }
+}
+
+/// Opens a client on a fresh socket and answers its sync with an empty snapshot.
+fn synced_client() -> Client {
+    let mut client = Client::new("c-a");
+    client.connect();
+    assert_eq!(client.outbox, vec!["sync|-1".to_owned()]);
+    client.receive(DocInbound::Snapshot {
+        doc: "d".into(),
+        rev: 0,
+        entries: Vec::new(),
+    });
+    client.outbox.clear();
+    client
+}
+
+#[test]
+fn a_doc_op_reclaimed_from_a_dead_socket_is_resent_once_after_the_resync() {
+    let mut client = synced_client();
+    let cseq = client.core.allocate_cseq();
+    let op = Op {
+        key: "k".into(),
+        change: Change::Set(json!(1)),
+        if_rev: None,
+    };
+    client
+        .core
+        .apply_op("d", cseq, op, format!("op|c-a|{cseq}"))
+        .expect("doc is open");
+    // The socket dies before the driver polled the op's frame.
+    let now = client.now;
+    client.core.handle_socket_closed(now, 1006, "gone");
+    client.connected = false;
+    client.drive();
+    assert!(client.outbox.is_empty(), "nothing goes out while offline");
+    let metrics = client.core.metrics(now);
+    assert_eq!((metrics.messages_sent, metrics.bytes_sent), (0, 0));
+    assert_eq!(
+        metrics.queue_depth, 0,
+        "doc ops never enter the offline queue"
+    );
+
+    client.connect();
+    assert_eq!(
+        client.outbox,
+        vec!["sync|0".to_owned()],
+        "the op waits until the document has caught up"
+    );
+    client.receive(DocInbound::Synced {
+        doc: "d".into(),
+        rev: 0,
+    });
+    assert_eq!(
+        client.outbox,
+        vec!["sync|0".to_owned(), format!("op|c-a|{cseq}")],
+        "re-sent exactly once, after the resync"
+    );
+    let metrics = client.core.metrics(client.now);
+    assert_eq!((metrics.messages_sent, metrics.bytes_sent), (0, 0));
+}
+
+#[test]
+fn a_doc_op_the_driver_gives_back_unsent_also_waits_for_the_resync() {
+    use resocket::core::{Action, Transmit, UserKind};
+    let mut client = synced_client();
+    let cseq = client.core.allocate_cseq();
+    let op = Op {
+        key: "k".into(),
+        change: Change::Set(json!(1)),
+        if_rev: None,
+    };
+    client
+        .core
+        .apply_op("d", cseq, op, format!("op|c-a|{cseq}"))
+        .expect("doc is open");
+    // The driver polls the op, finds its socket dead, gives the frame back and reports the close.
+    match client.core.poll_action() {
+        Some(Action::Send(
+            transmit @ Transmit::User {
+                kind: UserKind::DocOp,
+                ..
+            },
+        )) => client.core.return_unsent(transmit),
+        other => panic!("expected the op's frame, got {other:?}"),
+    }
+    let now = client.now;
+    client
+        .core
+        .handle_socket_closed(now, 1006, "socket closed before send");
+    client.connected = false;
+    client.drive();
+    let metrics = client.core.metrics(now);
+    assert_eq!((metrics.messages_sent, metrics.queue_depth), (0, 0));
+
+    client.connect();
+    assert_eq!(client.outbox, vec!["sync|0".to_owned()]);
+    client.receive(DocInbound::Synced {
+        doc: "d".into(),
+        rev: 0,
+    });
+    assert_eq!(
+        client.outbox,
+        vec!["sync|0".to_owned(), format!("op|c-a|{cseq}")]
+    );
+}
+
+#[test]
+fn a_refused_sync_raises_the_documents_error_and_is_retried_on_the_next_connection() {
+    use resocket::core::{Action, Inbound, Transmit};
+    let mut client = Client::new("c-a");
+    client.core.reconnect(0);
+    client.core.handle_socket_open(0);
+    let welcome = resocket::protocol::Welcome {
+        version: 1,
+        session: "s".into(),
+        token: "t".into(),
+        resumed: false,
+        origin: None,
+        expires_in: None,
+    };
+    client.core.handle_inbound(0, Inbound::Welcome(welcome), 0);
+    let mut sync_id = None;
+    while let Some(action) = client.core.poll_action() {
+        if let Action::Send(Transmit::Sync { id, doc, .. }) = action {
+            assert_eq!(doc, "d");
+            sync_id = Some(id);
+        }
+    }
+    assert!(sync_id.is_some(), "the open document is synced");
+    client.connected = true;
+    client.core.handle_inbound(
+        0,
+        Inbound::Error {
+            id: sync_id,
+            room: Some("d".into()),
+            body: ErrorBody {
+                code: ErrorCode::Forbidden,
+                message: "no access".into(),
+            },
+        },
+        0,
+    );
+    client.drive();
+    assert!(
+        client.events.iter().any(|e| matches!(
+            e,
+            Event::DocError { doc, error } if doc == "d" && error.code() == "Forbidden"
+        )),
+        "the document's own error: {:?}",
+        client.events
+    );
+    assert!(
+        !client.events.iter().any(|e| matches!(e, Event::Error(_))),
+        "not a generic error"
+    );
+    assert!(!client.core.doc("d").expect("open").synced);
+
+    // An edit made meanwhile shows at once but waits: the document is not synced.
+    let cseq = client.core.allocate_cseq();
+    let op = Op {
+        key: "k".into(),
+        change: Change::Set(json!(1)),
+        if_rev: None,
+    };
+    client
+        .core
+        .apply_op("d", cseq, op, format!("op|c-a|{cseq}"))
+        .expect("doc is open");
+    client.drive();
+    assert!(
+        client.outbox.is_empty(),
+        "nothing sent to a refused document"
+    );
+
+    // The next connection asks again.
+    client.core.handle_socket_closed(0, 1006, "gone");
+    client.connected = false;
+    client.drive();
+    client.connect();
+    assert_eq!(client.outbox, vec!["sync|-1".to_owned()]);
+    client.receive(DocInbound::Snapshot {
+        doc: "d".into(),
+        rev: 0,
+        entries: Vec::new(),
+    });
+    assert_eq!(
+        client.outbox,
+        vec!["sync|-1".to_owned(), format!("op|c-a|{cseq}")]
+    );
+    assert!(client.core.doc("d").expect("open").synced);
+}
