@@ -327,6 +327,10 @@ async fn a_failing_token_function_raises_token_unavailable_and_the_attempt_is_re
         .map(|e| field(e, "code").as_string().unwrap_or_default())
         .collect();
     assert_eq!(codes, vec!["TokenUnavailable"]);
+    let message = field(&errors.values()[0], "message")
+        .as_string()
+        .unwrap_or_default();
+    assert!(message.ends_with("auth server down"), "{message}");
     assert_eq!(calls(&state), 2.0, "asked again for the retry");
     client.close();
 }

@@ -331,10 +331,7 @@ fn token_fetcher(
                 (true, None) => {
                     Err("the token function must return a string or a Promise of one".into())
                 }
-                (false, _) => Err(match value.dyn_ref::<js_sys::Error>() {
-                    Some(error) => error.message().into(),
-                    None => value.as_string().unwrap_or_else(|| "it failed".into()),
-                }),
+                (false, reason) => Err(reason.unwrap_or_default()),
             };
             driver
                 .borrow_mut()

@@ -149,8 +149,9 @@ export function loadState(key) {
 }
 
 // Calls the app's token function for the driver. It runs on a microtask, never inside a client
-// call, and its outcome goes to `done(id, ok, value)` unless the client was freed meanwhile
-// (`detach`), so a late promise never calls into a freed client.
+// call, and its outcome goes to `done(id, ok, value)` (value: the token, or the failure's
+// message) unless the client was freed meanwhile (`detach`), so a late promise never calls into
+// a freed client.
 export class TokenFetcher {
   constructor(fn, done) {
     this.fn = fn;
@@ -162,7 +163,7 @@ export class TokenFetcher {
       .then(() => this.fn())
       .then(
         (token) => this.done?.(id, true, token),
-        (error) => this.done?.(id, false, error),
+        (error) => this.done?.(id, false, String(error?.message ?? error)),
       );
   }
 

@@ -75,7 +75,8 @@ extern "C" {
 
     pub type TokenFetcher;
 
-    /// `done(id, ok, value)` receives each fetch's outcome until `detach`.
+    /// `done(id, ok, value)` receives each fetch's outcome (the token, or the failure's message)
+    /// until `detach`.
     #[wasm_bindgen(constructor)]
     pub fn new(function: &js_sys::Function, done: &js_sys::Function) -> TokenFetcher;
 
