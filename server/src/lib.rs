@@ -30,8 +30,6 @@ mod lock;
 pub mod protocol;
 mod random;
 pub mod state;
-#[cfg(test)]
-mod wire_tests;
 
 pub use app::config::{parse_args, Command, ServerConfig, HARD_LIMIT_FACTOR, USAGE};
 pub use app::control::MALFORMED_FRAME;

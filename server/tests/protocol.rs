@@ -70,11 +70,15 @@ async fn ping_gets_a_pong_with_the_same_id_and_pong_is_ignored() {
     let server = start(|_| {}).await;
     let (mut ws, _) = welcomed(&server).await;
     send(&mut ws, r#"{"kind":"pong","id":3}"#).await;
-    send(&mut ws, r#"{"kind":"ping","id":18446744073709551615}"#).await;
+    send(&mut ws, r#"{"kind":"ping","id":9007199254740992}"#).await;
     assert_eq!(
         next_text(&mut ws).await,
-        r#"{"kind":"pong","id":18446744073709551615}"#
+        r#"{"kind":"pong","id":9007199254740992}"#
     );
+    // Beyond 2^53 a JS client could not read the id back exactly: refused, not echoed.
+    send(&mut ws, r#"{"kind":"ping","id":18446744073709551615}"#).await;
+    let refused = next_text(&mut ws).await;
+    assert!(refused.contains(r#""code":"bad_frame""#), "{refused}");
     server.shutdown().await.expect("clean shutdown");
 }
 

@@ -144,6 +144,7 @@ impl Kind {
 
 /// One frame on the wire. Absent optional fields are omitted from the JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
 pub struct Envelope<P> {
     /// The frame kind as a string, so unknown kinds decode and can be reported by name.
     pub kind: String,
@@ -153,10 +154,23 @@ pub struct Envelope<P> {
     pub room: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A `null` payload is present (`Some`), unlike a missing one: apps may send `null`.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub payload: Option<P>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
+}
+
+/// Deserializes a field that is there, `null` included, as `Some` (serde's `Option` reads `null`
+/// as `None`); a missing field is `None` through `#[serde(default)]`.
+fn present<'de, D: serde::Deserializer<'de>, P: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<P>, D::Error> {
+    P::deserialize(deserializer).map(Some)
 }
 
 impl<P> Envelope<P> {

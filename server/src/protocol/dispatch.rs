@@ -7,6 +7,7 @@ use super::error::ProtocolError;
 use super::frames;
 use crate::state::{is_valid_name, ClientOp, EngineError, MAX_KEY, MAX_ORIGIN};
 use resocket::doc::{Change, Op};
+use resocket::protocol::codec::MAX_SAFE_INTEGER;
 use resocket::protocol::json::{self, RawEnvelope};
 use resocket::protocol::{
     DocOpBody, ErrorBody, JoinBody, Kind, OpName, PresenceUpdate, RequestBody, SyncBody,
@@ -78,6 +79,16 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
         Ok(envelope) => envelope,
         Err(err) => return refuse(None, None, ProtocolError::BadFrame(err.0)),
     };
+    // Integers beyond 2^53 are not exact in JS: echoing such an id would send the client a frame
+    // it must refuse, so the frame is refused here, without its id.
+    if [envelope.id, envelope.seq]
+        .into_iter()
+        .flatten()
+        .any(|n| n > MAX_SAFE_INTEGER)
+    {
+        let reason = "id and seq must be integers of at most 2^53".to_owned();
+        return refuse(None, None, ProtocolError::BadFrame(reason));
+    }
     let id = envelope.id;
     let Some(kind) = Kind::from_wire(&envelope.kind) else {
         let kind = truncate(&envelope.kind, MAX_QUOTED_KIND).to_owned();
@@ -86,7 +97,11 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
     match kind {
         Kind::Msg => Action::Reply(frames::msg(envelope.payload.as_deref())),
         Kind::Broadcast => Action::Broadcast(frames::msg(envelope.payload.as_deref())),
-        Kind::Ping => Action::Reply(frames::pong(id)),
+        // The pong must carry the id back: a ping without one cannot be answered usefully.
+        Kind::Ping => match id {
+            Some(id) => Action::Reply(frames::pong(Some(id))),
+            None => bad_request(None, None, "ping needs an id".into()),
+        },
         Kind::Pong => Action::Ignore,
         // Answering an error with an error could make two peers loop forever.
         Kind::Error => Action::Ignore,
@@ -176,7 +191,7 @@ fn room_frame(kind: Kind, envelope: RawEnvelope) -> Action {
     };
     match kind {
         Kind::Join => {
-            let body = match payload.as_deref().map(|p| serde_json::from_str(p.get())) {
+            let body = match optional_body(payload.as_deref()).map(serde_json::from_str) {
                 None => JoinBody {
                     since: None,
                     meta: None,
@@ -225,7 +240,7 @@ fn doc_frame(kind: Kind, envelope: RawEnvelope) -> Action {
     };
     match kind {
         Kind::Sync => {
-            let body = match payload.as_deref().map(|p| serde_json::from_str(p.get())) {
+            let body = match optional_body(payload.as_deref()).map(serde_json::from_str) {
                 None => SyncBody { since: None },
                 Some(Ok(body)) => body,
                 Some(Err(err)) => {
@@ -300,6 +315,11 @@ fn client_op(seq: Option<u64>, payload: Option<&RawValue>) -> Result<ClientOp, P
     })
 }
 
+/// A body that may be left out: a `null` payload counts as none.
+fn optional_body(payload: Option<&RawValue>) -> Option<&str> {
+    payload.map(RawValue::get).filter(|text| *text != "null")
+}
+
 /// Handles one binary frame: protocol v1 is text only.
 pub fn binary_frame(len: usize, max_frame_bytes: usize) -> Action {
     if len > max_frame_bytes {
@@ -363,7 +383,8 @@ mod tests {
             reply(r#"{"kind":"ping","id":42}"#),
             r#"{"kind":"pong","id":42}"#
         );
-        assert_eq!(reply(r#"{"kind":"ping"}"#), r#"{"kind":"pong"}"#);
+        let refused = reply(r#"{"kind":"ping"}"#);
+        assert!(refused.contains(r#""code":"bad_request""#), "{refused}");
     }
 
     #[test]
@@ -587,6 +608,30 @@ mod tests {
                 "{bad}: {frame}"
             );
         }
+    }
+
+    #[test]
+    fn ids_beyond_what_js_numbers_hold_are_refused_without_being_echoed() {
+        let frame = reply(r#"{"kind":"ping","id":9007199254740993}"#);
+        assert!(frame.contains(r#""code":"bad_frame""#), "{frame}");
+        assert!(!frame.contains("9007199254740993"), "{frame}");
+        assert_eq!(
+            reply(r#"{"kind":"ping","id":9007199254740992}"#),
+            r#"{"kind":"pong","id":9007199254740992}"#
+        );
+    }
+
+    #[test]
+    fn a_null_payload_is_a_payload() {
+        let text = r#"{"kind":"publish","room":"r","payload":null}"#;
+        match text_frame(text, 1024) {
+            Action::Publish { payload, .. } => assert_eq!(payload.get(), "null"),
+            other => panic!("{text} read as {other:?}"),
+        }
+        assert_eq!(
+            reply(r#"{"kind":"msg","payload":null}"#),
+            r#"{"kind":"msg","payload":null}"#
+        );
     }
 
     #[test]

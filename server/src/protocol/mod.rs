@@ -9,3 +9,5 @@ pub mod frames;
 pub mod hub;
 
 pub use error::ProtocolError;
+#[cfg(test)]
+mod wire_tests;
