@@ -25,6 +25,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p resocket --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy -p resocket --target wasm32-unknown-unknown --no-default-features -- -D warnings
 
 test-native:
 	cargo test --workspace

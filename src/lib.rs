@@ -7,6 +7,10 @@
 //! * `browser` (wasm32 only) is the thin driver that moves bytes and time between the browser's
 //!   `WebSocket` and the core, and exports the `Client` class to JavaScript.
 
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
+
 pub mod core;
 pub mod doc;
 pub mod protocol;
@@ -15,3 +19,11 @@ pub mod protocol;
 mod browser;
 #[cfg(target_arch = "wasm32")]
 pub use browser::{Client, Room, SyncedDoc};
+
+/// Without std (the package build), a panic aborts: nothing formats its message, so `core::fmt`
+/// stays out of the WASM.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &::core::panic::PanicInfo) -> ! {
+    ::core::arch::wasm32::unreachable()
+}

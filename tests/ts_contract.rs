@@ -2,6 +2,8 @@
 //! names, error codes, state names) are exactly the ones `src/browser/contract.d.ts` declares.
 //! A name added on one side only fails here.
 
+extern crate alloc; // event_names.rs imports from it, as the `no_std` package build needs
+
 use resocket::core::{ClientError, CloseReason, ConnectionState, QualityLevel, RoomState};
 use resocket::protocol::{ErrorCode, OpName, PresenceChange};
 use std::collections::BTreeSet;
@@ -322,4 +324,15 @@ fn the_parser_sees_the_declarations() {
     assert!(interface_keys("ClientEvents").contains("notification"));
     assert!(literals(declaration("type", "ResocketErrorCode")).contains("DocNotOpen"));
     assert!(field_literals(declaration("type", "RoomState"), "status").contains("error"));
+}
+
+#[test]
+fn the_driver_spells_the_message_event_key_as_event_names_does() {
+    // A `static_string` needs a literal: the driver's cached key repeats the name.
+    let driver = include_str!("../src/browser/driver.rs");
+    let spelled = format!(
+        "static MESSAGE_KEY: JsString = \"{}\";",
+        ClientEvent::Message.name()
+    );
+    assert!(driver.contains(&spelled), "driver.rs should say {spelled}");
 }

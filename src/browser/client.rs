@@ -12,9 +12,10 @@ use super::to_js::{self, invalid_options};
 use crate::core::{ClientError, Config};
 use crate::protocol::codec::ClientFrame;
 use crate::protocol::Kind;
+use alloc::rc::Rc;
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use core::cell::RefCell;
 use js_sys::{Function, Object, Promise};
-use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 /// A resilient WebSocket client speaking the resocket protocol.

@@ -7,6 +7,7 @@ use super::glue::{load_state, save_state};
 use super::js_values::ObjectBuilder;
 use crate::core::docs::{DocState, PendingOp};
 use crate::protocol::codec::{field, read_op_body, write_op_body, WireValue};
+use alloc::{string::String, vec::Vec};
 use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
 

@@ -9,15 +9,16 @@ use super::event_names::{doc_key, room_key, ClientEvent, DocEvent, RoomEvent};
 use super::glue::{Emitter, TokenFetcher};
 use super::now_ms;
 use super::socket::{SocketEvent, SocketHandle};
+use super::timer::Timeout;
 use super::to_js::{self, Deliver};
 use crate::core::VecMap;
 use crate::core::{Action, ClientCore, ClientError, Event, Transmit};
 use crate::protocol::close_code;
 use crate::protocol::codec::ServerFrame;
-use gloo_timers::callback::Timeout;
-use js_sys::Function;
-use std::cell::RefCell;
-use std::rc::Rc;
+use alloc::rc::Rc;
+use alloc::{string::String, vec::Vec};
+use core::cell::RefCell;
+use js_sys::{Function, JsString};
 use wasm_bindgen::prelude::*;
 
 pub type Core = ClientCore<JsFrame, JsValue>;
@@ -91,7 +92,11 @@ impl Driver {
         if let Some(socket) = self.socket.take() {
             socket.close(close_code::NORMAL, "client freed");
         }
-        std::mem::take(&mut self.calls).into_values().collect()
+        let mut calls = Vec::new();
+        for call in core::mem::take(&mut self.calls).into_values() {
+            calls.push(call);
+        }
+        calls
     }
 
     pub fn execute_actions(&mut self, driver_rc: &SharedDriver, emitter: &Emitter) {
@@ -213,7 +218,7 @@ pub fn pump(driver_rc: &SharedDriver, emitter: &Emitter) {
         let mut driver = driver_rc.borrow_mut();
         driver.execute_actions(driver_rc, emitter);
         driver.arm_timer(driver_rc, emitter);
-        !std::mem::replace(&mut driver.dispatching, true)
+        !core::mem::replace(&mut driver.dispatching, true)
     };
     if !outermost {
         return;
@@ -226,9 +231,13 @@ pub fn pump(driver_rc: &SharedDriver, emitter: &Emitter) {
     driver_rc.borrow_mut().dispatching = false;
 }
 
-thread_local! {
-    /// The client's `message` event key as a JS string, created once.
-    static MESSAGE_KEY: JsValue = JsValue::from_str(ClientEvent::Message.name());
+// rustfmt would drop the string: an extern static has no value in Rust's own syntax.
+#[rustfmt::skip]
+#[wasm_bindgen]
+extern "C" {
+    /// The client's `message` event key (`ClientEvent::Message`) as a JS string, created once.
+    #[wasm_bindgen(thread_local_v2, static_string)]
+    static MESSAGE_KEY: JsString = "message";
 }
 
 /// Saves document `name` if it is persisted.

@@ -2,6 +2,8 @@
 //! keys built from them. Plain Rust (no JS types), so the native test `tests/ts_contract.rs`
 //! includes this file and checks every name against the `.d.ts` in `contract.d.ts`.
 
+use alloc::string::String;
+
 /// An enum of event names with `ALL` and `name()` generated from one list, so neither can miss
 /// a variant.
 macro_rules! event_names {

@@ -3,9 +3,10 @@
 
 use super::driver::{pump, Core, Driver, SharedDriver};
 use super::glue::{self, Emitter};
+use alloc::rc::Weak;
+use alloc::string::String;
+use core::cell::{Cell, RefCell};
 use js_sys::Function;
-use std::cell::{Cell, RefCell};
-use std::rc::Weak;
 use wasm_bindgen::prelude::*;
 
 pub struct Handle {

@@ -2,8 +2,10 @@
 //! app's values as they are. `merge_patch` builds new objects, so shared values are never
 //! changed in place.
 
+use crate::core::float::is_whole;
 use crate::doc::Json;
 use crate::protocol::codec::{WireValue, MAX_SAFE_INTEGER};
+use alloc::{string::String, vec::Vec};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -28,13 +30,13 @@ impl Json for JsValue {
         if !Json::is_object(self) {
             return Vec::new();
         }
-        Object::keys(self.unchecked_ref::<Object>())
-            .iter()
-            .filter_map(|key| {
-                let value = Reflect::get(self, &key).ok()?;
-                Some((key.as_string()?, value))
-            })
-            .collect()
+        let mut entries = Vec::new();
+        for key in Object::keys(self.unchecked_ref::<Object>()).iter() {
+            if let (Ok(value), Some(key)) = (Reflect::get(self, &key), key.as_string()) {
+                entries.push((key, value));
+            }
+        }
+        entries
     }
 
     fn get(&self, key: &str) -> Option<Self> {
@@ -82,7 +84,7 @@ impl WireValue for JsValue {
 
     fn as_u64(&self) -> Option<u64> {
         self.as_f64()
-            .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= MAX_SAFE_INTEGER as f64)
+            .filter(|n| is_whole(*n) && *n >= 0.0 && *n <= MAX_SAFE_INTEGER as f64)
             .map(|n| n as u64)
     }
 
@@ -90,7 +92,11 @@ impl WireValue for JsValue {
         JsValue::as_bool(self)
     }
 
-    fn items(&self) -> Option<Vec<Self>> {
-        Array::is_array(self).then(|| Array::from(self).iter().collect())
+    fn item_count(&self) -> Option<usize> {
+        Array::is_array(self).then(|| self.unchecked_ref::<Array>().length() as usize)
+    }
+
+    fn item(&self, index: usize) -> Self {
+        self.unchecked_ref::<Array>().get(index as u32)
     }
 }

@@ -2,7 +2,9 @@
 //! by hand for size like `to_js.rs`, which converts the other way.
 
 use super::codec::JsFrame;
+use crate::core::float::is_whole;
 use crate::core::{Config, DisconnectPolicy, OverflowPolicy, RequestOptions, TokenSource};
+use alloc::{borrow::ToOwned, string::String};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -74,7 +76,7 @@ impl Fields {
 
     fn integer(&self, key: &str) -> Result<Option<u64>, String> {
         match self.number(key)? {
-            Some(n) if n < 0.0 || n.fract() != 0.0 || n > 9_007_199_254_740_991.0 => {
+            Some(n) if n < 0.0 || !is_whole(n) || n > 9_007_199_254_740_991.0 => {
                 Err([self.path, ".", key, " must be a non-negative integer"].concat())
             }
             other => Ok(other.map(|n| n as u64)),

@@ -13,6 +13,7 @@ mod js_values;
 mod room;
 mod socket;
 mod synced_doc;
+mod timer;
 mod to_js;
 mod typescript;
 

@@ -8,9 +8,10 @@ use super::handle::Handle;
 use super::to_js;
 use crate::core::{ClientError, RoomState};
 use crate::protocol::Kind;
+use alloc::rc::Weak;
+use alloc::string::String;
+use core::cell::RefCell;
 use js_sys::{Array, Function};
-use std::cell::RefCell;
-use std::rc::Weak;
 use wasm_bindgen::prelude::*;
 
 /// One reference to a joined room. It does not keep the client alive; `leave()` releases it.

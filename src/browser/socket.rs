@@ -1,6 +1,7 @@
 //! One browser `WebSocket` and the handlers attached to it. The handle owns its closures and
 //! detaches them before they are dropped, so no closure outlives its socket and none leaks.
 
+use alloc::string::String;
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 

@@ -9,13 +9,15 @@ use super::event_names::doc_key;
 use super::glue::{copy_json, Emitter};
 use super::handle::Handle;
 use super::to_js;
+use crate::core::float::is_whole;
 use crate::core::ClientError;
 use crate::doc::{Change, Op};
 use crate::protocol::codec::ClientFrame;
 use crate::protocol::OpName;
+use alloc::rc::Weak;
+use alloc::{borrow::ToOwned, string::String};
+use core::cell::RefCell;
 use js_sys::{Array, Function, Object};
-use std::cell::RefCell;
-use std::rc::Weak;
 use wasm_bindgen::prelude::*;
 
 /// One reference to an open shared document. It does not keep the client alive; `close()`
@@ -58,7 +60,7 @@ impl SyncedDoc {
                 } else {
                     Some(
                         rev.as_f64()
-                            .filter(|r| r.fract() == 0.0 && *r >= 0.0)
+                            .filter(|r| is_whole(*r) && *r >= 0.0)
                             .ok_or_else(|| {
                                 to_js::invalid_options("ifRev must be a non-negative integer")
                             })? as u64,

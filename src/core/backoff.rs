@@ -2,12 +2,13 @@
 //! crowd of clients does not reconnect in lockstep after a server restart.
 
 use super::config::ReconnectConfig;
+use super::float;
 use super::rng::Rng;
 
 /// Delay in ms before retrying after `failures` consecutive failed attempts (1 for the first).
 pub fn delay_ms(config: &ReconnectConfig, failures: u32, rng: &mut Rng) -> u64 {
     let exponent = failures.saturating_sub(1).min(1_000) as i32;
-    let grown = config.initial_delay_ms as f64 * config.factor.powi(exponent);
+    let grown = config.initial_delay_ms as f64 * float::powi(config.factor, exponent);
     let max = config.max_delay_ms as f64;
     let capped = if grown.is_finite() {
         grown.min(max)
@@ -16,7 +17,7 @@ pub fn delay_ms(config: &ReconnectConfig, failures: u32, rng: &mut Rng) -> u64 {
     };
     let delay = capped - capped * config.jitter * rng.next_unit();
     // The clamp keeps rounding and odd configurations inside [0, max].
-    (delay.round().max(0.0) as u64).min(config.max_delay_ms)
+    float::round_u64(delay).min(config.max_delay_ms)
 }
 
 #[cfg(test)]
@@ -49,7 +50,7 @@ mod tests {
             .map(|_| delay_ms(&config(0.5), 30, &mut rng))
             .collect();
         assert!(at_cap.iter().all(|d| (500..=1_000).contains(d)));
-        let distinct: std::collections::BTreeSet<_> = at_cap.iter().collect();
+        let distinct: alloc::collections::BTreeSet<_> = at_cap.iter().collect();
         assert!(
             distinct.len() > 25,
             "delays at the cap should be spread: {at_cap:?}"

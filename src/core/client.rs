@@ -26,6 +26,7 @@ use crate::doc::{Json, Op};
 use crate::protocol::{
     close_code, DocInbound, ErrorCode, Hello, Inbound, Resume, Welcome, PROTOCOL_VERSION,
 };
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// Where the current socket is, internally finer than [`ConnectionState`]. The connect deadline
 /// of `Opening` and `Handshaking` (and of the token fetch before them) is [`Timer::Connect`].
@@ -682,18 +683,16 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.refresh_id = None;
         // In-flight retries go first: they were sent before anything still queued.
         let resend = self.requests.on_disconnect(&mut self.out);
-        let resend = resend
-            .into_iter()
-            .map(|(id, frame)| {
-                let size = frame.wire_size();
-                let queued = Queued {
-                    frame,
-                    request: Some(id),
-                };
-                (queued, size)
-            })
-            .collect();
-        self.outbox.restore_front(resend);
+        let mut frames = Vec::new();
+        for (id, frame) in resend {
+            let size = frame.wire_size();
+            let queued = Queued {
+                frame,
+                request: Some(id),
+            };
+            frames.push((queued, size));
+        }
+        self.outbox.restore_front(frames);
         self.rooms.on_disconnect(&mut self.out);
         self.docs.on_disconnect();
     }

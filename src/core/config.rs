@@ -1,6 +1,7 @@
 //! Client options with their defaults. Deserializable from the camelCase JS options object.
 
 use super::text::Text;
+use alloc::string::String;
 use serde::{Deserialize, Serialize};
 
 /// Every option of the client. `Default` gives the documented defaults.
@@ -159,10 +160,10 @@ impl ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl core::error::Error for ConfigError {}
 
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.message())
     }
 }

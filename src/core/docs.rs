@@ -9,6 +9,7 @@ use super::sink::{Sink, Transmit, UserKind};
 use super::vec_map::VecMap;
 use crate::doc::{apply, Doc, Entry, Json, Op};
 use crate::protocol::{DocInbound, ErrorBody};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// How the core encodes an op frame itself: when the server assigns this session another origin,
 /// ops still pending under the old one are re-encoded before they are re-sent (the server
@@ -94,7 +95,7 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
             // its rejection arrives.
             let _ = apply(&mut view, &pending.op);
         }
-        let old = std::mem::replace(&mut self.view, view);
+        let old = core::mem::replace(&mut self.view, view);
         // Both key lists are sorted: walk them together instead of sorting (smaller WASM).
         let old_keys: Vec<&String> = old.entries.keys().collect();
         let new_keys: Vec<&String> = self.view.entries.keys().collect();
@@ -223,7 +224,10 @@ impl<V: Clone, F: Clone + WireSize> Docs<V, F> {
     /// A connection opened: every document syncs again.
     pub fn on_open(&mut self, out: &mut Sink<F, V>) {
         self.online = true;
-        let names: Vec<String> = self.docs.keys().cloned().collect();
+        let mut names = Vec::new();
+        for name in self.docs.keys() {
+            names.push(name.clone());
+        }
         for name in names {
             self.send_sync(out, &name);
         }

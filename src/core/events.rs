@@ -4,6 +4,7 @@ use super::rooms::RoomState;
 use super::text::Text;
 use crate::doc::Op;
 use crate::protocol::{ErrorCode, Member, PresenceChange};
+use alloc::{string::String, vec::Vec};
 use serde::Serialize;
 
 /// The connection state the app sees. Every change is reported as [`Event::State`].
@@ -122,10 +123,10 @@ pub enum ClientError {
     },
 }
 
-impl std::error::Error for ClientError {}
+impl core::error::Error for ClientError {}
 
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.message())
     }
 }

@@ -2,6 +2,8 @@
 //! `VecDeque` at a fraction of the WASM code size (`VecDeque` monomorphises a ring buffer per
 //! element type).
 
+use alloc::vec::Vec;
+
 #[derive(Debug)]
 pub struct Fifo<T> {
     /// Newest last.
@@ -45,14 +47,14 @@ impl<T> Fifo<T> {
         if self.front.is_empty() {
             // Amortised O(1): each item moves from `back` to `front` once.
             self.back.reverse();
-            std::mem::swap(&mut self.front, &mut self.back);
+            core::mem::swap(&mut self.front, &mut self.back);
         }
         self.front.pop()
     }
 
     /// Removes every item, oldest first.
     pub fn take_all(&mut self) -> Vec<T> {
-        let mut all = std::mem::take(&mut self.front);
+        let mut all = core::mem::take(&mut self.front);
         all.reverse();
         all.append(&mut self.back);
         all

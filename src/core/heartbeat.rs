@@ -2,6 +2,7 @@
 //! frames and expects a `pong` with the same id. Also measures and smooths the round-trip time.
 
 use super::config::HeartbeatConfig;
+use super::float;
 
 #[derive(Debug)]
 pub struct Heartbeat {
@@ -107,7 +108,7 @@ impl Heartbeat {
         self.smoothed_rtt_ms = Some(smoothed);
         Some(RttSample {
             rtt_ms: rtt,
-            smoothed_ms: smoothed.round() as u64,
+            smoothed_ms: float::round_u64(smoothed),
         })
     }
 
@@ -116,7 +117,7 @@ impl Heartbeat {
     }
 
     pub fn smoothed_rtt_ms(&self) -> Option<u64> {
-        self.smoothed_rtt_ms.map(|s| s.round() as u64)
+        self.smoothed_rtt_ms.map(float::round_u64)
     }
 }
 

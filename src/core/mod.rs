@@ -7,6 +7,7 @@ pub mod config;
 pub mod docs;
 pub mod events;
 mod fifo;
+pub mod float;
 pub mod heartbeat;
 pub mod metrics;
 mod outbox;

@@ -5,6 +5,7 @@ use super::config::Config;
 use super::events::{ClientError, Event};
 use super::queue::{OutboundQueue, WireSize};
 use super::sink::Sink;
+use alloc::vec::Vec;
 
 /// A user frame waiting for a connection; `request` is its request id, if it is one.
 #[derive(Debug)]
@@ -71,11 +72,11 @@ impl<F: WireSize> Outbox<F> {
             count,
             bytes: dropped.bytes,
         });
-        Ok(dropped
-            .items
-            .into_iter()
-            .filter_map(|q| q.request)
-            .collect())
+        let mut requests = Vec::new();
+        for queued in dropped.items {
+            requests.extend(queued.request);
+        }
+        Ok(requests)
     }
 
     /// The error a request dropped from a full queue settles with.

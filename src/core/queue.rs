@@ -4,6 +4,7 @@
 use super::config::{OverflowPolicy, QueueConfig};
 use super::events::ClientError;
 use super::fifo::Fifo;
+use alloc::{string::String, vec::Vec};
 
 /// Size of an encoded frame as it counts against the queue's byte bound.
 pub trait WireSize {

@@ -8,6 +8,7 @@ use super::sink::Sink;
 use super::timers::Timer;
 use super::vec_map::VecMap;
 use crate::protocol::ErrorBody;
+use alloc::vec::Vec;
 
 /// What happens to a request that is in flight when the connection drops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,12 +171,12 @@ impl<F: Clone + WireSize> Requests<F> {
     /// A new session does not know what the old one ran: every request ever sent settles with
     /// `SessionLost` (re-sending could run it twice). Returns their ids.
     pub fn on_session_lost<P>(&mut self, out: &mut Sink<F, P>) -> Vec<u64> {
-        let sent: Vec<u64> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.sent)
-            .map(|(id, _)| *id)
-            .collect();
+        let mut sent = Vec::new();
+        for (id, pending) in self.pending.iter() {
+            if pending.sent {
+                sent.push(*id);
+            }
+        }
         for id in &sent {
             self.settle(out, *id, Err(ClientError::SessionLost));
         }
@@ -213,7 +214,7 @@ mod tests {
     }
 
     fn replies(out: &mut Sink<String, ()>) -> Vec<(u64, Result<(), ClientError>)> {
-        std::iter::from_fn(|| out.poll_event())
+        core::iter::from_fn(|| out.poll_event())
             .filter_map(|e| match e {
                 Event::Reply { id, result } => Some((id, result)),
                 _ => None,

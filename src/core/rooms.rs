@@ -8,6 +8,7 @@ use super::queue::WireSize;
 use super::sink::{Sink, Transmit};
 use super::vec_map::VecMap;
 use crate::protocol::{ErrorBody, Member, PresenceChange};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// A room's subscription state, as the app sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,7 +187,10 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
     /// number.
     pub fn on_open(&mut self, out: &mut Sink<F, P>, session: &str) {
         self.session = Some(session.to_owned());
-        let names: Vec<String> = self.rooms.keys().cloned().collect();
+        let mut names = Vec::new();
+        for name in self.rooms.keys() {
+            names.push(name.clone());
+        }
         for room in names {
             self.send_join(out, &room);
         }

@@ -8,6 +8,7 @@ use super::metrics::Metrics;
 use super::queue::WireSize;
 use super::timers::Timers;
 use crate::protocol::Hello;
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// A frame for the driver to encode and send on the current socket.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,8 @@
 //! Builds short messages without `core::fmt`: error messages are built in the WASM build, where
 //! the formatting machinery costs far more of the size budget than these few lines.
 
+use alloc::{borrow::ToOwned, string::String};
+
 /// Concatenates message parts.
 pub struct Text(String);
 

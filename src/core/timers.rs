@@ -1,6 +1,8 @@
 //! Every deadline of the core in one table, keyed by what it is for: `poll_timeout` is the
 //! table's minimum and `handle_timeout` fires the entries that are due, in key order.
 
+use alloc::vec::Vec;
+
 /// What a deadline is for. The declaration order is the firing order of timers due together:
 /// requests settle before a connect or heartbeat timeout tears the connection down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,11 +69,13 @@ impl Timers {
 
     /// The timers due at `now`, in firing order.
     pub fn due(&self, now: u64) -> Vec<Timer> {
-        self.deadlines
-            .iter()
-            .filter(|(_, at)| now >= *at)
-            .map(|(timer, _)| *timer)
-            .collect()
+        let mut due = Vec::new();
+        for (timer, at) in &self.deadlines {
+            if now >= *at {
+                due.push(*timer);
+            }
+        }
+        due
     }
 
     /// The earliest deadline of all.

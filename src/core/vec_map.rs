@@ -1,7 +1,8 @@
 //! A map kept as a sorted `Vec`. The core's maps are small (rooms, members, pending requests),
 //! and `BTreeMap` cost the WASM build ~40 KB of node-balancing code per key and value type.
 
-use std::borrow::Borrow;
+use alloc::vec::Vec;
+use core::borrow::Borrow;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VecMap<K, V> {
@@ -60,7 +61,7 @@ impl<K: Ord, V> VecMap<K, V> {
     /// Inserts or replaces; returns the replaced value.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.find(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Ok(i) => Some(core::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
                 self.entries.insert(i, (key, value));
                 None

@@ -10,6 +10,7 @@
 mod serde_json_value;
 
 use crate::core::VecMap;
+use alloc::{string::String, vec::Vec};
 
 /// The JSON operations `apply` needs from a value type.
 pub trait Json: Clone {

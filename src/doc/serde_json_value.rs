@@ -79,7 +79,11 @@ impl WireValue for Value {
         Value::as_bool(self)
     }
 
-    fn items(&self) -> Option<Vec<Self>> {
-        self.as_array().cloned()
+    fn item_count(&self) -> Option<usize> {
+        self.as_array().map(Vec::len)
+    }
+
+    fn item(&self, index: usize) -> Self {
+        self[index].clone()
     }
 }

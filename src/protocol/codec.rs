@@ -11,7 +11,8 @@ use super::{
     DocInbound, ErrorBody, ErrorCode, Hello, Inbound, Kind, Member, OpName, PresenceChange, Welcome,
 };
 use crate::doc::{Change, Json, Op};
-use std::cell::Cell;
+use alloc::{string::String, vec::Vec};
+use core::cell::Cell;
 
 /// The envelope's and the bodies' field names on the wire.
 pub mod field {
@@ -103,8 +104,10 @@ pub trait WireValue: Json {
     /// A non-negative integer that JSON numbers hold exactly (at most 2^53).
     fn as_u64(&self) -> Option<u64>;
     fn as_bool(&self) -> Option<bool>;
-    /// The items of an array; `None` for anything else.
-    fn items(&self) -> Option<Vec<Self>>;
+    /// The length of an array; `None` for anything else.
+    fn item_count(&self) -> Option<usize>;
+    /// Item `index` (below `item_count`) of an array.
+    fn item(&self, index: usize) -> Self;
 }
 
 /// Largest integer every JSON implementation holds exactly (JS numbers): 2^53.
@@ -147,11 +150,12 @@ pub enum ServerFrame<P> {
     Doc(DocInbound<P>),
 }
 
-/// Reads fields of one frame, remembering the last field it looked at: a read that fails names
-/// that field. Reads return `Option`s, which keeps the decoder small in WASM.
+/// Reads fields of one frame. A read never stops the decoding: a missing or invalid field gives a
+/// placeholder (0, "", null) and the first such field is remembered, so the frame decoded so far
+/// is dropped once at the end rather than on one early-return path per field (WASM size).
 struct Reader<'a, J> {
     value: &'a J,
-    last: &'a Cell<&'static str>,
+    bad: &'a Cell<Option<&'static str>>,
 }
 
 impl<'a, J: WireValue> Reader<'a, J> {
@@ -161,34 +165,60 @@ impl<'a, J: WireValue> Reader<'a, J> {
     {
         Reader {
             value,
-            last: self.last,
+            bad: self.bad,
         }
     }
 
-    /// A present, non-null field.
+    /// Remembers `field` as the one that failed, unless one already did.
+    fn fail(&self, field: &'static str) {
+        if self.bad.get().is_none() {
+            self.bad.set(Some(field));
+        }
+    }
+
+    /// `value`, or the default after remembering `field` as failed.
+    fn check<T: Default>(&self, field: &'static str, value: Option<T>) -> T {
+        value.unwrap_or_else(|| {
+            self.fail(field);
+            T::default()
+        })
+    }
+
+    /// A present, non-null field; its absence is no failure.
     fn get(&self, field: &'static str) -> Option<J> {
-        self.last.set(field);
         self.value.get(field).filter(|v| !v.is_null())
     }
 
-    /// `Some(None)` when absent, `None` when present but not read by `read`.
-    fn optional<T>(&self, field: &'static str, read: fn(&J) -> Option<T>) -> Option<Option<T>> {
-        match self.get(field) {
-            None => Some(None),
-            Some(value) => read(&value).map(Some),
+    /// `None` when absent, and also when present but not read by `read` (a failure).
+    fn optional<T>(&self, field: &'static str, read: fn(&J) -> Option<T>) -> Option<T> {
+        let value = read(&self.get(field)?);
+        if value.is_none() {
+            self.fail(field);
         }
+        value
     }
 
-    fn u64(&self, field: &'static str) -> Option<u64> {
-        self.get(field)?.as_u64()
+    fn u64(&self, field: &'static str) -> u64 {
+        self.check(field, self.get(field).and_then(|v| v.as_u64()))
     }
 
-    fn string(&self, field: &'static str) -> Option<String> {
-        self.get(field)?.as_string()
+    fn string(&self, field: &'static str) -> String {
+        self.check(field, self.get(field).and_then(|v| v.as_string()))
     }
 
-    fn object(&self, field: &'static str) -> Option<J> {
-        self.get(field).filter(Json::is_object)
+    fn bool(&self, field: &'static str) -> bool {
+        self.check(field, self.get(field).and_then(|v| v.as_bool()))
+    }
+
+    /// An object field; null when it fails.
+    fn object(&self, field: &'static str) -> J {
+        match self.get(field).filter(Json::is_object) {
+            Some(object) => object,
+            None => {
+                self.fail(field);
+                J::null()
+            }
+        }
     }
 
     /// The payload, `null` when absent (as user payloads are).
@@ -196,54 +226,81 @@ impl<'a, J: WireValue> Reader<'a, J> {
         self.value.get(field::PAYLOAD).unwrap_or_else(J::null)
     }
 
-    fn error_body(&self) -> Option<ErrorBody> {
-        Some(ErrorBody {
-            code: ErrorCode::from_wire(&self.string(field::CODE)?),
+    fn error_body(&self) -> ErrorBody {
+        ErrorBody {
+            code: ErrorCode::from_wire(&self.string(field::CODE)),
             message: self
-                .optional(field::MESSAGE, J::as_string)?
+                .optional(field::MESSAGE, J::as_string)
                 .unwrap_or_default(),
-        })
+        }
     }
 
-    fn member(&self) -> Option<Member<J>> {
-        Some(Member {
-            id: self.string(field::ID)?,
-            user: self.optional(field::USER, J::as_string)?,
+    fn member(&self) -> Member<J> {
+        Member {
+            id: self.string(field::ID),
+            user: self.optional(field::USER, J::as_string),
             meta: self.get(field::META),
-        })
+        }
     }
 
-    fn welcome(&self) -> Option<Welcome> {
-        Some(Welcome {
-            version: u32::try_from(self.u64(field::VERSION)?).ok()?,
-            session: self.string(field::SESSION)?,
+    fn welcome(&self) -> Welcome {
+        Welcome {
+            version: self.check(field::VERSION, u32::try_from(self.u64(field::VERSION)).ok()),
+            session: self.string(field::SESSION),
             token: self
-                .optional(field::TOKEN, J::as_string)?
+                .optional(field::TOKEN, J::as_string)
                 .unwrap_or_default(),
-            resumed: self.optional(field::RESUMED, J::as_bool)?.unwrap_or(false),
-            origin: self.optional(field::ORIGIN, J::as_string)?,
-            expires_in: self.optional(field::EXPIRES_IN, J::as_u64)?,
-        })
+            resumed: self.optional(field::RESUMED, J::as_bool).unwrap_or(false),
+            origin: self.optional(field::ORIGIN, J::as_string),
+            expires_in: self.optional(field::EXPIRES_IN, J::as_u64),
+        }
     }
 
     /// An op body `{origin, cseq?, key, op, value?, ifRev?}`.
-    fn op_body(&self) -> Option<(String, Option<u64>, Op<J>)> {
+    fn op_body(&self) -> (String, Option<u64>, Op<J>) {
         let value = || self.value.get(field::VALUE).unwrap_or_else(J::null);
-        let change = match OpName::from_wire(&self.string(field::OP)?)? {
-            OpName::Set => Change::Set(value()),
-            OpName::Merge => Change::Merge(value()),
-            OpName::Delete => Change::Delete,
+        let change = match OpName::from_wire(&self.string(field::OP)) {
+            Some(OpName::Set) => Change::Set(value()),
+            Some(OpName::Merge) => Change::Merge(value()),
+            Some(OpName::Delete) => Change::Delete,
+            None => {
+                self.fail(field::OP);
+                Change::Delete
+            }
         };
-        Some((
-            self.string(field::ORIGIN)?,
-            self.optional(field::CSEQ, J::as_u64)?,
+        (
+            self.string(field::ORIGIN),
+            self.optional(field::CSEQ, J::as_u64),
             Op {
-                key: self.string(field::KEY)?,
+                key: self.string(field::KEY),
                 change,
-                if_rev: self.optional(field::IF_REV, J::as_u64)?,
+                if_rev: self.optional(field::IF_REV, J::as_u64),
             },
-        ))
+        )
     }
+
+    /// What was read, or the error naming the first field that failed.
+    fn result<T>(&self, kind: Kind, read: T) -> Result<T, DecodeError> {
+        match self.bad.get() {
+            None => Ok(read),
+            Some(field) => Err(DecodeError::Field {
+                kind: kind.as_wire(),
+                field,
+            }),
+        }
+    }
+}
+
+/// Runs `read` on a reader of `value`.
+fn read<J: WireValue, T>(
+    value: &J,
+    kind: Kind,
+    read: impl FnOnce(&Reader<'_, J>) -> T,
+) -> Result<T, DecodeError> {
+    let bad = Cell::new(None);
+    let reader = Reader { value, bad: &bad };
+    let read = read(&reader);
+    reader.result(kind, read)
 }
 
 /// Decodes a received envelope (a parsed JSON object).
@@ -255,128 +312,118 @@ pub fn decode_server_frame<J: WireValue>(frame: &J) -> Result<ServerFrame<J>, De
     let Some(kind) = Kind::from_wire(&name) else {
         return Ok(ServerFrame::Core(Inbound::Unknown { kind: name }));
     };
-    let last = Cell::new(field::KIND);
-    let reader = Reader {
-        value: frame,
-        last: &last,
-    };
-    decode_known(kind, name, &reader).ok_or(DecodeError::Field {
-        kind: kind.as_wire(),
-        field: last.get(),
-    })
+    read(frame, kind, |r| decode_known(kind, name, r))
 }
 
-fn decode_known<J: WireValue>(
-    kind: Kind,
-    name: String,
-    r: &Reader<'_, J>,
-) -> Option<ServerFrame<J>> {
+fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> ServerFrame<J> {
     use ServerFrame::{Core, Doc};
-    Some(match kind {
+    match kind {
         Kind::Msg => match r.get(field::ROOM) {
-            Some(_) => Core(room_message(r)?),
+            Some(_) => Core(room_message(r)),
             None => Core(Inbound::Message(r.payload())),
         },
-        Kind::Welcome => Core(Inbound::Welcome(
-            r.at(&r.object(field::PAYLOAD)?).welcome()?,
-        )),
+        Kind::Welcome => Core(Inbound::Welcome(r.at(&r.object(field::PAYLOAD)).welcome())),
         Kind::Ping => Core(Inbound::Ping {
-            id: r.u64(field::ID)?,
+            id: r.u64(field::ID),
         }),
         Kind::Pong => Core(Inbound::Pong {
-            id: r.u64(field::ID)?,
+            id: r.u64(field::ID),
         }),
         Kind::Res => {
-            let id = r.u64(field::ID)?;
+            let id = r.u64(field::ID);
             let result = match r.get(field::ERROR) {
-                Some(error) => Err(r.at(&error).error_body()?),
+                Some(error) => Err(r.at(&error).error_body()),
                 None => Ok(r.payload()),
             };
             Core(Inbound::Reply { id, result })
         }
         Kind::Joined => {
-            let body = r.object(field::PAYLOAD)?;
+            let body = r.object(field::PAYLOAD);
             let body = r.at(&body);
+            let items = body.get(field::MEMBERS).unwrap_or_else(J::null);
             let mut members = Vec::new();
-            for member in body.get(field::MEMBERS)?.items()? {
-                members.push(r.at(&member).member()?);
+            match items.item_count() {
+                Some(count) => {
+                    for i in 0..count {
+                        members.push(r.at(&items.item(i)).member());
+                    }
+                }
+                None => r.fail(field::MEMBERS),
             }
             Core(Inbound::Joined {
-                id: r.optional(field::ID, J::as_u64)?,
-                room: r.string(field::ROOM)?,
-                seq: r.u64(field::SEQ)?,
-                recovered: body.get(field::RECOVERED)?.as_bool()?,
+                id: r.optional(field::ID, J::as_u64),
+                room: r.string(field::ROOM),
+                seq: r.u64(field::SEQ),
+                recovered: body.bool(field::RECOVERED),
                 members,
             })
         }
         Kind::Left => Core(Inbound::Left {
-            room: r.string(field::ROOM)?,
+            room: r.string(field::ROOM),
         }),
         Kind::Presence => {
-            let body = r.object(field::PAYLOAD)?;
+            let body = r.object(field::PAYLOAD);
             let body = r.at(&body);
-            let change = match body.string(field::EVENT)?.as_str() {
+            let change = match body.string(field::EVENT).as_str() {
                 "join" => PresenceChange::Join,
                 "leave" => PresenceChange::Leave,
                 "update" => PresenceChange::Update,
-                _ => return None,
+                _ => {
+                    r.fail(field::EVENT);
+                    PresenceChange::Update
+                }
             };
             Core(Inbound::Presence {
-                room: r.string(field::ROOM)?,
+                room: r.string(field::ROOM),
                 change,
-                member: r.at(&body.object(field::MEMBER)?).member()?,
+                member: r.at(&body.object(field::MEMBER)).member(),
             })
         }
         Kind::Notify => Core(Inbound::Notify(r.payload())),
         Kind::Refreshed => Core(Inbound::Refreshed {
-            id: r.u64(field::ID)?,
-            expires_in: match r.object(field::PAYLOAD) {
-                Some(body) => r.at(&body).optional(field::EXPIRES_IN, J::as_u64)?,
-                None => None,
-            },
+            id: r.u64(field::ID),
+            // The payload is optional: without one, the token does not expire.
+            expires_in: r.at(&r.payload()).optional(field::EXPIRES_IN, J::as_u64),
         }),
         Kind::Error => Core(Inbound::Error {
-            id: r.optional(field::ID, J::as_u64)?,
-            room: r.optional(field::ROOM, J::as_string)?,
-            body: r.at(&r.object(field::ERROR)?).error_body()?,
+            id: r.optional(field::ID, J::as_u64),
+            room: r.optional(field::ROOM, J::as_string),
+            body: r.at(&r.object(field::ERROR)).error_body(),
         }),
         Kind::Op => {
-            let (origin, cseq, op) = r.at(&r.object(field::PAYLOAD)?).op_body()?;
+            let (origin, cseq, op) = r.at(&r.object(field::PAYLOAD)).op_body();
             Doc(DocInbound::Applied {
-                doc: r.string(field::ROOM)?,
-                rev: r.u64(field::SEQ)?,
+                doc: r.string(field::ROOM),
+                rev: r.u64(field::SEQ),
                 origin,
-                cseq: {
-                    r.last.set(field::CSEQ);
-                    cseq?
-                },
+                cseq: r.check(field::CSEQ, cseq),
                 op,
             })
         }
         Kind::Reject => {
-            let body = r.object(field::PAYLOAD)?;
+            let body = r.object(field::PAYLOAD);
             let body = r.at(&body);
             Doc(DocInbound::Rejected {
-                doc: r.string(field::ROOM)?,
-                origin: body.string(field::ORIGIN)?,
-                cseq: body.u64(field::CSEQ)?,
-                error: r.at(&body.object(field::ERROR)?).error_body()?,
+                doc: r.string(field::ROOM),
+                origin: body.string(field::ORIGIN),
+                cseq: body.u64(field::CSEQ),
+                error: r.at(&body.object(field::ERROR)).error_body(),
             })
         }
         Kind::Synced => Doc(DocInbound::Synced {
-            doc: r.string(field::ROOM)?,
-            rev: r.u64(field::SEQ)?,
+            doc: r.string(field::ROOM),
+            rev: r.u64(field::SEQ),
         }),
         Kind::Snapshot => {
-            let entries = r.at(&r.object(field::PAYLOAD)?).object(field::ENTRIES)?;
+            let entries = r.at(&r.object(field::PAYLOAD)).object(field::ENTRIES);
             let mut parsed = Vec::new();
             for (key, entry) in entries.entries() {
                 let value = entry.get(field::VALUE).unwrap_or_else(J::null);
-                parsed.push((key, value, r.at(&entry).u64(field::REV)?));
+                parsed.push((key, value, r.at(&entry).u64(field::REV)));
             }
             Doc(DocInbound::Snapshot {
-                doc: r.string(field::ROOM)?,
-                rev: r.u64(field::SEQ)?,
+                doc: r.string(field::ROOM),
+                rev: r.u64(field::SEQ),
                 entries: parsed,
             })
         }
@@ -390,16 +437,16 @@ fn decode_known<J: WireValue>(
         | Kind::Sync
         | Kind::Unsync
         | Kind::Refresh => Core(Inbound::Unknown { kind: name }),
-    })
+    }
 }
 
-fn room_message<J: WireValue>(r: &Reader<'_, J>) -> Option<Inbound<J>> {
-    Some(Inbound::RoomMessage {
-        room: r.string(field::ROOM)?,
-        seq: r.u64(field::SEQ)?,
+fn room_message<J: WireValue>(r: &Reader<'_, J>) -> Inbound<J> {
+    Inbound::RoomMessage {
+        room: r.string(field::ROOM),
+        seq: r.u64(field::SEQ),
         payload: r.payload(),
-        user: r.optional(field::USER, user_id)?,
-    })
+        user: r.optional(field::USER, user_id),
+    }
 }
 
 /// A stamped author is a string, kept as the decoder's value.
@@ -409,30 +456,13 @@ fn user_id<J: WireValue>(value: &J) -> Option<J> {
 
 /// Decodes a `msg` frame published to a room (the browser's hot path calls this directly).
 pub fn decode_room_message<J: WireValue>(frame: &J) -> Result<Inbound<J>, DecodeError> {
-    let last = Cell::new(field::ROOM);
-    room_message(&Reader {
-        value: frame,
-        last: &last,
-    })
-    .ok_or(DecodeError::Field {
-        kind: Kind::Msg.as_wire(),
-        field: last.get(),
-    })
+    read(frame, Kind::Msg, room_message)
 }
 
 /// Reads an op body `{origin, cseq?, key, op, value?, ifRev?}`: also how saved pending ops are
 /// read back.
 pub fn read_op_body<J: WireValue>(body: &J) -> Result<(String, Option<u64>, Op<J>), DecodeError> {
-    let last = Cell::new(field::OP);
-    Reader {
-        value: body,
-        last: &last,
-    }
-    .op_body()
-    .ok_or(DecodeError::Field {
-        kind: Kind::Op.as_wire(),
-        field: last.get(),
-    })
+    read(body, Kind::Op, |r| r.op_body())
 }
 
 /// Writes an op body `{origin, cseq?, key, op, value?, ifRev?}`.
@@ -442,7 +472,7 @@ pub fn write_op_body<J: WireValue>(origin: &str, cseq: Option<u64>, op: &Op<J>) 
         Change::Merge(v) => (OpName::Merge, Some(v.clone())),
         Change::Delete => (OpName::Delete, None),
     };
-    object(vec![
+    object(&mut [
         (field::ORIGIN, Some(J::string(origin))),
         (field::CSEQ, cseq.map(J::number)),
         (field::KEY, Some(J::string(&op.key))),
@@ -514,10 +544,10 @@ pub enum ClientFrame<'a, J> {
 }
 
 /// An object with the fields that are present.
-fn object<J: WireValue>(fields: Vec<(&str, Option<J>)>) -> J {
+fn object<J: WireValue>(fields: &mut [(&str, Option<J>)]) -> J {
     let mut object = J::empty_object();
     for (name, value) in fields {
-        if let Some(value) = value {
+        if let Some(value) = value.take() {
             object.insert(name, value);
         }
     }
@@ -529,12 +559,12 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
     let (kind, id, room, seq, payload) = match frame {
         ClientFrame::Hello(hello) => {
             let resume = hello.resume.as_ref().map(|resume| {
-                object(vec![
+                object(&mut [
                     (field::SESSION, Some(J::string(&resume.session))),
                     (field::TOKEN, Some(J::string(&resume.token))),
                 ])
             });
-            let body = object(vec![
+            let body = object(&mut [
                 (field::VERSION, Some(J::number(u64::from(hello.version)))),
                 (field::USER, hello.user.as_deref().map(J::string)),
                 (field::RESUME, resume),
@@ -547,7 +577,7 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
         ClientFrame::Msg { payload } => (Kind::Msg, None, None, None, Some(payload)),
         ClientFrame::Broadcast { payload } => (Kind::Broadcast, None, None, None, Some(payload)),
         ClientFrame::Req { id, method, params } => {
-            let body = object(vec![
+            let body = object(&mut [
                 (field::METHOD, Some(J::string(method))),
                 (field::PARAMS, params),
             ]);
@@ -559,10 +589,7 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             since,
             meta,
         } => {
-            let body = object(vec![
-                (field::SINCE, since.map(J::number)),
-                (field::META, meta),
-            ]);
+            let body = object(&mut [(field::SINCE, since.map(J::number)), (field::META, meta)]);
             (Kind::Join, Some(id), Some(room), None, Some(body))
         }
         ClientFrame::Leave { id, room } => (Kind::Leave, Some(id), Some(room), None, None),
@@ -570,16 +597,16 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             (Kind::Publish, None, Some(room), None, Some(payload))
         }
         ClientFrame::Presence { room, meta } => {
-            let body = object(vec![(field::META, Some(meta))]);
+            let body = object(&mut [(field::META, Some(meta))]);
             (Kind::Presence, None, Some(room), None, Some(body))
         }
         ClientFrame::Sync { id, doc, since } => {
-            let body = object(vec![(field::SINCE, since.map(J::number))]);
+            let body = object(&mut [(field::SINCE, since.map(J::number))]);
             (Kind::Sync, Some(id), Some(doc), None, Some(body))
         }
         ClientFrame::Unsync { id, doc } => (Kind::Unsync, Some(id), Some(doc), None, None),
         ClientFrame::Refresh { id, token } => {
-            let body = object(vec![(field::TOKEN, Some(J::string(token)))]);
+            let body = object(&mut [(field::TOKEN, Some(J::string(token)))]);
             (Kind::Refresh, Some(id), None, None, Some(body))
         }
         ClientFrame::Op {
@@ -592,7 +619,7 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             (Kind::Op, None, Some(doc), Some(cseq), Some(body))
         }
     };
-    object(vec![
+    object(&mut [
         (field::KIND, Some(J::string(kind.as_wire()))),
         (field::ID, id.map(J::number)),
         (field::ROOM, room.map(J::string)),

@@ -3,6 +3,7 @@
 
 use super::{ErrorBody, Member, PresenceChange, Welcome};
 use crate::doc::Op;
+use alloc::{string::String, vec::Vec};
 
 /// A decoded frame from the server, as the driver hands it to the core.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,7 @@
 //! that each side keeps payloads in its cheapest form: the browser keeps them as JS values, the
 //! server relays them as raw JSON without re-parsing. `docs/PROTOCOL.md` documents the format.
 
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use serde::{Deserialize, Serialize};
 
 pub mod codec;
@@ -391,7 +392,7 @@ pub struct SnapshotEntry<P> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "P: Deserialize<'de>"))]
 pub struct SnapshotBody<P> {
-    pub entries: std::collections::BTreeMap<String, SnapshotEntry<P>>,
+    pub entries: alloc::collections::BTreeMap<String, SnapshotEntry<P>>,
 }
 
 /// Payload of a `reject` frame.
