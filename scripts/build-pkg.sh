@@ -19,10 +19,11 @@ else
   echo "note: node_modules/.bin/wasm-opt missing (run scripts/install-deps.sh); wasm left unoptimised"
 fi
 
-# The wrapper and the React layer (js/react/) are compiled next to the glue they import, in
+# The wrapper, the server API helper (js/server.ts, for backends: resocket/server) and the React
+# layer (js/react/) are compiled next to the glue they import, in
 # strict mode. The React layer ships as one module, pkg/react.js; its declarations stay one file
 # per module under pkg/react/, re-exported by pkg/react.d.ts.
-cp js/index.ts pkg/
+cp js/index.ts js/server.ts pkg/
 cp -r js/react pkg/react
 node_modules/.bin/tsc -p js/tsconfig.json
 node_modules/.bin/esbuild pkg/react/index.js --bundle --format=esm --external:react --external:../index.js \
@@ -30,12 +31,12 @@ node_modules/.bin/esbuild pkg/react/index.js --bundle --format=esm --external:re
 # The modules import the package entry as "../index.js"; the bundle sits next to it.
 sed -i 's#"\.\./index\.js"#"./index.js"#' pkg/react.js
 echo 'export * from "./react/index.js";' >pkg/react.d.ts
-rm pkg/index.ts pkg/react/*.js
+rm pkg/index.ts pkg/server.ts pkg/react/*.js
 find pkg/react -name '*.ts' ! -name '*.d.ts' -delete
 cp pkg-template/package.json pkg-template/README.md pkg/
 
 # Ship minified JS, as a production bundle would serve it; the .d.ts files stay readable.
-for file in pkg/resocket.js pkg/index.js pkg/react.js $(find pkg/snippets -name '*.js'); do
+for file in pkg/resocket.js pkg/index.js pkg/server.js pkg/react.js $(find pkg/snippets -name '*.js'); do
   node_modules/.bin/esbuild "$file" --minify --format=esm --log-level=warning --outfile="$file" --allow-overwrite
 done
 

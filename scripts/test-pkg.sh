@@ -15,3 +15,5 @@ node_modules/.bin/vite build --config tests/pkg/vite-app/vite.config.js --outDir
 addr=${RESOCKET_PKG_TEST_SERVER:-127.0.0.1:9432}
 RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static $OUT" \
   scripts/with-server.sh "$addr" node --test --test-concurrency=1 tests/pkg/ tests/react/ tests/examples/
+# The server API helper against the real server (its own server, with an API key).
+scripts/test-server-api.sh

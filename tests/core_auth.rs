@@ -330,6 +330,23 @@ fn resumed_elsewhere_closes_for_good_and_a_manual_reconnect_starts_a_new_session
 }
 
 #[test]
+fn disconnected_by_the_server_closes_for_good() {
+    let mut h = Harness::new(config(TokenSource::Fetch));
+    h.connect();
+    h.answer_token(Ok("t1"));
+    h.accept();
+    h.server_close(close_code::DISCONNECTED);
+    assert!(matches!(
+        h.core.state(),
+        ConnectionState::Closed {
+            reason: CloseReason::Rejected { code: 4410, .. }
+        }
+    ));
+    h.advance(600_000);
+    assert!(h.token_fetches.is_empty(), "no new attempt");
+}
+
+#[test]
 fn room_messages_carry_the_stamped_author() {
     let mut h = Harness::new(config(TokenSource::None));
     h.connect();

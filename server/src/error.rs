@@ -16,6 +16,16 @@ pub enum ServerError {
         value: String,
         reason: String,
     },
+    /// A secret file or environment variable that cannot be used.
+    #[error("{0}")]
+    Secret(#[from] crate::auth::SecretError),
+    #[error(transparent)]
+    Rpc(#[from] crate::app::rpc::RpcConfigError),
+    #[error("{flag} needs {needs}")]
+    Needs {
+        flag: &'static str,
+        needs: &'static str,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,

@@ -31,9 +31,13 @@ pub mod protocol;
 mod random;
 pub mod state;
 
-pub use app::config::{parse_args, Command, ServerConfig, HARD_LIMIT_FACTOR, USAGE};
+pub use app::api::{ApiError, API_PREFIX, DISCONNECTED, DISCONNECTED_REASON};
+pub use app::config::{
+    parse_args, parse_args_with_env, ApiSettings, Command, ServerConfig, HARD_LIMIT_FACTOR, USAGE,
+};
 pub use app::control::MALFORMED_FRAME;
 pub use app::feed::ROOM as PRICES_ROOM;
+pub use app::rpc::{RpcConfigError, IDEMPOTENCY_HEADER, SECRET_HEADER};
 pub use app::WS_PATH;
 pub use error::ServerError;
 
@@ -58,19 +62,62 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     check_static_dir(&config)?;
+    if let Some(rpc) = &config.rpc {
+        app::rpc::RpcForwarder::new(rpc)?;
+        info!(url = %rpc.url, timeout_ms = rpc.timeout.as_millis() as u64, "forwarding requests");
+    }
     let local = listener.local_addr()?;
     // Turns true when shutdown starts; dropped (which background tasks also take as a stop) when
     // the HTTP server ends on its own.
     let (stopping_tx, stopping_rx) = watch::channel(false);
     let state = app::AppState::new(&config, stopping_rx.clone());
     let hub = state.hub.clone();
+    // The price feed is part of the demo.
+    let feed_interval = if config.demo {
+        config.feed_interval
+    } else {
+        Duration::ZERO
+    };
     let feed = app::feed::spawn(
         state.engine.clone(),
         state.prices.clone(),
-        config.feed_interval,
+        feed_interval,
         stopping_rx.clone(),
     );
-    let app = app::router(state, config.static_dir.clone());
+    let api = config.api.as_ref().map(|api| app::api::ApiConfig {
+        key: api.key.clone(),
+        max_body_bytes: api.max_body_bytes,
+    });
+    // The API on its own listener, or on the main one.
+    let api_task = match (api.clone(), config.api.as_ref().and_then(|a| a.addr)) {
+        (Some(api), Some(addr)) => {
+            let api_listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Bind { addr, source })?;
+            info!(addr = %api_listener.local_addr()?, "server API listening");
+            let routes = app::api::router(std::sync::Arc::new(state.clone()), api);
+            let mut stopping = stopping_rx.clone();
+            Some(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                };
+                if let Err(err) = axum::serve(api_listener, routes)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    warn!(%err, "server API listener failed");
+                }
+            }))
+        }
+        (api, _) => {
+            if api.is_some() {
+                info!("server API on the main listener ({})", app::api::API_PREFIX);
+            }
+            None
+        }
+    };
+    let on_main = api.filter(|_| config.api.as_ref().is_some_and(|a| a.addr.is_none()));
+    let app = app::router(state, config.static_dir.clone(), on_main);
     let grace = config.shutdown_grace;
     info!(addr = %local, max_frame_bytes = config.max_frame_bytes, "listening");
 
@@ -120,6 +167,10 @@ pub async fn serve(
     if let Some(feed) = feed {
         feed.abort();
         let _ = feed.await;
+    }
+    if let Some(api_task) = api_task {
+        api_task.abort();
+        let _ = api_task.await;
     }
     info!("stopped");
     result

@@ -512,10 +512,12 @@ pub mod close_code {
     /// Another connection resumed this session. Not retried: the two would steal it back and
     /// forth.
     pub const RESUMED_ELSEWHERE: u16 = 4409;
+    /// The app's backend disconnected this user (server API). Not retried: that is the intent.
+    pub const DISCONNECTED: u16 = 4410;
 
     /// Close codes after which reconnecting cannot help.
     pub fn is_fatal(code: u16) -> bool {
-        code == UNSUPPORTED_VERSION || code == RESUMED_ELSEWHERE
+        matches!(code, UNSUPPORTED_VERSION | RESUMED_ELSEWHERE | DISCONNECTED)
     }
 }
 

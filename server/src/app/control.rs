@@ -322,7 +322,7 @@ mod tests {
         let (_stopping, stopped) = tokio::sync::watch::channel(false);
         let state = AppState::new(&ServerConfig::default(), stopped);
         let remote: SocketAddr = "192.0.2.7:5000".parse().expect("address");
-        let app = crate::app::router(state, None).layer(MockConnectInfo(remote));
+        let app = crate::app::router(state, None, None).layer(MockConnectInfo(remote));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -28,6 +28,14 @@ pub const FILL_DELAY: Duration = Duration::from_millis(300);
 /// Longest method name quoted back in a `not_found` error.
 const MAX_QUOTED_METHOD: usize = 64;
 
+/// The demo methods: they answer only in demo mode (`--demo`).
+pub const DEMO_METHODS: [&str; 6] = ["echo", "sum", "sleep", "fail", "count", "order"];
+
+/// The `not_found` answer for a method nothing handles.
+pub fn no_method(method: &str) -> AppError {
+    AppError::NoMethod(crate::protocol::dispatch::truncate(method, MAX_QUOTED_METHOD).to_owned())
+}
+
 /// What a method answers: the result of its `res`, or its error.
 pub type MethodResult = Result<Box<RawValue>, AppError>;
 
@@ -136,9 +144,7 @@ pub fn plan(method: &str, params: Option<&RawValue>, state: &MethodState) -> Pla
             Ok((reply, order)) => Plan::Fill { reply, order },
             Err(err) => Plan::Reply(Err(err)),
         },
-        _ => Plan::Reply(Err(AppError::NoMethod(
-            crate::protocol::dispatch::truncate(method, MAX_QUOTED_METHOD).to_owned(),
-        ))),
+        _ => Plan::Reply(Err(no_method(method))),
     }
 }
 

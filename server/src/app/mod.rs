@@ -2,6 +2,7 @@
 //! static files) and what the test server offers on top of the protocol: request methods, the
 //! price feed, fault injection and its configuration.
 
+pub mod api;
 pub mod config;
 pub mod control;
 mod error;
@@ -9,6 +10,7 @@ pub mod feed;
 pub mod methods;
 pub mod outage;
 pub mod requests;
+pub mod rpc;
 #[cfg(test)]
 mod unreachable_tests;
 
@@ -87,8 +89,18 @@ impl<E: Engine> AppState<E> {
         stopping: watch::Receiver<bool>,
     ) -> Self {
         let prices = Arc::new(Prices::default());
+        // `serve` has checked the URL, so this only leaves a rejected URL off.
+        let rpc = config
+            .rpc
+            .as_ref()
+            .and_then(|setup| rpc::RpcForwarder::new(setup).ok());
         AppState {
-            requests: Arc::new(Requests::new(Arc::clone(&prices), stopping)),
+            requests: Arc::new(Requests::new(
+                Arc::clone(&prices),
+                stopping,
+                config.demo,
+                rpc,
+            )),
             prices,
             hub,
             engine,
@@ -102,7 +114,12 @@ impl<E: Engine> AppState<E> {
     }
 }
 
-pub fn router<E: Engine>(state: AppState<E>, static_dir: Option<PathBuf>) -> Router {
+/// The main listener's routes; with `api`, the server API too.
+pub fn router<E: Engine>(
+    state: AppState<E>,
+    static_dir: Option<PathBuf>,
+    api: Option<api::ApiConfig>,
+) -> Router {
     let app = Router::new()
         .route(WS_PATH, get(upgrade))
         .merge(control::router());
@@ -110,7 +127,10 @@ pub fn router<E: Engine>(state: AppState<E>, static_dir: Option<PathBuf>) -> Rou
         Some(dir) => app.fallback_service(ServeDir::new(dir)),
         None => app,
     };
-    app.with_state(state)
+    match api {
+        Some(api) => api::router(Arc::new(state.clone()), api).merge(app.with_state(state)),
+        None => app.with_state(state),
+    }
 }
 
 /// Accepts a WebSocket from any origin (browser tests run on other ports), unless an outage is

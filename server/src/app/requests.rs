@@ -3,10 +3,16 @@
 //! one is answered from the session's reply cache (both kept by the engine). `sleep` runs on
 //! its own task so the connection keeps serving meanwhile, and so does the delayed fill of an
 //! `order`.
+//!
+//! The demo methods run only in demo mode. Any other method is forwarded to the app backend
+//! when `--rpc-url` is set (on its own task; the reply is cached and sent like a late `sleep`),
+//! and answers `not_found` otherwise. The de-duplication above runs first, so a request re-sent
+//! after a reconnect reaches the backend once.
 
 use super::error::AppError;
 use super::feed::Prices;
-use super::methods::{self, MethodResult, MethodState, Order, Plan, FILL_DELAY};
+use super::methods::{self, MethodResult, MethodState, Order, Plan, DEMO_METHODS, FILL_DELAY};
+use super::rpc::{RpcCall, RpcForwarder};
 use crate::protocol::frames;
 use crate::state::{Actor, Delivery, Engine, Seen, To, MAX_RUNNING};
 use axum::extract::ws::Utf8Bytes;
@@ -22,14 +28,25 @@ pub struct Requests {
     prices: Arc<Prices>,
     /// Becomes true (or is dropped) when the server stops; pending sleeps then end silently.
     stopping: watch::Receiver<bool>,
+    /// Demo mode: the demo methods answer.
+    demo: bool,
+    /// Where methods no local handler answers go.
+    rpc: Option<Arc<RpcForwarder>>,
 }
 
 impl Requests {
-    pub fn new(prices: Arc<Prices>, stopping: watch::Receiver<bool>) -> Requests {
+    pub fn new(
+        prices: Arc<Prices>,
+        stopping: watch::Receiver<bool>,
+        demo: bool,
+        rpc: Option<RpcForwarder>,
+    ) -> Requests {
         Requests {
             methods: MethodState::default(),
             prices,
             stopping,
+            demo,
+            rpc: rpc.map(Arc::new),
         }
     }
 
@@ -65,6 +82,19 @@ impl Requests {
                 ));
                 Some(frames::res(id, Err(error.body())).into())
             }
+            Seen::New if !(self.demo && DEMO_METHODS.contains(&body.method.as_str())) => {
+                match &self.rpc {
+                    Some(rpc) => {
+                        self.forward(engine, who, id, body, rpc);
+                        None
+                    }
+                    None => {
+                        let reply = reply_frame(id, Err(methods::no_method(&body.method)));
+                        record(&**engine, who, id, &reply).await;
+                        Some(reply)
+                    }
+                }
+            }
             Seen::New => match methods::plan(&body.method, body.params.as_deref(), &self.methods) {
                 Plan::Reply(result) => {
                     let reply = reply_frame(id, result);
@@ -97,6 +127,45 @@ impl Requests {
                 }
             },
         }
+    }
+
+    /// Forwards request `id` to the app backend on its own task; its reply (result or typed
+    /// error) is cached and sent to the session's connection of that moment.
+    fn forward<E: Engine>(
+        &self,
+        engine: &Arc<E>,
+        who: &Actor,
+        id: u64,
+        body: RequestBody<Box<RawValue>>,
+        rpc: &Arc<RpcForwarder>,
+    ) {
+        let engine = Arc::clone(engine);
+        let rpc = Arc::clone(rpc);
+        let who = who.clone();
+        let mut stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            let call = RpcCall {
+                method: &body.method,
+                params: body.params.as_deref(),
+                user: who.user.as_deref(),
+                session: &who.session,
+                id,
+            };
+            let outcome = tokio::select! {
+                outcome = rpc.forward(call) => outcome,
+                () = stopped(&mut stopping) => return,
+            };
+            let outcome = outcome.map_err(|err| AppError::Failed {
+                code: err.code,
+                message: err.message,
+            });
+            let reply = reply_frame(id, outcome);
+            match engine.finish_request_later(&who.session, id, reply).await {
+                Ok(true) => {}
+                Ok(false) => debug!(session = who.session, id, "rpc reply cached only"),
+                Err(err) => warn!(session = who.session, id, %err, "rpc reply lost"),
+            }
+        });
     }
 
     /// After [`FILL_DELAY`], pushes the order's fill at the price of that moment as a `notify`

@@ -6,12 +6,15 @@ use super::{router, AppState};
 use crate::protocol::hub::Hub;
 use crate::state::{
     Actor, ClientOp, ConnId, Delivery, Engine, EngineError, Entries, OpOutcome, Opened, Published,
-    Seen, StateStats,
+    Seen, ServerOpOutcome, StateStats,
 };
 use axum::extract::ws::Utf8Bytes;
 use futures_util::{SinkExt, StreamExt};
+use resocket::doc::Op;
+use resocket::protocol::Member;
 use resocket::protocol::Resume;
 use serde_json::value::RawValue;
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +29,15 @@ fn down<T>() -> Result<T, EngineError> {
 }
 
 impl Engine for Unreachable {
+    async fn presence(&self, _: &str) -> Result<Vec<Member<Box<RawValue>>>, EngineError> {
+        down()
+    }
+    async fn history(&self, _: &str, _: usize) -> Result<Vec<Utf8Bytes>, EngineError> {
+        down()
+    }
+    async fn server_op(&self, _: &str, _: &Op<Value>) -> Result<ServerOpOutcome, EngineError> {
+        down()
+    }
     async fn open_session(
         &self,
         _: ConnId,
@@ -103,11 +115,17 @@ impl Engine for Unreachable {
     }
 }
 
+const API_KEY: &str = "unreachable-api-key-0123456789";
+
 async fn serve_unreachable() -> SocketAddr {
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let config = ServerConfig::default();
     let state = AppState::with_engine(Hub::new(), Arc::new(Unreachable), &config, stopped);
-    let app = router(state, None).into_make_service_with_connect_info::<SocketAddr>();
+    let api = super::api::ApiConfig {
+        key: crate::auth::ApiKey::new(API_KEY, "test").expect("key"),
+        max_body_bytes: 1024,
+    };
+    let app = router(state, None, Some(api)).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -160,6 +178,51 @@ async fn a_hello_is_closed_with_1001_and_control_calls_get_500() {
         )
         .await;
         assert!(publish.starts_with("HTTP/1.1 500"), "{publish}");
+    })
+    .await
+    .expect("answers in time");
+}
+
+#[tokio::test]
+async fn server_api_calls_get_503_unavailable() {
+    let addr = serve_unreachable().await;
+    let calls = [
+        ("POST", "/api/v1/rooms/r/publish", r#"{"payload":1}"#),
+        ("POST", "/api/v1/users/alice/notify", r#"{"payload":1}"#),
+        ("POST", "/api/v1/notify", r#"{"payload":1}"#),
+        ("GET", "/api/v1/rooms/r/presence", ""),
+        ("GET", "/api/v1/rooms/r/history", ""),
+        ("GET", "/api/v1/docs/d", ""),
+        ("PUT", "/api/v1/docs/d/keys/k", r#"{"value":1}"#),
+        ("DELETE", "/api/v1/docs/d/keys/k", ""),
+    ];
+    tokio::time::timeout(Duration::from_secs(5), async {
+        for (method, path, body) in calls {
+            let response = http(
+                addr,
+                &format!(
+                    "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                ),
+            )
+            .await;
+            assert!(response.starts_with("HTTP/1.1 503"), "{method} {path}: {response}");
+            assert!(
+                response.contains(r#"{"error":{"code":"unavailable","message":"shared state unavailable: store down"}}"#),
+                "{response}"
+            );
+        }
+        // Disconnect needs only the hub.
+        let response = http(
+            addr,
+            &format!(
+                "POST /api/v1/users/alice/disconnect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     })
     .await
     .expect("answers in time");

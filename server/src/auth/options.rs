@@ -156,7 +156,7 @@ impl Default for AuthArgs {
 }
 
 /// Forwarding of client requests to the app backend.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpcSetup {
     pub url: String,
     /// Sent with every forwarded request so the backend knows it comes from this server.

@@ -45,6 +45,15 @@ pub struct SharedSecret(String);
 /// The key app backends present as `Authorization: Bearer <key>` to the server API.
 pub type ApiKey = SharedSecret;
 
+/// Constant-time, like [`SharedSecret::matches`].
+impl PartialEq for SharedSecret {
+    fn eq(&self, other: &SharedSecret) -> bool {
+        self.matches(&other.0)
+    }
+}
+
+impl Eq for SharedSecret {}
+
 impl fmt::Debug for SharedSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SharedSecret(<redacted>)")

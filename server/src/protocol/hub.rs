@@ -191,6 +191,23 @@ impl Hub {
         }
     }
 
+    /// Asks every welcomed connection of `user` to close with `code`; returns how many.
+    pub fn close_user(&self, user: &str, code: u16, reason: &str) -> usize {
+        let conns = self.lock();
+        let mut closed = 0;
+        for entry in conns
+            .values()
+            .filter(|e| e.session.is_some() && e.user.as_deref() == Some(user))
+        {
+            entry.control.send_replace(Control::Close {
+                code,
+                reason: reason.to_owned(),
+            });
+            closed += 1;
+        }
+        closed
+    }
+
     /// Outbound queues of every welcomed connection, for senders that wait for room (with
     /// `send().await`) instead of dropping slow readers, such as the benchmark flood.
     pub fn open_outbounds(&self) -> Vec<mpsc::Sender<Utf8Bytes>> {

@@ -45,6 +45,18 @@ pub struct ClientOp {
     pub op: Op<Value>,
 }
 
+/// The origin of ops made by the server (the server API), with their own increasing `cseq`.
+pub const SERVER_ORIGIN: &str = "server";
+
+/// What became of a server-side op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerOpOutcome {
+    /// Applied as revision `rev` and sent to every subscriber.
+    Applied { rev: u64 },
+    /// The compare-and-set failed: the key is at revision `actual`; nothing changed.
+    Conflict { expected: u64, actual: u64 },
+}
+
 /// What became of a client op.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpOutcome {
@@ -91,6 +103,8 @@ pub struct Docs {
     subscriptions: ConnIndex,
     /// Applied ops kept per document for replay.
     history: usize,
+    /// The `cseq` of the last server-side op.
+    server_cseq: u64,
 }
 
 #[derive(Debug)]
@@ -110,6 +124,7 @@ impl Docs {
             docs: CappedMap::new(MAX_DOCS),
             subscriptions: ConnIndex::default(),
             history,
+            server_cseq: 0,
         }
     }
 
@@ -226,6 +241,37 @@ impl Docs {
                 let frame = Utf8Bytes::from(frames::reject(name, &op.origin, op.cseq, error));
                 doc.origins.record(&op.origin, op.cseq, frame.clone());
                 Ok(Outcome::with(OpOutcome::Rejected, to_sender(frame)))
+            }
+        }
+    }
+
+    /// Applies an op made by the server (origin [`SERVER_ORIGIN`]) in the document's one order,
+    /// creating the document if needed; an applied op goes to every subscriber as an `op` frame.
+    pub fn server_op(
+        &mut self,
+        name: &str,
+        op: &Op<Value>,
+    ) -> Result<Outcome<ServerOpOutcome>, EngineError> {
+        check_name(name)?;
+        if op.key.is_empty() || op.key.len() > MAX_KEY {
+            return Err(EngineError::BadKey);
+        }
+        let cseq = self.server_cseq + 1;
+        let doc = self.doc_or_create(name)?;
+        match apply(&mut doc.doc, op) {
+            Ok(rev) => {
+                let frame = Utf8Bytes::from(frames::doc_op(name, rev, SERVER_ORIGIN, cseq, op));
+                doc.log.push(frame.clone());
+                let recipients = doc.subscribers.iter().copied().collect();
+                let deliveries = vec![Delivery::new(To::Conns(recipients), frame)];
+                self.server_cseq = cseq;
+                Ok(Outcome::with(ServerOpOutcome::Applied { rev }, deliveries))
+            }
+            Err(Rejection::Conflict { expected, actual }) => {
+                Ok(Outcome::quiet(ServerOpOutcome::Conflict {
+                    expected,
+                    actual,
+                }))
             }
         }
     }

@@ -11,12 +11,14 @@
 
 use super::dedup::Seen;
 use super::delivery::{ConnId, Delivery};
-use super::docs::{ClientOp, Entries, OpOutcome};
+use super::docs::{ClientOp, Entries, OpOutcome, ServerOpOutcome};
 use super::error::EngineError;
 use super::sessions::{Actor, Opened};
 use axum::extract::ws::Utf8Bytes;
-use resocket::protocol::Resume;
+use resocket::doc::Op;
+use resocket::protocol::{Member, Resume};
 use serde_json::value::RawValue;
+use serde_json::Value;
 use std::future::Future;
 
 /// The result of a publish.
@@ -108,6 +110,19 @@ pub trait Engine: Send + Sync + 'static {
         payload: &RawValue,
     ) -> impl Future<Output = Result<Published, EngineError>> + Send;
 
+    /// The members of `room` in join order (none for a room that does not exist).
+    fn presence(
+        &self,
+        room: &str,
+    ) -> impl Future<Output = Result<Vec<Member<Box<RawValue>>>, EngineError>> + Send;
+
+    /// The newest `limit` messages `room` holds, as encoded `msg` frames, oldest first.
+    fn history(
+        &self,
+        room: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Utf8Bytes>, EngineError>> + Send;
+
     /// Replaces a member's presence metadata.
     fn set_meta(
         &self,
@@ -144,6 +159,14 @@ pub trait Engine: Send + Sync + 'static {
         doc: &str,
         op: &ClientOp,
     ) -> impl Future<Output = Result<OpOutcome, EngineError>> + Send;
+
+    /// Applies an op made by the server (the server API) to `doc`, creating it if needed, and
+    /// delivers it to the subscribers like a client op.
+    fn server_op(
+        &self,
+        doc: &str,
+        op: &Op<Value>,
+    ) -> impl Future<Output = Result<ServerOpOutcome, EngineError>> + Send;
 
     /// A document's revision and entries; `None` if it does not exist.
     fn doc_state(

@@ -1,6 +1,6 @@
 //! Why the state refused an operation: the one error type of the state layer.
 
-use super::docs::MAX_DOCS;
+use super::docs::{MAX_DOCS, MAX_KEY};
 use super::names::MAX_NAME;
 use super::rooms::MAX_ROOMS;
 use resocket::protocol::{ErrorBody, ErrorCode};
@@ -15,6 +15,8 @@ pub enum EngineError {
     Private { room: String, owner: String },
     #[error("not a member of room {0:?}; join it first")]
     NotMember(String),
+    #[error("document keys must be 1 to {MAX_KEY} bytes")]
+    BadKey,
     #[error("the server holds at most {MAX_ROOMS} rooms")]
     TooManyRooms,
     #[error("the server holds at most {MAX_DOCS} documents")]
@@ -28,7 +30,9 @@ pub enum EngineError {
 impl EngineError {
     pub fn code(&self) -> ErrorCode {
         match self {
-            EngineError::BadRoomName | EngineError::BadDocName => ErrorCode::BadRequest,
+            EngineError::BadRoomName | EngineError::BadDocName | EngineError::BadKey => {
+                ErrorCode::BadRequest
+            }
             EngineError::Private { .. } | EngineError::NotMember(_) => ErrorCode::Forbidden,
             EngineError::TooManyRooms | EngineError::TooManyDocs => ErrorCode::RateLimited,
             EngineError::Unavailable(_) => ErrorCode::Internal,

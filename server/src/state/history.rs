@@ -73,6 +73,11 @@ impl<T> History<T> {
         self.latest
     }
 
+    /// The newest `n` items held, oldest first.
+    pub fn last(&self, n: usize) -> impl Iterator<Item = &T> {
+        self.items.iter().skip(self.items.len().saturating_sub(n))
+    }
+
     /// What a member that last saw `since` misses, if the history still holds all of it:
     /// `Some(items after since)` (empty when up to date), `None` on a gap.
     pub fn since(&self, since: u64) -> Option<impl Iterator<Item = &T>> {

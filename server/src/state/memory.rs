@@ -7,7 +7,7 @@
 
 use super::dedup::Seen;
 use super::delivery::{ConnId, Delivery, Outcome, To};
-use super::docs::{ClientOp, Docs, Entries, OpOutcome};
+use super::docs::{ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome};
 use super::engine::{Engine, Published, StateStats};
 use super::error::EngineError;
 use super::rooms::Rooms;
@@ -16,8 +16,10 @@ use crate::lock::Locked;
 use crate::protocol::hub::Hub;
 use crate::random;
 use axum::extract::ws::Utf8Bytes;
-use resocket::protocol::Resume;
+use resocket::doc::Op;
+use resocket::protocol::{Member, Resume};
 use serde_json::value::RawValue;
+use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -174,6 +176,14 @@ impl Engine for MemoryEngine {
         Ok(Published { seq, members })
     }
 
+    async fn presence(&self, room: &str) -> Result<Vec<Member<Box<RawValue>>>, EngineError> {
+        self.lock().rooms.members(room)
+    }
+
+    async fn history(&self, room: &str, limit: usize) -> Result<Vec<Utf8Bytes>, EngineError> {
+        self.lock().rooms.recent(room, limit)
+    }
+
     async fn set_meta(
         &self,
         who: &Actor,
@@ -209,6 +219,11 @@ impl Engine for MemoryEngine {
 
     async fn op(&self, conn: ConnId, doc: &str, op: &ClientOp) -> Result<OpOutcome, EngineError> {
         self.run(|state| state.docs.op(conn, doc, op))
+            .map(|(outcome, _)| outcome)
+    }
+
+    async fn server_op(&self, doc: &str, op: &Op<Value>) -> Result<ServerOpOutcome, EngineError> {
+        self.run(|state| state.docs.server_op(doc, op))
             .map(|(outcome, _)| outcome)
     }
 

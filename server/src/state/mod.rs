@@ -21,7 +21,8 @@ mod sessions;
 pub use dedup::{Seen, MAX_RUNNING, REPLY_CACHE};
 pub use delivery::{ConnId, Delivery, Outcome, To};
 pub use docs::{
-    catch_up, CatchUp, ClientOp, Docs, Entries, OpOutcome, MAX_DOCS, MAX_KEY, MAX_ORIGIN,
+    catch_up, CatchUp, ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome, MAX_DOCS, MAX_KEY,
+    MAX_ORIGIN, SERVER_ORIGIN,
 };
 pub use engine::{Engine, Published, StateStats};
 pub use error::EngineError;

@@ -243,6 +243,33 @@ impl Rooms {
         Ok(Outcome::with((), vec![update]))
     }
 
+    /// The members of `name` in join order (none for a room that does not exist).
+    pub fn members(&self, name: &str) -> Result<Vec<Member<Box<RawValue>>>, EngineError> {
+        check_name(name)?;
+        let Some(room) = self.rooms.get(name) else {
+            return Ok(Vec::new());
+        };
+        Ok(room
+            .members
+            .iter()
+            .map(|slot| Member {
+                id: slot.session.clone(),
+                user: slot.user.clone(),
+                meta: slot.meta.clone(),
+            })
+            .collect())
+    }
+
+    /// The newest `limit` messages `name` holds as encoded `msg` frames, oldest first.
+    pub fn recent(&self, name: &str, limit: usize) -> Result<Vec<Utf8Bytes>, EngineError> {
+        check_name(name)?;
+        Ok(self
+            .rooms
+            .get(name)
+            .map(|room| room.history.last(limit).cloned().collect())
+            .unwrap_or_default())
+    }
+
     /// A connection ended: it leaves every room it was in.
     pub fn disconnect(&mut self, conn: ConnId) -> Outcome<()> {
         let mut deliveries = Vec::new();

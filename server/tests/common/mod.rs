@@ -25,6 +25,8 @@ pub async fn start(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         // Tests often hold clients they no longer poll, which never answer the shutdown close.
         shutdown_grace: Duration::from_millis(250),
+        // The tests use the demo methods and the price feed.
+        demo: true,
         ..ServerConfig::default()
     };
     adjust(&mut config);
