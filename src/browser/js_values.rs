@@ -3,7 +3,7 @@
 
 use super::codec::JsFrame;
 use crate::core::float::is_whole;
-use crate::core::{Config, DisconnectPolicy, OverflowPolicy, RequestOptions};
+use crate::core::{Config, DisconnectPolicy, OverflowPolicy, RequestOptions, TokenSource};
 use alloc::{borrow::ToOwned, string::String};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -111,17 +111,18 @@ impl Fields {
     }
 }
 
-/// `ClientOptions` read: the core's `Config`, the driver's `autoConnect` flag and the
-/// `WebSocket` class, if given.
-pub struct ClientOptions {
+/// Parsed `ClientOptions`: the core's `Config`, and what only the driver uses.
+pub struct Options {
     pub config: Config,
     pub auto_connect: bool,
-    /// Checked by `glue::socket_class`.
+    /// The `token` function, called before every connection attempt and before expiry.
+    pub token_function: Option<js_sys::Function>,
+    /// The `WebSocket` class, if given (checked by `glue::socket_class`).
     pub socket_class: Option<JsValue>,
 }
 
 /// Parses `ClientOptions`.
-pub fn options(options: JsValue) -> Result<ClientOptions, String> {
+pub fn options(options: JsValue) -> Result<Options, String> {
     let mut config = Config::default();
     let top = Fields::new(
         options,
@@ -136,9 +137,22 @@ pub fn options(options: JsValue) -> Result<ClientOptions, String> {
             "user",
             "origin",
             "autoConnect",
+            "token",
             "WebSocket",
         ],
     )?;
+    let mut token_function = None;
+    config.token = match top.get("token") {
+        None => TokenSource::None,
+        Some(v) if v.is_function() => {
+            token_function = Some(v.into());
+            TokenSource::Fetch
+        }
+        Some(v) => TokenSource::Static(
+            v.as_string()
+                .ok_or("options.token must be a string or a function")?,
+        ),
+    };
     config.origin = match top.get("origin") {
         None => None,
         Some(v) => Some(v.as_string().ok_or("options.origin must be a string")?),
@@ -189,9 +203,10 @@ pub fn options(options: JsValue) -> Result<ClientOptions, String> {
         h.set_integer("timeoutMs", &mut config.heartbeat.timeout_ms)?;
     }
     let socket_class = top.get("WebSocket");
-    Ok(ClientOptions {
+    Ok(Options {
         config,
         auto_connect,
+        token_function,
         socket_class,
     })
 }
