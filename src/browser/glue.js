@@ -186,10 +186,12 @@ export function socketClass(given) {
   return typeof Socket == "function" ? Socket : undefined;
 }
 
-// `url` as a WebSocket URL: ws:// and wss:// URLs as they are, others (e.g. "/ws") resolved
-// against the page's location, http -> ws, https -> wss. Undefined without a location (Node)
-// or for any other scheme.
+// `url` as a WebSocket URL: ws:// and wss:// URLs as they are; a relative one (e.g. "/ws")
+// resolved against the page's location, http -> ws, https -> wss. Undefined for any other
+// scheme, or without a location (Node).
 export function socketUrl(url) {
+  if (/^wss?:\/\//i.test(url)) return url;
+  if (/^[a-z][a-z\d+.-]*:/i.test(url)) return;
   try {
     const resolved = new URL(url, globalThis.location?.href);
     resolved.protocol = resolved.protocol.replace(/^http/, "ws");

@@ -31,3 +31,11 @@ test("every hook renders its initial state on the server", () => {
 test("hooks outside a provider say so", () => {
   assert.throws(() => renderToString(h(App)), /ResocketProvider/);
 });
+
+test("exported components have display names, although the shipped JS is minified", () => {
+  const components = Object.entries(hooks).filter(
+    ([name, value]) => /^[A-Z]/.test(name) && typeof value === "function" && !/^class\b/.test(value.toString()),
+  );
+  assert.deepEqual(components.map(([name]) => name), ["ResocketProvider"]);
+  for (const [name, component] of components) assert.equal(component.displayName, name);
+});
