@@ -277,3 +277,82 @@ fn message_sizes_are_counted_in_utf8_bytes() {
     client.send(JsValue::from_str("€€€")).expect("36 bytes fit");
     assert_eq!(field(&client.metrics(), "queueBytes").as_f64(), Some(36.0));
 }
+
+/// A token function (`options.token`) that counts its calls in `state.calls` and answers with a
+/// promise of `"token-<n>"`, after throwing on call `state.failOn` if set.
+fn token_function(state: &js_sys::Object) -> JsValue {
+    let make = js_sys::Function::new_with_args(
+        "state",
+        "return () => { state.calls++; \
+         if (state.calls === state.failOn) throw new Error('auth server down'); \
+         return new Promise((resolve) => setTimeout(() => resolve('token-' + state.calls), 10)); }",
+    );
+    make.call1(&JsValue::NULL, state).expect("token function")
+}
+
+fn with_token(json_options: &str, token: &JsValue) -> Client {
+    let options = options(json_options);
+    js_sys::Reflect::set(&options, &"token".into(), token).expect("set token");
+    Client::new(format!("ws://{SERVER}/ws"), Some(options)).expect("client")
+}
+
+fn calls(state: &js_sys::Object) -> f64 {
+    field(state, "calls").as_f64().unwrap_or(-1.0)
+}
+
+#[wasm_bindgen_test]
+async fn the_token_function_is_called_before_every_connection_attempt() {
+    let state: js_sys::Object = json(r#"{"calls":0}"#).unchecked_into();
+    let client = with_token(FAST, &token_function(&state));
+    wait_for("open", 5_000, || status(&client) == "open").await;
+    assert_eq!(calls(&state), 1.0, "once before the first attempt");
+    // The server ignores hello.token for now; a forced drop makes the client reconnect.
+    server_control("/control/drop", Some("")).await;
+    wait_for("asked again", 5_000, || calls(&state) == 2.0).await;
+    wait_for("open again", 5_000, || status(&client) == "open").await;
+    assert_eq!(field(&client.metrics(), "reconnects").as_f64(), Some(1.0));
+    assert_eq!(calls(&state), 2.0, "once per attempt");
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_failing_token_function_raises_token_unavailable_and_the_attempt_is_retried() {
+    let state: js_sys::Object = json(r#"{"calls":0,"failOn":1}"#).unchecked_into();
+    let client = with_token(FAST, &token_function(&state));
+    let errors = Recorder::new(&client, "error");
+    wait_for("open", 5_000, || status(&client) == "open").await;
+    let codes: Vec<String> = errors
+        .values()
+        .iter()
+        .map(|e| field(e, "code").as_string().unwrap_or_default())
+        .collect();
+    assert_eq!(codes, vec!["TokenUnavailable"]);
+    let message = field(&errors.values()[0], "message")
+        .as_string()
+        .unwrap_or_default();
+    assert!(message.ends_with("auth server down"), "{message}");
+    assert_eq!(calls(&state), 2.0, "asked again for the retry");
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_static_token_connects_and_a_token_of_another_type_is_refused() {
+    let client = with_token(FAST, &JsValue::from_str("static-token"));
+    wait_for("open", 5_000, || status(&client) == "open").await;
+    client.close();
+    let options = options(FAST);
+    js_sys::Reflect::set(&options, &"token".into(), &JsValue::from(5)).expect("set");
+    let refused = Client::new(format!("ws://{SERVER}/ws"), Some(options)).err();
+    let code = refused.map(|e| field(&e, "code").as_string().unwrap_or_default());
+    assert_eq!(code.as_deref(), Some("InvalidOptions"));
+}
+
+#[wasm_bindgen_test]
+async fn a_token_promise_settling_after_free_does_not_reach_the_freed_client() {
+    let state: js_sys::Object = json(r#"{"calls":0}"#).unchecked_into();
+    let client = with_token(FAST, &token_function(&state));
+    // The token promise settles 10 ms later; the client is gone by then.
+    drop(client);
+    TimeoutFuture::new(50).await;
+    assert_eq!(calls(&state), 1.0);
+}

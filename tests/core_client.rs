@@ -330,6 +330,8 @@ fn a_welcome_of_another_version_is_fatal() {
         session: "s".into(),
         token: String::new(),
         resumed: false,
+        origin: None,
+        expires_in: None,
     };
     h.core.handle_inbound(h.now, Inbound::Welcome(welcome), 0);
     h.drive();

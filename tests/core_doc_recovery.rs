@@ -48,7 +48,7 @@ impl Client {
         use resocket::core::{Action, Transmit};
         while let Some(action) = self.core.poll_action() {
             match action {
-                Action::Open => {}
+                Action::Open | Action::FetchToken { .. } => {}
                 Action::Close { .. } => self.connected = false,
                 Action::Send(Transmit::User { frame, .. }) => self.outbox.push(frame),
                 Action::Send(Transmit::Sync { since, .. }) => self
@@ -70,6 +70,8 @@ impl Client {
             session: "s".into(),
             token: "t".into(),
             resumed: true,
+            origin: None,
+            expires_in: None,
         };
         self.core
             .handle_inbound(self.now, resocket::core::Inbound::Welcome(welcome), 0);
@@ -215,6 +217,8 @@ fn a_refused_sync_raises_the_documents_error_and_is_retried_on_the_next_connecti
         session: "s".into(),
         token: "t".into(),
         resumed: false,
+        origin: None,
+        expires_in: None,
     };
     client.core.handle_inbound(0, Inbound::Welcome(welcome), 0);
     let mut sync_id = None;

@@ -183,6 +183,7 @@ impl ServerRoom {
                     room: room.clone(),
                     seq,
                     payload: seq.to_string(),
+                    user: None,
                 });
             }
         }
@@ -215,12 +216,12 @@ proptest! {
                     if server.history.len() > server.capacity { server.history.pop_front(); }
                     if server.member {
                         let seq = server.latest;
-                        h.receive(Inbound::RoomMessage { room: "room".into(), seq, payload: seq.to_string() });
+                        h.receive(Inbound::RoomMessage { room: "room".into(), seq, payload: seq.to_string(), user: None });
                     }
                 }
                 RoomStep::Duplicate(pick) if server.member && !server.history.is_empty() => {
                     let seq = server.history[pick.index(server.history.len())];
-                    h.receive(Inbound::RoomMessage { room: "room".into(), seq, payload: seq.to_string() });
+                    h.receive(Inbound::RoomMessage { room: "room".into(), seq, payload: seq.to_string(), user: None });
                 }
                 RoomStep::Duplicate(_) => {}
                 RoomStep::Drop => { server.member = false; h.server_close(1006); }

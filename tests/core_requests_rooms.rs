@@ -66,9 +66,9 @@ fn room_messages(h: &Harness) -> Vec<(String, u64, String)> {
     h.events
         .iter()
         .filter_map(|e| match e {
-            Event::RoomMessage { room, seq, payload } => {
-                Some((room.clone(), *seq, payload.clone()))
-            }
+            Event::RoomMessage {
+                room, seq, payload, ..
+            } => Some((room.clone(), *seq, payload.clone())),
             _ => None,
         })
         .collect()
@@ -265,6 +265,7 @@ fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
             room: "chat".into(),
             seq,
             payload: format!("m{seq}"),
+            user: None,
         });
     }
     reconnect(&mut h);
@@ -285,6 +286,7 @@ fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
             room: "chat".into(),
             seq,
             payload: format!("m{seq}"),
+            user: None,
         });
     }
     let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
@@ -317,6 +319,7 @@ fn an_unrecovered_rejoin_is_reported_and_continues_from_the_server_position() {
         room: "feed".into(),
         seq: 1,
         payload: "a".into(),
+        user: None,
     });
     reconnect(&mut h);
     h.receive(Inbound::Joined {
@@ -330,11 +333,13 @@ fn an_unrecovered_rejoin_is_reported_and_continues_from_the_server_position() {
         room: "feed".into(),
         seq: 500,
         payload: "old".into(),
+        user: None,
     });
     h.receive(Inbound::RoomMessage {
         room: "feed".into(),
         seq: 501,
         payload: "new".into(),
+        user: None,
     });
     let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
     assert_eq!(seqs, vec![1, 501]);

@@ -95,12 +95,13 @@ fn every_error_code() -> Vec<ErrorCode> {
         Internal,
         Forbidden,
         Conflict,
+        Unauthorized,
         Other,
     ];
     for code in &all {
         match code {
             BadFrame | UnknownKind | TooLarge | Unexpected | NotFound | BadRequest
-            | RateLimited | Internal | Forbidden | Conflict | Other => {}
+            | RateLimited | Internal | Forbidden | Conflict | Unauthorized | Other => {}
         }
     }
     all
@@ -126,6 +127,8 @@ fn every_client_error() -> Vec<ClientError> {
         SessionLost,
         Aborted,
         DocNotOpen { doc: text() },
+        Unauthorized { reason: text() },
+        TokenUnavailable { reason: text() },
     ];
     all.extend(every_error_code().into_iter().map(|code| Server {
         code,
@@ -146,7 +149,9 @@ fn every_client_error() -> Vec<ClientError> {
             | Disconnected
             | SessionLost
             | Aborted
-            | DocNotOpen { .. } => {}
+            | DocNotOpen { .. }
+            | Unauthorized { .. }
+            | TokenUnavailable { .. } => {}
         }
     }
     all
@@ -172,6 +177,25 @@ fn every_connection_state() -> Vec<ConnectionState> {
     for state in &all {
         match state {
             Idle | Connecting { .. } | Open | Reconnecting { .. } | Closed { .. } => {}
+        }
+    }
+    all
+}
+
+fn every_close_reason() -> Vec<CloseReason> {
+    use CloseReason::*;
+    let all = vec![
+        Client,
+        MaxAttempts { attempts: 1 },
+        Rejected {
+            code: 4409,
+            reason: String::new(),
+        },
+        Unauthorized,
+    ];
+    for reason in &all {
+        match reason {
+            Client | MaxAttempts { .. } | Rejected { .. } | Unauthorized => {}
         }
     }
     all
@@ -226,6 +250,13 @@ fn state_names_match_the_typescript_unions() {
     assert_same(
         "ConnectionState",
         names(states.iter().map(ConnectionState::name)),
+        declared,
+    );
+    let reasons = every_close_reason();
+    let declared = field_literals(declaration("type", "CloseReason"), "kind");
+    assert_same(
+        "CloseReason",
+        names(reasons.iter().map(CloseReason::kind)),
         declared,
     );
     let states = every_room_state();

@@ -87,6 +87,10 @@ fn assert_integers_in_range(frame: &ServerFrame<Value>) {
     let in_range = |n: u64| assert!(n <= MAX_SAFE_INTEGER, "{n} is beyond 2^53");
     match frame {
         ServerFrame::Core(Inbound::RoomMessage { seq, .. }) => in_range(*seq),
+        ServerFrame::Core(Inbound::Refreshed { id, expires_in }) => {
+            in_range(*id);
+            expires_in.into_iter().for_each(|ms| in_range(*ms));
+        }
         ServerFrame::Core(Inbound::Joined { id, seq, .. }) => {
             in_range(*seq);
             id.into_iter().for_each(|id| in_range(*id));

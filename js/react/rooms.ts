@@ -21,8 +21,9 @@ export interface RoomMessage<T = unknown> {
 export interface RoomOptions<T = unknown, S = undefined> {
   /** Messages kept in `messages`, newest last. Default 100; 0 keeps none. */
   limit?: number;
-  /** Folds every message into `state` (e.g. the latest price per symbol). */
-  reduce?: (state: S, data: T, seq: number) => S;
+  /** Folds every message into `state` (e.g. the latest price per symbol). `user` is the
+   * publisher's user id as the server stamped it (undefined for server-fed messages). */
+  reduce?: (state: S, data: T, seq: number, user?: string) => S;
   /** The initial `state` for `reduce`. */
   initial?: S;
   /** This client's presence metadata (an object), merged with what other hooks of the room set. */
@@ -48,7 +49,7 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
     let messages: RoomMessage<T>[] = [];
     let state = initial as S;
     const view: HandleView<RoomEntry, RoomView<T, S>> & {
-      receive(data: unknown, seq: number): void;
+      receive(data: unknown, seq: number, user?: string): void;
       update(change: (state: S) => S): void;
       publish(data: T): void;
       setPresence(patch: unknown): void;
@@ -59,9 +60,9 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
         return { messages: messages.slice(), state, status, recovered: status.status != "joined" || status.recovered, members: room?.members() ?? [] };
       }),
       {
-        receive(data: unknown, seq: number) {
+        receive(data: unknown, seq: number, user?: string) {
           if (limit) messages.push({ seq, data: data as T }) > limit && messages.shift();
-          if (reduce) state = reduce(state, data as T, seq);
+          if (reduce) state = reduce(state, data as T, seq, user);
           // Presence-only views do not re-render for messages.
           if (limit || reduce) view.touch();
         },
@@ -84,7 +85,7 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
     view,
     (client) => {
       const { meta } = latest.current;
-      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq) => entry.receive(data, seq), meta === undefined ? {} : { meta }));
+      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry.receive(data, seq, user), meta === undefined ? {} : { meta }));
       entry.meta = meta;
       entry.handle.on("state", entry.changed.bump);
       entry.handle.on("presence", entry.changed.bump);
@@ -122,6 +123,8 @@ export function usePresence(room: string, options: { meta?: unknown } = {}) {
 
 export interface ChatMessage {
   id: string;
+  /** The author: the user id the server stamped on the message (on servers that stamp), else the
+   * sender's `user` option. */
   user: string | null;
   text: string;
   at: number;
@@ -186,14 +189,15 @@ export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000,
     limit: 0,
     meta,
     initial: { list: [], pending: [], fromOthers: 0, read: 0 },
-    reduce: (s, data, seq) => {
+    reduce: (s, data, seq, user) => {
       if (data?.type != "chat") return s;
       const { type: _, ...message } = data;
       const pending = s.pending.filter((m) => m.id != message.id);
-      // One update, so an echoed message never shows twice or not at all.
+      // One update, so an echoed message never shows twice or not at all. The author is the
+      // one the server stamped; a server that does not stamp leaves the payload's.
       return {
         ...s,
-        list: [...s.list, { ...message, seq }].slice(-maxMessages),
+        list: [...s.list, { ...message, seq, user: user ?? message.user }].slice(-maxMessages),
         pending,
         fromOthers: s.fromOthers + +(pending.length == s.pending.length),
       };

@@ -40,10 +40,10 @@ export class Shared<E extends Entry<Room | SyncedDoc>> {
 /** A joined room: its messages go to every hook's receiver; `meta` is this client's presence. */
 export class RoomEntry implements Entry<Room> {
   readonly changed = new Store(0);
-  readonly receivers = new Set<(data: unknown, seq: number) => void>();
+  readonly receivers = new Set<(data: unknown, seq: number, user?: string) => void>();
   meta: unknown;
   constructor(readonly handle: Room) {}
-  receive = (data: unknown, seq: number) => this.receivers.forEach((receive) => safely(() => receive(data, seq)));
+  receive = (data: unknown, seq: number, user?: string) => this.receivers.forEach((receive) => safely(() => receive(data, seq, user)));
   /** Merges `patch` into this client's presence metadata (an object, merged shallowly). */
   presence(patch: unknown) {
     const meta = { ...(this.meta as object), ...(patch as object) };

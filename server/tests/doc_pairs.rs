@@ -235,7 +235,8 @@ impl Client {
     fn drive(&mut self, server: &Server) {
         while let Some(action) = self.core.poll_action() {
             match action {
-                CoreAction::Open => {}
+                // No token function here: the core never asks for one.
+                CoreAction::Open | CoreAction::FetchToken { .. } => {}
                 CoreAction::Close { .. } => {
                     if let Some(link) = self.link.take() {
                         server.close(link);
@@ -262,6 +263,8 @@ impl Client {
             session: link.who.session.clone(),
             token: "t".into(),
             resumed: true,
+            origin: None,
+            expires_in: None,
         };
         self.link = Some(link);
         self.core

@@ -1,9 +1,9 @@
 //! The exported `Client` class: thin methods that feed the driver's core and pump it.
 
 use super::codec::JsFrame;
-use super::driver::{pump, Call, Core, Driver, SharedDriver};
+use super::driver::{pump, Call, Core, Driver, SharedDriver, TokenFunction};
 use super::event_names::{room_key, RoomEvent};
-use super::glue::{watch_abort, Emitter};
+use super::glue::{watch_abort, Emitter, TokenFetcher};
 use super::js_values;
 use super::now_ms;
 use super::room::Room;
@@ -39,10 +39,15 @@ impl Client {
                 &["url must start with ws:// or wss://, got \"", &url, "\""].concat(),
             ));
         }
-        let (config, auto_connect) = parse_options(options)?;
-        let core = Core::new(config, random_seed()).map_err(|e| to_js::config_error(&e))?;
+        let options = parse_options(options)?;
+        let auto_connect = options.auto_connect;
+        let core = Core::new(options.config, random_seed()).map_err(|e| to_js::config_error(&e))?;
         let driver = Rc::new(RefCell::new(Driver::new(core, url)));
         let emitter = Emitter::new();
+        if let Some(function) = options.token_function {
+            let fetcher = token_fetcher(&driver, &emitter, &function);
+            driver.borrow_mut().token_fetcher = Some(fetcher);
+        }
         let weak = Rc::downgrade(&driver);
         let abort_emitter = emitter.clone();
         let abort_listener = Closure::<dyn FnMut(f64)>::new(move |id: f64| {
@@ -309,9 +314,43 @@ impl Drop for Client {
     }
 }
 
-fn parse_options(options: Option<Object>) -> Result<(Config, bool), JsValue> {
+/// Hands the app's token function to a `TokenFetcher` whose outcomes feed the core.
+fn token_fetcher(
+    driver: &SharedDriver,
+    emitter: &Emitter,
+    function: &js_sys::Function,
+) -> TokenFunction {
+    let weak = Rc::downgrade(driver);
+    let emitter = emitter.clone();
+    let done =
+        Closure::<dyn FnMut(f64, bool, JsValue)>::new(move |id: f64, ok: bool, value: JsValue| {
+            let Some(driver) = weak.upgrade() else {
+                return;
+            };
+            let result = match (ok, value.as_string()) {
+                (true, Some(token)) => Ok(token),
+                (true, None) => {
+                    Err("the token function must return a string or a Promise of one".into())
+                }
+                (false, reason) => Err(reason.unwrap_or_default()),
+            };
+            driver
+                .borrow_mut()
+                .core
+                .handle_token(now_ms(), id as u64, result);
+            pump(&driver, &emitter);
+        });
+    let fetcher = TokenFetcher::new(function, done.as_ref().unchecked_ref());
+    (fetcher, done)
+}
+
+fn parse_options(options: Option<Object>) -> Result<js_values::Options, JsValue> {
     match options {
-        None => Ok((Config::default(), true)),
+        None => Ok(js_values::Options {
+            config: Config::default(),
+            auto_connect: true,
+            token_function: None,
+        }),
         Some(options) => {
             js_values::options(options.into()).map_err(|reason| invalid_options(&reason))
         }

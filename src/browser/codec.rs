@@ -4,7 +4,8 @@
 //! shortcut with envelope keys created once.
 
 use super::glue::{current_frame, current_payload, encode_frame, utf8_length};
-use crate::core::{Transmit, WireSize};
+use crate::core::{OpFrame, Transmit, WireSize};
+use crate::doc::Op;
 use crate::protocol::codec::{
     decode_server_frame, encode_client_frame, field, ClientFrame, DecodeError, FrameClass,
     ServerFrame, WireValue,
@@ -52,6 +53,18 @@ impl JsFrame {
     }
 }
 
+impl OpFrame<JsValue> for JsFrame {
+    fn op_frame(doc: &str, cseq: u64, origin: &str, op: &Op<JsValue>) -> Option<Self> {
+        let frame = ClientFrame::Op {
+            doc,
+            cseq,
+            origin,
+            op,
+        };
+        JsFrame::client(frame).ok()
+    }
+}
+
 impl WireSize for JsFrame {
     fn wire_size(&self) -> usize {
         self.size
@@ -66,6 +79,7 @@ fn stringify(value: &JsValue) -> Result<JsString, JsValue> {
 pub struct Keys {
     room: JsValue,
     seq: JsValue,
+    user: JsValue,
 }
 
 impl Keys {
@@ -73,6 +87,7 @@ impl Keys {
         Keys {
             room: field::ROOM.into(),
             seq: field::SEQ.into(),
+            user: field::USER.into(),
         }
     }
 }
@@ -102,6 +117,7 @@ pub fn encode(transmit: &Transmit<JsFrame>) -> JsString {
             since: *since,
         },
         Transmit::Unsync { id, doc } => ClientFrame::Unsync { id: *id, doc },
+        Transmit::Refresh { id, token } => ClientFrame::Refresh { id: *id, token },
         Transmit::Presence { room, meta } => ClientFrame::Presence {
             room,
             meta: meta.parse(),
@@ -134,11 +150,17 @@ fn room_message(keys: &Keys) -> Result<Inbound<JsValue>, DecodeError> {
         kind: Kind::Msg.as_wire(),
         field,
     };
+    let user = get(&keys.user);
     Ok(Inbound::RoomMessage {
         room: get(&keys.room)
             .as_string()
             .ok_or_else(|| missing(field::ROOM))?,
         seq: WireValue::as_u64(&get(&keys.seq)).ok_or_else(|| missing(field::SEQ))?,
         payload: current_payload(),
+        user: match user.is_undefined() || user.is_null() {
+            true => None,
+            false if user.is_string() => Some(user),
+            false => return Err(missing(field::USER)),
+        },
     })
 }

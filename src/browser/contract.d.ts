@@ -43,8 +43,15 @@ export interface ClientOptions {
   seed?: number;
   /** This client's id in shared-document ops; random by default. */
   origin?: string;
-  /** User id announced to the server (user-addressed notifications, presence). */
+  /** User id announced to the server (user-addressed notifications, presence). A server that
+   * verifies tokens takes the user from the token instead. */
   user?: string;
+  /** The credential (a JWT), sent in the `hello` frame, never in the URL. A string is sent as is
+   * on every attempt: it cannot be refreshed, and a refusal stops the client (`closed` with
+   * reason `unauthorized`). A function is called before every connection attempt and again
+   * before the connection's token expires (refreshed in-band, without reconnecting); a refusal
+   * is retried with backoff, asking it again. */
+  token?: string | (() => string | Promise<string>);
   /** Start connecting at construction. Default true. */
   autoConnect?: boolean;
 }
@@ -104,7 +111,7 @@ export interface PresenceEvent {
 }
 
 /** What `room.on(event, listener)` listeners receive, by event name. A `message` listener also
- * gets the message's sequence number: see `Room.on`. */
+ * gets the message's sequence number and author: see `Room.on`. */
 export interface RoomEvents {
   state: RoomState;
   presence: PresenceEvent;
@@ -123,7 +130,9 @@ export interface SessionEvent {
 export type CloseReason =
   | { kind: "client" }
   | { kind: "maxAttempts"; attempts: number }
-  | { kind: "rejected"; code: number; reason: string };
+  | { kind: "rejected"; code: number; reason: string }
+  /** The server refused the static token (close 4401), or no token was given. */
+  | { kind: "unauthorized" };
 
 export type ConnectionState =
   | { status: "idle" }
@@ -153,7 +162,9 @@ export type ResocketErrorCode =
   | "Internal"
   | "Forbidden"
   | "Conflict"
-  | "DocNotOpen";
+  | "DocNotOpen"
+  | "Unauthorized"
+  | "TokenUnavailable";
 
 export interface ResocketError extends Error {
   name: "ResocketError";
@@ -201,20 +212,23 @@ export type Unsubscribe = () => void;
 export interface Client {
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): Unsubscribe;
-  /** Subscribes to messages (plain and room) whose payload has `type: messageType`; `seq` is set
-   * for room messages. `T` is what the app expects there (not checked at runtime). */
-  onMessage<T = unknown>(messageType: string, listener: (payload: T, seq?: number) => void): Unsubscribe;
+  /** Subscribes to messages (plain and room) whose payload has `type: messageType`; `seq` and
+   * `user` (see `Room.on`) are set for room messages. `T` is what the app expects there (not
+   * checked at runtime). */
+  onMessage<T = unknown>(messageType: string, listener: (payload: T, seq?: number, user?: string) => void): Unsubscribe;
   /** Joins `room` (reference-counted: each handle's `leave()` releases one reference, the last
-   * one leaves). `handler(payload, seq)` receives the room's messages, each once, in order;
-   * after a reconnect the room is rejoined and missed messages are replayed. `T` is what the
-   * app expects its members to publish (not checked at runtime). */
-  join<T = unknown>(room: string, handler?: (payload: T, seq: number) => void, options?: JoinOptions): Room;
+   * one leaves). `handler(payload, seq, user)` receives the room's messages, each once, in
+   * order; after a reconnect the room is rejoined and missed messages are replayed. `T` is what
+   * the app expects its members to publish (not checked at runtime). */
+  join<T = unknown>(room: string, handler?: (payload: T, seq: number, user?: string) => void, options?: JoinOptions): Room;
 }
 
 export interface Room {
-  /** Subscribes to the room's messages with their sequence number until `leave()`. `T` is what
-   * the app expects its members to publish (not checked at runtime). */
-  on<T = unknown>(event: "message", listener: (payload: T, seq: number) => void): Unsubscribe;
+  /** Subscribes to the room's messages with their sequence number until `leave()`. `user` is
+   * the publisher's user id as the server stamped it: trust it, not a name in the payload. It
+   * is undefined for messages the server fed itself (and on servers that do not stamp). `T` is
+   * what the app expects its members to publish (not checked at runtime). */
+  on<T = unknown>(event: "message", listener: (payload: T, seq: number, user?: string) => void): Unsubscribe;
   /** Subscribes to the room's `state` or `presence` events until `leave()`. */
   on<K extends keyof RoomEvents>(event: K, listener: (value: RoomEvents[K]) => void): Unsubscribe;
 }

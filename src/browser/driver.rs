@@ -6,7 +6,7 @@
 
 use super::codec::{self, JsFrame, Keys};
 use super::event_names::{doc_key, room_key, ClientEvent, DocEvent, RoomEvent};
-use super::glue::Emitter;
+use super::glue::{Emitter, TokenFetcher};
 use super::now_ms;
 use super::socket::{SocketEvent, SocketHandle};
 use super::timer::Timeout;
@@ -23,6 +23,9 @@ use wasm_bindgen::prelude::*;
 
 pub type Core = ClientCore<JsFrame, JsValue>;
 pub type SharedDriver = Rc<RefCell<Driver>>;
+
+/// The app's token function in its fetcher, with the callback the fetcher hands outcomes to.
+pub type TokenFunction = (TokenFetcher, Closure<dyn FnMut(f64, bool, JsValue)>);
 
 /// A request's promise, settled when the core reports its reply.
 pub struct Call {
@@ -58,6 +61,8 @@ pub struct Driver {
     pub persisted: VecMap<String, String>,
     /// One listener for every request's `AbortSignal`, called with the request id.
     pub abort_listener: Option<Closure<dyn FnMut(f64)>>,
+    /// The app's token function with the callback its outcomes go to (`options.token`).
+    pub token_fetcher: Option<TokenFunction>,
 }
 
 impl Driver {
@@ -72,6 +77,7 @@ impl Driver {
             calls: VecMap::new(),
             persisted: VecMap::new(),
             abort_listener: None,
+            token_fetcher: None,
         }
     }
 
@@ -79,6 +85,10 @@ impl Driver {
     /// pending requests reject with `Closed`.
     pub fn shut_down(&mut self) -> Vec<Call> {
         self.timer = None;
+        if let Some((fetcher, _)) = self.token_fetcher.take() {
+            // A token promise that settles later must not call the dropped callback.
+            fetcher.detach();
+        }
         if let Some(socket) = self.socket.take() {
             socket.close(close_code::NORMAL, "client freed");
         }
@@ -93,6 +103,12 @@ impl Driver {
         while let Some(action) = self.core.poll_action() {
             match action {
                 Action::Open => self.open_socket(driver_rc, emitter),
+                Action::FetchToken { id } => match &self.token_fetcher {
+                    Some((fetcher, _)) => fetcher.fetch(id as f64),
+                    None => self
+                        .core
+                        .handle_token(now_ms(), id, Err("no token function".into())),
+                },
                 Action::Close { code, reason } => {
                     if let Some(socket) = self.socket.take() {
                         socket.close(code, &reason);
@@ -262,13 +278,14 @@ impl Deliver for Listeners<'_> {
     }
 
     #[inline(always)]
-    fn message(&mut self, room: Option<(&str, u64)>, payload: &JsValue) {
+    fn message(&mut self, room: Option<(&str, u64)>, payload: &JsValue, user: Option<&JsValue>) {
         match room {
-            None => MESSAGE_KEY.with(|key| self.emitter.emit_message(key, payload, None)),
+            None => MESSAGE_KEY.with(|key| self.emitter.emit_message(key, payload, None, None)),
             Some((room, seq)) => self.emitter.emit_message(
                 &JsValue::from_str(&room_key(RoomEvent::Message.name(), room)),
                 payload,
                 Some(seq as f64),
+                user,
             ),
         }
     }

@@ -39,12 +39,12 @@ export class Emitter {
     return off;
   }
 
-  emit(key, value, extra) {
+  emit(key, value, extra, extra2) {
     const entries = this.listeners.get(key);
     if (!entries) return;
     for (const entry of entries) {
       try {
-        entry.listener(value, extra);
+        entry.listener(value, extra, extra2);
       } catch (err) {
         // A throwing listener must not break the client or starve the others: rethrow later.
         queueMicrotask(() => {
@@ -54,11 +54,12 @@ export class Emitter {
     }
   }
 
-  // Delivers a message to `key`'s listeners, then to listeners of its payload's `type`.
-  emitMessage(key, payload, seq) {
-    this.emit(key, payload, seq);
+  // Delivers a message to `key`'s listeners, then to listeners of its payload's `type`. Room
+  // messages come with their `seq` and their author `user` as the server stamped it.
+  emitMessage(key, payload, seq, user) {
+    this.emit(key, payload, seq, user);
     if (this.typed > 0 && payload !== null && typeof payload === "object" && typeof payload.type === "string") {
-      this.emit("type:" + payload.type, payload, seq);
+      this.emit("type:" + payload.type, payload, seq, user);
     }
   }
 
@@ -144,6 +145,30 @@ export function loadState(key) {
     return text ? JSON.parse(text) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+// Calls the app's token function for the driver. It runs on a microtask, never inside a client
+// call, and its outcome goes to `done(id, ok, value)` (value: the token, or the failure's
+// message) unless the client was freed meanwhile (`detach`), so a late promise never calls into
+// a freed client.
+export class TokenFetcher {
+  constructor(fn, done) {
+    this.fn = fn;
+    this.done = done;
+  }
+
+  fetch(id) {
+    Promise.resolve()
+      .then(() => this.fn())
+      .then(
+        (token) => this.done?.(id, true, token),
+        (error) => this.done?.(id, false, String(error?.message ?? error)),
+      );
+  }
+
+  detach() {
+    this.done = null;
   }
 }
 

@@ -28,7 +28,13 @@ extern "C" {
 
     /// `key` is a JS string so the hot path does not re-create it from Rust text every time.
     #[wasm_bindgen(method, js_name = emitMessage)]
-    pub fn emit_message(this: &Emitter, key: &JsValue, payload: &JsValue, seq: Option<f64>);
+    pub fn emit_message(
+        this: &Emitter,
+        key: &JsValue,
+        payload: &JsValue,
+        seq: Option<f64>,
+        user: Option<&JsValue>,
+    );
 
     #[wasm_bindgen(js_name = utf8Length)]
     pub fn utf8_length(text: &JsValue) -> u32;
@@ -66,6 +72,21 @@ extern "C" {
     /// The saved state, or `undefined`.
     #[wasm_bindgen(js_name = loadState)]
     pub fn load_state(key: &str) -> JsValue;
+
+    pub type TokenFetcher;
+
+    /// `done(id, ok, value)` receives each fetch's outcome (the token, or the failure's message)
+    /// until `detach`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(function: &js_sys::Function, done: &js_sys::Function) -> TokenFetcher;
+
+    /// Calls the token function on a microtask; its outcome goes to `done` with `id`.
+    #[wasm_bindgen(method)]
+    pub fn fetch(this: &TokenFetcher, id: f64);
+
+    /// Drops `done`: later outcomes go nowhere.
+    #[wasm_bindgen(method)]
+    pub fn detach(this: &TokenFetcher);
 
     /// Throws when `signal` is not an `AbortSignal`.
     #[wasm_bindgen(js_name = watchAbort, catch)]

@@ -78,6 +78,10 @@ impl WireValue for JsValue {
         JsValue::as_string(self)
     }
 
+    fn is_string(&self) -> bool {
+        JsValue::is_string(self)
+    }
+
     fn as_u64(&self) -> Option<u64> {
         self.as_f64()
             .filter(|n| is_whole(*n) && *n >= 0.0 && *n <= MAX_SAFE_INTEGER as f64)

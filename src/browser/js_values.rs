@@ -3,7 +3,7 @@
 
 use super::codec::JsFrame;
 use crate::core::float::is_whole;
-use crate::core::{Config, DisconnectPolicy, OverflowPolicy, RequestOptions};
+use crate::core::{Config, DisconnectPolicy, OverflowPolicy, RequestOptions, TokenSource};
 use alloc::{borrow::ToOwned, string::String};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -111,8 +111,16 @@ impl Fields {
     }
 }
 
-/// Parses `ClientOptions` into the core's `Config` and the driver's `autoConnect` flag.
-pub fn options(options: JsValue) -> Result<(Config, bool), String> {
+/// Parsed `ClientOptions`: the core's `Config`, and what only the driver uses.
+pub struct Options {
+    pub config: Config,
+    pub auto_connect: bool,
+    /// The `token` function, called before every connection attempt and before expiry.
+    pub token_function: Option<js_sys::Function>,
+}
+
+/// Parses `ClientOptions`.
+pub fn options(options: JsValue) -> Result<Options, String> {
     let mut config = Config::default();
     let top = Fields::new(
         options,
@@ -127,8 +135,21 @@ pub fn options(options: JsValue) -> Result<(Config, bool), String> {
             "user",
             "origin",
             "autoConnect",
+            "token",
         ],
     )?;
+    let mut token_function = None;
+    config.token = match top.get("token") {
+        None => TokenSource::None,
+        Some(v) if v.is_function() => {
+            token_function = Some(v.into());
+            TokenSource::Fetch
+        }
+        Some(v) => TokenSource::Static(
+            v.as_string()
+                .ok_or("options.token must be a string or a function")?,
+        ),
+    };
     config.origin = match top.get("origin") {
         None => None,
         Some(v) => Some(v.as_string().ok_or("options.origin must be a string")?),
@@ -178,7 +199,11 @@ pub fn options(options: JsValue) -> Result<(Config, bool), String> {
         h.set_integer("intervalMs", &mut config.heartbeat.interval_ms)?;
         h.set_integer("timeoutMs", &mut config.heartbeat.timeout_ms)?;
     }
-    Ok((config, auto_connect))
+    Ok(Options {
+        config,
+        auto_connect,
+        token_function,
+    })
 }
 
 /// Parses `RequestOptions` into the core's options and the optional `AbortSignal`.

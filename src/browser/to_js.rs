@@ -22,8 +22,9 @@ pub trait Deliver {
     /// To `doc.on(event)` listeners of `doc`.
     fn doc(&mut self, doc: &str, event: DocEvent, value: &JsValue);
     /// A user message, the app's value as received: `client.on("message")` without `room`,
-    /// `room.on("message")` (and the join handler) with the room and its sequence number.
-    fn message(&mut self, room: Option<(&str, u64)>, payload: &JsValue);
+    /// `room.on("message")` (and the join handler) with the room, its sequence number and its
+    /// author as the server stamped it (a JS string, not copied through WASM).
+    fn message(&mut self, room: Option<(&str, u64)>, payload: &JsValue, user: Option<&JsValue>);
     /// A request settled; its error becomes a `ResocketError` only if its promise is still there.
     fn reply(&mut self, id: u64, result: Result<JsValue, ClientError>);
 }
@@ -31,8 +32,13 @@ pub trait Deliver {
 /// Converts one core event and hands it to `to`.
 pub fn event(event: Event<JsValue>, to: &mut impl Deliver) {
     match event {
-        Event::Message(payload) => to.message(None, &payload),
-        Event::RoomMessage { room, seq, payload } => to.message(Some((&room, seq)), &payload),
+        Event::Message(payload) => to.message(None, &payload, None),
+        Event::RoomMessage {
+            room,
+            seq,
+            payload,
+            user,
+        } => to.message(Some((&room, seq)), &payload, user.as_ref()),
         Event::State(state) => to.client(ClientEvent::State, &self::state(&state)),
         Event::Error(error) => to.client(ClientEvent::Error, &client_error(&error)),
         Event::Dropped { count, bytes } => to.client(
@@ -151,13 +157,11 @@ pub fn state(state: &ConnectionState) -> JsValue {
 }
 
 fn close_reason(reason: &CloseReason) -> JsValue {
+    let object = ObjectBuilder::new().set("kind", reason.kind());
     match reason {
-        CloseReason::Client => ObjectBuilder::new().set("kind", "client"),
-        CloseReason::MaxAttempts { attempts } => ObjectBuilder::new()
-            .set("kind", "maxAttempts")
-            .number("attempts", u64::from(*attempts)),
-        CloseReason::Rejected { code, reason } => ObjectBuilder::new()
-            .set("kind", "rejected")
+        CloseReason::Client | CloseReason::Unauthorized => object,
+        CloseReason::MaxAttempts { attempts } => object.number("attempts", u64::from(*attempts)),
+        CloseReason::Rejected { code, reason } => object
             .number("code", u64::from(*code))
             .set("reason", reason.as_str()),
     }

@@ -9,8 +9,8 @@
 //! [`Rooms`] and [`Docs`]. Each writes its outputs to the one [`Sink`].
 
 use super::backoff;
-use super::config::{Config, ConfigError};
-use super::docs::{DocState, Docs, PendingOp};
+use super::config::{Config, ConfigError, TokenSource};
+use super::docs::{DocState, Docs, OpFrame, PendingOp};
 use super::events::{ClientError, CloseReason, ConnectionState, Event};
 use super::heartbeat::{Beat, Heartbeat};
 use super::metrics::Metrics;
@@ -23,11 +23,13 @@ use super::rooms::{Room, Rooms};
 use super::sink::{Action, Sink, Transmit, UserKind};
 use super::timers::Timer;
 use crate::doc::{Json, Op};
-use crate::protocol::{close_code, DocInbound, Hello, Inbound, Resume, Welcome, PROTOCOL_VERSION};
+use crate::protocol::{
+    close_code, DocInbound, ErrorCode, Hello, Inbound, Resume, Welcome, PROTOCOL_VERSION,
+};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// Where the current socket is, internally finer than [`ConnectionState`]. The connect deadline
-/// of `Opening` and `Handshaking` is [`Timer::Connect`].
+/// of `Opening` and `Handshaking` (and of the token fetch before them) is [`Timer::Connect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Link {
     None,
@@ -47,6 +49,13 @@ pub struct ClientCore<F, P> {
     was_open: bool,
     /// The session to resume on the next connection.
     session: Option<Resume>,
+    /// The token fetched last (with [`TokenSource::Fetch`]): sent in the next `hello`.
+    token: Option<String>,
+    /// The id of the token fetch in flight: before an attempt while `Connecting` with no link,
+    /// or a refresh while open. Cleared on teardown, so a late answer is ignored.
+    token_fetch: Option<u64>,
+    /// The id of the `refresh` awaiting the server's answer.
+    refresh_id: Option<u64>,
     rng: Rng,
     heartbeat: Heartbeat,
     /// When the connection was lost lately, for the quality score.
@@ -82,6 +91,9 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             failures: 0,
             was_open: false,
             session: None,
+            token: None,
+            token_fetch: None,
+            refresh_id: None,
             drops: DropLog::default(),
             requests: Requests::new(),
             rooms: Rooms::new(),
@@ -241,11 +253,50 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     pub fn handle_socket_open(&mut self, _now: u64) {
         if self.link == Link::Opening {
             self.link = Link::Handshaking;
+            let token = match &self.config.token {
+                TokenSource::None => None,
+                TokenSource::Static(token) => Some(token.clone()),
+                TokenSource::Fetch => self.token.clone(),
+            };
             self.out.send(Transmit::Hello(Hello {
                 version: PROTOCOL_VERSION,
                 user: self.config.user.clone(),
                 resume: self.session.clone(),
+                token,
             }));
+        }
+    }
+
+    /// The token function of [`Action::FetchToken`] `id` returned a token (`Ok`) or failed
+    /// (`Err` with the reason). Answers to fetches the core no longer waits for are ignored.
+    pub fn handle_token(&mut self, now: u64, id: u64, result: Result<String, String>) {
+        if self.token_fetch != Some(id) {
+            return;
+        }
+        self.token_fetch = None;
+        match (self.link, result) {
+            // Before an attempt: connect with it, or count a failed attempt.
+            (Link::None, Ok(token)) => {
+                self.token = Some(token);
+                self.link = Link::Opening;
+                self.out.open_socket();
+            }
+            (Link::None, Err(reason)) => {
+                self.out.raise(ClientError::TokenUnavailable {
+                    reason: reason.clone(),
+                });
+                self.connection_lost(now, close_code::UNAUTHORIZED, &reason);
+            }
+            // While open: refresh in-band, no reconnect.
+            (Link::Open { .. }, Ok(token)) => {
+                let id = self.out.next_id();
+                self.refresh_id = Some(id);
+                self.token = Some(token.clone());
+                self.out.send(Transmit::Refresh { id, token });
+            }
+            // The server closes with 4402 at expiry; that reconnect fetches again.
+            (_, Err(reason)) => self.out.raise(ClientError::TokenUnavailable { reason }),
+            (_, Ok(_)) => {}
         }
     }
 
@@ -254,9 +305,25 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         if self.link == Link::None {
             return;
         }
+        // A token refused as expired before `welcome` is a refusal at hello like 4401.
+        let at_hello = self.link == Link::Handshaking;
         self.link = Link::None;
         self.reclaim_unsent();
-        if close_code::is_fatal(code) {
+        if code == close_code::UNAUTHORIZED || (code == close_code::TOKEN_EXPIRED && at_hello) {
+            self.out.raise(ClientError::Unauthorized {
+                reason: reason.to_owned(),
+            });
+            // Only a token function can come up with a different token: retry with backoff.
+            if self.config.token != TokenSource::Fetch {
+                self.stop(CloseReason::Unauthorized);
+                return;
+            }
+        } else if close_code::is_fatal(code) {
+            if code == close_code::RESUMED_ELSEWHERE {
+                // The session lives on elsewhere: a later `reconnect()` starts a new one
+                // instead of stealing it back.
+                self.session = None;
+            }
             self.handle_fatal(code, reason);
             return;
         }
@@ -288,8 +355,19 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 out.count_received(wire_size);
                 out.emit(Event::Message(payload));
             }
-            Inbound::RoomMessage { room, seq, payload } => {
-                self.rooms.on_message(out, room, seq, payload, wire_size)
+            Inbound::RoomMessage {
+                room,
+                seq,
+                payload,
+                user,
+            } => self
+                .rooms
+                .on_message(out, room, seq, payload, user, wire_size),
+            Inbound::Refreshed { id, expires_in } => {
+                if self.refresh_id == Some(id) {
+                    self.refresh_id = None;
+                    self.schedule_refresh(now, expires_in);
+                }
             }
             Inbound::Reply { id, result } => self.requests.on_reply(out, id, result),
             Inbound::Joined {
@@ -317,6 +395,21 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 self.arm_heartbeat();
             }
             Inbound::Error { id, room, body } => {
+                if id.is_some() && id == self.refresh_id {
+                    // A refused refresh: the server closes with 4402 at expiry, and the
+                    // reconnect fetches a fresh token.
+                    self.refresh_id = None;
+                    out.raise(match body.code {
+                        ErrorCode::Unauthorized => ClientError::Unauthorized {
+                            reason: body.message,
+                        },
+                        code => ClientError::Server {
+                            code,
+                            message: body.message,
+                        },
+                    });
+                    return;
+                }
                 // A refused join, a refused sync, a failed request, or else the connection's.
                 let room = room.as_deref();
                 let Some(body) = self.rooms.on_error(out, id, room, body) else {
@@ -380,6 +473,11 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                     Beat::Nothing => self.arm_heartbeat(),
                 },
                 Timer::Retry => self.start_attempt(now),
+                Timer::Refresh => {
+                    if matches!(self.link, Link::Open { .. }) && self.token_fetch.is_none() {
+                        self.fetch_token();
+                    }
+                }
             }
         }
     }
@@ -440,30 +538,54 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
 
     /// The server refused us for good: close without retrying.
     fn handle_fatal(&mut self, code: u16, reason: &str) {
-        self.teardown();
-        self.out.timers.clear(Timer::Retry);
         self.out.raise(ClientError::Rejected {
             code,
             reason: reason.to_owned(),
         });
-        self.set_state(ConnectionState::Closed {
-            reason: CloseReason::Rejected {
-                code,
-                reason: reason.to_owned(),
-            },
+        self.stop(CloseReason::Rejected {
+            code,
+            reason: reason.to_owned(),
         });
     }
 
+    /// Gives up without a retry: the socket is gone already.
+    fn stop(&mut self, reason: CloseReason) {
+        self.teardown();
+        self.out.timers.clear(Timer::Retry);
+        self.set_state(ConnectionState::Closed { reason });
+    }
+
+    /// Starts an attempt: fetches a token first with a token function (the connect deadline
+    /// covers the wait), else opens the socket at once.
     fn start_attempt(&mut self, now: u64) {
         self.out.timers.clear(Timer::Retry);
         self.out
             .timers
             .set(Timer::Connect, now + self.config.connect_timeout_ms);
-        self.link = Link::Opening;
-        self.out.open_socket();
+        if self.config.token == TokenSource::Fetch {
+            self.fetch_token();
+        } else {
+            self.link = Link::Opening;
+            self.out.open_socket();
+        }
         self.set_state(ConnectionState::Connecting {
             attempt: self.failures + 1,
         });
+    }
+
+    fn fetch_token(&mut self) {
+        let id = self.out.next_id();
+        self.token_fetch = Some(id);
+        self.out.fetch_token(id);
+    }
+
+    /// Arms the refresh of a token that expires in `expires_in` ms (only a token function can
+    /// give a fresh one; a static token just expires, and the server closes with 4402).
+    fn schedule_refresh(&mut self, now: u64, expires_in: Option<u64>) {
+        let at = expires_in
+            .filter(|_| self.config.token == TokenSource::Fetch)
+            .map(|ms| now + refresh_delay_ms(ms));
+        self.out.timers.set_or_clear(Timer::Refresh, at);
     }
 
     fn on_welcome(&mut self, now: u64, welcome: Welcome) {
@@ -478,6 +600,11 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.was_open = true;
         self.heartbeat.start(now);
         self.arm_heartbeat();
+        self.schedule_refresh(now, welcome.expires_in);
+        if let Some(origin) = welcome.origin {
+            // Before the syncs below: their pending ops are re-sent under this origin.
+            self.docs.set_origin(origin);
+        }
         let lost = self.session.is_some() && !welcome.resumed;
         if lost {
             // The new session has no record of what the old one ran: do not re-send.
@@ -551,6 +678,9 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.arm_heartbeat();
         self.out.timers.clear(Timer::Connect);
         self.out.timers.clear(Timer::Stable);
+        self.out.timers.clear(Timer::Refresh);
+        self.token_fetch = None;
+        self.refresh_id = None;
         // In-flight retries go first: they were sent before anything still queued.
         let resend = self.requests.on_disconnect(&mut self.out);
         let mut frames = Vec::new();
@@ -603,8 +733,18 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     }
 }
 
-/// Document sync: needs the payload type to be a JSON value the shared `apply` can work on.
-impl<F: WireSize + Clone, P: Clone + Json + PartialEq> ClientCore<F, P> {
+/// When to fetch a fresh token for a connection whose token expires in `expires_in` ms: at 85 %
+/// of its lifetime and at least a second before expiry, but never before half of it (so a short
+/// lifetime does not refresh in a loop). A 2 s token is refreshed after 1 s.
+pub fn refresh_delay_ms(expires_in: u64) -> u64 {
+    (expires_in / 20 * 17)
+        .min(expires_in.saturating_sub(1000))
+        .max(expires_in / 2)
+}
+
+/// Document sync: needs the payload type to be a JSON value the shared `apply` can work on,
+/// and frames the core can re-encode when the server assigns another origin.
+impl<F: WireSize + Clone + OpFrame<P>, P: Clone + Json + PartialEq> ClientCore<F, P> {
     /// Applies a local op at once (optimistically) and sends its encoded `frame` (which carries
     /// `cseq` from `allocate_cseq` and this client's origin) when the document is synced;
     /// otherwise it is sent once the document is synced.

@@ -19,8 +19,26 @@ pub struct Config {
     pub seed: Option<u64>,
     /// User id announced in `hello` (for user-addressed notifications and presence).
     pub user: Option<String>,
-    /// This client's id in document ops; random (from the seed) when not set.
+    /// This client's id in document ops; random (from the seed) when not set. A server that
+    /// assigns origins (`welcome.origin`) overrides it.
     pub origin: Option<String>,
+    /// Where the token sent in `hello` comes from.
+    pub token: TokenSource,
+}
+
+/// The credential a connection presents in `hello`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenSource {
+    /// No token.
+    #[default]
+    None,
+    /// The same token on every attempt. It cannot be refreshed, and a refusal (close 4401)
+    /// stops the client.
+    Static(String),
+    /// The driver fetches a token before every attempt and before the token expires
+    /// ([`Action::FetchToken`](super::Action::FetchToken)); a refusal is retried with backoff.
+    Fetch,
 }
 
 impl Default for Config {
@@ -34,6 +52,7 @@ impl Default for Config {
             seed: None,
             user: None,
             origin: None,
+            token: TokenSource::None,
         }
     }
 }

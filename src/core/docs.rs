@@ -11,6 +11,15 @@ use crate::doc::{apply, Doc, Entry, Json, Op};
 use crate::protocol::{DocInbound, ErrorBody};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
+/// How the core encodes an op frame itself: when the server assigns this session another origin,
+/// ops still pending under the old one are re-encoded before they are re-sent (the server
+/// refuses ops whose origin is not the session's).
+pub trait OpFrame<V>: Sized {
+    /// The `op` frame for `op` as `origin`'s op `cseq` in document `doc`; `None` if it cannot
+    /// be encoded (the pending op is then re-sent as it was).
+    fn op_frame(doc: &str, cseq: u64, origin: &str, op: &Op<V>) -> Option<Self>;
+}
+
 /// A local op waiting for the server's verdict, with its encoded frame for (re)sending.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingOp<V, F> {
@@ -124,8 +133,13 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
 #[derive(Debug)]
 pub(crate) struct Docs<V, F> {
     docs: VecMap<String, DocState<V, F>>,
-    /// Stable id of this client in document ops (outlives sessions).
+    /// This client's id in document ops: its own (outlives sessions), or the one the server
+    /// assigned to the current session.
     origin: String,
+    /// The server assigned `origin` (`welcome.origin`) and refuses ops under any other, so
+    /// pending ops made under another are moved to it. A self-made origin leaves restored
+    /// ops under their own, which the server still de-duplicates across pages.
+    assigned: bool,
     next_cseq: u64,
     /// A connection is open: syncs and ops can be sent.
     online: bool,
@@ -136,6 +150,7 @@ impl<V, F> Docs<V, F> {
         Docs {
             docs: VecMap::new(),
             origin,
+            assigned: false,
             next_cseq: 1,
             online: false,
         }
@@ -143,6 +158,13 @@ impl<V, F> Docs<V, F> {
 
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The server assigned this session `origin`: ops made from now on carry it, and pending
+    /// ops are moved to it when they are re-sent after their document's next sync.
+    pub fn set_origin(&mut self, origin: String) {
+        self.origin = origin;
+        self.assigned = true;
     }
 
     /// A fresh op sequence number, for the driver to encode into the op frame.
@@ -268,7 +290,7 @@ impl<V: Clone, F: Clone + WireSize> Docs<V, F> {
 }
 
 /// Applying ops needs the payload type to be a JSON value the shared `apply` can work on.
-impl<V: Clone + Json + PartialEq, F: Clone + WireSize> Docs<V, F> {
+impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
     /// Applies a local op at once (optimistically) and sends its encoded `frame` (which carries
     /// `cseq` from `allocate_cseq` and this client's origin) when the document is synced;
     /// otherwise it is sent once the document is synced.
@@ -316,6 +338,11 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize> Docs<V, F> {
     ) {
         if !self.add_ref(name) {
             return; // already open: the live state wins over the saved one
+        }
+        // Live ops must not reuse a restored op's cseq: moved to this session's origin, the
+        // two would be one `(origin, cseq)` to the server.
+        for op in &pending {
+            self.next_cseq = self.next_cseq.max(op.cseq + 1);
         }
         if let Some(state) = self.docs.get_mut(name) {
             state.pending = pending;
@@ -423,13 +450,25 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize> Docs<V, F> {
     }
 
     /// The document caught up: re-send every op still pending, in order (the server applies
-    /// each `(origin, cseq)` once).
+    /// each `(origin, cseq)` once). An op made under another origin than the session's is
+    /// re-encoded under the session's first, keeping its cseq (which stays what the app knows
+    /// it by). That is safe after a replay: every op the server applied since our revision was
+    /// replayed and confirmed its pending op, so what is left was never applied. After a
+    /// snapshot that cannot be told; see ARCHITECTURE.md (documents, origins).
     fn on_synced(&mut self, out: &mut Sink<F, V>, name: &str) {
         let Some(state) = self.docs.get_mut(name) else {
             return;
         };
         state.synced = true;
         state.sync_id = None;
+        for pending in state.pending.iter_mut() {
+            if self.assigned && pending.origin != self.origin {
+                if let Some(frame) = F::op_frame(name, pending.cseq, &self.origin, &pending.op) {
+                    pending.frame = frame;
+                    pending.origin = self.origin.clone();
+                }
+            }
+        }
         for pending in &state.pending {
             out.send(Transmit::User {
                 frame: pending.frame.clone(),
@@ -449,5 +488,20 @@ fn doc_changed<F: WireSize, V>(out: &mut Sink<F, V>, name: &str, keys: Vec<Strin
             doc: name.to_owned(),
             keys,
         });
+    }
+}
+
+/// Native frames are JSON text, encoded by the shared codec (as the browser's are).
+#[cfg(not(target_arch = "wasm32"))]
+impl OpFrame<serde_json::Value> for String {
+    fn op_frame(doc: &str, cseq: u64, origin: &str, op: &Op<serde_json::Value>) -> Option<Self> {
+        use crate::protocol::codec::{encode_client_frame, ClientFrame};
+        let frame = ClientFrame::Op {
+            doc,
+            cseq,
+            origin,
+            op,
+        };
+        Some(encode_client_frame(frame).to_string())
     }
 }

@@ -53,6 +53,20 @@ pub enum CloseReason {
     MaxAttempts { attempts: u32 },
     /// The server closed with a code after which retrying cannot help.
     Rejected { code: u16, reason: String },
+    /// The server refused the static token (close 4401): another attempt would be refused too.
+    Unauthorized,
+}
+
+impl CloseReason {
+    /// The reason's name as JS sees it in `reason.kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CloseReason::Client => "client",
+            CloseReason::MaxAttempts { .. } => "maxAttempts",
+            CloseReason::Rejected { .. } => "rejected",
+            CloseReason::Unauthorized => "unauthorized",
+        }
+    }
 }
 
 /// Typed errors: returned by `send` or raised as [`Event::Error`].
@@ -98,6 +112,14 @@ pub enum ClientError {
     /// A document op on a document that is not open.
     DocNotOpen {
         doc: String,
+    },
+    /// The server refused the token: at `hello` (close 4401) or in-band (`refresh`).
+    Unauthorized {
+        reason: String,
+    },
+    /// The token function failed (threw or rejected): the attempt failed and is retried.
+    TokenUnavailable {
+        reason: String,
     },
 }
 
@@ -156,6 +178,10 @@ impl ClientError {
             }
             ClientError::Aborted => t("the request was aborted"),
             ClientError::DocNotOpen { doc } => t("document \"").add(doc).add("\" is not open"),
+            ClientError::Unauthorized { reason } => t("the server refused the token: ").add(reason),
+            ClientError::TokenUnavailable { reason } => {
+                t("the token function failed: ").add(reason)
+            }
         }
         .done()
     }
@@ -177,6 +203,8 @@ impl ClientError {
             ClientError::SessionLost => "SessionLost",
             ClientError::DocNotOpen { .. } => "DocNotOpen",
             ClientError::Aborted => "Aborted",
+            ClientError::Unauthorized { .. } => "Unauthorized",
+            ClientError::TokenUnavailable { .. } => "TokenUnavailable",
         }
     }
 }
@@ -190,6 +218,7 @@ fn server_error_name(code: ErrorCode) -> &'static str {
         ErrorCode::Internal => "Internal",
         ErrorCode::Forbidden => "Forbidden",
         ErrorCode::Conflict => "Conflict",
+        ErrorCode::Unauthorized => "Unauthorized",
         ErrorCode::BadFrame
         | ErrorCode::UnknownKind
         | ErrorCode::TooLarge
@@ -230,11 +259,13 @@ pub enum Event<P> {
         room: String,
         state: RoomState,
     },
-    /// A room message, delivered once, in sequence order.
+    /// A room message, delivered once, in sequence order. `user` is its author as the server
+    /// stamped it (a string value); `None` for messages the server fed itself.
     RoomMessage {
         room: String,
         seq: u64,
         payload: P,
+        user: Option<P>,
     },
     Presence {
         room: String,

@@ -22,10 +22,12 @@ mod timers;
 mod vec_map;
 
 pub use crate::protocol::{DocInbound, Inbound};
+pub use client::refresh_delay_ms;
 pub use client::ClientCore;
 pub use config::{
-    Config, ConfigError, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectConfig,
+    Config, ConfigError, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectConfig, TokenSource,
 };
+pub use docs::OpFrame;
 pub use events::{ClientError, CloseReason, ConnectionState, Event};
 pub use metrics::Metrics;
 pub use quality::QualityLevel;

@@ -219,12 +219,18 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
         room: String,
         seq: u64,
         payload: P,
+        user: Option<P>,
         wire_size: usize,
     ) {
         match self.accept(&room, seq) {
             Delivery::Deliver => {
                 out.count_received(wire_size);
-                out.emit(Event::RoomMessage { room, seq, payload });
+                out.emit(Event::RoomMessage {
+                    room,
+                    seq,
+                    payload,
+                    user,
+                });
             }
             Delivery::Duplicate => out.count_duplicate(),
             Delivery::UnknownRoom => {}

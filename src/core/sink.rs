@@ -50,6 +50,11 @@ pub enum Transmit<F> {
         id: u64,
         doc: String,
     },
+    /// A fresh token for this connection, in-band.
+    Refresh {
+        id: u64,
+        token: String,
+    },
 }
 
 /// What a [`Transmit::User`] frame carries, so a frame taken back from a dead socket goes back
@@ -70,6 +75,9 @@ pub enum UserKind {
 pub enum Action<F> {
     /// Open a new socket to the server.
     Open,
+    /// Call the token function and hand its outcome to `handle_token` with this `id`. Before a
+    /// connection attempt (the connect timeout covers the wait) and before the token expires.
+    FetchToken { id: u64 },
     /// Send a frame on the current socket.
     Send(Transmit<F>),
     /// Detach from the current socket and close it. No close event for it is expected after this.
@@ -111,6 +119,10 @@ impl<F: WireSize, P> Sink<F, P> {
             self.counters.bytes_sent += frame.wire_size() as u64;
         }
         self.actions.push_back(Action::Send(transmit));
+    }
+
+    pub fn fetch_token(&mut self, id: u64) {
+        self.actions.push_back(Action::FetchToken { id });
     }
 
     pub fn open_socket(&mut self) {

@@ -15,6 +15,8 @@ pub(crate) enum Timer {
     Stable,
     /// The next ping, or the deadline of the pong awaited.
     Heartbeat,
+    /// Time to fetch a fresh token for the open connection, before its token expires.
+    Refresh,
     /// The next connection attempt.
     Retry,
 }

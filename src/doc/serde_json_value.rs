@@ -67,6 +67,10 @@ impl WireValue for Value {
         self.as_str().map(str::to_owned)
     }
 
+    fn is_string(&self) -> bool {
+        Value::is_string(self)
+    }
+
     fn as_u64(&self) -> Option<u64> {
         Value::as_u64(self).filter(|n| *n <= MAX_SAFE_INTEGER)
     }

@@ -46,6 +46,7 @@ pub mod field {
     pub const IF_REV: &str = "ifRev";
     pub const ENTRIES: &str = "entries";
     pub const REV: &str = "rev";
+    pub const EXPIRES_IN: &str = "expiresIn";
 }
 
 /// What the browser's `readFrame` (glue.js) reports about a received frame before any field
@@ -98,6 +99,8 @@ pub trait WireValue: Json {
     fn boolean(b: bool) -> Self;
     fn array(items: Vec<Self>) -> Self;
     fn as_string(&self) -> Option<String>;
+    /// True for a string: checked without copying it (the hot path keeps strings as values).
+    fn is_string(&self) -> bool;
     /// A non-negative integer that JSON numbers hold exactly (at most 2^53).
     fn as_u64(&self) -> Option<u64>;
     fn as_bool(&self) -> Option<bool>;
@@ -248,6 +251,8 @@ impl<'a, J: WireValue> Reader<'a, J> {
                 .optional(field::TOKEN, J::as_string)
                 .unwrap_or_default(),
             resumed: self.optional(field::RESUMED, J::as_bool).unwrap_or(false),
+            origin: self.optional(field::ORIGIN, J::as_string),
+            expires_in: self.optional(field::EXPIRES_IN, J::as_u64),
         }
     }
 
@@ -375,6 +380,11 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
             })
         }
         Kind::Notify => Core(Inbound::Notify(r.payload())),
+        Kind::Refreshed => Core(Inbound::Refreshed {
+            id: r.u64(field::ID),
+            // The payload is optional: without one, the token does not expire.
+            expires_in: r.at(&r.payload()).optional(field::EXPIRES_IN, J::as_u64),
+        }),
         Kind::Error => Core(Inbound::Error {
             id: r.optional(field::ID, J::as_u64),
             room: r.optional(field::ROOM, J::as_string),
@@ -425,7 +435,8 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
         | Kind::Leave
         | Kind::Publish
         | Kind::Sync
-        | Kind::Unsync => Core(Inbound::Unknown { kind: name }),
+        | Kind::Unsync
+        | Kind::Refresh => Core(Inbound::Unknown { kind: name }),
     }
 }
 
@@ -434,7 +445,13 @@ fn room_message<J: WireValue>(r: &Reader<'_, J>) -> Inbound<J> {
         room: r.string(field::ROOM),
         seq: r.u64(field::SEQ),
         payload: r.payload(),
+        user: r.optional(field::USER, user_id),
     }
+}
+
+/// A stamped author is a string, kept as the decoder's value.
+fn user_id<J: WireValue>(value: &J) -> Option<J> {
+    value.is_string().then(|| value.clone())
 }
 
 /// Decodes a `msg` frame published to a room (the browser's hot path calls this directly).
@@ -513,6 +530,10 @@ pub enum ClientFrame<'a, J> {
         id: u64,
         doc: &'a str,
     },
+    Refresh {
+        id: u64,
+        token: &'a str,
+    },
     /// A document op; `cseq` is the client's op sequence number, carried as the envelope's `seq`.
     Op {
         doc: &'a str,
@@ -547,6 +568,7 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
                 (field::VERSION, Some(J::number(u64::from(hello.version)))),
                 (field::USER, hello.user.as_deref().map(J::string)),
                 (field::RESUME, resume),
+                (field::TOKEN, hello.token.as_deref().map(J::string)),
             ]);
             (Kind::Hello, None, None, None, Some(body))
         }
@@ -583,6 +605,10 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             (Kind::Sync, Some(id), Some(doc), None, Some(body))
         }
         ClientFrame::Unsync { id, doc } => (Kind::Unsync, Some(id), Some(doc), None, None),
+        ClientFrame::Refresh { id, token } => {
+            let body = object(&mut [(field::TOKEN, Some(J::string(token)))]);
+            (Kind::Refresh, Some(id), None, None, Some(body))
+        }
         ClientFrame::Op {
             doc,
             cseq,

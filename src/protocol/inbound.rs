@@ -14,6 +14,14 @@ pub enum Inbound<P> {
         room: String,
         seq: u64,
         payload: P,
+        /// The publisher's user id, stamped by the server (a string); absent for messages the
+        /// server fed itself. Kept in the decoder's value type so it is not copied on the hot path.
+        user: Option<P>,
+    },
+    /// The server accepted the token of `refresh` `id`.
+    Refreshed {
+        id: u64,
+        expires_in: Option<u64>,
     },
     Reply {
         id: u64,

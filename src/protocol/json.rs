@@ -69,6 +69,7 @@ mod tests {
             version: 1,
             user: None,
             resume: None,
+            token: None,
         });
         assert_eq!(encode(&env), r#"{"kind":"hello","payload":{"version":1}}"#);
     }

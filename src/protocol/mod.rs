@@ -72,10 +72,15 @@ pub enum Kind {
     Op,
     /// Server → client: the origin's op was not applied; `payload` is a [`RejectBody`].
     Reject,
+    /// Client → server: a fresh token for this connection (`payload` is `{token}`), answered by
+    /// `refreshed` with the same `id`, or an `error` with that `id` and code `unauthorized`.
+    Refresh,
+    /// Server → client: the refreshed token is accepted; `payload` is a [`RefreshedBody`].
+    Refreshed,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 24] = [
         Kind::Hello,
         Kind::Welcome,
         Kind::Msg,
@@ -98,6 +103,8 @@ impl Kind {
         Kind::Unsync,
         Kind::Op,
         Kind::Reject,
+        Kind::Refresh,
+        Kind::Refreshed,
     ];
 
     /// The string used on the wire.
@@ -125,6 +132,8 @@ impl Kind {
             Kind::Unsync => "unsync",
             Kind::Op => "op",
             Kind::Reject => "reject",
+            Kind::Refresh => "refresh",
+            Kind::Refreshed => "refreshed",
         }
     }
 
@@ -204,6 +213,9 @@ pub struct Hello {
     /// The session to resume after a reconnect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<Resume>,
+    /// The credential (a JWT). It travels here, never in the URL (URLs end up in logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// A session the client wants back: the id and the token from its last `welcome`.
@@ -225,6 +237,21 @@ pub struct Welcome {
     /// True when the `hello` asked to resume this session and the server still knew it.
     #[serde(default)]
     pub resumed: bool,
+    /// The document-op origin the server assigns to this session; ops with another origin are
+    /// refused. Absent: the client uses its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Milliseconds until this connection's token expires; absent: it does not expire.
+    #[serde(default, rename = "expiresIn", skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+}
+
+/// Payload of a `refreshed` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshedBody {
+    /// Milliseconds until the refreshed token expires; absent: it does not expire.
+    #[serde(default, rename = "expiresIn", skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
 }
 
 /// Payload of a `req` frame.
@@ -407,13 +434,15 @@ pub enum ErrorCode {
     Forbidden,
     /// A document op's compare-and-set revision did not match.
     Conflict,
+    /// A token was missing, invalid or expired (a refused `refresh`).
+    Unauthorized,
     /// Any other error this version does not name.
     #[serde(other)]
     Other,
 }
 
 impl ErrorCode {
-    const NAMED: [ErrorCode; 10] = [
+    const NAMED: [ErrorCode; 11] = [
         ErrorCode::BadFrame,
         ErrorCode::UnknownKind,
         ErrorCode::TooLarge,
@@ -424,6 +453,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::Forbidden,
         ErrorCode::Conflict,
+        ErrorCode::Unauthorized,
     ];
 
     pub const fn as_wire(self) -> &'static str {
@@ -438,6 +468,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Other => "other",
         }
     }
@@ -472,10 +503,21 @@ pub mod close_code {
     pub const CONNECT_TIMEOUT: u16 = 4004;
     /// The client closed to reconnect at once (`reconnect()`).
     pub const RECONNECT: u16 = 4005;
+    /// The `hello` carried no token, or a bad or expired one. A client with a token function
+    /// fetches a new one and retries with backoff; with a static token it stops.
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// The connection's token expired without a successful `refresh`. The client reconnects
+    /// (fetching a fresh token).
+    pub const TOKEN_EXPIRED: u16 = 4402;
+    /// Another connection resumed this session. Not retried: the two would steal it back and
+    /// forth.
+    pub const RESUMED_ELSEWHERE: u16 = 4409;
+    /// The app's backend disconnected this user (server API). Not retried: that is the intent.
+    pub const DISCONNECTED: u16 = 4410;
 
     /// Close codes after which reconnecting cannot help.
     pub fn is_fatal(code: u16) -> bool {
-        code == UNSUPPORTED_VERSION
+        matches!(code, UNSUPPORTED_VERSION | RESUMED_ELSEWHERE | DISCONNECTED)
     }
 }
 

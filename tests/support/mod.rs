@@ -22,6 +22,8 @@ pub struct Socket {
     /// (id, doc, since) of each document sync sent on this socket.
     pub syncs: Vec<(u64, String, Option<u64>)>,
     pub unsyncs: Vec<String>,
+    /// (id, token) of each in-band token refresh sent on this socket.
+    pub refreshes: Vec<(u64, String)>,
 }
 
 pub struct Harness {
@@ -34,6 +36,8 @@ pub struct Harness {
     pub events: Vec<Event<String>>,
     pub opens: usize,
     pub closes: Vec<(u16, String)>,
+    /// Ids of the token fetches asked for and not answered yet.
+    pub token_fetches: Vec<u64>,
 }
 
 impl Harness {
@@ -46,6 +50,7 @@ impl Harness {
             events: Vec::new(),
             opens: 0,
             closes: Vec::new(),
+            token_fetches: Vec::new(),
         }
     }
 
@@ -53,6 +58,7 @@ impl Harness {
     pub fn drive(&mut self) {
         while let Some(action) = self.core.poll_action() {
             match action {
+                Action::FetchToken { id } => self.token_fetches.push(id),
                 Action::Open => {
                     assert!(self.socket.is_none(), "open while a socket is held");
                     self.opens += 1;
@@ -86,6 +92,7 @@ impl Harness {
                         Transmit::Presence { room, meta } => socket.presence.push((room, meta)),
                         Transmit::Sync { id, doc, since } => socket.syncs.push((id, doc, since)),
                         Transmit::Unsync { doc, .. } => socket.unsyncs.push(doc),
+                        Transmit::Refresh { id, token } => socket.refreshes.push((id, token)),
                     }
                 }
             }
@@ -137,9 +144,24 @@ impl Harness {
             session: session.into(),
             token: format!("token-{session}"),
             resumed,
+            origin: None,
+            expires_in: None,
         };
+        self.welcome_with(welcome);
+    }
+
+    pub fn welcome_with(&mut self, welcome: Welcome) {
         self.core
             .handle_inbound(self.now, Inbound::Welcome(welcome), 0);
+        self.drive();
+    }
+
+    /// Answers the oldest token fetch asked for, as the token function would.
+    pub fn answer_token(&mut self, result: Result<&str, &str>) {
+        assert!(!self.token_fetches.is_empty(), "no token fetch to answer");
+        let id = self.token_fetches.remove(0);
+        let result = result.map(str::to_owned).map_err(str::to_owned);
+        self.core.handle_token(self.now, id, result);
         self.drive();
     }
 

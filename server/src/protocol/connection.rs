@@ -504,7 +504,8 @@ mod tests {
             Ok(Hello {
                 version: 1,
                 user: None,
-                resume: None
+                resume: None,
+                token: None,
             })
         );
         let full = r#"{"kind":"hello","payload":{"version":1,"user":"alice","resume":{"session":"s-4","token":"t"},"x":0}}"#;

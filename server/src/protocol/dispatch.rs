@@ -106,6 +106,8 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
         // Answering an error with an error could make two peers loop forever.
         Kind::Error => Action::Ignore,
         Kind::Hello => unexpected(id, "hello was already received on this connection".into()),
+        // Until this server verifies tokens (issue 10), it has nothing to refresh.
+        Kind::Refresh => unexpected(id, "this server does not verify tokens".into()),
         Kind::Welcome
         | Kind::Res
         | Kind::Joined
@@ -113,7 +115,10 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
         | Kind::Notify
         | Kind::Synced
         | Kind::Snapshot
-        | Kind::Reject => unexpected(id, format!("{} is sent by the server only", kind.as_wire())),
+        | Kind::Reject
+        | Kind::Refreshed => {
+            unexpected(id, format!("{} is sent by the server only", kind.as_wire()))
+        }
         Kind::Req => request(envelope),
         Kind::Join | Kind::Leave | Kind::Publish | Kind::Presence => room_frame(kind, envelope),
         Kind::Sync | Kind::Unsync | Kind::Op => doc_frame(kind, envelope),

@@ -17,6 +17,8 @@ pub fn welcome(session: &str, token: &str, resumed: bool) -> String {
         session: session.to_owned(),
         token: token.to_owned(),
         resumed,
+        origin: None,
+        expires_in: None,
     }))
 }
 
