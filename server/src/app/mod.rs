@@ -24,12 +24,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use config::ServerConfig;
+use config::{AuthConfig, ServerConfig};
 use feed::Prices;
 use outage::Outage;
 use requests::Requests;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tower_http::services::ServeDir;
@@ -49,6 +50,10 @@ pub struct AppState<E> {
     pub prices: Arc<Prices>,
     pub outage: Arc<Outage>,
     pub limits: Limits,
+    /// Authentication, origins and permissions.
+    pub auth: Arc<AuthConfig>,
+    /// Handshakes refused for their credentials (`/control/stats`).
+    pub refused_handshakes: Arc<AtomicU64>,
 }
 
 // Not derived: that would ask for `E: Clone`.
@@ -61,6 +66,8 @@ impl<E> Clone for AppState<E> {
             prices: Arc::clone(&self.prices),
             outage: Arc::clone(&self.outage),
             limits: self.limits,
+            auth: Arc::clone(&self.auth),
+            refused_handshakes: Arc::clone(&self.refused_handshakes),
         }
     }
 }
@@ -110,6 +117,8 @@ impl<E: Engine> AppState<E> {
                 hard_frame_limit: config.hard_frame_limit(),
                 handshake_timeout: config.handshake_timeout,
             },
+            auth: Arc::new(config.auth.clone()),
+            refused_handshakes: Arc::new(AtomicU64::new(0)),
         }
     }
 }
