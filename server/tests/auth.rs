@@ -225,3 +225,53 @@ async fn room_messages_carry_the_publishers_verified_user() {
     }
     server.shutdown().await.expect("clean shutdown");
 }
+
+/// Sends a WebSocket upgrade request with `origin` and returns the status line.
+async fn upgrade_status(server: &Server, origin: Option<&str>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.local_addr();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{origin}\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut buf = vec![0; 256];
+    let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_foreign_origin_upgrade_is_refused_with_403_and_nothing_is_dropped() {
+    let server = jwt_server().await;
+    let (mut alice, _) = welcomed_with(&server, &token("alice", 60), None).await;
+    let addr = server.local_addr();
+    let same_host = format!("http://{addr}");
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://127.0.0.1.evil.example",
+    ] {
+        let status = upgrade_status(&server, Some(origin)).await;
+        assert!(status.contains(" 403 "), "{origin}: {status}");
+    }
+    for origin in [
+        Some(same_host.as_str()),
+        Some("http://localhost:5173"),
+        Some("http://127.0.0.1:9"),
+        None,
+    ] {
+        let status = upgrade_status(&server, origin).await;
+        assert!(status.contains(" 101 "), "{origin:?}: {status}");
+    }
+    sync(&mut alice).await;
+    server.shutdown().await.expect("clean shutdown");
+}

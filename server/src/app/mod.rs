@@ -20,7 +20,8 @@ use crate::state::{Engine, MemoryEngine};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -34,7 +35,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tower_http::services::ServeDir;
-use tracing::debug;
+use tracing::{debug, info};
 
 /// The path clients open WebSockets on.
 pub const WS_PATH: &str = "/ws";
@@ -142,13 +143,24 @@ pub fn router<E: Engine>(
     }
 }
 
-/// Accepts a WebSocket from any origin (browser tests run on other ports), unless an outage is
-/// being simulated.
+/// Accepts a WebSocket whose `Origin` the policy allows (403 otherwise, before upgrading:
+/// cross-site WebSocket hijacking), unless an outage is being simulated.
 async fn upgrade<E: Engine>(
     State(app): State<AppState<E>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // A header that is not text cannot be an allowed origin: checked as an unparsable one.
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or(""))
+    };
+    if let Err(refused) = app.auth.origins.check(text(ORIGIN), text(HOST)) {
+        info!(%peer, origin = refused.origin, "upgrade refused: origin not allowed");
+        return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+    }
     if let Some(left) = app.outage.remaining() {
         app.outage.refuse();
         debug!(%peer, "upgrade refused: simulated outage");
