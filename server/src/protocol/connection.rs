@@ -246,9 +246,13 @@ impl<E: Engine> Conn<E> {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let left = expires_at.saturating_mul(1000).saturating_sub(now_ms);
+        // At most a year: a far `exp` must not overflow the clock or exceed 2^53 on the wire.
+        let cap = u64::try_from(MAX_EXPIRY.as_millis()).unwrap_or(u64::MAX);
+        let left = expires_at
+            .saturating_mul(1000)
+            .saturating_sub(now_ms)
+            .min(cap);
         let leeway = self.app.auth.policy.leeway_secs();
-        // Capped like the handshake timeout, so a far `exp` cannot overflow the clock.
         let wait = (Duration::from_millis(left) + Duration::from_secs(leeway)).min(MAX_EXPIRY);
         self.expires = Some(Instant::now() + wait);
         Some(left)
