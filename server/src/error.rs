@@ -6,16 +6,12 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("unknown argument {0:?} (try --help)")]
-    UnknownArgument(String),
-    #[error("{flag} needs a value")]
-    MissingValue { flag: &'static str },
-    #[error("invalid value {value:?} for {flag}: {reason}")]
-    InvalidValue {
-        flag: &'static str,
-        value: String,
-        reason: String,
-    },
+    /// The command line does not parse (clap's rendered message, naming the flag).
+    #[error("{}", .0.trim_end().trim_start_matches("error: "))]
+    Cli(String),
+    /// The auth, permission or backend flags cannot be used together, or a file cannot be read.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthConfigError),
     /// A secret file or environment variable that cannot be used.
     #[error("{0}")]
     Secret(#[from] crate::auth::SecretError),

@@ -33,7 +33,8 @@ pub mod state;
 
 pub use app::api::{ApiError, API_PREFIX, DISCONNECTED, DISCONNECTED_REASON};
 pub use app::config::{
-    parse_args, parse_args_with_env, ApiSettings, Command, ServerConfig, HARD_LIMIT_FACTOR, USAGE,
+    parse_args, parse_args_with_env, usage, ApiSettings, AuthConfig, Command, ServerConfig,
+    HARD_LIMIT_FACTOR,
 };
 pub use app::control::MALFORMED_FRAME;
 pub use app::feed::ROOM as PRICES_ROOM;

@@ -1,7 +1,7 @@
 //! `resocket-server` binary: parses the command line, sets up logging and runs the server until
 //! SIGINT or SIGTERM.
 
-use resocket_server::{parse_args, serve, Command, ServerConfig, ServerError, USAGE};
+use resocket_server::{parse_args, serve, Command, ServerConfig, ServerError};
 use std::future::Future;
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,6 +13,8 @@ use tracing::{info, warn};
 const USAGE_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
+    // Before parsing: building the auth policy logs (the insecure mode's warning).
+    init_tracing();
     let args: Result<Vec<String>, _> = std::env::args_os()
         .skip(1)
         .map(|a| a.into_string())
@@ -26,8 +28,8 @@ fn main() -> ExitCode {
     };
     let config = match parsed {
         Ok(Command::Run(config)) => config,
-        Ok(Command::Help) => {
-            print!("{USAGE}");
+        Ok(Command::Help(text)) => {
+            print!("{text}");
             return ExitCode::SUCCESS;
         }
         Err(err) => {
@@ -35,7 +37,7 @@ fn main() -> ExitCode {
             return ExitCode::from(USAGE_ERROR);
         }
     };
-    init_tracing();
+    info!(auth = %config.auth.policy, "authentication");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,4 +1,5 @@
-//! Non-cryptographic randomness for session tokens and the price feed: std's `RandomState`
+//! Non-cryptographic randomness for the price feed (resume tokens come from the CSPRNG in
+//! `auth::secret`): std's `RandomState`
 //! (keyed per process by the OS) hashing the clock and a counter, and a xorshift generator.
 //! Unpredictable enough for a test server; not for secrets that matter.
 
@@ -19,11 +20,6 @@ pub fn seed() -> u64 {
     hasher.write_u128(nanos);
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     hasher.finish()
-}
-
-/// A 32-hex-digit token.
-pub fn token() -> String {
-    format!("{:016x}{:016x}", seed(), seed())
 }
 
 /// xorshift64*: small, fast, good enough for a random walk.
@@ -53,14 +49,6 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_differ_and_look_like_hex() {
-        let (a, b) = (token(), token());
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 32);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit()), "{a}");
-    }
 
     #[test]
     fn symmetric_stays_in_range_and_varies() {

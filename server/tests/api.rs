@@ -75,11 +75,15 @@ async fn publish_reaches_members_with_the_returned_seq_and_stays_in_history() {
         history,
         json!({"room":"chat","messages":[
             {"seq":1,"payload":{"text":"from the backend"}},
-            {"seq":2,"payload":{"text":"hi"}}
+            // The client's message carries its author, stamped by the server.
+            {"seq":2,"user":"alice","payload":{"text":"hi"}}
         ]})
     );
     let (_, last) = call(addr, "GET", "/api/v1/rooms/chat/history?limit=1", "").await;
-    assert_eq!(last["messages"], json!([{"seq":2,"payload":{"text":"hi"}}]));
+    assert_eq!(
+        last["messages"],
+        json!([{"seq":2,"user":"alice","payload":{"text":"hi"}}])
+    );
     let (_, none) = call(addr, "GET", "/api/v1/rooms/nobody/history", "").await;
     assert_eq!(none, json!({"room":"nobody","messages":[]}));
     server.shutdown().await.expect("clean shutdown");

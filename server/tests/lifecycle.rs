@@ -173,6 +173,19 @@ fn the_binary_prints_help_and_rejects_bad_arguments() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--bogus"));
 }
 
+#[test]
+fn the_binary_refuses_to_start_without_an_auth_mode() {
+    let out = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0"])
+        .env_remove("RESOCKET_JWT_SECRET")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no authentication configured"), "{stderr}");
+    assert!(stderr.contains("--insecure-trust-client-user"), "{stderr}");
+}
+
 /// Kills the child on drop so a failing test leaves no process behind.
 struct Child(std::process::Child);
 
@@ -187,7 +200,7 @@ impl Drop for Child {
 async fn sigterm_closes_clients_with_1001_and_exits_0() {
     let mut child = Child(
         Command::new(BIN)
-            .args(["--addr", "127.0.0.1:0"])
+            .args(["--addr", "127.0.0.1:0", "--insecure-trust-client-user"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

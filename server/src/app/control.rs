@@ -91,6 +91,8 @@ struct Stats {
     docs: usize,
     accepted: u64,
     refused: u64,
+    /// Handshakes refused for their credentials (close 4401).
+    refused_handshakes: u64,
     outage_remaining_ms: u64,
 }
 
@@ -283,6 +285,9 @@ async fn stats<E: Engine>(State(app): State<AppState<E>>) -> Result<Json<Stats>,
         docs: state.docs,
         accepted: hub.accepted,
         refused: app.outage.refused(),
+        refused_handshakes: app
+            .refused_handshakes
+            .load(std::sync::atomic::Ordering::Relaxed),
         outage_remaining_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
     }))
 }

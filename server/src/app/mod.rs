@@ -20,20 +20,22 @@ use crate::state::{Engine, MemoryEngine};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use config::ServerConfig;
+use config::{AuthConfig, ServerConfig};
 use feed::Prices;
 use outage::Outage;
 use requests::Requests;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tower_http::services::ServeDir;
-use tracing::debug;
+use tracing::{debug, info};
 
 /// The path clients open WebSockets on.
 pub const WS_PATH: &str = "/ws";
@@ -49,6 +51,10 @@ pub struct AppState<E> {
     pub prices: Arc<Prices>,
     pub outage: Arc<Outage>,
     pub limits: Limits,
+    /// Authentication, origins and permissions.
+    pub auth: Arc<AuthConfig>,
+    /// Handshakes refused for their credentials (`/control/stats`).
+    pub refused_handshakes: Arc<AtomicU64>,
 }
 
 // Not derived: that would ask for `E: Clone`.
@@ -61,6 +67,8 @@ impl<E> Clone for AppState<E> {
             prices: Arc::clone(&self.prices),
             outage: Arc::clone(&self.outage),
             limits: self.limits,
+            auth: Arc::clone(&self.auth),
+            refused_handshakes: Arc::clone(&self.refused_handshakes),
         }
     }
 }
@@ -110,6 +118,8 @@ impl<E: Engine> AppState<E> {
                 hard_frame_limit: config.hard_frame_limit(),
                 handshake_timeout: config.handshake_timeout,
             },
+            auth: Arc::new(config.auth.clone()),
+            refused_handshakes: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -133,13 +143,24 @@ pub fn router<E: Engine>(
     }
 }
 
-/// Accepts a WebSocket from any origin (browser tests run on other ports), unless an outage is
-/// being simulated.
+/// Accepts a WebSocket whose `Origin` the policy allows (403 otherwise, before upgrading:
+/// cross-site WebSocket hijacking), unless an outage is being simulated.
 async fn upgrade<E: Engine>(
     State(app): State<AppState<E>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // A header that is not text cannot be an allowed origin: checked as an unparsable one.
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or(""))
+    };
+    if let Err(refused) = app.auth.origins.check(text(ORIGIN), text(HOST)) {
+        info!(%peer, origin = refused.origin, "upgrade refused: origin not allowed");
+        return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+    }
     if let Some(left) = app.outage.remaining() {
         app.outage.refuse();
         debug!(%peer, "upgrade refused: simulated outage");

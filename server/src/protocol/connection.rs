@@ -9,15 +9,17 @@ use super::error::ProtocolError;
 use super::frames;
 use super::hub::{ConnId, Control, Registration};
 use crate::app::AppState;
+use crate::auth::{AuthError, Identity};
 use crate::state::{Actor, Delivery, Engine, EngineError, OpOutcome, Session, To};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use resocket::protocol::json::{self, RawEnvelope};
-use resocket::protocol::{close_code, Hello, Kind, PROTOCOL_VERSION};
+use resocket::protocol::{close_code, ErrorBody, ErrorCode, Hello, Kind, PROTOCOL_VERSION};
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{timeout, timeout_at, Instant};
 use tracing::{debug, info, warn};
@@ -31,10 +33,13 @@ const CLOSE_LINGER: Duration = Duration::from_millis(1000);
 /// Longest handshake wait honoured, whatever the configuration says.
 const MAX_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(86_400);
 
+/// Longest token lifetime a connection's expiry timer honours.
+const MAX_EXPIRY: Duration = Duration::from_secs(365 * 86_400);
+
 /// Close reasons are limited to 123 bytes by RFC 6455.
 const MAX_CLOSE_REASON: usize = 123;
 
-/// Close reason for a connection whose session was resumed by a newer connection (code 4000).
+/// Close reason for a connection whose session was resumed by a newer connection (code 4409).
 pub const TAKEN_OVER: &str = "session resumed elsewhere";
 
 /// Per-connection settings, copied from the server configuration.
@@ -65,6 +70,10 @@ struct Conn<E> {
     limits: Limits,
     outbound: mpsc::Receiver<Utf8Bytes>,
     control: watch::Receiver<Control>,
+    /// Who the connection is (from `hello`; a `refresh` replaces it).
+    identity: Identity,
+    /// When the token expires unrefreshed (its `exp` plus the verifier's leeway).
+    expires: Option<Instant>,
 }
 
 /// A welcomed connection's hold on its session. [`run`] ends it with an awaited
@@ -127,6 +136,8 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
         limits,
         outbound,
         control,
+        identity: Identity::anonymous(),
+        expires: None,
     };
     // Racing the whole connection against a kill lets the hub drop a socket that is stuck in a
     // write to a peer that stopped reading: cancelling the future drops the socket.
@@ -196,15 +207,31 @@ impl<E: Engine> Conn<E> {
             };
             return match check_hello(&text, self.limits.max_frame_bytes) {
                 Ok(hello) => {
-                    let (session, resumed) = match self.attach(&hello, attachment).await {
-                        Ok(attached) => attached,
-                        // The client retries later, as after a restart.
-                        Err(err) => {
-                            let reason = err.to_string();
-                            return Err(self.close(close_code::GOING_AWAY, &reason).await);
-                        }
-                    };
-                    let welcome = frames::welcome(&session.id, &session.token, resumed);
+                    let policy = &self.app.auth.policy;
+                    let identity =
+                        match policy.authenticate(hello.token.as_deref(), hello.user.as_deref()) {
+                            Ok(identity) => identity,
+                            Err(err) => {
+                                self.app.refused_handshakes.fetch_add(1, Ordering::Relaxed);
+                                info!(conn = self.id, reason = err.reason(), "hello refused");
+                                let code = close_code::UNAUTHORIZED;
+                                return Err(self.close(code, err.reason()).await);
+                            }
+                        };
+                    let user = identity.user.clone();
+                    self.identity = identity;
+                    let (session, resumed) =
+                        match self.attach(&hello, user.as_deref(), attachment).await {
+                            Ok(attached) => attached,
+                            // The client retries later, as after a restart.
+                            Err(err) => {
+                                let reason = err.to_string();
+                                return Err(self.close(close_code::GOING_AWAY, &reason).await);
+                            }
+                        };
+                    let expires_in = self.arm_expiry();
+                    let welcome =
+                        frames::welcome(&session.id, &session.token, resumed, None, expires_in);
                     let who = session.actor(self.id);
                     self.send(welcome.into()).await.map(|()| who)
                 }
@@ -213,14 +240,55 @@ impl<E: Engine> Conn<E> {
         }
     }
 
+    /// Sets the expiry deadline from the identity's `exp`; returns the ms left (`expiresIn`).
+    fn arm_expiry(&mut self) -> Option<u64> {
+        let expires_at = self.identity.expires_at?;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        // At most a year: a far `exp` must not overflow the clock or exceed 2^53 on the wire.
+        let cap = u64::try_from(MAX_EXPIRY.as_millis()).unwrap_or(u64::MAX);
+        let left = expires_at
+            .saturating_mul(1000)
+            .saturating_sub(now_ms)
+            .min(cap);
+        let leeway = self.app.auth.policy.leeway_secs();
+        let wait = (Duration::from_millis(left) + Duration::from_secs(leeway)).min(MAX_EXPIRY);
+        self.expires = Some(Instant::now() + wait);
+        Some(left)
+    }
+
+    /// Checks a `refresh` token: `refreshed` with the new expiry, or an `unauthorized` error.
+    fn refresh(&mut self, id: u64, token: &str) -> Utf8Bytes {
+        match self.app.auth.policy.refresh(&self.identity, token) {
+            Ok(identity) => {
+                self.identity = identity;
+                let expires_in = self.arm_expiry();
+                if expires_in.is_none() {
+                    self.expires = None;
+                }
+                debug!(conn = self.id, expires_in, "token refreshed");
+                frames::refreshed(id, expires_in).into()
+            }
+            Err(err) => {
+                info!(conn = self.id, reason = err.reason(), "refresh refused");
+                let body = ErrorBody {
+                    code: ErrorCode::Unauthorized,
+                    message: err.reason().to_owned(),
+                };
+                frames::error(Some(id), None, body).into()
+            }
+        }
+    }
+
     /// Attaches the connection to the session `hello` asks for (or a new one) and closes an
     /// older connection of that session. Also says whether the session was resumed.
     async fn attach(
         &mut self,
         hello: &Hello,
+        user: Option<&str>,
         attachment: &mut Attachment<E>,
     ) -> Result<(Session, bool), EngineError> {
-        let user = hello.user.as_deref().filter(|u| !u.is_empty());
         let opened = self
             .app
             .engine
@@ -238,12 +306,12 @@ impl<E: Engine> Conn<E> {
             );
             self.app
                 .hub
-                .close(old, close_code::PROTOCOL_ERROR, TAKEN_OVER);
+                .close(old, close_code::RESUMED_ELSEWHERE, TAKEN_OVER);
         }
         info!(
             conn = self.id,
             session = session.id,
-            user,
+            user = user.map(short),
             resumed = opened.resumed,
             "handshake complete"
         );
@@ -258,6 +326,10 @@ impl<E: Engine> Conn<E> {
                 biased;
                 (code, reason) = close_requested(&mut self.control) => {
                     return self.close(code, &reason).await;
+                }
+                () = expiry(self.expires) => {
+                    info!(conn = self.id, "token expired unrefreshed");
+                    return self.close(close_code::TOKEN_EXPIRED, AuthError::Expired.reason()).await;
                 }
                 Some(frame) = self.outbound.recv() => {
                     if let Err(end) = self.send_burst(frame).await {
@@ -300,6 +372,7 @@ impl<E: Engine> Conn<E> {
                 None
             }
             Action::Ignore => None,
+            Action::Refresh { id, token } => Some(self.refresh(id, &token)),
             Action::Request { id, body } => {
                 let requests = Arc::clone(&self.app.requests);
                 requests.handle(&engine, who, id, body).await
@@ -443,6 +516,14 @@ impl<E: Engine> Conn<E> {
 const WS_PROTOCOL_ERROR: u16 = 1002;
 const INVALID_PAYLOAD: u16 = 1007;
 
+/// Resolves at `deadline`; never without one.
+async fn expiry(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Resolves when the hub asks for a close; never resolves otherwise (a kill is handled by the
 /// caller, and a dropped control sender means the hub killed us).
 async fn close_requested(control: &mut watch::Receiver<Control>) -> (u16, String) {
@@ -453,6 +534,14 @@ async fn close_requested(control: &mut watch::Receiver<Control>) -> (u16, String
     match closing {
         Ok(Control::Close { code, reason }) => (code, reason),
         _ => std::future::pending().await,
+    }
+}
+
+/// A user id cut short for the log (ids are at most 128 bytes; the log needs less).
+fn short(user: &str) -> &str {
+    match user.char_indices().nth(32) {
+        Some((end, _)) => &user[..end],
+        None => user,
     }
 }
 

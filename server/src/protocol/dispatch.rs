@@ -60,6 +60,11 @@ pub enum Action {
     Unsync {
         room: String,
     },
+    /// Check a fresh token for this connection (answered `refreshed` or `unauthorized`).
+    Refresh {
+        id: u64,
+        token: String,
+    },
     /// Apply a client op to document `room`.
     Op {
         room: String,
@@ -106,8 +111,7 @@ pub fn text_frame(text: &str, max_frame_bytes: usize) -> Action {
         // Answering an error with an error could make two peers loop forever.
         Kind::Error => Action::Ignore,
         Kind::Hello => unexpected(id, "hello was already received on this connection".into()),
-        // Until this server verifies tokens (issue 10), it has nothing to refresh.
-        Kind::Refresh => unexpected(id, "this server does not verify tokens".into()),
+        Kind::Refresh => refresh(envelope),
         Kind::Welcome
         | Kind::Res
         | Kind::Joined
@@ -158,6 +162,28 @@ fn request(envelope: RawEnvelope) -> Action {
             None,
             format!("req payload must be {{method, params}} ({err})"),
         ),
+    }
+}
+
+/// `refresh` needs an id and a `{token}` payload.
+fn refresh(envelope: RawEnvelope) -> Action {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        token: String,
+    }
+    let Some(id) = envelope.id else {
+        return bad_request(None, None, "refresh needs an id".into());
+    };
+    match envelope
+        .payload
+        .map(|p| serde_json::from_str::<Body>(p.get()))
+    {
+        Some(Ok(body)) => Action::Refresh {
+            id,
+            token: body.token,
+        },
+        // Never quote the payload back: it may hold a token.
+        _ => bad_request(Some(id), None, "refresh payload must be {token}".into()),
     }
 }
 

@@ -5,21 +5,39 @@ use resocket::doc::{Change, Doc, Op};
 use resocket::protocol::json::{self, RawEnvelope};
 use resocket::protocol::{
     DocOpBody, Envelope, ErrorBody, JoinedBody, Kind, Member, OpName, PresenceChange,
-    PresenceEvent, RejectBody, SnapshotBody, SnapshotEntry, Welcome, PROTOCOL_VERSION,
+    PresenceEvent, RefreshedBody, RejectBody, SnapshotBody, SnapshotEntry, Welcome,
+    PROTOCOL_VERSION,
 };
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// `{"kind":"welcome","payload":{"version":1,"session":..,"token":..,"resumed":..}}`
-pub fn welcome(session: &str, token: &str, resumed: bool) -> String {
+/// With `origin` (the document-op origin the server assigned) and `expires_in` (ms until the
+/// connection's token expires) when there are.
+pub fn welcome(
+    session: &str,
+    token: &str,
+    resumed: bool,
+    origin: Option<&str>,
+    expires_in: Option<u64>,
+) -> String {
     json::encode(&Envelope::new(Kind::Welcome).with_payload(Welcome {
         version: PROTOCOL_VERSION,
         session: session.to_owned(),
         token: token.to_owned(),
         resumed,
-        origin: None,
-        expires_in: None,
+        origin: origin.map(str::to_owned),
+        expires_in,
     }))
+}
+
+/// `{"kind":"refreshed","id":..,"payload":{"expiresIn"?:..}}`
+pub fn refreshed(id: u64, expires_in: Option<u64>) -> String {
+    json::encode(
+        &Envelope::new(Kind::Refreshed)
+            .with_id(id)
+            .with_payload(RefreshedBody { expires_in }),
+    )
 }
 
 /// `{"kind":"error","id"?:..,"room"?:..,"error":{"code":..,"message":..}}`
@@ -46,12 +64,28 @@ pub fn msg(payload: Option<&RawValue>) -> String {
     json::encode(&envelope)
 }
 
-/// `{"kind":"msg","room":..,"seq":..,"payload":<payload>}`: a message published to a room.
-pub fn room_msg(room: &str, seq: u64, payload: &RawValue) -> String {
-    let mut envelope = Envelope::new(Kind::Msg).with_payload(payload);
-    envelope.room = Some(room.to_owned());
-    envelope.seq = Some(seq);
-    json::encode(&envelope)
+/// `{"kind":"msg","room":..,"seq":..,"user"?:..,"payload":<payload>}`: a message published to
+/// a room; `user` is the publisher's verified user id, stamped by the server (absent for the
+/// server's own messages and anonymous publishers).
+pub fn room_msg(room: &str, seq: u64, user: Option<&str>, payload: &RawValue) -> String {
+    #[derive(serde::Serialize)]
+    struct RoomMsg<'a> {
+        kind: &'static str,
+        room: &'a str,
+        seq: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<&'a str>,
+        payload: &'a RawValue,
+    }
+    let frame = RoomMsg {
+        kind: Kind::Msg.as_wire(),
+        room,
+        seq,
+        user,
+        payload,
+    };
+    // Serializing strings, integers and already-valid JSON cannot fail.
+    serde_json::to_string(&frame).unwrap_or_else(|_| String::from("{\"kind\":\"error\"}"))
 }
 
 /// `{"kind":"joined","id"?:..,"room":..,"seq":<latest>,"payload":{"recovered":..,"members":[..]}}`
@@ -169,7 +203,7 @@ mod tests {
     #[test]
     fn frames_have_the_documented_shapes() {
         assert_eq!(
-            welcome("s-1", "t", true),
+            welcome("s-1", "t", true, None, None),
             r#"{"kind":"welcome","payload":{"version":1,"session":"s-1","token":"t","resumed":true}}"#
         );
         let forbidden = ErrorBody {
@@ -193,7 +227,7 @@ mod tests {
             r#"{"kind":"res","id":8,"error":{"code":"forbidden","message":"no"}}"#
         );
         assert_eq!(
-            room_msg("chat", 46, &raw(r#"{"text":"hi"}"#)),
+            room_msg("chat", 46, None, &raw(r#"{"text":"hi"}"#)),
             r#"{"kind":"msg","room":"chat","seq":46,"payload":{"text":"hi"}}"#
         );
         let meta = raw(r#"{"name":"Alice"}"#);

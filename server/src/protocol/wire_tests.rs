@@ -70,7 +70,7 @@ fn server_frames(kind: Kind) -> Vec<(String, ServerFrame<Value>)> {
     };
     match kind {
         Kind::Welcome => vec![(
-            frames::welcome("s-1", "t", true),
+            frames::welcome("s-1", "t", true, None, None),
             Core(Inbound::Welcome(Welcome {
                 version: 1,
                 session: "s-1".into(),
@@ -87,12 +87,21 @@ fn server_frames(kind: Kind) -> Vec<(String, ServerFrame<Value>)> {
             ),
             (frames::msg(None), Core(Inbound::Message(Value::Null))),
             (
-                frames::room_msg("chat", 46, &raw(&json!({"text": "hi"}))),
+                frames::room_msg("chat", 46, None, &raw(&json!({"text": "hi"}))),
                 Core(Inbound::RoomMessage {
                     room: "chat".into(),
                     seq: 46,
                     payload: json!({"text": "hi"}),
                     user: None,
+                }),
+            ),
+            (
+                frames::room_msg("chat", 47, Some("alice"), &raw(&json!({"text": "yo"}))),
+                Core(Inbound::RoomMessage {
+                    room: "chat".into(),
+                    seq: 47,
+                    payload: json!({"text": "yo"}),
+                    user: Some(json!("alice")),
                 }),
             ),
         ],
@@ -531,16 +540,8 @@ fn assert_read_as_meant(frame: &ClientFrame<'_, Value>, action: Action) {
             }
             other => panic!("op read as {:?}", reply_kind(&other)),
         },
-        // Until the server verifies tokens it refuses `refresh` as unexpected, echoing the id;
-        // the integrator asserts the server's refresh action here instead.
-        ClientFrame::Refresh { id, .. } => match &action {
-            Action::Reply(text) => {
-                let reply: Value = serde_json::from_str(text).expect("JSON");
-                assert_eq!(
-                    (&reply["kind"], &reply["id"]),
-                    (&json!("error"), &json!(id))
-                );
-            }
+        ClientFrame::Refresh { id, token } => match &action {
+            Action::Refresh { id: i, token: t } => assert_eq!((i, t.as_str()), (id, *token)),
             other => panic!("refresh read as {:?}", reply_kind(other)),
         },
     }

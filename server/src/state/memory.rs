@@ -14,7 +14,6 @@ use super::rooms::Rooms;
 use super::sessions::{Actor, Opened, Sessions};
 use crate::lock::Locked;
 use crate::protocol::hub::Hub;
-use crate::random;
 use axum::extract::ws::Utf8Bytes;
 use resocket::doc::Op;
 use resocket::protocol::{Member, Resume};
@@ -93,7 +92,8 @@ impl Engine for MemoryEngine {
         user: Option<&str>,
         resume: Option<&Resume>,
     ) -> Result<Opened, EngineError> {
-        let token = random::token();
+        // CSPRNG; a resume gets a fresh one too (rotation).
+        let token = crate::auth::new_secret();
         let mut state = self.lock();
         Ok(state
             .sessions

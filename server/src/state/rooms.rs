@@ -203,12 +203,17 @@ impl Rooms {
         payload: &RawValue,
     ) -> Result<Outcome<u64>, EngineError> {
         check_name(name)?;
-        let room = self
-            .rooms
-            .get_mut(name)
-            .filter(|room| room.members.iter().any(|s| s.conn == conn))
-            .ok_or_else(|| EngineError::NotMember(name.to_owned()))?;
-        Ok(append(name, room, payload))
+        let not_member = || EngineError::NotMember(name.to_owned());
+        let room = self.rooms.get_mut(name).ok_or_else(not_member)?;
+        // The author is the member's verified user, never anything the client wrote.
+        let user = room
+            .members
+            .iter()
+            .find(|s| s.conn == conn)
+            .ok_or_else(not_member)?
+            .user
+            .clone();
+        Ok(append(name, room, user.as_deref(), payload))
     }
 
     /// Publishes `payload` to `name` on behalf of the server (control endpoint, price feed),
@@ -220,7 +225,7 @@ impl Rooms {
     ) -> Result<Outcome<u64>, EngineError> {
         check_name(name)?;
         let room = self.room_or_create(name)?;
-        Ok(append(name, room, payload))
+        Ok(append(name, room, None, payload))
     }
 
     /// Replaces a member's presence metadata; others get a presence `update`.
@@ -290,9 +295,10 @@ impl Rooms {
     }
 }
 
-/// Appends a message and addresses it to every member.
-fn append(name: &str, room: &mut Room, payload: &RawValue) -> Outcome<u64> {
-    let frame = Utf8Bytes::from(frames::room_msg(name, room.history.next_seq(), payload));
+/// Appends a message (by `user`, when a member published it) and addresses it to every member.
+fn append(name: &str, room: &mut Room, user: Option<&str>, payload: &RawValue) -> Outcome<u64> {
+    let seq = room.history.next_seq();
+    let frame = Utf8Bytes::from(frames::room_msg(name, seq, user, payload));
     let seq = room.history.push(frame.clone());
     Outcome::with(seq, vec![Delivery::new(To::Conns(room.conns()), frame)])
 }

@@ -5,11 +5,12 @@
 //!
 //! Resuming needs the session id, its token and the same `hello.user` (a client that switched
 //! users gets a fresh session). A resume while the session's previous connection is still open
-//! takes the session over: the caller closes the old connection (4000 "session resumed
+//! takes the session over: the caller closes the old connection (4409 "session resumed
 //! elsewhere") and replies of running requests go to the new one.
 
 use super::dedup::{Dedup, Seen};
 use super::delivery::ConnId;
+use crate::auth::secrets_match;
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::Resume;
 use std::collections::HashMap;
@@ -109,11 +110,15 @@ impl Sessions {
         self.forget_expired(now);
         let known = resume.and_then(|r| {
             let entry = self.by_id.get_mut(&r.session)?;
-            (entry.token == r.token && entry.user.as_deref() == user).then_some((r, entry))
+            // Constant time: the comparison must not tell how much of a guess was right.
+            (secrets_match(&entry.token, &r.token) && entry.user.as_deref() == user)
+                .then_some((r, entry))
         });
         if let Some((resume, entry)) = known {
             entry.detached_at = None;
             let replaced = entry.conn.replace(conn).filter(|old| *old != conn);
+            // Rotated on every resume: a token seen once (a log, a stolen frame) resumes nothing.
+            entry.token = new_token;
             return Opened {
                 session: Session {
                     id: resume.session.clone(),
@@ -220,9 +225,33 @@ mod tests {
         );
         assert!(again.resumed);
         assert_eq!(again.replaced, None);
-        assert_eq!(again.session, first.session);
+        assert_eq!(again.session.id, first.session.id);
+        assert_eq!(again.session.token, "t2", "rotated on resume");
+        // The old token no longer resumes it.
+        sessions.detach(t0 + ms(99), "s-1", 2);
+        let stale = sessions.open(
+            t0 + ms(100),
+            Some("alice"),
+            Some(&resume(&first.session)),
+            3,
+            "t3".into(),
+        );
+        assert!(!stale.resumed);
+        sessions.detach(t0 + ms(100), &stale.session.id, 3);
+        let again = sessions.open(
+            t0 + ms(101),
+            Some("alice"),
+            Some(&resume(&again.session)),
+            2,
+            "t4".into(),
+        );
+        assert!(again.resumed);
         assert_eq!(sessions.connection("s-1"), Some(2));
-        assert_eq!(sessions.count(t0 + ms(99)), 1);
+        assert_eq!(
+            sessions.count(t0 + ms(101)),
+            2,
+            "s-1 and the stale attempt's new session"
+        );
     }
 
     #[test]

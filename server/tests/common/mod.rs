@@ -3,7 +3,8 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 use futures_util::{SinkExt, StreamExt};
-use resocket_server::{Server, ServerConfig};
+use resocket_server::auth::AuthPolicy;
+use resocket_server::{AuthConfig, Server, ServerConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +28,11 @@ pub async fn start(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
         shutdown_grace: Duration::from_millis(250),
         // The tests use the demo methods and the price feed.
         demo: true,
+        // Today's tests identify as the user they claim (--insecure-trust-client-user).
+        auth: AuthConfig {
+            policy: AuthPolicy::insecure_trust_claimed_user(),
+            ..AuthConfig::default()
+        },
         ..ServerConfig::default()
     };
     adjust(&mut config);
