@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Package tests in headless Chromium against the real server: the demo site and example apps
-# (tests/pkg, tests/examples), the React hooks (tests/react) and bundler resolution; and the
+# (tests/pkg, tests/examples), the React hooks (tests/react) and bundler resolution; the trust
+# boundary (tests/auth: JWT, origins, the server API and a backend); and the
 # package in Node (tests/node: no global WebSocket on Node 20, the ws package's instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +25,5 @@ RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static $OUT" \
   scripts/with-server.sh "$addr" node --test --test-concurrency=1 tests/pkg/ tests/react/ tests/examples/ tests/node/
 # The server API helper against the real server (its own server, with an API key).
 scripts/test-server-api.sh
+# The trust boundary in Chromium: tokens, refresh, refusals, origins, the API and the backend.
+scripts/test-auth.sh

@@ -9,10 +9,11 @@ shift
 server=target/release/resocket-server
 cargo build --release -p resocket-server --quiet
 log=$(mktemp -t resocket-server.XXXXXX.log)
-# SERVER_ARGS adds server options, e.g. "--static out/demo".
-# The tests use the demo methods and the price feed (--demo), and identify as the user they
-# claim (--insecure-trust-client-user).
-"$server" --addr "$addr" --demo --insecure-trust-client-user ${SERVER_ARGS:-} >"$log" 2>&1 &
+# SERVER_ARGS adds server options, e.g. "--static out/demo". SERVER_MODE_ARGS replaces the
+# default mode: the demo methods and the price feed (--demo), with clients identified as the
+# user they claim (--insecure-trust-client-user).
+# shellcheck disable=SC2086 # both hold several options
+"$server" --addr "$addr" ${SERVER_MODE_ARGS:---demo --insecure-trust-client-user} ${SERVER_ARGS:-} >"$log" 2>&1 &
 pid=$!
 stop() {
   kill -TERM "$pid" 2>/dev/null || true
