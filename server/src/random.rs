@@ -1,7 +1,8 @@
 //! Non-cryptographic randomness for the price feed (resume tokens come from the CSPRNG in
 //! `auth::secret`): std's `RandomState`
 //! (keyed per process by the OS) hashing the clock and a counter, and a xorshift generator.
-//! Unpredictable enough for a test server; not for secrets that matter.
+//! Unpredictable enough for a test server; not for secrets that matter. Stream epochs
+//! ([`epoch`]) come from the OS CSPRNG.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -20,6 +21,18 @@ pub fn seed() -> u64 {
     hasher.write_u128(nanos);
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     hasher.finish()
+}
+
+/// A fresh stream epoch: 64 bits from the OS CSPRNG as 16 hex digits. Epochs only need to
+/// differ between a stream's lives (a restart), not to be secret: should the OS source fail,
+/// [`seed`] (keyed per process, clock and counter) stands in rather than failing the caller.
+pub fn epoch() -> String {
+    let mut bytes = [0u8; 8];
+    let value = match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => seed(),
+    };
+    format!("{value:016x}")
 }
 
 /// xorshift64*: small, fast, good enough for a random walk.
@@ -49,6 +62,14 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epochs_are_16_hex_digits_and_distinct() {
+        let (a, b) = (epoch(), epoch());
+        assert_eq!(a.len(), 16);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn symmetric_stays_in_range_and_varies() {

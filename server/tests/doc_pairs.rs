@@ -78,8 +78,14 @@ fn op_frame(origin: &str, cseq: u64, op: &Op<Value>) -> String {
 }
 
 /// The `sync` frame a driver sends, through the client's codec.
-fn sync_frame(id: u64, doc: &str, since: Option<u64>) -> String {
-    encode_client_frame::<Value>(ClientFrame::Sync { id, doc, since }).to_string()
+fn sync_frame(id: u64, doc: &str, since: Option<u64>, epoch: Option<&str>) -> String {
+    encode_client_frame::<Value>(ClientFrame::Sync {
+        id,
+        doc,
+        since,
+        epoch,
+    })
+    .to_string()
 }
 
 /// Decodes a document frame the server wrote, with the client's codec.
@@ -243,9 +249,14 @@ impl Client {
                     }
                 }
                 CoreAction::Send(Transmit::User { frame, .. }) => self.outbox.push(frame),
-                CoreAction::Send(Transmit::Sync { id, doc, since }) => {
-                    self.outbox.push(sync_frame(id, &doc, since))
-                }
+                CoreAction::Send(Transmit::Sync {
+                    id,
+                    doc,
+                    since,
+                    epoch,
+                }) => self
+                    .outbox
+                    .push(sync_frame(id, &doc, since, epoch.as_deref())),
                 CoreAction::Send(_) => {}
             }
         }
@@ -480,8 +491,9 @@ fn pending_ops_restored_after_a_reload_are_applied_once_and_confirmed() {
     first.local(&server, set(json!(1)));
     first.local(&server, set(json!(2)));
     let saved = first.core.doc(DOC).expect("open");
-    let (rev, entries, pending) = (
+    let (rev, epoch, entries, pending) = (
         saved.confirmed.rev,
+        saved.epoch.clone(),
         saved
             .confirmed
             .entries
@@ -495,7 +507,7 @@ fn pending_ops_restored_after_a_reload_are_applied_once_and_confirmed() {
 
     // The reloaded page has another origin but restores the saved state.
     let mut core = Core::new(config("c-new"), 1).expect("config");
-    core.open_doc_restored(DOC, rev, entries, pending);
+    core.open_doc_restored(DOC, rev, epoch, entries, pending);
     let mut clients = vec![Client::with_core(core)];
     assert_eq!(
         clients[0].core.doc(DOC).expect("open").view.get("k"),

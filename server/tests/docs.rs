@@ -34,6 +34,28 @@ async fn sync_doc(ws: &mut Ws, id: u64, doc: &str, since: Option<u64>) {
     .await;
 }
 
+/// Syncs from revision `since` of `epoch`: replayed only when `epoch` is the document's.
+async fn sync_since(ws: &mut Ws, id: u64, doc: &str, since: u64, epoch: &str) {
+    let payload = json!({"since": since, "epoch": epoch});
+    send_json(
+        ws,
+        json!({"kind": "sync", "id": id, "room": doc, "payload": payload}),
+    )
+    .await;
+}
+
+/// The epoch of `doc` (created if needed), as a fresh subscriber's snapshot says.
+async fn epoch_of(server: &resocket_server::Server, doc: &str) -> String {
+    let (mut ws, _) = welcomed(server).await;
+    sync_doc(&mut ws, 1, doc, None).await;
+    let snapshot = expect_kind(&mut ws, "snapshot").await;
+    close(ws).await;
+    snapshot["payload"]["epoch"]
+        .as_str()
+        .expect("a snapshot has an epoch")
+        .to_owned()
+}
+
 /// Sends a client op: `body` is `{key, op, value?, ifRev?}`, `origin` is added.
 async fn op(ws: &mut Ws, doc: &str, origin: &str, cseq: u64, body: Value) {
     let mut payload = body;
@@ -129,17 +151,31 @@ async fn sync_on_a_new_document_gets_an_empty_snapshot_at_revision_0() {
     assert_eq!(get(addr, "/control/doc?name=board").await.status, 404);
     let (mut ws, _) = welcomed(&server).await;
     sync_doc(&mut ws, 9, "board", None).await;
+    let snapshot = next_json(&mut ws).await;
+    let epoch = snapshot["payload"]["epoch"].as_str().expect("an epoch");
     assert_eq!(
-        next_json(&mut ws).await,
-        json!({"kind":"snapshot","id":9,"room":"board","seq":0,"payload":{"entries":{}}})
+        snapshot,
+        json!({"kind":"snapshot","id":9,"room":"board","seq":0,
+               "payload":{"entries":{},"epoch":epoch}})
     );
     // `since` ahead of the server also gets a snapshot; `since` 0 is up to date.
-    sync_doc(&mut ws, 10, "board", Some(3)).await;
+    sync_since(&mut ws, 10, "board", 3, epoch).await;
     assert_eq!(expect_kind(&mut ws, "snapshot").await["seq"], 0);
-    sync_doc(&mut ws, 11, "board", Some(0)).await;
+    sync_since(&mut ws, 11, "board", 0, epoch).await;
     assert_eq!(
         next_json(&mut ws).await,
-        json!({"kind":"synced","id":11,"room":"board","seq":0})
+        json!({"kind":"synced","id":11,"room":"board","seq":0,"payload":{"epoch":epoch}})
+    );
+    // In another epoch, or without one (an old client), `since` 0 means nothing: a snapshot.
+    sync_since(&mut ws, 12, "board", 0, "another").await;
+    assert_eq!(
+        expect_kind(&mut ws, "snapshot").await["payload"]["epoch"],
+        epoch
+    );
+    sync_doc(&mut ws, 13, "board", Some(0)).await;
+    assert_eq!(
+        expect_kind(&mut ws, "snapshot").await["payload"]["epoch"],
+        epoch
     );
     assert_eq!(
         control_doc(&server, "board").await,
@@ -328,7 +364,8 @@ async fn duplicates_are_answered_from_the_record_and_never_applied_twice() {
     op(&mut again, "d", "a", 2, stale).await;
     assert_eq!(next_json(&mut again).await, rejected);
     // After syncing from 0 it sees op 1 once in the replay; the re-send is answered again.
-    sync_doc(&mut again, 2, "d", Some(0)).await;
+    let epoch = epoch_of(&server, "d").await;
+    sync_since(&mut again, 2, "d", 0, &epoch).await;
     assert_eq!(next_json(&mut again).await, first);
     assert_eq!(expect_kind(&mut again, "synced").await["seq"], 1);
     op(&mut again, "d", "a", 1, set).await;
@@ -361,8 +398,9 @@ async fn sync_with_since_in_the_log_replays_then_says_synced() {
         .await;
         expect_kind(&mut writer, "op").await;
     }
+    let epoch = epoch_of(&server, "d").await;
     let (mut late, _) = welcomed(&server).await;
-    sync_doc(&mut late, 4, "d", Some(2)).await;
+    sync_since(&mut late, 4, "d", 2, &epoch).await;
     for rev in 3..=5u64 {
         assert_eq!(
             next_json(&mut late).await,
@@ -377,12 +415,12 @@ async fn sync_with_since_in_the_log_replays_then_says_synced() {
     }
     assert_eq!(
         next_json(&mut late).await,
-        json!({"kind":"synced","id":4,"room":"d","seq":5})
+        json!({"kind":"synced","id":4,"room":"d","seq":5,"payload":{"epoch":epoch}})
     );
-    sync_doc(&mut late, 5, "d", Some(5)).await;
+    sync_since(&mut late, 5, "d", 5, &epoch).await;
     assert_eq!(
         next_json(&mut late).await,
-        json!({"kind":"synced","id":5,"room":"d","seq":5})
+        json!({"kind":"synced","id":5,"room":"d","seq":5,"payload":{"epoch":epoch}})
     );
     // Subscribed now: later ops arrive live.
     op(
@@ -414,13 +452,14 @@ async fn since_older_than_the_log_gets_a_snapshot_that_matches_the_server() {
     }
     let (mut reader, _) = welcomed(&server).await;
     // The log holds revisions 4 and 5: since 2 is too old, since 3 is not.
-    sync_doc(&mut reader, 1, "d", Some(2)).await;
+    let epoch = epoch_of(&server, "d").await;
+    sync_since(&mut reader, 1, "d", 2, &epoch).await;
     let snapshot = expect_kind(&mut reader, "snapshot").await;
     assert_eq!(snapshot["id"], 1);
     assert_eq!(snapshot["seq"], 5);
     let mut view = View::from_snapshot(&snapshot);
     assert_eq!(view.json(), control_doc(&server, "d").await);
-    sync_doc(&mut reader, 2, "d", Some(3)).await;
+    sync_since(&mut reader, 2, "d", 3, &epoch).await;
     assert_eq!(expect_kind(&mut reader, "op").await["seq"], 4);
     assert_eq!(expect_kind(&mut reader, "op").await["seq"], 5);
     assert_eq!(expect_kind(&mut reader, "synced").await["seq"], 5);

@@ -43,12 +43,14 @@ async fn joined_lists_the_members_and_the_others_see_a_presence_join() {
 
     let joined = join(&mut alice, 3, "chat", json!({"meta": {"name": "Alice"}})).await;
     let alice_member = json!({"id": a.session, "user": "alice", "meta": {"name": "Alice"}});
+    let epoch = joined["payload"]["epoch"].as_str().expect("an epoch");
     assert_eq!(
         joined,
         json!({"kind":"joined","id":3,"room":"chat","seq":0,
-               "payload":{"recovered":true,"members":[alice_member]}})
+               "payload":{"recovered":true,"epoch":epoch,"members":[alice_member]}})
     );
     let joined = join(&mut bob, 1, "chat", json!(null)).await;
+    assert_eq!(joined["payload"]["epoch"], epoch, "one stream, one epoch");
     let bob_member = json!({"id": b.session, "user": "bob"});
     assert_eq!(
         joined["payload"]["members"],
@@ -101,7 +103,8 @@ async fn a_rejoin_with_since_replays_what_was_missed() {
     let server = quiet_server(100).await;
     let addr = server.local_addr();
     let (mut a, welcome) = handshake(&server, None, None).await;
-    join(&mut a, 1, "news", json!({})).await;
+    let joined = join(&mut a, 1, "news", json!({})).await;
+    let epoch = joined["payload"]["epoch"].clone();
     for n in 1..=2 {
         publish(&mut a, "news", json!(n)).await;
         assert_eq!(next_json(&mut a).await, msg("news", n, json!(n)));
@@ -114,7 +117,7 @@ async fn a_rejoin_with_since_replays_what_was_missed() {
     }
 
     let (mut a, _) = handshake(&server, None, welcome.resume()).await;
-    let joined = join(&mut a, 2, "news", json!({"since": 2})).await;
+    let joined = join(&mut a, 2, "news", json!({"since": 2, "epoch": epoch})).await;
     assert_eq!(
         (&joined["seq"], &joined["payload"]["recovered"]),
         (&json!(5), &json!(true))
@@ -125,14 +128,22 @@ async fn a_rejoin_with_since_replays_what_was_missed() {
     expect_quiet(&mut a).await;
 
     // Joining again is idempotent: another joined, a replay per since, no duplicate member.
-    let joined = join(&mut a, 3, "news", json!({"since": 4})).await;
+    let joined = join(&mut a, 3, "news", json!({"since": 4, "epoch": epoch})).await;
     assert_eq!(
         joined["payload"]["members"].as_array().map(Vec::len),
         Some(1)
     );
     assert_eq!(next_json(&mut a).await, msg("news", 5, json!(5)));
-    let joined = join(&mut a, 4, "news", json!({"since": 5})).await;
+    let joined = join(&mut a, 4, "news", json!({"since": 5, "epoch": epoch})).await;
     assert_eq!(joined["payload"]["recovered"], true);
+    expect_quiet(&mut a).await;
+    // Ahead of the stream (a position it never reached) is never up to date.
+    let joined = join(&mut a, 5, "news", json!({"since": 500, "epoch": epoch})).await;
+    assert_eq!(joined["payload"]["recovered"], false);
+    expect_quiet(&mut a).await;
+    // Without an epoch (an old client) `since` may count in another stream: not recovered.
+    let joined = join(&mut a, 6, "news", json!({"since": 4})).await;
+    assert_eq!(joined["payload"]["recovered"], false);
     expect_quiet(&mut a).await;
     server.shutdown().await.expect("clean shutdown");
 }
@@ -145,14 +156,15 @@ async fn a_gap_beyond_the_history_is_not_recovered_and_nothing_is_replayed() {
         post(addr, "/control/publish?room=r", &n.to_string()).await;
     }
     let (mut ws, _) = handshake(&server, None, None).await;
-    let joined = join(&mut ws, 1, "r", json!({"since": 1})).await;
+    let epoch = join(&mut ws, 9, "r", json!({})).await["payload"]["epoch"].clone();
+    let joined = join(&mut ws, 1, "r", json!({"since": 1, "epoch": epoch})).await;
     assert_eq!(
         (&joined["seq"], &joined["payload"]["recovered"]),
         (&json!(6), &json!(false))
     );
     expect_quiet(&mut ws).await;
     // Exactly at the edge of the history: recovered.
-    let joined = join(&mut ws, 2, "r", json!({"since": 3})).await;
+    let joined = join(&mut ws, 2, "r", json!({"since": 3, "epoch": epoch})).await;
     assert_eq!(joined["payload"]["recovered"], true);
     for n in 4..=6 {
         assert_eq!(next_json(&mut ws).await, msg("r", n, json!(n)));

@@ -237,11 +237,13 @@ impl Client {
                 driver.persisted.insert(name.clone(), key);
             }
             match saved {
-                Some(saved) => {
-                    driver
-                        .core
-                        .open_doc_restored(&name, saved.rev, saved.entries, saved.pending)
-                }
+                Some(saved) => driver.core.open_doc_restored(
+                    &name,
+                    saved.rev,
+                    saved.epoch,
+                    saved.entries,
+                    saved.pending,
+                ),
                 None => driver.core.open_doc(&name),
             }
         }

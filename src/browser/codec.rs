@@ -103,18 +103,26 @@ pub fn encode(transmit: &Transmit<JsFrame>) -> JsString {
             id,
             room,
             since,
+            epoch,
             meta,
         } => ClientFrame::Join {
             id: *id,
             room,
             since: *since,
+            epoch: epoch.as_deref(),
             meta: meta.as_ref().map(JsFrame::parse),
         },
         Transmit::Leave { id, room } => ClientFrame::Leave { id: *id, room },
-        Transmit::Sync { id, doc, since } => ClientFrame::Sync {
+        Transmit::Sync {
+            id,
+            doc,
+            since,
+            epoch,
+        } => ClientFrame::Sync {
             id: *id,
             doc,
             since: *since,
+            epoch: epoch.as_deref(),
         },
         Transmit::Unsync { id, doc } => ClientFrame::Unsync { id: *id, doc },
         Transmit::Refresh { id, token } => ClientFrame::Refresh { id: *id, token },

@@ -89,6 +89,13 @@ export interface DocEvents {
   /** The op is gone from the view; re-apply it (`doc[op](key, value)`) to try again on the new state. */
   rejected: { cseq: number; key: string; op: "set" | "delete" | "merge"; value: unknown; error: ResocketError };
   synced: { rev: number };
+  /**
+   * The server's document has another history than the one this copy knew (its epoch changed:
+   * the server restarted, or the document was created again). The confirmed state (and a
+   * persisted copy) was replaced by the server's snapshot at `rev`; edits still pending are kept
+   * and re-sent on top of it. Comes before that snapshot's `change` and `synced`.
+   */
+  reset: { rev: number };
   /** The server refused to sync the document (for example `Forbidden`): it stays open and unsynced, local edits wait, and it syncs again on the next connection. */
   error: ResocketError;
 }

@@ -18,6 +18,8 @@ const PENDING: &str = "pending";
 /// A document's state as restored from storage.
 pub struct Saved {
     pub rev: u64,
+    /// The epoch `rev` counts in; `None` for a copy saved before epochs or before any sync.
+    pub epoch: Option<String>,
     pub entries: Vec<(String, JsValue, u64)>,
     pub pending: Vec<PendingOp<JsValue, JsFrame>>,
 }
@@ -48,6 +50,7 @@ pub fn save(key: &str, state: &DocState<JsValue, JsFrame>) {
     }
     let document = ObjectBuilder::new()
         .number(field::REV, state.confirmed.rev)
+        .set(field::EPOCH, state.epoch.as_deref().unwrap_or_default())
         .set(field::ENTRIES, entries)
         .set(PENDING, pending)
         .build();
@@ -86,6 +89,9 @@ pub fn load(key: &str) -> Option<Saved> {
     }
     Some(Saved {
         rev,
+        epoch: prop(&saved, field::EPOCH)
+            .as_string()
+            .filter(|e| !e.is_empty()),
         entries,
         pending,
     })

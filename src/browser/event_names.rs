@@ -59,6 +59,9 @@ event_names!(
         Confirmed = "confirmed",
         Rejected = "rejected",
         Synced = "synced",
+        /// The server's document has another history (epoch): its snapshot replaced the
+        /// confirmed state; pending ops are re-sent on top of it.
+        Reset = "reset",
         /// The server refused the sync: the document stays unsynced until the next connection.
         Error = "error",
     }

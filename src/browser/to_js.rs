@@ -129,6 +129,11 @@ pub fn event(event: Event<JsValue>, to: &mut impl Deliver) {
             DocEvent::Synced,
             &ObjectBuilder::new().number("rev", rev).build(),
         ),
+        Event::DocReset { doc, rev } => to.doc(
+            &doc,
+            DocEvent::Reset,
+            &ObjectBuilder::new().number("rev", rev).build(),
+        ),
         Event::DocError { doc, error } => to.doc(&doc, DocEvent::Error, &client_error(&error)),
     }
 }

@@ -375,8 +375,11 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 room,
                 seq,
                 recovered,
+                epoch,
                 members,
-            } => self.rooms.on_joined(out, id, room, seq, recovered, members),
+            } => self
+                .rooms
+                .on_joined(out, id, room, (seq, epoch), recovered, members),
             Inbound::Left { .. } => {}
             Inbound::Presence {
                 room,
@@ -759,17 +762,20 @@ impl<F: WireSize + Clone + OpFrame<P>, P: Clone + Json + PartialEq> ClientCore<F
     }
 
     /// Opens document `name` with state saved earlier (by an earlier page): the confirmed
-    /// entries at `rev` and the ops that were still pending. It catches up from `rev` and then
-    /// re-sends the pending ops, which the server applies once each.
+    /// entries at `rev` of `epoch` and the ops that were still pending. It catches up from
+    /// `rev` and then re-sends the pending ops, which the server applies once each. A saved
+    /// copy of another epoch (or saved without one) is replaced by the server's snapshot, with
+    /// [`Event::DocReset`].
     pub fn open_doc_restored(
         &mut self,
         name: &str,
         rev: u64,
+        epoch: Option<String>,
         entries: Vec<(String, P, u64)>,
         pending: Vec<PendingOp<P, F>>,
     ) {
         self.docs
-            .open_restored(&mut self.out, name, rev, entries, pending);
+            .open_restored(&mut self.out, name, rev, epoch, entries, pending);
     }
 
     /// A document frame arrived.

@@ -40,6 +40,9 @@ pub struct DocState<V, F> {
     pub synced: bool,
     /// `confirmed` came from the server at least once, so a resync can ask for ops `since` it.
     has_base: bool,
+    /// The epoch `confirmed` counts in: the server's (from `snapshot`/`synced`) or the saved
+    /// copy's (`""` for a copy saved without one). A snapshot of another epoch is a reset.
+    pub epoch: Option<String>,
     /// Id of the `sync` in flight, to match a refusal.
     sync_id: Option<u64>,
 }
@@ -53,6 +56,7 @@ impl<V, F> DocState<V, F> {
             view: Doc::new(),
             synced: false,
             has_base: false,
+            epoch: None,
             sync_id: None,
         }
     }
@@ -281,10 +285,12 @@ impl<V: Clone, F: Clone + WireSize> Docs<V, F> {
         doc.synced = false;
         doc.sync_id = Some(id);
         let since = doc.has_base.then_some(doc.confirmed.rev);
+        let epoch = doc.epoch.clone().filter(|e| !e.is_empty());
         out.send(Transmit::Sync {
             id,
             doc: name.to_owned(),
             since,
+            epoch,
         });
     }
 }
@@ -326,13 +332,15 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
     }
 
     /// Opens document `name` with state saved earlier (by an earlier page): the confirmed
-    /// entries at `rev` and the ops that were still pending. It catches up from `rev` and then
-    /// re-sends the pending ops, which the server applies once each.
+    /// entries at `rev` of `epoch` and the ops that were still pending. It catches up from
+    /// `rev` and then re-sends the pending ops, which the server applies once each. A saved
+    /// copy of another epoch (or of none) is replaced by the server's snapshot with a reset.
     pub fn open_restored(
         &mut self,
         out: &mut Sink<F, V>,
         name: &str,
         rev: u64,
+        epoch: Option<String>,
         entries: Vec<(String, V, u64)>,
         pending: Vec<PendingOp<V, F>>,
     ) {
@@ -346,6 +354,9 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
         }
         if let Some(state) = self.docs.get_mut(name) {
             state.pending = pending;
+            // A copy with server state but no epoch (saved before epochs) counts in an unknown
+            // one: `""`, which no server epoch matches.
+            state.epoch = epoch.or_else(|| (rev > 0).then(String::new));
             let changed = state.reset_confirmed(rev, entries);
             doc_changed(out, name, changed);
         }
@@ -388,12 +399,13 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
                     },
                 });
             }
-            DocInbound::Synced { doc, rev } => {
+            DocInbound::Synced { doc, rev, epoch } => {
                 let Some(state) = self.docs.get_mut(&doc) else {
                     return;
                 };
-                if rev != state.confirmed.rev {
-                    // The replay did not bring us to the server's revision: start over.
+                if rev != state.confirmed.rev || epoch != state.epoch {
+                    // The replay did not bring us to the server's revision (or its epoch): start
+                    // over with a snapshot.
                     state.has_base = false;
                     self.send_sync(out, &doc);
                     return;
@@ -401,10 +413,25 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
                 state.has_base = true;
                 self.on_synced(out, &doc);
             }
-            DocInbound::Snapshot { doc, rev, entries } => {
+            DocInbound::Snapshot {
+                doc,
+                rev,
+                epoch,
+                entries,
+            } => {
                 let Some(state) = self.docs.get_mut(&doc) else {
                     return;
                 };
+                if state.epoch.is_some() && state.epoch != epoch {
+                    // Another history (the server restarted): what was confirmed is gone. The
+                    // event comes first, so a saved copy is only replaced along with it; the
+                    // pending ops stay and are re-sent on top of the snapshot.
+                    out.emit(Event::DocReset {
+                        doc: doc.clone(),
+                        rev,
+                    });
+                }
+                state.epoch = epoch;
                 let changed = state.reset_confirmed(rev, entries);
                 doc_changed(out, &doc, changed);
                 self.on_synced(out, &doc);

@@ -291,6 +291,14 @@ pub enum Event<P> {
         op: Op<P>,
         error: ClientError,
     },
+    /// The server's document has another history (its epoch changed: the server restarted, or
+    /// the document was created again): the confirmed state was replaced by its snapshot at
+    /// `rev`, and pending ops are re-sent on top of it. Emitted before the `DocChanged` and
+    /// `DocSynced` of that snapshot.
+    DocReset {
+        doc: String,
+        rev: u64,
+    },
     /// The document caught up with the server (after opening or a reconnect).
     DocSynced {
         doc: String,

@@ -44,6 +44,8 @@ pub struct Room<F, P> {
     pub state: RoomState,
     /// Highest sequence number delivered; `None` until the first `joined` or message.
     pub last_seq: Option<u64>,
+    /// The epoch of the stream `last_seq` counts in (from `joined`), sent with it on rejoin.
+    epoch: Option<String>,
     /// Id of the join in flight, to match a refusal.
     join_id: Option<u64>,
     /// Encoded presence metadata, re-sent with every (re)join.
@@ -97,6 +99,7 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
                 refs: 1,
                 state: RoomState::Joining,
                 last_seq: None,
+                epoch: None,
                 join_id: None,
                 meta,
                 unsent_meta: None,
@@ -237,13 +240,14 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
         }
     }
 
-    /// The server acknowledged a join (`id` names it when the server echoes it).
+    /// The server acknowledged a join (`id` names it when the server echoes it); `(seq, epoch)`
+    /// is the room's latest sequence number and its stream's epoch.
     pub fn on_joined(
         &mut self,
         out: &mut Sink<F, P>,
         id: Option<u64>,
         room: String,
-        seq: u64,
+        (seq, epoch): (u64, Option<String>),
         recovered: bool,
         members: Vec<Member<P>>,
     ) {
@@ -254,10 +258,16 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
             return; // answers an earlier join of a room left and joined again since
         }
         entry.join_id = None;
-        // A fresh join starts from now; an unrecovered rejoin skips what is gone for good.
-        if entry.last_seq.is_none() || !recovered {
-            entry.last_seq = Some(entry.last_seq.map_or(seq, |last| last.max(seq)));
+        if entry.epoch.is_some() && entry.epoch != epoch {
+            // Another stream (the server restarted): its numbers start over, and every message
+            // of it that arrives (a replay from its start, then live ones) is new.
+            entry.last_seq = Some(0);
+        } else if entry.last_seq.is_none() || !recovered {
+            // A fresh join starts from now; an unrecovered rejoin continues from the server's
+            // position, which is authoritative (even below ours: nothing above it exists).
+            entry.last_seq = Some(seq);
         }
+        entry.epoch = epoch;
         entry.members = members.into_iter().map(|m| (m.id.clone(), m)).collect();
         entry.state = RoomState::Joined { recovered };
         // Metadata set while joining may be newer than what the join carried.
@@ -338,6 +348,7 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
             id,
             room: room.to_owned(),
             since: entry.last_seq,
+            epoch: entry.epoch.clone(),
             meta: entry.meta.clone(),
         });
     }

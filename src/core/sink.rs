@@ -25,11 +25,12 @@ pub enum Transmit<F> {
         frame: F,
         kind: UserKind,
     },
-    /// `meta` is the encoded presence metadata.
+    /// `meta` is the encoded presence metadata; `epoch` is the stream `since` counts in.
     Join {
         id: u64,
         room: String,
         since: Option<u64>,
+        epoch: Option<String>,
         meta: Option<F>,
     },
     Leave {
@@ -40,11 +41,13 @@ pub enum Transmit<F> {
         room: String,
         meta: F,
     },
-    /// Subscribe to document `doc` and catch up from revision `since` (a snapshot when `None`).
+    /// Subscribe to document `doc` and catch up from revision `since` of `epoch` (a snapshot
+    /// when `None`, or when the server's document has another epoch).
     Sync {
         id: u64,
         doc: String,
         since: Option<u64>,
+        epoch: Option<String>,
     },
     Unsync {
         id: u64,

@@ -47,6 +47,7 @@ pub mod field {
     pub const ENTRIES: &str = "entries";
     pub const REV: &str = "rev";
     pub const EXPIRES_IN: &str = "expiresIn";
+    pub const EPOCH: &str = "epoch";
 }
 
 /// What the browser's `readFrame` (glue.js) reports about a received frame before any field
@@ -355,6 +356,7 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
                 room: r.string(field::ROOM),
                 seq: r.u64(field::SEQ),
                 recovered: body.bool(field::RECOVERED),
+                epoch: body.optional(field::EPOCH, J::as_string),
                 members,
             })
         }
@@ -413,9 +415,11 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
         Kind::Synced => Doc(DocInbound::Synced {
             doc: r.string(field::ROOM),
             rev: r.u64(field::SEQ),
+            epoch: r.at(&r.payload()).optional(field::EPOCH, J::as_string),
         }),
         Kind::Snapshot => {
-            let entries = r.at(&r.object(field::PAYLOAD)).object(field::ENTRIES);
+            let body = r.object(field::PAYLOAD);
+            let entries = r.at(&body).object(field::ENTRIES);
             let mut parsed = Vec::new();
             for (key, entry) in entries.entries() {
                 let value = entry.get(field::VALUE).unwrap_or_else(J::null);
@@ -424,6 +428,7 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
             Doc(DocInbound::Snapshot {
                 doc: r.string(field::ROOM),
                 rev: r.u64(field::SEQ),
+                epoch: r.at(&body).optional(field::EPOCH, J::as_string),
                 entries: parsed,
             })
         }
@@ -507,6 +512,8 @@ pub enum ClientFrame<'a, J> {
         id: u64,
         room: &'a str,
         since: Option<u64>,
+        /// The epoch `since` counts in.
+        epoch: Option<&'a str>,
         meta: Option<J>,
     },
     Leave {
@@ -525,6 +532,8 @@ pub enum ClientFrame<'a, J> {
         id: u64,
         doc: &'a str,
         since: Option<u64>,
+        /// The epoch `since` counts in.
+        epoch: Option<&'a str>,
     },
     Unsync {
         id: u64,
@@ -587,9 +596,14 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             id,
             room,
             since,
+            epoch,
             meta,
         } => {
-            let body = object(&mut [(field::SINCE, since.map(J::number)), (field::META, meta)]);
+            let body = object(&mut [
+                (field::SINCE, since.map(J::number)),
+                (field::EPOCH, epoch.map(J::string)),
+                (field::META, meta),
+            ]);
             (Kind::Join, Some(id), Some(room), None, Some(body))
         }
         ClientFrame::Leave { id, room } => (Kind::Leave, Some(id), Some(room), None, None),
@@ -600,8 +614,16 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             let body = object(&mut [(field::META, Some(meta))]);
             (Kind::Presence, None, Some(room), None, Some(body))
         }
-        ClientFrame::Sync { id, doc, since } => {
-            let body = object(&mut [(field::SINCE, since.map(J::number))]);
+        ClientFrame::Sync {
+            id,
+            doc,
+            since,
+            epoch,
+        } => {
+            let body = object(&mut [
+                (field::SINCE, since.map(J::number)),
+                (field::EPOCH, epoch.map(J::string)),
+            ]);
             (Kind::Sync, Some(id), Some(doc), None, Some(body))
         }
         ClientFrame::Unsync { id, doc } => (Kind::Unsync, Some(id), Some(doc), None, None),

@@ -33,6 +33,8 @@ pub enum Inbound<P> {
         room: String,
         seq: u64,
         recovered: bool,
+        /// The room stream's epoch (absent from servers that predate epochs).
+        epoch: Option<String>,
         members: Vec<Member<P>>,
     },
     Left {
@@ -80,12 +82,17 @@ pub enum DocInbound<P> {
         cseq: u64,
         error: ErrorBody,
     },
-    /// The replay after `sync` is complete; the document is at `rev`.
-    Synced { doc: String, rev: u64 },
-    /// The whole document at `rev`: `(key, value, key revision)`.
+    /// The replay after `sync` is complete; the document is at `rev` in `epoch`.
+    Synced {
+        doc: String,
+        rev: u64,
+        epoch: Option<String>,
+    },
+    /// The whole document at `rev` in `epoch`: `(key, value, key revision)`.
     Snapshot {
         doc: String,
         rev: u64,
+        epoch: Option<String>,
         entries: Vec<(String, P, u64)>,
     },
 }

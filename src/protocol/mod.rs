@@ -270,6 +270,9 @@ pub struct JoinBody<P> {
     /// Last sequence number the client saw in this room: the server replays what came after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<u64>,
+    /// The room stream's epoch `since` counts in (the last `joined.epoch` seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
     /// The member's presence metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<P>,
@@ -279,8 +282,12 @@ pub struct JoinBody<P> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "P: Deserialize<'de>"))]
 pub struct JoinedBody<P> {
-    /// False when `since` was older than the room's history: messages were missed for good.
+    /// False when messages may have been missed for good: `since` was older than the room's
+    /// history, ahead of it, or counted in another epoch (or came without one).
     pub recovered: bool,
+    /// The room stream's epoch: a random id fixed when its history started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
     /// Current members, the joiner included.
     pub members: Vec<Member<P>>,
 }
@@ -336,6 +343,18 @@ pub struct SyncBody {
     /// The document revision the client has; absent asks for a snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<u64>,
+    /// The document epoch `since` counts in (the last `snapshot`/`synced` epoch seen); a
+    /// `since` without the document's current epoch is answered with a snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+}
+
+/// Payload of a `synced` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncedBody {
+    /// The document's epoch: a random id fixed when its history started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 /// The change an `op` makes to its key.
@@ -393,6 +412,9 @@ pub struct SnapshotEntry<P> {
 #[serde(bound(deserialize = "P: Deserialize<'de>"))]
 pub struct SnapshotBody<P> {
     pub entries: alloc::collections::BTreeMap<String, SnapshotEntry<P>>,
+    /// The document's epoch: a random id fixed when its history started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 /// Payload of a `reject` frame.

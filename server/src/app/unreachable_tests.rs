@@ -6,7 +6,7 @@ use super::{router, AppState};
 use crate::protocol::hub::Hub;
 use crate::state::{
     Actor, ClientOp, ConnId, Delivery, Engine, EngineError, Entries, OpOutcome, Opened, Published,
-    Seen, ServerOpOutcome, StateStats,
+    Seen, ServerOpOutcome, Since, StateStats,
 };
 use axum::extract::ws::Utf8Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -68,7 +68,7 @@ impl Engine for Unreachable {
         _: &Actor,
         _: Option<u64>,
         _: &str,
-        _: Option<u64>,
+        _: Option<Since>,
         _: Option<Box<RawValue>>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
         down()
@@ -90,7 +90,7 @@ impl Engine for Unreachable {
         _: ConnId,
         _: Option<u64>,
         _: &str,
-        _: Option<u64>,
+        _: Option<Since>,
         _: Q,
     ) -> Result<Vec<Utf8Bytes>, EngineError>
     where

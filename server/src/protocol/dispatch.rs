@@ -5,7 +5,7 @@
 
 use super::error::ProtocolError;
 use super::frames;
-use crate::state::{is_valid_name, ClientOp, EngineError, MAX_KEY, MAX_ORIGIN};
+use crate::state::{is_valid_name, ClientOp, EngineError, Since, MAX_KEY, MAX_ORIGIN};
 use resocket::doc::{Change, Op};
 use resocket::protocol::codec::MAX_SAFE_INTEGER;
 use resocket::protocol::json::{self, RawEnvelope};
@@ -29,10 +29,12 @@ pub enum Action {
         id: u64,
         body: RequestBody<Box<RawValue>>,
     },
+    /// Join `room`; `since` is where the client left off (replayed from there when it counts in
+    /// the room's epoch).
     Join {
         id: Option<u64>,
         room: String,
-        since: Option<u64>,
+        since: Option<Since>,
         meta: Option<Box<RawValue>>,
     },
     Leave {
@@ -50,11 +52,12 @@ pub enum Action {
         room: String,
         meta: Box<RawValue>,
     },
-    /// Subscribe to document `room` and catch up from `since`.
+    /// Subscribe to document `room` and catch up from `since` (when it counts in the document's
+    /// epoch; otherwise a snapshot).
     Sync {
         id: Option<u64>,
         room: String,
-        since: Option<u64>,
+        since: Option<Since>,
     },
     /// End the subscription to document `room`.
     Unsync {
@@ -220,15 +223,16 @@ fn room_frame(kind: Kind, envelope: RawEnvelope) -> Action {
             let body = match optional_body(payload.as_deref()).map(serde_json::from_str) {
                 None => JoinBody {
                     since: None,
+                    epoch: None,
                     meta: None,
                 },
                 Some(Ok(body)) => body,
-                Some(Err(err)) => return invalid("{since?, meta?}", err),
+                Some(Err(err)) => return invalid("{since?, epoch?, meta?}", err),
             };
             Action::Join {
                 id,
                 room,
-                since: body.since,
+                since: since(body.since, body.epoch),
                 meta: body.meta,
             }
         }
@@ -251,6 +255,11 @@ fn room_frame(kind: Kind, envelope: RawEnvelope) -> Action {
     }
 }
 
+/// A `since` with the epoch it counts in; an epoch without `since` says nothing.
+fn since(seq: Option<u64>, epoch: Option<String>) -> Option<Since> {
+    seq.map(|seq| Since { seq, epoch })
+}
+
 /// `sync`, `unsync` and `op` need a valid document name in `room`; `op` also its payload.
 fn doc_frame(kind: Kind, envelope: RawEnvelope) -> Action {
     let RawEnvelope {
@@ -267,20 +276,23 @@ fn doc_frame(kind: Kind, envelope: RawEnvelope) -> Action {
     match kind {
         Kind::Sync => {
             let body = match optional_body(payload.as_deref()).map(serde_json::from_str) {
-                None => SyncBody { since: None },
+                None => SyncBody {
+                    since: None,
+                    epoch: None,
+                },
                 Some(Ok(body)) => body,
                 Some(Err(err)) => {
                     return bad_request(
                         id,
                         Some(&room),
-                        format!("sync payload must be {{since?}} ({err})"),
+                        format!("sync payload must be {{since?, epoch?}} ({err})"),
                     )
                 }
             };
             Action::Sync {
                 id,
                 room,
-                since: body.since,
+                since: since(body.since, body.epoch),
             }
         }
         Kind::Unsync => Action::Unsync { room },
@@ -518,8 +530,19 @@ mod tests {
     #[test]
     fn doc_frames_are_validated() {
         assert!(matches!(
-            text_frame(r#"{"kind":"sync","id":9,"room":"board","payload":{"since":12}}"#, 1024),
-            Action::Sync { id: Some(9), room, since: Some(12) } if room == "board"
+            text_frame(r#"{"kind":"sync","id":9,"room":"board","payload":{"since":12,"epoch":"e1"}}"#, 1024),
+            Action::Sync { id: Some(9), room, since: Some(Since { seq: 12, epoch: Some(epoch) }) }
+                if room == "board" && epoch == "e1"
+        ));
+        assert!(matches!(
+            text_frame(r#"{"kind":"sync","room":"b","payload":{"since":12}}"#, 1024),
+            Action::Sync {
+                since: Some(Since {
+                    seq: 12,
+                    epoch: None
+                }),
+                ..
+            }
         ));
         for sync in [
             r#"{"kind":"sync","room":"b"}"#,
@@ -663,7 +686,7 @@ mod tests {
     #[test]
     fn room_frames_are_validated() {
         match text_frame(
-            r#"{"kind":"join","id":3,"room":"chat","payload":{"since":41,"meta":{"n":1}}}"#,
+            r#"{"kind":"join","id":3,"room":"chat","payload":{"since":41,"epoch":"e1","meta":{"n":1}}}"#,
             1024,
         ) {
             Action::Join {
@@ -672,11 +695,22 @@ mod tests {
                 since,
                 meta,
             } => {
-                assert_eq!((id, room.as_str(), since), (Some(3), "chat", Some(41)));
+                let since = since.map(|s| (s.seq, s.epoch));
+                assert_eq!(
+                    (id, room.as_str(), since),
+                    (Some(3), "chat", Some((41, Some("e1".to_owned()))))
+                );
                 assert_eq!(meta.map(|m| m.get().to_owned()), Some(r#"{"n":1}"#.into()));
             }
             other => panic!("expected a join, got {other:?}"),
         }
+        assert!(matches!(
+            text_frame(
+                r#"{"kind":"join","room":"r","payload":{"epoch":"e1"}}"#,
+                1024
+            ),
+            Action::Join { since: None, .. }
+        ));
         assert!(matches!(
             text_frame(r#"{"kind":"join","room":"r"}"#, 1024),
             Action::Join {

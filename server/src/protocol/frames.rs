@@ -5,7 +5,7 @@ use resocket::doc::{Change, Doc, Op};
 use resocket::protocol::json::{self, RawEnvelope};
 use resocket::protocol::{
     DocOpBody, Envelope, ErrorBody, JoinedBody, Kind, Member, OpName, PresenceChange,
-    PresenceEvent, RefreshedBody, RejectBody, SnapshotBody, SnapshotEntry, Welcome,
+    PresenceEvent, RefreshedBody, RejectBody, SnapshotBody, SnapshotEntry, SyncedBody, Welcome,
     PROTOCOL_VERSION,
 };
 use serde_json::value::RawValue;
@@ -88,15 +88,20 @@ pub fn room_msg(room: &str, seq: u64, user: Option<&str>, payload: &RawValue) ->
     serde_json::to_string(&frame).unwrap_or_else(|_| String::from("{\"kind\":\"error\"}"))
 }
 
-/// `{"kind":"joined","id"?:..,"room":..,"seq":<latest>,"payload":{"recovered":..,"members":[..]}}`
+/// `{"kind":"joined","id"?:..,"room":..,"seq":<latest>,"payload":{"recovered":..,"epoch":..,"members":[..]}}`
 pub fn joined(
     id: Option<u64>,
     room: &str,
     latest: u64,
     recovered: bool,
+    epoch: &str,
     members: Vec<Member<&RawValue>>,
 ) -> String {
-    let mut envelope = Envelope::new(Kind::Joined).with_payload(JoinedBody { recovered, members });
+    let mut envelope = Envelope::new(Kind::Joined).with_payload(JoinedBody {
+        recovered,
+        epoch: Some(epoch.to_owned()),
+        members,
+    });
     envelope.id = id;
     envelope.room = Some(room.to_owned());
     envelope.seq = Some(latest);
@@ -155,8 +160,8 @@ pub fn reject(room: &str, origin: &str, cseq: u64, error: ErrorBody) -> String {
     json::encode(&envelope)
 }
 
-/// `{"kind":"snapshot","id"?:..,"room":..,"seq":<rev>,"payload":{"entries":{<key>:{"value":..,"rev":..}}}}`
-pub fn snapshot(id: Option<u64>, room: &str, doc: &Doc<Value>) -> String {
+/// `{"kind":"snapshot","id"?:..,"room":..,"seq":<rev>,"payload":{"entries":{<key>:{"value":..,"rev":..}},"epoch":..}}`
+pub fn snapshot(id: Option<u64>, room: &str, doc: &Doc<Value>, epoch: &str) -> String {
     let entries = doc
         .entries
         .iter()
@@ -168,16 +173,21 @@ pub fn snapshot(id: Option<u64>, room: &str, doc: &Doc<Value>) -> String {
             (key.clone(), entry)
         })
         .collect();
-    let mut envelope = Envelope::new(Kind::Snapshot).with_payload(SnapshotBody { entries });
+    let mut envelope = Envelope::new(Kind::Snapshot).with_payload(SnapshotBody {
+        entries,
+        epoch: Some(epoch.to_owned()),
+    });
     envelope.id = id;
     envelope.room = Some(room.to_owned());
     envelope.seq = Some(doc.rev);
     json::encode(&envelope)
 }
 
-/// `{"kind":"synced","id"?:..,"room":..,"seq":<rev>}`
-pub fn synced(id: Option<u64>, room: &str, rev: u64) -> String {
-    let mut envelope = RawEnvelope::new(Kind::Synced);
+/// `{"kind":"synced","id"?:..,"room":..,"seq":<rev>,"payload":{"epoch":..}}`
+pub fn synced(id: Option<u64>, room: &str, rev: u64, epoch: &str) -> String {
+    let mut envelope = Envelope::new(Kind::Synced).with_payload(SyncedBody {
+        epoch: Some(epoch.to_owned()),
+    });
     envelope.id = id;
     envelope.room = Some(room.to_owned());
     envelope.seq = Some(rev);
@@ -237,8 +247,15 @@ mod tests {
             meta: Some(&*meta),
         };
         assert_eq!(
-            joined(Some(3), "chat", 45, true, vec![alice.clone()]),
-            r#"{"kind":"joined","id":3,"room":"chat","seq":45,"payload":{"recovered":true,"members":[{"id":"s-42","user":"alice","meta":{"name":"Alice"}}]}}"#
+            joined(
+                Some(3),
+                "chat",
+                45,
+                true,
+                "9f2c4e1a7b3d5a60",
+                vec![alice.clone()]
+            ),
+            r#"{"kind":"joined","id":3,"room":"chat","seq":45,"payload":{"recovered":true,"epoch":"9f2c4e1a7b3d5a60","members":[{"id":"s-42","user":"alice","meta":{"name":"Alice"}}]}}"#
         );
         assert_eq!(
             left(Some(4), "chat"),
@@ -296,19 +313,19 @@ mod tests {
             r#"{"kind":"reject","room":"board","payload":{"origin":"c-5f2a","cseq":7,"error":{"code":"conflict","message":"card-1 is at revision 14, not 13"}}}"#
         );
         assert_eq!(
-            synced(Some(9), "board", 13),
-            r#"{"kind":"synced","id":9,"room":"board","seq":13}"#
+            synced(Some(9), "board", 13, "e"),
+            r#"{"kind":"synced","id":9,"room":"board","seq":13,"payload":{"epoch":"e"}}"#
         );
         let mut doc = Doc::new();
         assert_eq!(
-            snapshot(None, "b", &doc),
-            r#"{"kind":"snapshot","room":"b","seq":0,"payload":{"entries":{}}}"#
+            snapshot(None, "b", &doc, "e"),
+            r#"{"kind":"snapshot","room":"b","seq":0,"payload":{"entries":{},"epoch":"e"}}"#
         );
         apply(&mut doc, &op).expect("applies");
         apply(&mut doc, &merge).expect("applies");
         assert_eq!(
-            snapshot(Some(9), "board", &doc),
-            r#"{"kind":"snapshot","id":9,"room":"board","seq":2,"payload":{"entries":{"card-1":{"value":{"x":10},"rev":1},"k":{"value":null,"rev":2}}}}"#
+            snapshot(Some(9), "board", &doc, "e"),
+            r#"{"kind":"snapshot","id":9,"room":"board","seq":2,"payload":{"entries":{"card-1":{"value":{"x":10},"rev":1},"k":{"value":null,"rev":2}},"epoch":"e"}}"#
         );
     }
 }

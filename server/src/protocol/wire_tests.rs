@@ -6,6 +6,7 @@
 use crate::protocol::connection::check_hello;
 use crate::protocol::dispatch::{self, Action};
 use crate::protocol::frames;
+use crate::state::Since;
 use resocket::doc::{apply, Change, Doc, Op};
 use resocket::protocol::codec::{
     decode_server_frame, encode_client_frame, ClientFrame, ServerFrame,
@@ -141,12 +142,20 @@ fn server_frames(kind: Kind) -> Vec<(String, ServerFrame<Value>)> {
             ),
         ],
         Kind::Joined => vec![(
-            frames::joined(Some(3), "chat", 45, true, vec![raw_alice.clone()]),
+            frames::joined(
+                Some(3),
+                "chat",
+                45,
+                true,
+                "9f2c4e1a7b3d5a60",
+                vec![raw_alice.clone()],
+            ),
             Core(Inbound::Joined {
                 id: Some(3),
                 room: "chat".into(),
                 seq: 45,
                 recovered: true,
+                epoch: Some("9f2c4e1a7b3d5a60".into()),
                 members: vec![alice(Some(meta.clone()))],
             }),
         )],
@@ -204,10 +213,11 @@ fn server_frames(kind: Kind) -> Vec<(String, ServerFrame<Value>)> {
             }),
         )],
         Kind::Synced => vec![(
-            frames::synced(Some(9), "board", 13),
+            frames::synced(Some(9), "board", 13, "e1"),
             DocFrame(DocInbound::Synced {
                 doc: "board".into(),
                 rev: 13,
+                epoch: Some("e1".into()),
             }),
         )],
         Kind::Snapshot => {
@@ -217,10 +227,11 @@ fn server_frames(kind: Kind) -> Vec<(String, ServerFrame<Value>)> {
             apply(&mut doc, &merge).expect("applies");
             vec![
                 (
-                    frames::snapshot(Some(9), "board", &doc),
+                    frames::snapshot(Some(9), "board", &doc, "e1"),
                     DocFrame(DocInbound::Snapshot {
                         doc: "board".into(),
                         rev: 2,
+                        epoch: Some("e1".into()),
                         entries: vec![
                             ("card-1".into(), json!({"x": 10}), 1),
                             ("k".into(), Value::Null, 2),
@@ -228,10 +239,11 @@ fn server_frames(kind: Kind) -> Vec<(String, ServerFrame<Value>)> {
                     }),
                 ),
                 (
-                    frames::snapshot(None, "b", &Doc::new()),
+                    frames::snapshot(None, "b", &Doc::new(), "e2"),
                     DocFrame(DocInbound::Snapshot {
                         doc: "b".into(),
                         rev: 0,
+                        epoch: Some("e2".into()),
                         entries: vec![],
                     }),
                 ),
@@ -408,12 +420,22 @@ fn client_frames(op: &Op<Value>) -> Vec<ClientFrame<'_, Value>> {
             id: 9,
             room: "chat",
             since: Some(45),
+            epoch: Some("9f2c4e1a7b3d5a60"),
             meta: Some(json!({"name": "Bob"})),
         },
         ClientFrame::Join {
             id: 10,
             room: "chat",
             since: None,
+            epoch: None,
+            meta: None,
+        },
+        // An old client's since, without an epoch.
+        ClientFrame::Join {
+            id: 15,
+            room: "chat",
+            since: Some(45),
+            epoch: None,
             meta: None,
         },
         ClientFrame::Leave {
@@ -432,11 +454,19 @@ fn client_frames(op: &Op<Value>) -> Vec<ClientFrame<'_, Value>> {
             id: 12,
             doc: "board",
             since: Some(13),
+            epoch: Some("e1"),
         },
         ClientFrame::Sync {
             id: 13,
             doc: "board",
             since: None,
+            epoch: None,
+        },
+        ClientFrame::Sync {
+            id: 16,
+            doc: "board",
+            since: Some(13),
+            epoch: None,
         },
         ClientFrame::Unsync {
             id: 14,
@@ -488,6 +518,7 @@ fn assert_read_as_meant(frame: &ClientFrame<'_, Value>, action: Action) {
             id,
             room,
             since,
+            epoch,
             meta,
         } => match action {
             Action::Join {
@@ -496,7 +527,9 @@ fn assert_read_as_meant(frame: &ClientFrame<'_, Value>, action: Action) {
                 since: s,
                 meta: m,
             } => {
-                assert_eq!((got, r.as_str(), s), (Some(*id), *room, *since));
+                let s = s.map(|s| (s.seq, s.epoch));
+                let since = since.map(|seq| (seq, epoch.map(str::to_owned)));
+                assert_eq!((got, r.as_str(), s), (Some(*id), *room, since));
                 assert_eq!(m.as_deref().map(text_of), meta.clone());
             }
             other => panic!("join read as {:?}", reply_kind(&other)),
@@ -520,9 +553,20 @@ fn assert_read_as_meant(frame: &ClientFrame<'_, Value>, action: Action) {
             }
             other => panic!("presence read as {:?}", reply_kind(&other)),
         },
-        ClientFrame::Sync { id, doc, since } => assert!(
-            matches!(&action, Action::Sync { id: got, room, since: s } if *got == Some(*id) && room == doc && s == since)
-        ),
+        ClientFrame::Sync {
+            id,
+            doc,
+            since,
+            epoch,
+        } => {
+            let since = since.map(|seq| Since {
+                seq,
+                epoch: epoch.map(str::to_owned),
+            });
+            assert!(
+                matches!(&action, Action::Sync { id: got, room, since: s } if *got == Some(*id) && room == doc && *s == since)
+            )
+        }
         ClientFrame::Unsync { doc, .. } => {
             assert!(matches!(&action, Action::Unsync { room } if room == doc))
         }

@@ -6,8 +6,12 @@
 //! The catch-up a `sync` answers (snapshot, or replay + `synced`) is returned for the
 //! connection to write itself; the engine puts whatever was already queued for the connection
 //! in front of it, so nothing older can follow it.
+//!
+//! Each document has an epoch, fixed when it is created (see [`super::epoch`]): a `since` that
+//! does not count in it is answered with a snapshot.
 
 use super::delivery::{ConnId, Delivery, Outcome, To};
+use super::epoch::Since;
 use super::error::EngineError;
 use super::history::{self, History};
 use super::names::{is_valid_name, CappedMap, ConnIndex};
@@ -110,6 +114,8 @@ pub struct Docs {
 #[derive(Debug)]
 struct Document {
     doc: Doc<Value>,
+    /// The epoch of this document's history: its revisions count in it.
+    epoch: String,
     /// Encoded applied `op` frames; the newest is revision `doc.rev`.
     log: History<Utf8Bytes>,
     subscribers: HashSet<ConnId>,
@@ -133,6 +139,7 @@ impl Docs {
         self.docs
             .get_or_create(name, || Document {
                 doc: Doc::new(),
+                epoch: crate::random::epoch(),
                 log: History::new(history),
                 subscribers: HashSet::new(),
                 origins: Origins::default(),
@@ -141,18 +148,20 @@ impl Docs {
     }
 
     /// Subscribes `conn` to `name` (again, if it already is) and returns its catch-up: a
-    /// `snapshot`, or the logged ops after `since` followed by `synced`.
+    /// `snapshot`, or the logged ops after `since` followed by `synced`. A `since` from another
+    /// epoch, or without one, gets the snapshot.
     pub fn sync(
         &mut self,
         conn: ConnId,
         id: Option<u64>,
         name: &str,
-        since: Option<u64>,
+        since: Option<Since>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
         check_name(name)?;
         let doc = self.doc_or_create(name)?;
         doc.subscribers.insert(conn);
         let rev = doc.doc.rev;
+        let since = since.and_then(|since| since.within(&doc.epoch));
         // A block, so the replay's borrow of the log ends before the index is updated.
         let frames = {
             let replay = match catch_up(since, rev, doc.log.oldest()) {
@@ -162,10 +171,10 @@ impl Docs {
             match replay {
                 Some(ops) => {
                     let mut frames: Vec<Utf8Bytes> = ops.cloned().collect();
-                    frames.push(frames::synced(id, name, rev).into());
+                    frames.push(frames::synced(id, name, rev, &doc.epoch).into());
                     frames
                 }
-                None => vec![frames::snapshot(id, name, &doc.doc).into()],
+                None => vec![frames::snapshot(id, name, &doc.doc, &doc.epoch).into()],
             }
         };
         self.subscriptions.add(conn, name);
@@ -367,9 +376,11 @@ mod tests {
         let mut docs = Docs::new(10);
         let (a, b) = (1, 2);
         let snapshot = texts(&docs.sync(a, Some(1), "d", None).expect("sync"));
+        let epoch = docs.docs.get("d").expect("created").epoch.clone();
         assert_eq!(
             snapshot,
-            [json!({"kind":"snapshot","id":1,"room":"d","seq":0,"payload":{"entries":{}}})]
+            [json!({"kind":"snapshot","id":1,"room":"d","seq":0,
+                    "payload":{"entries":{},"epoch":epoch}})]
         );
         let op = set("a", 1, "k", json!({"x": 1}), Some(0));
         let applied_op = docs.op(a, "d", &op).expect("valid");
@@ -443,7 +454,14 @@ mod tests {
             assert_eq!(to(&applied, a).len(), 1, "the sender gets its own ops");
         }
 
-        let frames = texts(&docs.sync(a, Some(7), "d", Some(3)).expect("sync"));
+        let epoch = docs.docs.get("d").expect("created").epoch.clone();
+        let at = |seq: u64| {
+            Some(Since {
+                seq,
+                epoch: Some(epoch.clone()),
+            })
+        };
+        let frames = texts(&docs.sync(a, Some(7), "d", at(3)).expect("sync"));
         let seqs: Vec<_> = frames
             .iter()
             .map(|f| (f["kind"].clone(), f["seq"].clone()))
@@ -458,18 +476,25 @@ mod tests {
         );
         assert_eq!(
             frames[2],
-            json!({"kind":"synced","id":7,"room":"d","seq":5})
+            json!({"kind":"synced","id":7,"room":"d","seq":5,"payload":{"epoch":epoch}})
         );
         assert_eq!(
-            texts(&docs.sync(a, None, "d", Some(5)).expect("sync")),
-            [json!({"kind":"synced","room":"d","seq":5})]
+            texts(&docs.sync(a, None, "d", at(5)).expect("sync")),
+            [json!({"kind":"synced","room":"d","seq":5,"payload":{"epoch":epoch}})]
         );
-        for since in [None, Some(1), Some(6)] {
-            let frames = texts(&docs.sync(a, None, "d", since).expect("sync"));
+        // No since, a gap, ahead of the document, another epoch, no epoch (an old client).
+        let elsewhere = |epoch: Option<&str>| {
+            Some(Since {
+                seq: 5,
+                epoch: epoch.map(str::to_owned),
+            })
+        };
+        for since in [None, at(1), at(6), elsewhere(Some("old")), elsewhere(None)] {
+            let frames = texts(&docs.sync(a, None, "d", since.clone()).expect("sync"));
             assert_eq!(
                 frames,
                 [json!({"kind":"snapshot","room":"d","seq":5,
-                        "payload":{"entries":{"k":{"value":5,"rev":5}}}})],
+                        "payload":{"entries":{"k":{"value":5,"rev":5}},"epoch":epoch}})],
                 "{since:?}"
             );
         }

@@ -12,6 +12,7 @@
 use super::dedup::Seen;
 use super::delivery::{ConnId, Delivery};
 use super::docs::{ClientOp, Entries, OpOutcome, ServerOpOutcome};
+use super::epoch::Since;
 use super::error::EngineError;
 use super::sessions::{Actor, Opened};
 use axum::extract::ws::Utf8Bytes;
@@ -77,14 +78,14 @@ pub trait Engine: Send + Sync + 'static {
         reply: Utf8Bytes,
     ) -> impl Future<Output = Result<bool, EngineError>> + Send;
 
-    /// Joins room `room`: the `joined` frame and the replay after `since` for the caller to
-    /// write; the other members are told.
+    /// Joins room `room`: the `joined` frame and the replay after `since` (when it counts in
+    /// the room's epoch) for the caller to write; the other members are told.
     fn join(
         &self,
         who: &Actor,
         id: Option<u64>,
         room: &str,
-        since: Option<u64>,
+        since: Option<Since>,
         meta: Option<Box<RawValue>>,
     ) -> impl Future<Output = Result<Vec<Utf8Bytes>, EngineError>> + Send;
 
@@ -133,13 +134,14 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Subscribes `conn` to document `doc` and returns what it must write: the frames
     /// `queued()` hands back (what was already queued for the connection, taken at the moment
-    /// of the subscription so it is written first), then the catch-up after `since`.
+    /// of the subscription so it is written first), then the catch-up after `since` (a
+    /// snapshot when `since` does not count in the document's epoch).
     fn sync<Q>(
         &self,
         conn: ConnId,
         id: Option<u64>,
         doc: &str,
-        since: Option<u64>,
+        since: Option<Since>,
         queued: Q,
     ) -> impl Future<Output = Result<Vec<Utf8Bytes>, EngineError>> + Send
     where

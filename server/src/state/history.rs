@@ -3,22 +3,26 @@
 
 use std::collections::VecDeque;
 
-/// What a `join` with `since` gets.
+/// What a `join` with `since` (in the same epoch) gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
     /// Nothing was missed.
     UpToDate,
     /// Every missed message is still held: replay sequence numbers `from..=latest`.
     Replay { from: u64 },
-    /// Some missed messages were evicted: replay nothing, the client must resync.
+    /// Some missed messages were evicted, or `since` is ahead of the stream (a position it never
+    /// reached): replay nothing, the client must resync.
     Gap,
 }
 
 /// Decides the replay for a member that last saw `since`, in a room whose latest sequence number
 /// is `latest` and whose history holds `oldest..=latest` (`oldest == latest + 1` when empty).
 pub fn window(since: u64, latest: u64, oldest: u64) -> Window {
-    if since >= latest {
+    if since == latest {
         Window::UpToDate
+    } else if since > latest {
+        // Never "up to date": the client would wait for numbers this stream already used.
+        Window::Gap
     } else if since + 1 >= oldest {
         // `since < latest`, so `since + 1` cannot overflow.
         Window::Replay { from: since + 1 }
@@ -100,7 +104,7 @@ mod tests {
         assert_eq!(window(0, 0, 1), Window::UpToDate);
         // Holds 3..=5.
         assert_eq!(window(5, 5, 3), Window::UpToDate);
-        assert_eq!(window(9, 5, 3), Window::UpToDate, "ahead of the server");
+        assert_eq!(window(9, 5, 3), Window::Gap, "ahead of the server");
         assert_eq!(window(4, 5, 3), Window::Replay { from: 5 });
         assert_eq!(
             window(2, 5, 3),
@@ -134,7 +138,7 @@ mod tests {
         assert_eq!(replay(&history, 2), Some(vec![30, 40, 50]));
         assert_eq!(replay(&history, 4), Some(vec![50]));
         assert_eq!(replay(&history, 5), Some(vec![]));
-        assert_eq!(replay(&history, 50), Some(vec![]));
+        assert_eq!(replay(&history, 50), None, "ahead of the history");
         assert_eq!(replay(&history, 1), None);
         assert_eq!(replay(&history, 0), None);
     }

@@ -10,6 +10,7 @@ mod dedup;
 mod delivery;
 mod docs;
 mod engine;
+mod epoch;
 mod error;
 mod history;
 mod memory;
@@ -25,6 +26,7 @@ pub use docs::{
     MAX_ORIGIN, SERVER_ORIGIN,
 };
 pub use engine::{Engine, Published, StateStats};
+pub use epoch::Since;
 pub use error::EngineError;
 pub use memory::MemoryEngine;
 pub use names::{is_valid_name, MAX_NAME};

@@ -8,8 +8,12 @@
 //!
 //! The joiner's own `joined` and replay are returned for the connection to write before
 //! anything delivered after the join.
+//!
+//! Each room's stream has an epoch, fixed when the room is created (see [`super::epoch`]): a
+//! rejoin replays after `since` only when `since` counts in this epoch.
 
 use super::delivery::{ConnId, Delivery, Outcome, To};
+use super::epoch::Since;
 use super::error::EngineError;
 use super::history::History;
 use super::names::{is_valid_name, CappedMap, ConnIndex};
@@ -58,6 +62,8 @@ pub struct Rooms {
 struct Room {
     /// Encoded `msg` frames, replayed as they are.
     history: History<Utf8Bytes>,
+    /// The epoch of this room's stream: its sequence numbers count in it.
+    epoch: String,
     /// In join order.
     members: Vec<Slot>,
 }
@@ -115,20 +121,23 @@ impl Rooms {
         self.rooms
             .get_or_create(name, || Room {
                 history: History::new(history),
+                epoch: crate::random::epoch(),
                 members: Vec::new(),
             })
             .ok_or(EngineError::TooManyRooms)
     }
 
     /// Joins (or joins again) `name`: the value is the `joined` frame followed by the replay of
-    /// what came after `since`, if the history still holds all of it. Other members get a
+    /// what came after `since`, if the history still holds all of it. A `since` from another
+    /// epoch is not recovered, and the stream is replayed from its start if the history holds
+    /// it all; one without an epoch is not recovered and gets no replay. Other members get a
     /// presence `join` (or `update` when a re-join changes the meta).
     pub fn join(
         &mut self,
         who: &Actor,
         id: Option<u64>,
         name: &str,
-        since: Option<u64>,
+        since: Option<Since>,
         meta: Option<Box<RawValue>>,
     ) -> Result<Outcome<Vec<Utf8Bytes>>, EngineError> {
         check_name(name)?;
@@ -171,15 +180,25 @@ impl Rooms {
             }
         }
 
-        let replay = match since {
-            None => Some(Vec::new()),
-            Some(since) => room
-                .history
-                .since(since)
-                .map(|frames| frames.cloned().collect()),
+        let replay = |from: u64| -> Option<Vec<Utf8Bytes>> {
+            Some(room.history.since(from)?.cloned().collect())
+        };
+        let (recovered, replay) = match &since {
+            None => (true, None),
+            Some(since) => match since.within(&room.epoch) {
+                Some(seq) => {
+                    let replay = replay(seq);
+                    (replay.is_some(), replay)
+                }
+                // Another stream: its messages are new to the client, from the first on.
+                None if since.epoch.is_some() => (false, replay(0)),
+                // An old client's `since` may count in any stream: recover nothing.
+                None => (false, None),
+            },
         };
         let members = room.members.iter().map(Slot::member).collect();
-        let joined = frames::joined(id, name, room.history.latest(), replay.is_some(), members);
+        let latest = room.history.latest();
+        let joined = frames::joined(id, name, latest, recovered, &room.epoch, members);
         let mut frames = vec![Utf8Bytes::from(joined)];
         frames.extend(replay.unwrap_or_default());
         Ok(Outcome::with(frames, deliveries))
@@ -342,18 +361,19 @@ mod tests {
         let joined = rooms
             .join(&a, Some(1), "chat", None, Some(raw(r#"{"n":"A"}"#)))
             .expect("joined");
+        let epoch = epoch_of(&joined.value[0]);
         assert_eq!(
             texts(&joined.value),
-            [
-                r#"{"kind":"joined","id":1,"room":"chat","seq":0,"payload":{"recovered":true,"members":[{"id":"s-1","user":"alice","meta":{"n":"A"}}]}}"#
-            ]
+            [format!(
+                r#"{{"kind":"joined","id":1,"room":"chat","seq":0,"payload":{{"recovered":true,"epoch":"{epoch}","members":[{{"id":"s-1","user":"alice","meta":{{"n":"A"}}}}]}}}}"#
+            )]
         );
         let joined = rooms.join(&b, None, "chat", None, None).expect("joined");
         assert_eq!(
             texts(&joined.value),
-            [
-                r#"{"kind":"joined","room":"chat","seq":0,"payload":{"recovered":true,"members":[{"id":"s-1","user":"alice","meta":{"n":"A"}},{"id":"s-2"}]}}"#
-            ]
+            [format!(
+                r#"{{"kind":"joined","room":"chat","seq":0,"payload":{{"recovered":true,"epoch":"{epoch}","members":[{{"id":"s-1","user":"alice","meta":{{"n":"A"}}}},{{"id":"s-2"}}]}}}}"#
+            )]
         );
         assert_eq!(
             sent_to(&joined.deliveries, 1),
@@ -407,7 +427,8 @@ mod tests {
     fn rejoining_replays_what_was_missed_or_reports_a_gap() {
         let mut rooms = Rooms::new(3);
         let a = actor(1, "s-1", None);
-        let _ = rooms.join(&a, None, "r", None, None).expect("joined");
+        let joined = rooms.join(&a, None, "r", None, None).expect("joined");
+        let epoch = epoch_of(&joined.value[0]);
         for i in 1..=5 {
             let published = rooms
                 .publish_as_server("r", &raw(&i.to_string()))
@@ -415,8 +436,9 @@ mod tests {
             assert_eq!(published.value, i);
             assert_eq!(published.deliveries[0].to, To::Conns(vec![1]));
         }
-        let frames = rooms.join(&a, Some(2), "r", Some(3), None).expect("joined");
-        let frames = texts(&frames.value);
+        let frames = rooms.join(&a, Some(2), "r", since(3, &epoch), None);
+        let frames = frames.expect("joined").value;
+        let frames = texts(&frames);
         assert_eq!(frames.len(), 3);
         assert!(
             frames[0].contains(r#""seq":5,"payload":{"recovered":true"#),
@@ -432,18 +454,84 @@ mod tests {
             r#"{"kind":"msg","room":"r","seq":5,"payload":5}"#
         );
 
-        let frames = rooms.join(&a, None, "r", Some(1), None).expect("joined");
+        let frames = rooms.join(&a, None, "r", since(1, &epoch), None);
+        let frames = frames.expect("joined");
         assert_eq!(frames.value.len(), 1, "2 was evicted: no replay");
         assert!(frames.value[0]
             .as_str()
             .contains(r#""seq":5,"payload":{"recovered":false"#));
-        let frames = rooms.join(&a, None, "r", Some(5), None).expect("joined");
+        let frames = rooms.join(&a, None, "r", since(5, &epoch), None);
+        let frames = frames.expect("joined");
         assert_eq!(frames.value.len(), 1);
         assert!(frames.value[0].as_str().contains(r#""recovered":true"#));
         assert!(
             frames.deliveries.is_empty(),
             "a re-join without meta changes nothing"
         );
+    }
+
+    fn since(seq: u64, epoch: &str) -> Option<Since> {
+        Some(Since {
+            seq,
+            epoch: Some(epoch.to_owned()),
+        })
+    }
+
+    fn epoch_of(joined: &str) -> String {
+        let joined: serde_json::Value = serde_json::from_str(joined).expect("JSON");
+        joined["payload"]["epoch"]
+            .as_str()
+            .expect("joined has an epoch")
+            .to_owned()
+    }
+
+    #[test]
+    fn a_since_from_another_epoch_or_none_or_ahead_is_never_recovered() {
+        let mut rooms = Rooms::new(10);
+        let a = actor(1, "s-1", None);
+        let joined = rooms.join(&a, None, "r", None, None).expect("joined");
+        let epoch = epoch_of(&joined.value[0]);
+        for i in 1..=3 {
+            let _ = rooms.publish_as_server("r", &raw(&i.to_string()));
+        }
+        let mut other = Rooms::new(10);
+        let joined = other.join(&a, None, "r", None, None).expect("joined");
+        assert_ne!(
+            epoch_of(&joined.value[0]),
+            epoch,
+            "a new stream, a new epoch"
+        );
+
+        // A restarted client's position (500, another epoch): the whole stream is new to it.
+        let frames = rooms.join(&a, None, "r", since(500, "old"), None);
+        let frames = frames.expect("joined").value;
+        let frames = texts(&frames);
+        assert!(frames[0].contains(r#""seq":3,"payload":{"recovered":false"#));
+        assert_eq!(epoch_of(frames[0]), epoch);
+        let replayed: Vec<&str> = frames[1..].to_vec();
+        assert_eq!(
+            replayed,
+            [
+                r#"{"kind":"msg","room":"r","seq":1,"payload":1}"#,
+                r#"{"kind":"msg","room":"r","seq":2,"payload":2}"#,
+                r#"{"kind":"msg","room":"r","seq":3,"payload":3}"#
+            ]
+        );
+        // Ahead of the stream in its own epoch: not up to date, nothing replayed.
+        let frames = rooms.join(&a, None, "r", since(9, &epoch), None);
+        let frames = frames.expect("joined").value;
+        let frames = texts(&frames);
+        assert_eq!(frames.len(), 1);
+        assert!(frames[0].contains(r#""recovered":false"#));
+        // An old client without an epoch: its number may count in any stream.
+        let old = Some(Since {
+            seq: 1,
+            epoch: None,
+        });
+        let frames = rooms.join(&a, None, "r", old, None).expect("joined").value;
+        let frames = texts(&frames);
+        assert_eq!(frames.len(), 1);
+        assert!(frames[0].contains(r#""recovered":false"#));
     }
 
     #[test]
