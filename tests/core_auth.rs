@@ -359,6 +359,7 @@ fn room_messages_carry_the_stamped_author() {
         room: "chat".into(),
         seq: 0,
         recovered: true,
+        epoch: Some("e1".into()),
         members: Vec::new(),
     });
     for (seq, user) in [(1, Some("\"alice\"")), (2, None)] {
@@ -422,6 +423,7 @@ mod origins {
             DocInbound::Synced {
                 doc: "d".into(),
                 rev,
+                epoch: core.doc("d").expect("open").epoch.clone(),
             },
         );
         let mut ops = Vec::new();
@@ -516,6 +518,7 @@ mod origins {
             DocInbound::Synced {
                 doc: "d".into(),
                 rev: 1,
+                epoch: core.doc("d").expect("open").epoch.clone(),
             },
         );
         let mut resent = 0;
@@ -534,7 +537,7 @@ mod origins {
         let pending = earlier.doc("d").expect("open").pending.clone();
 
         let mut core = Core::new(config(TokenSource::None), 1).expect("config");
-        core.open_doc_restored("d", 0, Vec::new(), pending.clone());
+        core.open_doc_restored("d", 0, None, Vec::new(), pending.clone());
         let cseq = core.allocate_cseq();
         assert!(cseq > 2, "a live op never shares a restored op's cseq");
         let sent = connect(&mut core, welcome("s-1", None, None));

@@ -16,6 +16,8 @@ struct Client {
     connected: bool,
     /// Frames the client sent on its current socket that the server has not read yet.
     outbox: Vec<String>,
+    /// The epoch each `sync` in the outbox carried.
+    sync_epochs: Vec<Option<String>>,
     events: Vec<Event<Value>>,
     now: u64,
 }
@@ -34,10 +36,15 @@ impl Client {
     fn new(origin: &str) -> Self {
         let mut core = Core::new(config(origin), 1).expect("config");
         core.open_doc("d");
+        Client::with_core(core)
+    }
+
+    fn with_core(core: Core) -> Self {
         Client {
             core,
             connected: false,
             outbox: Vec::new(),
+            sync_epochs: Vec::new(),
             events: Vec::new(),
             now: 0,
         }
@@ -51,9 +58,11 @@ impl Client {
                 Action::Open | Action::FetchToken { .. } => {}
                 Action::Close { .. } => self.connected = false,
                 Action::Send(Transmit::User { frame, .. }) => self.outbox.push(frame),
-                Action::Send(Transmit::Sync { since, .. }) => self
-                    .outbox
-                    .push(format!("sync|{}", since.map_or(-1, |s| s as i64))),
+                Action::Send(Transmit::Sync { since, epoch, .. }) => {
+                    self.outbox
+                        .push(format!("sync|{}", since.map_or(-1, |s| s as i64)));
+                    self.sync_epochs.push(epoch);
+                }
                 Action::Send(_) => {}
             }
         }
@@ -77,6 +86,7 @@ impl Client {
             .handle_inbound(self.now, resocket::core::Inbound::Welcome(welcome), 0);
         self.connected = true;
         self.outbox.clear(); // only frames sent on this socket from now on
+        self.sync_epochs.clear();
         self.drive();
     }
 
@@ -110,6 +120,7 @@ fn synced_client() -> Client {
     client.receive(DocInbound::Snapshot {
         doc: "d".into(),
         rev: 0,
+        epoch: Some("e1".into()),
         entries: Vec::new(),
     });
     client.outbox.clear();
@@ -151,6 +162,7 @@ fn a_doc_op_reclaimed_from_a_dead_socket_is_resent_once_after_the_resync() {
     client.receive(DocInbound::Synced {
         doc: "d".into(),
         rev: 0,
+        epoch: Some("e1".into()),
     });
     assert_eq!(
         client.outbox,
@@ -199,6 +211,7 @@ fn a_doc_op_the_driver_gives_back_unsent_also_waits_for_the_resync() {
     client.receive(DocInbound::Synced {
         doc: "d".into(),
         rev: 0,
+        epoch: Some("e1".into()),
     });
     assert_eq!(
         client.outbox,
@@ -283,6 +296,7 @@ fn a_refused_sync_raises_the_documents_error_and_is_retried_on_the_next_connecti
     client.receive(DocInbound::Snapshot {
         doc: "d".into(),
         rev: 0,
+        epoch: Some("e1".into()),
         entries: Vec::new(),
     });
     assert_eq!(
@@ -290,4 +304,174 @@ fn a_refused_sync_raises_the_documents_error_and_is_retried_on_the_next_connecti
         vec!["sync|-1".to_owned(), format!("op|c-a|{cseq}")]
     );
     assert!(client.core.doc("d").expect("open").synced);
+}
+
+fn set(key: &str, value: Value) -> Op<Value> {
+    Op {
+        key: key.into(),
+        change: Change::Set(value),
+        if_rev: None,
+    }
+}
+
+fn snapshot(rev: u64, epoch: &str, entries: Vec<(&str, Value, u64)>) -> DocInbound<Value> {
+    DocInbound::Snapshot {
+        doc: "d".into(),
+        rev,
+        epoch: Some(epoch.into()),
+        entries: entries
+            .into_iter()
+            .map(|(k, v, r)| (k.to_owned(), v, r))
+            .collect(),
+    }
+}
+
+/// The document events, by name, raised since the last `take`.
+fn doc_events(client: &mut Client) -> Vec<&'static str> {
+    std::mem::take(&mut client.events)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::DocReset { .. } => Some("reset"),
+            Event::DocChanged { .. } => Some("changed"),
+            Event::DocSynced { .. } => Some("synced"),
+            Event::DocConfirmed { .. } => Some("confirmed"),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_snapshot_of_another_epoch_raises_reset_and_pending_ops_are_resent_on_top_of_it() {
+    let mut client = synced_client();
+    // Three ops of another client: the document is at revision 3 of epoch e1.
+    for rev in 1..=3 {
+        client.receive(DocInbound::Applied {
+            doc: "d".into(),
+            rev,
+            origin: "c-b".into(),
+            cseq: rev,
+            op: set("old", json!(rev)),
+        });
+    }
+    let cseq = client.core.allocate_cseq();
+    client
+        .core
+        .apply_op("d", cseq, set("mine", json!(1)), format!("op|c-a|{cseq}"))
+        .expect("doc is open");
+    client.drive();
+
+    // The server restarts: the new one has another history, already past our revision.
+    client.core.handle_socket_closed(client.now, 1006, "gone");
+    client.connected = false;
+    client.drive();
+    client.connect();
+    assert_eq!(client.outbox, vec!["sync|3".to_owned()]);
+    assert_eq!(client.sync_epochs, vec![Some("e1".to_owned())]);
+    client.events.clear();
+    client.receive(snapshot(5, "e2", vec![("new", json!("x"), 5)]));
+    assert_eq!(
+        doc_events(&mut client),
+        ["reset", "changed", "synced"],
+        "the reset comes first"
+    );
+    let state = client.core.doc("d").expect("open");
+    assert_eq!(
+        (state.confirmed.rev, state.epoch.as_deref()),
+        (5, Some("e2"))
+    );
+    assert_eq!(state.confirmed.get("old"), None, "the old history is gone");
+    assert_eq!(state.pending.len(), 1, "the pending op is kept");
+    assert_eq!(state.view.get("mine"), Some(&json!(1)));
+    assert_eq!(state.view.get("new"), Some(&json!("x")));
+    assert_eq!(
+        client.outbox,
+        vec!["sync|3".to_owned(), format!("op|c-a|{cseq}")],
+        "re-sent on top of the snapshot"
+    );
+    // The new server applies it: converged, nothing pending.
+    client.receive(DocInbound::Applied {
+        doc: "d".into(),
+        rev: 6,
+        origin: "c-a".into(),
+        cseq,
+        op: set("mine", json!(1)),
+    });
+    assert_eq!(doc_events(&mut client), ["confirmed"]);
+    let state = client.core.doc("d").expect("open");
+    assert!(state.pending.is_empty());
+    assert_eq!(state.view.entries, state.confirmed.entries);
+    assert_eq!(state.confirmed.get("mine"), Some(&json!(1)));
+
+    // The next sync counts in the new epoch.
+    client.core.handle_socket_closed(client.now, 1006, "gone");
+    client.connected = false;
+    client.drive();
+    client.connect();
+    assert_eq!(client.outbox, vec!["sync|6".to_owned()]);
+    assert_eq!(client.sync_epochs, vec![Some("e2".to_owned())]);
+}
+
+/// A client restored from a saved copy at revision 3 of `epoch` (`None`: saved before epochs),
+/// connected: its sync is in the outbox.
+fn restored(rev: u64, epoch: Option<&str>) -> Client {
+    let mut core = Core::new(config("c-a"), 1).expect("config");
+    let entries = if rev > 0 {
+        vec![("saved".to_owned(), json!(true), rev)]
+    } else {
+        Vec::new()
+    };
+    core.open_doc_restored("d", rev, epoch.map(str::to_owned), entries, Vec::new());
+    let mut client = Client::with_core(core);
+    client.connect();
+    client.events.clear();
+    client
+}
+
+#[test]
+fn a_saved_copy_of_another_epoch_is_replaced_only_with_a_reset() {
+    // Same epoch: caught up by replay, no reset.
+    let mut same = restored(3, Some("e1"));
+    assert_eq!(same.sync_epochs, vec![Some("e1".to_owned())]);
+    same.receive(DocInbound::Synced {
+        doc: "d".into(),
+        rev: 3,
+        epoch: Some("e1".into()),
+    });
+    assert_eq!(doc_events(&mut same), ["synced"]);
+
+    // Another epoch: the snapshot replaces the saved copy, and the reset is the first event (a
+    // persisted copy is saved on document events, so it is never replaced before it).
+    let mut other = restored(3, Some("e1"));
+    other.receive(snapshot(1, "e2", vec![("fresh", json!(1), 1)]));
+    assert_eq!(doc_events(&mut other), ["reset", "changed", "synced"]);
+
+    // A copy saved before epochs counts in an unknown one: its `since` goes without an epoch
+    // (the server answers a snapshot) and the snapshot is a reset.
+    let mut unknown = restored(3, None);
+    assert_eq!(unknown.outbox, vec!["sync|3".to_owned()]);
+    assert_eq!(unknown.sync_epochs, vec![None]);
+    unknown.receive(snapshot(3, "e2", vec![("saved", json!(true), 3)]));
+    assert_eq!(doc_events(&mut unknown), ["reset", "synced"]);
+
+    // A copy that never had server state (revision 0) loses nothing: no reset.
+    let mut empty = restored(0, None);
+    empty.receive(snapshot(2, "e2", vec![("fresh", json!(1), 2)]));
+    assert_eq!(doc_events(&mut empty), ["changed", "synced"]);
+}
+
+#[test]
+fn a_synced_of_another_epoch_starts_over_with_a_snapshot() {
+    let mut client = restored(3, Some("e1"));
+    client.receive(DocInbound::Synced {
+        doc: "d".into(),
+        rev: 3,
+        epoch: Some("e2".into()),
+    });
+    assert_eq!(doc_events(&mut client), Vec::<&str>::new(), "not synced");
+    assert_eq!(
+        client.outbox,
+        vec!["sync|3".to_owned(), "sync|-1".to_owned()]
+    );
+    client.receive(snapshot(3, "e2", vec![]));
+    assert_eq!(doc_events(&mut client), ["reset", "changed", "synced"]);
 }

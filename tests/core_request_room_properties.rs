@@ -169,6 +169,7 @@ impl ServerRoom {
             room: room.clone(),
             seq: self.latest,
             recovered,
+            epoch: Some("e1".into()),
             members: vec![],
         });
         if let (true, Some(since)) = (recovered, since) {

@@ -258,6 +258,7 @@ fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
         room: "chat".into(),
         seq: 10,
         recovered: true,
+        epoch: Some("e1".into()),
         members: vec![],
     });
     for seq in [11, 12, 12, 11] {
@@ -279,6 +280,7 @@ fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
         room: "chat".into(),
         seq: 14,
         recovered: true,
+        epoch: Some("e1".into()),
         members: vec![],
     });
     for seq in [12, 13, 14] {
@@ -313,6 +315,7 @@ fn an_unrecovered_rejoin_is_reported_and_continues_from_the_server_position() {
         room: "feed".into(),
         seq: 0,
         recovered: true,
+        epoch: Some("e1".into()),
         members: vec![],
     });
     h.receive(Inbound::RoomMessage {
@@ -327,6 +330,7 @@ fn an_unrecovered_rejoin_is_reported_and_continues_from_the_server_position() {
         room: "feed".into(),
         seq: 500,
         recovered: false,
+        epoch: Some("e1".into()),
         members: vec![],
     });
     h.receive(Inbound::RoomMessage {
@@ -387,6 +391,7 @@ fn presence_tracks_members() {
         room: "chat".into(),
         seq: 0,
         recovered: true,
+        epoch: Some("e1".into()),
         members: vec![me],
     });
     let other = |meta: &str| Member {
@@ -452,6 +457,7 @@ fn presence_set_while_the_join_is_in_flight_is_sent_once_joined() {
         room: "chat".into(),
         seq: 0,
         recovered: true,
+        epoch: Some("e1".into()),
         members: vec![Member {
             id: "s-1".into(),
             user: None,
@@ -494,4 +500,76 @@ fn a_request_dropped_from_a_full_queue_settles() {
     h.send("newer").expect("accepted, dropping the request");
     assert_eq!(replies(&h), vec![(id, Err("QueueFull"))]);
     assert_eq!(h.core.metrics(h.now).pending_requests, 0);
+}
+
+fn joined(room: &str, seq: u64, recovered: bool, epoch: &str) -> Inbound<String> {
+    Inbound::Joined {
+        id: None,
+        room: room.into(),
+        seq,
+        recovered,
+        epoch: Some(epoch.into()),
+        members: vec![],
+    }
+}
+
+fn room_message(room: &str, seq: u64) -> Inbound<String> {
+    Inbound::RoomMessage {
+        room: room.into(),
+        seq,
+        payload: format!("m{seq}"),
+        user: None,
+    }
+}
+
+#[test]
+fn a_rejoin_into_another_epoch_resets_the_position_and_delivers_the_new_stream_from_seq_1() {
+    let mut h = open();
+    h.core.join("prices", None);
+    h.drive();
+    assert_eq!(h.socket().join_epochs, vec![None]);
+    h.receive(joined("prices", 497, true, "e1"));
+    for seq in 498..=500 {
+        h.receive(room_message("prices", seq));
+    }
+    // The server restarts: the rejoin sends its position with the epoch it counts in.
+    reconnect(&mut h);
+    assert_eq!(h.socket().joins[0].2, Some(500));
+    assert_eq!(h.socket().join_epochs, vec![Some("e1".to_owned())]);
+    h.take_events();
+    // The new stream published 3 messages before the rejoin: replayed from its start, then live.
+    h.receive(joined("prices", 3, false, "e2"));
+    for seq in [1, 2, 3, 3, 4, 5] {
+        h.receive(room_message("prices", seq));
+    }
+    let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
+    assert_eq!(
+        seqs,
+        vec![1, 2, 3, 4, 5],
+        "every message of the new stream, once"
+    );
+    assert_eq!(
+        room_states(&h, "prices"),
+        vec![RoomState::Joined { recovered: false }]
+    );
+    // The next rejoin counts in the new epoch.
+    reconnect(&mut h);
+    assert_eq!(h.socket().joins[0].2, Some(5));
+    assert_eq!(h.socket().join_epochs, vec![Some("e2".to_owned())]);
+}
+
+#[test]
+fn an_unrecovered_rejoin_in_the_same_epoch_follows_the_server_position_even_below_ours() {
+    let mut h = open();
+    h.core.join("r", None);
+    h.drive();
+    h.receive(joined("r", 10, true, "e1"));
+    h.receive(room_message("r", 11));
+    reconnect(&mut h);
+    // Whatever made the server answer below our position, nothing above it exists: continue
+    // from the server's position rather than wait for numbers it already used.
+    h.receive(joined("r", 8, false, "e1"));
+    h.receive(room_message("r", 9));
+    let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
+    assert_eq!(seqs, vec![11, 9]);
 }

@@ -15,12 +15,16 @@ pub struct Socket {
     pub pongs: Vec<u64>,
     /// (id, room, since, meta) of each join sent on this socket.
     pub joins: Vec<(u64, String, Option<u64>, Option<String>)>,
+    /// The epoch each join in `joins` sent with its `since`.
+    pub join_epochs: Vec<Option<String>>,
     pub leaves: Vec<String>,
     pub presence: Vec<(String, String)>,
     /// Request ids sent on this socket, in order.
     pub requests: Vec<u64>,
     /// (id, doc, since) of each document sync sent on this socket.
     pub syncs: Vec<(u64, String, Option<u64>)>,
+    /// The epoch each sync in `syncs` sent with its `since`.
+    pub sync_epochs: Vec<Option<String>>,
     pub unsyncs: Vec<String>,
     /// (id, token) of each in-band token refresh sent on this socket.
     pub refreshes: Vec<(u64, String)>,
@@ -86,11 +90,23 @@ impl Harness {
                             id,
                             room,
                             since,
+                            epoch,
                             meta,
-                        } => socket.joins.push((id, room, since, meta)),
+                        } => {
+                            socket.joins.push((id, room, since, meta));
+                            socket.join_epochs.push(epoch);
+                        }
                         Transmit::Leave { room, .. } => socket.leaves.push(room),
                         Transmit::Presence { room, meta } => socket.presence.push((room, meta)),
-                        Transmit::Sync { id, doc, since } => socket.syncs.push((id, doc, since)),
+                        Transmit::Sync {
+                            id,
+                            doc,
+                            since,
+                            epoch,
+                        } => {
+                            socket.syncs.push((id, doc, since));
+                            socket.sync_epochs.push(epoch);
+                        }
                         Transmit::Unsync { doc, .. } => socket.unsyncs.push(doc),
                         Transmit::Refresh { id, token } => socket.refreshes.push((id, token)),
                     }
