@@ -195,6 +195,9 @@ pub enum ClientFrameInput {
     },
 }
 
+/// The epoch a fuzzed `join`/`sync` sends along with its `since`.
+const FUZZ_EPOCH: &str = "9f2c4e1a7b3d5a60";
+
 fn name(n: u8) -> String {
     ["chat", "prices", "room:1", "a-b_c.d", "doc"][usize::from(n) % 5].to_owned()
 }
@@ -222,6 +225,7 @@ pub fn client_frames(input: ClientFrameInput) {
                 id: u64::from(*id),
                 room: &room,
                 since: since.map(u64::from),
+                epoch: since.and(Some(FUZZ_EPOCH)),
                 meta: meta.as_ref().map(JsonInput::to_value),
             }
         }
@@ -245,6 +249,7 @@ pub fn client_frames(input: ClientFrameInput) {
                 id: u64::from(*id),
                 doc: &room,
                 since: since.map(u64::from),
+                epoch: since.and(Some(FUZZ_EPOCH)),
             }
         }
         ClientFrameInput::Op {
