@@ -21,9 +21,31 @@ export function demoOptions(user?: string): ClientOptions {
   };
 }
 
+let controlSecret: Promise<string> | undefined;
+
+/** The test server's control secret, from the demo's same-origin endpoint (served in demo mode
+ * with test controls only, to the server's own pages on loopback: no CORS headers, so no other
+ * site can read it). Asked once per page. */
+function demoControlSecret(): Promise<string> {
+  controlSecret ??= fetch("/demo/control-secret").then(async (response) => {
+    if (!response.ok) {
+      controlSecret = undefined;
+      throw new Error(`control secret: ${response.status} ${(await response.text()).trim()}`);
+    }
+    const body: { secret: string } = await response.json();
+    return body.secret;
+  });
+  return controlSecret;
+}
+
 /** Asks the test server to drop every connection and refuse new ones for `outageMs`: the
- * clients see an abrupt loss (1006), as when a network goes away. Loopback peers only. */
+ * clients see an abrupt loss (1006), as when a network goes away. Needs the server's test
+ * controls (loopback peers, with the control secret). */
 export async function dropConnections(outageMs: number): Promise<void> {
-  const response = await fetch(`/control/drop?outage_ms=${outageMs}`, { method: "POST" });
+  const secret = await demoControlSecret();
+  const response = await fetch(`/control/drop?outage_ms=${outageMs}`, {
+    method: "POST",
+    headers: { "X-Resocket-Control-Secret": secret },
+  });
   if (!response.ok) throw new Error(`${response.status} ${(await response.text()).trim()}`);
 }

@@ -3,7 +3,7 @@
 //! [`AuthArgs`](crate::auth::AuthArgs), flattened in).
 
 use super::api::DEFAULT_MAX_BODY_BYTES;
-use crate::auth::{ApiKey, AuthArgs, AuthPolicy, Namespaces, OriginPolicy, RpcSetup};
+use crate::auth::{ApiKey, AuthArgs, AuthPolicy, Namespaces, OriginPolicy, RpcSetup, SharedSecret};
 use crate::error::ServerError;
 use clap::Parser;
 use resocket::protocol::DEFAULT_MAX_FRAME_BYTES;
@@ -41,8 +41,12 @@ ENDPOINTS:
     POST /control/flood?count=N&pad=P send N numbered msg frames to every open connection
     GET  /control/doc?name=N          document N as {rev, entries} (404 if unknown)
     GET  /control/stats               connection, session, room and document counters as JSON
+    GET  /demo/control-secret         (--demo with --test-controls) the control secret, to the
+                                      demo's own pages only (same origin, loopback)
     /api/v1/...                       the server API for app backends (with an API key)
-    (control endpoints answer loopback peers only)
+    The /control/* endpoints exist only with --test-controls; every call needs the header
+    X-Resocket-Control-Secret (403 without it) and a loopback peer; CORS answers the origins
+    --allowed-origin allows.
 
 AUTHENTICATION: the server refuses to start without a mode: a JWT key (--jwt-secret-file,
 --jwt-secret-env, $RESOCKET_JWT_SECRET or --jwt-public-key), --allow-anonymous, or
@@ -109,6 +113,8 @@ pub struct ServerConfig {
     pub rpc: Option<RpcSetup>,
     /// Authentication, origins and permissions.
     pub auth: AuthConfig,
+    /// `--test-controls`: `/control/*` is routed and each call must carry this secret.
+    pub control_secret: Option<SharedSecret>,
 }
 
 /// The server API's settings.
@@ -136,6 +142,7 @@ impl Default for ServerConfig {
             api: None,
             rpc: None,
             auth: AuthConfig::default(),
+            control_secret: None,
         }
     }
 }
@@ -334,6 +341,7 @@ where
             origins: setup.origins,
             namespaces: setup.namespaces,
         },
+        control_secret: setup.control_secret,
     }))
 }
 

@@ -1,10 +1,11 @@
-//! The application: the HTTP router (the WebSocket endpoint, the control endpoints and optional
-//! static files) and what the test server offers on top of the protocol: request methods, the
+//! The application: the HTTP router (the WebSocket endpoint, the control endpoints with
+//! `--test-controls`, the demo endpoints with `--demo`, and optional static files) and what the test server offers on top of the protocol: request methods, the
 //! price feed, fault injection and its configuration.
 
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod demo;
 mod error;
 pub mod feed;
 pub mod methods;
@@ -14,6 +15,7 @@ pub mod rpc;
 #[cfg(test)]
 mod unreachable_tests;
 
+use crate::auth::SharedSecret;
 use crate::protocol::connection::{self, Limits};
 use crate::protocol::hub::Hub;
 use crate::state::{Engine, MemoryEngine};
@@ -55,6 +57,10 @@ pub struct AppState<E> {
     pub auth: Arc<AuthConfig>,
     /// Handshakes refused for their credentials (`/control/stats`).
     pub refused_handshakes: Arc<AtomicU64>,
+    /// `--test-controls`: the secret every `/control/*` call must carry; `None`: not routed.
+    pub control_secret: Option<SharedSecret>,
+    /// `--demo`: the demo's own endpoints (`/demo/*`).
+    pub demo: bool,
 }
 
 // Not derived: that would ask for `E: Clone`.
@@ -69,6 +75,8 @@ impl<E> Clone for AppState<E> {
             limits: self.limits,
             auth: Arc::clone(&self.auth),
             refused_handshakes: Arc::clone(&self.refused_handshakes),
+            control_secret: self.control_secret.clone(),
+            demo: self.demo,
         }
     }
 }
@@ -120,6 +128,8 @@ impl<E: Engine> AppState<E> {
             },
             auth: Arc::new(config.auth.clone()),
             refused_handshakes: Arc::new(AtomicU64::new(0)),
+            control_secret: config.control_secret.clone(),
+            demo: config.demo,
         }
     }
 }
@@ -130,9 +140,12 @@ pub fn router<E: Engine>(
     static_dir: Option<PathBuf>,
     api: Option<api::ApiConfig>,
 ) -> Router {
-    let app = Router::new()
+    let mut app = Router::new()
         .route(WS_PATH, get(upgrade))
-        .merge(control::router());
+        .merge(demo::router(&state));
+    if let Some(secret) = &state.control_secret {
+        app = app.merge(control::router(secret.clone(), state.auth.origins.clone()));
+    }
     let app = match static_dir {
         Some(dir) => app.fallback_service(ServeDir::new(dir)),
         None => app,
