@@ -11,13 +11,34 @@ export function userFromUrl(): string | undefined {
   return new URLSearchParams(location.search).get("user")?.trim() || undefined;
 }
 
-/** Client options shared by the examples. Retries are quicker than the defaults because a demo
- * outage lasts a few seconds, and heartbeats more frequent so round trips show up soon. */
-export function demoOptions(user?: string): ClientOptions {
+/** `?user=`, or a guest name kept for this tab (sessionStorage under `storageKey`). */
+export function tabUser(storageKey: string, prefix: string): string {
+  const fromUrl = userFromUrl();
+  if (fromUrl) return fromUrl;
+  let guest = sessionStorage.getItem(storageKey);
+  if (!guest) sessionStorage.setItem(storageKey, (guest = `${prefix}-${Math.floor(1000 + Math.random() * 9000)}`));
+  return guest;
+}
+
+/** A short-lived token for `user` from the demo server's dev-token endpoint (`GET /demo/token`,
+ * demo mode only). It stands in for your backend's token endpoint, which would sign the user in
+ * first and mint the token with its own secret (docs/AUTH.md). */
+export async function devToken(user: string): Promise<string> {
+  const response = await fetch(`/demo/token?user=${encodeURIComponent(user)}`);
+  if (!response.ok) throw new Error(`dev token: ${response.status} ${(await response.text()).trim()}`);
+  const body: { token: string } = await response.json();
+  return body.token;
+}
+
+/** Client options shared by the examples: authenticated as `user` with the token function
+ * (called before every connection attempt and before the token expires). Retries are quicker
+ * than the defaults because a demo outage lasts a few seconds, and heartbeats more frequent so
+ * round trips show up soon. */
+export function demoOptions(user: string): ClientOptions {
   return {
     reconnect: { initialDelayMs: 250, maxDelayMs: 2_000 },
     heartbeat: { intervalMs: 2_000 },
-    ...(user ? { user } : {}),
+    token: () => devToken(user),
   };
 }
 

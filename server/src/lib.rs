@@ -38,7 +38,7 @@ pub use app::config::{
     HARD_LIMIT_FACTOR,
 };
 pub use app::control::{ControlRefused, CONTROL_SECRET_HEADER, MALFORMED_FRAME};
-pub use app::demo::CONTROL_SECRET_PATH;
+pub use app::demo::{CONTROL_SECRET_PATH, DEV_TOKEN_TTL_SECS, TOKEN_PATH};
 pub use app::feed::ROOM as PRICES_ROOM;
 pub use app::rpc::{RpcConfigError, IDEMPOTENCY_HEADER, SECRET_HEADER};
 pub use app::WS_PATH;
@@ -81,12 +81,7 @@ pub async fn serve(
     } else {
         Duration::ZERO
     };
-    let feed = app::feed::spawn(
-        state.engine.clone(),
-        state.prices.clone(),
-        feed_interval,
-        stopping_rx.clone(),
-    );
+    let feed = app::feed::spawn(state.engine.clone(), feed_interval, stopping_rx.clone());
     let api = config.api.as_ref().map(|api| app::api::ApiConfig {
         key: api.key.clone(),
         max_body_bytes: api.max_body_bytes,

@@ -15,7 +15,7 @@ pub mod rpc;
 #[cfg(test)]
 mod unreachable_tests;
 
-use crate::auth::SharedSecret;
+use crate::auth::{SharedSecret, TokenSigner};
 use crate::protocol::connection::{self, Limits};
 use crate::protocol::hub::Hub;
 use crate::state::{Engine, MemoryEngine};
@@ -28,7 +28,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use config::{AuthConfig, ServerConfig};
-use feed::Prices;
 use outage::Outage;
 use requests::Requests;
 use std::net::SocketAddr;
@@ -49,8 +48,6 @@ pub struct AppState<E> {
     /// Sessions, rooms and documents.
     pub engine: Arc<E>,
     pub requests: Arc<Requests>,
-    /// The price feed's latest prices (orders are filled at them).
-    pub prices: Arc<Prices>,
     pub outage: Arc<Outage>,
     pub limits: Limits,
     /// Authentication, origins and permissions.
@@ -61,6 +58,8 @@ pub struct AppState<E> {
     pub control_secret: Option<SharedSecret>,
     /// `--demo`: the demo's own endpoints (`/demo/*`).
     pub demo: bool,
+    /// `--demo` without a JWT key: what `/demo/token` signs with.
+    pub dev_tokens: Option<TokenSigner>,
 }
 
 // Not derived: that would ask for `E: Clone`.
@@ -70,13 +69,13 @@ impl<E> Clone for AppState<E> {
             hub: Arc::clone(&self.hub),
             engine: Arc::clone(&self.engine),
             requests: Arc::clone(&self.requests),
-            prices: Arc::clone(&self.prices),
             outage: Arc::clone(&self.outage),
             limits: self.limits,
             auth: Arc::clone(&self.auth),
             refused_handshakes: Arc::clone(&self.refused_handshakes),
             control_secret: self.control_secret.clone(),
             demo: self.demo,
+            dev_tokens: self.dev_tokens.clone(),
         }
     }
 }
@@ -104,20 +103,13 @@ impl<E: Engine> AppState<E> {
         config: &ServerConfig,
         stopping: watch::Receiver<bool>,
     ) -> Self {
-        let prices = Arc::new(Prices::default());
         // `serve` has checked the URL, so this only leaves a rejected URL off.
         let rpc = config
             .rpc
             .as_ref()
             .and_then(|setup| rpc::RpcForwarder::new(setup).ok());
         AppState {
-            requests: Arc::new(Requests::new(
-                Arc::clone(&prices),
-                stopping,
-                config.demo,
-                rpc,
-            )),
-            prices,
+            requests: Arc::new(Requests::new(stopping, config.demo, rpc)),
             hub,
             engine,
             outage: Arc::new(Outage::default()),
@@ -130,6 +122,7 @@ impl<E: Engine> AppState<E> {
             refused_handshakes: Arc::new(AtomicU64::new(0)),
             control_secret: config.control_secret.clone(),
             demo: config.demo,
+            dev_tokens: config.dev_tokens.clone(),
         }
     }
 }
