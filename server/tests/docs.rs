@@ -59,7 +59,7 @@ fn conflict(doc: &str, origin: &str, cseq: u64, message: &str) -> Value {
 }
 
 async fn control_doc(server: &resocket_server::Server, doc: &str) -> Value {
-    let reply = get(server.local_addr(), &format!("/control/doc?name={doc}")).await;
+    let reply = control_get(server.local_addr(), &format!("/control/doc?name={doc}")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.json()
 }
@@ -126,7 +126,10 @@ impl View {
 async fn sync_on_a_new_document_gets_an_empty_snapshot_at_revision_0() {
     let server = server(1000).await;
     let addr = server.local_addr();
-    assert_eq!(get(addr, "/control/doc?name=board").await.status, 404);
+    assert_eq!(
+        control_get(addr, "/control/doc?name=board").await.status,
+        404
+    );
     let (mut ws, _) = welcomed(&server).await;
     sync_doc(&mut ws, 9, "board", None).await;
     assert_eq!(
@@ -145,8 +148,8 @@ async fn sync_on_a_new_document_gets_an_empty_snapshot_at_revision_0() {
         control_doc(&server, "board").await,
         json!({"rev": 0, "entries": {}})
     );
-    assert_eq!(get(addr, "/control/stats").await.json()["docs"], 1);
-    assert_eq!(get(addr, "/control/doc?name=").await.status, 400);
+    assert_eq!(control_get(addr, "/control/stats").await.json()["docs"], 1);
+    assert_eq!(control_get(addr, "/control/doc?name=").await.status, 400);
     server.shutdown().await.expect("clean shutdown");
 }
 
@@ -482,7 +485,9 @@ async fn bad_frames_get_bad_request_and_the_connection_keeps_working() {
     }
     // Nothing was applied, and the connection still works.
     assert_eq!(
-        get(server.local_addr(), "/control/doc?name=d").await.status,
+        control_get(server.local_addr(), "/control/doc?name=d")
+            .await
+            .status,
         404
     );
     op(

@@ -212,7 +212,9 @@ async fn a_peer_close_is_answered() {
     let server = start(|_| {}).await;
     let (ws, _) = welcomed(&server).await;
     close(ws).await;
-    let stats = get(server.local_addr(), "/control/stats").await.json();
+    let stats = control_get(server.local_addr(), "/control/stats")
+        .await
+        .json();
     // The server unregisters the connection once the close handshake is done.
     let mut connections = stats["connections"].as_u64();
     for _ in 0..50 {
@@ -220,8 +222,10 @@ async fn a_peer_close_is_answered() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        connections =
-            get(server.local_addr(), "/control/stats").await.json()["connections"].as_u64();
+        connections = control_get(server.local_addr(), "/control/stats")
+            .await
+            .json()["connections"]
+            .as_u64();
     }
     assert_eq!(connections, Some(0));
     server.shutdown().await.expect("clean shutdown");
