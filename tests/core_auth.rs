@@ -462,7 +462,11 @@ mod origins {
     fn the_origin_from_welcome_is_used_for_ops_and_the_seed_makes_none() {
         let mut core = Core::new(config(TokenSource::None), 1).expect("config");
         let twin = Core::new(config(TokenSource::None), 1).expect("config");
-        assert_eq!((core.origin(), twin.origin()), ("", ""), "no origin before welcome");
+        assert_eq!(
+            (core.origin(), twin.origin()),
+            ("", ""),
+            "no origin before welcome"
+        );
         core.open_doc("d");
         // Made offline before any welcome: never sent, so it takes the session's origin at once.
         let first = apply(&mut core, 1);
@@ -495,7 +499,10 @@ mod origins {
             .collect();
         assert_eq!(
             resent,
-            [(&json!("o-1"), &json!(lost)), (&json!("o-1"), &json!(applied))],
+            [
+                (&json!("o-1"), &json!(lost)),
+                (&json!("o-1"), &json!(applied))
+            ],
             "re-sent as they were"
         );
         assert_eq!(synced_events(&mut core), 0, "not synced until the verdicts");
@@ -536,12 +543,17 @@ mod origins {
             .collect();
         assert_eq!(
             order,
-            [(&json!("o-2"), &json!(lost)), (&json!("o-2"), &json!(later))]
+            [
+                (&json!("o-2"), &json!(lost)),
+                (&json!("o-2"), &json!(later))
+            ]
         );
         let events: Vec<Event<Value>> = std::iter::from_fn(|| core.poll_event()).collect();
         assert!(events.iter().any(|e| matches!(e, Event::DocSynced { .. })));
         assert!(
-            !events.iter().any(|e| matches!(e, Event::DocRejected { .. })),
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::DocRejected { .. })),
             "a moved op is not reported rejected"
         );
         let pending = &core.doc("d").expect("open").pending;

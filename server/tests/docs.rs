@@ -372,7 +372,14 @@ async fn duplicates_are_answered_from_the_record_and_never_applied_twice() {
     expect_quiet(&mut watcher).await;
 
     // The next cseq is new.
-    op(&mut again, "d", &origin, 3, json!({"key": "n", "op": "delete"})).await;
+    op(
+        &mut again,
+        "d",
+        &origin,
+        3,
+        json!({"key": "n", "op": "delete"}),
+    )
+    .await;
     assert_eq!(expect_kind(&mut again, "op").await["seq"], 2);
     assert_eq!(expect_kind(&mut watcher, "op").await["seq"], 2);
     server.shutdown().await.expect("clean shutdown");
@@ -417,14 +424,7 @@ async fn sync_with_since_in_the_log_replays_then_says_synced() {
         json!({"kind":"synced","id":5,"room":"d","seq":5})
     );
     // Subscribed now: later ops arrive live.
-    op(
-        &mut writer,
-        "d",
-        &w,
-        6,
-        json!({"key": "k", "op": "delete"}),
-    )
-    .await;
+    op(&mut writer, "d", &w, 6, json!({"key": "k", "op": "delete"})).await;
     assert_eq!(expect_kind(&mut late, "op").await["seq"], 6);
     server.shutdown().await.expect("clean shutdown");
 }

@@ -84,7 +84,10 @@ async fn every_session_gets_its_own_random_origin_and_a_resumed_one_keeps_it() {
     close(a).await;
     let (_again, resumed) = open(&server, Some("alice"), Some((&first.id, &first.token))).await;
     assert!(resumed.resumed);
-    assert_eq!(resumed.origin, first.origin, "a resumed session keeps its origin");
+    assert_eq!(
+        resumed.origin, first.origin,
+        "a resumed session keeps its origin"
+    );
     // A session that cannot be resumed (here: a wrong token) is a new one, with a new origin.
     let (_lost, fresh) = open(&server, Some("alice"), Some((&first.id, "wrong"))).await;
     assert!(!fresh.resumed);
@@ -154,7 +157,11 @@ async fn after_a_lost_session_old_ops_get_their_record_or_forbidden_never_a_seco
     op(&mut ws, &second.origin, 2, json!(2)).await;
     assert_eq!(expect_kind(&mut ws, "op").await["seq"], 2);
     op(&mut ws, &second.origin, 2, json!(2)).await;
-    assert_eq!(expect_kind(&mut ws, "op").await["seq"], 2, "the record again");
+    assert_eq!(
+        expect_kind(&mut ws, "op").await["seq"],
+        2,
+        "the record again"
+    );
     assert_eq!(
         doc_state(&server).await,
         json!({"rev": 2, "entries": {"k": {"value": 2, "rev": 2}}})

@@ -264,7 +264,10 @@ mod tests {
         assert_eq!(again.replaced, None);
         assert_eq!(again.session.id, first.session.id);
         assert_eq!(again.session.token, "t2", "rotated on resume");
-        assert_eq!(again.session.origin, "o-t1", "a resumed session keeps its origin");
+        assert_eq!(
+            again.session.origin, "o-t1",
+            "a resumed session keeps its origin"
+        );
         // The old token no longer resumes it.
         sessions.detach(t0 + ms(99), "s-1", 2);
         let stale = sessions.open(
