@@ -47,6 +47,18 @@ pub struct DocState<V, F> {
     resolving: bool,
 }
 
+impl<V, F: OpFrame<V>> PendingOp<V, F> {
+    /// Re-encodes this op under `origin`, keeping its cseq; false if it cannot be encoded.
+    fn move_to(&mut self, doc: &str, origin: &str) -> bool {
+        let Some(frame) = F::op_frame(doc, self.cseq, origin, &self.op) else {
+            return false;
+        };
+        self.frame = frame;
+        self.origin = origin.to_owned();
+        true
+    }
+}
+
 impl<V, F> DocState<V, F> {
     fn new() -> Self {
         DocState {
@@ -137,13 +149,9 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
 #[derive(Debug)]
 pub(crate) struct Docs<V, F> {
     docs: VecMap<String, DocState<V, F>>,
-    /// This client's id in document ops: its own (outlives sessions), or the one the server
-    /// assigned to the current session.
+    /// This client's id in document ops: the one the server assigned to the current session
+    /// (it refuses ops under any other), or the configured one (or none) before that.
     origin: String,
-    /// The server assigned `origin` (`welcome.origin`) and refuses ops under any other, so
-    /// pending ops made under another are moved to it. A self-made origin leaves restored
-    /// ops under their own, which the server still de-duplicates across pages.
-    assigned: bool,
     next_cseq: u64,
     /// A connection is open: syncs and ops can be sent.
     online: bool,
@@ -154,7 +162,6 @@ impl<V, F> Docs<V, F> {
         Docs {
             docs: VecMap::new(),
             origin,
-            assigned: false,
             next_cseq: 1,
             online: false,
         }
@@ -168,7 +175,6 @@ impl<V, F> Docs<V, F> {
     /// ops are moved to it when they are re-sent after their document's next sync.
     pub fn set_origin(&mut self, origin: String) {
         self.origin = origin;
-        self.assigned = true;
     }
 
     /// A fresh op sequence number, for the driver to encode into the op frame.
@@ -383,14 +389,11 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
                     // Another session's origin the server never applied this op under: it
                     // takes this session's, keeping its place and cseq.
                     let own = &self.origin;
-                    let moved = state
+                    let pending = state
                         .pending
                         .iter_mut()
-                        .find(|p| p.cseq == cseq && p.origin == origin && p.origin != *own)
-                        .and_then(|p| Some((F::op_frame(&doc, cseq, own, &p.op)?, p)));
-                    if let Some((frame, pending)) = moved {
-                        pending.frame = frame;
-                        pending.origin.clone_from(own);
+                        .find(|p| p.cseq == cseq && p.origin == origin && p.origin != *own);
+                    if pending.is_some_and(|p| p.move_to(&doc, own)) {
                         return self.resolved(out, &doc);
                     }
                 }
@@ -497,14 +500,11 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
         state.sync_id = None;
         state.resolving = false;
         for pending in state.pending.iter_mut() {
-            if !self.assigned || pending.origin == self.origin {
+            if pending.origin == self.origin {
                 continue;
             }
             if pending.origin.is_empty() {
-                if let Some(frame) = F::op_frame(name, pending.cseq, &self.origin, &pending.op) {
-                    pending.frame = frame;
-                    pending.origin.clone_from(&self.origin);
-                }
+                pending.move_to(name, &self.origin);
             } else {
                 state.resolving = true;
                 out.send(Transmit::User {
