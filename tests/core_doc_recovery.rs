@@ -12,6 +12,8 @@ type Core = ClientCore<String, Value>;
 
 /// One client: its core, whether it holds an open socket, and how much of it the server read.
 struct Client {
+    /// The origin the server assigns this client's session (`welcome.origin`).
+    origin: String,
     core: Core,
     connected: bool,
     /// Frames the client sent on its current socket that the server has not read yet.
@@ -20,21 +22,21 @@ struct Client {
     now: u64,
 }
 
-fn config(origin: &str) -> Config {
+fn config() -> Config {
     let mut c = Config::default();
     c.heartbeat.interval_ms = 0;
     c.reconnect.initial_delay_ms = 10;
     c.reconnect.max_delay_ms = 10;
     c.reconnect.jitter = 0.0;
-    c.origin = Some(origin.into());
     c
 }
 
 impl Client {
     fn new(origin: &str) -> Self {
-        let mut core = Core::new(config(origin), 1).expect("config");
+        let mut core = Core::new(config(), 1).expect("config");
         core.open_doc("d");
         Client {
+            origin: origin.to_owned(),
             core,
             connected: false,
             outbox: Vec::new(),
@@ -70,7 +72,8 @@ impl Client {
             session: "s".into(),
             token: "t".into(),
             resumed: true,
-            origin: None,
+            // The session is resumed every time: its origin stays.
+            origin: Some(self.origin.clone()),
             expires_in: None,
         };
         self.core
@@ -217,7 +220,7 @@ fn a_refused_sync_raises_the_documents_error_and_is_retried_on_the_next_connecti
         session: "s".into(),
         token: "t".into(),
         resumed: false,
-        origin: None,
+        origin: Some("c-a".into()),
         expires_in: None,
     };
     client.core.handle_inbound(0, Inbound::Welcome(welcome), 0);

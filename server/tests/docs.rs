@@ -18,6 +18,22 @@ async fn server(doc_history: usize) -> resocket_server::Server {
     .await
 }
 
+/// Opens a connection; returns it with the origin its session was assigned (`welcome.origin`).
+async fn welcomed_with_origin(server: &resocket_server::Server) -> (Ws, String) {
+    welcomed_origin_addr(server.local_addr()).await
+}
+
+async fn welcomed_origin_addr(addr: std::net::SocketAddr) -> (Ws, String) {
+    let mut ws = connect_addr(addr).await;
+    send(&mut ws, &hello(None, None)).await;
+    let welcome = expect_kind(&mut ws, "welcome").await;
+    let origin = welcome["payload"]["origin"]
+        .as_str()
+        .unwrap_or_else(|| panic!("welcome without origin: {welcome}"))
+        .to_owned();
+    (ws, origin)
+}
+
 async fn send_json(ws: &mut Ws, frame: Value) {
     send(ws, &frame.to_string()).await;
 }
@@ -156,8 +172,8 @@ async fn sync_on_a_new_document_gets_an_empty_snapshot_at_revision_0() {
 #[tokio::test]
 async fn ops_reach_every_subscriber_in_revision_order_with_the_origins_cseq() {
     let server = server(1000).await;
-    let (mut a, _) = welcomed(&server).await;
-    let (mut b, _) = welcomed(&server).await;
+    let (mut a, ca) = welcomed_with_origin(&server).await;
+    let (mut b, cb) = welcomed_with_origin(&server).await;
     for ws in [&mut a, &mut b] {
         sync_doc(ws, 1, "board", None).await;
         expect_kind(ws, "snapshot").await;
@@ -185,8 +201,12 @@ async fn ops_reach_every_subscriber_in_revision_order_with_the_origins_cseq() {
             json!({"key": "card-1", "op": "merge", "value": {"x": null}}),
         ),
     ];
-    for (rev, (origin, cseq, body)) in (1..).zip(steps.iter().cloned()) {
-        let ws = if origin == "c-a" { &mut a } else { &mut b };
+    for (rev, (who, cseq, body)) in (1..).zip(steps.iter().cloned()) {
+        let (ws, origin) = if who == "c-a" {
+            (&mut a, ca.as_str())
+        } else {
+            (&mut b, cb.as_str())
+        };
         op(ws, "board", origin, cseq, body.clone()).await;
         let expected = applied("board", rev, origin, cseq, body);
         assert_eq!(next_json(&mut a).await, expected);
@@ -202,7 +222,7 @@ async fn ops_reach_every_subscriber_in_revision_order_with_the_origins_cseq() {
         op(
             &mut a,
             "board",
-            "c-a",
+            &ca,
             4 + n,
             json!({"key": "a", "op": "set", "value": n}),
         )
@@ -210,7 +230,7 @@ async fn ops_reach_every_subscriber_in_revision_order_with_the_origins_cseq() {
         op(
             &mut b,
             "board",
-            "c-b",
+            &cb,
             3 + n,
             json!({"key": "b", "op": "set", "value": n}),
         )
@@ -232,13 +252,13 @@ async fn ops_reach_every_subscriber_in_revision_order_with_the_origins_cseq() {
 async fn a_non_subscriber_gets_its_own_applied_op_only() {
     let server = server(1000).await;
     let (mut sub, _) = welcomed(&server).await;
-    let (mut writer, _) = welcomed(&server).await;
+    let (mut writer, w) = welcomed_with_origin(&server).await;
     let (mut bystander, _) = welcomed(&server).await;
     sync_doc(&mut sub, 1, "d", None).await;
     expect_kind(&mut sub, "snapshot").await;
     let body = json!({"key": "k", "op": "set", "value": "v"});
-    op(&mut writer, "d", "w", 1, body.clone()).await;
-    let expected = applied("d", 1, "w", 1, body);
+    op(&mut writer, "d", &w, 1, body.clone()).await;
+    let expected = applied("d", 1, &w, 1, body);
     assert_eq!(next_json(&mut writer).await, expected);
     assert_eq!(next_json(&mut sub).await, expected);
     expect_quiet(&mut bystander).await;
@@ -248,8 +268,8 @@ async fn a_non_subscriber_gets_its_own_applied_op_only() {
 #[tokio::test]
 async fn a_failed_compare_and_set_is_rejected_to_the_origin_only() {
     let server = server(1000).await;
-    let (mut a, _) = welcomed(&server).await;
-    let (mut b, _) = welcomed(&server).await;
+    let (mut a, oa) = welcomed_with_origin(&server).await;
+    let (mut b, ob) = welcomed_with_origin(&server).await;
     for ws in [&mut a, &mut b] {
         sync_doc(ws, 1, "d", None).await;
         expect_kind(ws, "snapshot").await;
@@ -257,7 +277,7 @@ async fn a_failed_compare_and_set_is_rejected_to_the_origin_only() {
     op(
         &mut a,
         "d",
-        "a",
+        &oa,
         1,
         json!({"key": "k", "op": "set", "value": 1, "ifRev": 0}),
     )
@@ -268,14 +288,14 @@ async fn a_failed_compare_and_set_is_rejected_to_the_origin_only() {
     op(
         &mut b,
         "d",
-        "b",
+        &ob,
         1,
         json!({"key": "k", "op": "merge", "value": {"z": 1}, "ifRev": 0}),
     )
     .await;
     assert_eq!(
         next_json(&mut b).await,
-        conflict("d", "b", 1, "k is at revision 1, not 0")
+        conflict("d", &ob, 1, "k is at revision 1, not 0")
     );
     expect_quiet(&mut a).await;
     assert_eq!(
@@ -286,7 +306,7 @@ async fn a_failed_compare_and_set_is_rejected_to_the_origin_only() {
     op(
         &mut b,
         "d",
-        "b",
+        &ob,
         2,
         json!({"key": "k", "op": "set", "value": 2, "ifRev": 1}),
     )
@@ -300,50 +320,69 @@ async fn a_failed_compare_and_set_is_rejected_to_the_origin_only() {
 async fn duplicates_are_answered_from_the_record_and_never_applied_twice() {
     let server = server(1000).await;
     let addr = server.local_addr();
-    let (mut a, _) = welcomed(&server).await;
+    let (mut a, oa) = welcomed_with_origin(&server).await;
     let (mut watcher, _) = welcomed(&server).await;
     for ws in [&mut a, &mut watcher] {
         sync_doc(ws, 1, "d", None).await;
         expect_kind(ws, "snapshot").await;
     }
     let set = json!({"key": "n", "op": "merge", "value": {"count": 1}});
-    op(&mut a, "d", "a", 1, set.clone()).await;
-    let first = applied("d", 1, "a", 1, set.clone());
+    op(&mut a, "d", &oa, 1, set.clone()).await;
+    let first = applied("d", 1, &oa, 1, set.clone());
     assert_eq!(next_json(&mut a).await, first);
     assert_eq!(next_json(&mut watcher).await, first);
     let stale = json!({"key": "n", "op": "set", "value": 0, "ifRev": 0});
-    op(&mut a, "d", "a", 2, stale.clone()).await;
-    let rejected = conflict("d", "a", 2, "n is at revision 1, not 0");
+    op(&mut a, "d", &oa, 2, stale.clone()).await;
+    let rejected = conflict("d", &oa, 2, "n is at revision 1, not 0");
     assert_eq!(next_json(&mut a).await, rejected);
 
     // Re-sent on the same connection: the recorded answers, to the sender only.
-    op(&mut a, "d", "a", 1, set.clone()).await;
+    op(&mut a, "d", &oa, 1, set.clone()).await;
     assert_eq!(next_json(&mut a).await, first);
-    op(&mut a, "d", "a", 2, json!({"key": "n", "op": "delete"})).await;
+    op(&mut a, "d", &oa, 2, json!({"key": "n", "op": "delete"})).await;
     assert_eq!(next_json(&mut a).await, rejected);
     expect_quiet(&mut watcher).await;
 
-    // After a drop, a new connection (not subscribed) re-sends both: same answers.
+    // After a drop, a new session (another origin) re-sends both: not subscribed, it is
+    // refused; subscribed (as a client resyncs), it gets the recorded answers, applied once.
     close(a).await;
-    let (mut again, _) = welcomed_addr(addr).await;
-    op(&mut again, "d", "a", 1, set.clone()).await;
-    assert_eq!(next_json(&mut again).await, first);
-    op(&mut again, "d", "a", 2, stale).await;
-    assert_eq!(next_json(&mut again).await, rejected);
-    // After syncing from 0 it sees op 1 once in the replay; the re-send is answered again.
+    let (mut again, origin) = welcomed_origin_addr(addr).await;
+    assert_ne!(origin, oa);
+    op(&mut again, "d", &oa, 1, set.clone()).await;
+    assert_eq!(
+        expect_kind(&mut again, "reject").await["payload"]["error"]["code"],
+        "forbidden"
+    );
+    // After syncing from 0 it sees op 1 once in the replay; the re-sends get the records.
     sync_doc(&mut again, 2, "d", Some(0)).await;
     assert_eq!(next_json(&mut again).await, first);
     assert_eq!(expect_kind(&mut again, "synced").await["seq"], 1);
-    op(&mut again, "d", "a", 1, set).await;
+    op(&mut again, "d", &oa, 1, set.clone()).await;
     assert_eq!(next_json(&mut again).await, first);
+    op(&mut again, "d", &oa, 2, stale).await;
+    assert_eq!(next_json(&mut again).await, rejected);
     expect_quiet(&mut watcher).await;
     assert_eq!(
         control_doc(&server, "d").await,
         json!({"rev": 1, "entries": {"n": {"value": {"count": 1}, "rev": 1}}})
     );
+    // An op of the old origin it never sent is refused; under its own origin it applies.
+    op(&mut again, "d", &oa, 3, json!({"key": "n", "op": "delete"})).await;
+    assert_eq!(
+        expect_kind(&mut again, "reject").await["payload"]["error"]["code"],
+        "forbidden"
+    );
+    expect_quiet(&mut watcher).await;
 
     // The next cseq is new.
-    op(&mut again, "d", "a", 3, json!({"key": "n", "op": "delete"})).await;
+    op(
+        &mut again,
+        "d",
+        &origin,
+        3,
+        json!({"key": "n", "op": "delete"}),
+    )
+    .await;
     assert_eq!(expect_kind(&mut again, "op").await["seq"], 2);
     assert_eq!(expect_kind(&mut watcher, "op").await["seq"], 2);
     server.shutdown().await.expect("clean shutdown");
@@ -352,12 +391,12 @@ async fn duplicates_are_answered_from_the_record_and_never_applied_twice() {
 #[tokio::test]
 async fn sync_with_since_in_the_log_replays_then_says_synced() {
     let server = server(1000).await;
-    let (mut writer, _) = welcomed(&server).await;
+    let (mut writer, w) = welcomed_with_origin(&server).await;
     for cseq in 1..=5u64 {
         op(
             &mut writer,
             "d",
-            "w",
+            &w,
             cseq,
             json!({"key": "k", "op": "set", "value": cseq}),
         )
@@ -372,7 +411,7 @@ async fn sync_with_since_in_the_log_replays_then_says_synced() {
             applied(
                 "d",
                 rev,
-                "w",
+                &w,
                 rev,
                 json!({"key": "k", "op": "set", "value": rev})
             )
@@ -388,14 +427,7 @@ async fn sync_with_since_in_the_log_replays_then_says_synced() {
         json!({"kind":"synced","id":5,"room":"d","seq":5})
     );
     // Subscribed now: later ops arrive live.
-    op(
-        &mut writer,
-        "d",
-        "w",
-        6,
-        json!({"key": "k", "op": "delete"}),
-    )
-    .await;
+    op(&mut writer, "d", &w, 6, json!({"key": "k", "op": "delete"})).await;
     assert_eq!(expect_kind(&mut late, "op").await["seq"], 6);
     server.shutdown().await.expect("clean shutdown");
 }
@@ -403,7 +435,7 @@ async fn sync_with_since_in_the_log_replays_then_says_synced() {
 #[tokio::test]
 async fn since_older_than_the_log_gets_a_snapshot_that_matches_the_server() {
     let server = server(2).await;
-    let (mut writer, _) = welcomed(&server).await;
+    let (mut writer, w) = welcomed_with_origin(&server).await;
     let bodies = [
         json!({"key": "a", "op": "set", "value": {"x": 1, "y": [1, 2]}}),
         json!({"key": "b", "op": "set", "value": "two"}),
@@ -412,7 +444,7 @@ async fn since_older_than_the_log_gets_a_snapshot_that_matches_the_server() {
         json!({"key": "c", "op": "set", "value": null}),
     ];
     for (cseq, body) in (1..).zip(bodies) {
-        op(&mut writer, "d", "w", cseq, body).await;
+        op(&mut writer, "d", &w, cseq, body).await;
         expect_kind(&mut writer, "op").await;
     }
     let (mut reader, _) = welcomed(&server).await;
@@ -437,7 +469,7 @@ async fn since_older_than_the_log_gets_a_snapshot_that_matches_the_server() {
         json!({"key": "e", "op": "merge", "value": 7}),
     ];
     for (cseq, body) in (6..).zip(later) {
-        op(&mut writer, "d", "w", cseq, body).await;
+        op(&mut writer, "d", &w, cseq, body).await;
         expect_kind(&mut writer, "op").await;
         view.apply_frame(&next_json(&mut reader).await);
     }
@@ -449,7 +481,7 @@ async fn since_older_than_the_log_gets_a_snapshot_that_matches_the_server() {
 #[tokio::test]
 async fn bad_frames_get_bad_request_and_the_connection_keeps_working() {
     let server = server(1000).await;
-    let (mut ws, _) = welcomed(&server).await;
+    let (mut ws, origin) = welcomed_with_origin(&server).await;
     let long_room = "r".repeat(257);
     let bad = [
         json!({"kind": "sync", "id": 1}),
@@ -493,7 +525,7 @@ async fn bad_frames_get_bad_request_and_the_connection_keeps_working() {
     op(
         &mut ws,
         "d",
-        "o",
+        &origin,
         1,
         json!({"key": "k", "op": "set", "value": 1}),
     )
@@ -506,7 +538,7 @@ async fn bad_frames_get_bad_request_and_the_connection_keeps_working() {
 #[tokio::test]
 async fn after_unsync_or_disconnect_no_more_ops_arrive() {
     let server = server(1000).await;
-    let (mut a, _) = welcomed(&server).await;
+    let (mut a, oa) = welcomed_with_origin(&server).await;
     let (mut b, _) = welcomed(&server).await;
     let (mut gone, _) = welcomed(&server).await;
     for ws in [&mut a, &mut b, &mut gone] {
@@ -520,7 +552,7 @@ async fn after_unsync_or_disconnect_no_more_ops_arrive() {
     op(
         &mut a,
         "d",
-        "a",
+        &oa,
         1,
         json!({"key": "k", "op": "set", "value": 1}),
     )

@@ -19,9 +19,14 @@ async fn hello_is_answered_with_welcome() {
         .unwrap_or_default()
         .to_owned();
     assert!(token.len() >= 16, "{welcome}");
+    let origin = welcome["payload"]["origin"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(origin.starts_with("o-"), "{welcome}");
     assert_eq!(
         welcome,
-        serde_json::json!({"kind":"welcome","payload":{"version":1,"session":"s-1","token":token,"resumed":false}})
+        serde_json::json!({"kind":"welcome","payload":{"version":1,"session":"s-1","token":token,"resumed":false,"origin":origin}})
     );
     let (_ws2, session) = welcomed(&server).await;
     assert_eq!(session, "s-2");

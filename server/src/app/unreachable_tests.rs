@@ -101,7 +101,13 @@ impl Engine for Unreachable {
     async fn unsync(&self, _: ConnId, _: &str) -> Result<bool, EngineError> {
         down()
     }
-    async fn op(&self, _: ConnId, _: &str, _: &ClientOp) -> Result<OpOutcome, EngineError> {
+    async fn op(
+        &self,
+        _: ConnId,
+        _: &str,
+        _: &str,
+        _: &ClientOp,
+    ) -> Result<OpOutcome, EngineError> {
         down()
     }
     async fn doc_state(&self, _: &str) -> Result<Option<(u64, Entries)>, EngineError> {

@@ -74,6 +74,8 @@ struct Conn<E> {
     identity: Identity,
     /// When the token expires unrefreshed (its `exp` plus the verifier's leeway).
     expires: Option<Instant>,
+    /// The session's document-op origin (`welcome.origin`); ops under another are forbidden.
+    origin: String,
 }
 
 /// A welcomed connection's hold on its session. [`run`] ends it with an awaited
@@ -138,6 +140,7 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
         control,
         identity: Identity::anonymous(),
         expires: None,
+        origin: String::new(),
     };
     // Racing the whole connection against a kill lets the hub drop a socket that is stuck in a
     // write to a peer that stopped reading: cancelling the future drops the socket.
@@ -230,8 +233,10 @@ impl<E: Engine> Conn<E> {
                             }
                         };
                     let expires_in = self.arm_expiry();
+                    let origin = Some(session.origin.as_str());
                     let welcome =
-                        frames::welcome(&session.id, &session.token, resumed, None, expires_in);
+                        frames::welcome(&session.id, &session.token, resumed, origin, expires_in);
+                    self.origin.clone_from(&session.origin);
                     let who = session.actor(self.id);
                     self.send(welcome.into()).await.map(|()| who)
                 }
@@ -416,7 +421,7 @@ impl<E: Engine> Conn<E> {
                 }
                 None
             }
-            Action::Op { room, op } => match engine.op(self.id, &room, &op).await {
+            Action::Op { room, op } => match engine.op(self.id, &self.origin, &room, &op).await {
                 Ok(outcome) => {
                     if let OpOutcome::Refused(code) = outcome {
                         debug!(conn = self.id, room, code = code.as_wire(), "op refused");

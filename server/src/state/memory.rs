@@ -11,7 +11,7 @@ use super::docs::{ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome};
 use super::engine::{Engine, Published, StateStats};
 use super::error::EngineError;
 use super::rooms::Rooms;
-use super::sessions::{Actor, Opened, Sessions};
+use super::sessions::{Actor, Fresh, Opened, Sessions};
 use crate::lock::Locked;
 use crate::protocol::hub::Hub;
 use axum::extract::ws::Utf8Bytes;
@@ -92,12 +92,12 @@ impl Engine for MemoryEngine {
         user: Option<&str>,
         resume: Option<&Resume>,
     ) -> Result<Opened, EngineError> {
-        // CSPRNG; a resume gets a fresh one too (rotation).
-        let token = crate::auth::new_secret();
+        // CSPRNG; a resume gets a fresh token too (rotation) but keeps its origin.
+        let fresh = Fresh::random();
         let mut state = self.lock();
         Ok(state
             .sessions
-            .open(Instant::now(), user, resume, conn, token))
+            .open(Instant::now(), user, resume, conn, fresh))
     }
 
     async fn disconnect(&self, who: &Actor) -> Result<(), EngineError> {
@@ -217,8 +217,14 @@ impl Engine for MemoryEngine {
         Ok(self.lock().docs.unsync(conn, doc))
     }
 
-    async fn op(&self, conn: ConnId, doc: &str, op: &ClientOp) -> Result<OpOutcome, EngineError> {
-        self.run(|state| state.docs.op(conn, doc, op))
+    async fn op(
+        &self,
+        conn: ConnId,
+        owner: &str,
+        doc: &str,
+        op: &ClientOp,
+    ) -> Result<OpOutcome, EngineError> {
+        self.run(|state| state.docs.op(conn, owner, doc, op))
             .map(|(outcome, _)| outcome)
     }
 
