@@ -6,4 +6,5 @@ addr=${1:-127.0.0.1:8080}
 scripts/assemble-demo.sh
 cargo build --release -p resocket-server --quiet
 echo "demo: open http://$addr/ (Ctrl-C stops the server)"
-exec target/release/resocket-server --addr "$addr" --demo --insecure-trust-client-user --static out/demo
+exec target/release/resocket-server --addr "$addr" --demo --insecure-trust-client-user \
+  --config server/resocket.demo.toml --static out/demo

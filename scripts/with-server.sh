@@ -11,8 +11,9 @@ cargo build --release -p resocket-server --quiet
 log=$(mktemp -t resocket-server.XXXXXX.log)
 # SERVER_ARGS adds server options, e.g. "--static out/demo".
 # The tests use the demo methods and the price feed (--demo), and identify as the user they
-# claim (--insecure-trust-client-user).
-"$server" --addr "$addr" --demo --insecure-trust-client-user ${SERVER_ARGS:-} >"$log" 2>&1 &
+# claim (--insecure-trust-client-user), with the permissive rules of server/resocket.demo.toml.
+"$server" --addr "$addr" --demo --insecure-trust-client-user \
+  --config server/resocket.demo.toml ${SERVER_ARGS:-} >"$log" 2>&1 &
 pid=$!
 stop() {
   kill -TERM "$pid" 2>/dev/null || true
