@@ -630,8 +630,34 @@ mod tests {
             ns.can_publish(&alice(), "prices"),
             Err(Denied::PublishDisabled)
         );
+        assert_eq!(
+            ns.can_join(&Identity::anonymous(), "prices"),
+            Err(Denied::NotAuthenticated)
+        );
         let missing = Namespaces::load(Path::new("/nonexistent/resocket.toml"));
         assert!(matches!(missing, Err(NamespacesError::Read { .. })));
+    }
+
+    #[test]
+    fn the_demo_file_allows_what_the_demo_does_except_publishing_prices() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("resocket.demo.toml");
+        let ns = Namespaces::load(&path).expect("demo config");
+        let anon = Identity::anonymous();
+        for name in ["lobby", "chat:lobby", "ts:chat", "board-1"] {
+            assert_eq!(ns.can_publish(&anon, name), Ok(()), "{name}");
+            assert_eq!(ns.can_write_doc(&anon, name), Ok(()), "{name}");
+        }
+        assert_eq!(ns.can_join(&anon, "prices"), Ok(()));
+        assert_eq!(
+            ns.can_publish(&anon, "prices"),
+            Err(Denied::PublishDisabled)
+        );
+        assert_eq!(
+            ns.can_join(&user("bob", Value::Null), "private:alice"),
+            Err(Denied::NotOwner)
+        );
+        assert_eq!(ns.can_join(&alice(), "private:alice"), Ok(()));
+        assert_eq!(ns.can_broadcast(&anon), Err(Denied::BroadcastDisabled));
     }
 
     #[test]
