@@ -32,8 +32,10 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-# --allow-anonymous: the plain page (/basic/) connects without a user.
+# --allow-anonymous: the plain page (/basic/) connects without a user. The demo rules
+# (server/resocket.demo.toml) let every user join, publish and write, except `prices`.
 "$server" --addr "$addr" --demo --allow-anonymous --test-controls --static "$out" \
+  --config server/resocket.demo.toml \
   --rpc-url "http://$BACKEND_ADDR/rpc" ${SERVER_ARGS:-} >>"$log" 2>&1 &
 pids+=($!)
 node examples/backend/orders.mjs >>"$log" 2>&1 &

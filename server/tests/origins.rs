@@ -67,7 +67,9 @@ async fn expect_forbidden(ws: &mut Ws, origin: &str, cseq: u64) {
 }
 
 async fn doc_state(server: &resocket_server::Server) -> Value {
-    get(server.local_addr(), "/control/doc?name=d").await.json()
+    control_get(server.local_addr(), "/control/doc?name=d")
+        .await
+        .json()
 }
 
 #[tokio::test]

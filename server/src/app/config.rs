@@ -103,7 +103,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// How long a session can be resumed after its last connection ended.
     pub session_ttl: Duration,
-    /// Messages kept per room for replay to rejoining members.
+    /// Messages kept per room for replay to rejoining members, where the room's namespace
+    /// sets no `history_size`.
     pub history: usize,
     /// Period of the `prices` feed; zero disables it.
     pub feed_interval: Duration,
@@ -212,7 +213,8 @@ struct Cli {
     )]
     session_ttl_ms: u64,
 
-    /// Messages kept per room for replay after a rejoin (at most 100000)
+    /// Messages kept per room for replay after a rejoin (at most 100000), where the --config
+    /// namespace sets no history_size
     #[arg(long, value_name = "N", env = "RESOCKET_HISTORY", default_value_t = DEFAULT_HISTORY, value_parser = history)]
     history: usize,
 

@@ -90,7 +90,8 @@ impl AppState<MemoryEngine> {
             config.session_ttl,
             config.history,
             config.doc_history,
-        );
+        )
+        .with_namespaces(config.history, config.auth.namespaces.clone());
         AppState::with_engine(hub, Arc::new(engine), config, stopping)
     }
 }

@@ -12,6 +12,7 @@ use super::engine::{Engine, Published, StateStats};
 use super::error::EngineError;
 use super::rooms::Rooms;
 use super::sessions::{Actor, Fresh, Opened, Sessions};
+use crate::auth::Namespaces;
 use crate::lock::Locked;
 use crate::protocol::hub::Hub;
 use axum::extract::ws::Utf8Bytes;
@@ -51,6 +52,14 @@ impl MemoryEngine {
             }),
             hub,
         }
+    }
+
+    /// Rooms take their history bounds and presence from their namespace in `namespaces`
+    /// (`history`, given to [`new`](Self::new), where a namespace sets no `history_size`).
+    /// Call it before the engine is used: rooms that exist already are dropped.
+    pub fn with_namespaces(self, history: usize, namespaces: Namespaces) -> MemoryEngine {
+        self.lock().rooms = Rooms::with_namespaces(history, namespaces);
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -148,7 +157,7 @@ impl Engine for MemoryEngine {
         since: Option<u64>,
         meta: Option<Box<RawValue>>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
-        self.run(|state| state.rooms.join(who, id, room, since, meta))
+        self.run(|state| state.rooms.join(Instant::now(), who, id, room, since, meta))
             .map(|(frames, _)| frames)
     }
 
@@ -163,7 +172,8 @@ impl Engine for MemoryEngine {
         room: &str,
         payload: &RawValue,
     ) -> Result<Published, EngineError> {
-        let (seq, members) = self.run(|state| state.rooms.publish(who.conn, room, payload))?;
+        let (seq, members) =
+            self.run(|state| state.rooms.publish(Instant::now(), who.conn, room, payload))?;
         Ok(Published { seq, members })
     }
 
@@ -172,7 +182,8 @@ impl Engine for MemoryEngine {
         room: &str,
         payload: &RawValue,
     ) -> Result<Published, EngineError> {
-        let (seq, members) = self.run(|state| state.rooms.publish_as_server(room, payload))?;
+        let (seq, members) =
+            self.run(|state| state.rooms.publish_as_server(Instant::now(), room, payload))?;
         Ok(Published { seq, members })
     }
 
@@ -181,7 +192,7 @@ impl Engine for MemoryEngine {
     }
 
     async fn history(&self, room: &str, limit: usize) -> Result<Vec<Utf8Bytes>, EngineError> {
-        self.lock().rooms.recent(room, limit)
+        self.lock().rooms.recent(Instant::now(), room, limit)
     }
 
     async fn set_meta(

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 use futures_util::{SinkExt, StreamExt};
-use resocket_server::auth::{AuthPolicy, SharedSecret};
+use resocket_server::auth::{AuthPolicy, Namespaces, SharedSecret};
 use resocket_server::{AuthConfig, Server, ServerConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -23,6 +23,24 @@ pub const HELLO: &str = r#"{"kind":"hello","payload":{"version":1}}"#;
 /// The control secret of the servers [`start`] runs (`--test-controls --control-secret`).
 pub const CONTROL_SECRET: &str = "control-secret-of-the-server-tests";
 
+/// What the tests may do: anyone joins, publishes and writes anywhere and broadcasts;
+/// `private:<user>` stays owner-only. `server/tests/permissions.rs` tests stricter rules.
+pub const TEST_NAMESPACES: &str = r#"
+client_broadcast = true
+
+[default]
+join = "anyone"
+publish = true
+
+[namespaces.private]
+join = "owner"
+doc_write = "owner"
+"#;
+
+pub fn test_namespaces() -> Namespaces {
+    Namespaces::from_toml_str(TEST_NAMESPACES).expect("valid test config")
+}
+
 /// Starts a server on 127.0.0.1 with a free port, after `adjust` tweaks the defaults.
 pub async fn start(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
     let mut config = ServerConfig {
@@ -31,9 +49,11 @@ pub async fn start(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
         shutdown_grace: Duration::from_millis(250),
         // The tests use the demo methods and the price feed.
         demo: true,
-        // Today's tests identify as the user they claim (--insecure-trust-client-user).
+        // Today's tests identify as the user they claim (--insecure-trust-client-user), and
+        // use rooms and documents the way `server/resocket.demo.toml` allows.
         auth: AuthConfig {
             policy: AuthPolicy::insecure_trust_claimed_user(),
+            namespaces: test_namespaces(),
             ..AuthConfig::default()
         },
         control_secret: Some(SharedSecret::new(CONTROL_SECRET, "tests").expect("secret")),
