@@ -11,10 +11,14 @@ try {
   const page = await browser.newPage();
   await page.goto(`${baseUrl}/bench.html`);
   const results = await page.evaluate(
-    async ({ count, rounds, pad }) => {
+    async ({ count, rounds, pad, secret }) => {
       const { connect, Client } = await import("/pkg/index.js");
       const wsUrl = `ws://${location.host}/ws`;
-      const flood = () => fetch(`/control/flood?count=${count}&pad=${pad}`, { method: "POST" });
+      const flood = () =>
+        fetch(`/control/flood?count=${count}&pad=${pad}`, {
+          method: "POST",
+          headers: { "X-Resocket-Control-Secret": secret },
+        });
 
       // Baseline: what an app without resocket does at least: parse and look at the envelope.
       async function raw() {
@@ -78,7 +82,7 @@ try {
       }
       return times;
     },
-    { count, rounds, pad },
+    { count, rounds, pad, secret: process.env.RESOCKET_CONTROL_SECRET ?? "" },
   );
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const rate = (ms) => Math.round((count / ms) * 1000);

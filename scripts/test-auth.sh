@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 out=${OUT:-out/demo}
 [ -d "$out/pkg" ] || OUT=$out scripts/assemble-demo.sh
 addr=${RESOCKET_AUTH_TEST_SERVER:-127.0.0.1:9434}
-backend=${RESOCKET_AUTH_TEST_BACKEND:-127.0.0.1:9436}
+backend=${RESOCKET_AUTH_TEST_BACKEND:-127.0.0.1:9438}
 random_hex() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
 RESOCKET_TEST_JWT_SECRET=$(random_hex)
 RESOCKET_API_KEY=$(random_hex)

@@ -22,7 +22,10 @@ if find out/bundle-check.js "$OUT" -name '*.js' ! -path "$OUT/pkg/*" -print0 |
 fi
 addr=${RESOCKET_PKG_TEST_SERVER:-127.0.0.1:9432}
 RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static $OUT" \
-  scripts/with-server.sh "$addr" node --test --test-concurrency=1 tests/pkg/ tests/react/ tests/examples/ tests/node/
+  scripts/with-server.sh "$addr" node --test --test-concurrency=1 tests/pkg/ tests/react/ tests/node/
+# The example apps as the demo runs them: dev tokens, and the app backend job filling orders.
+demo=${RESOCKET_DEMO_TEST_SERVER:-127.0.0.1:9436}
+RESOCKET_TEST_URL="http://$demo" scripts/with-demo.sh "$demo" node --test --test-concurrency=1 tests/examples/
 # The server API helper against the real server (its own server, with an API key).
 scripts/test-server-api.sh
 # The trust boundary in Chromium: tokens, refresh, refusals, origins, the API and the backend.

@@ -9,11 +9,16 @@ shift
 server=target/release/resocket-server
 cargo build --release -p resocket-server --quiet
 log=$(mktemp -t resocket-server.XXXXXX.log)
+# The control endpoints are on (--test-controls) with a secret made for this run, exported to
+# COMMAND as RESOCKET_CONTROL_SECRET (the wasm browser tests read it at compile time).
+export RESOCKET_CONTROL_SECRET=${RESOCKET_CONTROL_SECRET:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
 # SERVER_ARGS adds server options, e.g. "--static out/demo". SERVER_MODE_ARGS replaces the
 # default mode: the demo methods and the price feed (--demo), with clients identified as the
-# user they claim (--insecure-trust-client-user).
+# user they claim (--insecure-trust-client-user), under the permissive rules of
+# server/resocket.demo.toml.
 # shellcheck disable=SC2086 # both hold several options
-"$server" --addr "$addr" ${SERVER_MODE_ARGS:---demo --insecure-trust-client-user} ${SERVER_ARGS:-} >"$log" 2>&1 &
+"$server" --addr "$addr" ${SERVER_MODE_ARGS:---demo --insecure-trust-client-user --config server/resocket.demo.toml} \
+  --test-controls ${SERVER_ARGS:-} >"$log" 2>&1 &
 pid=$!
 stop() {
   kill -TERM "$pid" 2>/dev/null || true
@@ -21,7 +26,7 @@ stop() {
 }
 trap stop EXIT
 for _ in $(seq 1 100); do
-  if curl -fsS "http://$addr/control/stats" >/dev/null 2>&1; then break; fi
+  if curl -fsS -H "X-Resocket-Control-Secret: $RESOCKET_CONTROL_SECRET" "http://$addr/control/stats" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then cat "$log"; echo "test server failed to start"; exit 1; fi
   sleep 0.1
 done

@@ -443,50 +443,124 @@ mod origins {
         cseq
     }
 
-    #[test]
-    fn the_origin_from_welcome_is_used_for_ops_and_pending_ops_move_to_it_after_a_resync() {
-        let mut core = Core::new(config(TokenSource::None), 1).expect("config");
-        core.open_doc("d");
-        let own = core.origin().to_owned();
-        assert!(own.starts_with("c-"));
-        // Made offline, under the self-made origin.
-        let first = apply(&mut core, 1);
+    /// The op frames the core sends now, as JSON.
+    fn sent_ops(core: &mut Core) -> Vec<Value> {
+        let mut ops = Vec::new();
+        while let Some(action) = core.poll_action() {
+            if let Action::Send(Transmit::User { frame, .. }) = action {
+                ops.push(serde_json::from_str(&frame).expect("JSON"));
+            }
+        }
+        ops
+    }
 
+    fn synced_events(core: &mut Core) -> usize {
+        std::iter::from_fn(|| core.poll_event())
+            .filter(|e| matches!(e, Event::DocSynced { .. }))
+            .count()
+    }
+
+    #[test]
+    fn the_origin_from_welcome_is_used_for_ops_and_the_seed_makes_none() {
+        let mut core = Core::new(config(TokenSource::None), 1).expect("config");
+        let twin = Core::new(config(TokenSource::None), 1).expect("config");
+        assert_eq!(
+            (core.origin(), twin.origin()),
+            ("", ""),
+            "no origin before welcome"
+        );
+        core.open_doc("d");
+        // Made offline before any welcome: never sent, so it takes the session's origin at once.
+        let first = apply(&mut core, 1);
         let sent = connect(&mut core, welcome("s-1", Some("o-1"), None));
         assert_eq!(core.origin(), "o-1", "ops made from now on carry it");
-        assert_eq!(sent.len(), 1, "the pending op is re-sent once");
-        assert_eq!(sent[0]["payload"]["origin"], json!("o-1"), "re-encoded");
+        assert_eq!(sent.len(), 1, "the pending op is sent once");
+        assert_eq!(sent[0]["payload"]["origin"], json!("o-1"));
         assert_eq!(sent[0]["seq"], json!(first), "keeps its cseq");
         assert_eq!(sent[0]["payload"]["value"], json!(1));
+        let second = apply(&mut core, 2);
+        let sent = sent_ops(&mut core);
+        assert_eq!(sent[0]["payload"]["origin"], json!("o-1"));
+        assert_eq!(sent[0]["seq"], json!(second));
+    }
 
-        // The server confirms it under the session's origin.
+    #[test]
+    fn a_lost_sessions_op_is_re_sent_as_it_was_and_moves_only_when_refused() {
+        let mut core = Core::new(config(TokenSource::None), 1).expect("config");
+        core.open_doc("d");
+        connect(&mut core, welcome("s-1", Some("o-1"), None));
+        let (lost, applied) = (apply(&mut core, 1), apply(&mut core, 2));
+        while core.poll_action().is_some() {}
+        while core.poll_event().is_some() {}
+        // The session is lost: the new one has origin o-2.
+        core.handle_socket_closed(0, close_code::ABNORMAL, "gone");
+        let sent = connect(&mut core, welcome("s-2", Some("o-2"), None));
+        let resent: Vec<(&Value, &Value)> = sent
+            .iter()
+            .map(|f| (&f["payload"]["origin"], &f["seq"]))
+            .collect();
+        assert_eq!(
+            resent,
+            [
+                (&json!("o-1"), &json!(lost)),
+                (&json!("o-1"), &json!(applied))
+            ],
+            "re-sent as they were"
+        );
+        assert_eq!(synced_events(&mut core), 0, "not synced until the verdicts");
+        // An op made meanwhile waits behind them, so the order holds.
+        let later = apply(&mut core, 3);
+        assert!(sent_ops(&mut core).is_empty());
+        assert_eq!(core.origin(), "o-2");
+
+        // One was applied before the drop: the server answers with its record.
         core.handle_doc_frame(
             0,
             DocInbound::Applied {
                 doc: "d".into(),
                 rev: 1,
                 origin: "o-1".into(),
-                cseq: first,
-                op: set(1),
+                cseq: applied,
+                op: set(2),
             },
         );
-        let confirmed = std::iter::from_fn(|| core.poll_event())
-            .any(|e| matches!(e, Event::DocConfirmed { cseq, .. } if cseq == first));
-        assert!(confirmed);
-        assert!(core.doc("d").expect("open").pending.is_empty());
-
-        // An op made under o-1, then the session is lost: the new session's origin o-2 wins.
-        let second = apply(&mut core, 2);
-        core.handle_socket_closed(0, close_code::ABNORMAL, "gone");
-        let sent = connect(&mut core, welcome("s-2", Some("o-2"), None));
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0]["payload"]["origin"], json!("o-2"));
-        assert_eq!(sent[0]["seq"], json!(second));
-        let pending = &core.doc("d").expect("open").pending;
-        assert_eq!(
-            pending[0].origin, "o-2",
-            "a confirmation under o-2 matches it"
+        assert!(sent_ops(&mut core).is_empty(), "one verdict is still out");
+        // The other never was: refused, it moves to o-2 and everything is sent in order.
+        core.handle_doc_frame(
+            0,
+            DocInbound::Rejected {
+                doc: "d".into(),
+                origin: "o-1".into(),
+                cseq: lost,
+                error: ErrorBody {
+                    code: ErrorCode::Forbidden,
+                    message: "not this session's".into(),
+                },
+            },
         );
+        let sent = sent_ops(&mut core);
+        let order: Vec<(&Value, &Value)> = sent
+            .iter()
+            .map(|f| (&f["payload"]["origin"], &f["seq"]))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (&json!("o-2"), &json!(lost)),
+                (&json!("o-2"), &json!(later))
+            ]
+        );
+        let events: Vec<Event<Value>> = std::iter::from_fn(|| core.poll_event()).collect();
+        assert!(events.iter().any(|e| matches!(e, Event::DocSynced { .. })));
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::DocRejected { .. })),
+            "a moved op is not reported rejected"
+        );
+        let pending = &core.doc("d").expect("open").pending;
+        assert_eq!(pending.len(), 2);
+        assert!(pending.iter().all(|p| p.origin == "o-2"));
     }
 
     #[test]
@@ -530,7 +604,9 @@ mod origins {
 
     #[test]
     fn without_an_assigned_origin_restored_ops_keep_theirs_and_live_ops_skip_their_cseqs() {
-        let mut earlier = Core::new(config(TokenSource::None), 7).expect("config");
+        let mut early = config(TokenSource::None);
+        early.origin = Some("c-early".into());
+        let mut earlier = Core::new(early, 7).expect("config");
         earlier.open_doc("d");
         apply(&mut earlier, 1);
         apply(&mut earlier, 2);

@@ -12,6 +12,8 @@ type Core = ClientCore<String, Value>;
 
 /// One client: its core, whether it holds an open socket, and how much of it the server read.
 struct Client {
+    /// The origin the server assigns this client's session (`welcome.origin`).
+    origin: String,
     core: Core,
     connected: bool,
     /// Frames the client sent on its current socket that the server has not read yet.
@@ -22,25 +24,25 @@ struct Client {
     now: u64,
 }
 
-fn config(origin: &str) -> Config {
+fn config() -> Config {
     let mut c = Config::default();
     c.heartbeat.interval_ms = 0;
     c.reconnect.initial_delay_ms = 10;
     c.reconnect.max_delay_ms = 10;
     c.reconnect.jitter = 0.0;
-    c.origin = Some(origin.into());
     c
 }
 
 impl Client {
     fn new(origin: &str) -> Self {
-        let mut core = Core::new(config(origin), 1).expect("config");
+        let mut core = Core::new(config(), 1).expect("config");
         core.open_doc("d");
-        Client::with_core(core)
+        Client::with_core(core, origin)
     }
 
-    fn with_core(core: Core) -> Self {
+    fn with_core(core: Core, origin: &str) -> Self {
         Client {
+            origin: origin.to_owned(),
             core,
             connected: false,
             outbox: Vec::new(),
@@ -79,7 +81,8 @@ impl Client {
             session: "s".into(),
             token: "t".into(),
             resumed: true,
-            origin: None,
+            // The session is resumed every time: its origin stays.
+            origin: Some(self.origin.clone()),
             expires_in: None,
         };
         self.core
@@ -230,7 +233,7 @@ fn a_refused_sync_raises_the_documents_error_and_is_retried_on_the_next_connecti
         session: "s".into(),
         token: "t".into(),
         resumed: false,
-        origin: None,
+        origin: Some("c-a".into()),
         expires_in: None,
     };
     client.core.handle_inbound(0, Inbound::Welcome(welcome), 0);
@@ -414,14 +417,14 @@ fn a_snapshot_of_another_epoch_raises_reset_and_pending_ops_are_resent_on_top_of
 /// A client restored from a saved copy at revision 3 of `epoch` (`None`: saved before epochs),
 /// connected: its sync is in the outbox.
 fn restored(rev: u64, epoch: Option<&str>) -> Client {
-    let mut core = Core::new(config("c-a"), 1).expect("config");
+    let mut core = Core::new(config(), 1).expect("config");
     let entries = if rev > 0 {
         vec![("saved".to_owned(), json!(true), rev)]
     } else {
         Vec::new()
     };
     core.open_doc_restored("d", rev, epoch.map(str::to_owned), entries, Vec::new());
-    let mut client = Client::with_core(core);
+    let mut client = Client::with_core(core, "c-a");
     client.connect();
     client.events.clear();
     client

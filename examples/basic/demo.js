@@ -56,7 +56,18 @@ $("composer").addEventListener("submit", (event) => {
     log(isResocketError(error) ? `not sent: ${error.code}` : String(error), "error");
   }
 });
-$("drop").addEventListener("click", () => fetch("/control/drop?outage_ms=2000", { method: "POST" }));
+// The test server's control endpoints need its control secret, which the demo server hands to
+// its own pages only (same origin, loopback; see docs/AUTH.md).
+let controlSecret;
+async function control(path) {
+  controlSecret ??= fetch("/demo/control-secret").then((r) => r.json()).then((body) => body.secret);
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "X-Resocket-Control-Secret": await controlSecret },
+  });
+  if (!response.ok) log(`${path}: ${response.status}`, "error");
+}
+$("drop").addEventListener("click", () => control("/control/drop?outage_ms=2000"));
 $("reconnect").addEventListener("click", () => client.reconnect());
-$("malformed").addEventListener("click", () => fetch("/control/malformed", { method: "POST" }));
+$("malformed").addEventListener("click", () => control("/control/malformed"));
 window.resocketDemo = client;

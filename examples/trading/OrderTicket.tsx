@@ -1,4 +1,5 @@
-// Places simulated orders with the server's `order` method; the fill arrives later as a
+// Places simulated orders with the `order` method, which the server forwards to the demo's app
+// backend (examples/backend/orders.mjs); the fill arrives later, through the server API, as a
 // notification (see Notifications.tsx).
 import { useState, type FormEvent } from "react";
 import { useRequest } from "resocket/react";
@@ -20,7 +21,7 @@ export function OrderTicket() {
     event.preventDefault();
     // The button that submitted the form says which side.
     const side = ((event.nativeEvent as SubmitEvent).submitter as HTMLButtonElement | null)?.value as Side;
-    // Validation is the server's job: a bad quantity comes back as a BadRequest error.
+    // Validation is the backend's job: a bad quantity comes back as a BadRequest error.
     void order.call("order", { symbol, side, qty: Number(qty) }, { timeoutMs: 10_000 });
   };
 

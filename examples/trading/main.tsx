@@ -1,13 +1,14 @@
 import "../common/base.css";
 import "./trading.css";
 import { ResocketProvider } from "resocket/react";
-import { demoOptions, userFromUrl, WS_URL } from "../common/connection";
+import { demoOptions, tabUser, WS_URL } from "../common/connection";
 import { mount } from "../common/ui";
 import { TradingApp } from "./TradingApp";
 
-// With ?user=, fills reach every tab of that user; without, the tab that placed the order.
+// `?user=`, or a trader name kept for this tab. The app backend sends fills to the user, so
+// they reach every tab of that user.
 mount(
-  <ResocketProvider url={WS_URL} options={demoOptions(userFromUrl())}>
+  <ResocketProvider url={WS_URL} options={demoOptions(tabUser("trading-user", "trader"))}>
     <TradingApp />
   </ResocketProvider>,
 );

@@ -2,7 +2,8 @@
 //!
 //! It echoes `msg`, fans out `broadcast`, answers `ping`, keeps resumable sessions, runs requests
 //! once per session and id, hosts rooms with history and presence and shared documents with
-//! optimistic sync, publishes a simulated price feed, and offers loopback-only control endpoints that inject faults (dropped sockets, outages,
+//! optimistic sync, publishes a simulated price feed, and, with `--test-controls`, offers control
+//! endpoints (loopback and a secret header) that inject faults (dropped sockets, outages,
 //! malformed frames) and push notifications or room messages for client tests.
 //!
 //! Layers: [`protocol`] (sockets, the frame reader [`protocol::dispatch`], the frame encoders
@@ -36,7 +37,8 @@ pub use app::config::{
     parse_args, parse_args_with_env, usage, ApiSettings, AuthConfig, Command, ServerConfig,
     HARD_LIMIT_FACTOR,
 };
-pub use app::control::MALFORMED_FRAME;
+pub use app::control::{ControlRefused, CONTROL_SECRET_HEADER, MALFORMED_FRAME};
+pub use app::demo::{CONTROL_SECRET_PATH, DEV_TOKEN_TTL_SECS, TOKEN_PATH};
 pub use app::feed::ROOM as PRICES_ROOM;
 pub use app::rpc::{RpcConfigError, IDEMPOTENCY_HEADER, SECRET_HEADER};
 pub use app::WS_PATH;
@@ -79,12 +81,7 @@ pub async fn serve(
     } else {
         Duration::ZERO
     };
-    let feed = app::feed::spawn(
-        state.engine.clone(),
-        state.prices.clone(),
-        feed_interval,
-        stopping_rx.clone(),
-    );
+    let feed = app::feed::spawn(state.engine.clone(), feed_interval, stopping_rx.clone());
     let api = config.api.as_ref().map(|api| app::api::ApiConfig {
         key: api.key.clone(),
         max_body_bytes: api.max_body_bytes,
@@ -120,6 +117,9 @@ pub async fn serve(
     let on_main = api.filter(|_| config.api.as_ref().is_some_and(|a| a.addr.is_none()));
     let app = app::router(state, config.static_dir.clone(), on_main);
     let grace = config.shutdown_grace;
+    if config.control_secret.is_some() {
+        warn!("test controls on: /control/* answers loopback callers with the control secret");
+    }
     info!(addr = %local, max_frame_bytes = config.max_frame_bytes, "listening");
 
     let signal = {

@@ -58,7 +58,9 @@ async fn welcomed_with(
 }
 
 async fn refused_handshakes(server: &Server) -> u64 {
-    let stats = get(server.local_addr(), "/control/stats").await.json();
+    let stats = control_get(server.local_addr(), "/control/stats")
+        .await
+        .json();
     stats["refused_handshakes"]
         .as_u64()
         .expect("refused_handshakes")

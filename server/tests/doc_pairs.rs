@@ -44,6 +44,8 @@ struct Server {
 struct Link {
     registration: Registration,
     who: Actor,
+    /// The session's origin, which the server assigned (`welcome.origin`).
+    origin: String,
 }
 
 /// One client: its core, its socket (if open) and the frames it sent that the server has not
@@ -54,6 +56,8 @@ struct Client {
     outbox: Vec<String>,
     events: Vec<Event<Value>>,
     now: u64,
+    /// Every origin a session of this client had.
+    origins: Vec<String>,
 }
 
 fn config(origin: &str) -> Config {
@@ -62,6 +66,7 @@ fn config(origin: &str) -> Config {
     c.reconnect.initial_delay_ms = 10;
     c.reconnect.max_delay_ms = 10;
     c.reconnect.jitter = 0.0;
+    // Only a page that never connected keeps this origin: the server assigns one per session.
     c.origin = Some(origin.into());
     c
 }
@@ -128,6 +133,7 @@ impl Server {
         Link {
             registration,
             who: opened.session.actor(conn),
+            origin: opened.session.origin,
         }
     }
 
@@ -139,7 +145,11 @@ impl Server {
     /// Reads everything client `i` sent, like its connection task: a `sync`'s answer is written
     /// at once, everything else is queued in the hub until a [`Server::deliver`].
     fn read(&self, clients: &mut [Client], i: usize) {
-        let Some(conn) = clients[i].link.as_ref().map(|link| link.who.conn) else {
+        let Some((conn, owner)) = clients[i]
+            .link
+            .as_ref()
+            .map(|link| (link.who.conn, link.origin.clone()))
+        else {
             clients[i].outbox.clear();
             return;
         };
@@ -159,7 +169,7 @@ impl Server {
                     }
                 }
                 Action::Op { room, op } => {
-                    self.run(self.engine.op(conn, &room, &op))
+                    self.run(self.engine.op(conn, &owner, &room, &op))
                         .expect("a valid document");
                 }
                 other => panic!("unexpected frame {frame}: {other:?}"),
@@ -230,6 +240,7 @@ impl Client {
             outbox: Vec::new(),
             events: Vec::new(),
             now: 0,
+            origins: Vec::new(),
         }
     }
 
@@ -274,9 +285,10 @@ impl Client {
             session: link.who.session.clone(),
             token: "t".into(),
             resumed: true,
-            origin: None,
+            origin: Some(link.origin.clone()),
             expires_in: None,
         };
+        self.origins.push(link.origin.clone());
         self.link = Some(link);
         self.core
             .handle_inbound(self.now, Inbound::Welcome(welcome), 0);
@@ -430,10 +442,14 @@ proptest! {
             }
             prop_assert!(verdicts.values().all(|n| *n == 1), "{:?}", verdicts);
         }
-        // Every revision was seen on the wire, each carrying a different op: applied at most once.
+        // Every revision was seen on the wire, each carrying a different op (a client's cseqs
+        // are its own whatever origin it had, so an op moved to a new origin counts as the same
+        // op): applied at most once.
         let applied = server.applied.borrow();
         prop_assert_eq!(applied.keys().copied().collect::<Vec<_>>(), (1..=rev).collect::<Vec<_>>());
-        let distinct: BTreeSet<_> = applied.values().collect();
+        let made_by = |origin: &str| clients.iter().position(|c| c.origins.iter().any(|o| o == origin));
+        let distinct: BTreeSet<_> = applied.values().map(|(origin, cseq)| (made_by(origin), *cseq)).collect();
+        prop_assert!(applied.values().all(|(origin, _)| made_by(origin).is_some()), "every origin was assigned");
         prop_assert_eq!(distinct.len() as u64, rev, "applied at most once");
     }
 }

@@ -18,6 +18,22 @@ async fn server(doc_history: usize) -> resocket_server::Server {
     .await
 }
 
+/// Opens a connection; returns it with the origin its session was assigned (`welcome.origin`).
+async fn welcomed_with_origin(server: &resocket_server::Server) -> (Ws, String) {
+    welcomed_origin_addr(server.local_addr()).await
+}
+
+async fn welcomed_origin_addr(addr: std::net::SocketAddr) -> (Ws, String) {
+    let mut ws = connect_addr(addr).await;
+    send(&mut ws, &hello(None, None)).await;
+    let welcome = expect_kind(&mut ws, "welcome").await;
+    let origin = welcome["payload"]["origin"]
+        .as_str()
+        .unwrap_or_else(|| panic!("welcome without origin: {welcome}"))
+        .to_owned();
+    (ws, origin)
+}
+
 async fn send_json(ws: &mut Ws, frame: Value) {
     send(ws, &frame.to_string()).await;
 }
@@ -81,7 +97,7 @@ fn conflict(doc: &str, origin: &str, cseq: u64, message: &str) -> Value {
 }
 
 async fn control_doc(server: &resocket_server::Server, doc: &str) -> Value {
-    let reply = get(server.local_addr(), &format!("/control/doc?name={doc}")).await;
+    let reply = control_get(server.local_addr(), &format!("/control/doc?name={doc}")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.json()
 }
@@ -148,7 +164,10 @@ impl View {
 async fn sync_on_a_new_document_gets_an_empty_snapshot_at_revision_0() {
     let server = server(1000).await;
     let addr = server.local_addr();
-    assert_eq!(get(addr, "/control/doc?name=board").await.status, 404);
+    assert_eq!(
+        control_get(addr, "/control/doc?name=board").await.status,
+        404
+    );
     let (mut ws, _) = welcomed(&server).await;
     sync_doc(&mut ws, 9, "board", None).await;
     let snapshot = next_json(&mut ws).await;
@@ -181,16 +200,16 @@ async fn sync_on_a_new_document_gets_an_empty_snapshot_at_revision_0() {
         control_doc(&server, "board").await,
         json!({"rev": 0, "entries": {}})
     );
-    assert_eq!(get(addr, "/control/stats").await.json()["docs"], 1);
-    assert_eq!(get(addr, "/control/doc?name=").await.status, 400);
+    assert_eq!(control_get(addr, "/control/stats").await.json()["docs"], 1);
+    assert_eq!(control_get(addr, "/control/doc?name=").await.status, 400);
     server.shutdown().await.expect("clean shutdown");
 }
 
 #[tokio::test]
 async fn ops_reach_every_subscriber_in_revision_order_with_the_origins_cseq() {
     let server = server(1000).await;
-    let (mut a, _) = welcomed(&server).await;
-    let (mut b, _) = welcomed(&server).await;
+    let (mut a, ca) = welcomed_with_origin(&server).await;
+    let (mut b, cb) = welcomed_with_origin(&server).await;
     for ws in [&mut a, &mut b] {
         sync_doc(ws, 1, "board", None).await;
         expect_kind(ws, "snapshot").await;
@@ -218,8 +237,12 @@ async fn ops_reach_every_subscriber_in_revision_order_with_the_origins_cseq() {
             json!({"key": "card-1", "op": "merge", "value": {"x": null}}),
         ),
     ];
-    for (rev, (origin, cseq, body)) in (1..).zip(steps.iter().cloned()) {
-        let ws = if origin == "c-a" { &mut a } else { &mut b };
+    for (rev, (who, cseq, body)) in (1..).zip(steps.iter().cloned()) {
+        let (ws, origin) = if who == "c-a" {
+            (&mut a, ca.as_str())
+        } else {
+            (&mut b, cb.as_str())
+        };
         op(ws, "board", origin, cseq, body.clone()).await;
         let expected = applied("board", rev, origin, cseq, body);
         assert_eq!(next_json(&mut a).await, expected);
@@ -235,7 +258,7 @@ async fn ops_reach_every_subscriber_in_revision_order_with_the_origins_cseq() {
         op(
             &mut a,
             "board",
-            "c-a",
+            &ca,
             4 + n,
             json!({"key": "a", "op": "set", "value": n}),
         )
@@ -243,7 +266,7 @@ async fn ops_reach_every_subscriber_in_revision_order_with_the_origins_cseq() {
         op(
             &mut b,
             "board",
-            "c-b",
+            &cb,
             3 + n,
             json!({"key": "b", "op": "set", "value": n}),
         )
@@ -265,13 +288,13 @@ async fn ops_reach_every_subscriber_in_revision_order_with_the_origins_cseq() {
 async fn a_non_subscriber_gets_its_own_applied_op_only() {
     let server = server(1000).await;
     let (mut sub, _) = welcomed(&server).await;
-    let (mut writer, _) = welcomed(&server).await;
+    let (mut writer, w) = welcomed_with_origin(&server).await;
     let (mut bystander, _) = welcomed(&server).await;
     sync_doc(&mut sub, 1, "d", None).await;
     expect_kind(&mut sub, "snapshot").await;
     let body = json!({"key": "k", "op": "set", "value": "v"});
-    op(&mut writer, "d", "w", 1, body.clone()).await;
-    let expected = applied("d", 1, "w", 1, body);
+    op(&mut writer, "d", &w, 1, body.clone()).await;
+    let expected = applied("d", 1, &w, 1, body);
     assert_eq!(next_json(&mut writer).await, expected);
     assert_eq!(next_json(&mut sub).await, expected);
     expect_quiet(&mut bystander).await;
@@ -281,8 +304,8 @@ async fn a_non_subscriber_gets_its_own_applied_op_only() {
 #[tokio::test]
 async fn a_failed_compare_and_set_is_rejected_to_the_origin_only() {
     let server = server(1000).await;
-    let (mut a, _) = welcomed(&server).await;
-    let (mut b, _) = welcomed(&server).await;
+    let (mut a, oa) = welcomed_with_origin(&server).await;
+    let (mut b, ob) = welcomed_with_origin(&server).await;
     for ws in [&mut a, &mut b] {
         sync_doc(ws, 1, "d", None).await;
         expect_kind(ws, "snapshot").await;
@@ -290,7 +313,7 @@ async fn a_failed_compare_and_set_is_rejected_to_the_origin_only() {
     op(
         &mut a,
         "d",
-        "a",
+        &oa,
         1,
         json!({"key": "k", "op": "set", "value": 1, "ifRev": 0}),
     )
@@ -301,14 +324,14 @@ async fn a_failed_compare_and_set_is_rejected_to_the_origin_only() {
     op(
         &mut b,
         "d",
-        "b",
+        &ob,
         1,
         json!({"key": "k", "op": "merge", "value": {"z": 1}, "ifRev": 0}),
     )
     .await;
     assert_eq!(
         next_json(&mut b).await,
-        conflict("d", "b", 1, "k is at revision 1, not 0")
+        conflict("d", &ob, 1, "k is at revision 1, not 0")
     );
     expect_quiet(&mut a).await;
     assert_eq!(
@@ -319,7 +342,7 @@ async fn a_failed_compare_and_set_is_rejected_to_the_origin_only() {
     op(
         &mut b,
         "d",
-        "b",
+        &ob,
         2,
         json!({"key": "k", "op": "set", "value": 2, "ifRev": 1}),
     )
@@ -333,51 +356,70 @@ async fn a_failed_compare_and_set_is_rejected_to_the_origin_only() {
 async fn duplicates_are_answered_from_the_record_and_never_applied_twice() {
     let server = server(1000).await;
     let addr = server.local_addr();
-    let (mut a, _) = welcomed(&server).await;
+    let (mut a, oa) = welcomed_with_origin(&server).await;
     let (mut watcher, _) = welcomed(&server).await;
     for ws in [&mut a, &mut watcher] {
         sync_doc(ws, 1, "d", None).await;
         expect_kind(ws, "snapshot").await;
     }
     let set = json!({"key": "n", "op": "merge", "value": {"count": 1}});
-    op(&mut a, "d", "a", 1, set.clone()).await;
-    let first = applied("d", 1, "a", 1, set.clone());
+    op(&mut a, "d", &oa, 1, set.clone()).await;
+    let first = applied("d", 1, &oa, 1, set.clone());
     assert_eq!(next_json(&mut a).await, first);
     assert_eq!(next_json(&mut watcher).await, first);
     let stale = json!({"key": "n", "op": "set", "value": 0, "ifRev": 0});
-    op(&mut a, "d", "a", 2, stale.clone()).await;
-    let rejected = conflict("d", "a", 2, "n is at revision 1, not 0");
+    op(&mut a, "d", &oa, 2, stale.clone()).await;
+    let rejected = conflict("d", &oa, 2, "n is at revision 1, not 0");
     assert_eq!(next_json(&mut a).await, rejected);
 
     // Re-sent on the same connection: the recorded answers, to the sender only.
-    op(&mut a, "d", "a", 1, set.clone()).await;
+    op(&mut a, "d", &oa, 1, set.clone()).await;
     assert_eq!(next_json(&mut a).await, first);
-    op(&mut a, "d", "a", 2, json!({"key": "n", "op": "delete"})).await;
+    op(&mut a, "d", &oa, 2, json!({"key": "n", "op": "delete"})).await;
     assert_eq!(next_json(&mut a).await, rejected);
     expect_quiet(&mut watcher).await;
 
-    // After a drop, a new connection (not subscribed) re-sends both: same answers.
+    // After a drop, a new session (another origin) re-sends both: not subscribed, it is
+    // refused; subscribed (as a client resyncs), it gets the recorded answers, applied once.
     close(a).await;
-    let (mut again, _) = welcomed_addr(addr).await;
-    op(&mut again, "d", "a", 1, set.clone()).await;
-    assert_eq!(next_json(&mut again).await, first);
-    op(&mut again, "d", "a", 2, stale).await;
-    assert_eq!(next_json(&mut again).await, rejected);
-    // After syncing from 0 it sees op 1 once in the replay; the re-send is answered again.
+    let (mut again, origin) = welcomed_origin_addr(addr).await;
+    assert_ne!(origin, oa);
+    op(&mut again, "d", &oa, 1, set.clone()).await;
+    assert_eq!(
+        expect_kind(&mut again, "reject").await["payload"]["error"]["code"],
+        "forbidden"
+    );
+    // After syncing from 0 it sees op 1 once in the replay; the re-sends get the records.
     let epoch = epoch_of(&server, "d").await;
     sync_since(&mut again, 2, "d", 0, &epoch).await;
     assert_eq!(next_json(&mut again).await, first);
     assert_eq!(expect_kind(&mut again, "synced").await["seq"], 1);
-    op(&mut again, "d", "a", 1, set).await;
+    op(&mut again, "d", &oa, 1, set.clone()).await;
     assert_eq!(next_json(&mut again).await, first);
+    op(&mut again, "d", &oa, 2, stale).await;
+    assert_eq!(next_json(&mut again).await, rejected);
     expect_quiet(&mut watcher).await;
     assert_eq!(
         control_doc(&server, "d").await,
         json!({"rev": 1, "entries": {"n": {"value": {"count": 1}, "rev": 1}}})
     );
+    // An op of the old origin it never sent is refused; under its own origin it applies.
+    op(&mut again, "d", &oa, 3, json!({"key": "n", "op": "delete"})).await;
+    assert_eq!(
+        expect_kind(&mut again, "reject").await["payload"]["error"]["code"],
+        "forbidden"
+    );
+    expect_quiet(&mut watcher).await;
 
     // The next cseq is new.
-    op(&mut again, "d", "a", 3, json!({"key": "n", "op": "delete"})).await;
+    op(
+        &mut again,
+        "d",
+        &origin,
+        3,
+        json!({"key": "n", "op": "delete"}),
+    )
+    .await;
     assert_eq!(expect_kind(&mut again, "op").await["seq"], 2);
     assert_eq!(expect_kind(&mut watcher, "op").await["seq"], 2);
     server.shutdown().await.expect("clean shutdown");
@@ -386,12 +428,12 @@ async fn duplicates_are_answered_from_the_record_and_never_applied_twice() {
 #[tokio::test]
 async fn sync_with_since_in_the_log_replays_then_says_synced() {
     let server = server(1000).await;
-    let (mut writer, _) = welcomed(&server).await;
+    let (mut writer, w) = welcomed_with_origin(&server).await;
     for cseq in 1..=5u64 {
         op(
             &mut writer,
             "d",
-            "w",
+            &w,
             cseq,
             json!({"key": "k", "op": "set", "value": cseq}),
         )
@@ -407,7 +449,7 @@ async fn sync_with_since_in_the_log_replays_then_says_synced() {
             applied(
                 "d",
                 rev,
-                "w",
+                &w,
                 rev,
                 json!({"key": "k", "op": "set", "value": rev})
             )
@@ -423,14 +465,7 @@ async fn sync_with_since_in_the_log_replays_then_says_synced() {
         json!({"kind":"synced","id":5,"room":"d","seq":5,"payload":{"epoch":epoch}})
     );
     // Subscribed now: later ops arrive live.
-    op(
-        &mut writer,
-        "d",
-        "w",
-        6,
-        json!({"key": "k", "op": "delete"}),
-    )
-    .await;
+    op(&mut writer, "d", &w, 6, json!({"key": "k", "op": "delete"})).await;
     assert_eq!(expect_kind(&mut late, "op").await["seq"], 6);
     server.shutdown().await.expect("clean shutdown");
 }
@@ -438,7 +473,7 @@ async fn sync_with_since_in_the_log_replays_then_says_synced() {
 #[tokio::test]
 async fn since_older_than_the_log_gets_a_snapshot_that_matches_the_server() {
     let server = server(2).await;
-    let (mut writer, _) = welcomed(&server).await;
+    let (mut writer, w) = welcomed_with_origin(&server).await;
     let bodies = [
         json!({"key": "a", "op": "set", "value": {"x": 1, "y": [1, 2]}}),
         json!({"key": "b", "op": "set", "value": "two"}),
@@ -447,7 +482,7 @@ async fn since_older_than_the_log_gets_a_snapshot_that_matches_the_server() {
         json!({"key": "c", "op": "set", "value": null}),
     ];
     for (cseq, body) in (1..).zip(bodies) {
-        op(&mut writer, "d", "w", cseq, body).await;
+        op(&mut writer, "d", &w, cseq, body).await;
         expect_kind(&mut writer, "op").await;
     }
     let (mut reader, _) = welcomed(&server).await;
@@ -473,7 +508,7 @@ async fn since_older_than_the_log_gets_a_snapshot_that_matches_the_server() {
         json!({"key": "e", "op": "merge", "value": 7}),
     ];
     for (cseq, body) in (6..).zip(later) {
-        op(&mut writer, "d", "w", cseq, body).await;
+        op(&mut writer, "d", &w, cseq, body).await;
         expect_kind(&mut writer, "op").await;
         view.apply_frame(&next_json(&mut reader).await);
     }
@@ -485,7 +520,7 @@ async fn since_older_than_the_log_gets_a_snapshot_that_matches_the_server() {
 #[tokio::test]
 async fn bad_frames_get_bad_request_and_the_connection_keeps_working() {
     let server = server(1000).await;
-    let (mut ws, _) = welcomed(&server).await;
+    let (mut ws, origin) = welcomed_with_origin(&server).await;
     let long_room = "r".repeat(257);
     let bad = [
         json!({"kind": "sync", "id": 1}),
@@ -521,13 +556,15 @@ async fn bad_frames_get_bad_request_and_the_connection_keeps_working() {
     }
     // Nothing was applied, and the connection still works.
     assert_eq!(
-        get(server.local_addr(), "/control/doc?name=d").await.status,
+        control_get(server.local_addr(), "/control/doc?name=d")
+            .await
+            .status,
         404
     );
     op(
         &mut ws,
         "d",
-        "o",
+        &origin,
         1,
         json!({"key": "k", "op": "set", "value": 1}),
     )
@@ -540,7 +577,7 @@ async fn bad_frames_get_bad_request_and_the_connection_keeps_working() {
 #[tokio::test]
 async fn after_unsync_or_disconnect_no_more_ops_arrive() {
     let server = server(1000).await;
-    let (mut a, _) = welcomed(&server).await;
+    let (mut a, oa) = welcomed_with_origin(&server).await;
     let (mut b, _) = welcomed(&server).await;
     let (mut gone, _) = welcomed(&server).await;
     for ws in [&mut a, &mut b, &mut gone] {
@@ -554,7 +591,7 @@ async fn after_unsync_or_disconnect_no_more_ops_arrive() {
     op(
         &mut a,
         "d",
-        "a",
+        &oa,
         1,
         json!({"key": "k", "op": "set", "value": 1}),
     )

@@ -126,7 +126,10 @@ async fn static_files_are_served_next_to_the_websocket_and_control_endpoints() {
         (200, "console.log(1)")
     );
     assert_eq!(get(addr, "/missing.css").await.status, 404);
-    assert_eq!(get(addr, "/control/stats").await.json()["connections"], 0);
+    assert_eq!(
+        control_get(addr, "/control/stats").await.json()["connections"],
+        0
+    );
     let (_ws, _) = welcomed(&server).await;
     server.shutdown().await.expect("clean shutdown");
 }

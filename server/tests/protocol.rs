@@ -19,9 +19,14 @@ async fn hello_is_answered_with_welcome() {
         .unwrap_or_default()
         .to_owned();
     assert!(token.len() >= 16, "{welcome}");
+    let origin = welcome["payload"]["origin"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(origin.starts_with("o-"), "{welcome}");
     assert_eq!(
         welcome,
-        serde_json::json!({"kind":"welcome","payload":{"version":1,"session":"s-1","token":token,"resumed":false}})
+        serde_json::json!({"kind":"welcome","payload":{"version":1,"session":"s-1","token":token,"resumed":false,"origin":origin}})
     );
     let (_ws2, session) = welcomed(&server).await;
     assert_eq!(session, "s-2");
@@ -212,7 +217,9 @@ async fn a_peer_close_is_answered() {
     let server = start(|_| {}).await;
     let (ws, _) = welcomed(&server).await;
     close(ws).await;
-    let stats = get(server.local_addr(), "/control/stats").await.json();
+    let stats = control_get(server.local_addr(), "/control/stats")
+        .await
+        .json();
     // The server unregisters the connection once the close handshake is done.
     let mut connections = stats["connections"].as_u64();
     for _ in 0..50 {
@@ -220,8 +227,10 @@ async fn a_peer_close_is_answered() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        connections =
-            get(server.local_addr(), "/control/stats").await.json()["connections"].as_u64();
+        connections = control_get(server.local_addr(), "/control/stats")
+            .await
+            .json()["connections"]
+            .as_u64();
     }
     assert_eq!(connections, Some(0));
     server.shutdown().await.expect("clean shutdown");

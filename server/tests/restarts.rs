@@ -32,7 +32,7 @@ async fn send_json(ws: &mut Ws, frame: Value) {
 
 async fn publish(server: &resocket_server::Server, room: &str, n: u64) {
     let path = format!("/control/publish?room={room}");
-    let reply = post(server.local_addr(), &path, &n.to_string()).await;
+    let reply = control_post(server.local_addr(), &path, &n.to_string()).await;
     assert_eq!(reply.status, 200, "{}", reply.json());
 }
 
@@ -104,6 +104,18 @@ fn set(key: &str, value: Value) -> Value {
     json!({"key": key, "op": "set", "value": value})
 }
 
+/// A connection and the document-op origin its session was assigned (`welcome.origin`).
+async fn welcomed_origin(server: &resocket_server::Server) -> (Ws, String) {
+    let mut ws = connect(server).await;
+    send(&mut ws, &hello(None, None)).await;
+    let welcome = expect_kind(&mut ws, "welcome").await;
+    let origin = welcome["payload"]["origin"]
+        .as_str()
+        .unwrap_or_else(|| panic!("welcome without origin: {welcome}"))
+        .to_owned();
+    (ws, origin)
+}
+
 async fn op(ws: &mut Ws, origin: &str, cseq: u64, body: Value) {
     let mut payload = body;
     payload["origin"] = origin.into();
@@ -117,23 +129,23 @@ async fn op(ws: &mut Ws, origin: &str, cseq: u64, body: Value) {
 #[tokio::test]
 async fn a_document_resync_after_a_restart_gets_a_snapshot_not_another_historys_ops() {
     let server = server_on(SocketAddr::from(([127, 0, 0, 1], 0))).await;
-    let (mut ws, _) = welcomed(&server).await;
+    let (mut ws, old_origin) = welcomed_origin(&server).await;
     send_json(&mut ws, json!({"kind": "sync", "id": 1, "room": "board"})).await;
     let old_epoch = epoch(&expect_kind(&mut ws, "snapshot").await);
     for cseq in 1..=3 {
-        op(&mut ws, "c-a", cseq, set("old", json!(cseq))).await;
+        op(&mut ws, &old_origin, cseq, set("old", json!(cseq))).await;
         assert_eq!(expect_kind(&mut ws, "op").await["seq"], cseq);
     }
 
     let server = restart(server).await;
     assert_eq!(expect_close(&mut ws).await.0, 1001);
     // Another client pushes the new document past the first client's revision (3).
-    let (mut other, _) = welcomed(&server).await;
+    let (mut other, other_origin) = welcomed_origin(&server).await;
     for cseq in 1..=5 {
-        op(&mut other, "c-b", cseq, set("new", json!(cseq))).await;
+        op(&mut other, &other_origin, cseq, set("new", json!(cseq))).await;
         expect_kind(&mut other, "op").await;
     }
-    let (mut ws, _) = welcomed(&server).await;
+    let (mut ws, origin) = welcomed_origin(&server).await;
     let sync = json!({"kind": "sync", "id": 2, "room": "board",
                       "payload": {"since": 3, "epoch": old_epoch}});
     send_json(&mut ws, sync).await;
@@ -145,12 +157,20 @@ async fn a_document_resync_after_a_restart_gets_a_snapshot_not_another_historys_
         json!({"new": {"value": 5, "rev": 5}}),
         "the new history, nothing of the old"
     );
-    // The client's pending op, re-sent on top of the snapshot, applies; later ops arrive live.
-    op(&mut ws, "c-a", 4, set("mine", json!(true))).await;
+    // The client's pending op, re-sent on top of the snapshot: under the lost session's origin
+    // it is refused (nothing recorded it here), moved to the new session's origin it applies.
+    op(&mut ws, &old_origin, 4, set("mine", json!(true))).await;
+    let refused = expect_kind(&mut ws, "reject").await;
+    assert_eq!(
+        refused["payload"]["error"]["code"], "forbidden",
+        "{refused}"
+    );
+    op(&mut ws, &origin, 4, set("mine", json!(true))).await;
     assert_eq!(expect_kind(&mut ws, "op").await["seq"], 6);
-    op(&mut other, "c-b", 6, set("new", json!(6))).await;
+    // Later ops arrive live.
+    op(&mut other, &other_origin, 6, set("new", json!(6))).await;
     assert_eq!(expect_kind(&mut ws, "op").await["seq"], 7);
-    let doc = get(server.local_addr(), "/control/doc?name=board")
+    let doc = control_get(server.local_addr(), "/control/doc?name=board")
         .await
         .json();
     assert_eq!(

@@ -112,7 +112,7 @@ async fn a_rejoin_with_since_replays_what_was_missed() {
     drop(a);
     wait_for_stat(addr, "rooms", 0).await;
     for n in 3..=5 {
-        let reply = post(addr, "/control/publish?room=news", &n.to_string()).await;
+        let reply = control_post(addr, "/control/publish?room=news", &n.to_string()).await;
         assert_eq!(reply.json(), json!({"seq": n, "members": 0}));
     }
 
@@ -153,7 +153,7 @@ async fn a_gap_beyond_the_history_is_not_recovered_and_nothing_is_replayed() {
     let server = quiet_server(3).await;
     let addr = server.local_addr();
     for n in 1..=6 {
-        post(addr, "/control/publish?room=r", &n.to_string()).await;
+        control_post(addr, "/control/publish?room=r", &n.to_string()).await;
     }
     let (mut ws, _) = handshake(&server, None, None).await;
     let epoch = join(&mut ws, 9, "r", json!({})).await["payload"]["epoch"].clone();
@@ -300,7 +300,7 @@ async fn control_publish_reaches_the_members() {
     join(&mut a, 1, "alerts", json!({})).await;
     join(&mut b, 1, "alerts", json!({})).await;
     expect_kind(&mut a, "presence").await;
-    let reply = post(addr, "/control/publish?room=alerts", r#"{"level": "high"}"#).await;
+    let reply = control_post(addr, "/control/publish?room=alerts", r#"{"level": "high"}"#).await;
     assert_eq!(
         (reply.status, reply.json()),
         (200, json!({"seq": 1, "members": 2}))
@@ -317,7 +317,7 @@ async fn control_publish_reaches_the_members() {
         ("/control/publish", "1"),
         ("/control/publish?room=", "1"),
     ] {
-        let reply = post(addr, path, body).await;
+        let reply = control_post(addr, path, body).await;
         assert_eq!(reply.status, 400, "{path} {body:?}: {}", reply.body);
     }
     expect_quiet(&mut a).await;

@@ -150,7 +150,9 @@ async fn a_request_resent_after_a_forced_drop_reaches_the_backend_once() {
     sync(&mut first).await;
     // Every socket dropped without a close frame while the backend is still answering.
     assert_eq!(
-        post(server.local_addr(), "/control/drop", "").await.status,
+        control_post(server.local_addr(), "/control/drop", "")
+            .await
+            .status,
         200
     );
     assert!(matches!(next_event(&mut first).await, Event::Abnormal(_)));

@@ -75,7 +75,9 @@ async fn a_resume_takes_over_a_still_open_connection() {
     send(&mut new, r#"{"kind":"ping","id":1}"#).await;
     assert_eq!(next_text(&mut new).await, r#"{"kind":"pong","id":1}"#);
     // The old connection ending did not detach the session from the new one.
-    let stats = get(server.local_addr(), "/control/stats").await.json();
+    let stats = control_get(server.local_addr(), "/control/stats")
+        .await
+        .json();
     assert_eq!(stats["sessions"], 1, "{stats}");
     server.shutdown().await.expect("clean shutdown");
 }

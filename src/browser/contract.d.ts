@@ -48,7 +48,8 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Fixes the jitter seed (tests); random by default. */
   seed?: number;
-  /** This client's id in shared-document ops; random by default. */
+  /** This client's id in shared-document ops until the server assigns one (welcome.origin);
+   * none by default. */
   origin?: string;
   /** User id announced to the server (user-addressed notifications, presence). A server that
    * verifies tokens takes the user from the token instead. */

@@ -72,15 +72,10 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// A new client in the `Idle` state. `seed` feeds backoff jitter when the config has none.
     pub fn new(config: Config, seed: u64) -> Result<Self, ConfigError> {
         config.validate()?;
-        let mut rng = Rng::new(config.seed.unwrap_or(seed));
-        let origin = config.origin.clone().unwrap_or_else(|| {
-            let mut origin = String::from("c-");
-            for shift in (0..64).step_by(4).rev() {
-                let digit = ((rng.next_u64() >> shift) & 0xf) as u32;
-                origin.push(char::from_digit(digit, 16).unwrap_or('0'));
-            }
-            origin
-        });
+        let rng = Rng::new(config.seed.unwrap_or(seed));
+        // Until the server assigns one (`welcome.origin`), ops carry the configured origin or
+        // none: the seed never makes an origin.
+        let origin = config.origin.clone().unwrap_or_default();
         Ok(ClientCore {
             rng,
             outbox: Outbox::new(&config),

@@ -19,8 +19,8 @@ pub struct Config {
     pub seed: Option<u64>,
     /// User id announced in `hello` (for user-addressed notifications and presence).
     pub user: Option<String>,
-    /// This client's id in document ops; random (from the seed) when not set. A server that
-    /// assigns origins (`welcome.origin`) overrides it.
+    /// This client's id in document ops until the server assigns one (`welcome.origin`); none
+    /// by default (never derived from the seed).
     pub origin: Option<String>,
     /// Where the token sent in `hello` comes from.
     pub token: TokenSource,

@@ -8,7 +8,7 @@ use super::queue::WireSize;
 use super::sink::{Sink, Transmit, UserKind};
 use super::vec_map::VecMap;
 use crate::doc::{apply, Doc, Entry, Json, Op};
-use crate::protocol::{DocInbound, ErrorBody};
+use crate::protocol::{DocInbound, ErrorBody, ErrorCode};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// How the core encodes an op frame itself: when the server assigns this session another origin,
@@ -45,6 +45,21 @@ pub struct DocState<V, F> {
     pub epoch: Option<String>,
     /// Id of the `sync` in flight, to match a refusal.
     sync_id: Option<u64>,
+    /// Synced, but ops made under another session's origin await the server's verdict; the
+    /// others wait behind them.
+    resolving: bool,
+}
+
+impl<V, F: OpFrame<V>> PendingOp<V, F> {
+    /// Re-encodes this op under `origin`, keeping its cseq; false if it cannot be encoded.
+    fn move_to(&mut self, doc: &str, origin: &str) -> bool {
+        let Some(frame) = F::op_frame(doc, self.cseq, origin, &self.op) else {
+            return false;
+        };
+        self.frame = frame;
+        self.origin = origin.to_owned();
+        true
+    }
 }
 
 impl<V, F> DocState<V, F> {
@@ -58,6 +73,7 @@ impl<V, F> DocState<V, F> {
             has_base: false,
             epoch: None,
             sync_id: None,
+            resolving: false,
         }
     }
 }
@@ -137,13 +153,9 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
 #[derive(Debug)]
 pub(crate) struct Docs<V, F> {
     docs: VecMap<String, DocState<V, F>>,
-    /// This client's id in document ops: its own (outlives sessions), or the one the server
-    /// assigned to the current session.
+    /// This client's id in document ops: the one the server assigned to the current session
+    /// (it refuses ops under any other), or the configured one (or none) before that.
     origin: String,
-    /// The server assigned `origin` (`welcome.origin`) and refuses ops under any other, so
-    /// pending ops made under another are moved to it. A self-made origin leaves restored
-    /// ops under their own, which the server still de-duplicates across pages.
-    assigned: bool,
     next_cseq: u64,
     /// A connection is open: syncs and ops can be sent.
     online: bool,
@@ -154,7 +166,6 @@ impl<V, F> Docs<V, F> {
         Docs {
             docs: VecMap::new(),
             origin,
-            assigned: false,
             next_cseq: 1,
             online: false,
         }
@@ -168,7 +179,6 @@ impl<V, F> Docs<V, F> {
     /// ops are moved to it when they are re-sent after their document's next sync.
     pub fn set_origin(&mut self, origin: String) {
         self.origin = origin;
-        self.assigned = true;
     }
 
     /// A fresh op sequence number, for the driver to encode into the op frame.
@@ -242,6 +252,7 @@ impl<V: Clone, F: Clone + WireSize> Docs<V, F> {
         self.online = false;
         for (_, doc) in self.docs.iter_mut() {
             doc.synced = false;
+            doc.resolving = false;
             doc.sync_id = None;
         }
     }
@@ -283,6 +294,7 @@ impl<V: Clone, F: Clone + WireSize> Docs<V, F> {
             return;
         };
         doc.synced = false;
+        doc.resolving = false;
         doc.sync_id = Some(id);
         let since = doc.has_base.then_some(doc.confirmed.rev);
         let epoch = doc.epoch.clone().filter(|e| !e.is_empty());
@@ -384,13 +396,25 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
                 let Some(state) = self.docs.get_mut(&doc) else {
                     return;
                 };
+                if error.code == ErrorCode::Forbidden && state.resolving {
+                    // Another session's origin the server never applied this op under: it
+                    // takes this session's, keeping its place and cseq.
+                    let own = &self.origin;
+                    let pending = state
+                        .pending
+                        .iter_mut()
+                        .find(|p| p.cseq == cseq && p.origin == origin && p.origin != *own);
+                    if pending.is_some_and(|p| p.move_to(&doc, own)) {
+                        return self.resolved(out, &doc);
+                    }
+                }
                 let Some(pending) = state.take_pending(&origin, cseq) else {
                     return; // not ours, or settled already
                 };
                 let changed = state.rebase();
                 doc_changed(out, &doc, changed);
                 out.emit_failure(Event::DocRejected {
-                    doc,
+                    doc: doc.clone(),
                     cseq,
                     op: pending.op,
                     error: ClientError::Server {
@@ -398,6 +422,7 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
                         message: error.message,
                     },
                 });
+                self.resolved(out, &doc);
             }
             DocInbound::Synced { doc, rev, epoch } => {
                 let Some(state) = self.docs.get_mut(&doc) else {
@@ -473,29 +498,52 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
                 cseq,
                 rev,
             });
+            self.resolved(out, name);
+        }
+    }
+
+    /// A verdict arrived while resolving: once no op under another origin is left, the
+    /// document completes its sync.
+    fn resolved(&mut self, out: &mut Sink<F, V>, name: &str) {
+        let own = &self.origin;
+        if let Some(state) = self.docs.get_mut(name) {
+            if state.resolving && state.pending.iter().all(|p| p.origin == *own) {
+                state.resolving = false;
+                self.on_synced(out, name);
+            }
         }
     }
 
     /// The document caught up: re-send every op still pending, in order (the server applies
-    /// each `(origin, cseq)` once). An op made under another origin than the session's is
-    /// re-encoded under the session's first, keeping its cseq (which stays what the app knows
-    /// it by). That is safe after a replay: every op the server applied since our revision was
-    /// replayed and confirmed its pending op, so what is left was never applied. After a
-    /// snapshot that cannot be told; see ARCHITECTURE.md (documents, origins).
+    /// each `(origin, cseq)` once). Ops made under another origin than the session's (a lost
+    /// session's, or restored from storage) go first, as they were, and the rest waits: the
+    /// server answers one it applied (or rejected) with its record, and refuses one it never
+    /// applied with `forbidden`, which moves it to this session's origin (`on_frame`). Ops made
+    /// before any origin was known were never sent and move at once. See PROTOCOL.md.
     fn on_synced(&mut self, out: &mut Sink<F, V>, name: &str) {
         let Some(state) = self.docs.get_mut(name) else {
             return;
         };
-        state.synced = true;
         state.sync_id = None;
+        state.resolving = false;
         for pending in state.pending.iter_mut() {
-            if self.assigned && pending.origin != self.origin {
-                if let Some(frame) = F::op_frame(name, pending.cseq, &self.origin, &pending.op) {
-                    pending.frame = frame;
-                    pending.origin = self.origin.clone();
-                }
+            if pending.origin == self.origin {
+                continue;
+            }
+            if pending.origin.is_empty() {
+                pending.move_to(name, &self.origin);
+            } else {
+                state.resolving = true;
+                out.send(Transmit::User {
+                    frame: pending.frame.clone(),
+                    kind: UserKind::DocOp,
+                });
             }
         }
+        if state.resolving {
+            return;
+        }
+        state.synced = true;
         for pending in &state.pending {
             out.send(Transmit::User {
                 frame: pending.frame.clone(),

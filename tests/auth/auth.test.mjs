@@ -12,7 +12,7 @@ const jwtSecret = process.env.RESOCKET_TEST_JWT_SECRET;
 const apiKey = process.env.RESOCKET_API_KEY;
 const rpcSecret = process.env.RESOCKET_RPC_SECRET;
 const controlSecret = process.env.RESOCKET_CONTROL_SECRET;
-const backendAddr = process.env.RESOCKET_TEST_BACKEND ?? "127.0.0.1:9436";
+const backendAddr = process.env.RESOCKET_TEST_BACKEND ?? "127.0.0.1:9438";
 assert.ok(jwtSecret && apiKey && rpcSecret, "run through scripts/test-auth.sh");
 
 const api = new ResocketServer({ url: baseUrl, apiKey });

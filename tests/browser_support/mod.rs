@@ -14,9 +14,18 @@ pub const SERVER: &str = match option_env!("RESOCKET_TEST_SERVER") {
     None => "127.0.0.1:9431",
 };
 
+/// The server's control secret: `scripts/with-server.sh` exports it while these tests compile.
+pub const CONTROL_SECRET: &str = match option_env!("RESOCKET_CONTROL_SECRET") {
+    Some(secret) => secret,
+    None => "",
+};
+
 #[wasm_bindgen(inline_js = "
-export async function control(url, body) {
-  const init = { method: body === undefined ? 'GET' : 'POST' };
+export async function control(url, secret, body) {
+  const init = {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'X-Resocket-Control-Secret': secret },
+  };
   if (body !== undefined && body !== null) init.body = body;
   const response = await fetch(url, init);
   if (!response.ok) throw new Error(url + ' answered ' + response.status);
@@ -25,7 +34,7 @@ export async function control(url, body) {
 ")]
 extern "C" {
     #[wasm_bindgen(catch)]
-    pub async fn control(url: &str, body: JsValue) -> Result<JsValue, JsValue>;
+    pub async fn control(url: &str, secret: &str, body: JsValue) -> Result<JsValue, JsValue>;
 }
 
 /// Calls a control endpoint of the test server: `POST` with `body`, or `GET` when `None`.
@@ -34,7 +43,7 @@ pub async fn server_control(path: &str, body: Option<&str>) -> JsValue {
         None => JsValue::UNDEFINED,
         Some(text) => JsValue::from_str(text),
     };
-    control(&format!("http://{SERVER}{path}"), body)
+    control(&format!("http://{SERVER}{path}"), CONTROL_SECRET, body)
         .await
         .unwrap_or_else(|e| panic!("control {path} failed: {e:?}"))
 }

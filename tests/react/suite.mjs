@@ -16,9 +16,13 @@ let serial = 0;
 /** A name no other test (or earlier run against the same server) uses. */
 const unique = (prefix) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++serial}`;
 
+/** The control secret scripts/with-server.sh made for this run. */
+const CONTROL_HEADERS = { "X-Resocket-Control-Secret": process.env.RESOCKET_CONTROL_SECRET ?? "" };
+
 async function control(path, body) {
   const response = await fetch(`${baseUrl}/control/${path}`, {
-    method: body === undefined && path.startsWith("stats") ? "GET" : "POST",
+    method: body === undefined && (path.startsWith("stats") || path.startsWith("doc")) ? "GET" : "POST",
+    headers: CONTROL_HEADERS,
     ...(body === undefined ? {} : { body: typeof body == "string" ? body : JSON.stringify(body) }),
   });
   assert.ok(response.ok, `control/${path}: ${response.status}`);
@@ -427,7 +431,7 @@ export function hookSuite(path) {
     });
     await until(`v("early.doc")?.view.first === 1 && v("early.doc").pending === 0`);
     await until(`o("${name}").messages.some((m) => m.early)`);
-    const server = await (await fetch(`${baseUrl}/control/doc?name=${name}`)).json();
+    const server = await control(`doc?name=${name}`);
     assert.equal(server.entries.first.value, 1);
     await unmount("early");
   });

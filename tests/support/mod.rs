@@ -160,7 +160,8 @@ impl Harness {
             session: session.into(),
             token: format!("token-{session}"),
             resumed,
-            origin: None,
+            // As the server does: one origin per session, kept when it is resumed.
+            origin: Some(format!("o-{session}")),
             expires_in: None,
         };
         self.welcome_with(welcome);

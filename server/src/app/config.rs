@@ -3,7 +3,9 @@
 //! [`AuthArgs`](crate::auth::AuthArgs), flattened in).
 
 use super::api::DEFAULT_MAX_BODY_BYTES;
-use crate::auth::{ApiKey, AuthArgs, AuthPolicy, Namespaces, OriginPolicy, RpcSetup};
+use crate::auth::{
+    ApiKey, AuthArgs, AuthPolicy, Namespaces, OriginPolicy, RpcSetup, SharedSecret, TokenSigner,
+};
 use crate::error::ServerError;
 use clap::Parser;
 use resocket::protocol::DEFAULT_MAX_FRAME_BYTES;
@@ -41,8 +43,14 @@ ENDPOINTS:
     POST /control/flood?count=N&pad=P send N numbered msg frames to every open connection
     GET  /control/doc?name=N          document N as {rev, entries} (404 if unknown)
     GET  /control/stats               connection, session, room and document counters as JSON
+    GET  /demo/token?user=U           (--demo without a JWT key) a dev token for user U, signed
+                                      with the secret generated at start: {token, user, expiresIn}
+    GET  /demo/control-secret         (--demo with --test-controls) the control secret, to the
+                                      demo's own pages only (same origin, loopback)
     /api/v1/...                       the server API for app backends (with an API key)
-    (control endpoints answer loopback peers only)
+    The /control/* endpoints exist only with --test-controls; every call needs the header
+    X-Resocket-Control-Secret (403 without it) and a loopback peer; CORS answers the origins
+    --allowed-origin allows.
 
 AUTHENTICATION: the server refuses to start without a mode: a JWT key (--jwt-secret-file,
 --jwt-secret-env, $RESOCKET_JWT_SECRET or --jwt-public-key), --allow-anonymous, or
@@ -95,7 +103,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// How long a session can be resumed after its last connection ended.
     pub session_ttl: Duration,
-    /// Messages kept per room for replay to rejoining members.
+    /// Messages kept per room for replay to rejoining members, where the room's namespace
+    /// sets no `history_size`.
     pub history: usize,
     /// Period of the `prices` feed; zero disables it.
     pub feed_interval: Duration,
@@ -109,6 +118,11 @@ pub struct ServerConfig {
     pub rpc: Option<RpcSetup>,
     /// Authentication, origins and permissions.
     pub auth: AuthConfig,
+    /// `--test-controls`: `/control/*` is routed and each call must carry this secret.
+    pub control_secret: Option<SharedSecret>,
+    /// `--demo` without a JWT key: signs the dev tokens `/demo/token` hands out (with the
+    /// secret the verifier checks).
+    pub dev_tokens: Option<TokenSigner>,
 }
 
 /// The server API's settings.
@@ -136,6 +150,8 @@ impl Default for ServerConfig {
             api: None,
             rpc: None,
             auth: AuthConfig::default(),
+            control_secret: None,
+            dev_tokens: None,
         }
     }
 }
@@ -197,7 +213,8 @@ struct Cli {
     )]
     session_ttl_ms: u64,
 
-    /// Messages kept per room for replay after a rejoin (at most 100000)
+    /// Messages kept per room for replay after a rejoin (at most 100000), where the --config
+    /// namespace sets no history_size
     #[arg(long, value_name = "N", env = "RESOCKET_HISTORY", default_value_t = DEFAULT_HISTORY, value_parser = history)]
     history: usize,
 
@@ -334,6 +351,8 @@ where
             origins: setup.origins,
             namespaces: setup.namespaces,
         },
+        control_secret: setup.control_secret,
+        dev_tokens: setup.demo_signer,
     }))
 }
 

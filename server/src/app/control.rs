@@ -1,15 +1,21 @@
 //! HTTP control endpoints for tests and demos: fault injection, notifications, room publishing,
-//! document state and counters. They answer loopback peers only, and allow any origin because browser tests call
-//! them from another local port.
+//! document state and counters. Routed only with `--test-controls`; every call must carry the
+//! control secret in [`CONTROL_SECRET_HEADER`] (compared in constant time) and come from a
+//! loopback peer. A custom header cannot be sent cross-site without a CORS preflight, and
+//! preflights are answered for the origins `/ws` accepts only, so a foreign page can neither send
+//! the secret nor read an answer; a simple cross-site POST arrives without it and is refused (403)
+//! before anything happens.
 
 use super::error::AppError;
 use super::AppState;
+use crate::auth::{OriginPolicy, SharedSecret};
 use crate::protocol::frames;
 use crate::state::{Delivery, Engine, EngineError, Entries, To};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::Utf8Bytes;
 use axum::extract::{Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,8 +23,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tower_http::cors::CorsLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::{info, warn};
 
 /// The frame `/control/malformed` sends.
@@ -27,7 +34,11 @@ pub const MALFORMED_FRAME: &str = "this is not json{";
 /// Longest outage `/control/drop` accepts, so a typo cannot take the server away for days.
 pub const MAX_OUTAGE: Duration = Duration::from_secs(3600);
 
-pub fn router<E: Engine>() -> Router<AppState<E>> {
+/// The header every control call carries the control secret in.
+pub const CONTROL_SECRET_HEADER: &str = "x-resocket-control-secret";
+
+/// The control routes, guarded by `secret`; CORS answers the origins `origins` allows.
+pub fn router<E: Engine>(secret: SharedSecret, origins: OriginPolicy) -> Router<AppState<E>> {
     Router::new()
         .route("/control/drop", post(drop_connections::<E>))
         .route("/control/malformed", post(send_malformed::<E>))
@@ -37,9 +48,87 @@ pub fn router<E: Engine>() -> Router<AppState<E>> {
         .route("/control/notify", post(notify::<E>))
         .route("/control/publish", post(publish::<E>))
         .route("/control/doc", get(doc::<E>))
-        .layer(middleware::from_fn(require_loopback))
-        // Outermost, so preflights are answered and even a 403 is readable by the browser.
-        .layer(CorsLayer::permissive())
+        // Route layers: other paths (the static files, 404s) are not guarded or CORS-enabled.
+        .route_layer(middleware::from_fn_with_state(
+            Arc::new(secret),
+            require_secret,
+        ))
+        .route_layer(middleware::from_fn(require_loopback))
+        // Outermost, so preflights (which never carry the secret) are answered and a 403 is
+        // readable by an allowed page.
+        .route_layer(cors(origins))
+}
+
+/// CORS for the origins the `/ws` origin policy accepts (judged against the request's `Host`,
+/// as for `/ws`); any other origin gets no CORS headers, so its browser neither sends the
+/// secret header nor shows the page an answer.
+fn cors(origins: OriginPolicy) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok());
+            origin
+                .to_str()
+                .is_ok_and(|origin| origins.check(Some(origin), host).is_ok())
+        }))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([CONTENT_TYPE, HeaderName::from_static(CONTROL_SECRET_HEADER)])
+}
+
+/// Why a control call was refused (403, `{"error":{"code","message"}}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ControlRefused {
+    #[error("control endpoints answer loopback peers only")]
+    NotLoopback,
+    #[error("the X-Resocket-Control-Secret header is missing")]
+    SecretMissing,
+    #[error("the X-Resocket-Control-Secret header does not match the control secret")]
+    SecretWrong,
+}
+
+impl ControlRefused {
+    /// Stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ControlRefused::NotLoopback => "not_loopback",
+            ControlRefused::SecretMissing => "control_secret_missing",
+            ControlRefused::SecretWrong => "control_secret_wrong",
+        }
+    }
+}
+
+impl IntoResponse for ControlRefused {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": {"code": self.code(), "message": self.to_string()}
+        });
+        (StatusCode::FORBIDDEN, Json(body)).into_response()
+    }
+}
+
+/// Lets the call through only with the control secret; refused calls never reach a handler.
+async fn require_secret(
+    State(secret): State<Arc<SharedSecret>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let refused = match request.headers().get(CONTROL_SECRET_HEADER) {
+        None => Some(ControlRefused::SecretMissing),
+        Some(presented) => match presented.to_str() {
+            Ok(presented) if secret.matches(presented) => None,
+            _ => Some(ControlRefused::SecretWrong),
+        },
+    };
+    match refused {
+        None => next.run(request).await,
+        Some(refused) => {
+            warn!(
+                path = request.uri().path(),
+                code = refused.code(),
+                "control request refused"
+            );
+            refused.into_response()
+        }
+    }
 }
 
 /// True for 127.0.0.0/8, ::1 and IPv4-mapped loopback.
@@ -56,11 +145,7 @@ async fn require_loopback(
         next.run(request).await
     } else {
         warn!(%peer, path = request.uri().path(), "control request from a non-loopback peer refused");
-        (
-            StatusCode::FORBIDDEN,
-            "control endpoints answer loopback peers only\n",
-        )
-            .into_response()
+        ControlRefused::NotLoopback.into_response()
     }
 }
 
@@ -325,7 +410,13 @@ mod tests {
     #[tokio::test]
     async fn a_non_loopback_peer_gets_403() {
         let (_stopping, stopped) = tokio::sync::watch::channel(false);
-        let state = AppState::new(&ServerConfig::default(), stopped);
+        let config = ServerConfig {
+            control_secret: Some(
+                SharedSecret::new("control-secret-for-tests", "test").expect("secret"),
+            ),
+            ..ServerConfig::default()
+        };
+        let state = AppState::new(&config, stopped);
         let remote: SocketAddr = "192.0.2.7:5000".parse().expect("address");
         let app = crate::app::router(state, None, None).layer(MockConnectInfo(remote));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -336,7 +427,7 @@ mod tests {
         let response = tokio::time::timeout(Duration::from_secs(5), async {
             let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
             stream
-                .write_all(b"GET /control/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .write_all(b"GET /control/stats HTTP/1.1\r\nHost: x\r\nX-Resocket-Control-Secret: control-secret-for-tests\r\nConnection: close\r\n\r\n")
                 .await
                 .expect("write");
             let mut response = String::new();
@@ -347,5 +438,6 @@ mod tests {
         .expect("response in time");
         server.abort();
         assert!(response.starts_with("HTTP/1.1 403"), "{response}");
+        assert!(response.contains(r#""code":"not_loopback""#), "{response}");
     }
 }

@@ -1,17 +1,15 @@
 //! The simulated price feed: every interval, one `tick` message per symbol is published to the
 //! `prices` room (so each tick has its own sequence number and history slot):
 //! `{"type":"tick","symbol":"BTC","price":64250.5,"open":64000.0,"at":1732240000000}`.
-//! Prices follow a bounded random walk from their opening price; the latest ones are kept in
-//! [`Prices`] for the `order` method's fills.
+//! Prices follow a bounded random walk from their opening price. (The demo backend fills
+//! orders at the latest tick, read from the room's history through the server API.)
 
 use super::requests::stopped;
-use crate::lock::Locked;
 use crate::random::{self, Rng};
 use crate::state::Engine;
 use resocket::protocol::json::raw_payload;
 use serde::Serialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -67,41 +65,6 @@ pub fn quotes() -> Vec<Quote> {
     QUOTES.to_vec()
 }
 
-/// The feed's own spelling of `name`, if it is one of its symbols.
-pub fn symbol(name: &str) -> Option<&'static str> {
-    QUOTES.iter().map(|q| q.symbol).find(|s| *s == name)
-}
-
-/// The latest price of every symbol: the opening prices until the feed moves them (and for
-/// good when the feed is disabled).
-#[derive(Debug)]
-pub struct Prices(Mutex<HashMap<&'static str, f64>>);
-
-impl Default for Prices {
-    fn default() -> Prices {
-        Prices(Mutex::new(
-            QUOTES.iter().map(|q| (q.symbol, q.open)).collect(),
-        ))
-    }
-}
-
-impl Prices {
-    pub fn get(&self, symbol: &str) -> Option<f64> {
-        self.lock().get(symbol).copied()
-    }
-
-    fn update(&self, quotes: &[Quote]) {
-        let mut prices = self.lock();
-        for quote in quotes {
-            prices.insert(quote.symbol, quote.price);
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, f64>> {
-        self.0.locked()
-    }
-}
-
 /// The payload of one tick.
 #[derive(Debug, Serialize)]
 pub struct Tick<'a> {
@@ -138,7 +101,6 @@ fn unix_ms() -> u64 {
 /// also aborts it after shutdown.
 pub fn spawn<E: Engine>(
     engine: Arc<E>,
-    prices: Arc<Prices>,
     interval: Duration,
     mut stopping: watch::Receiver<bool>,
 ) -> Option<JoinHandle<()>> {
@@ -159,7 +121,6 @@ pub fn spawn<E: Engine>(
             for quote in &mut quotes {
                 quote.walk(&mut rng);
             }
-            prices.update(&quotes);
             for quote in &quotes {
                 let payload = raw_payload(&Tick::of(quote, at));
                 if let Err(err) = engine.publish_as_server(ROOM, &payload).await {
@@ -194,19 +155,6 @@ mod tests {
             }
             assert!(moved, "{} never moved", quote.symbol);
         }
-    }
-
-    #[test]
-    fn prices_start_at_the_open_and_follow_the_walk() {
-        let prices = Prices::default();
-        assert_eq!(prices.get("BTC"), Some(64_000.0));
-        assert_eq!(prices.get("DOGE"), None);
-        let mut quotes = quotes();
-        quotes[0].price = 65_000.5;
-        prices.update(&quotes);
-        assert_eq!(prices.get("BTC"), Some(65_000.5));
-        assert_eq!(symbol("EUR/USD"), Some("EUR/USD"));
-        assert_eq!(symbol("eur/usd"), None);
     }
 
     #[test]

@@ -1,17 +1,16 @@
-//! The test server's request methods: `echo`, `sum`, `sleep`, `fail`, `count` and `order`. Each
-//! turns `params` into a result or a typed [`AppError`]; `sleep` only says how long to wait
-//! and `order` what to push later, the caller does the waiting and the sending.
+//! The test server's request methods: `echo`, `sum`, `sleep`, `fail` and `count`. Each turns
+//! `params` into a result or a typed [`AppError`]; `sleep` only says how long to wait, the
+//! caller does the waiting. (The demo's `order` is the app backend's: `examples/backend/`.)
 
 use super::error::AppError;
 use crate::lock::Locked;
 use resocket::protocol::json::raw_payload;
 use resocket::protocol::ErrorCode;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Number;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,15 +20,11 @@ pub const MAX_SLEEP_MS: u64 = 60_000;
 pub const MAX_COUNTER_KEY: usize = 256;
 /// Most distinct `count` keys the server keeps.
 pub const MAX_COUNTERS: usize = 10_000;
-/// Largest `order` quantity accepted.
-pub const MAX_ORDER_QTY: f64 = 1_000_000.0;
-/// How long after accepting an order its fill is pushed.
-pub const FILL_DELAY: Duration = Duration::from_millis(300);
 /// Longest method name quoted back in a `not_found` error.
 const MAX_QUOTED_METHOD: usize = 64;
 
 /// The demo methods: they answer only in demo mode (`--demo`).
-pub const DEMO_METHODS: [&str; 6] = ["echo", "sum", "sleep", "fail", "count", "order"];
+pub const DEMO_METHODS: [&str; 5] = ["echo", "sum", "sleep", "fail", "count"];
 
 /// The `not_found` answer for a method nothing handles.
 pub fn no_method(method: &str) -> AppError {
@@ -49,57 +44,12 @@ pub enum Plan {
         after: Duration,
         outcome: MethodResult,
     },
-    /// An accepted order: reply now, then push `order`'s fill (at the price of that moment) to
-    /// the session's user after [`FILL_DELAY`].
-    Fill { reply: Box<RawValue>, order: Order },
 }
 
 /// What the methods keep between requests, server-wide.
 #[derive(Debug, Default)]
 pub struct MethodState {
     counters: Counters,
-    orders: AtomicU64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    Buy,
-    Sell,
-}
-
-/// An accepted simulated order, to be filled.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Order {
-    pub id: String,
-    pub symbol: &'static str,
-    pub side: Side,
-    pub qty: Number,
-}
-
-impl Order {
-    /// The fill notification: `{"type":"fill","orderId","symbol","side","qty","price"}`.
-    pub fn fill(&self, price: f64) -> Box<RawValue> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Fill<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            order_id: &'a str,
-            symbol: &'a str,
-            side: Side,
-            qty: &'a Number,
-            price: f64,
-        }
-        raw_payload(&Fill {
-            kind: "fill",
-            order_id: &self.id,
-            symbol: self.symbol,
-            side: self.side,
-            qty: &self.qty,
-            price,
-        })
-    }
 }
 
 /// Server-wide counters of the `count` method.
@@ -140,10 +90,6 @@ pub fn plan(method: &str, params: Option<&RawValue>, state: &MethodState) -> Pla
         },
         "fail" => Plan::Reply(fail(params)),
         "count" => count(params, &state.counters),
-        "order" => match order(params, &state.orders) {
-            Ok((reply, order)) => Plan::Fill { reply, order },
-            Err(err) => Plan::Reply(Err(err)),
-        },
         _ => Plan::Reply(Err(no_method(method))),
     }
 }
@@ -244,52 +190,6 @@ fn count(params: Option<&RawValue>, counters: &Counters) -> Plan {
     }
 }
 
-/// Validates `{"symbol":<feed symbol>,"side":"buy"|"sell","qty":<0 < n <= MAX_ORDER_QTY>}` and
-/// accepts it as the next order: `{"orderId":"o-<n>","status":"accepted"}`.
-fn order(params: Option<&RawValue>, ids: &AtomicU64) -> Result<(Box<RawValue>, Order), AppError> {
-    #[derive(Deserialize)]
-    struct Params {
-        symbol: String,
-        side: Side,
-        qty: Number,
-    }
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Accepted<'a> {
-        order_id: &'a str,
-        status: &'static str,
-    }
-    let Params { symbol, side, qty } = parse(
-        params,
-        r#"{"symbol":<string>,"side":"buy"|"sell","qty":<number>}"#,
-    )?;
-    let symbol = super::feed::symbol(&symbol).ok_or_else(|| {
-        AppError::BadRequest(format!(
-            "unknown symbol {:?}",
-            crate::protocol::dispatch::truncate(&symbol, MAX_QUOTED_METHOD)
-        ))
-    })?;
-    if !qty.as_f64().is_some_and(|q| q > 0.0 && q <= MAX_ORDER_QTY) {
-        return Err(AppError::BadRequest(format!(
-            "qty must be above 0 and at most {MAX_ORDER_QTY}"
-        )));
-    }
-    let id = format!("o-{}", ids.fetch_add(1, Ordering::Relaxed) + 1);
-    let reply = raw_payload(&Accepted {
-        order_id: &id,
-        status: "accepted",
-    });
-    Ok((
-        reply,
-        Order {
-            id,
-            symbol,
-            side,
-            qty,
-        },
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,7 +209,6 @@ mod tests {
             Plan::Later { after, outcome } => {
                 outcome.map(|raw| format!("after {} ms: {}", after.as_millis(), raw.get()))
             }
-            Plan::Fill { reply, order } => Ok(format!("{} then {:?}", reply.get(), order)),
         }
     }
 
@@ -423,76 +322,6 @@ mod tests {
             Err(AppError::RateLimited(_))
         ));
         assert_eq!(counters.increment("0"), Ok(2), "existing keys still count");
-    }
-
-    #[test]
-    fn order_accepts_valid_orders_with_increasing_ids() {
-        let state = MethodState::default();
-        let params = Some(r#"{"symbol":"BTC","side":"buy","qty":2}"#);
-        let first = plan_order(params, &state).expect("accepted");
-        assert_eq!(first.0, r#"{"orderId":"o-1","status":"accepted"}"#);
-        assert_eq!(
-            first.1,
-            Order {
-                id: "o-1".into(),
-                symbol: "BTC",
-                side: Side::Buy,
-                qty: Number::from(2),
-            }
-        );
-        let params = Some(r#"{"symbol":"EUR/USD","side":"sell","qty":0.5}"#);
-        let second = plan_order(params, &state).expect("accepted");
-        assert_eq!(second.0, r#"{"orderId":"o-2","status":"accepted"}"#);
-        assert_eq!((second.1.symbol, second.1.side), ("EUR/USD", Side::Sell));
-    }
-
-    #[test]
-    fn order_rejects_bad_params() {
-        let state = MethodState::default();
-        for bad in [
-            None,
-            Some("[]"),
-            Some(r#"{"symbol":"BTC","side":"buy"}"#),
-            Some(r#"{"symbol":"DOGE","side":"buy","qty":1}"#),
-            Some(r#"{"symbol":"btc","side":"buy","qty":1}"#),
-            Some(r#"{"symbol":"BTC","side":"hold","qty":1}"#),
-            Some(r#"{"symbol":"BTC","side":"buy","qty":0}"#),
-            Some(r#"{"symbol":"BTC","side":"buy","qty":-1}"#),
-            Some(r#"{"symbol":"BTC","side":"buy","qty":"1"}"#),
-            Some(r#"{"symbol":"BTC","side":"buy","qty":1000001}"#),
-        ] {
-            assert_eq!(
-                code(run_with("order", bad, &state)),
-                ErrorCode::BadRequest,
-                "{bad:?}"
-            );
-        }
-        // Refused orders use no id.
-        let ok = plan_order(Some(r#"{"symbol":"ETH","side":"sell","qty":1}"#), &state);
-        assert_eq!(ok.expect("accepted").1.id, "o-1");
-    }
-
-    #[test]
-    fn a_fill_has_the_documented_shape() {
-        let order = Order {
-            id: "o-7".into(),
-            symbol: "ETH",
-            side: Side::Sell,
-            qty: Number::from_f64(1.5).expect("finite"),
-        };
-        assert_eq!(
-            order.fill(3201.25).get(),
-            r#"{"type":"fill","orderId":"o-7","symbol":"ETH","side":"sell","qty":1.5,"price":3201.25}"#
-        );
-    }
-
-    fn plan_order(params: Option<&str>, state: &MethodState) -> Result<(String, Order), AppError> {
-        let params = params.map(|p| RawValue::from_string(p.to_owned()).expect("valid JSON"));
-        match plan("order", params.as_deref(), state) {
-            Plan::Fill { reply, order } => Ok((reply.get().to_owned(), order)),
-            Plan::Reply(outcome) => Err(outcome.expect_err("an order is filled or refused")),
-            Plan::Later { .. } => panic!("an order is not delayed"),
-        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! The application: the HTTP router (the WebSocket endpoint, the control endpoints and optional
-//! static files) and what the test server offers on top of the protocol: request methods, the
+//! The application: the HTTP router (the WebSocket endpoint, the control endpoints with
+//! `--test-controls`, the demo endpoints with `--demo`, and optional static files) and what the test server offers on top of the protocol: request methods, the
 //! price feed, fault injection and its configuration.
 
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod demo;
 mod error;
 pub mod feed;
 pub mod methods;
@@ -14,6 +15,7 @@ pub mod rpc;
 #[cfg(test)]
 mod unreachable_tests;
 
+use crate::auth::{SharedSecret, TokenSigner};
 use crate::protocol::connection::{self, Limits};
 use crate::protocol::hub::Hub;
 use crate::state::{Engine, MemoryEngine};
@@ -26,7 +28,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use config::{AuthConfig, ServerConfig};
-use feed::Prices;
 use outage::Outage;
 use requests::Requests;
 use std::net::SocketAddr;
@@ -47,14 +48,18 @@ pub struct AppState<E> {
     /// Sessions, rooms and documents.
     pub engine: Arc<E>,
     pub requests: Arc<Requests>,
-    /// The price feed's latest prices (orders are filled at them).
-    pub prices: Arc<Prices>,
     pub outage: Arc<Outage>,
     pub limits: Limits,
     /// Authentication, origins and permissions.
     pub auth: Arc<AuthConfig>,
     /// Handshakes refused for their credentials (`/control/stats`).
     pub refused_handshakes: Arc<AtomicU64>,
+    /// `--test-controls`: the secret every `/control/*` call must carry; `None`: not routed.
+    pub control_secret: Option<SharedSecret>,
+    /// `--demo`: the demo's own endpoints (`/demo/*`).
+    pub demo: bool,
+    /// `--demo` without a JWT key: what `/demo/token` signs with.
+    pub dev_tokens: Option<TokenSigner>,
 }
 
 // Not derived: that would ask for `E: Clone`.
@@ -64,11 +69,13 @@ impl<E> Clone for AppState<E> {
             hub: Arc::clone(&self.hub),
             engine: Arc::clone(&self.engine),
             requests: Arc::clone(&self.requests),
-            prices: Arc::clone(&self.prices),
             outage: Arc::clone(&self.outage),
             limits: self.limits,
             auth: Arc::clone(&self.auth),
             refused_handshakes: Arc::clone(&self.refused_handshakes),
+            control_secret: self.control_secret.clone(),
+            demo: self.demo,
+            dev_tokens: self.dev_tokens.clone(),
         }
     }
 }
@@ -83,7 +90,8 @@ impl AppState<MemoryEngine> {
             config.session_ttl,
             config.history,
             config.doc_history,
-        );
+        )
+        .with_namespaces(config.history, config.auth.namespaces.clone());
         AppState::with_engine(hub, Arc::new(engine), config, stopping)
     }
 }
@@ -96,20 +104,13 @@ impl<E: Engine> AppState<E> {
         config: &ServerConfig,
         stopping: watch::Receiver<bool>,
     ) -> Self {
-        let prices = Arc::new(Prices::default());
         // `serve` has checked the URL, so this only leaves a rejected URL off.
         let rpc = config
             .rpc
             .as_ref()
             .and_then(|setup| rpc::RpcForwarder::new(setup).ok());
         AppState {
-            requests: Arc::new(Requests::new(
-                Arc::clone(&prices),
-                stopping,
-                config.demo,
-                rpc,
-            )),
-            prices,
+            requests: Arc::new(Requests::new(stopping, config.demo, rpc)),
             hub,
             engine,
             outage: Arc::new(Outage::default()),
@@ -120,6 +121,9 @@ impl<E: Engine> AppState<E> {
             },
             auth: Arc::new(config.auth.clone()),
             refused_handshakes: Arc::new(AtomicU64::new(0)),
+            control_secret: config.control_secret.clone(),
+            demo: config.demo,
+            dev_tokens: config.dev_tokens.clone(),
         }
     }
 }
@@ -130,9 +134,12 @@ pub fn router<E: Engine>(
     static_dir: Option<PathBuf>,
     api: Option<api::ApiConfig>,
 ) -> Router {
-    let app = Router::new()
+    let mut app = Router::new()
         .route(WS_PATH, get(upgrade))
-        .merge(control::router());
+        .merge(demo::router(&state));
+    if let Some(secret) = &state.control_secret {
+        app = app.merge(control::router(secret.clone(), state.auth.origins.clone()));
+    }
     let app = match static_dir {
         Some(dir) => app.fallback_service(ServeDir::new(dir)),
         None => app,

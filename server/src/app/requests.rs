@@ -1,8 +1,7 @@
 //! Runs `req` frames once per `(session, id)`: a new id runs its method, a running one is not
 //! run again (its reply goes to the session's connection at the time it is ready), a finished
 //! one is answered from the session's reply cache (both kept by the engine). `sleep` runs on
-//! its own task so the connection keeps serving meanwhile, and so does the delayed fill of an
-//! `order`.
+//! its own task so the connection keeps serving meanwhile.
 //!
 //! The demo methods run only in demo mode. Any other method is forwarded to the app backend
 //! when `--rpc-url` is set (on its own task; the reply is cached and sent like a late `sleep`),
@@ -10,11 +9,10 @@
 //! after a reconnect reaches the backend once.
 
 use super::error::AppError;
-use super::feed::Prices;
-use super::methods::{self, MethodResult, MethodState, Order, Plan, DEMO_METHODS, FILL_DELAY};
+use super::methods::{self, MethodResult, MethodState, Plan, DEMO_METHODS};
 use super::rpc::{RpcCall, RpcForwarder};
 use crate::protocol::frames;
-use crate::state::{Actor, Delivery, Engine, Seen, To, MAX_RUNNING};
+use crate::state::{Actor, Engine, Seen, MAX_RUNNING};
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::RequestBody;
 use serde_json::value::RawValue;
@@ -24,8 +22,6 @@ use tracing::{debug, warn};
 
 pub struct Requests {
     methods: MethodState,
-    /// The price feed's latest prices: what an order is filled at.
-    prices: Arc<Prices>,
     /// Becomes true (or is dropped) when the server stops; pending sleeps then end silently.
     stopping: watch::Receiver<bool>,
     /// Demo mode: the demo methods answer.
@@ -35,15 +31,9 @@ pub struct Requests {
 }
 
 impl Requests {
-    pub fn new(
-        prices: Arc<Prices>,
-        stopping: watch::Receiver<bool>,
-        demo: bool,
-        rpc: Option<RpcForwarder>,
-    ) -> Requests {
+    pub fn new(stopping: watch::Receiver<bool>, demo: bool, rpc: Option<RpcForwarder>) -> Requests {
         Requests {
             methods: MethodState::default(),
-            prices,
             stopping,
             demo,
             rpc: rpc.map(Arc::new),
@@ -119,12 +109,6 @@ impl Requests {
                     });
                     None
                 }
-                Plan::Fill { reply, order } => {
-                    let reply = reply_frame(id, Ok(reply));
-                    record(&**engine, who, id, &reply).await;
-                    self.fill_later(engine, who, order);
-                    Some(reply)
-                }
             },
         }
     }
@@ -164,32 +148,6 @@ impl Requests {
                 Ok(true) => {}
                 Ok(false) => debug!(session = who.session, id, "rpc reply cached only"),
                 Err(err) => warn!(session = who.session, id, %err, "rpc reply lost"),
-            }
-        });
-    }
-
-    /// After [`FILL_DELAY`], pushes the order's fill at the price of that moment as a `notify`
-    /// to every connection of the session's user, or to the session's connection when it has no
-    /// user. Nothing is queued: a fill made while disconnected is not delivered.
-    fn fill_later<E: Engine>(&self, engine: &Arc<E>, who: &Actor, order: Order) {
-        let engine = Arc::clone(engine);
-        let to = match &who.user {
-            Some(user) => To::User(user.clone()),
-            None => To::Session(who.session.clone()),
-        };
-        let prices = Arc::clone(&self.prices);
-        let mut stopping = self.stopping.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                () = tokio::time::sleep(FILL_DELAY) => {}
-                () = stopped(&mut stopping) => return,
-            }
-            // An order's symbol is always one of the feed's, so the lookup cannot miss.
-            let price = prices.get(order.symbol).unwrap_or_default();
-            let fill = Delivery::new(to, frames::notify(&order.fill(price)));
-            match engine.deliver(fill).await {
-                Ok(sent) => debug!(order = order.id, sent, "order filled"),
-                Err(err) => warn!(order = order.id, %err, "order fill lost"),
             }
         });
     }

@@ -101,7 +101,13 @@ impl Engine for Unreachable {
     async fn unsync(&self, _: ConnId, _: &str) -> Result<bool, EngineError> {
         down()
     }
-    async fn op(&self, _: ConnId, _: &str, _: &ClientOp) -> Result<OpOutcome, EngineError> {
+    async fn op(
+        &self,
+        _: ConnId,
+        _: &str,
+        _: &str,
+        _: &ClientOp,
+    ) -> Result<OpOutcome, EngineError> {
         down()
     }
     async fn doc_state(&self, _: &str) -> Result<Option<(u64, Entries)>, EngineError> {
@@ -116,10 +122,16 @@ impl Engine for Unreachable {
 }
 
 const API_KEY: &str = "unreachable-api-key-0123456789";
+const CONTROL_SECRET: &str = "unreachable-control-secret";
 
 async fn serve_unreachable() -> SocketAddr {
     let (stopping, stopped) = tokio::sync::watch::channel(false);
-    let config = ServerConfig::default();
+    let config = ServerConfig {
+        control_secret: Some(
+            crate::auth::SharedSecret::new(CONTROL_SECRET, "test").expect("secret"),
+        ),
+        ..ServerConfig::default()
+    };
     let state = AppState::with_engine(Hub::new(), Arc::new(Unreachable), &config, stopped);
     let api = super::api::ApiConfig {
         key: crate::auth::ApiKey::new(API_KEY, "test").expect("key"),
@@ -167,14 +179,14 @@ async fn a_hello_is_closed_with_1001_and_control_calls_get_500() {
         }
         let stats = http(
             addr,
-            "GET /control/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "GET /control/stats HTTP/1.1\r\nHost: x\r\nX-Resocket-Control-Secret: unreachable-control-secret\r\nConnection: close\r\n\r\n",
         )
         .await;
         assert!(stats.starts_with("HTTP/1.1 500"), "{stats}");
         assert!(stats.ends_with("shared state unavailable: store down\n"), "{stats}");
         let publish = http(
             addr,
-            "POST /control/publish?room=r HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\n1",
+            "POST /control/publish?room=r HTTP/1.1\r\nHost: x\r\nX-Resocket-Control-Secret: unreachable-control-secret\r\nContent-Length: 1\r\nConnection: close\r\n\r\n1",
         )
         .await;
         assert!(publish.starts_with("HTTP/1.1 500"), "{publish}");

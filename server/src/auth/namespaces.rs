@@ -5,6 +5,7 @@
 //! namespace says who may join (or sync), whether clients may publish, presence, history
 //! bounds and who may write documents. Keys a namespace leaves out take the built-in defaults,
 //! which are the safe ones: join needs a user id, publish is off, `doc_write = "members"`.
+//! `[names."<name>"]` sets one room or document (such as `prices`) apart from its namespace.
 //!
 //! Without a config file: the default namespace as above, `private` owner-only, client
 //! `broadcast` off. `private` stays owner-only in every config unless redefined.
@@ -25,14 +26,14 @@ use super::jwt::Identity;
 pub const CHANNELS_CLAIM: &str = "channels";
 /// The namespace of `private:<user>` rooms, owner-only unless configured otherwise.
 pub const PRIVATE_NAMESPACE: &str = "private";
-/// Default `history_size` (messages kept per room).
-pub const DEFAULT_HISTORY_SIZE: usize = 100;
 /// Largest `history_size`, so a typo cannot make every room hold millions of messages.
 pub const MAX_HISTORY_SIZE: usize = 100_000;
 /// Largest `history_ttl_secs` (30 days).
 pub const MAX_HISTORY_TTL_SECS: u64 = 30 * 24 * 3600;
 /// Longest namespace name in the config.
 pub const MAX_NAMESPACE_BYTES: usize = 64;
+/// Longest `[names]` entry (the longest room or document name, 256 bytes).
+pub const MAX_EXACT_NAME_BYTES: usize = 256;
 
 /// Who may join a room or sync a document of a namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -90,6 +91,8 @@ struct ConfigToml {
     default: Option<NamespaceToml>,
     #[serde(default)]
     namespaces: HashMap<String, NamespaceToml>,
+    #[serde(default)]
+    names: HashMap<String, NamespaceToml>,
 }
 
 /// One namespace's effective settings.
@@ -109,7 +112,7 @@ impl Default for NamespaceConfig {
             publish: false,
             presence: true,
             history: HistoryLimits {
-                size: DEFAULT_HISTORY_SIZE,
+                size: None,
                 ttl: None,
             },
             doc_write: DocWrite::Members,
@@ -128,8 +131,8 @@ impl NamespaceConfig {
 
     fn from_toml(name: &str, t: NamespaceToml) -> Result<NamespaceConfig, NamespacesError> {
         let base = NamespaceConfig::default();
-        let size = t.history_size.unwrap_or(base.history.size);
-        if size > MAX_HISTORY_SIZE {
+        let size = t.history_size;
+        if let Some(size) = size.filter(|&size| size > MAX_HISTORY_SIZE) {
             return Err(NamespacesError::Invalid(format!(
                 "namespace {name:?}: history_size {size} is above the maximum {MAX_HISTORY_SIZE}"
             )));
@@ -163,8 +166,8 @@ impl NamespaceConfig {
 /// How much history a room keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryLimits {
-    /// Most messages kept (0: none).
-    pub size: usize,
+    /// Most messages kept (0: none); `None`: the server's `--history`.
+    pub size: Option<usize>,
     /// Messages older than this are dropped; `None`: no time limit.
     pub ttl: Option<Duration>,
 }
@@ -224,6 +227,8 @@ pub enum NamespacesError {
 pub struct Namespaces {
     default: NamespaceConfig,
     named: HashMap<String, NamespaceConfig>,
+    /// Settings of single names (`[names."prices"]`), which take precedence over their namespace.
+    exact: HashMap<String, NamespaceConfig>,
     unknown: UnknownNamespaces,
     client_broadcast: bool,
 }
@@ -236,6 +241,7 @@ impl Default for Namespaces {
         Namespaces {
             default: NamespaceConfig::default(),
             named,
+            exact: HashMap::new(),
             unknown: UnknownNamespaces::Default,
             client_broadcast: false,
         }
@@ -283,6 +289,15 @@ impl Namespaces {
             let config = NamespaceConfig::from_toml(&name, settings)?;
             namespaces.named.insert(name, config);
         }
+        for (name, settings) in config.names {
+            if name.is_empty() || name.len() > MAX_EXACT_NAME_BYTES {
+                return Err(NamespacesError::Invalid(format!(
+                    "[names] entry {name:?} must be 1 to {MAX_EXACT_NAME_BYTES} bytes"
+                )));
+            }
+            let config = NamespaceConfig::from_toml(&name, settings)?;
+            namespaces.exact.insert(name, config);
+        }
         namespaces.client_broadcast = config.client_broadcast.unwrap_or(false);
         namespaces.unknown = config
             .unknown_namespaces
@@ -297,6 +312,9 @@ impl Namespaces {
 
     /// The settings that apply to `name`, or why none do.
     pub fn config_for(&self, name: &str) -> Result<&NamespaceConfig, Denied> {
+        if let Some(config) = self.exact.get(name) {
+            return Ok(config);
+        }
         match Namespaces::namespace_of(name) {
             "" => Ok(&self.default),
             ns => match self.named.get(ns) {
@@ -351,7 +369,10 @@ impl Namespaces {
     pub fn history_limits(&self, name: &str) -> HistoryLimits {
         self.config_for(name)
             .map(|c| c.history)
-            .unwrap_or(HistoryLimits { size: 0, ttl: None })
+            .unwrap_or(HistoryLimits {
+                size: Some(0),
+                ttl: None,
+            })
     }
 
     /// Whether clients may send `broadcast` (to every connection on the server).
@@ -448,7 +469,7 @@ mod tests {
         assert_eq!(
             ns.history_limits("lobby"),
             HistoryLimits {
-                size: DEFAULT_HISTORY_SIZE,
+                size: None,
                 ttl: None
             }
         );
@@ -483,7 +504,7 @@ mod tests {
         let anon = Identity::anonymous();
         assert_eq!(ns.can_join(&anon, "lobby"), Ok(()));
         assert!(!ns.presence_enabled("lobby"));
-        assert_eq!(ns.history_limits("lobby").size, 10);
+        assert_eq!(ns.history_limits("lobby").size, Some(10));
         assert_eq!(ns.can_broadcast(&anon), Ok(()));
 
         let granted = user("carol", json!({"channels": ["chat:team-*", "chat:42"]}));
@@ -501,7 +522,7 @@ mod tests {
         assert_eq!(
             ns.history_limits("chat:1"),
             HistoryLimits {
-                size: 500,
+                size: Some(500),
                 ttl: Some(Duration::from_secs(3600))
             }
         );
@@ -525,6 +546,30 @@ mod tests {
     }
 
     #[test]
+    fn single_names_take_precedence_over_their_namespace() {
+        let ns = Namespaces::from_toml_str(
+            "[default]\njoin = \"anyone\"\npublish = true\n\
+             [names.prices]\njoin = \"anyone\"\n\
+             [names.\"chat:news\"]\npresence = false\n",
+        )
+        .expect("valid");
+        let anon = Identity::anonymous();
+        assert_eq!(ns.can_publish(&anon, "lobby"), Ok(()));
+        assert_eq!(ns.can_join(&anon, "prices"), Ok(()));
+        assert_eq!(
+            ns.can_publish(&anon, "prices"),
+            Err(Denied::PublishDisabled)
+        );
+        assert!(!ns.presence_enabled("chat:news"));
+        assert_eq!(
+            ns.can_join(&anon, "chat:news"),
+            Err(Denied::NotAuthenticated)
+        );
+        assert!(ns.presence_enabled("chat:1"));
+        assert!(Namespaces::from_toml_str("[names.\"\"]\n").is_err());
+    }
+
+    #[test]
     fn unknown_namespaces_can_be_denied() {
         let ns = Namespaces::from_toml_str(
             "unknown_namespaces = \"deny\"\n[namespaces.chat]\npublish = true\n",
@@ -537,7 +582,7 @@ mod tests {
         assert_eq!(ns.can_join(&alice(), "chat:1"), Ok(()));
         assert_eq!(ns.can_join(&alice(), "lobby"), Ok(()));
         assert!(!ns.presence_enabled("misc:1"));
-        assert_eq!(ns.history_limits("misc:1").size, 0);
+        assert_eq!(ns.history_limits("misc:1").size, Some(0));
     }
 
     #[test]
@@ -585,8 +630,34 @@ mod tests {
             ns.can_publish(&alice(), "prices"),
             Err(Denied::PublishDisabled)
         );
+        assert_eq!(
+            ns.can_join(&Identity::anonymous(), "prices"),
+            Err(Denied::NotAuthenticated)
+        );
         let missing = Namespaces::load(Path::new("/nonexistent/resocket.toml"));
         assert!(matches!(missing, Err(NamespacesError::Read { .. })));
+    }
+
+    #[test]
+    fn the_demo_file_allows_what_the_demo_does_except_publishing_prices() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("resocket.demo.toml");
+        let ns = Namespaces::load(&path).expect("demo config");
+        let anon = Identity::anonymous();
+        for name in ["lobby", "chat:lobby", "ts:chat", "board-1"] {
+            assert_eq!(ns.can_publish(&anon, name), Ok(()), "{name}");
+            assert_eq!(ns.can_write_doc(&anon, name), Ok(()), "{name}");
+        }
+        assert_eq!(ns.can_join(&anon, "prices"), Ok(()));
+        assert_eq!(
+            ns.can_publish(&anon, "prices"),
+            Err(Denied::PublishDisabled)
+        );
+        assert_eq!(
+            ns.can_join(&user("bob", Value::Null), "private:alice"),
+            Err(Denied::NotOwner)
+        );
+        assert_eq!(ns.can_join(&alice(), "private:alice"), Ok(()));
+        assert_eq!(ns.can_broadcast(&anon), Err(Denied::BroadcastDisabled));
     }
 
     #[test]

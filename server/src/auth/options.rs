@@ -301,7 +301,15 @@ impl AuthArgs {
                     source,
                 },
             )?),
-            (None, true) => Some(SharedSecret::generate()),
+            (None, true) => {
+                let secret = SharedSecret::generate();
+                // Printed once so test scripts and people can call the endpoints.
+                info!(
+                    control_secret = secret.expose(),
+                    "test controls: generated control secret (send it as X-Resocket-Control-Secret)"
+                );
+                Some(secret)
+            }
             (None, false) => None,
         };
 

@@ -179,6 +179,24 @@ impl OriginPolicy {
     }
 }
 
+/// Whether a `Host` header names a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`), any
+/// port. A page reached through DNS rebinding sends its own name instead.
+pub fn is_loopback_host(host_header: &str) -> bool {
+    split_host_port(host_header.trim()).is_some_and(|(host, _)| {
+        Origin {
+            scheme: "http".into(),
+            host,
+            port: 0,
+        }
+        .is_loopback()
+    })
+}
+
+/// Whether `origin` is the very origin `host_header` names (same host and port).
+pub fn is_same_host(origin: &str, host_header: &str) -> bool {
+    Origin::parse(origin).is_some_and(|origin| same_host(&origin, host_header))
+}
+
 /// Whether the origin names the host (and port) the request was sent to. A `Host` without port
 /// means the default port of the origin's scheme (as it does for the browser that sent both).
 fn same_host(origin: &Origin, host_header: &str) -> bool {
@@ -327,6 +345,32 @@ mod tests {
         ] {
             assert!(OriginPolicy::new(&[bad]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn loopback_and_same_host_helpers() {
+        for host in [
+            "localhost:8080",
+            "127.0.0.1",
+            "127.9.9.9:1",
+            "[::1]:80",
+            "LOCALHOST",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:8080",
+            "localhost.evil.com",
+            "10.0.0.1:80",
+            "",
+            "a@b",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+        assert!(is_same_host("http://127.0.0.1:8080", "127.0.0.1:8080"));
+        assert!(!is_same_host("http://127.0.0.1:8081", "127.0.0.1:8080"));
+        assert!(!is_same_host("http://localhost:8080", "127.0.0.1:8080"));
+        assert!(!is_same_host("null", "127.0.0.1:8080"));
     }
 
     #[test]

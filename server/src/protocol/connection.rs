@@ -9,7 +9,7 @@ use super::error::ProtocolError;
 use super::frames;
 use super::hub::{ConnId, Control, Registration};
 use crate::app::AppState;
-use crate::auth::{AuthError, Identity};
+use crate::auth::{AuthError, Denied, Identity};
 use crate::state::{Actor, Delivery, Engine, EngineError, OpOutcome, Session, To};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
@@ -74,6 +74,8 @@ struct Conn<E> {
     identity: Identity,
     /// When the token expires unrefreshed (its `exp` plus the verifier's leeway).
     expires: Option<Instant>,
+    /// The session's document-op origin (`welcome.origin`); ops under another are forbidden.
+    origin: String,
 }
 
 /// A welcomed connection's hold on its session. [`run`] ends it with an awaited
@@ -138,6 +140,7 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
         control,
         identity: Identity::anonymous(),
         expires: None,
+        origin: String::new(),
     };
     // Racing the whole connection against a kill lets the hub drop a socket that is stuck in a
     // write to a peer that stopped reading: cancelling the future drops the socket.
@@ -230,8 +233,10 @@ impl<E: Engine> Conn<E> {
                             }
                         };
                     let expires_in = self.arm_expiry();
+                    let origin = Some(session.origin.as_str());
                     let welcome =
-                        frames::welcome(&session.id, &session.token, resumed, None, expires_in);
+                        frames::welcome(&session.id, &session.token, resumed, origin, expires_in);
+                    self.origin.clone_from(&session.origin);
                     let who = session.actor(self.id);
                     self.send(welcome.into()).await.map(|()| who)
                 }
@@ -359,12 +364,29 @@ impl<E: Engine> Conn<E> {
 
     async fn act(&mut self, action: Action, who: &Actor) -> Result<(), End> {
         let engine = Arc::clone(&self.app.engine);
+        let auth = Arc::clone(&self.app.auth);
+        let rules = &auth.namespaces;
         let refused = |id: Option<u64>, room: &str, err: EngineError| {
             Some(Utf8Bytes::from(frames::error(id, Some(room), err.body())))
         };
+        let conn = self.id;
+        let denied_frame = |id: Option<u64>, room: Option<&str>, denied: Denied| {
+            debug!(
+                conn,
+                room,
+                reason = denied.reason(),
+                "refused by the namespace rules"
+            );
+            Some(Utf8Bytes::from(frames::error(id, room, forbidden(denied))))
+        };
+        let identity = &self.identity;
         let reply: Option<Utf8Bytes> = match action {
             Action::Reply(frame) => Some(frame.into()),
             Action::Broadcast(frame) => {
+                if let Err(denied) = rules.can_broadcast(identity) {
+                    let reply = denied_frame(None, None, denied);
+                    return self.send_reply(reply).await;
+                }
                 match engine.deliver(Delivery::new(To::Everyone, frame)).await {
                     Ok(sent) => debug!(conn = self.id, sent, "broadcast"),
                     Err(err) => warn!(conn = self.id, %err, "broadcast lost"),
@@ -382,25 +404,33 @@ impl<E: Engine> Conn<E> {
                 room,
                 since,
                 meta,
-            } => match engine.join(who, id, &room, since, meta).await {
-                Ok(frames) => return self.send_all(frames).await,
-                Err(err) => refused(id, &room, err),
+            } => match rules.can_join(identity, &room) {
+                Err(denied) => denied_frame(id, Some(&room), denied),
+                Ok(()) => match engine.join(who, id, &room, since, meta).await {
+                    Ok(frames) => return self.send_all(frames).await,
+                    Err(err) => refused(id, &room, err),
+                },
             },
             Action::Leave { id, room } => match engine.leave(who, &room).await {
                 Ok(_) => Some(frames::left(id, &room).into()),
                 Err(err) => refused(id, &room, err),
             },
-            Action::Publish { id, room, payload } => {
-                match engine.publish(who, &room, &payload).await {
+            Action::Publish { id, room, payload } => match rules.can_publish(identity, &room) {
+                Err(denied) => denied_frame(id, Some(&room), denied),
+                Ok(()) => match engine.publish(who, &room, &payload).await {
                     Ok(_) => None,
                     Err(err) => refused(id, &room, err),
-                }
-            }
+                },
+            },
             Action::Presence { id, room, meta } => match engine.set_meta(who, &room, meta).await {
                 Ok(()) => None,
                 Err(err) => refused(id, &room, err),
             },
             Action::Sync { id, room, since } => {
+                if let Err(denied) = rules.can_join(identity, &room) {
+                    let reply = denied_frame(id, Some(&room), denied);
+                    return self.send_reply(reply).await;
+                }
                 let outbound = &mut self.outbound;
                 // What is already queued for this connection is older than the catch-up, so the
                 // engine takes it out at the moment of the subscription and it is written first.
@@ -416,16 +446,34 @@ impl<E: Engine> Conn<E> {
                 }
                 None
             }
-            Action::Op { room, op } => match engine.op(self.id, &room, &op).await {
-                Ok(outcome) => {
-                    if let OpOutcome::Refused(code) = outcome {
-                        debug!(conn = self.id, room, code = code.as_wire(), "op refused");
-                    }
-                    None
+            // A refused op is answered like any op the server does not apply: a `reject` to
+            // the sender, whose client rolls it back.
+            Action::Op { room, op } => match rules.can_write_doc(identity, &room) {
+                Err(denied) => {
+                    debug!(
+                        conn,
+                        room,
+                        reason = denied.reason(),
+                        "op refused by the namespace rules"
+                    );
+                    let frame = frames::reject(&room, &op.origin, op.cseq, forbidden(denied));
+                    Some(frame.into())
                 }
-                Err(err) => refused(None, &room, err),
+                Ok(()) => match engine.op(self.id, &self.origin, &room, &op).await {
+                    Ok(outcome) => {
+                        if let OpOutcome::Refused(code) = outcome {
+                            debug!(conn = self.id, room, code = code.as_wire(), "op refused");
+                        }
+                        None
+                    }
+                    Err(err) => refused(None, &room, err),
+                },
             },
         };
+        self.send_reply(reply).await
+    }
+
+    async fn send_reply(&mut self, reply: Option<Utf8Bytes>) -> Result<(), End> {
         match reply {
             Some(frame) => self.send(frame).await,
             None => Ok(()),
@@ -509,6 +557,15 @@ impl<E: Engine> Conn<E> {
             }
             _ => End::Lost(inner.to_string()),
         }
+    }
+}
+
+/// The `error` of a request the namespace rules refuse: code `forbidden`, message
+/// `"<reason>: <explanation>"` (`not_owner: only its owner may use this name`).
+fn forbidden(denied: Denied) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::Forbidden,
+        message: format!("{}: {denied}", denied.reason()),
     }
 }
 

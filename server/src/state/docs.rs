@@ -191,9 +191,17 @@ impl Docs {
 
     /// Applies a client op (once per `(origin, cseq)`) and addresses the answers: the applied
     /// `op` to every subscriber and the sender, or a `reject` to the sender.
+    ///
+    /// `owner` is the origin of the sender's session: an op under another origin is refused
+    /// `forbidden` (not applied, not recorded), unless it is already recorded and the sender is
+    /// subscribed: then it gets the record (which every subscriber saw), as for a re-sent op. So
+    /// a client whose session was lost learns what became of the ops it made under the old
+    /// origin: the recorded answer if one was applied (or rejected), `forbidden` if none was,
+    /// and it can then make it again under its new origin.
     pub fn op(
         &mut self,
         conn: ConnId,
+        owner: &str,
         name: &str,
         op: &ClientOp,
     ) -> Result<Outcome<OpOutcome>, EngineError> {
@@ -206,6 +214,26 @@ impl Docs {
                 to_sender(frame.into()),
             ))
         };
+        if op.origin != owner {
+            let recorded = self
+                .docs
+                .get(name)
+                .filter(|doc| doc.subscribers.contains(&conn))
+                .and_then(|doc| match doc.origins.check(&op.origin, op.cseq) {
+                    Seen::Done(frame) => Some(frame),
+                    _ => None,
+                });
+            return match recorded {
+                Some(frame) => Ok(Outcome::with(OpOutcome::Repeated, to_sender(frame))),
+                None => refuse(
+                    ErrorCode::Forbidden,
+                    format!(
+                        "op origin {:?} is not this session's; not applied",
+                        dispatch::truncate(&op.origin, 64)
+                    ),
+                ),
+            };
+        }
         let doc = match self.doc_or_create(name) {
             Ok(doc) => doc,
             Err(err) => return refuse(err.code(), err.to_string()),
@@ -383,7 +411,7 @@ mod tests {
                     "payload":{"entries":{},"epoch":epoch}})]
         );
         let op = set("a", 1, "k", json!({"x": 1}), Some(0));
-        let applied_op = docs.op(a, "d", &op).expect("valid");
+        let applied_op = docs.op(a, "a", "d", &op).expect("valid");
         assert_eq!(applied_op.value, OpOutcome::Applied { rev: 1 });
         let applied = json!({"kind":"op","room":"d","seq":1,"payload":
             {"origin":"a","cseq":1,"key":"k","op":"set","value":{"x":1},"ifRev":0}});
@@ -391,23 +419,40 @@ mod tests {
         // b is not subscribed: nothing for it.
         assert!(to(&applied_op, b).is_empty());
 
-        // The same (origin, cseq) again, from b: answered to b only, not applied.
-        let repeated = docs.op(b, "d", &op).expect("valid");
+        // The same (origin, cseq) again: answered to the sender only, not applied.
+        let repeated = docs.op(a, "a", "d", &op).expect("valid");
+        assert_eq!(repeated.value, OpOutcome::Repeated);
+        assert_eq!(to(&repeated, a), std::slice::from_ref(&applied));
+        assert!(to(&repeated, b).is_empty());
+        assert_eq!(docs.state("d").map(|s| s.0), Some(1));
+
+        // Under another session's origin: forbidden, not applied; a subscriber re-sending a
+        // recorded op of another origin (a client whose session was lost) gets the record.
+        let stolen = docs.op(b, "b", "d", &op).expect("valid");
+        assert_eq!(stolen.value, OpOutcome::Refused(ErrorCode::Forbidden));
+        assert_eq!(to(&stolen, b)[0]["payload"]["error"]["code"], "forbidden");
+        docs.sync(b, None, "d", None).expect("sync");
+        let repeated = docs.op(b, "b", "d", &op).expect("valid");
         assert_eq!(repeated.value, OpOutcome::Repeated);
         assert_eq!(to(&repeated, b), [applied]);
-        assert!(to(&repeated, a).is_empty());
+        for origin in ["a", SERVER_ORIGIN] {
+            let unknown = set(origin, 2, "k", json!(0), None);
+            let refused = docs.op(b, "b", "d", &unknown).expect("valid");
+            assert_eq!(refused.value, OpOutcome::Refused(ErrorCode::Forbidden));
+        }
+        assert!(docs.unsync(b, "d"));
         assert_eq!(docs.state("d").map(|s| s.0), Some(1));
 
         // A failed compare-and-set goes to the sender only, and is recorded.
         let stale = set("b", 1, "k", json!(2), Some(0));
-        let rejected = docs.op(b, "d", &stale).expect("valid");
+        let rejected = docs.op(b, "b", "d", &stale).expect("valid");
         assert_eq!(rejected.value, OpOutcome::Rejected);
         let reject = json!({"kind":"reject","room":"d","payload":{"origin":"b","cseq":1,
             "error":{"code":"conflict","message":"k is at revision 1, not 0"}}});
         assert_eq!(to(&rejected, b), std::slice::from_ref(&reject));
         assert!(to(&rejected, a).is_empty());
         let retry = set("b", 1, "k", json!(2), Some(1));
-        let repeated = docs.op(b, "d", &retry).expect("valid");
+        let repeated = docs.op(b, "b", "d", &retry).expect("valid");
         assert_eq!(repeated.value, OpOutcome::Repeated);
         assert_eq!(to(&repeated, b), [reject]);
         let (rev, entries) = docs.state("d").expect("exists");
@@ -424,7 +469,7 @@ mod tests {
                 if_rev: None,
             },
         };
-        let deleted_op = docs.op(b, "d", &delete).expect("valid");
+        let deleted_op = docs.op(b, "b", "d", &delete).expect("valid");
         assert_eq!(deleted_op.value, OpOutcome::Applied { rev: 2 });
         let deleted = json!({"kind":"op","room":"d","seq":2,"payload":
             {"origin":"b","cseq":2,"key":"k","op":"delete"}});
@@ -435,7 +480,7 @@ mod tests {
         assert!(docs.unsync(a, "d"));
         assert!(!docs.unsync(a, "d"));
         let later = docs
-            .op(b, "d", &set("b", 3, "k", json!(3), None))
+            .op(b, "b", "d", &set("b", 3, "k", json!(3), None))
             .expect("valid");
         assert!(to(&later, a).is_empty());
         assert_eq!(to(&later, b).len(), 1);
@@ -449,7 +494,7 @@ mod tests {
         let a = 1;
         for cseq in 1..=5 {
             let applied = docs
-                .op(a, "d", &set("a", cseq, "k", json!(cseq), None))
+                .op(a, "a", "d", &set("a", cseq, "k", json!(cseq), None))
                 .expect("valid");
             assert_eq!(to(&applied, a).len(), 1, "the sender gets its own ops");
         }
@@ -503,7 +548,7 @@ mod tests {
         docs.disconnect(a);
         let b = 2;
         let applied = docs
-            .op(b, "d", &set("b", 1, "k", json!(0), None))
+            .op(b, "b", "d", &set("b", 1, "k", json!(0), None))
             .expect("valid");
         assert!(to(&applied, a).is_empty());
         assert_eq!(to(&applied, b).len(), 1);
@@ -516,7 +561,7 @@ mod tests {
         assert_eq!(docs.sync(a, None, "", None), Err(EngineError::BadDocName));
         let long = "d".repeat(MAX_NAME + 1);
         assert_eq!(
-            docs.op(a, &long, &set("a", 1, "k", json!(1), None)),
+            docs.op(a, "a", &long, &set("a", 1, "k", json!(1), None)),
             Err(EngineError::BadDocName)
         );
         assert_eq!(EngineError::BadDocName.code(), ErrorCode::BadRequest);
@@ -525,12 +570,12 @@ mod tests {
         // Past the de-duplication window: refused, not applied.
         for cseq in 1..=1100 {
             let applied = docs
-                .op(a, "d", &set("a", cseq, "k", json!(cseq), None))
+                .op(a, "a", "d", &set("a", cseq, "k", json!(cseq), None))
                 .expect("valid");
             assert_eq!(to(&applied, a).len(), 1);
         }
         let refused = docs
-            .op(a, "d", &set("a", 1, "k", json!(0), None))
+            .op(a, "a", "d", &set("a", 1, "k", json!(0), None))
             .expect("valid");
         assert_eq!(refused.value, OpOutcome::Refused(ErrorCode::Unexpected));
         let reject = to(&refused, a);
@@ -550,7 +595,7 @@ mod tests {
             Err(EngineError::TooManyDocs)
         );
         let refused = docs
-            .op(1, "one more", &set("a", 1, "k", json!(0), None))
+            .op(1, "a", "one more", &set("a", 1, "k", json!(0), None))
             .expect("valid name");
         assert_eq!(refused.value, OpOutcome::Refused(ErrorCode::RateLimited));
         assert_eq!(

@@ -154,10 +154,14 @@ pub trait Engine: Send + Sync + 'static {
         doc: &str,
     ) -> impl Future<Output = Result<bool, EngineError>> + Send;
 
-    /// Applies a client op once per `(origin, cseq)` and delivers the answers.
+    /// Applies a client op once per `(origin, cseq)` and delivers the answers. `owner` is the
+    /// origin of `conn`'s session: an op under another is refused `forbidden` (see [`Docs::op`]).
+    ///
+    /// [`Docs::op`]: super::docs::Docs::op
     fn op(
         &self,
         conn: ConnId,
+        owner: &str,
         doc: &str,
         op: &ClientOp,
     ) -> impl Future<Output = Result<OpOutcome, EngineError>> + Send;

@@ -11,8 +11,6 @@ pub enum EngineError {
     BadRoomName,
     #[error("document names (room) must be 1 to {MAX_NAME} bytes")]
     BadDocName,
-    #[error("room {room:?} admits only user {owner:?}")]
-    Private { room: String, owner: String },
     #[error("not a member of room {0:?}; join it first")]
     NotMember(String),
     #[error("document keys must be 1 to {MAX_KEY} bytes")]
@@ -33,7 +31,7 @@ impl EngineError {
             EngineError::BadRoomName | EngineError::BadDocName | EngineError::BadKey => {
                 ErrorCode::BadRequest
             }
-            EngineError::Private { .. } | EngineError::NotMember(_) => ErrorCode::Forbidden,
+            EngineError::NotMember(_) => ErrorCode::Forbidden,
             EngineError::TooManyRooms | EngineError::TooManyDocs => ErrorCode::RateLimited,
             EngineError::Unavailable(_) => ErrorCode::Internal,
         }

@@ -2,6 +2,8 @@
 //! gets replayed. Pure, no I/O.
 
 use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// What a `join` with `since` (in the same epoch) gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,21 +33,47 @@ pub fn window(since: u64, latest: u64, oldest: u64) -> Window {
     }
 }
 
-/// The last `capacity` items of a room, with their consecutive sequence numbers.
+/// The last `capacity` items of a room, with their consecutive sequence numbers; with a
+/// time limit, items older than it are dropped by [`expire`](Self::expire).
 #[derive(Debug)]
 pub struct History<T> {
     items: VecDeque<T>,
+    /// When each item was pushed (same order as `items`), kept only with a time limit.
+    pushed_at: VecDeque<Instant>,
     capacity: usize,
+    ttl: Option<Duration>,
     /// Sequence number of the newest item pushed (0 before any).
     latest: u64,
 }
 
 impl<T> History<T> {
     pub fn new(capacity: usize) -> History<T> {
+        History::with_ttl(capacity, None)
+    }
+
+    /// A history that also drops items older than `ttl` (`None`: no time limit).
+    pub fn with_ttl(capacity: usize, ttl: Option<Duration>) -> History<T> {
         History {
             items: VecDeque::with_capacity(capacity.min(1024)),
+            pushed_at: VecDeque::new(),
             capacity,
+            ttl,
             latest: 0,
+        }
+    }
+
+    /// Drops the items pushed `ttl` or longer before `now` (oldest first, so the rest stay
+    /// consecutive); nothing without a time limit.
+    pub fn expire(&mut self, now: Instant) {
+        let Some(ttl) = self.ttl else {
+            return;
+        };
+        while let Some(&at) = self.pushed_at.front() {
+            if now.saturating_duration_since(at) < ttl {
+                break;
+            }
+            self.pushed_at.pop_front();
+            self.items.pop_front();
         }
     }
 
@@ -66,13 +94,28 @@ impl<T> History<T> {
 
     /// Appends `item` as message [`next_seq`](Self::next_seq), which it returns, evicting the
     /// oldest beyond the capacity.
+    /// For histories without a time limit (use [`push_at`](Self::push_at) with one).
     pub fn push(&mut self, item: T) -> u64 {
+        self.push_stamped(item, None)
+    }
+
+    /// [`push`](Self::push) at `now`, which also expires what is too old by then.
+    pub fn push_at(&mut self, item: T, now: Instant) -> u64 {
+        self.expire(now);
+        self.push_stamped(item, Some(now))
+    }
+
+    fn push_stamped(&mut self, item: T, now: Option<Instant>) -> u64 {
         self.latest += 1;
         if self.capacity > 0 {
             if self.items.len() == self.capacity {
                 self.items.pop_front();
+                self.pushed_at.pop_front();
             }
             self.items.push_back(item);
+            if let (Some(now), Some(_)) = (now, self.ttl) {
+                self.pushed_at.push_back(now);
+            }
         }
         self.latest
     }
@@ -141,6 +184,34 @@ mod tests {
         assert_eq!(replay(&history, 50), None, "ahead of the history");
         assert_eq!(replay(&history, 1), None);
         assert_eq!(replay(&history, 0), None);
+    }
+
+    #[test]
+    fn a_time_limit_drops_old_items_and_keeps_the_numbering() {
+        let start = Instant::now();
+        let later = |secs| start + Duration::from_secs(secs);
+        let mut history = History::with_ttl(10, Some(Duration::from_secs(60)));
+        assert_eq!(history.push_at(10, later(0)), 1);
+        assert_eq!(history.push_at(20, later(30)), 2);
+        history.expire(later(59));
+        assert_eq!(replay(&history, 0), Some(vec![10, 20]));
+        history.expire(later(60));
+        assert_eq!((history.latest(), history.oldest()), (2, 2));
+        assert_eq!(replay(&history, 1), Some(vec![20]));
+        assert_eq!(replay(&history, 0), None, "message 1 expired: a gap");
+        assert_eq!(history.push_at(30, later(200)), 3, "pushing expires 2");
+        assert_eq!(replay(&history, 2), Some(vec![30]));
+        assert_eq!(replay(&history, 1), None);
+        // A full history evicts by count as well, keeping the times in step.
+        let mut small = History::with_ttl(2, Some(Duration::from_secs(60)));
+        for (i, at) in [(0, 0), (1, 10), (2, 20)] {
+            small.push_at(i, later(at));
+        }
+        small.expire(later(69));
+        assert_eq!(small.oldest(), 2, "0 was evicted, 1 is young enough");
+        small.expire(later(70));
+        assert_eq!(small.oldest(), 3);
+        assert_eq!(replay(&small, 2), Some(vec![2]));
     }
 
     #[test]

@@ -12,7 +12,8 @@ use super::engine::{Engine, Published, StateStats};
 use super::epoch::Since;
 use super::error::EngineError;
 use super::rooms::Rooms;
-use super::sessions::{Actor, Opened, Sessions};
+use super::sessions::{Actor, Fresh, Opened, Sessions};
+use crate::auth::Namespaces;
 use crate::lock::Locked;
 use crate::protocol::hub::Hub;
 use axum::extract::ws::Utf8Bytes;
@@ -54,6 +55,14 @@ impl MemoryEngine {
         }
     }
 
+    /// Rooms take their history bounds and presence from their namespace in `namespaces`
+    /// (`history`, given to [`new`](Self::new), where a namespace sets no `history_size`).
+    /// Call it before the engine is used: rooms that exist already are dropped.
+    pub fn with_namespaces(self, history: usize, namespaces: Namespaces) -> MemoryEngine {
+        self.lock().rooms = Rooms::with_namespaces(history, namespaces);
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.locked()
     }
@@ -93,12 +102,12 @@ impl Engine for MemoryEngine {
         user: Option<&str>,
         resume: Option<&Resume>,
     ) -> Result<Opened, EngineError> {
-        // CSPRNG; a resume gets a fresh one too (rotation).
-        let token = crate::auth::new_secret();
+        // CSPRNG; a resume gets a fresh token too (rotation) but keeps its origin.
+        let fresh = Fresh::random();
         let mut state = self.lock();
         Ok(state
             .sessions
-            .open(Instant::now(), user, resume, conn, token))
+            .open(Instant::now(), user, resume, conn, fresh))
     }
 
     async fn disconnect(&self, who: &Actor) -> Result<(), EngineError> {
@@ -149,7 +158,7 @@ impl Engine for MemoryEngine {
         since: Option<Since>,
         meta: Option<Box<RawValue>>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
-        self.run(|state| state.rooms.join(who, id, room, since, meta))
+        self.run(|state| state.rooms.join(Instant::now(), who, id, room, since, meta))
             .map(|(frames, _)| frames)
     }
 
@@ -164,7 +173,8 @@ impl Engine for MemoryEngine {
         room: &str,
         payload: &RawValue,
     ) -> Result<Published, EngineError> {
-        let (seq, members) = self.run(|state| state.rooms.publish(who.conn, room, payload))?;
+        let (seq, members) =
+            self.run(|state| state.rooms.publish(Instant::now(), who.conn, room, payload))?;
         Ok(Published { seq, members })
     }
 
@@ -173,7 +183,8 @@ impl Engine for MemoryEngine {
         room: &str,
         payload: &RawValue,
     ) -> Result<Published, EngineError> {
-        let (seq, members) = self.run(|state| state.rooms.publish_as_server(room, payload))?;
+        let (seq, members) =
+            self.run(|state| state.rooms.publish_as_server(Instant::now(), room, payload))?;
         Ok(Published { seq, members })
     }
 
@@ -182,7 +193,7 @@ impl Engine for MemoryEngine {
     }
 
     async fn history(&self, room: &str, limit: usize) -> Result<Vec<Utf8Bytes>, EngineError> {
-        self.lock().rooms.recent(room, limit)
+        self.lock().rooms.recent(Instant::now(), room, limit)
     }
 
     async fn set_meta(
@@ -218,8 +229,14 @@ impl Engine for MemoryEngine {
         Ok(self.lock().docs.unsync(conn, doc))
     }
 
-    async fn op(&self, conn: ConnId, doc: &str, op: &ClientOp) -> Result<OpOutcome, EngineError> {
-        self.run(|state| state.docs.op(conn, doc, op))
+    async fn op(
+        &self,
+        conn: ConnId,
+        owner: &str,
+        doc: &str,
+        op: &ClientOp,
+    ) -> Result<OpOutcome, EngineError> {
+        self.run(|state| state.docs.op(conn, owner, doc, op))
             .map(|(outcome, _)| outcome)
     }
 

@@ -31,5 +31,5 @@ pub use error::EngineError;
 pub use memory::MemoryEngine;
 pub use names::{is_valid_name, MAX_NAME};
 pub use origins::{MAX_ORIGINS, OUTCOMES_PER_ORIGIN};
-pub use rooms::{Rooms, MAX_ROOMS, PRIVATE_PREFIX};
-pub use sessions::{Actor, Opened, Session, Sessions};
+pub use rooms::{Rooms, MAX_ROOMS};
+pub use sessions::{Actor, Fresh, Opened, Session, Sessions};

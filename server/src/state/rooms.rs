@@ -9,6 +9,10 @@
 //! The joiner's own `joined` and replay are returned for the connection to write before
 //! anything delivered after the join.
 //!
+//! Each room takes its history bounds and presence setting from its namespace when it is
+//! created (`--config`, see `docs/AUTH.md`). Who may join or publish is decided before the
+//! state is asked (the protocol layer checks the namespace rules).
+//!
 //! Each room's stream has an epoch, fixed when the room is created (see [`super::epoch`]): a
 //! rejoin replays after `since` only when `since` counts in this epoch.
 
@@ -18,16 +22,16 @@ use super::error::EngineError;
 use super::history::History;
 use super::names::{is_valid_name, CappedMap, ConnIndex};
 use super::sessions::Actor;
+use crate::auth::Namespaces;
 use crate::protocol::frames;
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::{Member, PresenceChange};
 use serde_json::value::RawValue;
+use tokio::time::Instant;
 
 /// Most rooms the server keeps (rooms keep their history when empty, so they are never
 /// removed); joining or publishing to a new room beyond this is refused with `rate_limited`.
 pub const MAX_ROOMS: usize = 10_000;
-/// Rooms named `private:<user>` admit only `<user>`.
-pub const PRIVATE_PREFIX: &str = "private:";
 
 /// Checks a room name's length.
 pub fn check_name(name: &str) -> Result<(), EngineError> {
@@ -38,24 +42,15 @@ pub fn check_name(name: &str) -> Result<(), EngineError> {
     }
 }
 
-/// Checks that `user` may join `room`.
-pub fn check_access(room: &str, user: Option<&str>) -> Result<(), EngineError> {
-    match room.strip_prefix(PRIVATE_PREFIX) {
-        Some(owner) if user != Some(owner) => Err(EngineError::Private {
-            room: room.to_owned(),
-            owner: owner.to_owned(),
-        }),
-        _ => Ok(()),
-    }
-}
-
 #[derive(Debug)]
 pub struct Rooms {
     rooms: CappedMap<Room>,
     /// The rooms each connection is in, to leave them when it ends.
     memberships: ConnIndex,
-    /// Messages kept per room for replay.
+    /// Messages kept per room for replay, where the namespace does not say.
     history: usize,
+    /// Each room's history bounds and presence setting.
+    namespaces: Namespaces,
 }
 
 #[derive(Debug)]
@@ -66,6 +61,8 @@ struct Room {
     epoch: String,
     /// In join order.
     members: Vec<Slot>,
+    /// Whether members are told about each other (the namespace's `presence`).
+    presence: bool,
 }
 
 #[derive(Debug)]
@@ -91,49 +88,64 @@ impl Room {
         self.members.iter().map(|s| s.conn).collect()
     }
 
-    /// Tells every member but `session` what happened to `slot`.
-    fn presence(&self, name: &str, slot: &Slot, change: PresenceChange) -> Delivery {
+    /// Tells every member but `session` what happened to `slot` (nobody with presence off).
+    fn presence(&self, name: &str, slot: &Slot, change: PresenceChange) -> Option<Delivery> {
+        if !self.presence {
+            return None;
+        }
         let others = self
             .members
             .iter()
             .filter(|s| s.session != slot.session)
             .map(|s| s.conn)
             .collect();
-        Delivery::new(
+        Some(Delivery::new(
             To::Conns(others),
             frames::presence(name, change, slot.member()),
-        )
+        ))
     }
 }
 
 impl Rooms {
-    /// `history`: messages kept per room for replay after `since`.
+    /// `history`: messages kept per room for replay after `since`; presence on everywhere.
     pub fn new(history: usize) -> Rooms {
+        Rooms::with_namespaces(history, Namespaces::default())
+    }
+
+    /// Rooms whose history bounds and presence follow their namespace in `namespaces`;
+    /// `history` is the size where a namespace sets no `history_size`.
+    pub fn with_namespaces(history: usize, namespaces: Namespaces) -> Rooms {
         Rooms {
             rooms: CappedMap::new(MAX_ROOMS),
             memberships: ConnIndex::default(),
             history,
+            namespaces,
         }
     }
 
     fn room_or_create(&mut self, name: &str) -> Result<&mut Room, EngineError> {
-        let history = self.history;
+        let limits = self.namespaces.history_limits(name);
+        let size = limits.size.unwrap_or(self.history);
+        let presence = self.namespaces.presence_enabled(name);
         self.rooms
             .get_or_create(name, || Room {
-                history: History::new(history),
+                history: History::with_ttl(size, limits.ttl),
                 epoch: crate::random::epoch(),
                 members: Vec::new(),
+                presence,
             })
             .ok_or(EngineError::TooManyRooms)
     }
 
-    /// Joins (or joins again) `name`: the value is the `joined` frame followed by the replay of
-    /// what came after `since`, if the history still holds all of it. A `since` from another
-    /// epoch is not recovered, and the stream is replayed from its start if the history holds
-    /// it all; one without an epoch is not recovered and gets no replay. Other members get a
-    /// presence `join` (or `update` when a re-join changes the meta).
+    /// Joins (or joins again) `name` at `now`: the value is the `joined` frame followed by the
+    /// replay of what came after `since`, if the history still holds all of it. A `since` from
+    /// another epoch is not recovered, and the stream is replayed from its start if the history
+    /// holds it all; one without an epoch is not recovered and gets no replay. Other members get
+    /// a presence `join` (or `update` when a re-join changes the meta). With presence off,
+    /// `joined` lists no members and nobody is told.
     pub fn join(
         &mut self,
+        now: Instant,
         who: &Actor,
         id: Option<u64>,
         name: &str,
@@ -141,7 +153,6 @@ impl Rooms {
         meta: Option<Box<RawValue>>,
     ) -> Result<Outcome<Vec<Utf8Bytes>>, EngineError> {
         check_name(name)?;
-        check_access(name, who.user.as_deref())?;
         let taken_over = {
             let room = self.room_or_create(name)?;
             room.members
@@ -176,10 +187,11 @@ impl Rooms {
         let mut deliveries = Vec::new();
         if let Some(change) = change {
             if let Some(slot) = room.members.iter().find(|s| s.session == who.session) {
-                deliveries.push(room.presence(name, slot, change));
+                deliveries.extend(room.presence(name, slot, change));
             }
         }
 
+        room.history.expire(now);
         let replay = |from: u64| -> Option<Vec<Utf8Bytes>> {
             Some(room.history.since(from)?.cloned().collect())
         };
@@ -196,7 +208,11 @@ impl Rooms {
                 None => (false, None),
             },
         };
-        let members = room.members.iter().map(Slot::member).collect();
+        let members = if room.presence {
+            room.members.iter().map(Slot::member).collect()
+        } else {
+            Vec::new()
+        };
         let latest = room.history.latest();
         let joined = frames::joined(id, name, latest, recovered, &room.epoch, members);
         let mut frames = vec![Utf8Bytes::from(joined)];
@@ -217,6 +233,7 @@ impl Rooms {
     /// Publishes `payload` to `name` on behalf of a member; the value is its sequence number.
     pub fn publish(
         &mut self,
+        now: Instant,
         conn: ConnId,
         name: &str,
         payload: &RawValue,
@@ -232,22 +249,24 @@ impl Rooms {
             .ok_or_else(not_member)?
             .user
             .clone();
-        Ok(append(name, room, user.as_deref(), payload))
+        Ok(append(now, name, room, user.as_deref(), payload))
     }
 
     /// Publishes `payload` to `name` on behalf of the server (control endpoint, price feed),
     /// creating the room if needed; the value is its sequence number.
     pub fn publish_as_server(
         &mut self,
+        now: Instant,
         name: &str,
         payload: &RawValue,
     ) -> Result<Outcome<u64>, EngineError> {
         check_name(name)?;
         let room = self.room_or_create(name)?;
-        Ok(append(name, room, None, payload))
+        Ok(append(now, name, room, None, payload))
     }
 
-    /// Replaces a member's presence metadata; others get a presence `update`.
+    /// Replaces a member's presence metadata; others get a presence `update` (with presence
+    /// on).
     pub fn set_meta(
         &mut self,
         conn: ConnId,
@@ -264,10 +283,11 @@ impl Rooms {
             .ok_or_else(not_member)?;
         room.members[index].meta = Some(meta);
         let update = room.presence(name, &room.members[index], PresenceChange::Update);
-        Ok(Outcome::with((), vec![update]))
+        Ok(Outcome::with((), update.into_iter().collect()))
     }
 
-    /// The members of `name` in join order (none for a room that does not exist).
+    /// The members of `name` in join order (none for a room that does not exist), whatever
+    /// its presence setting: this is the server's view (the server API).
     pub fn members(&self, name: &str) -> Result<Vec<Member<Box<RawValue>>>, EngineError> {
         check_name(name)?;
         let Some(room) = self.rooms.get(name) else {
@@ -284,13 +304,21 @@ impl Rooms {
             .collect())
     }
 
-    /// The newest `limit` messages `name` holds as encoded `msg` frames, oldest first.
-    pub fn recent(&self, name: &str, limit: usize) -> Result<Vec<Utf8Bytes>, EngineError> {
+    /// The newest `limit` messages `name` holds at `now` as encoded `msg` frames, oldest first.
+    pub fn recent(
+        &mut self,
+        now: Instant,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<Utf8Bytes>, EngineError> {
         check_name(name)?;
         Ok(self
             .rooms
-            .get(name)
-            .map(|room| room.history.last(limit).cloned().collect())
+            .get_mut(name)
+            .map(|room| {
+                room.history.expire(now);
+                room.history.last(limit).cloned().collect()
+            })
             .unwrap_or_default())
     }
 
@@ -315,10 +343,16 @@ impl Rooms {
 }
 
 /// Appends a message (by `user`, when a member published it) and addresses it to every member.
-fn append(name: &str, room: &mut Room, user: Option<&str>, payload: &RawValue) -> Outcome<u64> {
+fn append(
+    now: Instant,
+    name: &str,
+    room: &mut Room,
+    user: Option<&str>,
+    payload: &RawValue,
+) -> Outcome<u64> {
     let seq = room.history.next_seq();
     let frame = Utf8Bytes::from(frames::room_msg(name, seq, user, payload));
-    let seq = room.history.push(frame.clone());
+    let seq = room.history.push_at(frame.clone(), now);
     Outcome::with(seq, vec![Delivery::new(To::Conns(room.conns()), frame)])
 }
 
@@ -327,6 +361,9 @@ fn remove_member(name: &str, room: &mut Room, conn: ConnId) -> Outcome<bool> {
         return Outcome::quiet(false);
     };
     let slot = room.members.remove(index);
+    if !room.presence {
+        return Outcome::quiet(true);
+    }
     let frame = frames::presence(name, PresenceChange::Leave, slot.member());
     Outcome::with(true, vec![Delivery::new(To::Conns(room.conns()), frame)])
 }
@@ -345,6 +382,10 @@ mod tests {
         }
     }
 
+    fn now() -> Instant {
+        Instant::now()
+    }
+
     fn raw(text: &str) -> Box<RawValue> {
         RawValue::from_string(text.to_owned()).expect("valid JSON")
     }
@@ -359,7 +400,7 @@ mod tests {
         let a = actor(1, "s-1", Some("alice"));
         let b = actor(2, "s-2", None);
         let joined = rooms
-            .join(&a, Some(1), "chat", None, Some(raw(r#"{"n":"A"}"#)))
+            .join(now(), &a, Some(1), "chat", None, Some(raw(r#"{"n":"A"}"#)))
             .expect("joined");
         let epoch = epoch_of(&joined.value[0]);
         assert_eq!(
@@ -368,7 +409,9 @@ mod tests {
                 r#"{{"kind":"joined","id":1,"room":"chat","seq":0,"payload":{{"recovered":true,"epoch":"{epoch}","members":[{{"id":"s-1","user":"alice","meta":{{"n":"A"}}}}]}}}}"#
             )]
         );
-        let joined = rooms.join(&b, None, "chat", None, None).expect("joined");
+        let joined = rooms
+            .join(now(), &b, None, "chat", None, None)
+            .expect("joined");
         assert_eq!(
             texts(&joined.value),
             [format!(
@@ -384,7 +427,7 @@ mod tests {
         assert!(sent_to(&joined.deliveries, 2).is_empty());
         assert_eq!(rooms.active(), 1);
 
-        let published = rooms.publish(2, "chat", &raw("1")).expect("member");
+        let published = rooms.publish(now(), 2, "chat", &raw("1")).expect("member");
         assert_eq!(published.value, 1);
         let msg = r#"{"kind":"msg","room":"chat","seq":1,"payload":1}"#;
         assert_eq!(sent_to(&published.deliveries, 1), [msg]);
@@ -412,7 +455,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            rooms.publish(2, "chat", &raw("2")),
+            rooms.publish(now(), 2, "chat", &raw("2")),
             Err(EngineError::NotMember("chat".into()))
         );
         assert_eq!(
@@ -427,16 +470,18 @@ mod tests {
     fn rejoining_replays_what_was_missed_or_reports_a_gap() {
         let mut rooms = Rooms::new(3);
         let a = actor(1, "s-1", None);
-        let joined = rooms.join(&a, None, "r", None, None).expect("joined");
+        let joined = rooms
+            .join(now(), &a, None, "r", None, None)
+            .expect("joined");
         let epoch = epoch_of(&joined.value[0]);
         for i in 1..=5 {
             let published = rooms
-                .publish_as_server("r", &raw(&i.to_string()))
+                .publish_as_server(now(), "r", &raw(&i.to_string()))
                 .expect("ok");
             assert_eq!(published.value, i);
             assert_eq!(published.deliveries[0].to, To::Conns(vec![1]));
         }
-        let frames = rooms.join(&a, Some(2), "r", since(3, &epoch), None);
+        let frames = rooms.join(now(), &a, Some(2), "r", since(3, &epoch), None);
         let frames = frames.expect("joined").value;
         let frames = texts(&frames);
         assert_eq!(frames.len(), 3);
@@ -454,13 +499,13 @@ mod tests {
             r#"{"kind":"msg","room":"r","seq":5,"payload":5}"#
         );
 
-        let frames = rooms.join(&a, None, "r", since(1, &epoch), None);
+        let frames = rooms.join(now(), &a, None, "r", since(1, &epoch), None);
         let frames = frames.expect("joined");
         assert_eq!(frames.value.len(), 1, "2 was evicted: no replay");
         assert!(frames.value[0]
             .as_str()
             .contains(r#""seq":5,"payload":{"recovered":false"#));
-        let frames = rooms.join(&a, None, "r", since(5, &epoch), None);
+        let frames = rooms.join(now(), &a, None, "r", since(5, &epoch), None);
         let frames = frames.expect("joined");
         assert_eq!(frames.value.len(), 1);
         assert!(frames.value[0].as_str().contains(r#""recovered":true"#));
@@ -489,13 +534,17 @@ mod tests {
     fn a_since_from_another_epoch_or_none_or_ahead_is_never_recovered() {
         let mut rooms = Rooms::new(10);
         let a = actor(1, "s-1", None);
-        let joined = rooms.join(&a, None, "r", None, None).expect("joined");
+        let joined = rooms
+            .join(now(), &a, None, "r", None, None)
+            .expect("joined");
         let epoch = epoch_of(&joined.value[0]);
         for i in 1..=3 {
-            let _ = rooms.publish_as_server("r", &raw(&i.to_string()));
+            let _ = rooms.publish_as_server(now(), "r", &raw(&i.to_string()));
         }
         let mut other = Rooms::new(10);
-        let joined = other.join(&a, None, "r", None, None).expect("joined");
+        let joined = other
+            .join(now(), &a, None, "r", None, None)
+            .expect("joined");
         assert_ne!(
             epoch_of(&joined.value[0]),
             epoch,
@@ -503,7 +552,7 @@ mod tests {
         );
 
         // A restarted client's position (500, another epoch): the whole stream is new to it.
-        let frames = rooms.join(&a, None, "r", since(500, "old"), None);
+        let frames = rooms.join(now(), &a, None, "r", since(500, "old"), None);
         let frames = frames.expect("joined").value;
         let frames = texts(&frames);
         assert!(frames[0].contains(r#""seq":3,"payload":{"recovered":false"#));
@@ -518,7 +567,7 @@ mod tests {
             ]
         );
         // Ahead of the stream in its own epoch: not up to date, nothing replayed.
-        let frames = rooms.join(&a, None, "r", since(9, &epoch), None);
+        let frames = rooms.join(now(), &a, None, "r", since(9, &epoch), None);
         let frames = frames.expect("joined").value;
         let frames = texts(&frames);
         assert_eq!(frames.len(), 1);
@@ -528,27 +577,17 @@ mod tests {
             seq: 1,
             epoch: None,
         });
-        let frames = rooms.join(&a, None, "r", old, None).expect("joined").value;
+        let frames = rooms
+            .join(now(), &a, None, "r", old, None)
+            .expect("joined")
+            .value;
         let frames = texts(&frames);
         assert_eq!(frames.len(), 1);
         assert!(frames[0].contains(r#""recovered":false"#));
     }
 
     #[test]
-    fn private_rooms_and_names_are_checked() {
-        let mut rooms = Rooms::new(3);
-        let a = actor(1, "s-1", Some("alice"));
-        let b = actor(2, "s-2", None);
-        assert!(rooms.join(&a, None, "private:alice", None, None).is_ok());
-        assert_eq!(
-            rooms
-                .join(&b, None, "private:alice", None, None)
-                .map(|_| ())
-                .map_err(|e| e.code()),
-            Err(ErrorCode::Forbidden)
-        );
-        assert!(check_access("private:", Some("")).is_ok());
-        assert!(check_access("private:", None).is_err());
+    fn names_are_checked() {
         assert_eq!(check_name(""), Err(EngineError::BadRoomName));
         assert_eq!(
             check_name(&"r".repeat(crate::state::MAX_NAME + 1)),
@@ -559,15 +598,80 @@ mod tests {
     }
 
     #[test]
+    fn namespaces_set_presence_and_history_bounds() {
+        let namespaces = Namespaces::from_toml_str(
+            "[namespaces.quiet]\npresence = false\n\
+             [namespaces.short]\nhistory_size = 2\nhistory_ttl_secs = 60\n",
+        )
+        .expect("valid config");
+        let mut rooms = Rooms::with_namespaces(10, namespaces);
+        let a = actor(1, "s-1", Some("alice"));
+        let b = actor(2, "s-2", Some("bob"));
+
+        let _ = rooms
+            .join(now(), &a, None, "quiet:1", None, None)
+            .expect("joined");
+        let joined = rooms
+            .join(now(), &b, None, "quiet:1", None, None)
+            .expect("joined");
+        assert!(
+            joined.value[0].as_str().contains(r#""members":[]"#),
+            "{}",
+            joined.value[0].as_str()
+        );
+        assert!(joined.deliveries.is_empty(), "no presence join");
+        let updated = rooms.set_meta(2, "quiet:1", raw("{}")).expect("member");
+        assert!(updated.deliveries.is_empty(), "no presence update");
+        assert!(rooms.leave(2, "quiet:1").deliveries.is_empty(), "no leave");
+        assert_eq!(rooms.members("quiet:1").expect("name").len(), 1);
+
+        let start = now();
+        let at = |secs| start + std::time::Duration::from_secs(secs);
+        for (i, secs) in [(1, 0), (2, 10), (3, 20)] {
+            let _ = rooms
+                .publish_as_server(at(secs), "short:1", &raw(&i.to_string()))
+                .expect("room");
+        }
+        // The size (2) evicted message 1; the TTL (60 s) expires 2 at 70 s.
+        assert_eq!(rooms.recent(at(69), "short:1", 10).expect("name").len(), 2);
+        let joined = rooms.join(at(70), &a, None, "short:1", None, None);
+        let epoch = epoch_of(&joined.expect("joined").value[0]);
+        let frames = rooms
+            .join(at(70), &a, None, "short:1", since(1, &epoch), None)
+            .expect("joined");
+        assert!(frames.value[0].as_str().contains(r#""recovered":false"#));
+        let frames = rooms
+            .join(at(70), &a, None, "short:1", since(2, &epoch), None)
+            .expect("joined");
+        assert_eq!(
+            texts(&frames.value)[1],
+            r#"{"kind":"msg","room":"short:1","seq":3,"payload":3}"#
+        );
+        // Other namespaces take the `history` given to the rooms (10).
+        for i in 0..12 {
+            let _ = rooms
+                .publish_as_server(now(), "lobby", &raw(&i.to_string()))
+                .expect("room");
+        }
+        assert_eq!(rooms.recent(now(), "lobby", 100).expect("name").len(), 10);
+    }
+
+    #[test]
     fn a_takeover_connection_inherits_the_slot_without_a_second_join() {
         let mut rooms = Rooms::new(3);
         let a = actor(1, "s-1", None);
         let old = actor(2, "s-2", None);
-        let _ = rooms.join(&a, None, "r", None, None).expect("joined");
-        let _ = rooms.join(&old, None, "r", None, None).expect("joined");
+        let _ = rooms
+            .join(now(), &a, None, "r", None, None)
+            .expect("joined");
+        let _ = rooms
+            .join(now(), &old, None, "r", None, None)
+            .expect("joined");
         // Same session, new connection.
         let new = actor(3, "s-2", None);
-        let joined = rooms.join(&new, None, "r", None, None).expect("joined");
+        let joined = rooms
+            .join(now(), &new, None, "r", None, None)
+            .expect("joined");
         assert!(
             joined.value[0]
                 .as_str()
@@ -581,7 +685,7 @@ mod tests {
         );
         // The old connection ending does not remove the session's slot.
         assert!(rooms.disconnect(2).deliveries.is_empty());
-        let published = rooms.publish(3, "r", &raw("1")).expect("member");
+        let published = rooms.publish(now(), 3, "r", &raw("1")).expect("member");
         assert_eq!(published.deliveries[0].to, To::Conns(vec![1, 3]));
     }
 
@@ -590,18 +694,20 @@ mod tests {
         let mut rooms = Rooms::new(0);
         for n in 0..MAX_ROOMS {
             let _ = rooms
-                .publish_as_server(&n.to_string(), &raw("1"))
+                .publish_as_server(now(), &n.to_string(), &raw("1"))
                 .expect("room");
         }
         assert_eq!(
-            rooms.publish_as_server("one more", &raw("1")),
+            rooms.publish_as_server(now(), "one more", &raw("1")),
             Err(EngineError::TooManyRooms)
         );
         let a = actor(1, "s-1", None);
         assert_eq!(
-            rooms.join(&a, None, "one more", None, None).map(|_| ()),
+            rooms
+                .join(now(), &a, None, "one more", None, None)
+                .map(|_| ()),
             Err(EngineError::TooManyRooms)
         );
-        assert!(rooms.publish_as_server("0", &raw("1")).is_ok());
+        assert!(rooms.publish_as_server(now(), "0", &raw("1")).is_ok());
     }
 }

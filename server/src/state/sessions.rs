@@ -23,6 +23,8 @@ pub struct Session {
     pub id: String,
     pub token: String,
     pub user: Option<String>,
+    /// The origin of this session's document ops (`welcome.origin`): random, kept on resume.
+    pub origin: String,
 }
 
 impl Session {
@@ -53,6 +55,26 @@ pub struct Opened {
     pub replaced: Option<ConnId>,
 }
 
+/// What a new session gets: its resume token and its document-op origin, both from the CSPRNG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fresh {
+    pub token: String,
+    pub origin: String,
+}
+
+impl Fresh {
+    /// A fresh token and origin from the OS CSPRNG. The origin (`o-` and 128 random bits) can
+    /// never be [`SERVER_ORIGIN`](super::docs::SERVER_ORIGIN), nor guessed by another client.
+    pub fn random() -> Fresh {
+        let secret = crate::auth::new_secret();
+        let origin = format!("o-{}", secret.get(..32).unwrap_or(&secret));
+        Fresh {
+            token: crate::auth::new_secret(),
+            origin,
+        }
+    }
+}
+
 /// Every session the server still knows, by id.
 #[derive(Debug)]
 pub struct Sessions {
@@ -66,6 +88,7 @@ pub struct Sessions {
 struct Entry {
     token: String,
     user: Option<String>,
+    origin: String,
     /// The connection currently attached, if any.
     conn: Option<ConnId>,
     /// When the last connection went away; `None` while one is attached.
@@ -98,15 +121,19 @@ impl Sessions {
     }
 
     /// Attaches `conn` to the session `resume` names when it is still known, its token matches
-    /// and it belongs to `user`; otherwise to a new session with `new_token`.
+    /// and it belongs to `user`; otherwise to a new session with `fresh`'s token and origin.
     pub fn open(
         &mut self,
         now: Instant,
         user: Option<&str>,
         resume: Option<&Resume>,
         conn: ConnId,
-        new_token: String,
+        fresh: Fresh,
     ) -> Opened {
+        let Fresh {
+            token: new_token,
+            origin: new_origin,
+        } = fresh;
         self.forget_expired(now);
         let known = resume.and_then(|r| {
             let entry = self.by_id.get_mut(&r.session)?;
@@ -124,6 +151,7 @@ impl Sessions {
                     id: resume.session.clone(),
                     token: entry.token.clone(),
                     user: entry.user.clone(),
+                    origin: entry.origin.clone(),
                 },
                 resumed: true,
                 replaced,
@@ -137,6 +165,7 @@ impl Sessions {
             Entry {
                 token: new_token.clone(),
                 user: user.clone(),
+                origin: new_origin.clone(),
                 conn: Some(conn),
                 detached_at: None,
                 requests: Dedup::default(),
@@ -147,6 +176,7 @@ impl Sessions {
                 id,
                 token: new_token,
                 user,
+                origin: new_origin,
             },
             resumed: false,
             replaced: None,
@@ -202,6 +232,13 @@ mod tests {
         }
     }
 
+    fn fresh(token: &str) -> Fresh {
+        Fresh {
+            token: token.to_owned(),
+            origin: format!("o-{token}"),
+        }
+    }
+
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
@@ -210,7 +247,7 @@ mod tests {
     fn a_session_is_resumed_with_its_token_within_the_ttl() {
         let mut sessions = Sessions::new(ms(100));
         let t0 = Instant::now();
-        let first = sessions.open(t0, Some("alice"), None, 1, "t1".into());
+        let first = sessions.open(t0, Some("alice"), None, 1, fresh("t1"));
         assert!(!first.resumed);
         assert_eq!(first.session.id, "s-1");
         assert_eq!(first.session.user.as_deref(), Some("alice"));
@@ -221,12 +258,16 @@ mod tests {
             Some("alice"),
             Some(&resume(&first.session)),
             2,
-            "t2".into(),
+            fresh("t2"),
         );
         assert!(again.resumed);
         assert_eq!(again.replaced, None);
         assert_eq!(again.session.id, first.session.id);
         assert_eq!(again.session.token, "t2", "rotated on resume");
+        assert_eq!(
+            again.session.origin, "o-t1",
+            "a resumed session keeps its origin"
+        );
         // The old token no longer resumes it.
         sessions.detach(t0 + ms(99), "s-1", 2);
         let stale = sessions.open(
@@ -234,7 +275,7 @@ mod tests {
             Some("alice"),
             Some(&resume(&first.session)),
             3,
-            "t3".into(),
+            fresh("t3"),
         );
         assert!(!stale.resumed);
         sessions.detach(t0 + ms(100), &stale.session.id, 3);
@@ -243,7 +284,7 @@ mod tests {
             Some("alice"),
             Some(&resume(&again.session)),
             2,
-            "t4".into(),
+            fresh("t4"),
         );
         assert!(again.resumed);
         assert_eq!(sessions.connection("s-1"), Some(2));
@@ -258,10 +299,10 @@ mod tests {
     fn a_wrong_token_another_user_or_an_expired_session_gets_a_new_one() {
         let mut sessions = Sessions::new(ms(100));
         let t0 = Instant::now();
-        let first = sessions.open(t0, Some("alice"), None, 1, "t".into());
+        let first = sessions.open(t0, Some("alice"), None, 1, fresh("t"));
         let mut forged = resume(&first.session);
         forged.token.push('x');
-        let other = sessions.open(t0, Some("alice"), Some(&forged), 2, "t".into());
+        let other = sessions.open(t0, Some("alice"), Some(&forged), 2, fresh("t"));
         assert!(!other.resumed);
         assert_eq!(other.session.id, "s-2");
         let bob = sessions.open(
@@ -269,7 +310,7 @@ mod tests {
             Some("bob"),
             Some(&resume(&first.session)),
             3,
-            "t".into(),
+            fresh("t"),
         );
         assert!(!bob.resumed);
         let unknown = Resume {
@@ -278,7 +319,7 @@ mod tests {
         };
         assert!(
             !sessions
-                .open(t0, None, Some(&unknown), 4, "t".into())
+                .open(t0, None, Some(&unknown), 4, fresh("t"))
                 .resumed
         );
 
@@ -289,7 +330,7 @@ mod tests {
             Some("alice"),
             Some(&resume(&first.session)),
             5,
-            "t".into(),
+            fresh("t"),
         );
         assert!(!late.resumed);
     }
@@ -298,9 +339,9 @@ mod tests {
     fn an_attached_session_never_expires_and_a_resume_takes_it_over() {
         let mut sessions = Sessions::new(Duration::ZERO);
         let t0 = Instant::now();
-        let first = sessions.open(t0, None, None, 1, "t".into());
+        let first = sessions.open(t0, None, None, 1, fresh("t"));
         let later = t0 + Duration::from_secs(60);
-        let second = sessions.open(later, None, Some(&resume(&first.session)), 2, "u".into());
+        let second = sessions.open(later, None, Some(&resume(&first.session)), 2, fresh("u"));
         assert!(second.resumed);
         assert_eq!(second.replaced, Some(1));
         // The old connection ending does not detach the new one.
@@ -315,7 +356,7 @@ mod tests {
     fn requests_are_deduplicated_per_session() {
         let mut sessions = Sessions::new(Duration::from_secs(1));
         let t0 = Instant::now();
-        let opened = sessions.open(t0, None, None, 1, "t".into());
+        let opened = sessions.open(t0, None, None, 1, fresh("t"));
         let id = opened.session.id.as_str();
         assert_eq!(sessions.begin_request(id, 5), Seen::New);
         assert_eq!(sessions.begin_request(id, 5), Seen::Running);

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 use futures_util::{SinkExt, StreamExt};
-use resocket_server::auth::AuthPolicy;
+use resocket_server::auth::{AuthPolicy, Namespaces, SharedSecret};
 use resocket_server::{AuthConfig, Server, ServerConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,6 +20,27 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 pub const HELLO: &str = r#"{"kind":"hello","payload":{"version":1}}"#;
 
+/// The control secret of the servers [`start`] runs (`--test-controls --control-secret`).
+pub const CONTROL_SECRET: &str = "control-secret-of-the-server-tests";
+
+/// What the tests may do: anyone joins, publishes and writes anywhere and broadcasts;
+/// `private:<user>` stays owner-only. `server/tests/permissions.rs` tests stricter rules.
+pub const TEST_NAMESPACES: &str = r#"
+client_broadcast = true
+
+[default]
+join = "anyone"
+publish = true
+
+[namespaces.private]
+join = "owner"
+doc_write = "owner"
+"#;
+
+pub fn test_namespaces() -> Namespaces {
+    Namespaces::from_toml_str(TEST_NAMESPACES).expect("valid test config")
+}
+
 /// Starts a server on 127.0.0.1 with a free port, after `adjust` tweaks the defaults.
 pub async fn start(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
     let mut config = ServerConfig {
@@ -28,11 +49,14 @@ pub async fn start(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
         shutdown_grace: Duration::from_millis(250),
         // The tests use the demo methods and the price feed.
         demo: true,
-        // Today's tests identify as the user they claim (--insecure-trust-client-user).
+        // Today's tests identify as the user they claim (--insecure-trust-client-user), and
+        // use rooms and documents the way `server/resocket.demo.toml` allows.
         auth: AuthConfig {
             policy: AuthPolicy::insecure_trust_claimed_user(),
+            namespaces: test_namespaces(),
             ..AuthConfig::default()
         },
+        control_secret: Some(SharedSecret::new(CONTROL_SECRET, "tests").expect("secret")),
         ..ServerConfig::default()
     };
     adjust(&mut config);
@@ -161,7 +185,7 @@ pub async fn request(ws: &mut Ws, id: u64, method: &str, params: serde_json::Val
 pub async fn wait_for_stat(addr: SocketAddr, field: &str, value: u64) {
     let started = std::time::Instant::now();
     loop {
-        let stats = get(addr, "/control/stats").await.json();
+        let stats = control_get(addr, "/control/stats").await.json();
         if stats[field].as_u64() == Some(value) {
             return;
         }
@@ -320,4 +344,17 @@ pub async fn post(addr: SocketAddr, path: &str, body: &str) -> HttpResponse {
 
 pub async fn get(addr: SocketAddr, path: &str) -> HttpResponse {
     http(addr, "GET", path, &[], "").await
+}
+
+/// The control secret header of [`start`]'s servers.
+pub const CONTROL: (&str, &str) = ("X-Resocket-Control-Secret", CONTROL_SECRET);
+
+/// A control call: `POST` with the control secret.
+pub async fn control_post(addr: SocketAddr, path: &str, body: &str) -> HttpResponse {
+    http(addr, "POST", path, &[CONTROL], body).await
+}
+
+/// A control call: `GET` with the control secret.
+pub async fn control_get(addr: SocketAddr, path: &str) -> HttpResponse {
+    http(addr, "GET", path, &[CONTROL], "").await
 }
