@@ -15,6 +15,9 @@ export interface SyncedDocView<T extends Record<string, unknown>> {
   synced: boolean;
   /** The last op the server rejected (rolled back) in this provider, if any. */
   rejected: DocEvents["rejected"] | null;
+  /** The last `reset` in this provider, if any: the server's document started another history
+   * (a restart) and replaced the confirmed state; pending ops were kept and re-sent. */
+  reset: DocEvents["reset"] | null;
 }
 
 /** A shared document (optimistic ops, confirmed or rolled back by the server); opens while
@@ -24,9 +27,9 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
   const latest = useLatest(options);
   const view = useMemo(() => {
     const view: HandleView<DocEntry, SyncedDocView<T>> = new HandleView(() => {
-      const { handle, rejected = null } = view.entry ?? {};
+      const { handle, rejected = null, reset = null } = view.entry ?? {};
       const { rev = 0, pending = 0, synced = false } = handle ?? {};
-      return { view: (handle?.toObject() ?? {}) as Partial<T>, rev, pending, synced, rejected };
+      return { view: (handle?.toObject() ?? {}) as Partial<T>, rev, pending, synced, rejected, reset };
     });
     return view;
   }, [connection, name]);
@@ -48,6 +51,10 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
       (["change", "confirmed", "synced"] as const).forEach((event) => entry.handle.on(event, entry.changed.bump));
       entry.handle.on("rejected", (rejected) => {
         entry.rejected = rejected;
+        entry.changed.bump();
+      });
+      entry.handle.on("reset", (reset) => {
+        entry.reset = reset;
         entry.changed.bump();
       });
       return entry;

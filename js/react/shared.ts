@@ -52,9 +52,10 @@ export class RoomEntry implements Entry<Room> {
   }
 }
 
-/** An open document, with the last op the server rejected. */
+/** An open document, with the last op the server rejected and its last reset. */
 export interface DocEntry extends Entry<SyncedDoc> {
   rejected?: DocEvents["rejected"];
+  reset?: DocEvents["reset"];
 }
 
 /** One hook's view of a shared room or document: its snapshot, and calls made before the handle
