@@ -59,9 +59,11 @@ pub enum Kind {
     Presence,
     /// Server → client: a notification addressed to this connection's user, or to everyone.
     Notify,
-    /// Client → server: subscribe to document `room` and catch up from `payload.since`.
+    /// Client → server: subscribe to document `room` and catch up from `payload.since` (a
+    /// [`SyncBody`], with the epoch `since` counts in).
     Sync,
-    /// Server → client: the replay after `sync` is complete; `seq` is the document revision.
+    /// Server → client: the replay after `sync` is complete; `seq` is the document revision,
+    /// `payload` a [`SyncedBody`] (the document's epoch).
     Synced,
     /// Server → client: the whole document (`payload` is a [`SnapshotBody`]) at revision `seq`.
     Snapshot,
