@@ -448,11 +448,12 @@ fn a_saved_copy_of_another_epoch_is_replaced_only_with_a_reset() {
     other.receive(snapshot(1, "e2", vec![("fresh", json!(1), 1)]));
     assert_eq!(doc_events(&mut other), ["reset", "changed", "synced"]);
 
-    // A copy saved before epochs counts in an unknown one: its `since` goes without an epoch
-    // (the server answers a snapshot) and the snapshot is a reset.
+    // A copy saved before epochs counts in an unknown one: its `since` goes with the empty
+    // epoch, which no server epoch matches (the server answers a snapshot), and the snapshot is
+    // a reset.
     let mut unknown = restored(3, None);
     assert_eq!(unknown.outbox, vec!["sync|3".to_owned()]);
-    assert_eq!(unknown.sync_epochs, vec![None]);
+    assert_eq!(unknown.sync_epochs, vec![Some(String::new())]);
     unknown.receive(snapshot(3, "e2", vec![("saved", json!(true), 3)]));
     assert_eq!(doc_events(&mut unknown), ["reset", "synced"]);
 

@@ -50,7 +50,7 @@ pub fn save(key: &str, state: &DocState<JsValue, JsFrame>) {
     }
     let document = ObjectBuilder::new()
         .number(field::REV, state.confirmed.rev)
-        .set(field::EPOCH, state.epoch.as_deref().unwrap_or_default())
+        .set(field::EPOCH, state.epoch.as_deref())
         .set(field::ENTRIES, entries)
         .set(PENDING, pending)
         .build();
@@ -89,9 +89,7 @@ pub fn load(key: &str) -> Option<Saved> {
     }
     Some(Saved {
         rev,
-        epoch: prop(&saved, field::EPOCH)
-            .as_string()
-            .filter(|e| !e.is_empty()),
+        epoch: prop(&saved, field::EPOCH).as_string(),
         entries,
         pending,
     })

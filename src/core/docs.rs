@@ -297,12 +297,12 @@ impl<V: Clone, F: Clone + WireSize> Docs<V, F> {
         doc.resolving = false;
         doc.sync_id = Some(id);
         let since = doc.has_base.then_some(doc.confirmed.rev);
-        let epoch = doc.epoch.clone().filter(|e| !e.is_empty());
+        // A saved copy's unknown epoch goes as `""`, which no server epoch matches.
         out.send(Transmit::Sync {
             id,
             doc: name.to_owned(),
             since,
-            epoch,
+            epoch: doc.epoch.clone(),
         });
     }
 }

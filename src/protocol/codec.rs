@@ -280,6 +280,12 @@ impl<'a, J: WireValue> Reader<'a, J> {
         )
     }
 
+    /// The stream epoch of a `joined`, `snapshot` or `synced` body (absent from servers that
+    /// predate epochs).
+    fn epoch(&self) -> Option<String> {
+        self.optional(field::EPOCH, J::as_string)
+    }
+
     /// What was read, or the error naming the first field that failed.
     fn result<T>(&self, kind: Kind, read: T) -> Result<T, DecodeError> {
         match self.bad.get() {
@@ -356,7 +362,7 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
                 room: r.string(field::ROOM),
                 seq: r.u64(field::SEQ),
                 recovered: body.bool(field::RECOVERED),
-                epoch: body.optional(field::EPOCH, J::as_string),
+                epoch: body.epoch(),
                 members,
             })
         }
@@ -415,7 +421,7 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
         Kind::Synced => Doc(DocInbound::Synced {
             doc: r.string(field::ROOM),
             rev: r.u64(field::SEQ),
-            epoch: r.at(&r.payload()).optional(field::EPOCH, J::as_string),
+            epoch: r.at(&r.payload()).epoch(),
         }),
         Kind::Snapshot => {
             let body = r.object(field::PAYLOAD);
@@ -428,7 +434,7 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
             Doc(DocInbound::Snapshot {
                 doc: r.string(field::ROOM),
                 rev: r.u64(field::SEQ),
-                epoch: r.at(&body).optional(field::EPOCH, J::as_string),
+                epoch: r.at(&body).epoch(),
                 entries: parsed,
             })
         }
