@@ -123,8 +123,8 @@ export function usePresence(room: string, options: { meta?: unknown } = {}) {
 
 export interface ChatMessage {
   id: string;
-  /** The author: the user id the server stamped on the message (on servers that stamp), else the
-   * sender's `user` option. */
+  /** The author: the user id the server stamped on the message, never one from the payload;
+   * null for an anonymous publisher. A message still pending shows this client's `user`. */
   user: string | null;
   text: string;
   at: number;
@@ -194,10 +194,10 @@ export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000,
       const { type: _, ...message } = data;
       const pending = s.pending.filter((m) => m.id != message.id);
       // One update, so an echoed message never shows twice or not at all. The author is the
-      // one the server stamped; a server that does not stamp leaves the payload's.
+      // one the server stamped: a payload's `user` is whatever its sender wrote.
       return {
         ...s,
-        list: [...s.list, { ...message, seq, user: user ?? message.user }].slice(-maxMessages),
+        list: [...s.list, { ...message, seq, user: user ?? null }].slice(-maxMessages),
         pending,
         fromOthers: s.fromOthers + +(pending.length == s.pending.length),
       };

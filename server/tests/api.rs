@@ -23,18 +23,7 @@ async fn start_api() -> Server {
 }
 
 async fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let auth = format!("Bearer {KEY}");
-    let headers = [
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    let response = http(addr, method, path, &headers, body).await;
-    let value = if response.body.is_empty() {
-        Value::Null
-    } else {
-        response.json()
-    };
-    (response.status, value)
+    api_call(addr, KEY, method, path, body).await
 }
 
 #[tokio::test]

@@ -64,13 +64,7 @@ async fn user(server: &Server, name: &str) -> Ws {
 }
 
 async fn api(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let auth = format!("Bearer {KEY}");
-    let headers = [
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    let response = http(addr, method, path, &headers, body).await;
-    (response.status, response.json())
+    api_call(addr, KEY, method, path, body).await
 }
 
 /// Sends `join` with `id` and returns the answer (`joined` or `error`).

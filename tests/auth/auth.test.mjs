@@ -296,3 +296,115 @@ test("a request answered by the backend reaches it once across a forced drop", {
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("Bob can neither join private:alice nor publish to prices; Alice can join hers", { timeout: 30_000 }, async () => {
+  const alice = await openPage();
+  const bob = await openPage();
+  await alice.page.evaluate(() => window.openClient("alice-rooms", 60));
+  await bob.page.evaluate(() => window.openClient("bob-rooms", 60));
+  // Each page: `window.rooms[name]` records the room's states and messages.
+  const joinIn = (page, name) =>
+    page.evaluate((name) => {
+      window.rooms ??= {};
+      const record = { states: [], messages: [] };
+      const room = window.clients[0].client.join(name, (payload) => record.messages.push(payload));
+      room.on("state", (state) => record.states.push(state));
+      window.rooms[name] = { room, record };
+    }, name);
+  await joinIn(alice.page, "private:alice-rooms");
+  await joinIn(bob.page, "private:alice-rooms");
+  await joinIn(alice.page, "prices");
+  await joinIn(bob.page, "prices");
+  const stateOf = (page, name) =>
+    waitInPage(
+      page,
+      (name) => {
+        const last = window.rooms[name].record.states.at(-1);
+        return last && (last.status === "joined" || last.status === "error") && last;
+      },
+      name,
+    );
+  assert.equal((await stateOf(alice.page, "private:alice-rooms")).status, "joined");
+  const refused = await stateOf(bob.page, "private:alice-rooms");
+  assert.equal(refused.status, "error");
+  assert.match(refused.code, /forbidden/i);
+  assert.equal((await stateOf(alice.page, "prices")).status, "joined");
+  assert.equal((await stateOf(bob.page, "prices")).status, "joined");
+  // Bob's fake price is refused with a typed error; the backend's price reaches both.
+  await bob.page.evaluate(() => window.rooms.prices.room.publish({ symbol: "BTC", price: 1 }));
+  const bobErrors = await waitInPage(bob.page, () => window.clients[0].log.errors.length > 0 && window.clients[0].log.errors);
+  assert.ok(bobErrors.some((code) => /forbidden/i.test(code)), `Bob's errors: ${bobErrors}`);
+  await api.publish("prices", { symbol: "BTC", price: 64000 });
+  for (const { page } of [alice, bob]) {
+    const messages = await waitInPage(page, () => window.rooms.prices.record.messages.length > 0 && window.rooms.prices.record.messages);
+    // Had Bob's publish gone through, it would have come before the backend's.
+    assert.deepEqual(messages, [{ symbol: "BTC", price: 64000 }]);
+  }
+  // Bob is still served: his connection was never closed.
+  const bobStates = await bob.page.evaluate(() => window.clients[0].log.states);
+  assert.deepEqual(bobStates, ["connecting", "open"]);
+  for (const { context, errors } of [alice, bob]) {
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
+});
+
+test("an op under a stolen origin is rejected forbidden and not applied", { timeout: 30_000 }, async () => {
+  const alice = await openPage();
+  const bob = await openPage();
+  // Bob speaks the protocol directly, as an attacker would, with his own valid token.
+  await bob.page.evaluate(async (url) => {
+    const frames = [];
+    const ws = new WebSocket(url);
+    ws.onmessage = (event) => frames.push(JSON.parse(event.data));
+    await new Promise((resolve) => (ws.onopen = resolve));
+    ws.send(JSON.stringify({ kind: "hello", payload: { version: 1, token: await window.signToken("bob-ops", 60) } }));
+    window.attacker = { ws, frames };
+  }, `${baseUrl.replace(/^http/, "ws")}/ws`);
+  const welcome = await waitInPage(bob.page, () => window.attacker.frames.find((f) => f.kind === "welcome"));
+  await bob.page.evaluate(() => window.attacker.ws.send(JSON.stringify({ kind: "sync", id: 1, room: "board:ops" })));
+  await waitInPage(bob.page, () => window.attacker.frames.some((f) => f.kind === "snapshot" || f.kind === "synced"));
+  // Alice writes; Bob, subscribed, sees her op and its origin.
+  await alice.page.evaluate(() => window.openClient("alice-ops", 60));
+  await alice.page.evaluate(() => {
+    window.board = window.clients[0].client.doc("board:ops");
+    window.board.set("card", "alice's");
+  });
+  const seen = await waitInPage(bob.page, () => window.attacker.frames.find((f) => f.kind === "op"));
+  assert.notEqual(seen.payload.origin, welcome.payload.origin, "Alice and Bob have different origins");
+  // Bob forges Alice's next op.
+  await bob.page.evaluate(
+    (forged) => window.attacker.ws.send(JSON.stringify(forged)),
+    // A client's op carries its cseq in `seq` (docs/PROTOCOL.md).
+    {
+      kind: "op",
+      room: "board:ops",
+      seq: seen.payload.cseq + 1,
+      payload: { origin: seen.payload.origin, key: "card", op: "set", value: "stolen" },
+    },
+  );
+  const reject = await waitInPage(bob.page, () => window.attacker.frames.find((f) => f.kind === "reject")).catch(
+    async (error) => {
+      throw new Error(`no reject: ${JSON.stringify(await bob.page.evaluate(() => window.attacker.frames))}`, { cause: error });
+    },
+  );
+  assert.equal(reject.payload.origin, seen.payload.origin);
+  assert.equal(reject.payload.cseq, seen.payload.cseq + 1);
+  assert.equal(reject.payload.error.code, "forbidden");
+  // Not applied, and Alice's own next op (the cseq Bob tried) still applies.
+  assert.deepEqual((await api.doc("board:ops")).entries.card.value, "alice's");
+  await alice.page.evaluate(() => window.board.set("card", "alice's again"));
+  let entries;
+  for (let i = 0; i < 100; i++) {
+    entries = (await api.doc("board:ops")).entries;
+    if (entries.card.value === "alice's again") break;
+    await sleep(20);
+  }
+  assert.equal(entries.card.value, "alice's again");
+  const bobOpen = await bob.page.evaluate(() => window.attacker.ws.readyState === WebSocket.OPEN);
+  assert.equal(bobOpen, true, "the forger's connection is still served");
+  for (const { context, errors } of [alice, bob]) {
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
+});

@@ -297,6 +297,12 @@ export function hookSuite(path) {
     await until(`v("ann.chat").typing.length === 0`);
     assert.equal(await read(`v("ann.presence").others.length`), 1, "bob is still in the room");
 
+    // The author is the one the server stamped, never a payload's `user`: a server-fed message
+    // that claims to be Bob's shows no author.
+    await control(`publish?room=${encodeURIComponent(room)}`, { type: "chat", id: "spoof", user: "bob", text: "spoofed", at: 0 });
+    await until(`v("ann.chat").messages.some((m) => m.text === "spoofed")`);
+    assert.equal(await read(`v("ann.chat").messages.find((m) => m.text === "spoofed").user`), null);
+
     // Another room starts afresh: no messages, nothing pending, nothing unread.
     const other = unique("chat-other");
     await render("ann", {

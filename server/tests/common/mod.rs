@@ -350,6 +350,29 @@ pub async fn get(addr: SocketAddr, path: &str) -> HttpResponse {
 pub const CONTROL: (&str, &str) = ("X-Resocket-Control-Secret", CONTROL_SECRET);
 
 /// A control call: `POST` with the control secret.
+/// A server API call with `Authorization: Bearer <key>`: its status and JSON body (`null` when
+/// empty).
+pub async fn api_call(
+    addr: SocketAddr,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let auth = format!("Bearer {key}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let response = http(addr, method, path, &headers, body).await;
+    let value = if response.body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        response.json()
+    };
+    (response.status, value)
+}
+
 pub async fn control_post(addr: SocketAddr, path: &str, body: &str) -> HttpResponse {
     http(addr, "POST", path, &[CONTROL], body).await
 }
