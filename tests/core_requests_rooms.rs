@@ -304,6 +304,67 @@ fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
 }
 
 #[test]
+fn a_join_with_history_replays_the_newest_messages_once_and_a_rejoin_uses_since() {
+    let mut h = open();
+    h.core.join_with_history("chat", None, Some(3));
+    h.drive();
+    assert_eq!(h.socket().join_histories, vec![Some(3)]);
+    assert_eq!(h.socket().joins[0].2, None);
+    h.receive(Inbound::Joined {
+        id: None,
+        room: "chat".into(),
+        seq: 5,
+        recovered: true,
+        members: vec![],
+    });
+    // The replay (3..=5), a duplicate, then live messages.
+    for seq in [3, 4, 5, 5, 6] {
+        h.receive(Inbound::RoomMessage {
+            room: "chat".into(),
+            seq,
+            payload: format!("m{seq}"),
+            user: Some("\"alice\"".into()),
+        });
+    }
+    let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
+    assert_eq!(seqs, vec![3, 4, 5, 6]);
+    reconnect(&mut h);
+    assert_eq!(
+        h.socket().joins[0].2,
+        Some(6),
+        "a rejoin recovers with since"
+    );
+    assert_eq!(h.socket().join_histories, vec![None], "not history again");
+}
+
+#[test]
+fn history_is_asked_again_when_the_connection_drops_before_joined() {
+    let mut h = open();
+    h.core.join_with_history("chat", None, Some(50));
+    h.drive();
+    reconnect(&mut h);
+    assert_eq!(h.socket().join_histories, vec![Some(50)]);
+    // Fewer messages than asked for: the room's first message is still delivered.
+    h.receive(Inbound::Joined {
+        id: None,
+        room: "chat".into(),
+        seq: 2,
+        recovered: true,
+        members: vec![],
+    });
+    for seq in [1, 2] {
+        h.receive(Inbound::RoomMessage {
+            room: "chat".into(),
+            seq,
+            payload: format!("m{seq}"),
+            user: None,
+        });
+    }
+    let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
+    assert_eq!(seqs, vec![1, 2]);
+}
+
+#[test]
 fn an_unrecovered_rejoin_is_reported_and_continues_from_the_server_position() {
     let mut h = open();
     h.core.join("feed", None);

@@ -222,6 +222,7 @@ pub fn client_frames(input: ClientFrameInput) {
                 id: u64::from(*id),
                 room: &room,
                 since: since.map(u64::from),
+                history: None,
                 meta: meta.as_ref().map(JsonInput::to_value),
             }
         }

@@ -28,6 +28,9 @@ export interface RoomOptions<T = unknown, S = undefined> {
   initial?: S;
   /** This client's presence metadata (an object), merged with what other hooks of the room set. */
   meta?: unknown;
+  /** Replays up to this many of the newest messages the server holds when the room is joined
+   * (`JoinOptions.history`; read by the hook that joins the room first). Default 0. */
+  history?: number;
 }
 
 export interface RoomView<T, S> {
@@ -84,8 +87,9 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
     name,
     view,
     (client) => {
-      const { meta } = latest.current;
-      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry.receive(data, seq, user), meta === undefined ? {} : { meta }));
+      const { meta, history } = latest.current;
+      const options = { ...(meta === undefined ? {} : { meta }), ...(history ? { history } : {}) };
+      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry.receive(data, seq, user), options));
       entry.meta = meta;
       entry.handle.on("state", entry.changed.bump);
       entry.handle.on("presence", entry.changed.bump);
@@ -141,6 +145,9 @@ export interface ChatOptions {
   typingTimeout?: number;
   /** This client's presence metadata. */
   meta?: unknown;
+  /** Messages the server still holds shown on opening (the newest, up to this many; the
+   * server's namespace config bounds them). Default 50; 0 starts from now. */
+  history?: number;
 }
 
 interface ChatState {
@@ -183,11 +190,12 @@ function chatActions(view: ChatView, user: string | null, typingTimeout: number)
 
 /** A chat room: messages (own ones shown at once as pending), typing indicators, unread count.
  * Its state belongs to the room: switching rooms starts afresh (and options are read then). */
-export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000, meta }: ChatOptions = {}) {
+export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000, meta, history = 50 }: ChatOptions = {}) {
   const connection = useResocket();
   const [chat, view] = useRoomView<ChatMessage & { type?: string }, ChatState>(room, {
     limit: 0,
     meta,
+    history,
     initial: { list: [], pending: [], fromOthers: 0, read: 0 },
     reduce: (s, data, seq, user) => {
       if (data?.type != "chat") return s;

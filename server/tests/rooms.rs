@@ -343,3 +343,59 @@ async fn the_price_feed_ticks_into_the_prices_room() {
     );
     server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn a_late_joiner_with_history_gets_the_newest_messages_then_live_ones() {
+    let server = quiet_server(100).await;
+    let (mut alice, _) = handshake(&server, Some("alice"), None).await;
+    join(&mut alice, 1, "chat", json!({})).await;
+    for n in 1..=5 {
+        publish(&mut alice, "chat", json!({"n": n})).await;
+        expect_kind(&mut alice, "msg").await;
+    }
+
+    let (mut bob, _) = handshake(&server, Some("bob"), None).await;
+    let joined = join(&mut bob, 1, "chat", json!({"history": 3})).await;
+    assert_eq!(
+        (&joined["seq"], &joined["payload"]["recovered"]),
+        (&json!(5), &json!(true))
+    );
+    // The replay keeps each message's seq and stamped author, oldest first.
+    for seq in 3..=5 {
+        let replayed = next_json(&mut bob).await;
+        assert_eq!(
+            (&replayed["seq"], &replayed["user"], &replayed["payload"]),
+            (&json!(seq), &json!("alice"), &json!({"n": seq}))
+        );
+    }
+    publish(&mut alice, "chat", json!({"n": 6})).await;
+    let live = next_json(&mut bob).await;
+    assert_eq!(
+        (&live["seq"], &live["payload"]),
+        (&json!(6), &json!({"n": 6}))
+    );
+    expect_quiet(&mut bob).await;
+
+    // More than the room holds is what it holds; with `since`, `history` is ignored.
+    let (mut carol, _) = handshake(&server, None, None).await;
+    join(&mut carol, 1, "chat", json!({"history": 1_000_000})).await;
+    let seqs: Vec<Value> = room_seqs(&mut carol, 6).await;
+    assert_eq!(seqs, (1..=6).map(|n| json!(n)).collect::<Vec<_>>());
+    expect_quiet(&mut carol).await;
+    let (mut dave, _) = handshake(&server, None, None).await;
+    join(&mut dave, 1, "chat", json!({"since": 6, "history": 3})).await;
+    expect_quiet(&mut dave).await;
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// The `seq`s of the next `count` room messages (skipping presence frames).
+async fn room_seqs(ws: &mut Ws, count: usize) -> Vec<Value> {
+    let mut seqs = Vec::new();
+    while seqs.len() < count {
+        let frame = next_json(ws).await;
+        if frame["kind"] == "msg" {
+            seqs.push(frame["seq"].clone());
+        }
+    }
+    seqs
+}

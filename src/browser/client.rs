@@ -189,8 +189,9 @@ impl Client {
     }
 
     /// Joins `room` (reference-counted: each handle's `leave()` releases one reference, the last
-    /// one leaves). `handler(payload, seq)` receives the room's messages, each once, in order;
-    /// after a reconnect the room is rejoined and missed messages are replayed. Typed in
+    /// one leaves). `handler(payload, seq)` receives the room's messages, each once, in order
+    /// (with `history: N`, first up to the N newest the server holds); after a reconnect the
+    /// room is rejoined and missed messages are replayed. Typed in
     /// `contract.d.ts`.
     #[wasm_bindgen(skip_typescript)]
     pub fn join(
@@ -202,7 +203,8 @@ impl Client {
         if room.is_empty() {
             return Err(invalid_options("room name is empty"));
         }
-        let meta = js_values::join_meta(options).map_err(|reason| invalid_options(&reason))?;
+        let (meta, history) =
+            js_values::join_options(options).map_err(|reason| invalid_options(&reason))?;
         let handle = Room::new(
             Rc::downgrade(&self.driver),
             self.emitter.clone(),
@@ -211,7 +213,10 @@ impl Client {
         if let Some(handler) = handler {
             handle.subscribe(&room_key(RoomEvent::Message.name(), &room), &handler);
         }
-        self.driver.borrow_mut().core.join(&room, meta);
+        self.driver
+            .borrow_mut()
+            .core
+            .join_with_history(&room, meta, history);
         self.pump();
         Ok(handle)
     }

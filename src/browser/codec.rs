@@ -103,11 +103,13 @@ pub fn encode(transmit: &Transmit<JsFrame>) -> JsString {
             id,
             room,
             since,
+            history,
             meta,
         } => ClientFrame::Join {
             id: *id,
             room,
             since: *since,
+            history: *history,
             meta: meta.as_ref().map(JsFrame::parse),
         },
         Transmit::Leave { id, room } => ClientFrame::Leave { id: *id, room },

@@ -201,7 +201,13 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
 
     /// Joins `room`, or adds a reference to it. `meta` is encoded presence metadata.
     pub fn join(&mut self, room: &str, meta: Option<F>) {
-        self.rooms.join(&mut self.out, room, meta);
+        self.join_with_history(room, meta, None);
+    }
+
+    /// [`join`](Self::join) that first replays up to `history` of the newest messages the
+    /// server holds, then goes live (the first join only: a rejoin recovers with `since`).
+    pub fn join_with_history(&mut self, room: &str, meta: Option<F>, history: Option<u64>) {
+        self.rooms.join(&mut self.out, room, meta, history);
     }
 
     /// Drops a reference to `room`; the last one leaves it.

@@ -48,6 +48,8 @@ pub struct Room<F, P> {
     join_id: Option<u64>,
     /// Encoded presence metadata, re-sent with every (re)join.
     pub meta: Option<F>,
+    /// Messages the first join asks the server to replay; a rejoin uses `last_seq` instead.
+    history: Option<u64>,
     /// Metadata set while the room was not joined (a join may be in flight with older metadata),
     /// decoded: sent, and shown in this client's entry, once the room is joined.
     unsent_meta: Option<P>,
@@ -83,7 +85,7 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
     }
 
     /// Adds a reference; true when this is the first, so the server must be asked to join.
-    fn add_ref(&mut self, room: &str, meta: Option<F>) -> bool {
+    fn add_ref(&mut self, room: &str, meta: Option<F>, history: Option<u64>) -> bool {
         if let Some(existing) = self.rooms.get_mut(room) {
             existing.refs += 1;
             if meta.is_some() {
@@ -99,6 +101,7 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
                 last_seq: None,
                 join_id: None,
                 meta,
+                history,
                 unsent_meta: None,
                 members: VecMap::new(),
             },
@@ -133,9 +136,16 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
 }
 
 impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
-    /// Joins `room`, or adds a reference to it. `meta` is encoded presence metadata.
-    pub fn join(&mut self, out: &mut Sink<F, P>, room: &str, meta: Option<F>) {
-        if self.add_ref(room, meta) {
+    /// Joins `room`, or adds a reference to it. `meta` is encoded presence metadata; `history`
+    /// asks the first join to replay up to that many of the newest messages.
+    pub fn join(
+        &mut self,
+        out: &mut Sink<F, P>,
+        room: &str,
+        meta: Option<F>,
+        history: Option<u64>,
+    ) {
+        if self.add_ref(room, meta, history) {
             out.emit(Event::Room {
                 room: room.to_owned(),
                 state: RoomState::Joining,
@@ -254,10 +264,13 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
             return; // answers an earlier join of a room left and joined again since
         }
         entry.join_id = None;
-        // A fresh join starts from now; an unrecovered rejoin skips what is gone for good.
-        if entry.last_seq.is_none() || !recovered {
-            entry.last_seq = Some(entry.last_seq.map_or(seq, |last| last.max(seq)));
-        }
+        // A fresh join starts from now, less the history it asked for (the replay follows, all
+        // above that); an unrecovered rejoin skips what is gone for good.
+        entry.last_seq = match entry.last_seq {
+            None => Some(seq.saturating_sub(entry.history.unwrap_or(0))),
+            Some(last) if !recovered => Some(last.max(seq)),
+            last => last,
+        };
         entry.members = members.into_iter().map(|m| (m.id.clone(), m)).collect();
         entry.state = RoomState::Joined { recovered };
         // Metadata set while joining may be newer than what the join carried.
@@ -338,6 +351,8 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
             id,
             room: room.to_owned(),
             since: entry.last_seq,
+            // Once anything was seen, `since` recovers what was missed instead.
+            history: entry.history.filter(|_| entry.last_seq.is_none()),
             meta: entry.meta.clone(),
         });
     }
@@ -363,8 +378,8 @@ mod tests {
     #[test]
     fn refs_count_joins_and_only_the_last_release_leaves() {
         let mut rooms: Rooms<(), ()> = Rooms::new();
-        assert!(rooms.add_ref("chat", None));
-        assert!(!rooms.add_ref("chat", None));
+        assert!(rooms.add_ref("chat", None, None));
+        assert!(!rooms.add_ref("chat", None, None));
         assert!(!rooms.release("chat"));
         assert!(rooms.get("chat").is_some());
         assert!(rooms.release("chat"));
@@ -375,7 +390,7 @@ mod tests {
     #[test]
     fn duplicates_by_sequence_are_refused() {
         let mut rooms: Rooms<(), ()> = Rooms::new();
-        rooms.add_ref("r", None);
+        rooms.add_ref("r", None, None);
         assert_eq!(rooms.accept("r", 5), Delivery::Deliver);
         assert_eq!(rooms.accept("r", 5), Delivery::Duplicate);
         assert_eq!(rooms.accept("r", 3), Delivery::Duplicate);

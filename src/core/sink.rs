@@ -30,6 +30,8 @@ pub enum Transmit<F> {
         id: u64,
         room: String,
         since: Option<u64>,
+        /// Newest messages to replay on a first join (`since` is `None` then).
+        history: Option<u64>,
         meta: Option<F>,
     },
     Leave {

@@ -33,6 +33,7 @@ pub mod field {
     pub const METHOD: &str = "method";
     pub const PARAMS: &str = "params";
     pub const SINCE: &str = "since";
+    pub const HISTORY: &str = "history";
     pub const META: &str = "meta";
     pub const RECOVERED: &str = "recovered";
     pub const MEMBERS: &str = "members";
@@ -507,6 +508,7 @@ pub enum ClientFrame<'a, J> {
         id: u64,
         room: &'a str,
         since: Option<u64>,
+        history: Option<u64>,
         meta: Option<J>,
     },
     Leave {
@@ -587,9 +589,14 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             id,
             room,
             since,
+            history,
             meta,
         } => {
-            let body = object(&mut [(field::SINCE, since.map(J::number)), (field::META, meta)]);
+            let body = object(&mut [
+                (field::SINCE, since.map(J::number)),
+                (field::HISTORY, history.map(J::number)),
+                (field::META, meta),
+            ]);
             (Kind::Join, Some(id), Some(room), None, Some(body))
         }
         ClientFrame::Leave { id, room } => (Kind::Leave, Some(id), Some(room), None, None),

@@ -270,6 +270,10 @@ pub struct JoinBody<P> {
     /// Last sequence number the client saw in this room: the server replays what came after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<u64>,
+    /// Without `since`: how many of the newest messages the server should replay (a late
+    /// joiner's history; capped by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<u64>,
     /// The member's presence metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<P>,

@@ -15,6 +15,8 @@ pub struct Socket {
     pub pongs: Vec<u64>,
     /// (id, room, since, meta) of each join sent on this socket.
     pub joins: Vec<(u64, String, Option<u64>, Option<String>)>,
+    /// The `history` of each join sent on this socket.
+    pub join_histories: Vec<Option<u64>>,
     pub leaves: Vec<String>,
     pub presence: Vec<(String, String)>,
     /// Request ids sent on this socket, in order.
@@ -86,8 +88,12 @@ impl Harness {
                             id,
                             room,
                             since,
+                            history,
                             meta,
-                        } => socket.joins.push((id, room, since, meta)),
+                        } => {
+                            socket.joins.push((id, room, since, meta));
+                            socket.join_histories.push(history);
+                        }
                         Transmit::Leave { room, .. } => socket.leaves.push(room),
                         Transmit::Presence { room, meta } => socket.presence.push((room, meta)),
                         Transmit::Sync { id, doc, since } => socket.syncs.push((id, doc, since)),

@@ -403,10 +403,11 @@ impl<E: Engine> Conn<E> {
                 id,
                 room,
                 since,
+                history,
                 meta,
             } => match rules.can_join(identity, &room) {
                 Err(denied) => denied_frame(id, Some(&room), denied),
-                Ok(()) => match engine.join(who, id, &room, since, meta).await {
+                Ok(()) => match engine.join(who, id, &room, since, history, meta).await {
                     Ok(frames) => return self.send_all(frames).await,
                     Err(err) => refused(id, &room, err),
                 },

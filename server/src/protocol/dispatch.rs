@@ -33,6 +33,8 @@ pub enum Action {
         id: Option<u64>,
         room: String,
         since: Option<u64>,
+        /// Newest messages to replay when there is no `since`.
+        history: Option<u64>,
         meta: Option<Box<RawValue>>,
     },
     Leave {
@@ -220,15 +222,17 @@ fn room_frame(kind: Kind, envelope: RawEnvelope) -> Action {
             let body = match optional_body(payload.as_deref()).map(serde_json::from_str) {
                 None => JoinBody {
                     since: None,
+                    history: None,
                     meta: None,
                 },
                 Some(Ok(body)) => body,
-                Some(Err(err)) => return invalid("{since?, meta?}", err),
+                Some(Err(err)) => return invalid("{since?, history?, meta?}", err),
             };
             Action::Join {
                 id,
                 room,
                 since: body.since,
+                history: body.history,
                 meta: body.meta,
             }
         }
@@ -663,16 +667,20 @@ mod tests {
     #[test]
     fn room_frames_are_validated() {
         match text_frame(
-            r#"{"kind":"join","id":3,"room":"chat","payload":{"since":41,"meta":{"n":1}}}"#,
+            r#"{"kind":"join","id":3,"room":"chat","payload":{"since":41,"history":5,"meta":{"n":1}}}"#,
             1024,
         ) {
             Action::Join {
                 id,
                 room,
                 since,
+                history,
                 meta,
             } => {
-                assert_eq!((id, room.as_str(), since), (Some(3), "chat", Some(41)));
+                assert_eq!(
+                    (id, room.as_str(), since, history),
+                    (Some(3), "chat", Some(41), Some(5))
+                );
                 assert_eq!(meta.map(|m| m.get().to_owned()), Some(r#"{"n":1}"#.into()));
             }
             other => panic!("expected a join, got {other:?}"),

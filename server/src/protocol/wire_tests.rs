@@ -408,12 +408,21 @@ fn client_frames(op: &Op<Value>) -> Vec<ClientFrame<'_, Value>> {
             id: 9,
             room: "chat",
             since: Some(45),
+            history: None,
             meta: Some(json!({"name": "Bob"})),
         },
         ClientFrame::Join {
             id: 10,
             room: "chat",
             since: None,
+            history: None,
+            meta: None,
+        },
+        ClientFrame::Join {
+            id: 14,
+            room: "chat",
+            since: None,
+            history: Some(50),
             meta: None,
         },
         ClientFrame::Leave {
@@ -488,15 +497,20 @@ fn assert_read_as_meant(frame: &ClientFrame<'_, Value>, action: Action) {
             id,
             room,
             since,
+            history,
             meta,
         } => match action {
             Action::Join {
                 id: got,
                 room: r,
                 since: s,
+                history: h,
                 meta: m,
             } => {
-                assert_eq!((got, r.as_str(), s), (Some(*id), *room, *since));
+                assert_eq!(
+                    (got, r.as_str(), s, h),
+                    (Some(*id), *room, *since, *history)
+                );
                 assert_eq!(m.as_deref().map(text_of), meta.clone());
             }
             other => panic!("join read as {:?}", reply_kind(&other)),

@@ -77,14 +77,15 @@ pub trait Engine: Send + Sync + 'static {
         reply: Utf8Bytes,
     ) -> impl Future<Output = Result<bool, EngineError>> + Send;
 
-    /// Joins room `room`: the `joined` frame and the replay after `since` for the caller to
-    /// write; the other members are told.
+    /// Joins room `room`: the `joined` frame and the replay after `since` (or, without it, of
+    /// the newest `history` messages) for the caller to write; the other members are told.
     fn join(
         &self,
         who: &Actor,
         id: Option<u64>,
         room: &str,
         since: Option<u64>,
+        history: Option<u64>,
         meta: Option<Box<RawValue>>,
     ) -> impl Future<Output = Result<Vec<Utf8Bytes>, EngineError>> + Send;
 

@@ -155,10 +155,14 @@ impl Engine for MemoryEngine {
         id: Option<u64>,
         room: &str,
         since: Option<u64>,
+        history: Option<u64>,
         meta: Option<Box<RawValue>>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
-        self.run(|state| state.rooms.join(Instant::now(), who, id, room, since, meta))
-            .map(|(frames, _)| frames)
+        self.run(|state| {
+            let now = Instant::now();
+            state.rooms.join(now, who, id, room, since, history, meta)
+        })
+        .map(|(frames, _)| frames)
     }
 
     async fn leave(&self, who: &Actor, room: &str) -> Result<bool, EngineError> {
@@ -309,11 +313,11 @@ mod tests {
         let mut a = client(&engine, &hub, Some("alice")).await;
         let mut b = client(&engine, &hub, None).await;
         engine
-            .join(&a.who, None, "r", None, None)
+            .join(&a.who, None, "r", None, None, None)
             .await
             .expect("joined");
         engine
-            .join(&b.who, None, "r", None, None)
+            .join(&b.who, None, "r", None, None, None)
             .await
             .expect("joined");
         assert_eq!(a.queued()[0]["payload"]["event"], "join");

@@ -25,6 +25,10 @@ use resocket::protocol::{Member, PresenceChange};
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
+/// Most messages a `join` with `history` gets replayed, whatever it asks for (the room's
+/// history bounds what is held anyway).
+pub const MAX_JOIN_HISTORY: u64 = 1000;
+
 /// Most rooms the server keeps (rooms keep their history when empty, so they are never
 /// removed); joining or publishing to a new room beyond this is refused with `rate_limited`.
 pub const MAX_ROOMS: usize = 10_000;
@@ -131,7 +135,8 @@ impl Rooms {
     }
 
     /// Joins (or joins again) `name` at `now`: the value is the `joined` frame followed by the
-    /// replay of what came after `since`, if the history still holds all of it. Other members
+    /// replay of what came after `since`, if the history still holds all of it, or else (no
+    /// `since`) of the newest `history` messages held (at most [`MAX_JOIN_HISTORY`]). Other members
     /// get a presence `join` (or `update` when a re-join changes the meta). With presence off,
     /// `joined` lists no members and nobody is told.
     pub fn join(
@@ -141,6 +146,7 @@ impl Rooms {
         id: Option<u64>,
         name: &str,
         since: Option<u64>,
+        history: Option<u64>,
         meta: Option<Box<RawValue>>,
     ) -> Result<Outcome<Vec<Utf8Bytes>>, EngineError> {
         check_name(name)?;
@@ -184,7 +190,10 @@ impl Rooms {
 
         room.history.expire(now);
         let replay = match since {
-            None => Some(Vec::new()),
+            None => {
+                let newest = history.unwrap_or(0).min(MAX_JOIN_HISTORY) as usize;
+                Some(room.history.last(newest).cloned().collect::<Vec<_>>())
+            }
             Some(since) => room
                 .history
                 .since(since)
@@ -381,7 +390,15 @@ mod tests {
         let a = actor(1, "s-1", Some("alice"));
         let b = actor(2, "s-2", None);
         let joined = rooms
-            .join(now(), &a, Some(1), "chat", None, Some(raw(r#"{"n":"A"}"#)))
+            .join(
+                now(),
+                &a,
+                Some(1),
+                "chat",
+                None,
+                None,
+                Some(raw(r#"{"n":"A"}"#)),
+            )
             .expect("joined");
         assert_eq!(
             texts(&joined.value),
@@ -390,7 +407,7 @@ mod tests {
             ]
         );
         let joined = rooms
-            .join(now(), &b, None, "chat", None, None)
+            .join(now(), &b, None, "chat", None, None, None)
             .expect("joined");
         assert_eq!(
             texts(&joined.value),
@@ -451,7 +468,7 @@ mod tests {
         let mut rooms = Rooms::new(3);
         let a = actor(1, "s-1", None);
         let _ = rooms
-            .join(now(), &a, None, "r", None, None)
+            .join(now(), &a, None, "r", None, None, None)
             .expect("joined");
         for i in 1..=5 {
             let published = rooms
@@ -461,7 +478,7 @@ mod tests {
             assert_eq!(published.deliveries[0].to, To::Conns(vec![1]));
         }
         let frames = rooms
-            .join(now(), &a, Some(2), "r", Some(3), None)
+            .join(now(), &a, Some(2), "r", Some(3), None, None)
             .expect("joined");
         let frames = texts(&frames.value);
         assert_eq!(frames.len(), 3);
@@ -480,14 +497,14 @@ mod tests {
         );
 
         let frames = rooms
-            .join(now(), &a, None, "r", Some(1), None)
+            .join(now(), &a, None, "r", Some(1), None, None)
             .expect("joined");
         assert_eq!(frames.value.len(), 1, "2 was evicted: no replay");
         assert!(frames.value[0]
             .as_str()
             .contains(r#""seq":5,"payload":{"recovered":false"#));
         let frames = rooms
-            .join(now(), &a, None, "r", Some(5), None)
+            .join(now(), &a, None, "r", Some(5), None, None)
             .expect("joined");
         assert_eq!(frames.value.len(), 1);
         assert!(frames.value[0].as_str().contains(r#""recovered":true"#));
@@ -520,10 +537,10 @@ mod tests {
         let b = actor(2, "s-2", Some("bob"));
 
         let _ = rooms
-            .join(now(), &a, None, "quiet:1", None, None)
+            .join(now(), &a, None, "quiet:1", None, None, None)
             .expect("joined");
         let joined = rooms
-            .join(now(), &b, None, "quiet:1", None, None)
+            .join(now(), &b, None, "quiet:1", None, None, None)
             .expect("joined");
         assert!(
             joined.value[0].as_str().contains(r#""members":[]"#),
@@ -546,11 +563,11 @@ mod tests {
         // The size (2) evicted message 1; the TTL (60 s) expires 2 at 70 s.
         assert_eq!(rooms.recent(at(69), "short:1", 10).expect("name").len(), 2);
         let frames = rooms
-            .join(at(70), &a, None, "short:1", Some(1), None)
+            .join(at(70), &a, None, "short:1", Some(1), None, None)
             .expect("joined");
         assert!(frames.value[0].as_str().contains(r#""recovered":false"#));
         let frames = rooms
-            .join(at(70), &a, None, "short:1", Some(2), None)
+            .join(at(70), &a, None, "short:1", Some(2), None, None)
             .expect("joined");
         assert_eq!(
             texts(&frames.value)[1],
@@ -571,15 +588,15 @@ mod tests {
         let a = actor(1, "s-1", None);
         let old = actor(2, "s-2", None);
         let _ = rooms
-            .join(now(), &a, None, "r", None, None)
+            .join(now(), &a, None, "r", None, None, None)
             .expect("joined");
         let _ = rooms
-            .join(now(), &old, None, "r", None, None)
+            .join(now(), &old, None, "r", None, None, None)
             .expect("joined");
         // Same session, new connection.
         let new = actor(3, "s-2", None);
         let joined = rooms
-            .join(now(), &new, None, "r", None, None)
+            .join(now(), &new, None, "r", None, None, None)
             .expect("joined");
         assert!(
             joined.value[0]
@@ -613,7 +630,7 @@ mod tests {
         let a = actor(1, "s-1", None);
         assert_eq!(
             rooms
-                .join(now(), &a, None, "one more", None, None)
+                .join(now(), &a, None, "one more", None, None, None)
                 .map(|_| ()),
             Err(EngineError::TooManyRooms)
         );
