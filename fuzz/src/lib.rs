@@ -229,6 +229,7 @@ pub fn client_frames(input: ClientFrameInput) {
         ClientFrameInput::Publish { room: n, payload } => {
             room = name(*n);
             ClientFrame::Publish {
+                id: None,
                 room: &room,
                 payload: payload.to_value(),
             }

@@ -399,3 +399,82 @@ async fn room_seqs(ws: &mut Ws, count: usize) -> Vec<Value> {
     }
     seqs
 }
+
+async fn publish_with_id(ws: &mut Ws, id: u64, room: &str, payload: Value) {
+    let frame = json!({"kind": "publish", "id": id, "room": room, "payload": payload});
+    send(ws, &frame.to_string()).await;
+}
+
+fn ack(id: u64, seq: u64) -> Value {
+    json!({"kind": "res", "id": id, "payload": seq})
+}
+
+#[tokio::test]
+async fn a_publish_with_an_id_is_acknowledged_and_takes_effect_once_across_a_drop() {
+    let server = quiet_server(100).await;
+    let addr = server.local_addr();
+    let (mut alice, a) = handshake(&server, Some("alice"), None).await;
+    let (mut bob, b) = handshake(&server, Some("bob"), None).await;
+    join(&mut alice, 1, "chat", json!({})).await;
+    join(&mut bob, 1, "chat", json!({})).await;
+    expect_kind(&mut alice, "presence").await;
+
+    // The message first, then its acknowledgement with the message's seq.
+    publish_with_id(&mut alice, 7, "chat", json!({"text": "once"})).await;
+    let stamped =
+        json!({"kind":"msg","room":"chat","seq":1,"user":"alice","payload":{"text":"once"}});
+    assert_eq!(next_json(&mut alice).await, stamped);
+    assert_eq!(next_json(&mut alice).await, ack(7, 1));
+    assert_eq!(next_json(&mut bob).await, stamped);
+
+    // A forced drop; Alice never saw the acknowledgement, so her client sends it again.
+    control_post(addr, "/control/drop", "").await;
+    let (mut alice, resumed) = handshake(&server, Some("alice"), a.resume()).await;
+    assert_eq!(resumed.session, a.session);
+    let (mut bob, _) = handshake(&server, Some("bob"), b.resume()).await;
+    join(&mut bob, 2, "chat", json!({"since": 1})).await;
+    let joined = join(&mut alice, 2, "chat", json!({"since": 1})).await;
+    assert_eq!(joined["seq"], 1);
+    expect_kind(&mut bob, "presence").await;
+    publish_with_id(&mut alice, 7, "chat", json!({"text": "once"})).await;
+    assert_eq!(next_json(&mut alice).await, ack(7, 1), "the same seq");
+    expect_quiet(&mut alice).await;
+    expect_quiet(&mut bob).await;
+
+    // Another id takes effect; a refused publish is an error with its id, recorded too.
+    publish_with_id(&mut alice, 8, "chat", json!({"text": "twice"})).await;
+    assert_eq!(next_json(&mut alice).await["seq"], 2);
+    assert_eq!(next_json(&mut alice).await, ack(8, 2));
+    assert_eq!(next_json(&mut bob).await["seq"], 2);
+    for _ in 0..2 {
+        publish_with_id(&mut alice, 9, "elsewhere", json!(1)).await;
+        let refused = expect_kind(&mut alice, "error").await;
+        assert_eq!(
+            (&refused["id"], &refused["room"], &refused["error"]["code"]),
+            (&json!(9), &json!("elsewhere"), &json!("forbidden"))
+        );
+    }
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_publish_refused_by_the_namespace_rules_is_an_error_with_its_id() {
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.auth.namespaces = resocket_server::auth::Namespaces::from_toml_str(
+            "[default]\njoin = \"anyone\"\npublish = false\n",
+        )
+        .expect("valid rules");
+    })
+    .await;
+    let (mut alice, _) = handshake(&server, Some("alice"), None).await;
+    join(&mut alice, 1, "news", json!({})).await;
+    publish_with_id(&mut alice, 5, "news", json!({"text": "no"})).await;
+    let refused = expect_kind(&mut alice, "error").await;
+    assert_eq!(
+        (&refused["id"], &refused["room"], &refused["error"]["code"]),
+        (&json!(5), &json!("news"), &json!("forbidden"))
+    );
+    expect_quiet(&mut alice).await;
+    server.shutdown().await.expect("clean shutdown");
+}

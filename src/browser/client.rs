@@ -9,7 +9,7 @@ use super::now_ms;
 use super::room::Room;
 use super::synced_doc::SyncedDoc;
 use super::to_js::{self, invalid_options};
-use crate::core::{ClientError, Config};
+use crate::core::{ClientError, Config, RequestOptions};
 use crate::protocol::codec::ClientFrame;
 use crate::protocol::Kind;
 use alloc::rc::Rc;
@@ -123,10 +123,8 @@ impl Client {
         {
             return Promise::reject(&to_js::client_error(&ClientError::Aborted));
         }
-        let mut settle: Option<(Function, Function)> = None;
-        let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-        let Some((resolve, reject)) = settle else {
-            return promise; // the executor always runs synchronously
+        let (promise, Some(mut call)) = new_call() else {
+            return Promise::reject(&JsValue::NULL); // the executor always runs synchronously
         };
         // Everything that calls into JS (and so may throw or re-enter) runs with no borrow held.
         let id = self.driver.borrow_mut().core.allocate_request_id();
@@ -137,7 +135,7 @@ impl Client {
         }) {
             Ok(frame) => frame,
             Err(error) => {
-                let _ = reject.call1(&JsValue::NULL, &error);
+                call.settle(Err(error));
                 return promise;
             }
         };
@@ -147,43 +145,16 @@ impl Client {
             .abort_listener
             .as_ref()
             .map(|l| l.as_ref().unchecked_ref::<Function>().clone());
-        let detach_abort = match (&signal, abort_listener) {
-            (Some(signal), Some(listener)) => match watch_abort(signal, &listener, id as f64) {
-                Ok(detach) => Some(detach),
+        if let (Some(signal), Some(listener)) = (&signal, abort_listener) {
+            match watch_abort(signal, &listener, id as f64) {
+                Ok(detach) => call.detach_abort = Some(detach),
                 Err(_) => {
-                    let error = invalid_options("signal must be an AbortSignal");
-                    let _ = reject.call1(&JsValue::NULL, &error);
+                    call.settle(Err(invalid_options("signal must be an AbortSignal")));
                     return promise;
                 }
-            },
-            _ => None,
-        };
-        let started = self
-            .driver
-            .borrow_mut()
-            .core
-            .request(now_ms(), id, frame, options);
-        match started {
-            Ok(()) => {
-                self.driver.borrow_mut().calls.insert(
-                    id,
-                    Call {
-                        resolve,
-                        reject,
-                        detach_abort,
-                    },
-                );
-            }
-            Err(error) => {
-                Call {
-                    resolve,
-                    reject,
-                    detach_abort,
-                }
-                .settle(Err(to_js::client_error(&error)));
-                return promise;
             }
         }
+        start_call(&self.driver, id, frame, options, call);
         self.pump();
         promise
     }
@@ -326,6 +297,44 @@ impl Drop for Client {
             call.settle(Err(to_js::client_error(&ClientError::Closed)));
         }
         self.emitter.clear();
+    }
+}
+
+/// A promise and the call that settles it.
+pub(super) fn new_call() -> (Promise, Option<Call>) {
+    let mut settle = None;
+    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    let call = settle.map(|(resolve, reject)| Call {
+        resolve,
+        reject,
+        detach_abort: None,
+    });
+    (promise, call)
+}
+
+/// Starts request `id` (a `req`, or a `publish` awaiting its acknowledgement) in the core; its
+/// outcome settles `call`, now when the core refuses it.
+fn start_call(driver: &SharedDriver, id: u64, frame: JsFrame, options: RequestOptions, call: Call) {
+    let started = driver
+        .borrow_mut()
+        .core
+        .request(now_ms(), id, frame, options);
+    track_call(driver, id, started, call);
+}
+
+/// Starts publish `id` (a `publish` frame carrying it) in the core; its acknowledgement settles
+/// `call`.
+pub(super) fn start_publish(driver: &SharedDriver, id: u64, frame: JsFrame, call: Call) {
+    let started = driver.borrow_mut().core.publish(now_ms(), id, frame);
+    track_call(driver, id, started, call);
+}
+
+fn track_call(driver: &SharedDriver, id: u64, started: Result<(), ClientError>, call: Call) {
+    match started {
+        Ok(()) => {
+            driver.borrow_mut().calls.insert(id, call);
+        }
+        Err(error) => call.settle(Err(to_js::client_error(&error))),
     }
 }
 

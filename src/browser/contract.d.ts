@@ -186,6 +186,8 @@ export interface ResocketError extends Error {
 }
 
 export interface Metrics {
+  /** Messages (`send`, `broadcast`) handed to a socket; requests and room publishes, which wait
+   * for an answer, count in `pendingRequests` until they settle. */
   messagesSent: number;
   bytesSent: number;
   messagesReceived: number;

@@ -17,7 +17,7 @@ use super::metrics::Metrics;
 use super::outbox::{Outbox, Queued};
 use super::quality::{self, DropLog};
 use super::queue::WireSize;
-use super::requests::{RequestOptions, Requests};
+use super::requests::{DisconnectPolicy, RequestOptions, Requests};
 use super::rng::Rng;
 use super::rooms::{Room, Rooms};
 use super::sink::{Action, Sink, Transmit, UserKind};
@@ -187,6 +187,19 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             self.requests.forget(&mut self.out, id);
         }
         result
+    }
+
+    /// Publishes `frame`, a room `publish` carrying `id` (from `allocate_request_id`), as a
+    /// request: it settles as one [`Event::Reply`] with the message's seq (the server's
+    /// acknowledgement), is re-sent after a drop (the server applies it once per session) and
+    /// waits for a connection however long it takes; sent and then the session lost, it settles
+    /// with `SessionLost`.
+    pub fn publish(&mut self, now: u64, id: u64, frame: F) -> Result<(), ClientError> {
+        let options = RequestOptions {
+            timeout_ms: None,
+            on_disconnect: DisconnectPolicy::Retry,
+        };
+        self.request(now, id, frame, options)
     }
 
     /// Cancels a pending request: it settles with `Aborted` (nothing happens if it had settled).

@@ -515,7 +515,10 @@ pub enum ClientFrame<'a, J> {
         id: u64,
         room: &'a str,
     },
+    /// `id` asks for an acknowledgement (`res` with the message's seq) and makes the publish
+    /// take effect once per session, like a request.
     Publish {
+        id: Option<u64>,
         room: &'a str,
         payload: J,
     },
@@ -600,8 +603,8 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             (Kind::Join, Some(id), Some(room), None, Some(body))
         }
         ClientFrame::Leave { id, room } => (Kind::Leave, Some(id), Some(room), None, None),
-        ClientFrame::Publish { room, payload } => {
-            (Kind::Publish, None, Some(room), None, Some(payload))
+        ClientFrame::Publish { id, room, payload } => {
+            (Kind::Publish, id, Some(room), None, Some(payload))
         }
         ClientFrame::Presence { room, meta } => {
             let body = object(&mut [(field::META, Some(meta))]);

@@ -139,6 +139,13 @@ fn server_frames(kind: Kind) -> Vec<(String, ServerFrame<Value>)> {
                     result: Err(conflict()),
                 }),
             ),
+            (
+                frames::published(9, 46),
+                Core(Inbound::Reply {
+                    id: 9,
+                    result: Ok(json!(46)),
+                }),
+            ),
         ],
         Kind::Joined => vec![(
             frames::joined(Some(3), "chat", 45, true, vec![raw_alice.clone()]),
@@ -430,8 +437,14 @@ fn client_frames(op: &Op<Value>) -> Vec<ClientFrame<'_, Value>> {
             room: "chat",
         },
         ClientFrame::Publish {
+            id: None,
             room: "chat",
             payload: json!({"text": "hi"}),
+        },
+        ClientFrame::Publish {
+            id: Some(15),
+            room: "chat",
+            payload: json!({"text": "acknowledged"}),
         },
         ClientFrame::Presence {
             room: "chat",
@@ -518,12 +531,15 @@ fn assert_read_as_meant(frame: &ClientFrame<'_, Value>, action: Action) {
         ClientFrame::Leave { id, room } => assert!(
             matches!(&action, Action::Leave { id: got, room: r } if *got == Some(*id) && r == room)
         ),
-        ClientFrame::Publish { room, payload } => match action {
+        ClientFrame::Publish { id, room, payload } => match action {
             Action::Publish {
+                id: got,
                 room: r,
                 payload: p,
-                ..
-            } => assert_eq!((r.as_str(), text_of(&p)), (*room, payload.clone())),
+            } => assert_eq!(
+                (got, r.as_str(), text_of(&p)),
+                (*id, *room, payload.clone())
+            ),
             other => panic!("publish read as {:?}", reply_kind(&other)),
         },
         ClientFrame::Presence { room, meta } => match action {

@@ -10,7 +10,7 @@ use super::delivery::{ConnId, Delivery, Outcome, To};
 use super::docs::{ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome};
 use super::engine::{Engine, Published, StateStats};
 use super::error::EngineError;
-use super::rooms::Rooms;
+use super::rooms::{Rooms, Start};
 use super::sessions::{Actor, Fresh, Opened, Sessions};
 use crate::auth::Namespaces;
 use crate::lock::Locked;
@@ -159,8 +159,8 @@ impl Engine for MemoryEngine {
         meta: Option<Box<RawValue>>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
         self.run(|state| {
-            let now = Instant::now();
-            state.rooms.join(now, who, id, room, since, history, meta)
+            let start = Start { since, history };
+            state.rooms.join(Instant::now(), who, id, room, start, meta)
         })
         .map(|(frames, _)| frames)
     }

@@ -42,6 +42,15 @@ pub fn check_name(name: &str) -> Result<(), EngineError> {
     }
 }
 
+/// Where a joiner's replay starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Start {
+    /// Replay what came after this sequence number (a rejoin), if the history holds all of it.
+    pub since: Option<u64>,
+    /// Without `since`: replay the newest this many messages held (a late joiner).
+    pub history: Option<u64>,
+}
+
 #[derive(Debug)]
 pub struct Rooms {
     rooms: CappedMap<Room>,
@@ -135,8 +144,8 @@ impl Rooms {
     }
 
     /// Joins (or joins again) `name` at `now`: the value is the `joined` frame followed by the
-    /// replay of what came after `since`, if the history still holds all of it, or else (no
-    /// `since`) of the newest `history` messages held (at most [`MAX_JOIN_HISTORY`]). Other members
+    /// replay of what came after `start.since`, if the history still holds all of it, or else (no
+    /// `since`) of the newest `start.history` messages held (at most [`MAX_JOIN_HISTORY`]). Other members
     /// get a presence `join` (or `update` when a re-join changes the meta). With presence off,
     /// `joined` lists no members and nobody is told.
     pub fn join(
@@ -145,8 +154,7 @@ impl Rooms {
         who: &Actor,
         id: Option<u64>,
         name: &str,
-        since: Option<u64>,
-        history: Option<u64>,
+        start: Start,
         meta: Option<Box<RawValue>>,
     ) -> Result<Outcome<Vec<Utf8Bytes>>, EngineError> {
         check_name(name)?;
@@ -189,9 +197,9 @@ impl Rooms {
         }
 
         room.history.expire(now);
-        let replay = match since {
+        let replay = match start.since {
             None => {
-                let newest = history.unwrap_or(0).min(MAX_JOIN_HISTORY) as usize;
+                let newest = start.history.unwrap_or(0).min(MAX_JOIN_HISTORY) as usize;
                 Some(room.history.last(newest).cloned().collect::<Vec<_>>())
             }
             Some(since) => room
@@ -364,6 +372,13 @@ mod tests {
     use crate::state::delivery::tests::sent_to;
     use resocket::protocol::ErrorCode;
 
+    fn since(since: Option<u64>) -> Start {
+        Start {
+            since,
+            history: None,
+        }
+    }
+
     fn actor(conn: ConnId, session: &str, user: Option<&str>) -> Actor {
         Actor {
             conn,
@@ -395,8 +410,7 @@ mod tests {
                 &a,
                 Some(1),
                 "chat",
-                None,
-                None,
+                since(None),
                 Some(raw(r#"{"n":"A"}"#)),
             )
             .expect("joined");
@@ -407,7 +421,7 @@ mod tests {
             ]
         );
         let joined = rooms
-            .join(now(), &b, None, "chat", None, None, None)
+            .join(now(), &b, None, "chat", since(None), None)
             .expect("joined");
         assert_eq!(
             texts(&joined.value),
@@ -468,7 +482,7 @@ mod tests {
         let mut rooms = Rooms::new(3);
         let a = actor(1, "s-1", None);
         let _ = rooms
-            .join(now(), &a, None, "r", None, None, None)
+            .join(now(), &a, None, "r", since(None), None)
             .expect("joined");
         for i in 1..=5 {
             let published = rooms
@@ -478,7 +492,7 @@ mod tests {
             assert_eq!(published.deliveries[0].to, To::Conns(vec![1]));
         }
         let frames = rooms
-            .join(now(), &a, Some(2), "r", Some(3), None, None)
+            .join(now(), &a, Some(2), "r", since(Some(3)), None)
             .expect("joined");
         let frames = texts(&frames.value);
         assert_eq!(frames.len(), 3);
@@ -497,14 +511,14 @@ mod tests {
         );
 
         let frames = rooms
-            .join(now(), &a, None, "r", Some(1), None, None)
+            .join(now(), &a, None, "r", since(Some(1)), None)
             .expect("joined");
         assert_eq!(frames.value.len(), 1, "2 was evicted: no replay");
         assert!(frames.value[0]
             .as_str()
             .contains(r#""seq":5,"payload":{"recovered":false"#));
         let frames = rooms
-            .join(now(), &a, None, "r", Some(5), None, None)
+            .join(now(), &a, None, "r", since(Some(5)), None)
             .expect("joined");
         assert_eq!(frames.value.len(), 1);
         assert!(frames.value[0].as_str().contains(r#""recovered":true"#));
@@ -537,10 +551,10 @@ mod tests {
         let b = actor(2, "s-2", Some("bob"));
 
         let _ = rooms
-            .join(now(), &a, None, "quiet:1", None, None, None)
+            .join(now(), &a, None, "quiet:1", since(None), None)
             .expect("joined");
         let joined = rooms
-            .join(now(), &b, None, "quiet:1", None, None, None)
+            .join(now(), &b, None, "quiet:1", since(None), None)
             .expect("joined");
         assert!(
             joined.value[0].as_str().contains(r#""members":[]"#),
@@ -563,11 +577,11 @@ mod tests {
         // The size (2) evicted message 1; the TTL (60 s) expires 2 at 70 s.
         assert_eq!(rooms.recent(at(69), "short:1", 10).expect("name").len(), 2);
         let frames = rooms
-            .join(at(70), &a, None, "short:1", Some(1), None, None)
+            .join(at(70), &a, None, "short:1", since(Some(1)), None)
             .expect("joined");
         assert!(frames.value[0].as_str().contains(r#""recovered":false"#));
         let frames = rooms
-            .join(at(70), &a, None, "short:1", Some(2), None, None)
+            .join(at(70), &a, None, "short:1", since(Some(2)), None)
             .expect("joined");
         assert_eq!(
             texts(&frames.value)[1],
@@ -588,15 +602,15 @@ mod tests {
         let a = actor(1, "s-1", None);
         let old = actor(2, "s-2", None);
         let _ = rooms
-            .join(now(), &a, None, "r", None, None, None)
+            .join(now(), &a, None, "r", since(None), None)
             .expect("joined");
         let _ = rooms
-            .join(now(), &old, None, "r", None, None, None)
+            .join(now(), &old, None, "r", since(None), None)
             .expect("joined");
         // Same session, new connection.
         let new = actor(3, "s-2", None);
         let joined = rooms
-            .join(now(), &new, None, "r", None, None, None)
+            .join(now(), &new, None, "r", since(None), None)
             .expect("joined");
         assert!(
             joined.value[0]
@@ -630,7 +644,7 @@ mod tests {
         let a = actor(1, "s-1", None);
         assert_eq!(
             rooms
-                .join(now(), &a, None, "one more", None, None, None)
+                .join(now(), &a, None, "one more", since(None), None)
                 .map(|_| ()),
             Err(EngineError::TooManyRooms)
         );
