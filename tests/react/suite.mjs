@@ -337,6 +337,22 @@ export function hookSuite(path) {
     await unmount("ann");
   });
 
+  test("useChat: own messages are marked sent by the acknowledgement, and a refused one shows its error", async () => {
+    const room = unique("chat-ack");
+    await render("ann", { options: { ...FAST, user: "ann" }, probes: [{ id: "ann.chat", hook: "chat", args: [room] }, { id: "ann.prices", hook: "chat", args: ["prices", { history: 0 }] }] });
+    await until(`v("ann.chat")?.status.status === "joined" && v("ann.prices")?.status.status === "joined"`);
+    await page.evaluate(() => window.harness.observed["ann.chat"].value.send("acked"));
+    await until(`v("ann.chat").messages.length === 1 && !v("ann.chat").messages[0].pending`, `v("ann.chat")`);
+    assert.deepEqual(await read(`[v("ann.chat").messages[0].seq, v("ann.chat").messages[0].error, v("ann.chat").unread]`), [1, undefined, 0]);
+    // Clients may not publish to the server-fed prices room: the message stays, marked failed.
+    await page.evaluate(() => window.harness.observed["ann.prices"].value.send("fake tick"));
+    await until(`v("ann.prices").messages.some((m) => m.error === "Forbidden")`, `v("ann.prices").messages`);
+    const failed = await read(`v("ann.prices").messages.find((m) => m.text === "fake tick")`);
+    assert.equal(failed.pending, false);
+    assert.equal(failed.seq, undefined);
+    await unmount("ann");
+  });
+
   test("useNotifications: the user's notifications, unread count, mark read, dismiss, clear", async () => {
     const user = unique("nora");
     await render("notes", { options: { user }, probes: [{ id: "notes", hook: "notifications" }, { id: "notes.conn", hook: "connection" }] });
