@@ -166,15 +166,15 @@ type ChatView = ReturnType<typeof useRoomView<ChatMessage & { type?: string }, C
 };
 
 /** Own message `id` was acknowledged as `seq`: it leaves `pending` for its place in the list. */
-function acknowledged(s: ChatState, id: string, seq: number): ChatState {
+function acknowledged(s: ChatState, id: string, seq: number, maxMessages: number): ChatState {
   const own = s.pending.find((m) => m.id == id);
   if (!own) return s;
   const { pending: _, ...sent } = own;
   const list = s.list.some((m) => m.seq == seq) ? s.list : [...s.list, { ...sent, seq }].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
-  return { ...s, list, pending: s.pending.filter((m) => m !== own) };
+  return { ...s, list: list.slice(-maxMessages), pending: s.pending.filter((m) => m !== own) };
 }
 
-function chatActions(view: ChatView, user: string | null, typingTimeout: number) {
+function chatActions(view: ChatView, user: string | null, typingTimeout: number, maxMessages: number) {
   let typing = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stopTyping = (view.beforeDetach = () => {
@@ -188,9 +188,14 @@ function chatActions(view: ChatView, user: string | null, typingTimeout: number)
       const message = { id: Math.random().toString(36).slice(2), user, text, at: Date.now() };
       view.update((s) => ({ ...s, pending: [...s.pending, { ...message, pending: true }] }));
       view.publish({ type: "chat", ...message }).then(
-        (seq) => view.update((s) => acknowledged(s, message.id, seq)),
+        (seq) => view.update((s) => acknowledged(s, message.id, seq, maxMessages)),
         (error: { code?: string }) =>
-          view.update((s) => ({ ...s, pending: s.pending.map((m) => (m.id == message.id ? { ...m, pending: false, error: error.code ?? "Error" } : m)) })),
+          view.update((s) => {
+            // Its echo arrived (e.g. before the session was lost): it did take effect.
+            const seq = s.pending.find((m) => m.id == message.id)?.seq;
+            if (seq !== undefined) return acknowledged(s, message.id, seq, maxMessages);
+            return { ...s, pending: s.pending.map((m) => (m.id == message.id ? { ...m, pending: false, error: error.code ?? "Error" } : m)) };
+          }),
       );
       stopTyping();
     },
@@ -232,7 +237,7 @@ export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000,
     },
   });
   // Made once per room view (React may call a memo function twice and keep the first result).
-  const actions = useMemo(() => ((view as ChatView).chat ??= chatActions(view, connection.options.user ?? null, typingTimeout)), [view]);
+  const actions = useMemo(() => ((view as ChatView).chat ??= chatActions(view, connection.options.user ?? null, typingTimeout, maxMessages)), [view]);
   const self = connection.client?.session;
   const { list, pending, fromOthers, read } = chat.state;
   return {
