@@ -194,12 +194,14 @@ async fn two_clients_join_publish_and_see_each_others_presence() {
     );
     assert_eq!(alice_room.members().length(), 2);
 
-    alice_room
-        .publish(json(r#"{"text":"hi"}"#))
-        .expect("publish");
-    bob_room
-        .publish(json(r#"{"text":"hello"}"#))
-        .expect("publish");
+    let hi = settle(alice_room.publish(json(r#"{"text":"hi"}"#)))
+        .await
+        .expect("acknowledged");
+    assert_eq!(hi.as_f64(), Some(1.0), "resolves with the message's seq");
+    let hello = settle(bob_room.publish(json(r#"{"text":"hello"}"#)))
+        .await
+        .expect("acknowledged");
+    assert_eq!(hello.as_f64(), Some(2.0));
     wait_for("both messages at both", 3_000, || {
         alice_messages.len() == 2 && bob_messages.len() == 2
     })
@@ -349,6 +351,74 @@ async fn history_overflow_reports_recovered_false() {
 }
 
 #[wasm_bindgen_test]
+async fn publishes_in_flight_across_a_forced_drop_resolve_once_and_reach_members_once() {
+    let room = unique("acked");
+    let alice = open_client(&format!(r#"{{"user":"alice",{}"#, &FAST[1..])).await;
+    let bob = open_client(&format!(r#"{{"user":"bob",{}"#, &FAST[1..])).await;
+    let alice_room = alice.join(room.clone(), None, None).expect("join");
+    let (bob_messages, bob_handler) = Recorder::handler();
+    let bob_room = bob
+        .join(room.clone(), Some(bob_handler), None)
+        .expect("join");
+    let joined = |r: &Room| field(&r.state(), "status").as_string().as_deref() == Some("joined");
+    wait_for("both joined", 3_000, || {
+        joined(&alice_room) && joined(&bob_room)
+    })
+    .await;
+
+    // One publish goes out just before the drop (its acknowledgement may be lost with the
+    // socket), one right after (it may be lost on the dying socket, or queued): each is re-sent
+    // after the reconnect as needed and takes effect once.
+    let before = alice_room.publish(json(r#"{"text":"before"}"#));
+    server_control("/control/drop?outage_ms=200", Some("")).await;
+    let after = alice_room.publish(json(r#"{"text":"after"}"#));
+    let before = settle(before).await.expect("acknowledged").as_f64();
+    let after = settle(after).await.expect("acknowledged").as_f64();
+    assert_eq!(
+        (before, after),
+        (Some(1.0), Some(2.0)),
+        "one seq each, in order"
+    );
+    wait_for("bob got both", 5_000, || bob_messages.len() == 2).await;
+    assert_eq!(
+        bob_messages.texts(),
+        vec![r#"{"text":"before"}"#, r#"{"text":"after"}"#]
+    );
+    // Nothing else was appended: the room's next message is the third.
+    let third = settle(alice_room.publish(json(r#"{"text":"third"}"#)))
+        .await
+        .expect("acknowledged");
+    assert_eq!(third.as_f64(), Some(3.0));
+    wait_for("bob got the third", 3_000, || bob_messages.len() == 3).await;
+    assert_eq!(bob_messages.len(), 3, "each message once");
+    assert_eq!(
+        field(&alice.metrics(), "pendingRequests").as_f64(),
+        Some(0.0)
+    );
+    alice.close();
+    bob.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_publish_rejects_with_the_typed_error() {
+    let client = open_client(FAST).await;
+    let prices = client.join("prices".into(), None, None).expect("join");
+    wait_for("joined", 3_000, || {
+        field(&prices.state(), "status").as_string().as_deref() == Some("joined")
+    })
+    .await;
+    let error = settle(prices.publish(json(r#"{"fake":"tick"}"#)))
+        .await
+        .expect_err("refused");
+    assert_eq!(code(&error), "Forbidden");
+    assert_eq!(
+        field(&client.metrics(), "pendingRequests").as_f64(),
+        Some(0.0)
+    );
+    client.close();
+}
+
+#[wasm_bindgen_test]
 async fn a_private_room_refuses_other_users() {
     let client = open_client(r#"{"user":"mallory","heartbeat":{"intervalMs":0}}"#).await;
     let handle = client
@@ -401,9 +471,9 @@ async fn message_type_handlers_see_plain_and_room_messages() {
     client
         .send(json(r#"{"type":"other","n":2}"#))
         .expect("send");
-    handle
-        .publish(json(r#"{"type":"tick","n":3}"#))
-        .expect("publish");
+    settle(handle.publish(json(r#"{"type":"tick","n":3}"#)))
+        .await
+        .expect("acknowledged");
     wait_for("two ticks", 3_000, || ticks.len() == 2).await;
     assert_eq!(
         ticks.texts(),

@@ -306,6 +306,69 @@ fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
 }
 
 #[test]
+fn a_join_with_history_replays_the_newest_messages_once_and_a_rejoin_uses_since() {
+    let mut h = open();
+    h.core.join_with_history("chat", None, Some(3));
+    h.drive();
+    assert_eq!(h.socket().join_histories, vec![Some(3)]);
+    assert_eq!(h.socket().joins[0].2, None);
+    h.receive(Inbound::Joined {
+        id: None,
+        room: "chat".into(),
+        seq: 5,
+        recovered: true,
+        epoch: Some("e1".into()),
+        members: vec![],
+    });
+    // The replay (3..=5), a duplicate, then live messages.
+    for seq in [3, 4, 5, 5, 6] {
+        h.receive(Inbound::RoomMessage {
+            room: "chat".into(),
+            seq,
+            payload: format!("m{seq}"),
+            user: Some("\"alice\"".into()),
+        });
+    }
+    let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
+    assert_eq!(seqs, vec![3, 4, 5, 6]);
+    reconnect(&mut h);
+    assert_eq!(
+        h.socket().joins[0].2,
+        Some(6),
+        "a rejoin recovers with since"
+    );
+    assert_eq!(h.socket().join_histories, vec![None], "not history again");
+}
+
+#[test]
+fn history_is_asked_again_when_the_connection_drops_before_joined() {
+    let mut h = open();
+    h.core.join_with_history("chat", None, Some(50));
+    h.drive();
+    reconnect(&mut h);
+    assert_eq!(h.socket().join_histories, vec![Some(50)]);
+    // Fewer messages than asked for: the room's first message is still delivered.
+    h.receive(Inbound::Joined {
+        id: None,
+        room: "chat".into(),
+        seq: 2,
+        recovered: true,
+        epoch: Some("e1".into()),
+        members: vec![],
+    });
+    for seq in [1, 2] {
+        h.receive(Inbound::RoomMessage {
+            room: "chat".into(),
+            seq,
+            payload: format!("m{seq}"),
+            user: None,
+        });
+    }
+    let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
+    assert_eq!(seqs, vec![1, 2]);
+}
+
+#[test]
 fn an_unrecovered_rejoin_is_reported_and_continues_from_the_server_position() {
     let mut h = open();
     h.core.join("feed", None);
@@ -572,4 +635,95 @@ fn an_unrecovered_rejoin_in_the_same_epoch_follows_the_server_position_even_belo
     h.receive(room_message("r", 9));
     let seqs: Vec<u64> = room_messages(&h).iter().map(|m| m.1).collect();
     assert_eq!(seqs, vec![11, 9]);
+}
+
+/// Publishes to `room` as the browser does: a `publish` frame carrying a request id.
+fn publish(h: &mut Harness, room: &str) -> u64 {
+    let id = h.core.allocate_request_id();
+    h.core
+        .publish(h.now, id, format!("publish-{room}-{id}"))
+        .expect("accepted");
+    h.drive();
+    id
+}
+
+fn ack(h: &mut Harness, id: u64, seq: u64) {
+    h.receive(Inbound::Reply {
+        id,
+        result: Ok(seq.to_string()),
+    });
+}
+
+#[test]
+fn a_publish_resolves_with_the_seq_of_its_acknowledgement_once() {
+    let mut h = open();
+    h.core.join("chat", None);
+    let id = publish(&mut h, "chat");
+    assert_eq!(h.socket().requests, vec![id]);
+    assert_eq!(h.core.metrics(h.now).pending_requests, 1);
+    ack(&mut h, id, 46);
+    ack(&mut h, id, 46); // a duplicate answer is only counted
+    assert_eq!(replies(&h), vec![(id, Ok("46".into()))]);
+    assert_eq!(h.core.metrics(h.now).pending_requests, 0);
+}
+
+#[test]
+fn an_unacknowledged_publish_is_resent_after_a_resume_and_settles_once() {
+    let mut h = open();
+    h.core.join("chat", None);
+    h.drive();
+    let sent = publish(&mut h, "chat");
+    h.server_close(1006);
+    let offline = publish(&mut h, "chat");
+    // Offline for far longer than a request's default timeout: publishes wait.
+    h.advance(120_000);
+    h.accept(); // resumed
+    assert_eq!(
+        h.socket().joins.len(),
+        1,
+        "the room is rejoined before the publishes are re-sent"
+    );
+    assert_eq!(
+        h.socket().requests,
+        vec![sent, offline],
+        "same ids, in order"
+    );
+    ack(&mut h, sent, 7);
+    ack(&mut h, offline, 8);
+    assert_eq!(
+        replies(&h),
+        vec![(sent, Ok("7".into())), (offline, Ok("8".into()))]
+    );
+}
+
+#[test]
+fn a_sent_publish_rejects_with_session_lost_and_a_refused_one_with_the_servers_code() {
+    let mut h = open();
+    h.core.join("chat", None);
+    h.drive();
+    let sent = publish(&mut h, "chat");
+    h.server_close(1006);
+    let queued = publish(&mut h, "chat");
+    h.advance(100);
+    h.open_socket();
+    h.welcome_session("s-new", false); // the server forgot the session
+    assert_eq!(replies(&h), vec![(sent, Err("SessionLost"))]);
+    assert_eq!(h.socket().requests, vec![queued], "never sent, so sent now");
+    h.receive(Inbound::Error {
+        id: Some(queued),
+        room: Some("chat".into()),
+        body: ErrorBody {
+            code: ErrorCode::Forbidden,
+            message: "publish_disabled: clients may not publish here".into(),
+        },
+    });
+    assert_eq!(
+        replies(&h),
+        vec![(sent, Err("SessionLost")), (queued, Err("Forbidden"))]
+    );
+    assert_eq!(
+        room_states(&h, "chat").last(),
+        Some(&RoomState::Joining),
+        "a refused publish leaves the room as it was"
+    );
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 #[path = "../src/browser/event_names.rs"]
 mod event_names;
 
-use event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS, NO_WEBSOCKET};
+use event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS, JOIN_OPTIONS, NO_WEBSOCKET};
 
 const CONTRACT: &str = include_str!("../src/browser/contract.d.ts");
 
@@ -305,6 +305,15 @@ fn payload_names_match_their_typescript_fields() {
         "Metrics.quality",
         names(levels.map(QualityLevel::as_str)),
         literals(interface_field("Metrics", "quality")),
+    );
+}
+
+#[test]
+fn join_options_match_the_typescript_join_options() {
+    assert_same(
+        "JoinOptions",
+        names(JOIN_OPTIONS),
+        interface_keys("JoinOptions"),
     );
 }
 

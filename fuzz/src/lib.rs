@@ -226,12 +226,14 @@ pub fn client_frames(input: ClientFrameInput) {
                 room: &room,
                 since: since.map(u64::from),
                 epoch: since.and(Some(FUZZ_EPOCH)),
+                history: None,
                 meta: meta.as_ref().map(JsonInput::to_value),
             }
         }
         ClientFrameInput::Publish { room: n, payload } => {
             room = name(*n);
             ClientFrame::Publish {
+                id: None,
                 room: &room,
                 payload: payload.to_value(),
             }

@@ -28,6 +28,9 @@ export interface RoomOptions<T = unknown, S = undefined> {
   initial?: S;
   /** This client's presence metadata (an object), merged with what other hooks of the room set. */
   meta?: unknown;
+  /** Replays up to this many of the newest messages the server holds when the room is joined
+   * (`JoinOptions.history`; read by the hook that joins the room first). Default 0. */
+  history?: number;
 }
 
 export interface RoomView<T, S> {
@@ -51,7 +54,7 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
     const view: HandleView<RoomEntry, RoomView<T, S>> & {
       receive(data: unknown, seq: number, user?: string): void;
       update(change: (state: S) => S): void;
-      publish(data: T): void;
+      publish(data: T): Promise<number>;
       setPresence(patch: unknown): void;
     } = Object.assign(
       new HandleView<RoomEntry, RoomView<T, S>>(() => {
@@ -70,8 +73,9 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
           state = change(state);
           view.touch();
         },
-        /** Publishes to the room: every member, this client included, receives it with a `seq`. */
-        publish: (data: T) => view.with((entry) => entry.handle.publish(data)),
+        /** Publishes to the room: every member, this client included, receives it once with a
+         * `seq`, which this resolves with once the server acknowledges it (`Room.publish`). */
+        publish: (data: T) => new Promise<number>((resolve, reject) => view.with((entry) => entry.handle.publish(data).then(resolve, reject))),
         /** Merges `patch` into this client's presence metadata (other members get an update). */
         setPresence: (patch: unknown) => view.with((entry) => entry.presence(patch)),
       },
@@ -84,8 +88,9 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
     name,
     view,
     (client) => {
-      const { meta } = latest.current;
-      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry.receive(data, seq, user), meta === undefined ? {} : { meta }));
+      const { meta, history } = latest.current;
+      const options = { ...(meta === undefined ? {} : { meta }), ...(history ? { history } : {}) };
+      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry.receive(data, seq, user), options));
       entry.meta = meta;
       entry.handle.on("state", entry.changed.bump);
       entry.handle.on("presence", entry.changed.bump);
@@ -130,8 +135,10 @@ export interface ChatMessage {
   at: number;
   /** The room sequence number; absent while the message waits to be delivered. */
   seq?: number;
-  /** Sent by this client and not yet echoed by the server (e.g. typed while offline). */
+  /** Sent by this client and not yet acknowledged by the server (e.g. typed while offline). */
   pending?: boolean;
+  /** Sent by this client and failed for good: the error code (`SessionLost`, `Forbidden`, ...). */
+  error?: string;
 }
 
 export interface ChatOptions {
@@ -141,11 +148,14 @@ export interface ChatOptions {
   typingTimeout?: number;
   /** This client's presence metadata. */
   meta?: unknown;
+  /** Messages the server still holds shown on opening (the newest, up to this many; the
+   * server's namespace config bounds them). Default 50; 0 starts from now. */
+  history?: number;
 }
 
 interface ChatState {
   list: ChatMessage[];
-  /** Own messages not echoed yet. */
+  /** Own messages not acknowledged yet (and those that failed). */
   pending: ChatMessage[];
   fromOthers: number;
   read: number;
@@ -155,7 +165,16 @@ type ChatView = ReturnType<typeof useRoomView<ChatMessage & { type?: string }, C
   chat?: ReturnType<typeof chatActions>;
 };
 
-function chatActions(view: ChatView, user: string | null, typingTimeout: number) {
+/** Own message `id` was acknowledged as `seq`: it leaves `pending` for its place in the list. */
+function acknowledged(s: ChatState, id: string, seq: number, maxMessages: number): ChatState {
+  const own = s.pending.find((m) => m.id == id);
+  if (!own) return s;
+  const { pending: _, ...sent } = own;
+  const list = s.list.some((m) => m.seq == seq) ? s.list : [...s.list, { ...sent, seq }].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+  return { ...s, list: list.slice(-maxMessages), pending: s.pending.filter((m) => m !== own) };
+}
+
+function chatActions(view: ChatView, user: string | null, typingTimeout: number, maxMessages: number) {
   let typing = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stopTyping = (view.beforeDetach = () => {
@@ -163,11 +182,21 @@ function chatActions(view: ChatView, user: string | null, typingTimeout: number)
     if (typing) view.setPresence({ typing: (typing = false) });
   });
   return {
-    /** Publishes a message (queued while offline), shown at once with `pending: true`. */
+    /** Publishes a message (queued while offline), shown at once with `pending: true` until the
+     * server acknowledges it (then it takes its place by `seq`), or with `error` if it fails. */
     send(text: string) {
       const message = { id: Math.random().toString(36).slice(2), user, text, at: Date.now() };
-      view.publish({ type: "chat", ...message });
       view.update((s) => ({ ...s, pending: [...s.pending, { ...message, pending: true }] }));
+      view.publish({ type: "chat", ...message }).then(
+        (seq) => view.update((s) => acknowledged(s, message.id, seq, maxMessages)),
+        (error: { code?: string }) =>
+          view.update((s) => {
+            // Its echo arrived (e.g. before the session was lost): it did take effect.
+            const seq = s.pending.find((m) => m.id == message.id)?.seq;
+            if (seq !== undefined) return acknowledged(s, message.id, seq, maxMessages);
+            return { ...s, pending: s.pending.map((m) => (m.id == message.id ? { ...m, pending: false, error: error.code ?? "Error" } : m)) };
+          }),
+      );
       stopTyping();
     },
     /** Call on each keystroke: shows this user as typing until `typingTimeout` after the last. */
@@ -183,28 +212,32 @@ function chatActions(view: ChatView, user: string | null, typingTimeout: number)
 
 /** A chat room: messages (own ones shown at once as pending), typing indicators, unread count.
  * Its state belongs to the room: switching rooms starts afresh (and options are read then). */
-export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000, meta }: ChatOptions = {}) {
+export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000, meta, history = 50 }: ChatOptions = {}) {
   const connection = useResocket();
   const [chat, view] = useRoomView<ChatMessage & { type?: string }, ChatState>(room, {
     limit: 0,
     meta,
+    history,
     initial: { list: [], pending: [], fromOthers: 0, read: 0 },
     reduce: (s, data, seq, user) => {
-      if (data?.type != "chat") return s;
+      if (data?.type != "chat" || s.list.some((m) => m.seq == seq)) return s;
       const { type: _, ...message } = data;
-      const pending = s.pending.filter((m) => m.id != message.id);
-      // One update, so an echoed message never shows twice or not at all. The author is the
-      // one the server stamped: a payload's `user` is whatever its sender wrote.
+      // The author is the one the server stamped: a payload's `user` is whatever its sender wrote.
+      const author = user ?? null;
+      // An own message still waiting for its acknowledgement learns its seq; the ack places it.
+      if (s.pending.some((m) => m.id == message.id)) {
+        return { ...s, pending: s.pending.map((m) => (m.id == message.id ? { ...m, seq, user: author } : m)) };
+      }
       return {
         ...s,
-        list: [...s.list, { ...message, seq, user: user ?? null }].slice(-maxMessages),
-        pending,
-        fromOthers: s.fromOthers + +(pending.length == s.pending.length),
+        list: [...s.list, { ...message, seq, user: author }].slice(-maxMessages),
+        // Own messages (also from an earlier page, replayed as history) are never unread.
+        fromOthers: s.fromOthers + +(author == null || author != connection.options.user),
       };
     },
   });
   // Made once per room view (React may call a memo function twice and keep the first result).
-  const actions = useMemo(() => ((view as ChatView).chat ??= chatActions(view, connection.options.user ?? null, typingTimeout)), [view]);
+  const actions = useMemo(() => ((view as ChatView).chat ??= chatActions(view, connection.options.user ?? null, typingTimeout, maxMessages)), [view]);
   const self = connection.client?.session;
   const { list, pending, fromOthers, read } = chat.state;
   return {

@@ -355,3 +355,138 @@ async fn the_price_feed_ticks_into_the_prices_room() {
     );
     server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn a_late_joiner_with_history_gets_the_newest_messages_then_live_ones() {
+    let server = quiet_server(100).await;
+    let (mut alice, _) = handshake(&server, Some("alice"), None).await;
+    join(&mut alice, 1, "chat", json!({})).await;
+    for n in 1..=5 {
+        publish(&mut alice, "chat", json!({"n": n})).await;
+        expect_kind(&mut alice, "msg").await;
+    }
+
+    let (mut bob, _) = handshake(&server, Some("bob"), None).await;
+    let joined = join(&mut bob, 1, "chat", json!({"history": 3})).await;
+    assert_eq!(
+        (&joined["seq"], &joined["payload"]["recovered"]),
+        (&json!(5), &json!(true))
+    );
+    // The replay keeps each message's seq and stamped author, oldest first.
+    for seq in 3..=5 {
+        let replayed = next_json(&mut bob).await;
+        assert_eq!(
+            (&replayed["seq"], &replayed["user"], &replayed["payload"]),
+            (&json!(seq), &json!("alice"), &json!({"n": seq}))
+        );
+    }
+    publish(&mut alice, "chat", json!({"n": 6})).await;
+    let live = next_json(&mut bob).await;
+    assert_eq!(
+        (&live["seq"], &live["payload"]),
+        (&json!(6), &json!({"n": 6}))
+    );
+    expect_quiet(&mut bob).await;
+
+    // More than the room holds is what it holds; with `since`, `history` is ignored.
+    let (mut carol, _) = handshake(&server, None, None).await;
+    join(&mut carol, 1, "chat", json!({"history": 1_000_000})).await;
+    let seqs: Vec<Value> = room_seqs(&mut carol, 6).await;
+    assert_eq!(seqs, (1..=6).map(|n| json!(n)).collect::<Vec<_>>());
+    expect_quiet(&mut carol).await;
+    let (mut dave, _) = handshake(&server, None, None).await;
+    join(&mut dave, 1, "chat", json!({"since": 6, "history": 3})).await;
+    expect_quiet(&mut dave).await;
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// The `seq`s of the next `count` room messages (skipping presence frames).
+async fn room_seqs(ws: &mut Ws, count: usize) -> Vec<Value> {
+    let mut seqs = Vec::new();
+    while seqs.len() < count {
+        let frame = next_json(ws).await;
+        if frame["kind"] == "msg" {
+            seqs.push(frame["seq"].clone());
+        }
+    }
+    seqs
+}
+
+async fn publish_with_id(ws: &mut Ws, id: u64, room: &str, payload: Value) {
+    let frame = json!({"kind": "publish", "id": id, "room": room, "payload": payload});
+    send(ws, &frame.to_string()).await;
+}
+
+fn ack(id: u64, seq: u64) -> Value {
+    json!({"kind": "res", "id": id, "payload": seq})
+}
+
+#[tokio::test]
+async fn a_publish_with_an_id_is_acknowledged_and_takes_effect_once_across_a_drop() {
+    let server = quiet_server(100).await;
+    let addr = server.local_addr();
+    let (mut alice, a) = handshake(&server, Some("alice"), None).await;
+    let (mut bob, b) = handshake(&server, Some("bob"), None).await;
+    join(&mut alice, 1, "chat", json!({})).await;
+    join(&mut bob, 1, "chat", json!({})).await;
+    expect_kind(&mut alice, "presence").await;
+
+    // The message first, then its acknowledgement with the message's seq.
+    publish_with_id(&mut alice, 7, "chat", json!({"text": "once"})).await;
+    let stamped =
+        json!({"kind":"msg","room":"chat","seq":1,"user":"alice","payload":{"text":"once"}});
+    assert_eq!(next_json(&mut alice).await, stamped);
+    assert_eq!(next_json(&mut alice).await, ack(7, 1));
+    assert_eq!(next_json(&mut bob).await, stamped);
+
+    // A forced drop; Alice never saw the acknowledgement, so her client sends it again.
+    control_post(addr, "/control/drop", "").await;
+    let (mut alice, resumed) = handshake(&server, Some("alice"), a.resume()).await;
+    assert_eq!(resumed.session, a.session);
+    let (mut bob, _) = handshake(&server, Some("bob"), b.resume()).await;
+    join(&mut bob, 2, "chat", json!({"since": 1})).await;
+    let joined = join(&mut alice, 2, "chat", json!({"since": 1})).await;
+    assert_eq!(joined["seq"], 1);
+    expect_kind(&mut bob, "presence").await;
+    publish_with_id(&mut alice, 7, "chat", json!({"text": "once"})).await;
+    assert_eq!(next_json(&mut alice).await, ack(7, 1), "the same seq");
+    expect_quiet(&mut alice).await;
+    expect_quiet(&mut bob).await;
+
+    // Another id takes effect; a refused publish is an error with its id, recorded too.
+    publish_with_id(&mut alice, 8, "chat", json!({"text": "twice"})).await;
+    assert_eq!(next_json(&mut alice).await["seq"], 2);
+    assert_eq!(next_json(&mut alice).await, ack(8, 2));
+    assert_eq!(next_json(&mut bob).await["seq"], 2);
+    for _ in 0..2 {
+        publish_with_id(&mut alice, 9, "elsewhere", json!(1)).await;
+        let refused = expect_kind(&mut alice, "error").await;
+        assert_eq!(
+            (&refused["id"], &refused["room"], &refused["error"]["code"]),
+            (&json!(9), &json!("elsewhere"), &json!("forbidden"))
+        );
+    }
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_publish_refused_by_the_namespace_rules_is_an_error_with_its_id() {
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.auth.namespaces = resocket_server::auth::Namespaces::from_toml_str(
+            "[default]\njoin = \"anyone\"\npublish = false\n",
+        )
+        .expect("valid rules");
+    })
+    .await;
+    let (mut alice, _) = handshake(&server, Some("alice"), None).await;
+    join(&mut alice, 1, "news", json!({})).await;
+    publish_with_id(&mut alice, 5, "news", json!({"text": "no"})).await;
+    let refused = expect_kind(&mut alice, "error").await;
+    assert_eq!(
+        (&refused["id"], &refused["room"], &refused["error"]["code"]),
+        (&json!(5), &json!("news"), &json!("forbidden"))
+    );
+    expect_quiet(&mut alice).await;
+    server.shutdown().await.expect("clean shutdown");
+}

@@ -9,7 +9,7 @@ use super::now_ms;
 use super::room::Room;
 use super::synced_doc::SyncedDoc;
 use super::to_js::{self, invalid_options};
-use crate::core::{ClientError, Config};
+use crate::core::{ClientError, Config, RequestOptions};
 use crate::protocol::codec::ClientFrame;
 use crate::protocol::Kind;
 use alloc::rc::Rc;
@@ -123,10 +123,8 @@ impl Client {
         {
             return Promise::reject(&to_js::client_error(&ClientError::Aborted));
         }
-        let mut settle: Option<(Function, Function)> = None;
-        let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-        let Some((resolve, reject)) = settle else {
-            return promise; // the executor always runs synchronously
+        let (promise, Some(mut call)) = new_call() else {
+            return Promise::reject(&JsValue::NULL); // the executor always runs synchronously
         };
         // Everything that calls into JS (and so may throw or re-enter) runs with no borrow held.
         let id = self.driver.borrow_mut().core.allocate_request_id();
@@ -137,7 +135,7 @@ impl Client {
         }) {
             Ok(frame) => frame,
             Err(error) => {
-                let _ = reject.call1(&JsValue::NULL, &error);
+                call.settle(Err(error));
                 return promise;
             }
         };
@@ -147,50 +145,24 @@ impl Client {
             .abort_listener
             .as_ref()
             .map(|l| l.as_ref().unchecked_ref::<Function>().clone());
-        let detach_abort = match (&signal, abort_listener) {
-            (Some(signal), Some(listener)) => match watch_abort(signal, &listener, id as f64) {
-                Ok(detach) => Some(detach),
+        if let (Some(signal), Some(listener)) = (&signal, abort_listener) {
+            match watch_abort(signal, &listener, id as f64) {
+                Ok(detach) => call.detach_abort = Some(detach),
                 Err(_) => {
-                    let error = invalid_options("signal must be an AbortSignal");
-                    let _ = reject.call1(&JsValue::NULL, &error);
+                    call.settle(Err(invalid_options("signal must be an AbortSignal")));
                     return promise;
                 }
-            },
-            _ => None,
-        };
-        let started = self
-            .driver
-            .borrow_mut()
-            .core
-            .request(now_ms(), id, frame, options);
-        match started {
-            Ok(()) => {
-                self.driver.borrow_mut().calls.insert(
-                    id,
-                    Call {
-                        resolve,
-                        reject,
-                        detach_abort,
-                    },
-                );
-            }
-            Err(error) => {
-                Call {
-                    resolve,
-                    reject,
-                    detach_abort,
-                }
-                .settle(Err(to_js::client_error(&error)));
-                return promise;
             }
         }
+        start_call(&self.driver, id, frame, options, call);
         self.pump();
         promise
     }
 
     /// Joins `room` (reference-counted: each handle's `leave()` releases one reference, the last
-    /// one leaves). `handler(payload, seq)` receives the room's messages, each once, in order;
-    /// after a reconnect the room is rejoined and missed messages are replayed. Typed in
+    /// one leaves). `handler(payload, seq)` receives the room's messages, each once, in order
+    /// (with `history: N`, first up to the N newest the server holds); after a reconnect the
+    /// room is rejoined and missed messages are replayed. Typed in
     /// `contract.d.ts`.
     #[wasm_bindgen(skip_typescript)]
     pub fn join(
@@ -202,7 +174,8 @@ impl Client {
         if room.is_empty() {
             return Err(invalid_options("room name is empty"));
         }
-        let meta = js_values::join_meta(options).map_err(|reason| invalid_options(&reason))?;
+        let (meta, history) =
+            js_values::join_options(options).map_err(|reason| invalid_options(&reason))?;
         let handle = Room::new(
             Rc::downgrade(&self.driver),
             self.emitter.clone(),
@@ -211,7 +184,10 @@ impl Client {
         if let Some(handler) = handler {
             handle.subscribe(&room_key(RoomEvent::Message.name(), &room), &handler);
         }
-        self.driver.borrow_mut().core.join(&room, meta);
+        self.driver
+            .borrow_mut()
+            .core
+            .join_with_history(&room, meta, history);
         self.pump();
         Ok(handle)
     }
@@ -323,6 +299,44 @@ impl Drop for Client {
             call.settle(Err(to_js::client_error(&ClientError::Closed)));
         }
         self.emitter.clear();
+    }
+}
+
+/// A promise and the call that settles it.
+pub(super) fn new_call() -> (Promise, Option<Call>) {
+    let mut settle = None;
+    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    let call = settle.map(|(resolve, reject)| Call {
+        resolve,
+        reject,
+        detach_abort: None,
+    });
+    (promise, call)
+}
+
+/// Starts request `id` (a `req`, or a `publish` awaiting its acknowledgement) in the core; its
+/// outcome settles `call`, now when the core refuses it.
+fn start_call(driver: &SharedDriver, id: u64, frame: JsFrame, options: RequestOptions, call: Call) {
+    let started = driver
+        .borrow_mut()
+        .core
+        .request(now_ms(), id, frame, options);
+    track_call(driver, id, started, call);
+}
+
+/// Starts publish `id` (a `publish` frame carrying it) in the core; its acknowledgement settles
+/// `call`.
+pub(super) fn start_publish(driver: &SharedDriver, id: u64, frame: JsFrame, call: Call) {
+    let started = driver.borrow_mut().core.publish(now_ms(), id, frame);
+    track_call(driver, id, started, call);
+}
+
+fn track_call(driver: &SharedDriver, id: u64, started: Result<(), ClientError>, call: Call) {
+    match started {
+        Ok(()) => {
+            driver.borrow_mut().calls.insert(id, call);
+        }
+        Err(error) => call.settle(Err(to_js::client_error(&error))),
     }
 }
 

@@ -104,6 +104,11 @@ export interface DocEvents {
 export interface JoinOptions {
   /** This client's presence metadata in the room. */
   meta?: unknown;
+  /** Replays up to this many of the newest messages the server still holds (their `seq` and
+   * `user` as published) before the live ones, on the first join only: a rejoin after a drop
+   * recovers what it missed instead. The server caps it (its room history, and at most 1000).
+   * Default 0: from now. */
+  history?: number;
 }
 
 export type RoomState =
@@ -188,6 +193,8 @@ export interface ResocketError extends Error {
 }
 
 export interface Metrics {
+  /** Messages (`send`, `broadcast`) handed to a socket; requests and room publishes, which wait
+   * for an answer, count in `pendingRequests` until they settle. */
   messagesSent: number;
   bytesSent: number;
   messagesReceived: number;

@@ -74,6 +74,9 @@ pub const INVALID_OPTIONS: &str = "InvalidOptions";
 /// `WebSocket` option).
 pub const NO_WEBSOCKET: &str = "NoWebSocket";
 
+/// The keys of `JoinOptions` that `client.join` reads.
+pub const JOIN_OPTIONS: [&str; 2] = ["meta", "history"];
+
 /// The emitter key of a room's event, e.g. `message@chat`.
 pub fn room_key(event: &str, room: &str) -> String {
     [event, "@", room].concat()

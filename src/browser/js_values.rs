@@ -2,6 +2,7 @@
 //! by hand for size like `to_js.rs`, which converts the other way.
 
 use super::codec::JsFrame;
+use super::event_names::JOIN_OPTIONS;
 use crate::core::float::is_whole;
 use crate::core::{Config, DisconnectPolicy, OverflowPolicy, RequestOptions, TokenSource};
 use alloc::{borrow::ToOwned, string::String};
@@ -241,20 +242,24 @@ pub fn request_options(
     Ok((parsed, fields.get("signal")))
 }
 
-/// Reads `JoinOptions.meta`, encoded as JSON text so the core can keep it for rejoins.
-pub fn join_meta(options: Option<js_sys::Object>) -> Result<Option<JsFrame>, String> {
+/// Reads `JoinOptions`: `meta`, encoded as JSON text so the core can keep it for rejoins, and
+/// `history`, the newest messages to replay on the first join.
+pub fn join_options(
+    options: Option<js_sys::Object>,
+) -> Result<(Option<JsFrame>, Option<u64>), String> {
     let Some(options) = options else {
-        return Ok(None);
+        return Ok((None, None));
     };
-    let fields = Fields::new(options.into(), "join options", &["meta"])?;
-    fields
+    let fields = Fields::new(options.into(), "join options", &JOIN_OPTIONS)?;
+    let meta = fields
         .get("meta")
         .map(|meta| {
             js_sys::JSON::stringify(&meta)
                 .map(JsFrame::new)
                 .map_err(|_| "join options.meta must be JSON-serialisable".to_owned())
         })
-        .transpose()
+        .transpose()?;
+    Ok((meta, fields.integer("history")?))
 }
 
 /// Reads `DocOptions.persist`: the storage key to save document `name` under, if any.

@@ -1,5 +1,6 @@
 //! The exported `Room` handle returned by `client.join`: one reference to a joined room.
 
+use super::client::{new_call, start_publish};
 use super::codec::JsFrame;
 use super::driver::{pump, Driver};
 use super::event_names::room_key;
@@ -7,12 +8,16 @@ use super::glue::{self, Emitter};
 use super::handle::Handle;
 use super::to_js;
 use crate::core::{ClientError, RoomState};
-use crate::protocol::Kind;
+use crate::protocol::codec::ClientFrame;
 use alloc::rc::Weak;
 use alloc::string::String;
 use core::cell::RefCell;
-use js_sys::{Array, Function};
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
+
+fn promise_closed() -> Promise {
+    Promise::reject(&to_js::client_error(&ClientError::Closed))
+}
 
 /// One reference to a joined room. It does not keep the client alive; `leave()` releases it.
 #[wasm_bindgen]
@@ -66,22 +71,39 @@ impl Room {
         members
     }
 
-    /// Publishes `data` to the room (queued while offline). Every member receives it with the
-    /// room's next sequence number, this client included.
+    /// Publishes `data` to the room (queued while offline). Every member receives it once with
+    /// the room's next sequence number, this client included. Resolves with that number when
+    /// the server acknowledges it; re-sent after a reconnect if the acknowledgement was lost
+    /// (the server applies it once); rejects with the server's error (`Forbidden`, ...),
+    /// `SessionLost` (sent, and the session that knew the outcome is gone), `QueueFull`,
+    /// `MessageTooLarge` or `Closed`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn publish(
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
-    ) -> Result<(), JsValue> {
+    ) -> Promise {
+        let (promise, Some(call)) = new_call() else {
+            return promise_closed();
+        };
         let Some(driver) = self.handle.driver() else {
-            return Err(to_js::named_error(
+            call.settle(Err(to_js::named_error(
                 ClientError::Closed.code(),
                 "this room handle has left",
-            ));
+            )));
+            return promise;
         };
-        let frame = JsFrame::user(Kind::Publish, Some(&self.handle.name), &data)?;
-        let result = driver.borrow_mut().core.send(frame);
+        let id = driver.borrow_mut().core.allocate_request_id();
+        let frame = ClientFrame::Publish {
+            id: Some(id),
+            room: &self.handle.name,
+            payload: data,
+        };
+        match JsFrame::client(frame) {
+            Ok(frame) => start_publish(&driver, id, frame, call),
+            Err(error) => call.settle(Err(error)),
+        }
         pump(&driver, &self.handle.emitter);
-        result.map_err(|e| to_js::client_error(&e))
+        promise
     }
 
     /// Sets this client's presence metadata in the room; other members get an `update`, and so

@@ -17,7 +17,7 @@ use super::metrics::Metrics;
 use super::outbox::{Outbox, Queued};
 use super::quality::{self, DropLog};
 use super::queue::WireSize;
-use super::requests::{RequestOptions, Requests};
+use super::requests::{DisconnectPolicy, RequestOptions, Requests};
 use super::rng::Rng;
 use super::rooms::{Room, Rooms};
 use super::sink::{Action, Sink, Transmit, UserKind};
@@ -189,6 +189,19 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         result
     }
 
+    /// Publishes `frame`, a room `publish` carrying `id` (from `allocate_request_id`), as a
+    /// request: it settles as one [`Event::Reply`] with the message's seq (the server's
+    /// acknowledgement), is re-sent after a drop (the server applies it once per session) and
+    /// waits for a connection however long it takes; sent and then the session lost, it settles
+    /// with `SessionLost`.
+    pub fn publish(&mut self, now: u64, id: u64, frame: F) -> Result<(), ClientError> {
+        let options = RequestOptions {
+            timeout_ms: None,
+            on_disconnect: DisconnectPolicy::Retry,
+        };
+        self.request(now, id, frame, options)
+    }
+
     /// Cancels a pending request: it settles with `Aborted` (nothing happens if it had settled).
     pub fn cancel_request(&mut self, id: u64) {
         if self
@@ -201,7 +214,13 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
 
     /// Joins `room`, or adds a reference to it. `meta` is encoded presence metadata.
     pub fn join(&mut self, room: &str, meta: Option<F>) {
-        self.rooms.join(&mut self.out, room, meta);
+        self.join_with_history(room, meta, None);
+    }
+
+    /// [`join`](Self::join) that first replays up to `history` of the newest messages the
+    /// server holds, then goes live (the first join only: a rejoin recovers with `since`).
+    pub fn join_with_history(&mut self, room: &str, meta: Option<F>, history: Option<u64>) {
+        self.rooms.join(&mut self.out, room, meta, history);
     }
 
     /// Drops a reference to `room`; the last one leaves it.

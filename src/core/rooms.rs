@@ -50,6 +50,8 @@ pub struct Room<F, P> {
     join_id: Option<u64>,
     /// Encoded presence metadata, re-sent with every (re)join.
     pub meta: Option<F>,
+    /// Messages the first join asks the server to replay; a rejoin uses `last_seq` instead.
+    history: Option<u64>,
     /// Metadata set while the room was not joined (a join may be in flight with older metadata),
     /// decoded: sent, and shown in this client's entry, once the room is joined.
     unsent_meta: Option<P>,
@@ -85,7 +87,7 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
     }
 
     /// Adds a reference; true when this is the first, so the server must be asked to join.
-    fn add_ref(&mut self, room: &str, meta: Option<F>) -> bool {
+    fn add_ref(&mut self, room: &str, meta: Option<F>, history: Option<u64>) -> bool {
         if let Some(existing) = self.rooms.get_mut(room) {
             existing.refs += 1;
             if meta.is_some() {
@@ -102,6 +104,7 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
                 epoch: None,
                 join_id: None,
                 meta,
+                history,
                 unsent_meta: None,
                 members: VecMap::new(),
             },
@@ -136,9 +139,16 @@ impl<F: Clone, P: Clone> Rooms<F, P> {
 }
 
 impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
-    /// Joins `room`, or adds a reference to it. `meta` is encoded presence metadata.
-    pub fn join(&mut self, out: &mut Sink<F, P>, room: &str, meta: Option<F>) {
-        if self.add_ref(room, meta) {
+    /// Joins `room`, or adds a reference to it. `meta` is encoded presence metadata; `history`
+    /// asks the first join to replay up to that many of the newest messages.
+    pub fn join(
+        &mut self,
+        out: &mut Sink<F, P>,
+        room: &str,
+        meta: Option<F>,
+        history: Option<u64>,
+    ) {
+        if self.add_ref(room, meta, history) {
             out.emit(Event::Room {
                 room: room.to_owned(),
                 state: RoomState::Joining,
@@ -262,9 +272,13 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
             // Another stream (the server restarted): its numbers start over, and every message
             // of it that arrives (a replay from its start, then live ones) is new.
             entry.last_seq = Some(0);
-        } else if entry.last_seq.is_none() || !recovered {
-            // A fresh join starts from now; an unrecovered rejoin continues from the server's
-            // position, which is authoritative (even below ours: nothing above it exists).
+        } else if entry.last_seq.is_none() {
+            // A fresh join starts from now, less the history it asked for (the replay follows,
+            // all above that).
+            entry.last_seq = Some(seq.saturating_sub(entry.history.unwrap_or(0)));
+        } else if !recovered {
+            // An unrecovered rejoin continues from the server's position, which is
+            // authoritative (even below ours: nothing above it exists).
             entry.last_seq = Some(seq);
         }
         entry.epoch = epoch;
@@ -349,6 +363,8 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
             room: room.to_owned(),
             since: entry.last_seq,
             epoch: entry.epoch.clone(),
+            // Once anything was seen, `since` recovers what was missed instead.
+            history: entry.history.filter(|_| entry.last_seq.is_none()),
             meta: entry.meta.clone(),
         });
     }
@@ -374,8 +390,8 @@ mod tests {
     #[test]
     fn refs_count_joins_and_only_the_last_release_leaves() {
         let mut rooms: Rooms<(), ()> = Rooms::new();
-        assert!(rooms.add_ref("chat", None));
-        assert!(!rooms.add_ref("chat", None));
+        assert!(rooms.add_ref("chat", None, None));
+        assert!(!rooms.add_ref("chat", None, None));
         assert!(!rooms.release("chat"));
         assert!(rooms.get("chat").is_some());
         assert!(rooms.release("chat"));
@@ -386,7 +402,7 @@ mod tests {
     #[test]
     fn duplicates_by_sequence_are_refused() {
         let mut rooms: Rooms<(), ()> = Rooms::new();
-        rooms.add_ref("r", None);
+        rooms.add_ref("r", None, None);
         assert_eq!(rooms.accept("r", 5), Delivery::Deliver);
         assert_eq!(rooms.accept("r", 5), Delivery::Duplicate);
         assert_eq!(rooms.accept("r", 3), Delivery::Duplicate);

@@ -31,6 +31,8 @@ pub enum Transmit<F> {
         room: String,
         since: Option<u64>,
         epoch: Option<String>,
+        /// Newest messages to replay on a first join (`since` is `None` then).
+        history: Option<u64>,
         meta: Option<F>,
     },
     Leave {

@@ -33,6 +33,7 @@ pub mod field {
     pub const METHOD: &str = "method";
     pub const PARAMS: &str = "params";
     pub const SINCE: &str = "since";
+    pub const HISTORY: &str = "history";
     pub const META: &str = "meta";
     pub const RECOVERED: &str = "recovered";
     pub const MEMBERS: &str = "members";
@@ -520,13 +521,17 @@ pub enum ClientFrame<'a, J> {
         since: Option<u64>,
         /// The epoch `since` counts in.
         epoch: Option<&'a str>,
+        history: Option<u64>,
         meta: Option<J>,
     },
     Leave {
         id: u64,
         room: &'a str,
     },
+    /// `id` asks for an acknowledgement (`res` with the message's seq) and makes the publish
+    /// take effect once per session, like a request.
     Publish {
+        id: Option<u64>,
         room: &'a str,
         payload: J,
     },
@@ -603,18 +608,20 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             room,
             since,
             epoch,
+            history,
             meta,
         } => {
             let body = object(&mut [
                 (field::SINCE, since.map(J::number)),
                 (field::EPOCH, epoch.map(J::string)),
+                (field::HISTORY, history.map(J::number)),
                 (field::META, meta),
             ]);
             (Kind::Join, Some(id), Some(room), None, Some(body))
         }
         ClientFrame::Leave { id, room } => (Kind::Leave, Some(id), Some(room), None, None),
-        ClientFrame::Publish { room, payload } => {
-            (Kind::Publish, None, Some(room), None, Some(payload))
+        ClientFrame::Publish { id, room, payload } => {
+            (Kind::Publish, id, Some(room), None, Some(payload))
         }
         ClientFrame::Presence { room, meta } => {
             let body = object(&mut [(field::META, Some(meta))]);

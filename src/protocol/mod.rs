@@ -275,6 +275,10 @@ pub struct JoinBody<P> {
     /// The room stream's epoch `since` counts in (the last `joined.epoch` seen).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch: Option<String>,
+    /// Without `since`: how many of the newest messages the server should replay (a late
+    /// joiner's history; capped by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<u64>,
     /// The member's presence metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<P>,

@@ -100,7 +100,7 @@ test("with the ws package's WebSocket: connects, sends and receives, requests, j
     const otherRoom = other.join("node-room");
     await next((l) => otherRoom.on("state", l), (s) => s.status === "joined", "joined");
     const published = next((l) => room.on("message", l), () => true, "room message");
-    otherRoom.publish({ text: "to the room" });
+    assert.equal(typeof (await otherRoom.publish({ text: "to the room" })), "number", "resolves with the seq");
     assert.deepEqual(await published, { text: "to the room" });
     assert.deepEqual(received, [{ text: "to the room" }]);
     assert.ok(room.members().some((m) => m.user === "other"), "the other member is present");

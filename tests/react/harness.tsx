@@ -59,7 +59,7 @@ const named = {
   /** useRoom publishing in a mount effect, before the room is joined. */
   roomWrite: (name: string, data: unknown) => {
     const room = hooks.useRoom(name);
-    useEffect(() => room.publish(data), []);
+    useEffect(() => void room.publish(data), []);
     return room;
   },
   /** useMessage whose handler closes over render state (`tag`), to catch stale handlers. */

@@ -318,6 +318,47 @@ export function hookSuite(path) {
     await unmount("bob");
   });
 
+  test("useChat: a chat opened after messages were sent shows them, then live ones, once each", async () => {
+    const room = unique("chat-late");
+    await render("ann", { options: { ...FAST, user: "ann" }, probes: [{ id: "ann.chat", hook: "chat", args: [room] }] });
+    await until(`v("ann.chat")?.status.status === "joined"`);
+    for (const text of ["one", "two", "three"]) await page.evaluate((text) => window.harness.observed["ann.chat"].value.send(text), text);
+    await until(`v("ann.chat").messages.length === 3 && v("ann.chat").messages.every((m) => !m.pending)`);
+
+    // Bob opens the chat later: the last two the server holds (history: 2), with their seq and author.
+    await render("bob", { options: { ...FAST, user: "bob" }, probes: [{ id: "bob.chat", hook: "chat", args: [room, { history: 2 }] }] });
+    await until(`v("bob.chat")?.messages.length === 2`, `v("bob.chat")`);
+    const shown = await read(`v("bob.chat").messages.map((m) => [m.text, m.seq, m.user])`);
+    assert.deepEqual(shown, [["two", 2, "ann"], ["three", 3, "ann"]]);
+    await page.evaluate(() => window.harness.observed["ann.chat"].value.send("four"));
+    await until(`v("bob.chat").messages.length === 3`, `v("bob.chat")`);
+    assert.deepEqual(await read(`v("bob.chat").messages.map((m) => m.seq)`), [2, 3, 4]);
+
+    // The default (50) shows all of them to a third reader.
+    await render("cat", { options: { ...FAST, user: "cat" }, probes: [{ id: "cat.chat", hook: "chat", args: [room] }] });
+    await until(`v("cat.chat")?.messages.length === 4`, `v("cat.chat")`);
+    assert.deepEqual(await read(`v("cat.chat").messages.map((m) => m.text)`), ["one", "two", "three", "four"]);
+    await unmount("cat");
+    await unmount("bob");
+    await unmount("ann");
+  });
+
+  test("useChat: own messages are marked sent by the acknowledgement, and a refused one shows its error", async () => {
+    const room = unique("chat-ack");
+    await render("ann", { options: { ...FAST, user: "ann" }, probes: [{ id: "ann.chat", hook: "chat", args: [room] }, { id: "ann.prices", hook: "chat", args: ["prices", { history: 0 }] }] });
+    await until(`v("ann.chat")?.status.status === "joined" && v("ann.prices")?.status.status === "joined"`);
+    await page.evaluate(() => window.harness.observed["ann.chat"].value.send("acked"));
+    await until(`v("ann.chat").messages.length === 1 && !v("ann.chat").messages[0].pending`, `v("ann.chat")`);
+    assert.deepEqual(await read(`[v("ann.chat").messages[0].seq, v("ann.chat").messages[0].error, v("ann.chat").unread]`), [1, undefined, 0]);
+    // Clients may not publish to the server-fed prices room: the message stays, marked failed.
+    await page.evaluate(() => window.harness.observed["ann.prices"].value.send("fake tick"));
+    await until(`v("ann.prices").messages.some((m) => m.error === "Forbidden")`, `v("ann.prices").messages`);
+    const failed = await read(`v("ann.prices").messages.find((m) => m.text === "fake tick")`);
+    assert.equal(failed.pending, false);
+    assert.equal(failed.seq, undefined);
+    await unmount("ann");
+  });
+
   test("useNotifications: the user's notifications, unread count, mark read, dismiss, clear", async () => {
     const user = unique("nora");
     await render("notes", { options: { user }, probes: [{ id: "notes", hook: "notifications" }, { id: "notes.conn", hook: "connection" }] });

@@ -17,6 +17,8 @@ pub struct Socket {
     pub joins: Vec<(u64, String, Option<u64>, Option<String>)>,
     /// The epoch each join in `joins` sent with its `since`.
     pub join_epochs: Vec<Option<String>>,
+    /// The `history` of each join sent on this socket.
+    pub join_histories: Vec<Option<u64>>,
     pub leaves: Vec<String>,
     pub presence: Vec<(String, String)>,
     /// Request ids sent on this socket, in order.
@@ -91,10 +93,12 @@ impl Harness {
                             room,
                             since,
                             epoch,
+                            history,
                             meta,
                         } => {
                             socket.joins.push((id, room, since, meta));
                             socket.join_epochs.push(epoch);
+                            socket.join_histories.push(history);
                         }
                         Transmit::Leave { room, .. } => socket.leaves.push(room),
                         Transmit::Presence { room, meta } => socket.presence.push((room, meta)),

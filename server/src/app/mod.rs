@@ -10,6 +10,7 @@ mod error;
 pub mod feed;
 pub mod methods;
 pub mod outage;
+pub mod publishes;
 pub mod requests;
 pub mod rpc;
 #[cfg(test)]

@@ -69,6 +69,7 @@ impl Engine for Unreachable {
         _: Option<u64>,
         _: &str,
         _: Option<Since>,
+        _: Option<u64>,
         _: Option<Box<RawValue>>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
         down()

@@ -8,6 +8,7 @@ use super::dispatch::{self, Action};
 use super::error::ProtocolError;
 use super::frames;
 use super::hub::{ConnId, Control, Registration};
+use crate::app::publishes::publish_once;
 use crate::app::AppState;
 use crate::auth::{AuthError, Denied, Identity};
 use crate::state::{Actor, Delivery, Engine, EngineError, OpOutcome, Session, To};
@@ -403,10 +404,11 @@ impl<E: Engine> Conn<E> {
                 id,
                 room,
                 since,
+                history,
                 meta,
             } => match rules.can_join(identity, &room) {
                 Err(denied) => denied_frame(id, Some(&room), denied),
-                Ok(()) => match engine.join(who, id, &room, since, meta).await {
+                Ok(()) => match engine.join(who, id, &room, since, history, meta).await {
                     Ok(frames) => return self.send_all(frames).await,
                     Err(err) => refused(id, &room, err),
                 },
@@ -415,11 +417,14 @@ impl<E: Engine> Conn<E> {
                 Ok(_) => Some(frames::left(id, &room).into()),
                 Err(err) => refused(id, &room, err),
             },
-            Action::Publish { id, room, payload } => match rules.can_publish(identity, &room) {
-                Err(denied) => denied_frame(id, Some(&room), denied),
-                Ok(()) => match engine.publish(who, &room, &payload).await {
+            Action::Publish { id, room, payload } => match (rules.can_publish(identity, &room), id)
+            {
+                (Err(denied), _) => denied_frame(id, Some(&room), denied),
+                // With an id: once per session, acknowledged with its seq.
+                (Ok(()), Some(id)) => publish_once(&*engine, who, id, &room, &payload).await,
+                (Ok(()), None) => match engine.publish(who, &room, &payload).await {
                     Ok(_) => None,
-                    Err(err) => refused(id, &room, err),
+                    Err(err) => refused(None, &room, err),
                 },
             },
             Action::Presence { id, room, meta } => match engine.set_meta(who, &room, meta).await {

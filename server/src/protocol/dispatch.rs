@@ -35,6 +35,8 @@ pub enum Action {
         id: Option<u64>,
         room: String,
         since: Option<Since>,
+        /// Newest messages to replay when there is no `since`.
+        history: Option<u64>,
         meta: Option<Box<RawValue>>,
     },
     Leave {
@@ -224,15 +226,17 @@ fn room_frame(kind: Kind, envelope: RawEnvelope) -> Action {
                 None => JoinBody {
                     since: None,
                     epoch: None,
+                    history: None,
                     meta: None,
                 },
                 Some(Ok(body)) => body,
-                Some(Err(err)) => return invalid("{since?, epoch?, meta?}", err),
+                Some(Err(err)) => return invalid("{since?, epoch?, history?, meta?}", err),
             };
             Action::Join {
                 id,
                 room,
                 since: since(body.since, body.epoch),
+                history: body.history,
                 meta: body.meta,
             }
         }
@@ -686,19 +690,20 @@ mod tests {
     #[test]
     fn room_frames_are_validated() {
         match text_frame(
-            r#"{"kind":"join","id":3,"room":"chat","payload":{"since":41,"epoch":"e1","meta":{"n":1}}}"#,
+            r#"{"kind":"join","id":3,"room":"chat","payload":{"since":41,"epoch":"e1","history":5,"meta":{"n":1}}}"#,
             1024,
         ) {
             Action::Join {
                 id,
                 room,
                 since,
+                history,
                 meta,
             } => {
                 let since = since.map(|s| (s.seq, s.epoch));
                 assert_eq!(
-                    (id, room.as_str(), since),
-                    (Some(3), "chat", Some((41, Some("e1".to_owned()))))
+                    (id, room.as_str(), since, history),
+                    (Some(3), "chat", Some((41, Some("e1".to_owned()))), Some(5))
                 );
                 assert_eq!(meta.map(|m| m.get().to_owned()), Some(r#"{"n":1}"#.into()));
             }

@@ -57,6 +57,11 @@ pub fn res(id: u64, result: Result<&RawValue, ErrorBody>) -> String {
     })
 }
 
+/// `{"kind":"res","id":..,"payload":<seq>}`: publish `id` took effect as message `seq`.
+pub fn published(id: u64, seq: u64) -> String {
+    json::encode(&Envelope::new(Kind::Res).with_id(id).with_payload(seq))
+}
+
 /// `{"kind":"msg","payload":<payload>}`: an echoed or broadcast user message.
 pub fn msg(payload: Option<&RawValue>) -> String {
     let mut envelope = Envelope::new(Kind::Msg);

@@ -140,6 +140,13 @@ fn server_frames(kind: Kind) -> Vec<(String, ServerFrame<Value>)> {
                     result: Err(conflict()),
                 }),
             ),
+            (
+                frames::published(9, 46),
+                Core(Inbound::Reply {
+                    id: 9,
+                    result: Ok(json!(46)),
+                }),
+            ),
         ],
         Kind::Joined => vec![(
             frames::joined(
@@ -421,6 +428,7 @@ fn client_frames(op: &Op<Value>) -> Vec<ClientFrame<'_, Value>> {
             room: "chat",
             since: Some(45),
             epoch: Some("9f2c4e1a7b3d5a60"),
+            history: None,
             meta: Some(json!({"name": "Bob"})),
         },
         ClientFrame::Join {
@@ -428,6 +436,7 @@ fn client_frames(op: &Op<Value>) -> Vec<ClientFrame<'_, Value>> {
             room: "chat",
             since: None,
             epoch: None,
+            history: None,
             meta: None,
         },
         // An old client's since, without an epoch.
@@ -436,6 +445,15 @@ fn client_frames(op: &Op<Value>) -> Vec<ClientFrame<'_, Value>> {
             room: "chat",
             since: Some(45),
             epoch: None,
+            history: None,
+            meta: None,
+        },
+        ClientFrame::Join {
+            id: 14,
+            room: "chat",
+            since: None,
+            epoch: None,
+            history: Some(50),
             meta: None,
         },
         ClientFrame::Leave {
@@ -443,8 +461,14 @@ fn client_frames(op: &Op<Value>) -> Vec<ClientFrame<'_, Value>> {
             room: "chat",
         },
         ClientFrame::Publish {
+            id: None,
             room: "chat",
             payload: json!({"text": "hi"}),
+        },
+        ClientFrame::Publish {
+            id: Some(15),
+            room: "chat",
+            payload: json!({"text": "acknowledged"}),
         },
         ClientFrame::Presence {
             room: "chat",
@@ -519,17 +543,19 @@ fn assert_read_as_meant(frame: &ClientFrame<'_, Value>, action: Action) {
             room,
             since,
             epoch,
+            history,
             meta,
         } => match action {
             Action::Join {
                 id: got,
                 room: r,
                 since: s,
+                history: h,
                 meta: m,
             } => {
                 let s = s.map(|s| (s.seq, s.epoch));
                 let since = since.map(|seq| (seq, epoch.map(str::to_owned)));
-                assert_eq!((got, r.as_str(), s), (Some(*id), *room, since));
+                assert_eq!((got, r.as_str(), s, h), (Some(*id), *room, since, *history));
                 assert_eq!(m.as_deref().map(text_of), meta.clone());
             }
             other => panic!("join read as {:?}", reply_kind(&other)),
@@ -537,12 +563,15 @@ fn assert_read_as_meant(frame: &ClientFrame<'_, Value>, action: Action) {
         ClientFrame::Leave { id, room } => assert!(
             matches!(&action, Action::Leave { id: got, room: r } if *got == Some(*id) && r == room)
         ),
-        ClientFrame::Publish { room, payload } => match action {
+        ClientFrame::Publish { id, room, payload } => match action {
             Action::Publish {
+                id: got,
                 room: r,
                 payload: p,
-                ..
-            } => assert_eq!((r.as_str(), text_of(&p)), (*room, payload.clone())),
+            } => assert_eq!(
+                (got, r.as_str(), text_of(&p)),
+                (*id, *room, payload.clone())
+            ),
             other => panic!("publish read as {:?}", reply_kind(&other)),
         },
         ClientFrame::Presence { room, meta } => match action {

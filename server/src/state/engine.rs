@@ -79,13 +79,15 @@ pub trait Engine: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, EngineError>> + Send;
 
     /// Joins room `room`: the `joined` frame and the replay after `since` (when it counts in
-    /// the room's epoch) for the caller to write; the other members are told.
+    /// the room's epoch; or, without it, of the newest `history` messages) for the caller to
+    /// write; the other members are told.
     fn join(
         &self,
         who: &Actor,
         id: Option<u64>,
         room: &str,
         since: Option<Since>,
+        history: Option<u64>,
         meta: Option<Box<RawValue>>,
     ) -> impl Future<Output = Result<Vec<Utf8Bytes>, EngineError>> + Send;
 

@@ -11,7 +11,7 @@ use super::docs::{ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome};
 use super::engine::{Engine, Published, StateStats};
 use super::epoch::Since;
 use super::error::EngineError;
-use super::rooms::Rooms;
+use super::rooms::{Rooms, Start};
 use super::sessions::{Actor, Fresh, Opened, Sessions};
 use crate::auth::Namespaces;
 use crate::lock::Locked;
@@ -156,10 +156,14 @@ impl Engine for MemoryEngine {
         id: Option<u64>,
         room: &str,
         since: Option<Since>,
+        history: Option<u64>,
         meta: Option<Box<RawValue>>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
-        self.run(|state| state.rooms.join(Instant::now(), who, id, room, since, meta))
-            .map(|(frames, _)| frames)
+        self.run(|state| {
+            let start = Start { since, history };
+            state.rooms.join(Instant::now(), who, id, room, start, meta)
+        })
+        .map(|(frames, _)| frames)
     }
 
     async fn leave(&self, who: &Actor, room: &str) -> Result<bool, EngineError> {
@@ -310,11 +314,11 @@ mod tests {
         let mut a = client(&engine, &hub, Some("alice")).await;
         let mut b = client(&engine, &hub, None).await;
         engine
-            .join(&a.who, None, "r", None, None)
+            .join(&a.who, None, "r", None, None, None)
             .await
             .expect("joined");
         engine
-            .join(&b.who, None, "r", None, None)
+            .join(&b.who, None, "r", None, None, None)
             .await
             .expect("joined");
         assert_eq!(a.queued()[0]["payload"]["event"], "join");

@@ -29,6 +29,10 @@ use resocket::protocol::{Member, PresenceChange};
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
+/// Most messages a `join` with `history` gets replayed, whatever it asks for (the room's
+/// history bounds what is held anyway).
+pub const MAX_JOIN_HISTORY: u64 = 1000;
+
 /// Most rooms the server keeps (rooms keep their history when empty, so they are never
 /// removed); joining or publishing to a new room beyond this is refused with `rate_limited`.
 pub const MAX_ROOMS: usize = 10_000;
@@ -40,6 +44,16 @@ pub fn check_name(name: &str) -> Result<(), EngineError> {
     } else {
         Err(EngineError::BadRoomName)
     }
+}
+
+/// Where a joiner's replay starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Start {
+    /// Replay what came after this position (a rejoin), if it counts in the room's epoch and
+    /// the history holds all of it.
+    pub since: Option<Since>,
+    /// Without `since`: replay the newest this many messages held (a late joiner).
+    pub history: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -138,10 +152,11 @@ impl Rooms {
     }
 
     /// Joins (or joins again) `name` at `now`: the value is the `joined` frame followed by the
-    /// replay of what came after `since`, if the history still holds all of it. A `since` from
-    /// another epoch is not recovered, and the stream is replayed from its start if the history
-    /// holds it all; one without an epoch is not recovered and gets no replay. Other members get
-    /// a presence `join` (or `update` when a re-join changes the meta). With presence off,
+    /// replay of what came after `start.since`, if the history still holds all of it, or else (no
+    /// `since`) of the newest `start.history` messages held (at most [`MAX_JOIN_HISTORY`]). A
+    /// `since` from another epoch is not recovered, and the stream is replayed from its start if
+    /// the history holds it all; one without an epoch is not recovered and gets no replay. Other
+    /// members get a presence `join` (or `update` when a re-join changes the meta). With presence off,
     /// `joined` lists no members and nobody is told.
     pub fn join(
         &mut self,
@@ -149,7 +164,7 @@ impl Rooms {
         who: &Actor,
         id: Option<u64>,
         name: &str,
-        since: Option<Since>,
+        start: Start,
         meta: Option<Box<RawValue>>,
     ) -> Result<Outcome<Vec<Utf8Bytes>>, EngineError> {
         check_name(name)?;
@@ -195,8 +210,12 @@ impl Rooms {
         let replay = |from: u64| -> Option<Vec<Utf8Bytes>> {
             Some(room.history.since(from)?.cloned().collect())
         };
-        let (recovered, replay) = match &since {
-            None => (true, None),
+        let (recovered, replay) = match &start.since {
+            // A first join: from now, after the newest `history` messages held.
+            None => {
+                let newest = start.history.unwrap_or(0).min(MAX_JOIN_HISTORY) as usize;
+                (true, Some(room.history.last(newest).cloned().collect()))
+            }
             Some(since) => match since.within(&room.epoch) {
                 Some(seq) => {
                     let replay = replay(seq);
@@ -374,6 +393,14 @@ mod tests {
     use crate::state::delivery::tests::sent_to;
     use resocket::protocol::ErrorCode;
 
+    /// A rejoin (or first join) without history.
+    fn from(since: Option<Since>) -> Start {
+        Start {
+            since,
+            history: None,
+        }
+    }
+
     fn actor(conn: ConnId, session: &str, user: Option<&str>) -> Actor {
         Actor {
             conn,
@@ -400,7 +427,14 @@ mod tests {
         let a = actor(1, "s-1", Some("alice"));
         let b = actor(2, "s-2", None);
         let joined = rooms
-            .join(now(), &a, Some(1), "chat", None, Some(raw(r#"{"n":"A"}"#)))
+            .join(
+                now(),
+                &a,
+                Some(1),
+                "chat",
+                Start::default(),
+                Some(raw(r#"{"n":"A"}"#)),
+            )
             .expect("joined");
         let epoch = epoch_of(&joined.value[0]);
         assert_eq!(
@@ -410,7 +444,7 @@ mod tests {
             )]
         );
         let joined = rooms
-            .join(now(), &b, None, "chat", None, None)
+            .join(now(), &b, None, "chat", Start::default(), None)
             .expect("joined");
         assert_eq!(
             texts(&joined.value),
@@ -471,7 +505,7 @@ mod tests {
         let mut rooms = Rooms::new(3);
         let a = actor(1, "s-1", None);
         let joined = rooms
-            .join(now(), &a, None, "r", None, None)
+            .join(now(), &a, None, "r", Start::default(), None)
             .expect("joined");
         let epoch = epoch_of(&joined.value[0]);
         for i in 1..=5 {
@@ -481,7 +515,7 @@ mod tests {
             assert_eq!(published.value, i);
             assert_eq!(published.deliveries[0].to, To::Conns(vec![1]));
         }
-        let frames = rooms.join(now(), &a, Some(2), "r", since(3, &epoch), None);
+        let frames = rooms.join(now(), &a, Some(2), "r", from(since(3, &epoch)), None);
         let frames = frames.expect("joined").value;
         let frames = texts(&frames);
         assert_eq!(frames.len(), 3);
@@ -499,13 +533,13 @@ mod tests {
             r#"{"kind":"msg","room":"r","seq":5,"payload":5}"#
         );
 
-        let frames = rooms.join(now(), &a, None, "r", since(1, &epoch), None);
+        let frames = rooms.join(now(), &a, None, "r", from(since(1, &epoch)), None);
         let frames = frames.expect("joined");
         assert_eq!(frames.value.len(), 1, "2 was evicted: no replay");
         assert!(frames.value[0]
             .as_str()
             .contains(r#""seq":5,"payload":{"recovered":false"#));
-        let frames = rooms.join(now(), &a, None, "r", since(5, &epoch), None);
+        let frames = rooms.join(now(), &a, None, "r", from(since(5, &epoch)), None);
         let frames = frames.expect("joined");
         assert_eq!(frames.value.len(), 1);
         assert!(frames.value[0].as_str().contains(r#""recovered":true"#));
@@ -535,7 +569,7 @@ mod tests {
         let mut rooms = Rooms::new(10);
         let a = actor(1, "s-1", None);
         let joined = rooms
-            .join(now(), &a, None, "r", None, None)
+            .join(now(), &a, None, "r", Start::default(), None)
             .expect("joined");
         let epoch = epoch_of(&joined.value[0]);
         for i in 1..=3 {
@@ -543,7 +577,7 @@ mod tests {
         }
         let mut other = Rooms::new(10);
         let joined = other
-            .join(now(), &a, None, "r", None, None)
+            .join(now(), &a, None, "r", Start::default(), None)
             .expect("joined");
         assert_ne!(
             epoch_of(&joined.value[0]),
@@ -552,7 +586,7 @@ mod tests {
         );
 
         // A restarted client's position (500, another epoch): the whole stream is new to it.
-        let frames = rooms.join(now(), &a, None, "r", since(500, "old"), None);
+        let frames = rooms.join(now(), &a, None, "r", from(since(500, "old")), None);
         let frames = frames.expect("joined").value;
         let frames = texts(&frames);
         assert!(frames[0].contains(r#""seq":3,"payload":{"recovered":false"#));
@@ -567,7 +601,7 @@ mod tests {
             ]
         );
         // Ahead of the stream in its own epoch: not up to date, nothing replayed.
-        let frames = rooms.join(now(), &a, None, "r", since(9, &epoch), None);
+        let frames = rooms.join(now(), &a, None, "r", from(since(9, &epoch)), None);
         let frames = frames.expect("joined").value;
         let frames = texts(&frames);
         assert_eq!(frames.len(), 1);
@@ -578,7 +612,7 @@ mod tests {
             epoch: None,
         });
         let frames = rooms
-            .join(now(), &a, None, "r", old, None)
+            .join(now(), &a, None, "r", from(old), None)
             .expect("joined")
             .value;
         let frames = texts(&frames);
@@ -609,10 +643,10 @@ mod tests {
         let b = actor(2, "s-2", Some("bob"));
 
         let _ = rooms
-            .join(now(), &a, None, "quiet:1", None, None)
+            .join(now(), &a, None, "quiet:1", Start::default(), None)
             .expect("joined");
         let joined = rooms
-            .join(now(), &b, None, "quiet:1", None, None)
+            .join(now(), &b, None, "quiet:1", Start::default(), None)
             .expect("joined");
         assert!(
             joined.value[0].as_str().contains(r#""members":[]"#),
@@ -634,14 +668,14 @@ mod tests {
         }
         // The size (2) evicted message 1; the TTL (60 s) expires 2 at 70 s.
         assert_eq!(rooms.recent(at(69), "short:1", 10).expect("name").len(), 2);
-        let joined = rooms.join(at(70), &a, None, "short:1", None, None);
+        let joined = rooms.join(at(70), &a, None, "short:1", Start::default(), None);
         let epoch = epoch_of(&joined.expect("joined").value[0]);
         let frames = rooms
-            .join(at(70), &a, None, "short:1", since(1, &epoch), None)
+            .join(at(70), &a, None, "short:1", from(since(1, &epoch)), None)
             .expect("joined");
         assert!(frames.value[0].as_str().contains(r#""recovered":false"#));
         let frames = rooms
-            .join(at(70), &a, None, "short:1", since(2, &epoch), None)
+            .join(at(70), &a, None, "short:1", from(since(2, &epoch)), None)
             .expect("joined");
         assert_eq!(
             texts(&frames.value)[1],
@@ -662,15 +696,15 @@ mod tests {
         let a = actor(1, "s-1", None);
         let old = actor(2, "s-2", None);
         let _ = rooms
-            .join(now(), &a, None, "r", None, None)
+            .join(now(), &a, None, "r", Start::default(), None)
             .expect("joined");
         let _ = rooms
-            .join(now(), &old, None, "r", None, None)
+            .join(now(), &old, None, "r", Start::default(), None)
             .expect("joined");
         // Same session, new connection.
         let new = actor(3, "s-2", None);
         let joined = rooms
-            .join(now(), &new, None, "r", None, None)
+            .join(now(), &new, None, "r", Start::default(), None)
             .expect("joined");
         assert!(
             joined.value[0]
@@ -704,7 +738,7 @@ mod tests {
         let a = actor(1, "s-1", None);
         assert_eq!(
             rooms
-                .join(now(), &a, None, "one more", None, None)
+                .join(now(), &a, None, "one more", Start::default(), None)
                 .map(|_| ()),
             Err(EngineError::TooManyRooms)
         );
