@@ -5,6 +5,8 @@
 # built package (pkg/, built here if missing). `make chaos`; `make test` runs a short one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The bookkeeping first: it must call broken promises broken.
+node --test tests/chaos/accounting.test.mjs >/dev/null
 [ -f pkg/index.js ] || scripts/build-pkg.sh
 cargo build --release -p resocket-server --quiet
 # The pages load the package from the test server: a page to open and pkg/ next to it.

@@ -10,13 +10,14 @@
  * What a published message is, by app-level id: `sent` (the server confirmed it: control publish
  * answered, or `room.publish` resolved with its seq), `unconfirmed` (it may or may not have taken
  * effect: the connection broke mid-call, or the publish rejected `SessionLost`) or `refused`
- * (it never reached the stream). `at` is when its publish started.
+ * (it never reached the stream). `at` is when its publish started; the server's own messages
+ * also know their `seq` and the server `incarnation` whose stream holds them.
  */
 function classifyMessages(clients, serverPublishes) {
   const messages = new Map();
   for (const p of serverPublishes) {
     const kind = p.outcome === "ok" ? "sent" : p.outcome === "refused" ? "refused" : "unconfirmed";
-    messages.set(p.id, { kind, at: p.at });
+    messages.set(p.id, { kind, at: p.at, seq: p.seq, incarnation: p.incarnation });
   }
   for (const client of clients) {
     for (const p of client.publishes) {
@@ -29,10 +30,32 @@ function classifyMessages(clients, serverPublishes) {
 
 function roomRow(client, messages) {
   const deliveries = new Map();
-  for (const event of client.events) {
-    if (event.type === "msg") deliveries.set(event.id, (deliveries.get(event.id) ?? 0) + 1);
+  /** Where in the log each message was first delivered. */
+  const deliveredAt = new Map();
+  const notices = [];
+  client.events.forEach((event, index) => {
+    if (event.type === "msg") {
+      deliveries.set(event.id, (deliveries.get(event.id) ?? 0) + 1);
+      if (!deliveredAt.has(event.id)) deliveredAt.set(event.id, index);
+    }
+    if (event.type === "room" && event.status === "joined" && event.recovered === false) notices.push({ ...event, index });
+  });
+  /** Server messages by incarnation, for the gap check below. */
+  const byIncarnation = new Map();
+  for (const [id, message] of messages) {
+    if (message.incarnation === undefined || message.incarnation === null) continue;
+    if (!byIncarnation.has(message.incarnation)) byIncarnation.set(message.incarnation, []);
+    byIncarnation.get(message.incarnation).push({ id, seq: message.seq });
   }
-  const notices = client.events.filter((e) => e.type === "room" && e.status === "joined" && e.recovered === false);
+  // A loss is covered when this client was told `recovered: false` after the message was sent,
+  // and had not delivered, before that notice, a later message of the same stream (that would
+  // be a gap the client stepped over without a word).
+  const covered = (message) => {
+    const notice = notices.find((n) => n.t >= message.at);
+    if (!notice) return false;
+    const stream = byIncarnation.get(message.incarnation) ?? [];
+    return !stream.some((other) => other.seq > message.seq && (deliveredAt.get(other.id) ?? Infinity) < notice.index);
+  };
   const row = {
     sent: 0,
     delivered: 0,
@@ -60,8 +83,7 @@ function roomRow(client, messages) {
     if (message.kind !== "sent") continue;
     row.sent += 1;
     if (deliveries.has(id)) row.delivered += 1;
-    // A loss is covered when this client was told `recovered: false` after the message was sent.
-    else if (notices.some((notice) => notice.t >= message.at)) row.lostWithNotice += 1;
+    else if (covered(message)) row.lostWithNotice += 1;
     else row.lostWithoutNotice.push(id);
   }
   return row;

@@ -307,18 +307,22 @@ async function waitInPages(clients, probe, arg, timeoutMs = SETTLE_MS) {
 
 // ---- The chaos ---------------------------------------------------------------------------------
 
-/** Every message the server published through /control/publish: `{id, at, outcome, seq}`. */
+/** Every message the server published through /control/publish: `{id, at, outcome, seq,
+ * incarnation}`. */
 const serverPublishes = [];
 const chaosEvents = { drops: 0, kills: 0, terms: 0 };
 
 /** Publishes one message as the server; never throws (the outcome is recorded). */
 async function serverPublish(id) {
-  const entry = { id, at: Date.now(), outcome: null, seq: null };
+  const entry = { id, at: Date.now(), outcome: null, seq: null, incarnation: null };
   serverPublishes.push(entry);
+  const incarnation = incarnations;
   try {
     const published = await control(`publish?room=${ROOM}`, { method: "POST", body: JSON.stringify({ id }) });
     entry.outcome = "ok";
     entry.seq = published.seq;
+    // Which server's stream it is in, when no restart happened during the call.
+    if (incarnations === incarnation) entry.incarnation = incarnation;
   } catch (error) {
     // Refused connections never reached the server; anything else might have.
     const code = error?.cause?.code;
