@@ -169,7 +169,7 @@ function sameObject(a, b) {
 }
 
 /** Everything counted, per client and in total. */
-export function account({ clients, serverPublishes, effects, serverDoc, calm }) {
+export function account({ clients, serverPublishes, effects, serverDoc, calm, unexpectedExits = [] }) {
   const messages = classifyMessages(clients, serverPublishes);
   const rows = clients.map((client) => ({
     user: client.user,
@@ -183,7 +183,16 @@ export function account({ clients, serverPublishes, effects, serverDoc, calm }) 
   // Every op writes its own key once: more revisions than keys means an op applied twice.
   const docKeys = Object.keys(serverDoc.entries).length;
   const docExtraRevisions = serverDoc.rev - docKeys;
-  return { rows, serverSent, serverPublishes: serverPublishes.length, docRev: serverDoc.rev, docKeys, docExtraRevisions, calm };
+  return {
+    rows,
+    serverSent,
+    serverPublishes: serverPublishes.length,
+    docRev: serverDoc.rev,
+    docKeys,
+    docExtraRevisions,
+    calm,
+    unexpectedExits,
+  };
 }
 
 /** The broken promises, one line each (empty: all held). */
@@ -211,6 +220,7 @@ export function failures(report) {
   if (report.docExtraRevisions !== 0) {
     out.push(`the server's document is at revision ${report.docRev} with ${report.docKeys} keys (an op applied twice?)`);
   }
+  for (const exit of report.unexpectedExits) out.push(`the server crashed: ${exit}`);
   if (!report.calm.settled) out.push("the clients did not settle after the chaos (publishes, requests, document)");
   if (!report.calm.fenced) out.push("the final server message did not reach every client");
   return out;

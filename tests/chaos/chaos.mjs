@@ -71,6 +71,8 @@ let server = null;
 let serverLog = [];
 /** Server incarnations started (1 = the first). */
 let incarnations = 0;
+/** Servers that exited without being told to (a crash is a finding). */
+const unexpectedExits = [];
 
 async function control(path, init = {}) {
   const response = await fetch(`${base}/control/${path}`, {
@@ -93,8 +95,12 @@ async function startServer() {
     serverLog.push(...chunk.split("\n").filter(Boolean));
     serverLog = serverLog.slice(-100);
   });
+  child.on("exit", (code, signal) => {
+    if (!child.stopping) unexpectedExits.push(`incarnation ${incarnation} exited by itself (${signal ?? code})`);
+  });
   server = child;
   incarnations += 1;
+  const incarnation = incarnations;
   for (let attempt = 0; attempt < 100; attempt += 1) {
     if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode})`);
     try {
@@ -112,6 +118,7 @@ async function stopServer(signal) {
   server = null;
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, "exit");
+  child.stopping = true;
   child.kill(signal);
   // SIGTERM closes every socket first; do not wait forever for it.
   const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
@@ -406,6 +413,7 @@ async function main() {
       effects,
       serverDoc,
       calm: { settled, fenced, converged },
+      unexpectedExits,
     });
     console.log(renderReport(report, { ...chaosEvents, incarnations, seed: settings.seed }));
     const broken = failures(report);
