@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 DEMO_ADDR ?= 127.0.0.1:8080
 
-.PHONY: all deps pkg demo test lint test-native test-browser test-pkg test-fuzz fuzz bench clean
+.PHONY: all deps pkg demo test lint test-native test-browser test-pkg test-fuzz fuzz chaos bench clean
 
 all: pkg
 
@@ -17,7 +17,7 @@ pkg: deps
 demo: pkg
 	scripts/demo.sh $(DEMO_ADDR)
 
-## test: every test: lint, native core and server tests, fuzz smoke, browser tests, package tests
+## test: every test: lint, native core and server tests, fuzz smoke, browser and package tests, a short chaos run
 test: deps lint test-native test-fuzz test-browser test-pkg
 	@echo "all test suites passed"
 
@@ -43,6 +43,10 @@ fuzz: deps
 
 test-pkg: pkg
 	scripts/test-pkg.sh
+
+## chaos: browser clients under traffic while the server drops, dies and restarts, CHAOS_SECONDS (default 60); prints the table
+chaos: pkg
+	scripts/chaos.sh
 
 ## bench: size and receive-throughput benchmarks (prints figures, asserts nothing)
 bench: pkg

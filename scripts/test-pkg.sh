@@ -2,7 +2,8 @@
 # Package tests in headless Chromium against the real server: the demo site and example apps
 # (tests/pkg, tests/examples), the React hooks (tests/react) and bundler resolution; the trust
 # boundary (tests/auth: JWT, origins, the server API and a backend); and the
-# package in Node (tests/node: no global WebSocket on Node 20, the ws package's instead).
+# package in Node (tests/node: no global WebSocket on Node 20, the ws package's instead); and a
+# short chaos run (tests/chaos: drops, kills and restarts under traffic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OUT=${OUT:-out/demo}
@@ -30,3 +31,6 @@ RESOCKET_TEST_URL="http://$demo" scripts/with-demo.sh "$demo" node --test --test
 scripts/test-server-api.sh
 # The trust boundary in Chromium: tokens, refresh, refusals, origins, the API and the backend.
 scripts/test-auth.sh
+# Drops, kills and restarts under traffic, short (its own server and backend; `make chaos` runs
+# it longer).
+CHAOS_SECONDS=${CHAOS_SMOKE_SECONDS:-15} scripts/chaos.sh
