@@ -36,6 +36,13 @@ if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz --locked || cargo install cargo-fuzz || say "no cargo-fuzz: fuzzing falls back to proptest"
 fi
 
+# redis-server: the Redis engine's tests start their own on a loopback port (no files kept).
+if ! command -v redis-server >/dev/null; then
+  say "installing redis-server from Debian"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v curl >/dev/null; then
   say "installing Chromium and ChromeDriver from Debian"
   as_root apt-get update -qq

@@ -32,6 +32,9 @@ pub enum ServerError {
     StaticDir { path: PathBuf },
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// `--redis`: Redis cannot be reached, or its bus not subscribed to, at start.
+    #[error("Redis engine: {0}")]
+    Redis(crate::state::EngineError),
     #[error("server task ended abnormally: {0}")]
     Task(#[from] tokio::task::JoinError),
 }

@@ -8,7 +8,7 @@
 //!
 //! Layers: [`protocol`] (sockets, the frame reader [`protocol::dispatch`], the frame encoders
 //! [`protocol::frames`], the hub of live connections), [`state`] (sessions, rooms and documents
-//! as plain data behind the [`state::Engine`] trait, [`state::MemoryEngine`] today) and the
+//! as plain data behind the [`state::Engine`] trait, [`state::MemoryEngine`] for one node, [`state::RedisEngine`] for several) and the
 //! application (request methods, price feed, control endpoints, configuration).
 //!
 //! ```no_run
@@ -47,6 +47,7 @@ pub use error::ServerError;
 use resocket::protocol::close_code;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
@@ -69,11 +70,46 @@ pub async fn serve(
         app::rpc::RpcForwarder::new(rpc)?;
         info!(url = %rpc.url, timeout_ms = rpc.timeout.as_millis() as u64, "forwarding requests");
     }
+    let hub = protocol::hub::Hub::new();
+    match &config.redis {
+        None => {
+            let engine = app::memory_engine(&config, Arc::clone(&hub));
+            serve_with(listener, config, hub, Arc::new(engine), shutdown).await
+        }
+        Some(settings) => {
+            let engine = state::RedisEngine::connect(
+                Arc::clone(&hub),
+                settings,
+                config.session_ttl,
+                config.history,
+                config.doc_history,
+                config.auth.namespaces.clone(),
+            )
+            .await
+            .map_err(ServerError::Redis)?;
+            info!(
+                node = engine.node(),
+                prefix = settings.prefix,
+                "Redis engine: state shared with the other nodes"
+            );
+            serve_with(listener, config, hub, Arc::new(engine), shutdown).await
+        }
+    }
+}
+
+/// [`serve`] with the engine chosen.
+async fn serve_with<E: state::Engine>(
+    listener: TcpListener,
+    config: ServerConfig,
+    hub: Arc<protocol::hub::Hub>,
+    engine: Arc<E>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     let local = listener.local_addr()?;
     // Turns true when shutdown starts; dropped (which background tasks also take as a stop) when
     // the HTTP server ends on its own.
     let (stopping_tx, stopping_rx) = watch::channel(false);
-    let state = app::AppState::new(&config, stopping_rx.clone());
+    let state = app::AppState::with_engine(hub, engine, &config, stopping_rx.clone());
     let hub = state.hub.clone();
     // The price feed is part of the demo.
     let feed_interval = if config.demo {

@@ -9,7 +9,10 @@ use std::time::Duration;
 async fn a_resume_keeps_the_session_and_says_so() {
     let server = start(|_| {}).await;
     let (ws, first) = handshake(&server, Some("alice"), None).await;
-    assert_eq!((first.session.as_str(), first.resumed), ("s-1", false));
+    assert!(
+        first.session.starts_with("s-") && !first.resumed,
+        "{first:?}"
+    );
     drop(ws); // lost without a close frame, as after a network failure
 
     let (mut again, second) = handshake(&server, Some("alice"), first.resume()).await;

@@ -185,6 +185,7 @@ export type ResocketErrorCode =
   | "Conflict"
   | "DocNotOpen"
   | "Unauthorized"
+  | "Unavailable"
   | "TokenUnavailable";
 
 export interface ResocketError extends Error {

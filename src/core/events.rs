@@ -219,6 +219,7 @@ fn server_error_name(code: ErrorCode) -> &'static str {
         ErrorCode::Forbidden => "Forbidden",
         ErrorCode::Conflict => "Conflict",
         ErrorCode::Unauthorized => "Unauthorized",
+        ErrorCode::Unavailable => "Unavailable",
         ErrorCode::BadFrame
         | ErrorCode::UnknownKind
         | ErrorCode::TooLarge

@@ -464,13 +464,16 @@ pub enum ErrorCode {
     Conflict,
     /// A token was missing, invalid or expired (a refused `refresh`).
     Unauthorized,
+    /// The server cannot reach the state it shares with other nodes (its Redis) right now; the
+    /// operation did not take effect and can be retried.
+    Unavailable,
     /// Any other error this version does not name.
     #[serde(other)]
     Other,
 }
 
 impl ErrorCode {
-    const NAMED: [ErrorCode; 11] = [
+    const NAMED: [ErrorCode; 12] = [
         ErrorCode::BadFrame,
         ErrorCode::UnknownKind,
         ErrorCode::TooLarge,
@@ -482,6 +485,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::Conflict,
         ErrorCode::Unauthorized,
+        ErrorCode::Unavailable,
     ];
 
     pub const fn as_wire(self) -> &'static str {
@@ -497,6 +501,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Conflict => "conflict",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Other => "other",
         }
     }

@@ -7,6 +7,7 @@ use crate::auth::{
     ApiKey, AuthArgs, AuthPolicy, Namespaces, OriginPolicy, RpcSetup, SharedSecret, TokenSigner,
 };
 use crate::error::ServerError;
+use crate::state::RedisSettings;
 use clap::Parser;
 use resocket::protocol::DEFAULT_MAX_FRAME_BYTES;
 use std::net::SocketAddr;
@@ -123,6 +124,9 @@ pub struct ServerConfig {
     /// `--demo` without a JWT key: signs the dev tokens `/demo/token` hands out (with the
     /// secret the verifier checks).
     pub dev_tokens: Option<TokenSigner>,
+    /// `--redis`: the state is shared with the other nodes through this Redis; `None`: the
+    /// memory engine (one node).
+    pub redis: Option<RedisSettings>,
 }
 
 /// The server API's settings.
@@ -152,6 +156,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             control_secret: None,
             dev_tokens: None,
+            redis: None,
         }
     }
 }
@@ -236,8 +241,29 @@ struct Cli {
     #[arg(long, value_name = "N", env = "RESOCKET_API_MAX_BODY_BYTES", value_parser = at_least_one_usize)]
     api_max_body_bytes: Option<usize>,
 
+    /// Share sessions, rooms, presence and documents with the other nodes through the Redis at
+    /// URL (redis://host:port/db); without it, everything lives in this process (one node)
+    #[arg(long, value_name = "URL", env = "RESOCKET_REDIS")]
+    redis: Option<String>,
+
+    /// Prefix of every Redis key and of the bus channel (deployments sharing one Redis)
+    #[arg(long, value_name = "TEXT", env = "RESOCKET_REDIS_PREFIX", default_value = RedisSettings::DEFAULT_PREFIX)]
+    redis_prefix: String,
+
+    /// With --redis: a node that dies without a word keeps its presence members and the
+    /// leases of its sessions for N ms (renewed every N/3 ms while it lives)
+    #[arg(long, value_name = "N", env = "RESOCKET_REDIS_LEASE_MS", default_value_t = 15_000, value_parser = lease)]
+    redis_lease_ms: u64,
+
     #[command(flatten)]
     auth: AuthArgs,
+}
+
+fn lease(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>().map_err(|e| format!("{e}"))? {
+        n if n < 300 => Err("must be at least 300".into()),
+        n => Ok(n),
+    }
 }
 
 fn non_empty_path(value: &str) -> Result<PathBuf, String> {
@@ -353,6 +379,11 @@ where
         },
         control_secret: setup.control_secret,
         dev_tokens: setup.demo_signer,
+        redis: cli.redis.map(|url| RedisSettings {
+            url,
+            prefix: cli.redis_prefix,
+            lease: Duration::from_millis(cli.redis_lease_ms),
+        }),
     }))
 }
 
@@ -388,6 +419,7 @@ mod tests {
         assert_eq!(config.feed_interval, Duration::from_millis(500));
         assert_eq!(config.doc_history, 1000);
         assert!(!config.demo && config.api.is_none() && config.rpc.is_none());
+        assert_eq!(config.redis, None, "the memory engine");
         assert!(matches!(
             config.auth.policy.mode(),
             AuthMode::InsecureTrustClaimedUser

@@ -81,18 +81,19 @@ impl<E> Clone for AppState<E> {
     }
 }
 
+/// The engine of a single server holding everything in memory, delivering through `hub`.
+pub fn memory_engine(config: &ServerConfig, hub: Arc<Hub>) -> MemoryEngine {
+    MemoryEngine::new(hub, config.session_ttl, config.history, config.doc_history)
+        .with_namespaces(config.history, config.auth.namespaces.clone())
+}
+
+#[cfg(test)]
 impl AppState<MemoryEngine> {
     /// The state of a single server holding everything in memory. `stopping` turns true (or is
     /// dropped) when the server stops; background work ends then.
     pub fn new(config: &ServerConfig, stopping: watch::Receiver<bool>) -> Self {
         let hub = Hub::new();
-        let engine = MemoryEngine::new(
-            Arc::clone(&hub),
-            config.session_ttl,
-            config.history,
-            config.doc_history,
-        )
-        .with_namespaces(config.history, config.auth.namespaces.clone());
+        let engine = memory_engine(config, Arc::clone(&hub));
         AppState::with_engine(hub, Arc::new(engine), config, stopping)
     }
 }

@@ -73,24 +73,23 @@ pub fn msg(payload: Option<&RawValue>) -> String {
 /// a room; `user` is the publisher's verified user id, stamped by the server (absent for the
 /// server's own messages and anonymous publishers).
 pub fn room_msg(room: &str, seq: u64, user: Option<&str>, payload: &RawValue) -> String {
-    #[derive(serde::Serialize)]
-    struct RoomMsg<'a> {
-        kind: &'static str,
-        room: &'a str,
-        seq: u64,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        user: Option<&'a str>,
-        payload: &'a RawValue,
-    }
-    let frame = RoomMsg {
-        kind: Kind::Msg.as_wire(),
-        room,
-        seq,
-        user,
-        payload,
-    };
-    // Serializing strings, integers and already-valid JSON cannot fail.
-    serde_json::to_string(&frame).unwrap_or_else(|_| String::from("{\"kind\":\"error\"}"))
+    let (before, after) = room_msg_around_seq(room, user, payload);
+    format!("{before}{seq}{after}")
+}
+
+/// A room message's frame without its sequence number: what comes before it and after it, so
+/// a store that assigns the number (a Redis script) can put it in.
+pub fn room_msg_around_seq(room: &str, user: Option<&str>, payload: &RawValue) -> (String, String) {
+    // Encoding a string cannot fail; the fallback only keeps this total.
+    let text = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""));
+    let before = format!(
+        r#"{{"kind":"{}","room":{},"seq":"#,
+        Kind::Msg.as_wire(),
+        text(room)
+    );
+    let user = user.map_or(String::new(), |u| format!(r#","user":{}"#, text(u)));
+    let after = format!(r#"{user},"payload":{}}}"#, payload.get());
+    (before, after)
 }
 
 /// `{"kind":"joined","id"?:..,"room":..,"seq":<latest>,"payload":{"recovered":..,"epoch":..,"members":[..]}}`

@@ -97,6 +97,39 @@ pub fn catch_up(since: Option<u64>, rev: u64, oldest: u64) -> CatchUp {
     }
 }
 
+/// Why an op under another session's origin is refused.
+pub fn foreign_origin(op: &ClientOp) -> String {
+    format!(
+        "op origin {:?} is not this session's; not applied",
+        dispatch::truncate(&op.origin, 64)
+    )
+}
+
+/// Why an op older than what is remembered for its origin is refused.
+pub fn forgotten(op: &ClientOp) -> String {
+    format!(
+        "op {} of origin {:?} is older than the ops remembered for it; not applied",
+        op.cseq,
+        dispatch::truncate(&op.origin, 64)
+    )
+}
+
+/// Why an op of a new origin is refused by a document that remembers too many.
+pub fn too_many_origins(name: &str) -> String {
+    format!("document {name:?} already remembers {MAX_ORIGINS} origins")
+}
+
+/// The `reject` error of an op whose compare-and-set failed.
+pub fn conflict(op: &ClientOp, expected: u64, actual: u64) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::Conflict,
+        message: format!(
+            "{} is at revision {actual}, not {expected}",
+            dispatch::truncate(&op.op.key, 64)
+        ),
+    }
+}
+
 /// A document's entries, for `/control/doc`.
 pub type Entries = BTreeMap<String, SnapshotEntry<Value>>;
 
@@ -225,13 +258,7 @@ impl Docs {
                 });
             return match recorded {
                 Some(frame) => Ok(Outcome::with(OpOutcome::Repeated, to_sender(frame))),
-                None => refuse(
-                    ErrorCode::Forbidden,
-                    format!(
-                        "op origin {:?} is not this session's; not applied",
-                        dispatch::truncate(&op.origin, 64)
-                    ),
-                ),
+                None => refuse(ErrorCode::Forbidden, foreign_origin(op)),
             };
         }
         let doc = match self.doc_or_create(name) {
@@ -241,21 +268,8 @@ impl Docs {
         match doc.origins.check(&op.origin, op.cseq) {
             Seen::New => {}
             Seen::Done(frame) => return Ok(Outcome::with(OpOutcome::Repeated, to_sender(frame))),
-            Seen::Forgotten => {
-                return refuse(
-                    ErrorCode::Unexpected,
-                    format!(
-                        "op {} of origin {:?} is older than the ops remembered for it; not applied",
-                        op.cseq, op.origin
-                    ),
-                )
-            }
-            Seen::Full => {
-                return refuse(
-                    ErrorCode::RateLimited,
-                    format!("document {name:?} already remembers {MAX_ORIGINS} origins"),
-                )
-            }
+            Seen::Forgotten => return refuse(ErrorCode::Unexpected, forgotten(op)),
+            Seen::Full => return refuse(ErrorCode::RateLimited, too_many_origins(name)),
         }
         match apply(&mut doc.doc, &op.op) {
             Ok(rev) => {
@@ -268,13 +282,7 @@ impl Docs {
                 Ok(Outcome::with(OpOutcome::Applied { rev }, deliveries))
             }
             Err(Rejection::Conflict { expected, actual }) => {
-                let error = ErrorBody {
-                    code: ErrorCode::Conflict,
-                    message: format!(
-                        "{} is at revision {actual}, not {expected}",
-                        dispatch::truncate(&op.op.key, 64)
-                    ),
-                };
+                let error = conflict(op, expected, actual);
                 let frame = Utf8Bytes::from(frames::reject(name, &op.origin, op.cseq, error));
                 doc.origins.record(&op.origin, op.cseq, frame.clone());
                 Ok(Outcome::with(OpOutcome::Rejected, to_sender(frame)))

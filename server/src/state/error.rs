@@ -33,7 +33,7 @@ impl EngineError {
             }
             EngineError::NotMember(_) => ErrorCode::Forbidden,
             EngineError::TooManyRooms | EngineError::TooManyDocs => ErrorCode::RateLimited,
-            EngineError::Unavailable(_) => ErrorCode::Internal,
+            EngineError::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
 

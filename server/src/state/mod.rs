@@ -16,6 +16,7 @@ mod history;
 mod memory;
 mod names;
 mod origins;
+mod redis_engine;
 mod rooms;
 mod sessions;
 
@@ -31,5 +32,6 @@ pub use error::EngineError;
 pub use memory::MemoryEngine;
 pub use names::{is_valid_name, MAX_NAME};
 pub use origins::{MAX_ORIGINS, OUTCOMES_PER_ORIGIN};
+pub use redis_engine::{RedisEngine, RedisSettings};
 pub use rooms::{Rooms, MAX_ROOMS};
 pub use sessions::{Actor, Fresh, Opened, Session, Sessions};

@@ -32,11 +32,43 @@ pub struct Origins<T> {
     max_origins: usize,
 }
 
-#[derive(Debug)]
-struct Outcomes<T> {
+/// One origin's recorded outcomes (an engine that keeps documents elsewhere stores it per
+/// origin, hence serde).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Outcomes<T> {
     by_cseq: BTreeMap<u64, T>,
     /// Highest cseq evicted (0: none), so older cseqs are not taken for new ones.
     floor: u64,
+}
+
+impl<T> Default for Outcomes<T> {
+    fn default() -> Self {
+        Outcomes {
+            by_cseq: BTreeMap::new(),
+            floor: 0,
+        }
+    }
+}
+
+impl<T: Clone> Outcomes<T> {
+    /// What `cseq` means to this origin: [`Seen::Done`], [`Seen::Forgotten`] or [`Seen::New`].
+    pub fn check(&self, cseq: u64) -> Seen<T> {
+        match self.by_cseq.get(&cseq) {
+            Some(outcome) => Seen::Done(outcome.clone()),
+            None if cseq <= self.floor => Seen::Forgotten,
+            None => Seen::New,
+        }
+    }
+
+    /// Records `cseq`'s outcome, evicting the lowest cseqs beyond `per_origin`.
+    pub fn record(&mut self, cseq: u64, outcome: T, per_origin: usize) {
+        self.by_cseq.insert(cseq, outcome);
+        while self.by_cseq.len() > per_origin.max(1) {
+            if let Some((evicted, _)) = self.by_cseq.pop_first() {
+                self.floor = self.floor.max(evicted);
+            }
+        }
+    }
 }
 
 impl<T: Clone> Default for Origins<T> {
@@ -59,11 +91,7 @@ impl<T: Clone> Origins<T> {
         match self.by_origin.get(origin) {
             None if self.by_origin.len() >= self.max_origins => Seen::Full,
             None => Seen::New,
-            Some(outcomes) => match outcomes.by_cseq.get(&cseq) {
-                Some(outcome) => Seen::Done(outcome.clone()),
-                None if cseq <= outcomes.floor => Seen::Forgotten,
-                None => Seen::New,
-            },
+            Some(outcomes) => outcomes.check(cseq),
         }
     }
 
@@ -73,19 +101,10 @@ impl<T: Clone> Origins<T> {
         if !self.by_origin.contains_key(origin) && self.by_origin.len() >= self.max_origins {
             return;
         }
-        let outcomes = self
-            .by_origin
+        self.by_origin
             .entry(origin.to_owned())
-            .or_insert_with(|| Outcomes {
-                by_cseq: BTreeMap::new(),
-                floor: 0,
-            });
-        outcomes.by_cseq.insert(cseq, outcome);
-        while outcomes.by_cseq.len() > self.per_origin {
-            if let Some((evicted, _)) = outcomes.by_cseq.pop_first() {
-                outcomes.floor = outcomes.floor.max(evicted);
-            }
-        }
+            .or_default()
+            .record(cseq, outcome, self.per_origin);
     }
 
     #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use futures_util::{SinkExt, StreamExt};
 use resocket_server::auth::{AuthPolicy, Namespaces, SharedSecret};
+use resocket_server::state::RedisSettings;
 use resocket_server::{AuthConfig, Server, ServerConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -59,8 +60,102 @@ pub async fn start(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
         control_secret: Some(SharedSecret::new(CONTROL_SECRET, "tests").expect("secret")),
         ..ServerConfig::default()
     };
+    if let Some(url) = engine_redis_url() {
+        config.redis = Some(redis_settings(&url, &fresh_prefix()));
+    }
     adjust(&mut config);
     Server::start(config).await.expect("server starts")
+}
+
+/// `RESOCKET_TEST_ENGINE=redis` with `RESOCKET_TEST_REDIS=<url>`: [`start`] runs every server on
+/// the Redis engine (each with keys of its own), so the whole suite tests that engine too.
+pub fn engine_redis_url() -> Option<String> {
+    let redis = std::env::var("RESOCKET_TEST_ENGINE").is_ok_and(|e| e == "redis");
+    redis.then(|| {
+        std::env::var("RESOCKET_TEST_REDIS")
+            .expect("RESOCKET_TEST_REDIS with RESOCKET_TEST_ENGINE=redis")
+    })
+}
+
+/// A key prefix no other server of this test run uses.
+pub fn fresh_prefix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "test-{}-{}:",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn redis_settings(url: &str, prefix: &str) -> RedisSettings {
+    RedisSettings {
+        prefix: prefix.to_owned(),
+        ..RedisSettings::new(url)
+    }
+}
+
+/// A `redis-server` of the test's own on a free loopback port, without persistence; killed
+/// when dropped.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub async fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        RedisServer::start_on(port).await
+    }
+
+    /// Starts one on `port` (again, after [`Self::stop`]).
+    pub async fn start_on(port: u16) -> RedisServer {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--dir", &std::env::temp_dir().to_string_lossy()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/install-deps.sh installs it)");
+        let server = RedisServer { child, port };
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it at once (a Redis outage).
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Opens a WebSocket without sending anything.
