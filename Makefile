@@ -29,6 +29,7 @@ lint:
 
 test-native:
 	cargo test --workspace
+	scripts/test-redis-engine.sh
 
 test-browser:
 	scripts/test-browser.sh

@@ -223,7 +223,16 @@ pub async fn handshake(
     user: Option<&str>,
     resume: Option<(&str, &str)>,
 ) -> (Ws, Welcome) {
-    let mut ws = connect(server).await;
+    handshake_addr(server.local_addr(), user, resume).await
+}
+
+/// [`handshake`] with the server at `addr`.
+pub async fn handshake_addr(
+    addr: SocketAddr,
+    user: Option<&str>,
+    resume: Option<(&str, &str)>,
+) -> (Ws, Welcome) {
+    let mut ws = connect_addr(addr).await;
     send(&mut ws, &hello(user, resume)).await;
     let welcome = expect_kind(&mut ws, "welcome").await;
     let field = |name: &str| {

@@ -93,6 +93,11 @@ impl Keys {
         format!("{}docs", self.prefix)
     }
 
+    /// A node's liveness: exists while the node renews it (every third of a lease).
+    pub fn node(&self, node: &str) -> String {
+        self.key("node", node)
+    }
+
     /// The `cseq` of the server's own ops.
     pub fn server_cseq(&self) -> String {
         format!("{}server-cseq", self.prefix)

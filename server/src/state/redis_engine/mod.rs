@@ -162,6 +162,7 @@ impl RedisEngine {
             doc_history,
             namespaces,
         });
+        inner.renew_node().await?;
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let bus = tokio::spawn(Arc::clone(&inner).run_bus(client, ready_tx));
         let upkeep = tokio::spawn(Arc::clone(&inner).run_upkeep());

@@ -160,19 +160,19 @@ return 1
     )
 });
 
-/// KEYS: session, requests. ARGV: request id, most running.
-/// Returns `{'new'}`, `{'running'}`, `{'busy'}` or `{'done', reply}`.
+/// KEYS: session, requests. ARGV: request id, most running, this node.
+/// Returns `{'new'}`, `{'running', node running it}`, `{'busy'}` or `{'done', reply}`.
 pub static BEGIN_REQUEST: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'new'} end
 local v = redis.call('HGET', KEYS[2], ARGV[1])
 if v then
-  if v == 'r' then return {'running'} end
+  if string.sub(v, 1, 1) == 'r' then return {'running', string.sub(v, 2)} end
   return {'done', string.sub(v, 2)}
 end
 if tonumber(redis.call('HGET', KEYS[1], 'running') or '0') >= tonumber(ARGV[2]) then return {'busy'} end
-redis.call('HSET', KEYS[2], ARGV[1], 'r')
+redis.call('HSET', KEYS[2], ARGV[1], 'r' .. ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'running', 1)
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
@@ -182,11 +182,13 @@ return {'new'}
 });
 
 /// KEYS: session, requests, finished. ARGV: request id, reply, replies kept.
-/// Records the reply of a running request; returns the session's `{node, conn, attached}`.
+/// Records the reply of a running request (whichever node runs it); returns the session's
+/// `{node, conn, attached}`.
 pub static FINISH_REQUEST: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HGET', KEYS[2], ARGV[1]) == 'r' then
+local v = redis.call('HGET', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 and v and string.sub(v, 1, 1) == 'r' then
   redis.call('HSET', KEYS[2], ARGV[1], 'd' .. ARGV[2])
   redis.call('HINCRBY', KEYS[1], 'running', -1)
   redis.call('RPUSH', KEYS[3], ARGV[1])

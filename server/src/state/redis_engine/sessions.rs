@@ -7,11 +7,12 @@ use super::scripts;
 use super::{millis, now_ms, Inner};
 use crate::auth::secrets_match;
 use crate::lock::Locked;
+use crate::protocol::frames;
 use crate::state::dedup::{Seen, MAX_RUNNING, REPLY_CACHE};
 use crate::state::sessions::{Actor, Fresh, Opened, Session};
 use crate::state::{ConnId, EngineError};
 use axum::extract::ws::Utf8Bytes;
-use resocket::protocol::{close_code, Resume};
+use resocket::protocol::{close_code, ErrorBody, ErrorCode, Resume};
 use std::collections::HashMap;
 use tracing::warn;
 
@@ -229,6 +230,7 @@ impl Inner {
             let local = self.local.locked();
             (local.sessions(), local.memberships())
         };
+        self.renew_node().await?;
         let ttl = self.attached_ttl_ms();
         for (conn, id) in sessions {
             self.lease_session(&id, conn, ttl, false).await?;
@@ -247,16 +249,57 @@ impl Inner {
             .key(self.keys.session_requests(session))
             .arg(id)
             .arg(MAX_RUNNING)
+            .arg(&self.node)
             .invoke_async(&mut redis)
             .await
             .map_err(unavailable)?;
         let reply = items(reply)?;
         Ok(match text_at(&reply, 0)?.as_str() {
-            "running" => Seen::Running,
+            "running" => {
+                let node = text_at(&reply, 1)?;
+                if node == self.node || self.node_alive(&node).await? {
+                    Seen::Running
+                } else {
+                    // Its node died while running it: whether it took effect is unknown, and
+                    // it must not run twice. That is its answer, for every later re-send too.
+                    let error = ErrorBody {
+                        code: ErrorCode::Unavailable,
+                        message:
+                            "the server node running this request stopped; its outcome is unknown"
+                                .to_owned(),
+                    };
+                    let lost = Utf8Bytes::from(frames::res(id, Err(error)));
+                    self.finish_request(session, id, &lost).await?;
+                    Seen::Done(lost)
+                }
+            }
             "busy" => Seen::Busy,
             "done" => Seen::Done(text_at(&reply, 1)?.into()),
             _ => Seen::New,
         })
+    }
+
+    /// Whether node `node` still renews its liveness key.
+    async fn node_alive(&self, node: &str) -> Result<bool, EngineError> {
+        let mut redis = self.redis();
+        redis::cmd("EXISTS")
+            .arg(self.keys.node(node))
+            .query_async(&mut redis)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Says this node is alive for one more lease.
+    pub(super) async fn renew_node(&self) -> Result<(), EngineError> {
+        let mut redis = self.redis();
+        redis::cmd("SET")
+            .arg(self.keys.node(&self.node))
+            .arg(1)
+            .arg("PX")
+            .arg(millis(self.lease))
+            .query_async::<()>(&mut redis)
+            .await
+            .map_err(unavailable)
     }
 
     /// Records the reply of a running request; returns the node and connection holding the
