@@ -3,6 +3,7 @@
 //! not written meanwhile (its `ver`); otherwise it is read and decided again. So every
 //! revision is assigned once, whichever node applies the op.
 
+use super::bus::BusEvent;
 use super::reply::{entries, items, text_at, unavailable};
 use super::scripts;
 use super::Inner;
@@ -146,8 +147,12 @@ impl Inner {
         })
     }
 
-    fn to_conn(&self, conn: ConnId, frame: impl Into<Utf8Bytes>) {
-        self.hub.send_to(conn, &frame.into());
+    /// Sends the sender its answer through the bus, so it follows every op of the document
+    /// committed before it, as the memory engine orders them.
+    async fn answer(&self, conn: ConnId, frame: Utf8Bytes) -> Result<(), EngineError> {
+        let node = self.node.clone();
+        self.publish_bus(&BusEvent::Conn { node, conn, frame })
+            .await
     }
 
     pub(super) async fn op(
@@ -158,18 +163,33 @@ impl Inner {
         op: &ClientOp,
     ) -> Result<OpOutcome, EngineError> {
         check_name(doc)?;
+        let (outcome, answer) = self.decide_op(conn, owner, doc, op).await?;
+        if let Some(frame) = answer {
+            self.answer(conn, frame.into()).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Applies (or refuses) a client op; returns its outcome and what the sender must get
+    /// besides the subscribers' `op` frame.
+    async fn decide_op(
+        &self,
+        conn: ConnId,
+        owner: &str,
+        doc: &str,
+        op: &ClientOp,
+    ) -> Result<(OpOutcome, Option<String>), EngineError> {
         let refuse = |code: ErrorCode, message: String| {
             let error = ErrorBody { code, message };
-            self.to_conn(conn, frames::reject(doc, &op.origin, op.cseq, error));
-            Ok(OpOutcome::Refused(code))
+            let frame = frames::reject(doc, &op.origin, op.cseq, error);
+            Ok((OpOutcome::Refused(code), Some(frame)))
         };
         if op.origin != owner {
             // Another session's op: only its record, to a subscriber re-sending it.
             if self.local.locked().is_subscribed(doc, conn) {
                 let read = self.read_doc(doc, &op.origin).await?;
                 if let Some(Seen::Done(frame)) = read.outcomes.map(|o| o.check(op.cseq)) {
-                    self.to_conn(conn, frame);
-                    return Ok(OpOutcome::Repeated);
+                    return Ok((OpOutcome::Repeated, Some(frame)));
                 }
             }
             return refuse(ErrorCode::Forbidden, foreign_origin(op));
@@ -185,10 +205,7 @@ impl Inner {
             };
             match outcomes.check(op.cseq) {
                 Seen::New => {}
-                Seen::Done(frame) => {
-                    self.to_conn(conn, frame);
-                    return Ok(OpOutcome::Repeated);
-                }
+                Seen::Done(frame) => return Ok((OpOutcome::Repeated, Some(frame))),
                 Seen::Forgotten | Seen::Full => {
                     return refuse(ErrorCode::Unexpected, forgotten(op))
                 }
@@ -215,25 +232,18 @@ impl Inner {
             match self.commit(doc, &read, commit).await? {
                 Committed::Retry => continue,
                 Committed::Full => {
-                    return refuse(
-                        EngineError::TooManyDocs.code(),
-                        EngineError::TooManyDocs.to_string(),
-                    )
+                    let full = EngineError::TooManyDocs;
+                    return refuse(full.code(), full.to_string());
                 }
                 Committed::Ok => {}
             }
             return Ok(match applied {
-                Some(rev) => {
-                    // Subscribers (the sender too, if it is one) get it from the bus.
-                    if !self.local.locked().is_subscribed(doc, conn) {
-                        self.to_conn(conn, frame);
-                    }
-                    OpOutcome::Applied { rev }
+                // Subscribers (the sender too, if it is one) get it from the bus.
+                Some(rev) if self.local.locked().is_subscribed(doc, conn) => {
+                    (OpOutcome::Applied { rev }, None)
                 }
-                None => {
-                    self.to_conn(conn, frame);
-                    OpOutcome::Rejected
-                }
+                Some(rev) => (OpOutcome::Applied { rev }, Some(frame)),
+                None => (OpOutcome::Rejected, Some(frame)),
             });
         }
         Err(unavailable("document too contended; op not applied"))
