@@ -45,9 +45,10 @@ fuzz: deps
 test-pkg: pkg
 	scripts/test-pkg.sh
 
-## chaos: browser clients under traffic while the server drops, dies and restarts, CHAOS_SECONDS (default 60); prints the table
+## chaos: browser clients under traffic while the server drops, dies and restarts, CHAOS_SECONDS (default 60), on the memory engine and then on two Redis-engine nodes; prints the tables
 chaos: pkg
 	scripts/chaos.sh
+	CHAOS_ENGINE=redis scripts/chaos.sh
 
 ## bench: size and receive-throughput benchmarks (prints figures, asserts nothing)
 bench: pkg

@@ -34,3 +34,5 @@ scripts/test-auth.sh
 # Drops, kills and restarts under traffic, short (its own server and backend; `make chaos` runs
 # it longer).
 CHAOS_SECONDS=${CHAOS_SMOKE_SECONDS:-15} scripts/chaos.sh
+# The same with two nodes on the Redis engine (and a redis-server of its own): nothing lost.
+CHAOS_ENGINE=redis CHAOS_SECONDS=${CHAOS_SMOKE_SECONDS:-15} scripts/chaos.sh

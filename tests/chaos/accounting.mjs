@@ -196,7 +196,12 @@ export function account({ clients, serverPublishes, effects, serverDoc, calm, un
 }
 
 /** The broken promises, one line each (empty: all held). */
-export function failures(report) {
+/**
+ * What broke a promise. `strict` (the Redis engine, whose nodes restart without losing state)
+ * also counts what the memory engine may do with a notice: messages lost at all, sessions lost,
+ * document resets.
+ */
+export function failures(report, { strict = false } = {}) {
   const out = [];
   const list = (items) => (items.length > 5 ? `${items.slice(0, 5).join(", ")}, ...` : items.join(", "));
   for (const { user, room, publishes, requests, doc, pageErrors } of report.rows) {
@@ -216,6 +221,12 @@ export function failures(report) {
     check(doc.wrongValue, "document keys with another value than their op's");
     if (!doc.converged) out.push(`${user}: the document did not converge to the server's copy`);
     check(pageErrors, "uncaught page errors");
+    if (strict) {
+      if (room.lostWithNotice > 0) out.push(`${user}: ${room.lostWithNotice} room messages lost (with a notice)`);
+      if (room.notices > 0) out.push(`${user}: ${room.notices} recovered: false notices`);
+      if (room.sessionsLost > 0) out.push(`${user}: ${room.sessionsLost} sessions lost`);
+      if (doc.lostWithReset > 0) out.push(`${user}: ${doc.lostWithReset} document ops lost with a reset`);
+    }
   }
   if (report.docExtraRevisions !== 0) {
     out.push(`the server's document is at revision ${report.docRev} with ${report.docKeys} keys (an op applied twice?)`);

@@ -34,6 +34,17 @@ test("every message delivered once: nothing broken", () => {
   assert.deepEqual(check(client([msg("s-1", 1, 11), msg("s-2", 2, 21)]), publishes), []);
 });
 
+test("strict (the Redis engine): a loss, even with a notice, and a lost session are broken", () => {
+  const publishes = [sent("s-1", 1, 10), sent("s-2", 1, 30, 2)];
+  const log = client([{ type: "session", lost: true, t: 35 }, notice(40), msg("s-2", 1, 41)]);
+  const broken = failures(account({ clients: [log], serverPublishes: publishes, effects: new Map(), serverDoc, calm }), {
+    strict: true,
+  });
+  assert.equal(broken.length, 3, broken.join("\n"));
+  assert.match(broken.join("\n"), /1 room messages lost \(with a notice\)/);
+  assert.match(broken.join("\n"), /1 sessions lost/);
+});
+
 test("a loss with a later recovered: false notice is allowed and counted", () => {
   const publishes = [sent("s-1", 1, 10), sent("s-2", 1, 30, 2)];
   const log = client([notice(40), msg("s-2", 1, 41)]);

@@ -12,13 +12,23 @@
 // or documents that do not converge. Losses with a notice are allowed (a restarted memory engine
 // has forgotten its history) and reported.
 //
+// With CHAOS_ENGINE=redis it runs two server nodes on the Redis engine, sharing a redis-server
+// of its own, and the clients are given both nodes' URLs: the runner kills and restarts one node
+// at a time and drops either's sockets. The Redis engine promises more, and the run checks it:
+// no message lost at all (with or without a notice), no session lost, no document reset.
+//
 // Run by scripts/chaos.sh (`make chaos`; a short run in `make test`). Environment:
 // CHAOS_SECONDS (default 60), CHAOS_SEED (default random; printed), CHAOS_CLIENTS (3),
-// CHAOS_ADDR (127.0.0.1:9440), CHAOS_BACKEND (127.0.0.1:9441), CHAOS_STATIC (out/chaos: a
-// directory with the built package under pkg/ and an index.html).
+// CHAOS_ENGINE (memory or redis), CHAOS_ADDR (127.0.0.1:9440), CHAOS_ADDR2 (the second node
+// with redis, 127.0.0.1:9443), CHAOS_REDIS (127.0.0.1:9442), CHAOS_BACKEND (127.0.0.1:9441),
+// CHAOS_STATIC (out/chaos: a directory with the built package under pkg/ and an index.html).
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { once } from "node:events";
 import http from "node:http";
+import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { launch } from "../pkg/browser.mjs";
@@ -30,10 +40,17 @@ const settings = {
   seconds: positiveNumber("CHAOS_SECONDS", 60),
   seed: process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) >>> 0 : randomBytes(4).readUInt32LE(0),
   clients: positiveNumber("CHAOS_CLIENTS", 3),
+  engine: process.env.CHAOS_ENGINE ?? "memory",
   addr: process.env.CHAOS_ADDR ?? "127.0.0.1:9440",
+  addr2: process.env.CHAOS_ADDR2 ?? "127.0.0.1:9443",
+  redis: process.env.CHAOS_REDIS ?? "127.0.0.1:9442",
   backend: process.env.CHAOS_BACKEND ?? "127.0.0.1:9441",
   staticDir: process.env.CHAOS_STATIC ?? "out/chaos",
 };
+if (!["memory", "redis"].includes(settings.engine)) throw new Error("CHAOS_ENGINE must be memory or redis");
+const redisMode = settings.engine === "redis";
+/** The server nodes: one with the memory engine, two sharing Redis. */
+const nodeAddrs = redisMode ? [settings.addr, settings.addr2] : [settings.addr];
 const base = `http://${settings.addr}`;
 const controlSecret = randomBytes(24).toString("hex");
 const rpcSecret = randomBytes(24).toString("hex");
@@ -56,7 +73,6 @@ const rng = createRng(settings.seed);
 // ---- The server process ----------------------------------------------------------------------
 
 const serverArgs = [
-  "--addr", settings.addr,
   "--demo", "--insecure-trust-client-user", "--config", "server/resocket.demo.toml",
   "--test-controls", "--control-secret", controlSecret,
   "--static", settings.staticDir,
@@ -64,18 +80,24 @@ const serverArgs = [
   // Enough history that a drop never outruns it: losses come from restarts only.
   "--history", "1000",
   "--rpc-url", `http://${settings.backend}/rpc`,
+  ...(redisMode
+    ? ["--redis", `redis://${settings.redis}`, "--redis-prefix", `chaos-${settings.seed}:`, "--redis-lease-ms", "2000"]
+    : []),
 ];
-/** The running server process, or null while it is down. */
-let server = null;
+/** The running server process of each node, or null while it is down. */
+const servers = nodeAddrs.map(() => null);
 /** The last lines the servers wrote (shown when the run fails). */
 let serverLog = [];
 /** Server incarnations started (1 = the first). */
 let incarnations = 0;
 /** Servers that exited without being told to (a crash is a finding). */
 const unexpectedExits = [];
+/** The redis-server of a Redis run, and its directory. */
+let redis = null;
 
-async function control(path, init = {}) {
-  const response = await fetch(`${base}/control/${path}`, {
+/** A control call to node `node` (default: the first node that is up). */
+async function control(path, init = {}, node = servers.findIndex((s) => s !== null)) {
+  const response = await fetch(`http://${nodeAddrs[Math.max(node, 0)]}/control/${path}`, {
     ...init,
     headers: { "x-resocket-control-secret": controlSecret },
     signal: AbortSignal.timeout(5000),
@@ -84,38 +106,66 @@ async function control(path, init = {}) {
   return response.json();
 }
 
-async function startServer() {
-  const child = spawn("target/release/resocket-server", serverArgs, {
+async function startRedis() {
+  const dir = mkdtempSync(join(tmpdir(), "resocket-chaos-redis-"));
+  const [host, port] = settings.redis.split(":");
+  const child = spawn("redis-server", ["--port", port, "--bind", host, "--save", "", "--appendonly", "no", "--dir", dir], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  redis = { child, dir };
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const up = await new Promise((resolve) => {
+      const socket = net.connect(Number(port), host, () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on("error", () => resolve(false));
+    });
+    if (up) return;
+    await sleep(50);
+  }
+  throw new Error(`redis-server did not start on ${settings.redis}`);
+}
+
+function stopRedis() {
+  if (!redis) return;
+  redis.child.kill("SIGKILL");
+  rmSync(redis.dir, { recursive: true, force: true });
+  redis = null;
+}
+
+async function startServer(node = 0) {
+  const child = spawn("target/release/resocket-server", ["--addr", nodeAddrs[node], ...serverArgs], {
     cwd: root,
     env: { ...process.env, RESOCKET_RPC_SECRET: rpcSecret, RUST_LOG: "warn" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (chunk) => {
-    serverLog.push(...chunk.split("\n").filter(Boolean));
+    serverLog.push(...chunk.split("\n").filter(Boolean).map((line) => `[node ${node}] ${line}`));
     serverLog = serverLog.slice(-100);
   });
   child.on("exit", (code, signal) => {
-    if (!child.stopping) unexpectedExits.push(`incarnation ${incarnation} exited by itself (${signal ?? code})`);
+    if (!child.stopping) unexpectedExits.push(`node ${node}, incarnation ${incarnation} exited by itself (${signal ?? code})`);
   });
-  server = child;
+  servers[node] = child;
   incarnations += 1;
   const incarnation = incarnations;
   for (let attempt = 0; attempt < 100; attempt += 1) {
-    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode})`);
+    if (child.exitCode !== null) throw new Error(`node ${node} exited (${child.exitCode})`);
     try {
-      await control("stats");
+      await control("stats", {}, node);
       return;
     } catch {
       await sleep(100);
     }
   }
-  throw new Error(`the server did not answer on ${settings.addr}`);
+  throw new Error(`node ${node} did not answer on ${nodeAddrs[node]}`);
 }
 
-async function stopServer(signal) {
-  const child = server;
-  server = null;
+async function stopServer(node, signal) {
+  const child = servers[node];
+  servers[node] = null;
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, "exit");
   child.stopping = true;
@@ -124,6 +174,11 @@ async function stopServer(signal) {
   const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
   await exited;
   clearTimeout(timer);
+}
+
+function killEverything() {
+  for (const child of servers) child?.kill("SIGKILL");
+  redis?.child.kill("SIGKILL");
 }
 
 // ---- The app backend: runs the effect of each request, counted by the app's own id ------------
@@ -167,7 +222,7 @@ function startBackend() {
  * Runs in each page: a client on the room and the document, logging everything it sees, and an
  * activity loop (seeded) that publishes, requests and edits until stopped or past its deadline.
  */
-async function setUpPage({ user, seed, room, doc: docName, method, activityMs }) {
+async function setUpPage({ user, seed, urls, room, doc: docName, method, activityMs }) {
   const { load, Client } = await import("/pkg/index.js");
   await load();
   // The page's own seeded generator (same algorithm as ../chaos/rng.mjs).
@@ -183,7 +238,7 @@ async function setUpPage({ user, seed, room, doc: docName, method, activityMs })
   const codeOf = (error) => (error && typeof error === "object" && "code" in error ? error.code : String(error));
   // `events` keeps the order in which this page saw things; times are wall-clock milliseconds.
   const log = { events: [], publishes: [], requests: [], ops: [] };
-  const client = new Client("/ws", { user, seed, reconnect: { initialDelayMs: 50, maxDelayMs: 400 } });
+  const client = new Client(urls, { user, seed, reconnect: { initialDelayMs: 50, maxDelayMs: 400 } });
   client.on("session", (s) => log.events.push({ type: "session", resumed: s.resumed, lost: s.lost, t: now() }));
   const chatRoom = client.join(room, (payload, seq) =>
     log.events.push({ type: "msg", id: payload?.id, seq, t: now() }),
@@ -289,6 +344,8 @@ async function openClients(browser) {
     await page.evaluate(setUpPage, {
       user,
       seed: (settings.seed ^ Math.imul(index + 1, 0x9e3779b9)) >>> 0,
+      // Every node, tried in turn; the memory engine's one node by the page's relative URL.
+      urls: redisMode ? nodeAddrs.map((addr) => `ws://${addr}/ws`) : "/ws",
       room: ROOM,
       doc: DOC,
       method: EFFECT_METHOD,
@@ -325,7 +382,9 @@ async function serverPublish(id) {
   serverPublishes.push(entry);
   const incarnation = incarnations;
   try {
-    const published = await control(`publish?room=${ROOM}`, { method: "POST", body: JSON.stringify({ id }) });
+    const up = servers.flatMap((child, node) => (child ? [node] : []));
+    const node = up.length > 0 ? up[Math.floor(rng() * up.length)] : 0;
+    const published = await control(`publish?room=${ROOM}`, { method: "POST", body: JSON.stringify({ id }) }, node);
     entry.outcome = "ok";
     entry.seq = published.seq;
     // Which server's stream it is in, when no restart happened during the call.
@@ -353,14 +412,17 @@ async function runChaos() {
     if (now >= nextKill) {
       const signal = rng() < 0.25 ? "SIGTERM" : "SIGKILL";
       chaosEvents[signal === "SIGTERM" ? "terms" : "kills"] += 1;
-      await stopServer(signal);
+      // One node at a time: with two, the other serves meanwhile.
+      const node = Math.floor(rng() * nodeAddrs.length);
+      await stopServer(node, signal);
       await sleep(100 + Math.floor(rng() * 1200));
-      await startServer();
+      await startServer(node);
       nextKill = Date.now() + 3000 + rng() * 6000;
     } else if (now >= nextDrop) {
       chaosEvents.drops += 1;
       const outageMs = Math.floor(rng() * 600);
-      await control(`drop?outage_ms=${outageMs}`, { method: "POST" }).catch(() => {});
+      const node = Math.floor(rng() * nodeAddrs.length);
+      await control(`drop?outage_ms=${outageMs}`, { method: "POST" }, node).catch(() => {});
       nextDrop = Date.now() + 800 + rng() * 2500;
     }
     await sleep(30 + Math.floor(rng() * 90));
@@ -372,12 +434,13 @@ async function runChaos() {
 
 async function main() {
   console.log(
-    `chaos: seed ${settings.seed}, ${settings.seconds} s, ${settings.clients} clients, server ${settings.addr}, backend ${settings.backend} (CHAOS_SEED=${settings.seed} repeats the choices)`,
+    `chaos: seed ${settings.seed}, ${settings.seconds} s, ${settings.clients} clients, ${settings.engine} engine, node(s) ${nodeAddrs.join(" ")}${redisMode ? `, redis ${settings.redis}` : ""}, backend ${settings.backend} (CHAOS_SEED=${settings.seed} repeats the choices)`,
   );
   const backend = await startBackend();
   let browser;
   try {
-    await startServer();
+    if (redisMode) await startRedis();
+    for (let node = 0; node < nodeAddrs.length; node += 1) await startServer(node);
     browser = await launch();
     const clients = await openClients(browser);
     if (!(await waitInPages(clients, () => window.chaos.ready()))) throw new Error("the clients did not get ready");
@@ -416,7 +479,7 @@ async function main() {
       unexpectedExits,
     });
     console.log(renderReport(report, { ...chaosEvents, incarnations, seed: settings.seed }));
-    const broken = failures(report);
+    const broken = failures(report, { strict: redisMode });
     if (broken.length > 0) {
       console.log(`\nchaos: FAILED (seed ${settings.seed}):`);
       for (const line of broken) console.log(`  - ${line}`);
@@ -424,27 +487,28 @@ async function main() {
       for (const line of serverLog.slice(-30)) console.log(line);
       return 1;
     }
-    console.log(`\nchaos: every memory-engine promise held (seed ${settings.seed})`);
+    console.log(`\nchaos: every ${settings.engine}-engine promise held (seed ${settings.seed})`);
     return 0;
   } finally {
     await browser?.close().catch(() => {});
-    await stopServer("SIGKILL");
+    for (let node = 0; node < nodeAddrs.length; node += 1) await stopServer(node, "SIGKILL");
+    stopRedis();
     backend.close();
   }
 }
 
 // Whatever happens, the server process dies with the runner, and the run is bounded.
-process.on("exit", () => server?.kill("SIGKILL"));
+process.on("exit", killEverything);
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => {
-    server?.kill("SIGKILL");
+    killEverything();
     process.exit(130);
   });
 }
 const watchdog = setTimeout(
   () => {
     console.log(`chaos: the run did not finish in time (seed ${settings.seed}); stopping`);
-    server?.kill("SIGKILL");
+    killEverything();
     process.exit(2);
   },
   settings.seconds * 1000 + 120_000,
