@@ -190,6 +190,31 @@ async fn two_nodes_give_every_client_one_sequence_and_one_document() {
         assert_eq!(user, &payload["by"], "the server stamps the publisher");
     }
 
+    // A notification (the server API on B) reaches the user on A; a broadcast from A
+    // reaches B.
+    let (status, body) = api_call(
+        b.addr,
+        API_KEY,
+        "POST",
+        "/api/v1/users/alice/notify",
+        r#"{"payload":{"fill":1}}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        next_of(&mut alice, "notify").await["payload"],
+        json!({"fill": 1})
+    );
+    send_json(
+        &mut alice,
+        json!({"kind": "broadcast", "payload": {"hello": "all"}}),
+    )
+    .await;
+    assert_eq!(
+        next_of(&mut bob, "msg").await["payload"],
+        json!({"hello": "all"})
+    );
+
     // One document: concurrent ops through both nodes get one revision order.
     for ws in [&mut alice, &mut bob] {
         send_json(
@@ -265,12 +290,34 @@ async fn clients_of_a_killed_node_resume_on_the_other_without_loss_or_reruns() {
     request(&mut alice, 7, "count", json!({"key": "k"})).await;
     let first = next_of(&mut alice, "res").await;
     assert_eq!(first["payload"], 1, "{first}");
+    // An acknowledged publish, re-sent to B later, takes effect once.
+    send_json(
+        &mut alice,
+        json!({"kind": "publish", "id": 11, "room": "feed", "payload": {"mine": 1}}),
+    )
+    .await;
+    // The ack and the message itself, in either order (the message comes through the bus).
+    let (mut ack, mut echo) = (Value::Null, Value::Null);
+    while ack.is_null() || echo.is_null() {
+        let frame = next_json(&mut alice).await;
+        match frame["kind"].as_str() {
+            Some("res") => ack = frame,
+            Some("msg") => echo = frame,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        (ack["id"].as_u64(), ack["payload"].as_u64()),
+        (Some(11), Some(6)),
+        "{ack}"
+    );
+    assert_eq!(echo["seq"], 6, "{echo}");
     // In flight when A dies: its outcome becomes unknown, and it must not run again.
     request(&mut alice, 8, "sleep", json!({"ms": 3000})).await;
     sync(&mut alice).await;
 
     a.kill();
-    for n in 6..=10 {
+    for n in 7..=11 {
         server_publish(b_addr, "feed", n).await;
     }
     // A died without a word: the leases of its members (alice's and dave's) run out, and
@@ -297,9 +344,9 @@ async fn clients_of_a_killed_node_resume_on_the_other_without_loss_or_reruns() {
         again.resumed && again.session == welcome.session,
         "{again:?}"
     );
-    let rejoined = join(&mut alice, 2, "feed", json!({"since": 5, "epoch": epoch})).await;
+    let rejoined = join(&mut alice, 2, "feed", json!({"since": 6, "epoch": epoch})).await;
     assert_eq!(rejoined["payload"]["recovered"], true, "{rejoined}");
-    for n in 6..=10u64 {
+    for n in 7..=11u64 {
         let frame = next_json(&mut alice).await;
         assert_eq!(
             (frame["kind"].as_str(), frame["seq"].as_u64()),
@@ -307,6 +354,17 @@ async fn clients_of_a_killed_node_resume_on_the_other_without_loss_or_reruns() {
             "{frame}"
         );
     }
+    expect_quiet(&mut alice).await;
+    send_json(
+        &mut alice,
+        json!({"kind": "publish", "id": 11, "room": "feed", "payload": {"mine": 1}}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut alice).await,
+        ack,
+        "answered from the record, not published again"
+    );
     expect_quiet(&mut alice).await;
     // Request 7 is answered from the record, not run again: B's own counter is still at 0.
     request(&mut alice, 7, "count", json!({"key": "k"})).await;
