@@ -115,6 +115,8 @@ pub struct Local {
     docs_of: HashMap<ConnId, HashSet<String>>,
     /// Sessions attached to this node's connections, whose leases it keeps alive.
     sessions: HashMap<ConnId, String>,
+    /// The last bus event seen of each room with a listener here.
+    progress: HashMap<String, u64>,
 }
 
 impl Local {
@@ -141,7 +143,9 @@ impl Local {
         if let Some(rooms) = self.rooms_of.get_mut(&conn) {
             rooms.remove(room);
         }
-        self.rooms.remove(room, conn)
+        let removed = self.rooms.remove(room, conn);
+        self.forget_progress_of_empty_rooms();
+        removed
     }
 
     pub fn syncing(&mut self, doc: &str, conn: ConnId) {
@@ -179,6 +183,7 @@ impl Local {
             .collect();
         rooms.retain(|room| self.rooms.remove(room, conn));
         rooms.sort();
+        self.forget_progress_of_empty_rooms();
         Left { rooms }
     }
 
@@ -189,7 +194,20 @@ impl Local {
         except: Option<&str>,
         frame: &Utf8Bytes,
     ) -> Vec<ConnId> {
+        if self.rooms.by_name.contains_key(room) {
+            self.progress.insert(room.to_owned(), evt);
+        }
         self.rooms.dispatch(room, evt, except, frame)
+    }
+
+    /// The last event of `room` this node has delivered (0: none, or no listener here).
+    pub fn room_progress(&self, room: &str) -> u64 {
+        self.progress.get(room).copied().unwrap_or(0)
+    }
+
+    fn forget_progress_of_empty_rooms(&mut self) {
+        let rooms = &self.rooms.by_name;
+        self.progress.retain(|room, _| rooms.contains_key(room));
     }
 
     pub fn doc_event(&mut self, doc: &str, rev: u64, frame: &Utf8Bytes) -> Vec<ConnId> {
@@ -237,6 +255,14 @@ mod tests {
         // Its join read the room at event 5.
         assert_eq!(local.joined("r", 2, 5), vec![frame("six")]);
         assert_eq!(local.room_event("r", 7, None, &frame("seven")), vec![1, 2]);
+        assert_eq!(local.room_progress("r"), 7);
+        local.leave("r", 1);
+        local.leave("r", 2);
+        assert_eq!(
+            local.room_progress("r"),
+            0,
+            "forgotten with the last listener"
+        );
     }
 
     #[test]

@@ -106,6 +106,8 @@ struct Inner {
     local: Mutex<Local>,
     /// Whether the bus subscription is live: without it, joins and syncs are refused.
     bus_up: AtomicBool,
+    /// Woken after each bus event is delivered.
+    bus_progress: tokio::sync::Notify,
     session_ttl: Duration,
     lease: Duration,
     history: usize,
@@ -156,6 +158,7 @@ impl RedisEngine {
             hub,
             local: Mutex::new(Local::default()),
             bus_up: AtomicBool::new(false),
+            bus_progress: tokio::sync::Notify::new(),
             session_ttl,
             lease: settings.lease.max(Duration::from_millis(300)),
             history,
@@ -271,6 +274,8 @@ impl Inner {
             } => {
                 let conns = local.room_event(&room, evt, except.as_deref(), &frame);
                 self.hub.send_to_each(conns, &frame);
+                drop(local);
+                self.bus_progress.notify_waiters();
             }
             BusEvent::Doc { doc, rev, frame } => {
                 let conns = local.doc_event(&doc, rev, &frame);

@@ -17,6 +17,9 @@ use redis::Value;
 use resocket::protocol::{Member, PresenceChange};
 use serde_json::value::RawValue;
 
+/// Longest a member's publish waits for its own message to come back from the bus.
+const DELIVERY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Expired presence members removed per sweep and per node (the rest wait for the next one).
 const SWEEP_BATCH: usize = 256;
 
@@ -338,12 +341,35 @@ impl Inner {
             .map_err(unavailable)?;
         let reply = items(reply)?;
         match text_at(&reply, 0)?.as_str() {
-            "ok" => Ok(Published {
-                seq: number_at(&reply, 1)?,
-                members: number_at(&reply, 2)? as usize,
-            }),
+            "ok" => {
+                if who.is_some() {
+                    // As with the memory engine, the member's own copy of the message is on its
+                    // way before the acknowledgement the caller writes.
+                    self.delivered(room, number_at(&reply, 3)?).await;
+                }
+                Ok(Published {
+                    seq: number_at(&reply, 1)?,
+                    members: number_at(&reply, 2)? as usize,
+                })
+            }
             "full" => Err(EngineError::TooManyRooms),
             _ => Err(EngineError::NotMember(room.to_owned())),
+        }
+    }
+
+    /// Waits (briefly) until this node has delivered event `evt` of `room` from the bus.
+    async fn delivered(&self, room: &str, evt: u64) {
+        let deadline = tokio::time::Instant::now() + DELIVERY_WAIT;
+        loop {
+            let notified = self.bus_progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.local.locked().room_progress(room) >= evt {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
         }
     }
 

@@ -101,7 +101,7 @@ return 1
 /// ARGV: room, frame before seq, frame after seq, history size, now (ms), history TTL (ms, '0'
 /// for none), channel, mode ('m' a member, 's' the server), session, node, conn, new epoch,
 /// max rooms.
-/// Returns `{'not_member'}`, `{'full'}` or `{'ok', seq, members}`.
+/// Returns `{'not_member'}`, `{'full'}` or `{'ok', seq, members, evt}`.
 pub static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -121,7 +121,7 @@ local frame = ARGV[2] .. seq .. ARGV[3]
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], seq .. '-0', 'f', frame, 't', ARGV[5])
 if ARGV[6] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
 redis.call('PUBLISH', ARGV[7], ns('r') .. ns(ARGV[1]) .. ns(evt) .. ns('') .. ns(frame))
-return {'ok', seq, string.format('%d', redis.call('HLEN', KEYS[3]))}
+return {'ok', seq, string.format('%d', redis.call('HLEN', KEYS[3])), evt}
 "#,
     )
 });
