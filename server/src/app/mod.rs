@@ -39,6 +39,11 @@ use tokio::sync::watch;
 use tower_http::services::ServeDir;
 use tracing::{debug, info};
 
+/// Bytes read from a socket at a time (tungstenite's read buffer, kept per connection).
+pub const SOCKET_READ_BUFFER: usize = 1024;
+/// Bytes gathered before tungstenite writes to the socket (without a flush).
+pub const SOCKET_WRITE_BUFFER: usize = 1024;
+
 /// The path clients open WebSockets on.
 pub const WS_PATH: &str = "/ws";
 
@@ -179,5 +184,9 @@ async fn upgrade<E: Engine>(
     let limits = app.limits;
     ws.max_message_size(limits.hard_frame_limit)
         .max_frame_size(limits.hard_frame_limit)
+        // tungstenite's 128 KiB defaults are allocated per connection; larger frames still
+        // arrive (the read buffer grows for them), and bursts are flushed explicitly.
+        .read_buffer_size(SOCKET_READ_BUFFER)
+        .write_buffer_size(SOCKET_WRITE_BUFFER)
         .on_upgrade(move |socket| connection::run(socket, app, peer))
 }
