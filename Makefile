@@ -49,7 +49,7 @@ test-pkg: pkg
 chaos: pkg
 	scripts/chaos.sh
 
-## bench: size and receive-throughput benchmarks (prints figures, asserts nothing)
+## bench: size, receive-throughput and fan-out benchmarks (prints figures, asserts nothing about timing)
 bench: pkg
 	scripts/bench.sh
 
