@@ -50,7 +50,7 @@ chaos: pkg
 	scripts/chaos.sh
 	CHAOS_ENGINE=redis scripts/chaos.sh
 
-## bench: size and receive-throughput benchmarks (prints figures, asserts nothing)
+## bench: size, receive-throughput and fan-out benchmarks (prints figures, asserts nothing about timing)
 bench: pkg
 	scripts/bench.sh
 
