@@ -19,3 +19,8 @@ if [ "$soft" != unlimited ] && [ "$soft" -lt $(( ${FANOUT_CLIENTS:-1000} + 256 )
   ulimit -Sn "$(ulimit -Hn)" || true
 fi
 cargo bench -p resocket-server --bench fanout --profile native-bench
+# Memory per idle connection: IDLE_CONNECTIONS (default 10000) welcomed sockets held open.
+if [ "$soft" != unlimited ] && [ "$(ulimit -Sn)" -lt $(( ${IDLE_CONNECTIONS:-10000} + 256 )) ]; then
+  ulimit -Sn "$(ulimit -Hn)" || true
+fi
+cargo bench -p resocket-server --bench idle_memory --profile native-bench
