@@ -139,7 +139,25 @@ impl RedisEngine {
         doc_history: usize,
         namespaces: Namespaces,
     ) -> Result<RedisEngine, EngineError> {
-        let client = redis::Client::open(settings.url.as_str()).map_err(unavailable)?;
+        use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
+        use redis::IntoConnectionInfo;
+        // No Nagle delay on small commands; keepalive and a user timeout so that a Redis host
+        // that vanishes is noticed (the bus connection otherwise waits forever).
+        let tcp = TcpSettings::default()
+            .set_nodelay(true)
+            .set_keepalive(
+                TcpKeepalive::new()
+                    .with_time(Duration::from_secs(5))
+                    .with_interval(Duration::from_secs(2)),
+            )
+            .set_user_timeout(Duration::from_secs(10));
+        let info = settings
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(unavailable)?
+            .set_tcp_settings(tcp);
+        let client = redis::Client::open(info).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(COMMAND_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT))
