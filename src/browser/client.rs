@@ -30,18 +30,16 @@ impl Client {
     /// Creates a client for `url` and, unless `autoConnect` is false, starts connecting.
     /// Listeners added right after construction still see every event. `url` is `ws://` or
     /// `wss://`, or relative to the page (`"/ws"`: http becomes ws, https wss); anything else
-    /// throws `InvalidOptions`. Without a `WebSocket` class (the option, else the global one)
-    /// it throws `NoWebSocket`.
+    /// throws `InvalidOptions`. A list of URLs (server nodes) is tried in turn: the client stays
+    /// on the one that works, and after a failed attempt or a drop the next attempt (after the
+    /// backoff delay) goes to the next URL. An empty list throws `InvalidOptions`. Without a
+    /// `WebSocket` class (the option, else the global one) it throws `NoWebSocket`.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        url: String,
+        #[wasm_bindgen(unchecked_param_type = "string | readonly string[]")] url: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<Object>,
     ) -> Result<Client, JsValue> {
-        let Some(url) = glue::socket_url(&url) else {
-            return Err(invalid_options(
-                &["url must be ws(s):// or relative to the page, got ", &url].concat(),
-            ));
-        };
+        let urls = socket_urls(&url)?;
         let options = parse_options(options)?;
         let given = options.socket_class.as_ref();
         let Some(socket_class) = glue::socket_class(given) else {
@@ -51,8 +49,10 @@ impl Client {
             });
         };
         let auto_connect = options.auto_connect;
-        let core = Core::new(options.config, random_seed()).map_err(|e| to_js::config_error(&e))?;
-        let driver = Rc::new(RefCell::new(Driver::new(core, url, socket_class)));
+        let mut config = options.config;
+        config.url_count = urls.len();
+        let core = Core::new(config, random_seed()).map_err(|e| to_js::config_error(&e))?;
+        let driver = Rc::new(RefCell::new(Driver::new(core, urls, socket_class)));
         let emitter = Emitter::new();
         if let Some(function) = options.token_function {
             let fetcher = token_fetcher(&driver, &emitter, &function);
@@ -368,6 +368,28 @@ fn token_fetcher(
         });
     let fetcher = TokenFetcher::new(function, done.as_ref().unchecked_ref());
     (fetcher, done)
+}
+
+/// The constructor's `url` argument (one URL or an array of them) as `ws(s)://` URLs; an empty
+/// list is left to the core's config check.
+fn socket_urls(url: &JsValue) -> Result<Vec<String>, JsValue> {
+    let given: Vec<JsValue> = if js_sys::Array::is_array(url) {
+        js_sys::Array::from(url).iter().collect()
+    } else {
+        alloc::vec![url.clone()]
+    };
+    let mut urls = Vec::with_capacity(given.len());
+    for value in given {
+        let text = value.as_string();
+        let Some(url) = text.as_deref().and_then(glue::socket_url) else {
+            let got = text.as_deref().unwrap_or("a value that is not a string");
+            return Err(invalid_options(
+                &["url must be ws(s):// or relative to the page, got ", got].concat(),
+            ));
+        };
+        urls.push(url);
+    }
+    Ok(urls)
 }
 
 fn parse_options(options: Option<Object>) -> Result<js_values::Options, JsValue> {
