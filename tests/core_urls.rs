@@ -12,8 +12,10 @@ use support::Harness;
 
 /// `count` URLs, backoff without jitter (100, 200, 400, ... capped at 1000), no heartbeat.
 fn config(count: usize) -> Config {
-    let mut c = Config::default();
-    c.url_count = count;
+    let mut c = Config {
+        url_count: count,
+        ..Config::default()
+    };
     c.reconnect.initial_delay_ms = 100;
     c.reconnect.max_delay_ms = 1_000;
     c.reconnect.jitter = 0.0;

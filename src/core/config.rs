@@ -235,8 +235,10 @@ mod tests {
         let mut c = Config::default();
         c.queue.max_messages = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("queue.maxMessages")));
-        let mut c = Config::default();
-        c.url_count = 0;
+        let c = Config {
+            url_count: 0,
+            ..Config::default()
+        };
         assert_eq!(c.validate(), Err(ConfigError::NoUrl));
     }
 }
