@@ -39,7 +39,8 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "string | readonly string[]")] url: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<Object>,
     ) -> Result<Client, JsValue> {
-        let urls = socket_urls(&url)?;
+        let urls = glue::socket_urls(&url)
+            .map_err(|message| invalid_options(&message.as_string().unwrap_or_default()))?;
         let options = parse_options(options)?;
         let given = options.socket_class.as_ref();
         let Some(socket_class) = glue::socket_class(given) else {
@@ -50,7 +51,7 @@ impl Client {
         };
         let auto_connect = options.auto_connect;
         let mut config = options.config;
-        config.url_count = urls.len();
+        config.url_count = urls.length() as usize;
         let core = Core::new(config, random_seed()).map_err(|e| to_js::config_error(&e))?;
         let driver = Rc::new(RefCell::new(Driver::new(core, urls, socket_class)));
         let emitter = Emitter::new();
@@ -368,28 +369,6 @@ fn token_fetcher(
         });
     let fetcher = TokenFetcher::new(function, done.as_ref().unchecked_ref());
     (fetcher, done)
-}
-
-/// The constructor's `url` argument (one URL or an array of them) as `ws(s)://` URLs; an empty
-/// list is left to the core's config check.
-fn socket_urls(url: &JsValue) -> Result<Vec<String>, JsValue> {
-    let given: Vec<JsValue> = if js_sys::Array::is_array(url) {
-        js_sys::Array::from(url).iter().collect()
-    } else {
-        alloc::vec![url.clone()]
-    };
-    let mut urls = Vec::with_capacity(given.len());
-    for value in given {
-        let text = value.as_string();
-        let Some(url) = text.as_deref().and_then(glue::socket_url) else {
-            let got = text.as_deref().unwrap_or("a value that is not a string");
-            return Err(invalid_options(
-                &["url must be ws(s):// or relative to the page, got ", got].concat(),
-            ));
-        };
-        urls.push(url);
-    }
-    Ok(urls)
 }
 
 fn parse_options(options: Option<Object>) -> Result<js_values::Options, JsValue> {

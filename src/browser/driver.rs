@@ -49,8 +49,8 @@ impl Call {
 
 pub struct Driver {
     pub core: Core,
-    /// The URLs `Action::Open` picks from (by index), at least one.
-    urls: Vec<String>,
+    /// The URLs (JS strings) `Action::Open` picks from by index: at least one.
+    urls: js_sys::Array,
     /// The `WebSocket` class sockets are opened with.
     socket_class: Function,
     socket: Option<SocketHandle>,
@@ -69,7 +69,7 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(core: Core, urls: Vec<String>, socket_class: Function) -> Self {
+    pub fn new(core: Core, urls: js_sys::Array, socket_class: Function) -> Self {
         Driver {
             core,
             urls,
@@ -155,9 +155,10 @@ impl Driver {
                 pump(&driver, &emitter);
             }
         };
-        // The core picks indices below the count it was given, the length of `urls`.
-        let url = self.urls.get(url).map_or("", String::as_str);
-        match SocketHandle::open(&self.socket_class, url, on_event) {
+        // The core picks indices below the count it was given, the length of `urls` (else the
+        // socket constructor throws for `undefined`, a failed attempt).
+        let url = self.urls.get(url as u32);
+        match SocketHandle::open(&self.socket_class, &url, on_event) {
             Ok(socket) => self.socket = Some(socket),
             Err(err) => {
                 let reason = js_sys::Error::from(err)

@@ -92,7 +92,7 @@ test("a url list: each URL is checked and resolved like one; a bad entry or an e
   assert.deepEqual(result.state, { status: "connecting", attempt: 1, url: 0 });
   assert.equal(result.empty, "the url list is empty");
   assert.match(result.badEntry, /got ftp:\/\/example\.com\/ws$/);
-  assert.match(result.notString, /not a string/);
-  assert.match(result.notList, /not a string/);
+  assert.match(result.notString, /got 42$/);
+  assert.match(result.notList, /got \[object Object\]$/);
   assert.deepEqual(errors, []);
 });
