@@ -66,8 +66,9 @@ function wasmSource(source?: WasmSource) {
   return module_or_path && { module_or_path };
 }
 
-/** Loads the WASM module if needed and opens a client to `url`. */
-export async function connect(url: string, options?: ClientOptions): Promise<Client> {
+/** Loads the WASM module if needed and opens a client to `url`, or to a list of URLs tried in
+ * turn (see `Client`). */
+export async function connect(url: string | readonly string[], options?: ClientOptions): Promise<Client> {
   await load();
   return new Client(url, options);
 }

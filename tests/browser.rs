@@ -293,7 +293,7 @@ fn token_function(state: &js_sys::Object) -> JsValue {
 fn with_token(json_options: &str, token: &JsValue) -> Client {
     let options = options(json_options);
     js_sys::Reflect::set(&options, &"token".into(), token).expect("set token");
-    Client::new(format!("ws://{SERVER}/ws"), Some(options)).expect("client")
+    Client::new(format!("ws://{SERVER}/ws").into(), Some(options)).expect("client")
 }
 
 fn calls(state: &js_sys::Object) -> f64 {
@@ -342,7 +342,7 @@ async fn a_static_token_connects_and_a_token_of_another_type_is_refused() {
     client.close();
     let options = options(FAST);
     js_sys::Reflect::set(&options, &"token".into(), &JsValue::from(5)).expect("set");
-    let refused = Client::new(format!("ws://{SERVER}/ws"), Some(options)).err();
+    let refused = Client::new(format!("ws://{SERVER}/ws").into(), Some(options)).err();
     let code = refused.map(|e| field(&e, "code").as_string().unwrap_or_default());
     assert_eq!(code.as_deref(), Some("InvalidOptions"));
 }

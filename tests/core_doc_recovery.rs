@@ -57,7 +57,7 @@ impl Client {
         use resocket::core::{Action, Transmit};
         while let Some(action) = self.core.poll_action() {
             match action {
-                Action::Open | Action::FetchToken { .. } => {}
+                Action::Open { .. } | Action::FetchToken { .. } => {}
                 Action::Close { .. } => self.connected = false,
                 Action::Send(Transmit::User { frame, .. }) => self.outbox.push(frame),
                 Action::Send(Transmit::Sync { since, epoch, .. }) => {

@@ -161,8 +161,8 @@ fn every_connection_state() -> Vec<ConnectionState> {
     use ConnectionState::*;
     let all = vec![
         Idle,
-        Connecting { attempt: 1 },
-        Open,
+        Connecting { attempt: 1, url: 0 },
+        Open { url: 0 },
         Reconnecting {
             attempt: 1,
             delay_ms: 0,
@@ -176,7 +176,7 @@ fn every_connection_state() -> Vec<ConnectionState> {
     ];
     for state in &all {
         match state {
-            Idle | Connecting { .. } | Open | Reconnecting { .. } | Closed { .. } => {}
+            Idle | Connecting { .. } | Open { .. } | Reconnecting { .. } | Closed { .. } => {}
         }
     }
     all

@@ -43,7 +43,7 @@ export class Connection {
   #stopTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
-    readonly url: string,
+    readonly url: string | readonly string[],
     readonly options: ClientOptions = {},
   ) {}
 
@@ -132,8 +132,10 @@ const Context = createContext<Connection | null>(null);
 Context.displayName = "Resocket";
 
 export interface ResocketProviderProps {
-  /** A ws:// or wss:// URL, or one relative to the page ("/ws"). A new `url` replaces the connection. */
-  url: string;
+  /** A ws:// or wss:// URL, or one relative to the page ("/ws"); or a list of them, tried in turn
+   * (failover between server nodes). A different `url` replaces the connection; a new array with
+   * the same URLs does not. */
+  url: string | readonly string[];
   /** Read when the connection is created; change the provider's `key` to apply new options. */
   options?: ClientOptions;
   children?: ReactNode;
@@ -142,7 +144,8 @@ export interface ResocketProviderProps {
 /** Owns one connection for its subtree: created on mount, freed on unmount (StrictMode-safe).
  * A client that cannot be created (bad url or options) is thrown while rendering. */
 export function ResocketProvider({ url, options, children }: ResocketProviderProps) {
-  const connection = useMemo(() => new Connection(url, options), [url]);
+  // By content: an array literal is a new object on every render.
+  const connection = useMemo(() => new Connection(url, options), [JSON.stringify(url)]);
   useEffect(() => connection.acquire(), [connection]);
   useStore(connection.state);
   if (connection.failure) throw connection.failure;

@@ -253,7 +253,7 @@ impl Client {
         while let Some(action) = self.core.poll_action() {
             match action {
                 // No token function here: the core never asks for one.
-                CoreAction::Open | CoreAction::FetchToken { .. } => {}
+                CoreAction::Open { .. } | CoreAction::FetchToken { .. } => {}
                 CoreAction::Close { .. } => {
                     if let Some(link) = self.link.take() {
                         server.close(link);

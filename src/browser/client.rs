@@ -30,18 +30,17 @@ impl Client {
     /// Creates a client for `url` and, unless `autoConnect` is false, starts connecting.
     /// Listeners added right after construction still see every event. `url` is `ws://` or
     /// `wss://`, or relative to the page (`"/ws"`: http becomes ws, https wss); anything else
-    /// throws `InvalidOptions`. Without a `WebSocket` class (the option, else the global one)
-    /// it throws `NoWebSocket`.
+    /// throws `InvalidOptions`. A list of URLs (server nodes) is tried in turn: the client stays
+    /// on the one that works, and after a failed attempt or a drop the next attempt (after the
+    /// backoff delay) goes to the next URL. An empty list throws `InvalidOptions`. Without a
+    /// `WebSocket` class (the option, else the global one) it throws `NoWebSocket`.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        url: String,
+        #[wasm_bindgen(unchecked_param_type = "string | readonly string[]")] url: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<Object>,
     ) -> Result<Client, JsValue> {
-        let Some(url) = glue::socket_url(&url) else {
-            return Err(invalid_options(
-                &["url must be ws(s):// or relative to the page, got ", &url].concat(),
-            ));
-        };
+        let urls = glue::socket_urls(&url)
+            .map_err(|message| invalid_options(&message.as_string().unwrap_or_default()))?;
         let options = parse_options(options)?;
         let given = options.socket_class.as_ref();
         let Some(socket_class) = glue::socket_class(given) else {
@@ -51,8 +50,10 @@ impl Client {
             });
         };
         let auto_connect = options.auto_connect;
-        let core = Core::new(options.config, random_seed()).map_err(|e| to_js::config_error(&e))?;
-        let driver = Rc::new(RefCell::new(Driver::new(core, url, socket_class)));
+        let mut config = options.config;
+        config.url_count = urls.length() as usize;
+        let core = Core::new(config, random_seed()).map_err(|e| to_js::config_error(&e))?;
+        let driver = Rc::new(RefCell::new(Driver::new(core, urls, socket_class)));
         let emitter = Emitter::new();
         if let Some(function) = options.token_function {
             let fetcher = token_fetcher(&driver, &emitter, &function);

@@ -154,10 +154,11 @@ export type CloseReason =
   /** The server refused the static token (close 4401), or no token was given. */
   | { kind: "unauthorized" };
 
+/** `url` is the index, in the client's URL list, of the URL the socket uses (0 with one URL). */
 export type ConnectionState =
   | { status: "idle" }
-  | { status: "connecting"; attempt: number }
-  | { status: "open" }
+  | { status: "connecting"; attempt: number; url: number }
+  | { status: "open"; url: number }
   | { status: "reconnecting"; attempt: number; delayMs: number; retryAt: number; code: number; reason: string }
   | { status: "closed"; reason: CloseReason };
 

@@ -49,7 +49,8 @@ impl Call {
 
 pub struct Driver {
     pub core: Core,
-    url: String,
+    /// The URLs (JS strings) `Action::Open` picks from by index: at least one.
+    urls: js_sys::Array,
     /// The `WebSocket` class sockets are opened with.
     socket_class: Function,
     socket: Option<SocketHandle>,
@@ -68,10 +69,10 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(core: Core, url: String, socket_class: Function) -> Self {
+    pub fn new(core: Core, urls: js_sys::Array, socket_class: Function) -> Self {
         Driver {
             core,
-            url,
+            urls,
             socket_class,
             socket: None,
             timer: None,
@@ -105,7 +106,7 @@ impl Driver {
     pub fn execute_actions(&mut self, driver_rc: &SharedDriver, emitter: &Emitter) {
         while let Some(action) = self.core.poll_action() {
             match action {
-                Action::Open => self.open_socket(driver_rc, emitter),
+                Action::Open { url } => self.open_socket(url, driver_rc, emitter),
                 Action::FetchToken { id } => match &self.token_fetcher {
                     Some((fetcher, _)) => fetcher.fetch(id as f64),
                     None => self
@@ -144,7 +145,7 @@ impl Driver {
         }
     }
 
-    fn open_socket(&mut self, driver_rc: &SharedDriver, emitter: &Emitter) {
+    fn open_socket(&mut self, url: usize, driver_rc: &SharedDriver, emitter: &Emitter) {
         self.socket = None;
         let weak = Rc::downgrade(driver_rc);
         let emitter: Emitter = emitter.clone();
@@ -154,7 +155,10 @@ impl Driver {
                 pump(&driver, &emitter);
             }
         };
-        match SocketHandle::open(&self.socket_class, &self.url, on_event) {
+        // The core picks indices below the count it was given, the length of `urls` (else the
+        // socket constructor throws for `undefined`, a failed attempt).
+        let url = self.urls.get(url as u32);
+        match SocketHandle::open(&self.socket_class, &url, on_event) {
             Ok(socket) => self.socket = Some(socket),
             Err(err) => {
                 let reason = js_sys::Error::from(err)

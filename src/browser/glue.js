@@ -189,7 +189,7 @@ export function socketClass(given) {
 // `url` as a WebSocket URL: ws:// and wss:// URLs as they are; a relative one (e.g. "/ws")
 // resolved against the page's location, http -> ws, https -> wss. Undefined for any other
 // scheme, or without a location (Node).
-export function socketUrl(url) {
+function socketUrl(url) {
   if (/^wss?:\/\//i.test(url)) return url;
   if (/^[a-z][a-z\d+.-]*:/i.test(url)) return;
   try {
@@ -197,6 +197,17 @@ export function socketUrl(url) {
     resolved.protocol = resolved.protocol.replace(/^http/, "ws");
     return /^wss?:$/.test(resolved.protocol) ? resolved.href : undefined;
   } catch {}
+}
+
+// The client's `url` argument, one URL or a list of them, as an array of WebSocket URLs (see
+// `socketUrl`; an empty list stays empty, for the core to refuse). Throws the message of the
+// `InvalidOptions` error for an entry that cannot be one.
+export function socketUrls(url) {
+  return (Array.isArray(url) ? url : [url]).map((given) => {
+    const resolved = typeof given == "string" ? socketUrl(given) : undefined;
+    if (resolved === undefined) throw "url must be ws(s):// or relative to the page, got " + String(given);
+    return resolved;
+  });
 }
 
 // Opens a socket with the client's WebSocket class. The `error` listener matters in Node: the

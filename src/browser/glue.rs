@@ -1,6 +1,5 @@
 //! Bindings to the JS helpers in `glue.js`.
 
-use alloc::string::String;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
@@ -101,13 +100,17 @@ extern "C" {
     #[wasm_bindgen(js_name = socketClass)]
     pub fn socket_class(given: Option<&JsValue>) -> Option<js_sys::Function>;
 
-    /// `url` as a `ws://` or `wss://` URL (a relative one resolved against `location`), or
-    /// `None` when it cannot be one.
-    #[wasm_bindgen(js_name = socketUrl)]
-    pub fn socket_url(url: &str) -> Option<String>;
+    /// The constructor's `url` (one URL or an array of them) as an array of `ws://` or `wss://`
+    /// URLs (relative ones resolved against `location`); the error is the message of the
+    /// `InvalidOptions` error for an entry that cannot be one. The URLs stay JS strings: the
+    /// driver only hands them back to `open_socket`.
+    #[wasm_bindgen(js_name = socketUrls, catch)]
+    pub fn socket_urls(url: &JsValue) -> Result<js_sys::Array, JsValue>;
 
     /// `new Socket(url)` with binary frames as `ArrayBuffer`s; throws what the constructor throws.
     #[wasm_bindgen(js_name = openSocket, catch)]
-    pub fn open_socket(socket: &js_sys::Function, url: &str)
-        -> Result<web_sys::WebSocket, JsValue>;
+    pub fn open_socket(
+        socket: &js_sys::Function,
+        url: &JsValue,
+    ) -> Result<web_sys::WebSocket, JsValue>;
 }

@@ -36,7 +36,7 @@ impl SocketHandle {
     /// whose events all go to `on_event`.
     pub fn open(
         class: &js_sys::Function,
-        url: &str,
+        url: &JsValue,
         on_event: impl Fn(SocketEvent) + Clone + 'static,
     ) -> Result<Self, JsValue> {
         let ws = super::glue::open_socket(class, url)?;

@@ -142,8 +142,11 @@ pub fn event(event: Event<JsValue>, to: &mut impl Deliver) {
 pub fn state(state: &ConnectionState) -> JsValue {
     let object = ObjectBuilder::new().set("status", state.name());
     match state {
-        ConnectionState::Idle | ConnectionState::Open => object,
-        ConnectionState::Connecting { attempt } => object.number("attempt", u64::from(*attempt)),
+        ConnectionState::Idle => object,
+        ConnectionState::Open { url } => object.number("url", *url as u64),
+        ConnectionState::Connecting { attempt, url } => object
+            .number("attempt", u64::from(*attempt))
+            .number("url", *url as u64),
         ConnectionState::Reconnecting {
             attempt,
             delay_ms,

@@ -45,6 +45,9 @@ pub struct ClientCore<F, P> {
     link: Link,
     /// Consecutive failed attempts since the last stable connection.
     failures: u32,
+    /// The index in the driver's URL list of the current attempt's URL, or of the next
+    /// attempt's while none is under way: kept while it works, moved on after a failure.
+    url: usize,
     /// Whether a connection was ever open, so later openings count as reconnects.
     was_open: bool,
     /// The session to resume on the next connection.
@@ -84,6 +87,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             state: ConnectionState::Idle,
             link: Link::None,
             failures: 0,
+            url: 0,
             was_open: false,
             session: None,
             token: None,
@@ -99,6 +103,12 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
 
     pub fn state(&self) -> &ConnectionState {
         &self.state
+    }
+
+    /// The index in the driver's URL list of the URL the current attempt or connection uses,
+    /// or the next attempt will.
+    pub fn url(&self) -> usize {
+        self.url
     }
 
     pub fn config(&self) -> &Config {
@@ -144,7 +154,8 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         }
     }
 
-    /// Closes any socket and connects again at once, resetting the backoff.
+    /// Closes any socket and connects again at once, resetting the backoff. It stays on the
+    /// current URL (while reconnecting, the one the retry would have used).
     pub fn reconnect(&mut self, now: u64) {
         self.close_socket(close_code::RECONNECT, "reconnect requested");
         self.failures = 0;
@@ -293,7 +304,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             (Link::None, Ok(token)) => {
                 self.token = Some(token);
                 self.link = Link::Opening;
-                self.out.open_socket();
+                self.out.open_socket(self.url);
             }
             (Link::None, Err(reason)) => {
                 self.out.raise(ClientError::TokenUnavailable {
@@ -583,10 +594,11 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             self.fetch_token();
         } else {
             self.link = Link::Opening;
-            self.out.open_socket();
+            self.out.open_socket(self.url);
         }
         self.set_state(ConnectionState::Connecting {
             attempt: self.failures + 1,
+            url: self.url,
         });
     }
 
@@ -638,7 +650,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             resumed: welcome.resumed,
             lost,
         });
-        self.set_state(ConnectionState::Open);
+        self.set_state(ConnectionState::Open { url: self.url });
         // Rooms first, so messages published right after the reconnect reach joined rooms.
         self.rooms.on_open(&mut self.out, &welcome.session);
         self.docs.on_open(&mut self.out);
@@ -654,11 +666,15 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         }
     }
 
-    /// Schedules the next attempt after a failure, or gives up after `max_attempts`.
+    /// Schedules the next attempt after a failure, or gives up after `max_attempts`. The next
+    /// attempt goes to the next URL of the list: this one failed or dropped (its node may be
+    /// down), and the backoff delay still spaces the attempts, whichever URL they go to.
     fn connection_lost(&mut self, now: u64, code: u16, reason: &str) {
         self.teardown();
         self.drops.record(now);
         self.failures = self.failures.saturating_add(1);
+        // `validate` keeps the count above 0; `max` spares a division by zero all the same.
+        self.url = (self.url + 1) % self.config.url_count.max(1);
         if let Some(max) = self.config.reconnect.max_attempts {
             if self.failures >= max {
                 self.set_state(ConnectionState::Closed {

@@ -24,6 +24,15 @@ pub struct Config {
     pub origin: Option<String>,
     /// Where the token sent in `hello` comes from.
     pub token: TokenSource,
+    /// How many URLs the driver was given, at least 1 (the list itself stays with the driver):
+    /// after a failed attempt or a drop the next attempt goes to the next one, round the list.
+    /// Set by the driver from its URL argument, so it is not an option the app passes.
+    #[serde(skip, default = "one")]
+    pub url_count: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The credential a connection presents in `hello`.
@@ -53,6 +62,7 @@ impl Default for Config {
             user: None,
             origin: None,
             token: TokenSource::None,
+            url_count: 1,
         }
     }
 }
@@ -138,8 +148,13 @@ impl Default for HeartbeatConfig {
 pub enum ConfigError {
     Factor(f64),
     Jitter(f64),
-    DelayOrder { initial: u64, max: u64 },
+    DelayOrder {
+        initial: u64,
+        max: u64,
+    },
     Zero(&'static str),
+    /// The driver was given no URL to connect to.
+    NoUrl,
 }
 
 impl ConfigError {
@@ -155,6 +170,7 @@ impl ConfigError {
                 .num(*initial)
                 .add(")"),
             ConfigError::Zero(name) => Text::new(name).add(" must be greater than 0"),
+            ConfigError::NoUrl => Text::new("the url list is empty"),
         }
         .done()
     }
@@ -193,6 +209,9 @@ impl Config {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::Zero(name));
         }
+        if self.url_count == 0 {
+            return Err(ConfigError::NoUrl);
+        }
         if self.heartbeat.interval_ms > 0 && self.heartbeat.timeout_ms == 0 {
             return Err(ConfigError::Zero("heartbeat.timeoutMs"));
         }
@@ -216,5 +235,10 @@ mod tests {
         let mut c = Config::default();
         c.queue.max_messages = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("queue.maxMessages")));
+        let c = Config {
+            url_count: 0,
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::NoUrl));
     }
 }

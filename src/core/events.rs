@@ -13,10 +13,11 @@ use serde::Serialize;
 pub enum ConnectionState {
     /// Created, `connect` not called yet.
     Idle,
-    /// A socket is opening or the handshake is under way. `attempt` counts from 1.
-    Connecting { attempt: u32 },
-    /// Handshake done: messages flow.
-    Open,
+    /// A socket is opening or the handshake is under way. `attempt` counts from 1; `url` is
+    /// the index of the socket's URL in the client's URL list.
+    Connecting { attempt: u32, url: usize },
+    /// Handshake done: messages flow, on the URL of index `url`.
+    Open { url: usize },
     /// Waiting `delay_ms` before attempt `attempt`; the last socket closed with `code`.
     #[serde(rename_all = "camelCase")]
     Reconnecting {
@@ -36,7 +37,7 @@ impl ConnectionState {
         match self {
             ConnectionState::Idle => "idle",
             ConnectionState::Connecting { .. } => "connecting",
-            ConnectionState::Open => "open",
+            ConnectionState::Open { .. } => "open",
             ConnectionState::Reconnecting { .. } => "reconnecting",
             ConnectionState::Closed { .. } => "closed",
         }

@@ -78,8 +78,9 @@ pub enum UserKind {
 /// What the driver must do, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action<F> {
-    /// Open a new socket to the server.
-    Open,
+    /// Open a new socket to the server at `url`, an index in the driver's URL list
+    /// (`Config::url_count` long).
+    Open { url: usize },
     /// Call the token function and hand its outcome to `handle_token` with this `id`. Before a
     /// connection attempt (the connect timeout covers the wait) and before the token expires.
     FetchToken { id: u64 },
@@ -130,8 +131,8 @@ impl<F: WireSize, P> Sink<F, P> {
         self.actions.push_back(Action::FetchToken { id });
     }
 
-    pub fn open_socket(&mut self) {
-        self.actions.push_back(Action::Open);
+    pub fn open_socket(&mut self, url: usize) {
+        self.actions.push_back(Action::Open { url });
     }
 
     pub fn close_socket(&mut self, code: u16, reason: &str) {

@@ -55,7 +55,11 @@ pub fn options(json: &str) -> js_sys::Object {
 }
 
 pub fn client(json_options: &str) -> Client {
-    Client::new(format!("ws://{SERVER}/ws"), Some(options(json_options))).expect("client")
+    Client::new(
+        format!("ws://{SERVER}/ws").into(),
+        Some(options(json_options)),
+    )
+    .expect("client")
 }
 
 pub fn field(value: &JsValue, key: &str) -> JsValue {

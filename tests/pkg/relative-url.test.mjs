@@ -54,3 +54,45 @@ test('"/ws" resolves against the page (http -> ws), connects and gets its echo',
   assert.equal(result.refused, true);
   assert.deepEqual(errors, []);
 });
+
+test("a url list: each URL is checked and resolved like one; a bad entry or an empty list throws", async () => {
+  const { page, errors } = await openPage(browser, "/basic/");
+  const result = await page.evaluate(async () => {
+    const { load, isResocketError, Client } = await import("/pkg/index.js");
+    await load();
+    const urls = [];
+    class Recording extends WebSocket {
+      constructor(url) {
+        super(url);
+        urls.push(url);
+      }
+    }
+    const refusal = (url) => {
+      try {
+        new Client(url, { autoConnect: false }).free();
+        return "accepted";
+      } catch (error) {
+        return isResocketError(error, "InvalidOptions") ? error.message : String(error);
+      }
+    };
+    const client = new Client(["/ws", `ws://${location.host}/other`], { WebSocket: Recording });
+    const state = client.state;
+    client.free();
+    return {
+      urls,
+      state,
+      empty: refusal([]),
+      badEntry: refusal(["/ws", "ftp://example.com/ws"]),
+      notString: refusal(["/ws", 42]),
+      notList: refusal({ url: "/ws" }),
+    };
+  });
+  const host = new URL(baseUrl).host;
+  assert.deepEqual(result.urls, [`ws://${host}/ws`], "the first URL first");
+  assert.deepEqual(result.state, { status: "connecting", attempt: 1, url: 0 });
+  assert.equal(result.empty, "the url list is empty");
+  assert.match(result.badEntry, /got ftp:\/\/example\.com\/ws$/);
+  assert.match(result.notString, /got 42$/);
+  assert.match(result.notList, /got \[object Object\]$/);
+  assert.deepEqual(errors, []);
+});

@@ -13,7 +13,7 @@ interface Probe {
 }
 
 interface Spec {
-  url: string;
+  url: string | string[];
   options?: ClientOptions;
   strict?: boolean;
   probes: Probe[];

@@ -2,6 +2,8 @@
 // in headless Chromium, the real WASM package, the real test server.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer } from "node:net";
 import { launch, baseUrl, openPage } from "../pkg/browser.mjs";
 
 const wsUrl = `${baseUrl.replace(/^http/, "ws")}/ws`;
@@ -27,6 +29,17 @@ async function control(path, body) {
   });
   assert.ok(response.ok, `control/${path}: ${response.status}`);
   return response.json();
+}
+
+/** A loopback ws:// URL nothing listens on: its port bound by the OS, then released. */
+async function closedUrl() {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address();
+  server.close();
+  await once(server, "close");
+  return `ws://127.0.0.1:${port}/ws`;
 }
 
 export function hookSuite(path) {
@@ -555,6 +568,36 @@ export function hookSuite(path) {
     await until(`v("move.res") !== window.oldConnection && v("move.res").client && window.oldConnection.client === null`);
     await until(`v("move.room").status.status === "joined" && v("move.room").members.length === 1`);
     await unmount("move");
+  });
+
+  test("a url list: the provider fails over to the next URL, and an equal new array keeps the connection", async () => {
+    const urls = [await closedUrl(), wsUrl];
+    const spec = { url: urls, options: FAST, probes: [{ id: "list.res", hook: "resocket" }, { id: "list.conn", hook: "connection" }] };
+    const base = await control("stats");
+    await render("list", spec);
+    await until(`v("list.conn")?.state.status === "open"`, `v("list.conn")?.state`);
+    assert.deepEqual(await read(`v("list.conn").state`), { status: "open", url: 1 });
+    const commits = await read(`h("list.res").commits`);
+    // Each render passes a new array (a fresh copy from Node), as an inline literal would.
+    await render("list", spec);
+    await render("list", spec);
+    await until(`h("list.res").commits >= ${commits + 2}`);
+    assert.ok(await read(`h("list.res").history.every((c) => c === v("list.res"))`), "one connection");
+    assert.deepEqual(await read(`v("list.conn").state`), { status: "open", url: 1 });
+    assert.equal((await control("stats")).accepted - base.accepted, 1, "connected once");
+    await unmount("list");
+    await until(`v("list.res").client === null`);
+  });
+
+  test("an empty url list is thrown to the error boundary", async () => {
+    await render("nourl", { url: [], probes: [{ id: "nourl.conn", hook: "connection" }] });
+    await until(`v("nourl.error")`);
+    const error = await read(`v("nourl.error")`);
+    assert.equal(error.code, "InvalidOptions");
+    assert.match(error.message, /url list is empty/);
+    await unmount("nourl");
+    const expected = (e) => String(e).includes("url list is empty");
+    pageErrors.splice(0, pageErrors.length, ...pageErrors.filter((e) => !expected(e)));
   });
 
   test("useConnection: close() stops the client, reconnect() opens it again", async () => {

@@ -41,6 +41,8 @@ pub struct Harness {
     pub delivered: Vec<String>,
     pub events: Vec<Event<String>>,
     pub opens: usize,
+    /// The URL index of each `Open`, in order.
+    pub open_urls: Vec<usize>,
     pub closes: Vec<(u16, String)>,
     /// Ids of the token fetches asked for and not answered yet.
     pub token_fetches: Vec<u64>,
@@ -55,6 +57,7 @@ impl Harness {
             delivered: Vec::new(),
             events: Vec::new(),
             opens: 0,
+            open_urls: Vec::new(),
             closes: Vec::new(),
             token_fetches: Vec::new(),
         }
@@ -65,9 +68,10 @@ impl Harness {
         while let Some(action) = self.core.poll_action() {
             match action {
                 Action::FetchToken { id } => self.token_fetches.push(id),
-                Action::Open => {
+                Action::Open { url } => {
                     assert!(self.socket.is_none(), "open while a socket is held");
                     self.opens += 1;
+                    self.open_urls.push(url);
                     self.socket = Some(Socket::default());
                 }
                 Action::Close { code, reason } => {
