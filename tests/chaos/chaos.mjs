@@ -20,7 +20,7 @@
 // Run by scripts/chaos.sh (`make chaos`; a short run in `make test`). Environment:
 // CHAOS_SECONDS (default 60), CHAOS_SEED (default random; printed), CHAOS_CLIENTS (3),
 // CHAOS_ENGINE (memory or redis), CHAOS_ADDR (127.0.0.1:9440), CHAOS_ADDR2 (the second node
-// with redis, 127.0.0.1:9443), CHAOS_REDIS (127.0.0.1:9442), CHAOS_BACKEND (127.0.0.1:9441),
+// with redis, 127.0.0.1:9445), CHAOS_REDIS (127.0.0.1:9444), CHAOS_BACKEND (127.0.0.1:9441),
 // CHAOS_STATIC (out/chaos: a directory with the built package under pkg/ and an index.html).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -42,8 +42,8 @@ const settings = {
   clients: positiveNumber("CHAOS_CLIENTS", 3),
   engine: process.env.CHAOS_ENGINE ?? "memory",
   addr: process.env.CHAOS_ADDR ?? "127.0.0.1:9440",
-  addr2: process.env.CHAOS_ADDR2 ?? "127.0.0.1:9443",
-  redis: process.env.CHAOS_REDIS ?? "127.0.0.1:9442",
+  addr2: process.env.CHAOS_ADDR2 ?? "127.0.0.1:9445",
+  redis: process.env.CHAOS_REDIS ?? "127.0.0.1:9444",
   backend: process.env.CHAOS_BACKEND ?? "127.0.0.1:9441",
   staticDir: process.env.CHAOS_STATIC ?? "out/chaos",
 };
