@@ -38,7 +38,13 @@ async fn main() {
     let count = env_number("IDLE_CONNECTIONS", 10_000) as usize;
     let settle = Duration::from_millis(env_number("IDLE_SETTLE_MS", 1000));
     let mut child = Command::new(env!("CARGO_BIN_EXE_resocket-server"))
-        .args(["--addr", "127.0.0.1:0", "--allow-anonymous", "--handshake-timeout-ms", "60000"])
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--allow-anonymous",
+            "--handshake-timeout-ms",
+            "60000",
+        ])
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .spawn()
@@ -50,7 +56,12 @@ async fn main() {
     BufReader::new(stdout)
         .read_line(&mut line)
         .expect("the listening line");
-    let addr = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     tokio::time::sleep(settle).await;
     let before = rss_kib(pid);
 

@@ -478,3 +478,32 @@ async fn a_redis_outage_is_reported_and_recovered_from() {
     server_publish(a.addr, "feed", 1).await;
     assert_eq!(next_of(&mut alice, "msg").await["seq"], 1);
 }
+
+#[tokio::test]
+async fn a_request_running_on_a_node_that_dies_is_answered_unavailable_once() {
+    let redis = RedisServer::start().await;
+    let prefix = fresh_prefix();
+    let (a, b) = (
+        Node::start(&redis, &prefix, 0),
+        Node::start(&redis, &prefix, 0),
+    );
+    let (mut alice, welcome) = handshake_addr(a.addr, Some("alice"), None).await;
+    request(&mut alice, 1, "sleep", json!({"ms": 3000})).await;
+    sync(&mut alice).await;
+    a.kill();
+    // Straight to B, while A still counts as alive: the re-sent request is running there...
+    let (mut alice, again) = handshake_addr(b.addr, Some("alice"), welcome.resume()).await;
+    assert!(again.resumed, "{again:?}");
+    request(&mut alice, 1, "sleep", json!({"ms": 3000})).await;
+    // ...until A's liveness runs out: then B answers it, once.
+    let lost = next_json(&mut alice).await;
+    assert_eq!(
+        (&lost["kind"], &lost["id"]),
+        (&json!("res"), &json!(1)),
+        "{lost}"
+    );
+    assert_eq!(lost["error"]["code"], "unavailable", "{lost}");
+    expect_quiet(&mut alice).await;
+    request(&mut alice, 1, "sleep", json!({"ms": 3000})).await;
+    assert_eq!(next_json(&mut alice).await, lost, "the recorded answer");
+}

@@ -48,6 +48,7 @@ use resocket::doc::Op;
 use resocket::protocol::{close_code, Member, Resume};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use sessions::{Begun, Finished};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -392,7 +393,16 @@ impl Engine for RedisEngine {
     }
 
     async fn begin_request(&self, session: &str, id: u64) -> Result<Seen<Utf8Bytes>, EngineError> {
-        self.inner.begin_request(session, id).await
+        match self.inner.begin_request(session, id).await? {
+            Begun::Seen(seen) => Ok(seen),
+            Begun::RunningOn(node) => {
+                // Its reply will come from that node; should the node die first, the watch
+                // answers it.
+                let watch = Arc::clone(&self.inner).watch_running(session.to_owned(), id, node);
+                tokio::spawn(watch);
+                Ok(Seen::Running)
+            }
+        }
     }
 
     async fn finish_request(
@@ -414,8 +424,12 @@ impl Engine for RedisEngine {
         reply: Utf8Bytes,
     ) -> Result<bool, EngineError> {
         match self.inner.finish_request(session, id, &reply).await? {
-            Some((node, conn)) => self.inner.send_to_conn(&node, conn, reply).await,
-            None => Ok(false),
+            // Not recorded: it was given up (its answer, `unavailable`, went out instead).
+            Finished {
+                recorded: true,
+                holder: Some((node, conn)),
+            } => self.inner.send_to_conn(&node, conn, reply).await,
+            Finished { .. } => Ok(false),
         }
     }
 

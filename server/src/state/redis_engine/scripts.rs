@@ -183,12 +183,14 @@ return {'new'}
 
 /// KEYS: session, requests, finished. ARGV: request id, reply, replies kept.
 /// Records the reply of a running request (whichever node runs it); returns the session's
-/// `{node, conn, attached}`.
+/// `{node, conn, attached, recorded}` (`recorded` '0': it was not running, nothing changed).
 pub static FINISH_REQUEST: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local v = redis.call('HGET', KEYS[2], ARGV[1])
+local recorded = '0'
 if redis.call('EXISTS', KEYS[1]) == 1 and v and string.sub(v, 1, 1) == 'r' then
+  recorded = '1'
   redis.call('HSET', KEYS[2], ARGV[1], 'd' .. ARGV[2])
   redis.call('HINCRBY', KEYS[1], 'running', -1)
   redis.call('RPUSH', KEYS[3], ARGV[1])
@@ -202,7 +204,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 and v and string.sub(v, 1, 1) == 'r' then
   end
 end
 local cur = redis.call('HMGET', KEYS[1], 'node', 'conn', 'attached')
-return {cur[1] or '', cur[2] or '', cur[3] or '0'}
+return {cur[1] or '', cur[2] or '', cur[3] or '0', recorded}
 "#,
     )
 });

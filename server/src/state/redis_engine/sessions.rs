@@ -14,7 +14,23 @@ use crate::state::{ConnId, EngineError};
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::{close_code, ErrorBody, ErrorCode, Resume};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tracing::warn;
+
+/// What `begin_request` found.
+pub(super) enum Begun {
+    Seen(Seen<Utf8Bytes>),
+    /// Running on this other node, which is alive.
+    RunningOn(String),
+}
+
+/// What `finish_request` did.
+pub(super) struct Finished {
+    /// Whether the reply was recorded (the request was still running).
+    pub recorded: bool,
+    /// The node and connection holding the session now, if one does.
+    pub holder: Option<(String, ConnId)>,
+}
 
 /// Why the old connection of a session taken over on another node is closed.
 const TAKEN_OVER: &str = "session resumed elsewhere";
@@ -238,45 +254,82 @@ impl Inner {
         self.renew_presence(memberships).await
     }
 
-    pub(super) async fn begin_request(
+    pub(super) async fn begin_request(&self, session: &str, id: u64) -> Result<Begun, EngineError> {
+        // Twice at most: a request given up on just as it finished is then read as done.
+        for _ in 0..2 {
+            let mut redis = self.redis();
+            let reply = scripts::BEGIN_REQUEST
+                .key(self.keys.session(session))
+                .key(self.keys.session_requests(session))
+                .arg(id)
+                .arg(MAX_RUNNING)
+                .arg(&self.node)
+                .invoke_async(&mut redis)
+                .await
+                .map_err(unavailable)?;
+            let reply = items(reply)?;
+            let seen = match text_at(&reply, 0)?.as_str() {
+                "running" => {
+                    let node = text_at(&reply, 1)?;
+                    if node == self.node {
+                        Seen::Running
+                    } else if self.node_alive(&node).await? {
+                        return Ok(Begun::RunningOn(node));
+                    } else {
+                        match self.give_up(session, id).await? {
+                            Some((lost, _)) => Seen::Done(lost),
+                            None => continue,
+                        }
+                    }
+                }
+                "busy" => Seen::Busy,
+                "done" => Seen::Done(text_at(&reply, 1)?.into()),
+                _ => Seen::New,
+            };
+            return Ok(Begun::Seen(seen));
+        }
+        Err(unavailable("request state changing too fast"))
+    }
+
+    /// Records `unavailable` as the reply of request `id`, still marked running by a node that
+    /// died: whether it took effect is unknown, and it must not run twice. Returns that reply
+    /// and where the session is now, or `None` if the request was not running any more.
+    pub(super) async fn give_up(
         &self,
         session: &str,
         id: u64,
-    ) -> Result<Seen<Utf8Bytes>, EngineError> {
-        let mut redis = self.redis();
-        let reply = scripts::BEGIN_REQUEST
-            .key(self.keys.session(session))
-            .key(self.keys.session_requests(session))
-            .arg(id)
-            .arg(MAX_RUNNING)
-            .arg(&self.node)
-            .invoke_async(&mut redis)
-            .await
-            .map_err(unavailable)?;
-        let reply = items(reply)?;
-        Ok(match text_at(&reply, 0)?.as_str() {
-            "running" => {
-                let node = text_at(&reply, 1)?;
-                if node == self.node || self.node_alive(&node).await? {
-                    Seen::Running
-                } else {
-                    // Its node died while running it: whether it took effect is unknown, and
-                    // it must not run twice. That is its answer, for every later re-send too.
-                    let error = ErrorBody {
-                        code: ErrorCode::Unavailable,
-                        message:
-                            "the server node running this request stopped; its outcome is unknown"
-                                .to_owned(),
-                    };
-                    let lost = Utf8Bytes::from(frames::res(id, Err(error)));
-                    self.finish_request(session, id, &lost).await?;
-                    Seen::Done(lost)
-                }
+    ) -> Result<Option<(Utf8Bytes, Option<(String, ConnId)>)>, EngineError> {
+        let error = ErrorBody {
+            code: ErrorCode::Unavailable,
+            message: "the server node running this request stopped; its outcome is unknown"
+                .to_owned(),
+        };
+        let lost = Utf8Bytes::from(frames::res(id, Err(error)));
+        let finished = self.finish_request(session, id, &lost).await?;
+        Ok(finished.recorded.then_some((lost, finished.holder)))
+    }
+
+    /// Follows request `id`, running on node `node`: if that node dies before it finishes, the
+    /// request is given up (see [`Self::give_up`]) and the session's connection told. Bounded.
+    pub(super) async fn watch_running(self: Arc<Self>, session: String, id: u64, node: String) {
+        const ROUNDS: usize = 40;
+        for _ in 0..ROUNDS {
+            tokio::time::sleep(self.lease / 3).await;
+            match self.node_alive(&node).await {
+                Ok(true) | Err(_) => continue,
+                Ok(false) => {}
             }
-            "busy" => Seen::Busy,
-            "done" => Seen::Done(text_at(&reply, 1)?.into()),
-            _ => Seen::New,
-        })
+            match self.give_up(&session, id).await {
+                Ok(Some((lost, Some((node, conn))))) => {
+                    if let Err(err) = self.send_to_conn(&node, conn, lost).await {
+                        warn!(%err, "could not tell a session its request was lost");
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => warn!(%err, "could not give up a request of a dead node"),
+            }
+            return;
+        }
     }
 
     /// Whether node `node` still renews its liveness key.
@@ -302,14 +355,14 @@ impl Inner {
             .map_err(unavailable)
     }
 
-    /// Records the reply of a running request; returns the node and connection holding the
-    /// session now, if one does.
+    /// Records the reply of a running request; says whether it did, and which node and
+    /// connection hold the session now, if one does.
     pub(super) async fn finish_request(
         &self,
         session: &str,
         id: u64,
         reply: &Utf8Bytes,
-    ) -> Result<Option<(String, ConnId)>, EngineError> {
+    ) -> Result<Finished, EngineError> {
         let mut redis = self.redis();
         let holder = scripts::FINISH_REQUEST
             .key(self.keys.session(session))
@@ -325,9 +378,12 @@ impl Inner {
         let node = text_or_nil(holder.first().unwrap_or(&redis::Value::Nil))?.unwrap_or_default();
         let conn = text_at(&holder, 1)?.parse::<ConnId>().ok();
         let attached = text_at(&holder, 2)? == "1";
-        Ok(match conn {
-            Some(conn) if attached && !node.is_empty() => Some((node, conn)),
-            _ => None,
+        Ok(Finished {
+            recorded: text_at(&holder, 3)? == "1",
+            holder: match conn {
+                Some(conn) if attached && !node.is_empty() => Some((node, conn)),
+                _ => None,
+            },
         })
     }
 }
