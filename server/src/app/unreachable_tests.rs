@@ -159,7 +159,7 @@ async fn http(addr: SocketAddr, request: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_hello_is_closed_with_1001_and_control_calls_get_500() {
+async fn a_hello_is_closed_with_1001_and_control_calls_get_503() {
     let addr = serve_unreachable().await;
     tokio::time::timeout(Duration::from_secs(5), async {
         for _ in 0..2 {
@@ -183,14 +183,14 @@ async fn a_hello_is_closed_with_1001_and_control_calls_get_500() {
             "GET /control/stats HTTP/1.1\r\nHost: x\r\nX-Resocket-Control-Secret: unreachable-control-secret\r\nConnection: close\r\n\r\n",
         )
         .await;
-        assert!(stats.starts_with("HTTP/1.1 500"), "{stats}");
+        assert!(stats.starts_with("HTTP/1.1 503"), "{stats}");
         assert!(stats.ends_with("shared state unavailable: store down\n"), "{stats}");
         let publish = http(
             addr,
             "POST /control/publish?room=r HTTP/1.1\r\nHost: x\r\nX-Resocket-Control-Secret: unreachable-control-secret\r\nContent-Length: 1\r\nConnection: close\r\n\r\n1",
         )
         .await;
-        assert!(publish.starts_with("HTTP/1.1 500"), "{publish}");
+        assert!(publish.starts_with("HTTP/1.1 503"), "{publish}");
     })
     .await
     .expect("answers in time");
