@@ -239,6 +239,7 @@ async function setUpPage({ user, seed, urls, room, doc: docName, method, activit
   // `events` keeps the order in which this page saw things; times are wall-clock milliseconds.
   const log = { events: [], publishes: [], requests: [], ops: [] };
   const client = new Client(urls, { user, seed, reconnect: { initialDelayMs: 50, maxDelayMs: 400 } });
+  client.on("state", (s) => log.events.push({ type: "state", status: s.status, url: s.url, t: now() }));
   client.on("session", (s) => log.events.push({ type: "session", resumed: s.resumed, lost: s.lost, t: now() }));
   const chatRoom = client.join(room, (payload, seq) =>
     log.events.push({ type: "msg", id: payload?.id, seq, t: now() }),
@@ -375,6 +376,8 @@ async function waitInPages(clients, probe, arg, timeoutMs = SETTLE_MS) {
  * incarnation}`. */
 const serverPublishes = [];
 const chaosEvents = { drops: 0, kills: 0, terms: 0 };
+/** What the chaos did when, for the diagnosis of a failed run. */
+const timeline = [];
 
 /** Publishes one message as the server; never throws (the outcome is recorded). */
 async function serverPublish(id) {
@@ -414,14 +417,17 @@ async function runChaos() {
       chaosEvents[signal === "SIGTERM" ? "terms" : "kills"] += 1;
       // One node at a time: with two, the other serves meanwhile.
       const node = Math.floor(rng() * nodeAddrs.length);
+      timeline.push({ t: Date.now(), what: `${signal} node ${node}` });
       await stopServer(node, signal);
       await sleep(100 + Math.floor(rng() * 1200));
       await startServer(node);
+      timeline.push({ t: Date.now(), what: `node ${node} restarted` });
       nextKill = Date.now() + 3000 + rng() * 6000;
     } else if (now >= nextDrop) {
       chaosEvents.drops += 1;
       const outageMs = Math.floor(rng() * 600);
       const node = Math.floor(rng() * nodeAddrs.length);
+      timeline.push({ t: Date.now(), what: `drop node ${node} (${outageMs} ms outage)` });
       await control(`drop?outage_ms=${outageMs}`, { method: "POST" }, node).catch(() => {});
       nextDrop = Date.now() + 800 + rng() * 2500;
     }
@@ -483,6 +489,17 @@ async function main() {
     if (broken.length > 0) {
       console.log(`\nchaos: FAILED (seed ${settings.seed}):`);
       for (const line of broken) console.log(`  - ${line}`);
+      // Around each request or publish that never settled: what the chaos and its client did.
+      for (const { user, requests, publishes, events } of seen) {
+        for (const entry of [...requests, ...publishes].filter((e) => e.settled === 0)) {
+          const near = (t) => Math.abs(t - entry.at) < 3000;
+          console.log(`---- ${user} ${entry.op ?? entry.id} (never settled), made at ${entry.at} ----`);
+          for (const e of timeline.filter((e) => near(e.t))) console.log(`  chaos ${e.t - entry.at} ms: ${e.what}`);
+          for (const e of events.filter((e) => near(e.t) && e.type !== "msg")) {
+            console.log(`  ${user} ${e.t - entry.at} ms: ${JSON.stringify(e)}`);
+          }
+        }
+      }
       console.log("---- last server log lines ----");
       for (const line of serverLog.slice(-30)) console.log(line);
       return 1;
