@@ -299,14 +299,37 @@ impl Inner {
         session: &str,
         id: u64,
     ) -> Result<Option<(Utf8Bytes, Option<(String, ConnId)>)>, EngineError> {
+        let lost = Inner::lost_reply(id);
+        let finished = self.finish_request(session, id, &lost).await?;
+        Ok(finished.recorded.then_some((lost, finished.holder)))
+    }
+
+    /// The `unavailable` answer of request `id`, recorded when its node died.
+    fn lost_reply(id: u64) -> Utf8Bytes {
         let error = ErrorBody {
             code: ErrorCode::Unavailable,
             message: "the server node running this request stopped; its outcome is unknown"
                 .to_owned(),
         };
-        let lost = Utf8Bytes::from(frames::res(id, Err(error)));
-        let finished = self.finish_request(session, id, &lost).await?;
-        Ok(finished.recorded.then_some((lost, finished.holder)))
+        Utf8Bytes::from(frames::res(id, Err(error)))
+    }
+
+    /// Sends the session's connection the recorded answer of request `id` if that is the
+    /// `unavailable` of a given-up request; true if it did.
+    async fn resend_lost(&self, session: &str, id: u64) -> Result<bool, EngineError> {
+        let mut redis = self.redis();
+        let recorded: Option<String> = redis::cmd("HGET")
+            .arg(self.keys.session_requests(session))
+            .arg(id)
+            .query_async(&mut redis)
+            .await
+            .map_err(unavailable)?;
+        let lost = Inner::lost_reply(id);
+        if recorded.as_deref().and_then(|r| r.strip_prefix('d')) == Some(lost.as_str()) {
+            self.send_to_session(session, lost).await
+        } else {
+            Ok(false)
+        }
     }
 
     /// Follows request `id`, running on node `node`: if that node dies before it finishes, the
@@ -319,14 +342,16 @@ impl Inner {
                 Ok(true) | Err(_) => continue,
                 Ok(false) => {}
             }
-            match self.give_up(&session, id).await {
-                Ok(Some((lost, Some((node, conn))))) => {
-                    if let Err(err) = self.send_to_conn(&node, conn, lost).await {
-                        warn!(%err, "could not tell a session its request was lost");
-                    }
-                }
-                Ok(_) => {}
-                Err(err) => warn!(%err, "could not give up a request of a dead node"),
+            let told = match self.give_up(&session, id).await {
+                Ok(Some((lost, Some((node, conn))))) => self.send_to_conn(&node, conn, lost).await,
+                Ok(Some((_, None))) => Ok(false),
+                // Another watch (one per re-send) gave it up first, perhaps while the session
+                // had no connection: this re-send is owed that answer too.
+                Ok(None) => self.resend_lost(&session, id).await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = told {
+                warn!(%err, "could not tell a session its request was lost");
             }
             return;
         }
