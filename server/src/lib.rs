@@ -43,6 +43,7 @@ pub use app::feed::ROOM as PRICES_ROOM;
 pub use app::rpc::{RpcConfigError, IDEMPOTENCY_HEADER, SECRET_HEADER};
 pub use app::WS_PATH;
 pub use error::ServerError;
+pub use protocol::connection::IDLE_REASON;
 
 use resocket::protocol::close_code;
 use std::future::{Future, IntoFuture};

@@ -19,6 +19,9 @@ use std::time::Duration;
 pub const HARD_LIMIT_FACTOR: usize = 4;
 
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(5000);
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_millis(25_000);
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_millis(60_000);
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_millis(10_000);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_millis(1000);
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_millis(30_000);
 pub const DEFAULT_HISTORY: usize = 100;
@@ -100,6 +103,12 @@ pub struct ServerConfig {
     pub max_frame_bytes: usize,
     /// How long a new connection may take to send its `hello`.
     pub handshake_timeout: Duration,
+    /// A WebSocket ping goes to a peer quiet this long (zero: none).
+    pub ping_interval: Duration,
+    /// A peer quiet this long (no frame, no pong) is closed with 4003 (zero: never).
+    pub idle_timeout: Duration,
+    /// Longest a write to a socket may take before the connection is given up on.
+    pub write_timeout: Duration,
     /// How long shutdown waits for clients to answer the 1001 close before dropping them.
     pub shutdown_grace: Duration,
     /// How long a session can be resumed after its last connection ended.
@@ -145,6 +154,9 @@ impl Default for ServerConfig {
             static_dir: None,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             session_ttl: DEFAULT_SESSION_TTL,
             history: DEFAULT_HISTORY,
@@ -208,6 +220,29 @@ struct Cli {
     /// Close with 4002 when no hello arrives within N ms
     #[arg(long, value_name = "N", env = "RESOCKET_HANDSHAKE_TIMEOUT_MS", default_value_t = 5000, value_parser = at_least_one)]
     handshake_timeout_ms: u64,
+
+    /// Ping a peer that sent nothing for N ms (0: never)
+    #[arg(
+        long,
+        value_name = "N",
+        env = "RESOCKET_PING_INTERVAL_MS",
+        default_value_t = 25_000
+    )]
+    ping_interval_ms: u64,
+
+    /// Close (4003) a peer that sent nothing, not even a pong, for N ms (0: never); its session
+    /// then waits for a resume and its presence leaves
+    #[arg(
+        long,
+        value_name = "N",
+        env = "RESOCKET_IDLE_TIMEOUT_MS",
+        default_value_t = 60_000
+    )]
+    idle_timeout_ms: u64,
+
+    /// Give up on a connection whose write (a frame, a burst, a close) takes longer than N ms
+    #[arg(long, value_name = "N", env = "RESOCKET_WRITE_TIMEOUT_MS", default_value_t = 10_000, value_parser = at_least_one)]
+    write_timeout_ms: u64,
 
     /// A session can be resumed for N ms after its connection ended (0: never)
     #[arg(
@@ -364,6 +399,9 @@ where
         static_dir: cli.static_dir,
         max_frame_bytes: cli.max_frame_bytes,
         handshake_timeout: Duration::from_millis(cli.handshake_timeout_ms),
+        ping_interval: Duration::from_millis(cli.ping_interval_ms),
+        idle_timeout: Duration::from_millis(cli.idle_timeout_ms),
+        write_timeout: Duration::from_millis(cli.write_timeout_ms),
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         session_ttl: Duration::from_millis(cli.session_ttl_ms),
         history: cli.history,
@@ -413,6 +451,18 @@ mod tests {
         assert_eq!(config.static_dir, None);
         assert_eq!(config.max_frame_bytes, default.max_frame_bytes);
         assert_eq!(config.handshake_timeout, default.handshake_timeout);
+        assert_eq!(
+            (
+                config.ping_interval,
+                config.idle_timeout,
+                config.write_timeout
+            ),
+            (
+                Duration::from_secs(25),
+                Duration::from_secs(60),
+                Duration::from_secs(10)
+            )
+        );
         assert_eq!(config.hard_frame_limit(), 4 * DEFAULT_MAX_FRAME_BYTES);
         assert_eq!(config.session_ttl, Duration::from_secs(30));
         assert_eq!(config.history, 100);

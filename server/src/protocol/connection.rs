@@ -17,6 +17,7 @@ use futures_util::SinkExt;
 use resocket::protocol::json::{self, RawEnvelope};
 use resocket::protocol::{close_code, ErrorBody, ErrorCode, Hello, Kind, PROTOCOL_VERSION};
 use serde::Deserialize;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -37,6 +38,83 @@ const MAX_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// Longest token lifetime a connection's expiry timer honours.
 const MAX_EXPIRY: Duration = Duration::from_secs(365 * 86_400);
 
+/// Close reason (4003) for a peer that stayed silent past the idle timeout.
+pub const IDLE_REASON: &str = "no frame from the peer within the idle timeout";
+
+/// Runs a write within `limit`; a write that takes longer gives the connection up (a peer
+/// that stopped reading must not hold a task and its buffers forever).
+async fn within(limit: Duration, write: impl Future<Output = Result<(), End>>) -> Result<(), End> {
+    match timeout(limit, write).await {
+        Ok(result) => result,
+        Err(_) => Err(End::Lost(format!(
+            "write timed out after {} ms",
+            limit.as_millis()
+        ))),
+    }
+}
+
+/// What the connection's liveness timer asks for.
+enum Due {
+    /// Send a ping: the peer has been quiet for the ping interval.
+    Ping,
+    /// Close: the peer has been quiet for the idle timeout.
+    Idle,
+}
+
+/// When the last frame arrived from the peer, and when the next ping or the idle close is due.
+struct Liveness {
+    heard: Instant,
+    pinged: Option<Instant>,
+    ping_interval: Option<Duration>,
+    idle_timeout: Option<Duration>,
+}
+
+impl Liveness {
+    fn new(ping_interval: Duration, idle_timeout: Duration) -> Liveness {
+        let positive = |d: Duration| (!d.is_zero()).then_some(d.min(MAX_HANDSHAKE_TIMEOUT));
+        Liveness {
+            heard: Instant::now(),
+            pinged: None,
+            ping_interval: positive(ping_interval),
+            idle_timeout: positive(idle_timeout),
+        }
+    }
+
+    fn heard(&mut self) {
+        self.heard = Instant::now();
+        self.pinged = None;
+    }
+
+    fn pinged(&mut self) {
+        self.pinged = Some(Instant::now());
+    }
+
+    /// Resolves when a ping or the idle close is due; never without either.
+    async fn next(&self) -> Due {
+        let idle = self.idle_timeout.map(|t| self.heard + t);
+        // One ping per quiet spell, `ping_interval` after the last frame heard.
+        let ping = match (self.ping_interval, self.pinged) {
+            (Some(interval), None) => Some(self.heard + interval),
+            _ => None,
+        };
+        match (ping, idle) {
+            (Some(ping), Some(idle)) if ping < idle => {
+                tokio::time::sleep_until(ping).await;
+                Due::Ping
+            }
+            (_, Some(idle)) => {
+                tokio::time::sleep_until(idle).await;
+                Due::Idle
+            }
+            (Some(ping), None) => {
+                tokio::time::sleep_until(ping).await;
+                Due::Ping
+            }
+            (None, None) => std::future::pending().await,
+        }
+    }
+}
+
 /// Close reasons are limited to 123 bytes by RFC 6455.
 const MAX_CLOSE_REASON: usize = 123;
 
@@ -49,6 +127,13 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     pub hard_frame_limit: usize,
     pub handshake_timeout: Duration,
+    /// A WebSocket ping goes out after this long without a frame from the peer (zero: never).
+    pub ping_interval: Duration,
+    /// A peer silent this long (no frame, not even a pong) is closed with 4003 (zero: never).
+    pub idle_timeout: Duration,
+    /// Longest any write (a frame, a burst, a close frame) may take before the connection is
+    /// given up on.
+    pub write_timeout: Duration,
 }
 
 /// How a connection ended, for the log.
@@ -325,6 +410,7 @@ impl<E: Engine> Conn<E> {
     }
 
     async fn frame_loop(&mut self, who: &Actor) -> End {
+        let mut liveness = Liveness::new(self.limits.ping_interval, self.limits.idle_timeout);
         loop {
             // Outbound frames go before the next inbound one, so a client that broadcasts and
             // then sends a msg sees the broadcast's delivery first.
@@ -337,12 +423,27 @@ impl<E: Engine> Conn<E> {
                     info!(conn = self.id, "token expired unrefreshed");
                     return self.close(close_code::TOKEN_EXPIRED, AuthError::Expired.reason()).await;
                 }
+                due = liveness.next() => match due {
+                    Due::Ping => {
+                        let ping = self.socket.send(Message::Ping(Default::default()));
+                        match timeout(self.limits.write_timeout, ping).await {
+                            Ok(Ok(())) => liveness.pinged(),
+                            Ok(Err(err)) => return End::Lost(format!("ping failed: {err}")),
+                            Err(_) => return End::Lost("ping write timed out".into()),
+                        }
+                    }
+                    Due::Idle => {
+                        info!(conn = self.id, "peer silent past the idle timeout");
+                        return self.close(close_code::HEARTBEAT_TIMEOUT, IDLE_REASON).await;
+                    }
+                },
                 Some(frame) = self.outbound.recv() => {
                     if let Err(end) = self.send_burst(frame).await {
                         return end;
                     }
                 }
                 received = self.socket.recv() => {
+                    liveness.heard();
                     let action = match received {
                         None => return End::Lost("ended without a close frame".into()),
                         Some(Err(err)) => return self.receive_failed(err).await,
@@ -485,34 +586,45 @@ impl<E: Engine> Conn<E> {
         }
     }
 
-    /// Writes `frames` in order with one flush.
+    /// Writes `frames` in order with one flush, within the write timeout.
     async fn send_all(&mut self, frames: Vec<Utf8Bytes>) -> Result<(), End> {
         let lost = |err: axum::Error| End::Lost(format!("send failed: {err}"));
-        for frame in frames {
-            self.socket.feed(Message::Text(frame)).await.map_err(lost)?;
-        }
-        self.socket.flush().await.map_err(lost)
+        let socket = &mut self.socket;
+        let write = async {
+            for frame in frames {
+                socket.feed(Message::Text(frame)).await.map_err(lost)?;
+            }
+            socket.flush().await.map_err(lost)
+        };
+        within(self.limits.write_timeout, write).await
     }
 
     /// Writes `first` and whatever else is already queued, then flushes once: a burst of frames
-    /// costs one write to the socket, not one per frame.
+    /// costs one write to the socket, not one per frame. Within the write timeout.
     async fn send_burst(&mut self, first: Utf8Bytes) -> Result<(), End> {
         let lost = |err: axum::Error| End::Lost(format!("send failed: {err}"));
-        self.socket.feed(Message::Text(first)).await.map_err(lost)?;
-        for _ in 1..MAX_BURST {
-            let Ok(frame) = self.outbound.try_recv() else {
-                break;
-            };
-            self.socket.feed(Message::Text(frame)).await.map_err(lost)?;
-        }
-        self.socket.flush().await.map_err(lost)
+        let (socket, outbound) = (&mut self.socket, &mut self.outbound);
+        let write = async {
+            socket.feed(Message::Text(first)).await.map_err(lost)?;
+            for _ in 1..MAX_BURST {
+                let Ok(frame) = outbound.try_recv() else {
+                    break;
+                };
+                socket.feed(Message::Text(frame)).await.map_err(lost)?;
+            }
+            socket.flush().await.map_err(lost)
+        };
+        within(self.limits.write_timeout, write).await
     }
 
     async fn send(&mut self, frame: Utf8Bytes) -> Result<(), End> {
-        self.socket
-            .send(Message::Text(frame))
-            .await
-            .map_err(|err| End::Lost(format!("send failed: {err}")))
+        let write = self.socket.send(Message::Text(frame));
+        within(self.limits.write_timeout, async {
+            write
+                .await
+                .map_err(|err| End::Lost(format!("send failed: {err}")))
+        })
+        .await
     }
 
     /// Starts the close handshake and waits (bounded) for the peer's answer.
@@ -521,7 +633,11 @@ impl<E: Engine> Conn<E> {
             code,
             reason: dispatch::truncate(reason, MAX_CLOSE_REASON).into(),
         };
-        if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
+        let sent = timeout(
+            self.limits.write_timeout,
+            self.socket.send(Message::Close(Some(frame))),
+        );
+        if matches!(sent.await, Ok(Ok(()))) {
             // The library answers nothing more after a close; reading just completes the handshake.
             let _ = timeout(CLOSE_LINGER, async {
                 while let Some(Ok(_)) = self.socket.recv().await {}
