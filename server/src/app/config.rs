@@ -7,6 +7,7 @@ use crate::auth::{
     ApiKey, AuthArgs, AuthPolicy, Namespaces, OriginPolicy, RpcSetup, SharedSecret, TokenSigner,
 };
 use crate::error::ServerError;
+use crate::protocol::admission::ConnectionLimits;
 use crate::state::RedisSettings;
 use clap::Parser;
 use resocket::protocol::DEFAULT_MAX_FRAME_BYTES;
@@ -22,6 +23,12 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(5000);
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_millis(25_000);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_millis(60_000);
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_millis(10_000);
+/// No limit per IP by default: behind a reverse proxy every client has the proxy's address.
+pub const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = ConnectionLimits {
+    total: 100_000,
+    per_ip: 0,
+    per_user: 64,
+};
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_millis(1000);
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_millis(30_000);
 pub const DEFAULT_HISTORY: usize = 100;
@@ -109,6 +116,8 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Longest a write to a socket may take before the connection is given up on.
     pub write_timeout: Duration,
+    /// Most connections in total, per client IP and per user (0: no limit).
+    pub connection_limits: ConnectionLimits,
     /// How long shutdown waits for clients to answer the 1001 close before dropping them.
     pub shutdown_grace: Duration,
     /// How long a session can be resumed after its last connection ended.
@@ -157,6 +166,7 @@ impl Default for ServerConfig {
             ping_interval: DEFAULT_PING_INTERVAL,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            connection_limits: DEFAULT_CONNECTION_LIMITS,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             session_ttl: DEFAULT_SESSION_TTL,
             history: DEFAULT_HISTORY,
@@ -220,6 +230,19 @@ struct Cli {
     /// Close with 4002 when no hello arrives within N ms
     #[arg(long, value_name = "N", env = "RESOCKET_HANDSHAKE_TIMEOUT_MS", default_value_t = 5000, value_parser = at_least_one)]
     handshake_timeout_ms: u64,
+
+    /// Most connections at once; more are refused with 503 before the upgrade (0: no limit)
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_CONNECTIONS", default_value_t = DEFAULT_CONNECTION_LIMITS.total)]
+    max_connections: usize,
+
+    /// Most connections from one client address (503 beyond; 0: no limit). Behind a reverse
+    /// proxy every client has the proxy's address: limit there instead
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_CONNECTIONS_PER_IP", default_value_t = DEFAULT_CONNECTION_LIMITS.per_ip)]
+    max_connections_per_ip: usize,
+
+    /// Most connections of one user (a hello beyond is closed with 1013; 0: no limit)
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_CONNECTIONS_PER_USER", default_value_t = DEFAULT_CONNECTION_LIMITS.per_user)]
+    max_connections_per_user: usize,
 
     /// Ping a peer that sent nothing for N ms (0: never)
     #[arg(
@@ -402,6 +425,11 @@ where
         ping_interval: Duration::from_millis(cli.ping_interval_ms),
         idle_timeout: Duration::from_millis(cli.idle_timeout_ms),
         write_timeout: Duration::from_millis(cli.write_timeout_ms),
+        connection_limits: ConnectionLimits {
+            total: cli.max_connections,
+            per_ip: cli.max_connections_per_ip,
+            per_user: cli.max_connections_per_user,
+        },
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         session_ttl: Duration::from_millis(cli.session_ttl_ms),
         history: cli.history,

@@ -17,6 +17,7 @@ pub mod rpc;
 mod unreachable_tests;
 
 use crate::auth::{SharedSecret, TokenSigner};
+use crate::protocol::admission::Admission;
 use crate::protocol::connection::{self, Limits};
 use crate::protocol::hub::Hub;
 use crate::state::{Engine, MemoryEngine};
@@ -66,6 +67,8 @@ pub struct AppState<E> {
     pub demo: bool,
     /// `--demo` without a JWT key: what `/demo/token` signs with.
     pub dev_tokens: Option<TokenSigner>,
+    /// The connection limits and the connections counted against them.
+    pub admission: Arc<Admission>,
 }
 
 // Not derived: that would ask for `E: Clone`.
@@ -82,6 +85,7 @@ impl<E> Clone for AppState<E> {
             control_secret: self.control_secret.clone(),
             demo: self.demo,
             dev_tokens: self.dev_tokens.clone(),
+            admission: Arc::clone(&self.admission),
         }
     }
 }
@@ -134,6 +138,7 @@ impl<E: Engine> AppState<E> {
             control_secret: config.control_secret.clone(),
             demo: config.demo,
             dev_tokens: config.dev_tokens.clone(),
+            admission: Admission::new(config.connection_limits),
         }
     }
 }
@@ -178,6 +183,13 @@ async fn upgrade<E: Engine>(
         info!(%peer, origin = refused.origin, "upgrade refused: origin not allowed");
         return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
     }
+    let ticket = match app.admission.admit(peer.ip()) {
+        Ok(ticket) => ticket,
+        Err(refused) => {
+            info!(%peer, "upgrade refused: {refused}");
+            return (StatusCode::SERVICE_UNAVAILABLE, format!("{refused}\n")).into_response();
+        }
+    };
     if let Some(left) = app.outage.remaining() {
         app.outage.refuse();
         debug!(%peer, "upgrade refused: simulated outage");
@@ -191,5 +203,5 @@ async fn upgrade<E: Engine>(
         // arrive (the read buffer grows for them), and bursts are flushed explicitly.
         .read_buffer_size(SOCKET_READ_BUFFER)
         .write_buffer_size(SOCKET_WRITE_BUFFER)
-        .on_upgrade(move |socket| connection::run(socket, app, peer))
+        .on_upgrade(move |socket| connection::run(socket, app, peer, ticket))
 }

@@ -4,6 +4,7 @@
 //! frames from elsewhere (broadcasts, room messages, presence, late request replies) arrive
 //! through the queue.
 
+use super::admission::Ticket;
 use super::dispatch::{self, Action};
 use super::error::ProtocolError;
 use super::frames;
@@ -37,6 +38,9 @@ const MAX_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// Longest token lifetime a connection's expiry timer honours.
 const MAX_EXPIRY: Duration = Duration::from_secs(365 * 86_400);
+
+/// Close code for a hello beyond the per-user connection limit (RFC 6455 "Try Again Later").
+pub const TRY_AGAIN_LATER: u16 = 1013;
 
 /// Close reason (4003) for a peer that stayed silent past the idle timeout.
 pub const IDLE_REASON: &str = "no frame from the peer within the idle timeout";
@@ -153,6 +157,8 @@ struct Conn<E> {
     socket: WebSocket,
     app: AppState<E>,
     id: ConnId,
+    /// This connection's places under the connection limits.
+    ticket: Ticket,
     limits: Limits,
     outbound: mpsc::Receiver<Utf8Bytes>,
     control: watch::Receiver<Control>,
@@ -203,7 +209,7 @@ impl<E: Engine> Drop for Attachment<E> {
 }
 
 /// Runs one upgraded socket until it ends.
-pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAddr) {
+pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAddr, ticket: Ticket) {
     let Registration {
         membership,
         outbound,
@@ -221,6 +227,7 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
         socket,
         app,
         id,
+        ticket,
         limits,
         outbound,
         control,
@@ -308,6 +315,17 @@ impl<E: Engine> Conn<E> {
                             }
                         };
                     let user = identity.user.clone();
+                    if let Some(user) = &user {
+                        if let Err(refused) = self.ticket.claim_user(user) {
+                            info!(
+                                conn = self.id,
+                                user = short(user),
+                                "hello refused: {refused}"
+                            );
+                            let reason = refused.to_string();
+                            return Err(self.close(TRY_AGAIN_LATER, &reason).await);
+                        }
+                    }
                     self.identity = identity;
                     let (session, resumed) =
                         match self.attach(&hello, user.as_deref(), attachment).await {

@@ -2,6 +2,7 @@
 //! ([`dispatch`]), the encoders of server frames ([`frames`]), the registry of live connections
 //! ([`hub`]) and the layer's error type ([`ProtocolError`]).
 
+pub mod admission;
 pub(crate) mod connection;
 pub mod dispatch;
 mod error;
