@@ -81,6 +81,8 @@ fn start_node(config: &Path, redis: Option<(&str, &str)>) -> (Guard, SocketAddr)
     let mut command = Command::new(env!("CARGO_BIN_EXE_resocket-server"));
     command
         .args(["--addr", "127.0.0.1:0", "--insecure-trust-client-user"])
+        // One publisher sends back to back, far past a client's publish bucket.
+        .args(["--rate-limits", "off", "--max-connections-per-user", "0"])
         .arg("--config")
         .arg(config)
         .env("RUST_LOG", "error")

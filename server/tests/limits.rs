@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use futures_util::SinkExt;
 use resocket_server::protocol::admission::ConnectionLimits;
 use std::time::Duration;
 
@@ -77,5 +78,81 @@ async fn past_the_per_user_limit_a_hello_is_closed_with_1013() {
     wait_for_stat(addr, "connections", 2).await;
     let (mut again, _) = handshake(&server, Some("alice"), None).await;
     sync(&mut again).await;
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn an_empty_bucket_refuses_rate_limited_and_sustained_abuse_is_closed_with_4429() {
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.rate_limits = "publish=1/3".parse().expect("valid spec");
+    })
+    .await;
+    let (mut honest, _) = handshake(&server, Some("honest"), None).await;
+    let (mut flooder, _) = handshake(&server, Some("flooder"), None).await;
+    for ws in [&mut honest, &mut flooder] {
+        send(ws, r#"{"kind":"join","id":1,"room":"lobby"}"#).await;
+        expect_kind(ws, "joined").await;
+    }
+    expect_kind(&mut honest, "presence").await;
+    for n in 0..5 {
+        let frame =
+            serde_json::json!({"kind": "publish", "id": 10 + n, "room": "lobby", "payload": n});
+        send(&mut flooder, &frame.to_string()).await;
+    }
+    // The burst of 3 goes through; the next two are refused with their ids.
+    let mut acks = Vec::new();
+    let mut refused = Vec::new();
+    while acks.len() + refused.len() < 5 {
+        let frame = next_json(&mut flooder).await;
+        match frame["kind"].as_str() {
+            Some("res") => acks.push(frame["id"].clone()),
+            Some("error") => {
+                assert_eq!(
+                    (&frame["room"], &frame["error"]["code"]),
+                    (
+                        &serde_json::json!("lobby"),
+                        &serde_json::json!("rate_limited")
+                    ),
+                    "{frame}"
+                );
+                refused.push(frame["id"].clone());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        (acks.len(), refused.len()),
+        (3, 2),
+        "acks {acks:?}, refused {refused:?}"
+    );
+    for _ in 0..3 {
+        assert_eq!(expect_kind(&mut honest, "msg").await["room"], "lobby");
+    }
+    // Keeping on sending into the empty bucket closes the connection; the honest client is
+    // served throughout.
+    for n in 0..200 {
+        let frame = serde_json::json!({"kind": "publish", "room": "lobby", "payload": n});
+        if flooder
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                frame.to_string(),
+            ))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let closed = loop {
+        match next_event(&mut flooder).await {
+            Event::Close(close) => break close,
+            Event::Text(_) => continue,
+            other => panic!("expected the 4429 close, got {other:?}"),
+        }
+    };
+    assert_eq!(closed.map(|(code, _)| code), Some(4429));
+    // (A token may have come back meanwhile: a message or two can precede the pong.)
+    send(&mut honest, r#"{"kind":"ping","id":5}"#).await;
+    while next_json(&mut honest).await["kind"] != "pong" {}
     server.shutdown().await.expect("clean shutdown");
 }

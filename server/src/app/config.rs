@@ -8,6 +8,7 @@ use crate::auth::{
 };
 use crate::error::ServerError;
 use crate::protocol::admission::ConnectionLimits;
+use crate::protocol::rates::RateLimits;
 use crate::state::RedisSettings;
 use clap::Parser;
 use resocket::protocol::DEFAULT_MAX_FRAME_BYTES;
@@ -118,6 +119,8 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// Most connections in total, per client IP and per user (0: no limit).
     pub connection_limits: ConnectionLimits,
+    /// Token buckets per frame class, per connection (a user: twice as much).
+    pub rate_limits: RateLimits,
     /// How long shutdown waits for clients to answer the 1001 close before dropping them.
     pub shutdown_grace: Duration,
     /// How long a session can be resumed after its last connection ended.
@@ -167,6 +170,7 @@ impl Default for ServerConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             connection_limits: DEFAULT_CONNECTION_LIMITS,
+            rate_limits: RateLimits::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             session_ttl: DEFAULT_SESSION_TTL,
             history: DEFAULT_HISTORY,
@@ -243,6 +247,12 @@ struct Cli {
     /// Most connections of one user (a hello beyond is closed with 1013; 0: no limit)
     #[arg(long, value_name = "N", env = "RESOCKET_MAX_CONNECTIONS_PER_USER", default_value_t = DEFAULT_CONNECTION_LIMITS.per_user)]
     max_connections_per_user: usize,
+
+    /// Token buckets per frame class and connection, `class=rate/burst,...` (per second; a
+    /// user gets twice as much over its connections), or `off`. Classes: publish, broadcast,
+    /// presence, request, op, join (join and sync)
+    #[arg(long, value_name = "SPEC", env = "RESOCKET_RATE_LIMITS", default_value_t = RateLimits::default())]
+    rate_limits: RateLimits,
 
     /// Ping a peer that sent nothing for N ms (0: never)
     #[arg(
@@ -425,6 +435,7 @@ where
         ping_interval: Duration::from_millis(cli.ping_interval_ms),
         idle_timeout: Duration::from_millis(cli.idle_timeout_ms),
         write_timeout: Duration::from_millis(cli.write_timeout_ms),
+        rate_limits: cli.rate_limits,
         connection_limits: ConnectionLimits {
             total: cli.max_connections,
             per_ip: cli.max_connections_per_ip,

@@ -20,6 +20,7 @@ use crate::auth::{SharedSecret, TokenSigner};
 use crate::protocol::admission::Admission;
 use crate::protocol::connection::{self, Limits};
 use crate::protocol::hub::Hub;
+use crate::protocol::rates::UserRates;
 use crate::state::{Engine, MemoryEngine};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::WebSocketUpgrade;
@@ -69,6 +70,8 @@ pub struct AppState<E> {
     pub dev_tokens: Option<TokenSigner>,
     /// The connection limits and the connections counted against them.
     pub admission: Arc<Admission>,
+    /// The per-user token buckets (each connection has its own too).
+    pub user_rates: Arc<UserRates>,
 }
 
 // Not derived: that would ask for `E: Clone`.
@@ -86,6 +89,7 @@ impl<E> Clone for AppState<E> {
             demo: self.demo,
             dev_tokens: self.dev_tokens.clone(),
             admission: Arc::clone(&self.admission),
+            user_rates: Arc::clone(&self.user_rates),
         }
     }
 }
@@ -139,6 +143,7 @@ impl<E: Engine> AppState<E> {
             demo: config.demo,
             dev_tokens: config.dev_tokens.clone(),
             admission: Admission::new(config.connection_limits),
+            user_rates: UserRates::new(config.rate_limits),
         }
     }
 }

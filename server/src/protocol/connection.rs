@@ -9,6 +9,7 @@ use super::dispatch::{self, Action};
 use super::error::ProtocolError;
 use super::frames;
 use super::hub::{ConnId, Control, Registration};
+use super::rates::{self, Class, ConnRates, Verdict};
 use crate::app::publishes::publish_once;
 use crate::app::AppState;
 use crate::auth::{AuthError, Denied, Identity};
@@ -38,6 +39,37 @@ const MAX_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// Longest token lifetime a connection's expiry timer honours.
 const MAX_EXPIRY: Duration = Duration::from_secs(365 * 86_400);
+
+/// The bucket a client frame takes a token from, if any.
+fn rate_class(action: &Action) -> Option<Class> {
+    match action {
+        Action::Publish { .. } => Some(Class::Publish),
+        Action::Broadcast(_) => Some(Class::Broadcast),
+        Action::Presence { .. } => Some(Class::Presence),
+        Action::Request { .. } => Some(Class::Request),
+        Action::Op { .. } => Some(Class::Op),
+        Action::Join { .. } | Action::Sync { .. } => Some(Class::Join),
+        _ => None,
+    }
+}
+
+/// The answer to a frame refused for an empty bucket: what the frame's own refusals look like
+/// (an error with its id and room, a failed `res`, or a `reject` for an op).
+fn rate_refusal(action: &Action, class: Class) -> String {
+    let error = ErrorBody {
+        code: ErrorCode::RateLimited,
+        message: format!("too many {} frames; slow down", class.name()),
+    };
+    match action {
+        Action::Request { id, .. } => frames::res(*id, Err(error)),
+        Action::Op { room, op } => frames::reject(room, &op.origin, op.cseq, error),
+        Action::Publish { id, room, .. }
+        | Action::Presence { id, room, .. }
+        | Action::Join { id, room, .. }
+        | Action::Sync { id, room, .. } => frames::error(*id, Some(room), error),
+        _ => frames::error(None, None, error),
+    }
+}
 
 /// Close code for a hello beyond the per-user connection limit (RFC 6455 "Try Again Later").
 pub const TRY_AGAIN_LATER: u16 = 1013;
@@ -159,6 +191,8 @@ struct Conn<E> {
     id: ConnId,
     /// This connection's places under the connection limits.
     ticket: Ticket,
+    /// Its token buckets.
+    rates: ConnRates,
     limits: Limits,
     outbound: mpsc::Receiver<Utf8Bytes>,
     control: watch::Receiver<Control>,
@@ -223,11 +257,13 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
         engine: Arc::clone(&app.engine),
         who: None,
     };
+    let rates = ConnRates::new(Arc::clone(&app.user_rates));
     let mut conn = Conn {
         socket,
         app,
         id,
         ticket,
+        rates,
         limits,
         outbound,
         control,
@@ -483,6 +519,20 @@ impl<E: Engine> Conn<E> {
     }
 
     async fn act(&mut self, action: Action, who: &Actor) -> Result<(), End> {
+        if let Some(class) = rate_class(&action) {
+            match self.rates.check(class, self.identity.user.as_deref()) {
+                Verdict::Pass => {}
+                Verdict::Refuse => return self.send(rate_refusal(&action, class).into()).await,
+                Verdict::Close => {
+                    info!(
+                        conn = self.id,
+                        class = class.name(),
+                        "closed for sustained rate-limit abuse"
+                    );
+                    return Err(self.close(rates::ABUSE_CLOSE, rates::ABUSE_REASON).await);
+                }
+            }
+        }
         let engine = Arc::clone(&self.app.engine);
         let auth = Arc::clone(&self.app.auth);
         let rules = &auth.namespaces;

@@ -8,6 +8,7 @@ pub mod dispatch;
 mod error;
 pub mod frames;
 pub mod hub;
+pub mod rates;
 
 pub use error::ProtocolError;
 #[cfg(test)]
