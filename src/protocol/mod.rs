@@ -547,6 +547,12 @@ pub mod close_code {
     pub const RESUMED_ELSEWHERE: u16 = 4409;
     /// The app's backend disconnected this user (server API). Not retried: that is the intent.
     pub const DISCONNECTED: u16 = 4410;
+    /// The connection kept sending frames the server refused `rate_limited`. The client
+    /// reconnects after its backoff.
+    pub const RATE_LIMITED: u16 = 4429;
+    /// The server refused the connection for now (RFC 6455 "Try Again Later"), e.g. the user
+    /// is at its connection limit. The client reconnects after its backoff.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 
     /// Close codes after which reconnecting cannot help.
     pub fn is_fatal(code: u16) -> bool {

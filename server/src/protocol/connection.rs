@@ -71,9 +71,6 @@ fn rate_refusal(action: &Action, class: Class) -> String {
     }
 }
 
-/// Close code for a hello beyond the per-user connection limit (RFC 6455 "Try Again Later").
-pub const TRY_AGAIN_LATER: u16 = 1013;
-
 /// Close reason (4003) for a peer that stayed silent past the idle timeout.
 pub const IDLE_REASON: &str = "no frame from the peer within the idle timeout";
 
@@ -359,7 +356,7 @@ impl<E: Engine> Conn<E> {
                                 "hello refused: {refused}"
                             );
                             let reason = refused.to_string();
-                            return Err(self.close(TRY_AGAIN_LATER, &reason).await);
+                            return Err(self.close(close_code::TRY_AGAIN_LATER, &reason).await);
                         }
                     }
                     self.identity = identity;

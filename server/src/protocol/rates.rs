@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// The close code for a connection that kept sending into empty buckets.
-pub const ABUSE_CLOSE: u16 = 4429;
+pub const ABUSE_CLOSE: u16 = resocket::protocol::close_code::RATE_LIMITED;
 /// Its close reason.
 pub const ABUSE_REASON: &str = "rate limited: too many frames refused";
 /// Refusals within [`ABUSE_WINDOW`] that close the connection.
