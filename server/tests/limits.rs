@@ -156,3 +156,70 @@ async fn an_empty_bucket_refuses_rate_limited_and_sustained_abuse_is_closed_with
     while next_json(&mut honest).await["kind"] != "pong" {}
     server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn rooms_documents_and_presence_metadata_per_connection_are_bounded() {
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.budgets = resocket_server::protocol::budgets::Budgets {
+            rooms_per_connection: 2,
+            docs_per_connection: 1,
+            meta_bytes: 32,
+        };
+    })
+    .await;
+    let (mut ws, _) = handshake(&server, Some("alice"), None).await;
+    let join = |id: u64, room: &str, meta: serde_json::Value| {
+        serde_json::json!({"kind": "join", "id": id, "room": room, "payload": {"meta": meta}})
+            .to_string()
+    };
+    for (id, room) in [(1, "a"), (2, "b")] {
+        send(&mut ws, &join(id, room, serde_json::json!({"n": 1}))).await;
+        expect_kind(&mut ws, "joined").await;
+    }
+    send(&mut ws, &join(3, "c", serde_json::json!(null))).await;
+    let refused = expect_kind(&mut ws, "error").await;
+    assert_eq!(
+        (&refused["id"], &refused["room"], &refused["error"]["code"]),
+        (
+            &serde_json::json!(3),
+            &serde_json::json!("c"),
+            &serde_json::json!("rate_limited")
+        ),
+        "{refused}"
+    );
+    send(&mut ws, r#"{"kind":"leave","id":4,"room":"a"}"#).await;
+    expect_kind(&mut ws, "left").await;
+    send(&mut ws, &join(5, "c", serde_json::json!(null))).await;
+    expect_kind(&mut ws, "joined").await;
+    // Metadata over 32 bytes, in a presence update or a join.
+    let big = serde_json::json!({"status": "x".repeat(64)});
+    send(
+        &mut ws,
+        &serde_json::json!({"kind": "presence", "id": 6, "room": "b", "payload": {"meta": big}})
+            .to_string(),
+    )
+    .await;
+    let refused = expect_kind(&mut ws, "error").await;
+    assert_eq!(
+        (&refused["id"], &refused["error"]["code"]),
+        (&serde_json::json!(6), &serde_json::json!("too_large")),
+        "{refused}"
+    );
+    // One document at most.
+    for (id, doc) in [(7, "d1"), (8, "d2")] {
+        send(
+            &mut ws,
+            &serde_json::json!({"kind": "sync", "id": id, "room": doc, "payload": {}}).to_string(),
+        )
+        .await;
+    }
+    expect_kind(&mut ws, "snapshot").await;
+    let refused = expect_kind(&mut ws, "error").await;
+    assert_eq!(
+        (&refused["id"], &refused["error"]["code"]),
+        (&serde_json::json!(8), &serde_json::json!("rate_limited")),
+        "{refused}"
+    );
+    server.shutdown().await.expect("clean shutdown");
+}

@@ -8,6 +8,7 @@ use crate::auth::{
 };
 use crate::error::ServerError;
 use crate::protocol::admission::ConnectionLimits;
+use crate::protocol::budgets::Budgets;
 use crate::protocol::rates::RateLimits;
 use crate::state::RedisSettings;
 use clap::Parser;
@@ -121,6 +122,8 @@ pub struct ServerConfig {
     pub connection_limits: ConnectionLimits,
     /// Token buckets per frame class, per connection (a user: twice as much).
     pub rate_limits: RateLimits,
+    /// Rooms, documents and presence metadata per connection.
+    pub budgets: Budgets,
     /// How long shutdown waits for clients to answer the 1001 close before dropping them.
     pub shutdown_grace: Duration,
     /// How long a session can be resumed after its last connection ended.
@@ -171,6 +174,7 @@ impl Default for ServerConfig {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             connection_limits: DEFAULT_CONNECTION_LIMITS,
             rate_limits: RateLimits::default(),
+            budgets: Budgets::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             session_ttl: DEFAULT_SESSION_TTL,
             history: DEFAULT_HISTORY,
@@ -247,6 +251,18 @@ struct Cli {
     /// Most connections of one user (a hello beyond is closed with 1013; 0: no limit)
     #[arg(long, value_name = "N", env = "RESOCKET_MAX_CONNECTIONS_PER_USER", default_value_t = DEFAULT_CONNECTION_LIMITS.per_user)]
     max_connections_per_user: usize,
+
+    /// Rooms one connection may be in (a join beyond is refused rate_limited)
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_ROOMS_PER_CONNECTION", default_value_t = Budgets::default().rooms_per_connection, value_parser = at_least_one_usize)]
+    max_rooms_per_connection: usize,
+
+    /// Documents one connection may sync (a sync beyond is refused rate_limited)
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_DOCS_PER_CONNECTION", default_value_t = Budgets::default().docs_per_connection, value_parser = at_least_one_usize)]
+    max_docs_per_connection: usize,
+
+    /// Largest presence metadata of a member, in bytes of JSON (larger: too_large)
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_PRESENCE_BYTES", default_value_t = Budgets::default().meta_bytes, value_parser = at_least_one_usize)]
+    max_presence_bytes: usize,
 
     /// Token buckets per frame class and connection, `class=rate/burst,...` (per second; a
     /// user gets twice as much over its connections), or `off`. Classes: publish, broadcast,
@@ -436,6 +452,11 @@ where
         idle_timeout: Duration::from_millis(cli.idle_timeout_ms),
         write_timeout: Duration::from_millis(cli.write_timeout_ms),
         rate_limits: cli.rate_limits,
+        budgets: Budgets {
+            rooms_per_connection: cli.max_rooms_per_connection,
+            docs_per_connection: cli.max_docs_per_connection,
+            meta_bytes: cli.max_presence_bytes,
+        },
         connection_limits: ConnectionLimits {
             total: cli.max_connections,
             per_ip: cli.max_connections_per_ip,

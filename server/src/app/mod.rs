@@ -136,6 +136,7 @@ impl<E: Engine> AppState<E> {
                 ping_interval: config.ping_interval,
                 idle_timeout: config.idle_timeout,
                 write_timeout: config.write_timeout,
+                budgets: config.budgets,
             },
             auth: Arc::new(config.auth.clone()),
             refused_handshakes: Arc::new(AtomicU64::new(0)),

@@ -5,6 +5,7 @@
 //! through the queue.
 
 use super::admission::Ticket;
+use super::budgets::{Budgets, Held};
 use super::dispatch::{self, Action};
 use super::error::ProtocolError;
 use super::frames;
@@ -167,6 +168,8 @@ pub struct Limits {
     /// Longest any write (a frame, a burst, a close frame) may take before the connection is
     /// given up on.
     pub write_timeout: Duration,
+    /// Rooms, documents and presence metadata per connection.
+    pub budgets: Budgets,
 }
 
 /// How a connection ended, for the log.
@@ -190,6 +193,8 @@ struct Conn<E> {
     ticket: Ticket,
     /// Its token buckets.
     rates: ConnRates,
+    /// The rooms and documents it holds against its budgets.
+    held: Held,
     limits: Limits,
     outbound: mpsc::Receiver<Utf8Bytes>,
     control: watch::Receiver<Control>,
@@ -261,6 +266,7 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
         id,
         ticket,
         rates,
+        held: Held::default(),
         limits,
         outbound,
         control,
@@ -530,6 +536,9 @@ impl<E: Engine> Conn<E> {
                 }
             }
         }
+        if let Some(refused) = self.held.check(&self.limits.budgets, &action) {
+            return self.send(refused.into()).await;
+        }
         let engine = Arc::clone(&self.app.engine);
         let auth = Arc::clone(&self.app.auth);
         let rules = &auth.namespaces;
@@ -575,12 +584,18 @@ impl<E: Engine> Conn<E> {
             } => match rules.can_join(identity, &room) {
                 Err(denied) => denied_frame(id, Some(&room), denied),
                 Ok(()) => match engine.join(who, id, &room, since, history, meta).await {
-                    Ok(frames) => return self.send_all(frames).await,
+                    Ok(frames) => {
+                        self.held.joined(&room);
+                        return self.send_all(frames).await;
+                    }
                     Err(err) => refused(id, &room, err),
                 },
             },
             Action::Leave { id, room } => match engine.leave(who, &room).await {
-                Ok(_) => Some(frames::left(id, &room).into()),
+                Ok(_) => {
+                    self.held.left(&room);
+                    Some(frames::left(id, &room).into())
+                }
                 Err(err) => refused(id, &room, err),
             },
             Action::Publish { id, room, payload } => match (rules.can_publish(identity, &room), id)
@@ -607,11 +622,15 @@ impl<E: Engine> Conn<E> {
                 // engine takes it out at the moment of the subscription and it is written first.
                 let queued = || std::iter::from_fn(|| outbound.try_recv().ok()).collect();
                 match engine.sync(self.id, id, &room, since, queued).await {
-                    Ok(frames) => return self.send_all(frames).await,
+                    Ok(frames) => {
+                        self.held.synced(&room);
+                        return self.send_all(frames).await;
+                    }
                     Err(err) => refused(id, &room, err),
                 }
             }
             Action::Unsync { room } => {
+                self.held.unsynced(&room);
                 if let Err(err) = engine.unsync(self.id, &room).await {
                     warn!(conn = self.id, room, %err, "unsync failed");
                 }

@@ -3,6 +3,7 @@
 //! ([`hub`]) and the layer's error type ([`ProtocolError`]).
 
 pub mod admission;
+pub mod budgets;
 pub(crate) mod connection;
 pub mod dispatch;
 mod error;
