@@ -12,13 +12,14 @@ log=$(mktemp -t resocket-server.XXXXXX.log)
 # The control endpoints are on (--test-controls) with a secret made for this run, exported to
 # COMMAND as RESOCKET_CONTROL_SECRET (the wasm browser tests read it at compile time).
 export RESOCKET_CONTROL_SECRET=${RESOCKET_CONTROL_SECRET:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
-# SERVER_ARGS adds server options, e.g. "--static out/demo". SERVER_MODE_ARGS replaces the
+# The client suites flood on purpose (10,000 publishes as fast as a page can): rate limits are
+# off here; server/tests/limits.rs tests them. SERVER_ARGS adds server options, e.g. "--static out/demo". SERVER_MODE_ARGS replaces the
 # default mode: the demo methods and the price feed (--demo), with clients identified as the
 # user they claim (--insecure-trust-client-user), under the permissive rules of
 # server/resocket.demo.toml.
 # shellcheck disable=SC2086 # both hold several options
 "$server" --addr "$addr" ${SERVER_MODE_ARGS:---demo --insecure-trust-client-user --config server/resocket.demo.toml} \
-  --test-controls ${SERVER_ARGS:-} >"$log" 2>&1 &
+  --test-controls --rate-limits off ${SERVER_ARGS:-} >"$log" 2>&1 &
 pid=$!
 stop() {
   kill -TERM "$pid" 2>/dev/null || true

@@ -99,11 +99,12 @@ impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
             rates: Some([
-                Rate::new(50, 100),  // publish
+                // Room for 60 Hz cursors and typing in publish and presence.
+                Rate::new(100, 200), // publish
                 Rate::new(5, 10),    // broadcast
-                Rate::new(10, 20),   // presence
-                Rate::new(50, 100),  // request
-                Rate::new(100, 200), // op
+                Rate::new(30, 60),   // presence
+                Rate::new(100, 200), // request
+                Rate::new(200, 400), // op
                 Rate::new(20, 50),   // join
             ]),
         }
