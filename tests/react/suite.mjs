@@ -135,9 +135,14 @@ export function hookSuite(path) {
     await page.evaluate(
       async ([r, n]) => {
         const observer = window.harness.observers[r];
+        // Bounded: if the echoes stop coming (a refused publish, a dead server), fail, not hang.
+        const deadline = Date.now() + 60_000;
         for (let i = 1; i <= n; i++) {
           observer.room.publish({ n: i });
-          while (i % 100 === 0 && observer.messages.length < i - 300) await new Promise((resolve) => setTimeout(resolve, 1));
+          while (i % 100 === 0 && observer.messages.length < i - 300) {
+            if (Date.now() > deadline) throw new Error(`echoes stopped at ${observer.messages.length} of ${i}`);
+            await new Promise((resolve) => setTimeout(resolve, 1));
+          }
         }
       },
       [room, count],
