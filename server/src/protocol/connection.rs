@@ -573,7 +573,13 @@ impl<E: Engine> Conn<E> {
             Action::Refresh { id, token } => Some(self.refresh(id, &token)),
             Action::Request { id, body } => {
                 let requests = Arc::clone(&self.app.requests);
-                requests.handle(&engine, who, id, body).await
+                let (engine, who) = (Arc::clone(&engine), who.clone());
+                // On a task of its own: once marked running, a request must get its reply
+                // recorded even if this connection is dropped mid-way (a remote engine's calls
+                // really wait), or every re-send would find it running forever.
+                let handled =
+                    tokio::spawn(async move { requests.handle(&engine, &who, id, body).await });
+                handled.await.unwrap_or(None)
             }
             Action::Join {
                 id,
@@ -602,7 +608,14 @@ impl<E: Engine> Conn<E> {
             {
                 (Err(denied), _) => denied_frame(id, Some(&room), denied),
                 // With an id: once per session, acknowledged with its seq.
-                (Ok(()), Some(id)) => publish_once(&*engine, who, id, &room, &payload).await,
+                // On a task of its own, like a request: see above.
+                (Ok(()), Some(id)) => {
+                    let (engine, who, room) = (Arc::clone(&engine), who.clone(), room.clone());
+                    let published = tokio::spawn(async move {
+                        publish_once(&*engine, &who, id, &room, &payload).await
+                    });
+                    published.await.unwrap_or(None)
+                }
                 (Ok(()), None) => match engine.publish(who, &room, &payload).await {
                     Ok(_) => None,
                     Err(err) => refused(None, &room, err),
