@@ -96,12 +96,14 @@ fn every_error_code() -> Vec<ErrorCode> {
         Forbidden,
         Conflict,
         Unauthorized,
+        Unavailable,
         Other,
     ];
     for code in &all {
         match code {
             BadFrame | UnknownKind | TooLarge | Unexpected | NotFound | BadRequest
-            | RateLimited | Internal | Forbidden | Conflict | Unauthorized | Other => {}
+            | RateLimited | Internal | Forbidden | Conflict | Unauthorized | Unavailable
+            | Other => {}
         }
     }
     all

@@ -101,13 +101,21 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 }
 
+/// Sorts once instead of inserting one by one (O(n log n), not O(n²) for unsorted input, such
+/// as a room's members from the server); a repeated key keeps its last value, as `insert` does.
 impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let mut map = VecMap::new();
-        for (k, v) in iter {
-            map.insert(k, v);
-        }
-        map
+        let mut entries: Vec<(K, V)> = iter.into_iter().collect();
+        // Stable, so equal keys stay in arrival order and the swap below keeps the last value.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                core::mem::swap(&mut later.1, &mut kept.1);
+            }
+            same
+        });
+        VecMap { entries }
     }
 }
 
@@ -127,5 +135,25 @@ mod tests {
         assert_eq!(m.remove("a"), Some(1));
         assert_eq!(m.remove("a"), None);
         assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn collecting_sorts_and_keeps_the_last_value_of_a_repeated_key() {
+        let m: VecMap<u32, &str> = [
+            (3, "c"),
+            (1, "a"),
+            (3, "c2"),
+            (2, "b"),
+            (1, "a2"),
+            (3, "c3"),
+        ]
+        .into_iter()
+        .collect();
+        let entries: Vec<(u32, &str)> = m.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(entries, vec![(1, "a2"), (2, "b"), (3, "c3")]);
+        let big: VecMap<u32, u32> = (0..100_000).rev().map(|k| (k, k * 2)).collect();
+        assert_eq!(big.len(), 100_000);
+        assert!(big.keys().zip(big.keys().skip(1)).all(|(a, b)| a < b));
+        assert_eq!(big.get(&77_777), Some(&155_554));
     }
 }
