@@ -254,7 +254,7 @@ fn own_key_plain(object: &JsValue, key: &str) -> bool {
     let object: &js_sys::Object = object.unchecked_ref();
     let plain = js_sys::Object::get_prototype_of(&js_sys::Object::new().into());
     js_sys::Object::is(&js_sys::Object::get_prototype_of(object), &plain)
-        && object.has_own_property(&key.into())
+        && js_sys::Object::has_own(object, &key.into())
 }
 
 #[wasm_bindgen_test]

@@ -214,9 +214,9 @@ fn sequence_numbers_from_the_server_and_storage_never_overflow() {
     let mut client = Client::connected(config());
     client.core.join("r", None);
     client.drive();
-    client.receive_text(&format!(
-        r#"{{"kind":"joined","id":1,"room":"r","seq":0,"payload":{{"recovered":true,"members":[]}}}}"#
-    ));
+    client.receive_text(
+        r#"{"kind":"joined","id":1,"room":"r","seq":0,"payload":{"recovered":true,"members":[]}}"#,
+    );
     client.receive_text(&format!(
         r#"{{"kind":"msg","room":"r","seq":{},"payload":"late"}}"#,
         u64::MAX
