@@ -129,23 +129,18 @@ pub fn apply<V: Json>(doc: &mut Doc<V>, op: &Op<V>) -> Result<u64, Rejection> {
 pub const MAX_MERGE_DEPTH: usize = 128;
 
 /// Whether `patch` nests objects at most [`MAX_MERGE_DEPTH`] levels deep (a non-object is 0).
-/// Iterative, so a hostile value cannot exhaust the stack here either.
+/// Its own recursion stops one level past the limit, however deep the value goes.
 pub fn merge_depth_ok<V: Json>(patch: &V) -> bool {
-    let mut stack: Vec<(V, usize)> = Vec::new();
-    if patch.is_object() {
-        stack.push((patch.clone(), 1));
-    }
-    while let Some((value, depth)) = stack.pop() {
-        if depth > MAX_MERGE_DEPTH {
-            return false;
-        }
-        for (_, child) in value.entries() {
-            if child.is_object() {
-                stack.push((child, depth + 1));
-            }
-        }
-    }
-    true
+    depth_within(patch, MAX_MERGE_DEPTH)
+}
+
+fn depth_within<V: Json>(value: &V, levels: usize) -> bool {
+    !value.is_object()
+        || (levels > 0
+            && value
+                .entries()
+                .iter()
+                .all(|(_, child)| depth_within(child, levels - 1)))
 }
 
 /// RFC 7386 JSON merge patch. Builds new objects rather than changing `target`, so values that
