@@ -356,3 +356,36 @@ async fn a_token_promise_settling_after_free_does_not_reach_the_freed_client() {
     TimeoutFuture::new(50).await;
     assert_eq!(calls(&state), 1.0);
 }
+
+#[wasm_bindgen_test]
+async fn a_frame_over_max_inbound_bytes_is_dropped_unread_and_the_connection_carries_on() {
+    let client = open_client(r#"{"maxInboundBytes":200}"#).await;
+    let messages = Recorder::new(&client, "message");
+    let errors = Recorder::new(&client, "error");
+    // The server echoes it back as a frame of more than 200 bytes.
+    client.send(JsValue::from("x".repeat(300))).expect("send");
+    wait_for("the error", 5_000, || errors.len() == 1).await;
+    let error = &errors.values()[0];
+    assert_eq!(
+        field(error, "code").as_string().as_deref(),
+        Some("MalformedFrame")
+    );
+    let message = field(error, "message").as_string().unwrap_or_default();
+    assert!(
+        message.contains("exceeds maxInboundBytes (200)"),
+        "{message}"
+    );
+    assert_eq!(
+        field(&client.metrics(), "oversizedFrames").as_f64(),
+        Some(1.0)
+    );
+    client.send(JsValue::from("small")).expect("send");
+    wait_for("the small echo", 5_000, || messages.len() == 1).await;
+    assert_eq!(messages.texts(), vec![r#""small""#.to_owned()]);
+    assert_eq!(status(&client), "open");
+    assert_eq!(
+        field(&client.metrics(), "messagesReceived").as_f64(),
+        Some(1.0)
+    );
+    client.close();
+}

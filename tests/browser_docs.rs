@@ -248,3 +248,109 @@ async fn a_refused_sync_is_the_documents_own_error_and_it_stays_unsynced() {
     assert_eq!(doc.pending(), 1);
     alice.close();
 }
+
+/// Whether `object` has the plain object prototype and `key` as an own property.
+fn own_key_plain(object: &JsValue, key: &str) -> bool {
+    let object: &js_sys::Object = object.unchecked_ref();
+    let plain = js_sys::Object::get_prototype_of(&js_sys::Object::new().into());
+    js_sys::Object::is(&js_sys::Object::get_prototype_of(object), &plain)
+        && js_sys::Object::has_own(object, &key.into())
+}
+
+#[wasm_bindgen_test]
+async fn a_key_named_proto_stays_an_ordinary_key_in_views_merges_and_saved_copies() {
+    let name = unique("proto");
+    let (alice, bob, a, b) = two_clients_on(&name).await;
+    // Another client writes a top-level key "__proto__" and a nested one, then merges into both.
+    a.set("__proto__".into(), json(r#"{"claimedBy":"mallory"}"#), None)
+        .expect("set");
+    a.set(
+        "card".into(),
+        json(r#"{"__proto__":{"claimedBy":"mallory"},"title":"t"}"#),
+        None,
+    )
+    .expect("set");
+    a.merge("card".into(), json(r#"{"__proto__":{"x":1}}"#), None)
+        .expect("merge");
+    settled(&a).await;
+    wait_for("bob has both keys", 5_000, || b.rev() == 3.0).await;
+
+    let truth = server_doc(&name).await;
+    assert_eq!(server_view(&truth), view(&b));
+    assert_eq!(view(&a), view(&b));
+    let keys: Vec<String> = b.keys().iter().filter_map(|k| k.as_string()).collect();
+    assert_eq!(keys, vec!["__proto__", "card"]);
+    assert_eq!(text(&b.get("__proto__")), r#"{"claimedBy":"mallory"}"#);
+    let card = b.get("card");
+    assert_eq!(
+        text(&card),
+        r#"{"__proto__":{"claimedBy":"mallory","x":1},"title":"t"}"#
+    );
+    assert!(
+        own_key_plain(&card, "__proto__"),
+        "merged: own key, plain prototype"
+    );
+    assert!(
+        field(&card, "claimedBy").is_undefined(),
+        "nothing inherited"
+    );
+
+    for doc in [&a, &b] {
+        let object = doc.to_object();
+        assert!(
+            own_key_plain(&object, "__proto__"),
+            "toObject: own key, plain prototype"
+        );
+        assert!(field(&object, "claimedBy").is_undefined());
+        assert_eq!(
+            text(&object),
+            r#"{"__proto__":{"claimedBy":"mallory"},"card":{"__proto__":{"claimedBy":"mallory","x":1},"title":"t"}}"#
+        );
+    }
+    // The plain object prototype itself is untouched.
+    assert!(field(&js_sys::Object::new().into(), "claimedBy").is_undefined());
+
+    // Saved copies keep the keys too: a page restoring it from storage sees the same view.
+    let key = format!("test:{name}");
+    let persist = options(&format!(r#"{{"persist":"{key}"}}"#));
+    let saved = bob
+        .doc(format!("{name}-saved"), Some(persist.clone()))
+        .expect("doc");
+    settled(&saved).await;
+    saved
+        .set("__proto__".into(), json(r#"{"claimedBy":"mallory"}"#), None)
+        .expect("set");
+    settled(&saved).await;
+    drop(saved);
+    let offline = client(r#"{"autoConnect":false}"#);
+    let restored = offline
+        .doc(format!("{name}-saved"), Some(persist))
+        .expect("doc");
+    assert_eq!(restored.rev(), 1.0);
+    let object = restored.to_object();
+    assert!(own_key_plain(&object, "__proto__"), "restored: own key");
+    assert_eq!(text(&object), r#"{"__proto__":{"claimedBy":"mallory"}}"#);
+    offline.close();
+    alice.close();
+    bob.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_local_merge_patch_nested_too_deep_is_refused() {
+    let alice = open_client(FAST).await;
+    let doc = alice.doc(unique("deep"), None).expect("doc");
+    settled(&doc).await;
+    let deep = format!("{}1{}", r#"{"a":"#.repeat(129), "}".repeat(129));
+    let error = doc
+        .merge("k".into(), json(&deep), None)
+        .expect_err("refused");
+    assert_eq!(
+        field(&error, "code").as_string().as_deref(),
+        Some("InvalidOptions")
+    );
+    let fits = format!("{}1{}", r#"{"a":"#.repeat(100), "}".repeat(100));
+    doc.merge("k".into(), json(&fits), None).expect("accepted");
+    settled(&doc).await;
+    assert_eq!(doc.pending(), 0);
+    alice.close();
+}

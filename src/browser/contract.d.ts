@@ -46,6 +46,9 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Largest encoded message send() accepts. Default 1048576. */
   maxMessageBytes?: number;
+  /** Largest frame read from the server, in UTF-8 bytes: a larger one is dropped unparsed,
+   * counted in `oversizedFrames` and reported as a `MalformedFrame` error. Default 4194304. */
+  maxInboundBytes?: number;
   /** Fixes the jitter seed (tests); random by default. */
   seed?: number;
   /** This client's id in shared-document ops until the server assigns one (welcome.origin);
@@ -205,6 +208,8 @@ export interface Metrics {
   errors: number;
   dropped: number;
   duplicates: number;
+  /** Frames over `maxInboundBytes`, dropped without being parsed. */
+  oversizedFrames: number;
   unknownReplies: number;
   pendingRequests: number;
   queueDepth: number;

@@ -3,7 +3,7 @@
 //! still applies each one once after the reload.
 
 use super::codec::JsFrame;
-use super::glue::{load_state, save_state};
+use super::glue::{load_state, save_state, set_key};
 use super::js_values::ObjectBuilder;
 use crate::core::docs::{DocState, PendingOp};
 use crate::protocol::codec::{field, read_op_body, write_op_body, WireValue};
@@ -33,13 +33,14 @@ fn number(object: &JsValue, key: &str) -> Option<u64> {
 }
 
 pub fn save(key: &str, state: &DocState<JsValue, JsFrame>) {
-    let entries = Object::new();
+    let entries: JsValue = Object::new().into();
     for (name, entry) in state.confirmed.entries.iter() {
         let saved = ObjectBuilder::new()
             .set(field::VALUE, entry.value.clone())
             .number(field::REV, entry.rev)
             .build();
-        let _ = Reflect::set(&entries, &name.into(), &saved);
+        // Defined, not assigned: a key `__proto__` stays a key in the saved copy.
+        set_key(&entries, name, &saved);
     }
     let pending = Array::new();
     for op in &state.pending {

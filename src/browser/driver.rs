@@ -14,7 +14,7 @@ use super::to_js::{self, Deliver};
 use crate::core::VecMap;
 use crate::core::{Action, ClientCore, ClientError, Event, Transmit};
 use crate::protocol::close_code;
-use crate::protocol::codec::ServerFrame;
+use crate::protocol::codec::{FrameClass, ServerFrame};
 use alloc::rc::Rc;
 use alloc::{string::String, vec::Vec};
 use core::cell::RefCell;
@@ -176,9 +176,14 @@ impl Driver {
         match event {
             SocketEvent::Open => self.core.handle_socket_open(now),
             SocketEvent::Message(data) => {
-                let read = super::glue::read_frame(&data);
+                let limit = self.core.config().max_inbound_bytes as f64;
+                let read = super::glue::read_frame(&data, limit);
                 let size = (read / 8.0) as usize;
-                let class = (read % 8.0) as i32 - 3;
+                let class = (read % 8.0) as i32 - 4;
+                if class == FrameClass::TooLarge as i32 {
+                    self.core.inbound_too_large(now, size);
+                    return;
+                }
                 match codec::decode(&self.keys, class) {
                     Ok(ServerFrame::Core(frame)) => self.core.handle_inbound(now, frame, size),
                     Ok(ServerFrame::Doc(frame)) => self.core.handle_doc_frame(now, frame),

@@ -72,26 +72,29 @@ export class Emitter {
 // The hot path of the wire codec (the rest is `src/protocol/codec.rs`). Field names and class
 // codes here must equal `protocol::codec::field` and `FrameClass`: a native test checks them.
 const KIND = "kind", ROOM = "room", PAYLOAD = "payload", MSG = "msg";
-const CLASS = { Binary: -3, NotObject: -2, NotJson: -1, Envelope: 0, Message: 1, RoomMessage: 2 };
+const CLASS = { TooLarge: -4, Binary: -3, NotObject: -2, NotJson: -1, Envelope: 0, Message: 1, RoomMessage: 2 };
 
 // The frame `readFrame` parsed last: the follow-up reads of the same message use it.
 let frame;
 
 // Reads one received frame in one call on the hot path: checks it is text, measures it and
-// parses it once. Returns size * 8 + class + 3, where size is in UTF-8 bytes and class is one of
+// parses it once. Returns size * 8 + class + 4, where size is in UTF-8 bytes and class is one of
 // `CLASS`: plain and room messages are told apart here so their few fields are read directly.
-export function readFrame(data) {
+// A frame over `limit` bytes is never parsed (a UTF-16 unit is at least one UTF-8 byte, so a
+// long one is refused without measuring it; its size is then a lower bound).
+export function readFrame(data, limit) {
   frame = undefined;
-  if (typeof data !== "string") return CLASS.Binary + 3;
-  const size = utf8Length(data) * 8;
+  if (typeof data !== "string") return CLASS.Binary + 4;
+  const size = (data.length > limit ? data.length : utf8Length(data)) * 8;
+  if (size > limit * 8) return size + CLASS.TooLarge + 4;
   try {
     frame = JSON.parse(data);
   } catch {
-    return size + CLASS.NotJson + 3;
+    return size + CLASS.NotJson + 4;
   }
-  if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return size + CLASS.NotObject + 3;
-  if (frame[KIND] !== MSG) return size + CLASS.Envelope + 3;
-  return size + 3 + (frame[ROOM] === undefined ? CLASS.Message : CLASS.RoomMessage);
+  if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return size + CLASS.NotObject + 4;
+  if (frame[KIND] !== MSG) return size + CLASS.Envelope + 4;
+  return size + 4 + (frame[ROOM] === undefined ? CLASS.Message : CLASS.RoomMessage);
 }
 
 export const currentFrame = () => frame;
@@ -123,6 +126,15 @@ export function encodeFrame(kind, room, payload) {
   if (payload !== undefined) frame[PAYLOAD] = payload;
   return JSON.stringify(frame);
 }
+
+// Sets `key` as an own enumerable property even when it is "__proto__" (an assignment would
+// replace the prototype instead) or shadows an inherited setter: keys from data go through here.
+export function setKey(object, key, value) {
+  Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+// `object[key]` if it is an own property: an inherited one (`__proto__`, `toString`) is not data.
+export const ownValue = (object, key) => (Object.prototype.hasOwnProperty.call(object, key) ? object[key] : undefined);
 
 // A deep copy of a JSON value, so a document never shares objects the app may change later.
 export function copyJson(value) {

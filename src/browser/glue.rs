@@ -39,9 +39,18 @@ extern "C" {
     #[wasm_bindgen(js_name = utf8Length)]
     pub fn utf8_length(text: &JsValue) -> u32;
 
-    /// See `readFrame` in glue.js: the size and class of a received frame, packed in one number.
+    /// See `readFrame` in glue.js: the size and class of a received frame, packed in one number;
+    /// a frame over `limit` bytes is not parsed.
     #[wasm_bindgen(js_name = readFrame)]
-    pub fn read_frame(data: &JsValue) -> f64;
+    pub fn read_frame(data: &JsValue, limit: f64) -> f64;
+
+    /// Sets own property `key` (even `__proto__`) of `object` with `Object.defineProperty`.
+    #[wasm_bindgen(js_name = setKey)]
+    pub fn set_key(object: &JsValue, key: &str, value: &JsValue);
+
+    /// `object[key]` if `key` is an own property, else `undefined`.
+    #[wasm_bindgen(js_name = ownValue)]
+    pub fn own_value(object: &JsValue, key: &str) -> JsValue;
 
     /// The frame `read_frame` parsed last.
     #[wasm_bindgen(js_name = currentFrame)]

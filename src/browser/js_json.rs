@@ -2,6 +2,7 @@
 //! app's values as they are. `merge_patch` builds new objects, so shared values are never
 //! changed in place.
 
+use super::glue::{own_value, set_key};
 use crate::core::float::is_whole;
 use crate::doc::Json;
 use crate::protocol::codec::{WireValue, MAX_SAFE_INTEGER};
@@ -39,17 +40,18 @@ impl Json for JsValue {
         entries
     }
 
+    /// Own properties only: an inherited one (`__proto__`, `toString`) is not a member.
     fn get(&self, key: &str) -> Option<Self> {
         if !Json::is_object(self) {
             return None;
         }
-        Reflect::get(self, &key.into())
-            .ok()
-            .filter(|v| !v.is_undefined())
+        Some(own_value(self, key)).filter(|v| !v.is_undefined())
     }
 
+    /// Defines an own property: a key `__proto__` from data must stay a key, where an
+    /// assignment would replace the object's prototype.
     fn insert(&mut self, key: &str, value: Self) {
-        let _ = Reflect::set(self, &key.into(), &value);
+        set_key(self, key, &value);
     }
 
     fn remove(&mut self, key: &str) {

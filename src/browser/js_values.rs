@@ -134,6 +134,7 @@ pub fn options(options: JsValue) -> Result<Options, String> {
             "heartbeat",
             "connectTimeoutMs",
             "maxMessageBytes",
+            "maxInboundBytes",
             "seed",
             "user",
             "origin",
@@ -164,6 +165,7 @@ pub fn options(options: JsValue) -> Result<Options, String> {
     };
     top.set_integer("connectTimeoutMs", &mut config.connect_timeout_ms)?;
     top.set_size("maxMessageBytes", &mut config.max_message_bytes)?;
+    top.set_size("maxInboundBytes", &mut config.max_inbound_bytes)?;
     config.seed = top.integer("seed")?;
     let auto_connect = match top.get("autoConnect") {
         None => true,

@@ -6,12 +6,12 @@
 use super::codec::JsFrame;
 use super::driver::{pump, Driver, SharedDriver};
 use super::event_names::doc_key;
-use super::glue::{copy_json, Emitter};
+use super::glue::{copy_json, set_key, Emitter};
 use super::handle::Handle;
 use super::to_js;
 use crate::core::float::is_whole;
 use crate::core::ClientError;
-use crate::doc::{Change, Op};
+use crate::doc::{merge_depth_ok, Change, Op};
 use crate::protocol::codec::ClientFrame;
 use crate::protocol::OpName;
 use alloc::rc::Weak;
@@ -70,6 +70,12 @@ impl SyncedDoc {
         };
         // A private copy: the app may change its object after handing it over.
         let value = value.map(|v| copy_json(&v)).transpose()?;
+        // Applying a merge patch recurses once per level: a deeper one is refused up front.
+        if name == OpName::Merge && !value.as_ref().is_none_or(merge_depth_ok) {
+            return Err(to_js::invalid_options(
+                "merge patch nested deeper than 128 levels",
+            ));
+        }
         let (cseq, origin) = {
             let mut d = driver.borrow_mut();
             (d.core.allocate_cseq(), d.core.origin().to_owned())
@@ -127,16 +133,17 @@ impl SyncedDoc {
         keys
     }
 
-    /// The view as a plain object `{ key: value }`.
+    /// The view as a plain object `{ key: value }`; every key an own property (`__proto__`
+    /// too, defined rather than assigned, so it never becomes the object's prototype).
     #[wasm_bindgen(js_name = toObject, unchecked_return_type = "Record<string, unknown>")]
     pub fn to_object(&self) -> JsValue {
-        let object = Object::new();
+        let object: JsValue = Object::new().into();
         self.read(|doc| {
             for (key, entry) in doc.view.entries.iter() {
-                let _ = js_sys::Reflect::set(&object, &key.into(), &entry.value);
+                set_key(&object, key, &entry.value);
             }
         });
-        object.into()
+        object
     }
 
     /// Revision of `key` in the view, for compare-and-set (`ifRev`); 0 when absent.

@@ -187,6 +187,7 @@ pub fn metrics(m: &Metrics) -> JsValue {
         .number("errors", m.errors)
         .number("dropped", m.dropped)
         .number("duplicates", m.duplicates)
+        .number("oversizedFrames", m.oversized_frames)
         .number("unknownReplies", m.unknown_replies)
         .number("pendingRequests", m.pending_requests)
         .number("queueDepth", m.queue_depth)

@@ -21,6 +21,7 @@ use super::requests::{DisconnectPolicy, RequestOptions, Requests};
 use super::rng::Rng;
 use super::rooms::{Room, Rooms};
 use super::sink::{Action, Sink, Transmit, UserKind};
+use super::text::Text;
 use super::timers::Timer;
 use crate::doc::{Json, Op};
 use crate::protocol::{
@@ -456,6 +457,26 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             }
             Inbound::Unknown { kind } => out.raise(ClientError::UnknownKind { kind }),
         }
+    }
+
+    /// Checks a received frame's size (UTF-8 bytes) before the driver parses it: true when it
+    /// is over `max_inbound_bytes`, and then it is counted and reported as `MalformedFrame`,
+    /// and the driver drops it unread. The connection carries on.
+    pub fn inbound_too_large(&mut self, _now: u64, size: usize) -> bool {
+        let limit = self.config.max_inbound_bytes;
+        if size <= limit {
+            return false;
+        }
+        self.out.count_oversized();
+        self.out.raise(ClientError::MalformedFrame {
+            reason: Text::new("frame of ")
+                .num(size as u64)
+                .add(" bytes exceeds maxInboundBytes (")
+                .num(limit as u64)
+                .add(")")
+                .done(),
+        });
+        true
     }
 
     /// A frame arrived that the driver could not decode. The connection carries on.

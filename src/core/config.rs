@@ -15,6 +15,9 @@ pub struct Config {
     pub connect_timeout_ms: u64,
     /// Largest message `send` accepts, in bytes of the encoded frame.
     pub max_message_bytes: usize,
+    /// Largest frame the client reads from the server, in UTF-8 bytes: a larger one is dropped
+    /// unparsed, counted (`oversized_frames`) and reported as `MalformedFrame`.
+    pub max_inbound_bytes: usize,
     /// Seed for backoff jitter. Drivers set it from a real entropy source unless the app fixes it.
     pub seed: Option<u64>,
     /// User id announced in `hello` (for user-addressed notifications and presence).
@@ -58,6 +61,7 @@ impl Default for Config {
             heartbeat: HeartbeatConfig::default(),
             connect_timeout_ms: 10_000,
             max_message_bytes: 1024 * 1024,
+            max_inbound_bytes: 4 * 1024 * 1024,
             seed: None,
             user: None,
             origin: None,
@@ -204,6 +208,7 @@ impl Config {
             ("queue.maxMessages", self.queue.max_messages as u64),
             ("queue.maxBytes", self.queue.max_bytes as u64),
             ("maxMessageBytes", self.max_message_bytes as u64),
+            ("maxInboundBytes", self.max_inbound_bytes as u64),
             ("connectTimeoutMs", self.connect_timeout_ms),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {

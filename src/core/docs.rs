@@ -6,8 +6,10 @@
 use super::events::{ClientError, Event};
 use super::queue::WireSize;
 use super::sink::{Sink, Transmit, UserKind};
+use super::text::Text;
 use super::vec_map::VecMap;
-use crate::doc::{apply, Doc, Entry, Json, Op};
+use crate::doc::{apply, merge_depth_ok, Change, Doc, Entry, Json, Op, MAX_MERGE_DEPTH};
+use crate::protocol::codec::MAX_SAFE_INTEGER;
 use crate::protocol::{DocInbound, ErrorBody, ErrorCode};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
@@ -91,18 +93,14 @@ impl<V: Json + PartialEq, F> DocState<V, F> {
     /// Replaces the confirmed state with the server's `(key, value, key revision)` entries at
     /// `rev`; returns the keys whose value in the view changed.
     fn reset_confirmed(&mut self, rev: u64, entries: Vec<(String, V, u64)>) -> Vec<String> {
-        let mut confirmed = Doc::new();
-        confirmed.rev = rev;
-        for (key, value, key_rev) in entries {
-            confirmed.entries.insert(
-                key,
-                Entry {
-                    value,
-                    rev: key_rev,
-                },
-            );
-        }
-        self.confirmed = confirmed;
+        // Collected in one go (sorted once), not inserted key by key: O(n log n).
+        self.confirmed = Doc {
+            rev,
+            entries: entries
+                .into_iter()
+                .map(|(key, value, rev)| (key, Entry { value, rev }))
+                .collect(),
+        };
         self.has_base = true;
         self.rebase()
     }
@@ -184,7 +182,8 @@ impl<V, F> Docs<V, F> {
     /// A fresh op sequence number, for the driver to encode into the op frame.
     pub fn allocate_cseq(&mut self) -> u64 {
         let cseq = self.next_cseq;
-        self.next_cseq += 1;
+        // Saturating: restored ops (storage) can set it anywhere.
+        self.next_cseq = self.next_cseq.saturating_add(1);
         cseq
     }
 
@@ -362,7 +361,7 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
         // Live ops must not reuse a restored op's cseq: moved to this session's origin, the
         // two would be one `(origin, cseq)` to the server.
         for op in &pending {
-            self.next_cseq = self.next_cseq.max(op.cseq + 1);
+            self.next_cseq = self.next_cseq.max(op.cseq.saturating_add(1));
         }
         if let Some(state) = self.docs.get_mut(name) {
             state.pending = pending;
@@ -377,8 +376,13 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
         }
     }
 
-    /// A document frame arrived.
+    /// A document frame arrived. One the client cannot apply safely (see [`unsafe_frame`]) is
+    /// reported as malformed and dropped: the gap it leaves makes the next op resync.
     pub fn on_frame(&mut self, out: &mut Sink<F, V>, frame: DocInbound<V>) {
+        if let Some(reason) = unsafe_frame(&frame) {
+            out.raise(ClientError::MalformedFrame { reason });
+            return;
+        }
         match frame {
             DocInbound::Applied {
                 doc,
@@ -554,6 +558,36 @@ impl<V: Clone + Json + PartialEq, F: Clone + WireSize + OpFrame<V>> Docs<V, F> {
             doc: name.to_owned(),
             rev: state.confirmed.rev,
         });
+    }
+}
+
+/// Why a document frame must not be applied, if so: a revision with no successor the client
+/// can count to exactly (`rev + 1` past 2^53 would not survive a JS number), or a merge patch
+/// nested deeper than [`MAX_MERGE_DEPTH`] (applying it recurses once per level).
+fn unsafe_frame<V: Json>(frame: &DocInbound<V>) -> Option<String> {
+    let too_high = |rev: u64| rev >= MAX_SAFE_INTEGER;
+    let revs_ok = match frame {
+        DocInbound::Applied { rev, .. }
+        | DocInbound::Synced { rev, .. }
+        | DocInbound::Snapshot { rev, .. } => !too_high(*rev),
+        DocInbound::Rejected { .. } => true,
+    };
+    if !revs_ok {
+        return Some("document revision out of range".into());
+    }
+    match frame {
+        DocInbound::Applied {
+            op: Op {
+                change: Change::Merge(patch),
+                ..
+            },
+            ..
+        } if !merge_depth_ok(patch) => Some(
+            Text::new("merge patch nested deeper than ")
+                .num(MAX_MERGE_DEPTH as u64)
+                .done(),
+        ),
+        _ => None,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub dropped: u64,
     /// Room messages discarded because their sequence number was already delivered.
     pub duplicates: u64,
+    /// Frames from the server over `max_inbound_bytes`, dropped without being read.
+    pub oversized_frames: u64,
     /// Replies whose request id was unknown (settled already, or never sent), ignored.
     pub unknown_replies: u64,
     /// Requests not settled yet.

@@ -203,6 +203,10 @@ impl<F: WireSize, P> Sink<F, P> {
         &self.counters
     }
 
+    pub fn count_oversized(&mut self) {
+        self.counters.oversized_frames += 1;
+    }
+
     pub fn count_received(&mut self, wire_size: usize) {
         self.counters.messages_received += 1;
         self.counters.bytes_received += wire_size as u64;

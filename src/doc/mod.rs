@@ -97,7 +97,9 @@ pub fn apply<V: Json>(doc: &mut Doc<V>, op: &Op<V>) -> Result<u64, Rejection> {
             return Err(Rejection::Conflict { expected, actual });
         }
     }
-    let rev = doc.rev + 1;
+    // Saturating: a revision this high never comes from the codec (at most 2^53), and a hostile
+    // one must not panic; the client refuses such revisions before applying (`core::docs`).
+    let rev = doc.rev.saturating_add(1);
     match &op.change {
         Change::Set(value) => {
             doc.entries.insert(
@@ -119,6 +121,26 @@ pub fn apply<V: Json>(doc: &mut Doc<V>, op: &Op<V>) -> Result<u64, Rejection> {
     }
     doc.rev = rev;
     Ok(rev)
+}
+
+/// Deepest object nesting a merge patch may have: [`merge_patch`] recurses once per level, so a
+/// deeper patch is refused before it is applied (see [`merge_depth_ok`]). Servers parsing JSON
+/// with `serde_json` (whose limit is 128 levels for the whole frame) never send a deeper one.
+pub const MAX_MERGE_DEPTH: usize = 128;
+
+/// Whether `patch` nests objects at most [`MAX_MERGE_DEPTH`] levels deep (a non-object is 0).
+/// Its own recursion stops one level past the limit, however deep the value goes.
+pub fn merge_depth_ok<V: Json>(patch: &V) -> bool {
+    depth_within(patch, MAX_MERGE_DEPTH)
+}
+
+fn depth_within<V: Json>(value: &V, levels: usize) -> bool {
+    !value.is_object()
+        || (levels > 0
+            && value
+                .entries()
+                .iter()
+                .all(|(_, child)| depth_within(child, levels - 1)))
 }
 
 /// RFC 7386 JSON merge patch. Builds new objects rather than changing `target`, so values that

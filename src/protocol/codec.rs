@@ -55,6 +55,8 @@ pub mod field {
 /// crosses into Rust. The numbers are shared with glue.js's `CLASS` table (checked natively).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameClass {
+    /// Over the client's `max_inbound_bytes`: dropped without being parsed.
+    TooLarge = -4,
     /// A binary frame: not part of the protocol.
     Binary = -3,
     /// Valid JSON, but not an object.
@@ -70,7 +72,8 @@ pub enum FrameClass {
 }
 
 impl FrameClass {
-    pub const ALL: [FrameClass; 6] = [
+    pub const ALL: [FrameClass; 7] = [
+        FrameClass::TooLarge,
         FrameClass::Binary,
         FrameClass::NotObject,
         FrameClass::NotJson,
@@ -89,6 +92,8 @@ impl FrameClass {
             FrameClass::Binary => Some(DecodeError::Binary),
             FrameClass::NotObject => Some(DecodeError::NotObject),
             FrameClass::NotJson => Some(DecodeError::NotJson),
+            // Reported by the core with its size (`ClientCore::inbound_too_large`), never decoded.
+            FrameClass::TooLarge => Some(DecodeError::NotJson),
             _ => None,
         }
     }
