@@ -109,6 +109,8 @@ struct Inner {
     bus_up: AtomicBool,
     /// Woken after each bus event is delivered.
     bus_progress: tokio::sync::Notify,
+    /// Requests of other nodes being watched (one watch each, however often they are re-sent).
+    watching: Mutex<std::collections::HashSet<(String, u64)>>,
     session_ttl: Duration,
     lease: Duration,
     history: usize,
@@ -178,6 +180,7 @@ impl RedisEngine {
             local: Mutex::new(Local::default()),
             bus_up: AtomicBool::new(false),
             bus_progress: tokio::sync::Notify::new(),
+            watching: Mutex::new(std::collections::HashSet::new()),
             session_ttl,
             lease: settings.lease.max(Duration::from_millis(300)),
             history,
@@ -398,8 +401,16 @@ impl Engine for RedisEngine {
             Begun::RunningOn(node) => {
                 // Its reply will come from that node; should the node die first, the watch
                 // answers it.
-                let watch = Arc::clone(&self.inner).watch_running(session.to_owned(), id, node);
-                tokio::spawn(watch);
+                let key = (session.to_owned(), id);
+                if self.inner.watching.locked().insert(key.clone()) {
+                    let inner = Arc::clone(&self.inner);
+                    tokio::spawn(async move {
+                        Arc::clone(&inner)
+                            .watch_running(key.0.clone(), id, node)
+                            .await;
+                        inner.watching.locked().remove(&key);
+                    });
+                }
                 Ok(Seen::Running)
             }
         }
