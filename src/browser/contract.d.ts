@@ -49,6 +49,11 @@ export interface ClientOptions {
   /** Largest frame read from the server, in UTF-8 bytes: a larger one is dropped unparsed,
    * counted in `oversizedFrames` and reported as a `MalformedFrame` error. Default 4194304. */
   maxInboundBytes?: number;
+  /** Messages and requests go to the socket only while its send buffer (`bufferedAmount`)
+   * holds less than this many bytes; the rest wait in the offline queue (`queue` bounds and
+   * overflow policy apply), so a socket that dies loses at most about this much. Default
+   * 1048576. */
+  maxBufferedBytes?: number;
   /** Fixes the jitter seed (tests); random by default. */
   seed?: number;
   /** This client's id in shared-document ops until the server assigns one (welcome.origin);
@@ -211,6 +216,17 @@ export interface Metrics {
   /** Frames over `maxInboundBytes`, dropped without being parsed. */
   oversizedFrames: number;
   unknownReplies: number;
+  /** Times messages and requests were held back because the socket's send buffer was over
+   * `maxBufferedBytes` (one per pause). */
+  writePauses: number;
+  /** User frames and bytes that sockets still held in their send buffers (`bufferedAmount`)
+   * when they died or the client closed them on a timeout: never confirmed sent. Messages
+   * among them are lost, requests follow their `onDisconnect` policy, document ops are
+   * re-sent. The frames are the newest ones sent that cover the bytes. */
+  unsentFrames: number;
+  unsentBytes: number;
+  /** The open socket's `bufferedAmount` when last read; 0 when not open. */
+  bufferedBytes: number;
   pendingRequests: number;
   queueDepth: number;
   queueBytes: number;

@@ -104,6 +104,21 @@ impl Driver {
     }
 
     pub fn execute_actions(&mut self, driver_rc: &SharedDriver, emitter: &Emitter) {
+        loop {
+            self.execute_polled(driver_rc, emitter);
+            // After sends, and on the drain timer while writes are paused: report the send
+            // buffer, which may release frames held back (executed on the next turn).
+            match &self.socket {
+                Some(socket) if self.core.needs_buffered_amount() => {
+                    let amount = socket.buffered_amount();
+                    self.core.handle_buffered(now_ms(), amount);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn execute_polled(&mut self, driver_rc: &SharedDriver, emitter: &Emitter) {
         while let Some(action) = self.core.poll_action() {
             match action {
                 Action::Open { url } => self.open_socket(url, driver_rc, emitter),
@@ -115,6 +130,10 @@ impl Driver {
                 },
                 Action::Close { code, reason } => {
                     if let Some(socket) = self.socket.take() {
+                        // A close the app asked for still sends what is buffered first.
+                        if code != close_code::NORMAL && code != close_code::RECONNECT {
+                            self.core.handle_unsent_at_close(socket.buffered_amount());
+                        }
                         socket.close(code, &reason);
                     }
                 }
@@ -128,7 +147,7 @@ impl Driver {
             // The socket died before its close event arrived: tell the core now so it takes
             // back this and every later unsent frame instead of losing them.
             self.core.return_unsent(transmit);
-            self.socket = None;
+            self.drop_dead_socket();
             self.core.handle_socket_closed(
                 now_ms(),
                 close_code::ABNORMAL,
@@ -139,9 +158,16 @@ impl Driver {
         if socket.send_text(&codec::encode(&transmit)).is_err() {
             // Give the frame back before reporting the close, so it is queued again, not lost.
             self.core.return_unsent(transmit);
-            self.socket = None;
+            self.drop_dead_socket();
             self.core
                 .handle_socket_closed(now_ms(), close_code::ABNORMAL, "send failed");
+        }
+    }
+
+    /// Forgets a socket that died, counting what its send buffer still held.
+    fn drop_dead_socket(&mut self) {
+        if let Some(socket) = self.socket.take() {
+            self.core.handle_unsent_at_close(socket.buffered_amount());
         }
     }
 
@@ -191,7 +217,7 @@ impl Driver {
                 }
             }
             SocketEvent::Closed { code, reason } => {
-                self.socket = None;
+                self.drop_dead_socket();
                 self.core.handle_socket_closed(now, code, &reason);
             }
         }

@@ -135,6 +135,7 @@ pub fn options(options: JsValue) -> Result<Options, String> {
             "connectTimeoutMs",
             "maxMessageBytes",
             "maxInboundBytes",
+            "maxBufferedBytes",
             "seed",
             "user",
             "origin",
@@ -166,6 +167,7 @@ pub fn options(options: JsValue) -> Result<Options, String> {
     top.set_integer("connectTimeoutMs", &mut config.connect_timeout_ms)?;
     top.set_size("maxMessageBytes", &mut config.max_message_bytes)?;
     top.set_size("maxInboundBytes", &mut config.max_inbound_bytes)?;
+    top.set_size("maxBufferedBytes", &mut config.max_buffered_bytes)?;
     config.seed = top.integer("seed")?;
     let auto_connect = match top.get("autoConnect") {
         None => true,

@@ -67,6 +67,12 @@ impl SocketHandle {
         self.ws.ready_state() == WebSocket::OPEN
     }
 
+    /// Bytes the socket accepted and has not sent yet. The WebSocket API has no drain event,
+    /// so the driver reads this after sending and on a timer while writes are paused.
+    pub fn buffered_amount(&self) -> usize {
+        self.ws.buffered_amount() as usize
+    }
+
     pub fn send_text(&self, text: &js_sys::JsString) -> Result<(), JsValue> {
         self.ws.unchecked_ref::<JsTextSocket>().send(text)
     }

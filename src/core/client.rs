@@ -23,6 +23,7 @@ use super::rooms::{Room, Rooms};
 use super::sink::{Action, Sink, Transmit, UserKind};
 use super::text::Text;
 use super::timers::Timer;
+use super::write_budget::DRAIN_POLL_MS;
 use crate::doc::{Json, Op};
 use crate::protocol::{
     close_code, DocInbound, ErrorCode, Hello, Inbound, Resume, Welcome, PROTOCOL_VERSION,
@@ -133,6 +134,10 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             quality: quality::level(quality_score),
             queue_depth: self.outbox.len() as u64,
             queue_bytes: self.outbox.bytes() as u64,
+            buffered_bytes: match self.link {
+                Link::Open { .. } => self.out.budget.reported() as u64,
+                _ => 0,
+            },
             pending_requests: self.requests.len() as u64,
             rtt_ms: self.heartbeat.last_rtt_ms(),
             smoothed_rtt_ms: self.heartbeat.smoothed_rtt_ms(),
@@ -484,6 +489,37 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.out.raise(ClientError::MalformedFrame { reason });
     }
 
+    /// The driver read the current socket's `bufferedAmount` (bytes it accepted and has not
+    /// sent yet): after sending, and while writes are paused when
+    /// [`needs_buffered_amount`](Self::needs_buffered_amount) says so. Under
+    /// `max_buffered_bytes`, the messages and requests held back go out, oldest first, until
+    /// the budget is spent again.
+    pub fn handle_buffered(&mut self, now: u64, amount: usize) {
+        if !matches!(self.link, Link::Open { .. }) {
+            return;
+        }
+        self.out.budget.on_measured(amount);
+        self.flush_outbox(now);
+    }
+
+    /// Whether the driver should read `bufferedAmount` and call
+    /// [`handle_buffered`](Self::handle_buffered): user frames went out since it last did, or
+    /// writes are paused and the drain timer fired.
+    pub fn needs_buffered_amount(&self) -> bool {
+        matches!(self.link, Link::Open { .. }) && self.out.budget.needs_measure()
+    }
+
+    /// A socket the driver had is gone (it closed, failed, or the core closed it) and its send
+    /// buffer still held `amount` bytes (`bufferedAmount`): counted in the metrics
+    /// (`unsent_frames`, `unsent_bytes`). Call it before reporting the close, or after
+    /// executing [`Action::Close`].
+    pub fn handle_unsent_at_close(&mut self, amount: usize) {
+        let (frames, bytes) = self.out.budget.on_lost(amount);
+        if bytes > 0 {
+            self.out.count_unsent(frames, bytes);
+        }
+    }
+
     /// Time passed: fire whatever deadline is due.
     pub fn handle_timeout(&mut self, now: u64) {
         for timer in self.out.timers.due(now) {
@@ -522,6 +558,8 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                     Beat::Nothing => self.arm_heartbeat(),
                 },
                 Timer::Retry => self.start_attempt(now),
+                // The driver reads the buffer next (`needs_buffered_amount`).
+                Timer::Drain => self.out.budget.set_measure_due(),
                 Timer::Refresh => {
                     if matches!(self.link, Link::Open { .. }) && self.token_fetch.is_none() {
                         self.fetch_token();
@@ -550,16 +588,22 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.out.timers.next()
     }
 
-    /// The way a message or request leaves: to the socket when open, else to the offline queue.
+    /// The way a message or request leaves: to the socket when open and its send buffer has
+    /// room (and nothing older waits), else to the offline queue.
     fn submit(&mut self, frame: F, request: Option<u64>) -> Result<(), ClientError> {
         self.outbox.check_size(&frame)?;
         match (&self.state, self.link) {
             (ConnectionState::Closed { .. }, _) => Err(ClientError::Closed),
-            (_, Link::Open { .. }) => {
+            (_, Link::Open { .. }) if self.outbox.is_empty() && self.has_write_room() => {
                 self.transmit(frame, request);
                 Ok(())
             }
             _ => {
+                if matches!(self.link, Link::Open { .. }) {
+                    // Held back by a full send buffer: the driver reads it after this call,
+                    // and `handle_buffered` flushes or arms the drain timer.
+                    self.out.budget.set_measure_due();
+                }
                 let dropped = self
                     .outbox
                     .queue(&mut self.out, Queued { frame, request })?;
@@ -640,6 +684,8 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
 
     fn on_welcome(&mut self, now: u64, welcome: Welcome) {
         self.link = Link::Open { since: now };
+        // A new socket: its send buffer starts empty (a dead one was counted by now).
+        self.out.budget.reset();
         self.out.timers.clear(Timer::Connect);
         self.out
             .timers
@@ -675,8 +721,25 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         // Rooms first, so messages published right after the reconnect reach joined rooms.
         self.rooms.on_open(&mut self.out, &welcome.session);
         self.docs.on_open(&mut self.out);
-        // Everything queued while offline goes next, in order, before anything newer.
-        for (queued, _) in self.outbox.take_all() {
+        // Everything queued while offline goes next, in order, before anything newer, as far
+        // as the send buffer allows.
+        self.flush_outbox(now);
+    }
+
+    fn has_write_room(&self) -> bool {
+        self.out.budget.estimate() < self.config.max_buffered_bytes
+    }
+
+    /// Hands queued messages and requests to the open socket, oldest first, while its send
+    /// buffer has room; if some must wait, writes pause and the drain timer is armed.
+    fn flush_outbox(&mut self, now: u64) {
+        if !matches!(self.link, Link::Open { .. }) {
+            return;
+        }
+        while self.has_write_room() {
+            let Some(queued) = self.outbox.pop_front() else {
+                break;
+            };
             if queued
                 .request
                 .is_some_and(|id| !self.requests.is_pending(id))
@@ -684,6 +747,15 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 continue; // cancelled or timed out while waiting
             }
             self.transmit(queued.frame, queued.request);
+        }
+        if self.outbox.is_empty() {
+            self.out.timers.clear(Timer::Drain);
+        } else {
+            if !self.out.timers.is_set(Timer::Drain) {
+                // One count per pause, not per frame held back.
+                self.out.count_write_pause();
+            }
+            self.out.timers.set(Timer::Drain, now + DRAIN_POLL_MS);
         }
     }
 
@@ -733,6 +805,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.out.timers.clear(Timer::Connect);
         self.out.timers.clear(Timer::Stable);
         self.out.timers.clear(Timer::Refresh);
+        self.out.timers.clear(Timer::Drain);
         self.token_fetch = None;
         self.refresh_id = None;
         // In-flight retries go first: they were sent before anything still queued.

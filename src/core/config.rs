@@ -18,6 +18,10 @@ pub struct Config {
     /// Largest frame the client reads from the server, in UTF-8 bytes: a larger one is dropped
     /// unparsed, counted (`oversized_frames`) and reported as `MalformedFrame`.
     pub max_inbound_bytes: usize,
+    /// Messages and requests go to the socket only while its send buffer (`bufferedAmount`,
+    /// as the driver reports it) holds less than this many bytes; the rest wait in the offline
+    /// queue, so a socket that dies loses at most about this much.
+    pub max_buffered_bytes: usize,
     /// Seed for backoff jitter. Drivers set it from a real entropy source unless the app fixes it.
     pub seed: Option<u64>,
     /// User id announced in `hello` (for user-addressed notifications and presence).
@@ -62,6 +66,7 @@ impl Default for Config {
             connect_timeout_ms: 10_000,
             max_message_bytes: 1024 * 1024,
             max_inbound_bytes: 4 * 1024 * 1024,
+            max_buffered_bytes: 1024 * 1024,
             seed: None,
             user: None,
             origin: None,
@@ -209,6 +214,7 @@ impl Config {
             ("queue.maxBytes", self.queue.max_bytes as u64),
             ("maxMessageBytes", self.max_message_bytes as u64),
             ("maxInboundBytes", self.max_inbound_bytes as u64),
+            ("maxBufferedBytes", self.max_buffered_bytes as u64),
             ("connectTimeoutMs", self.connect_timeout_ms),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {

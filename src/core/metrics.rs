@@ -25,6 +25,17 @@ pub struct Metrics {
     pub oversized_frames: u64,
     /// Replies whose request id was unknown (settled already, or never sent), ignored.
     pub unknown_replies: u64,
+    /// Times messages and requests were held back in the queue because the socket's send
+    /// buffer (`bufferedAmount`) was over `max_buffered_bytes`.
+    pub write_pauses: u64,
+    /// User frames (messages, requests, doc ops) and bytes that sockets still held in their send
+    /// buffers when they closed or were found dead: never confirmed sent. Messages among them
+    /// are lost; requests follow their disconnect policy; doc ops are re-sent after the next sync.
+    /// The frames are the newest ones handed to the socket that cover its `bufferedAmount`.
+    pub unsent_frames: u64,
+    pub unsent_bytes: u64,
+    /// The current socket's `bufferedAmount` when the driver last read it; 0 when not open.
+    pub buffered_bytes: u64,
     /// Requests not settled yet.
     pub pending_requests: u64,
     /// Messages and bytes waiting in the offline queue.

@@ -98,8 +98,12 @@ impl<F: WireSize> Outbox<F> {
         self.queue.retain(|q| q.request != Some(id));
     }
 
-    /// Everything queued, oldest first, with sizes.
-    pub fn take_all(&mut self) -> Vec<(Queued<F>, usize)> {
-        self.queue.take_all()
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// The oldest frame queued.
+    pub fn pop_front(&mut self) -> Option<Queued<F>> {
+        self.queue.pop_front()
     }
 }

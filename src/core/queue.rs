@@ -113,6 +113,13 @@ impl<F> OutboundQueue<F> {
         }
     }
 
+    /// Removes the oldest frame.
+    pub fn pop_front(&mut self) -> Option<F> {
+        let (frame, size) = self.items.pop_front()?;
+        self.bytes -= size;
+        Some(frame)
+    }
+
     /// Removes every frame, oldest first.
     pub fn take_all(&mut self) -> Vec<(F, usize)> {
         self.bytes = 0;

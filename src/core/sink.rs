@@ -7,6 +7,7 @@ use super::fifo::Fifo;
 use super::metrics::Metrics;
 use super::queue::WireSize;
 use super::timers::Timers;
+use super::write_budget::WriteBudget;
 use crate::protocol::Hello;
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
@@ -95,6 +96,8 @@ pub(crate) struct Sink<F, P> {
     actions: Fifo<Action<F>>,
     events: Fifo<Event<P>>,
     pub timers: Timers,
+    /// What the current socket's send buffer holds: user frames handed out, `bufferedAmount`.
+    pub budget: WriteBudget,
     /// The counters of [`Metrics`]; its gauges are read from the parts when asked for.
     counters: Metrics,
     /// Ids for requests, joins, leaves and syncs: one counter, so an `error` frame's id names
@@ -108,6 +111,7 @@ impl<F: WireSize, P> Sink<F, P> {
             actions: Fifo::new(),
             events: Fifo::new(),
             timers: Timers::new(),
+            budget: WriteBudget::new(),
             counters: Metrics::default(),
             next_id: 1,
         }
@@ -116,13 +120,13 @@ impl<F: WireSize, P> Sink<F, P> {
     /// The one way a frame reaches the socket. Messages are counted here and un-counted by
     /// `take_unsent`, so the counters match what the driver really sent.
     pub fn send(&mut self, transmit: Transmit<F>) {
-        if let Transmit::User {
-            frame,
-            kind: UserKind::Message,
-        } = &transmit
-        {
-            self.counters.messages_sent += 1;
-            self.counters.bytes_sent += frame.wire_size() as u64;
+        if let Transmit::User { frame, kind } = &transmit {
+            let size = frame.wire_size();
+            self.budget.on_queued_for_socket(size);
+            if *kind == UserKind::Message {
+                self.counters.messages_sent += 1;
+                self.counters.bytes_sent += size as u64;
+            }
         }
         self.actions.push_back(Action::Send(transmit));
     }
@@ -167,11 +171,18 @@ impl<F: WireSize, P> Sink<F, P> {
 
     /// A frame the driver polled but could not send goes back ahead of everything.
     pub fn return_unsent(&mut self, transmit: Transmit<F>) {
+        if let Transmit::User { frame, .. } = &transmit {
+            self.budget.on_given_back(frame.wire_size());
+        }
         self.actions.push_front(Action::Send(transmit));
     }
 
     pub fn poll_action(&mut self) -> Option<Action<F>> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if let Some(Action::Send(Transmit::User { frame, .. })) = &action {
+            self.budget.on_taken(frame.wire_size());
+        }
+        action
     }
 
     pub fn poll_event(&mut self) -> Option<Event<P>> {
@@ -222,6 +233,16 @@ impl<F: WireSize, P> Sink<F, P> {
 
     pub fn count_dropped(&mut self, count: usize) {
         self.counters.dropped += count as u64;
+    }
+
+    pub fn count_write_pause(&mut self) {
+        self.counters.write_pauses += 1;
+    }
+
+    /// A socket died holding `frames` user frames and `bytes` bytes in its send buffer.
+    pub fn count_unsent(&mut self, frames: usize, bytes: usize) {
+        self.counters.unsent_frames += frames as u64;
+        self.counters.unsent_bytes += bytes as u64;
     }
 
     pub fn count_reconnect(&mut self) {

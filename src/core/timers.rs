@@ -17,6 +17,8 @@ pub(crate) enum Timer {
     Heartbeat,
     /// Time to fetch a fresh token for the open connection, before its token expires.
     Refresh,
+    /// Writes are paused on a full send buffer: time for the driver to read it again.
+    Drain,
     /// The next connection attempt.
     Retry,
 }
@@ -58,6 +60,10 @@ impl Timers {
         if let Some(index) = self.deadlines.iter().position(|(t, _)| *t == timer) {
             self.deadlines.remove(index);
         }
+    }
+
+    pub fn is_set(&self, timer: Timer) -> bool {
+        self.deadlines.iter().any(|(t, _)| *t == timer)
     }
 
     /// True when `timer` is set and its deadline has come.
