@@ -748,15 +748,13 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             }
             self.transmit(queued.frame, queued.request);
         }
-        if self.outbox.is_empty() {
-            self.out.timers.clear(Timer::Drain);
-        } else {
-            if !self.out.timers.is_set(Timer::Drain) {
-                // One count per pause, not per frame held back.
-                self.out.count_write_pause();
-            }
-            self.out.timers.set(Timer::Drain, now + DRAIN_POLL_MS);
+        let paused = !self.outbox.is_empty();
+        if self.out.budget.set_paused(paused) {
+            // One count per pause, not per frame held back or per poll.
+            self.out.count_write_pause();
         }
+        let drain_at = paused.then_some(now + DRAIN_POLL_MS);
+        self.out.timers.set_or_clear(Timer::Drain, drain_at);
     }
 
     /// Schedules the next attempt after a failure, or gives up after `max_attempts`. The next

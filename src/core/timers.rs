@@ -62,10 +62,6 @@ impl Timers {
         }
     }
 
-    pub fn is_set(&self, timer: Timer) -> bool {
-        self.deadlines.iter().any(|(t, _)| *t == timer)
-    }
-
     /// True when `timer` is set and its deadline has come.
     pub fn is_due(&self, timer: Timer, now: u64) -> bool {
         self.deadlines

@@ -20,6 +20,8 @@ pub(crate) struct WriteBudget {
     unreported: usize,
     /// The drain timer fired: the driver should read `bufferedAmount` again.
     measure_due: bool,
+    /// Frames are held back until the buffer drains.
+    paused: bool,
     /// Sizes of the user frames the driver took for the current socket, oldest first, trimmed
     /// at each report to the newest ones that cover the reported amount (the buffer drains in
     /// order), so it says which frames a socket that dies still held.
@@ -33,9 +35,17 @@ impl WriteBudget {
             reported: 0,
             unreported: 0,
             measure_due: false,
+            paused: false,
             in_buffer: Fifo::new(),
             in_buffer_bytes: 0,
         }
+    }
+
+    /// Records whether frames are held back; true when a pause starts.
+    pub fn set_paused(&mut self, paused: bool) -> bool {
+        let started = paused && !self.paused;
+        self.paused = paused;
+        started
     }
 
     /// What the socket holds, as far as the core knows: the last report plus what went since.
@@ -101,6 +111,7 @@ impl WriteBudget {
         self.reported = 0;
         self.unreported = 0;
         self.measure_due = false;
+        self.paused = false;
         self.in_buffer = Fifo::new();
         self.in_buffer_bytes = 0;
     }
