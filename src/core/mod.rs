@@ -20,7 +20,7 @@ mod sink;
 mod text;
 mod timers;
 mod vec_map;
-pub mod write_budget;
+mod write_budget;
 
 pub use crate::protocol::{DocInbound, Inbound};
 pub use client::refresh_delay_ms;

@@ -10,7 +10,7 @@
 use super::fifo::Fifo;
 
 /// How often the driver re-reads `bufferedAmount` while writes are paused.
-pub const DRAIN_POLL_MS: u64 = 50;
+pub(crate) const DRAIN_POLL_MS: u64 = 50;
 
 #[derive(Debug)]
 pub(crate) struct WriteBudget {
