@@ -195,7 +195,10 @@ fn frames_are_held_back_while_the_buffer_is_full_and_sent_in_order_as_it_drains(
     let metrics = d.core.metrics(d.now);
     assert_eq!(metrics.queue_depth, 40);
     assert_eq!(metrics.write_pauses, 1);
-    assert_eq!(metrics.messages_sent, 10, "held-back messages are not counted sent");
+    assert_eq!(
+        metrics.messages_sent, 10,
+        "held-back messages are not counted sent"
+    );
     assert_eq!(metrics.buffered_bytes, 1_000);
 
     // The network stays stuck: the drain timer keeps polling, nothing more goes out.
@@ -220,7 +223,11 @@ fn frames_are_held_back_while_the_buffer_is_full_and_sent_in_order_as_it_drains(
     assert_eq!(metrics.messages_sent, 50);
     assert_eq!(metrics.write_pauses, 1, "one pause, however many polls");
     d.advance(10_000); // past the stable timer
-    assert_eq!(d.core.poll_timeout(), None, "no drain timer once the queue is empty");
+    assert_eq!(
+        d.core.poll_timeout(),
+        None,
+        "no drain timer once the queue is empty"
+    );
 }
 
 #[test]
@@ -255,7 +262,10 @@ fn a_socket_that_dies_counts_what_it_held_and_the_held_back_frames_go_out_next_t
     assert_eq!(metrics.unsent_frames, 7);
     assert_eq!(metrics.unsent_bytes, 700);
     assert_eq!(metrics.buffered_bytes, 0);
-    assert_eq!(metrics.queue_depth, 20, "what was held back is still queued");
+    assert_eq!(
+        metrics.queue_depth, 20,
+        "what was held back is still queued"
+    );
 
     d.advance(60_000);
     d.open_and_welcome("s-1", true);
@@ -305,7 +315,8 @@ fn the_queue_bounds_apply_to_frames_held_back() {
     let mut d = Driver::connected(c);
     d.network_drains(usize::MAX);
     for n in 0..15 {
-        d.send(message(n)).expect("10 in the buffer, 5 in the queue");
+        d.send(message(n))
+            .expect("10 in the buffer, 5 in the queue");
     }
     assert!(matches!(
         d.send(message(15)),
