@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { launch } from "./browser.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const addr = process.env.RESOCKET_BACKPRESSURE_TEST_SERVER ?? "127.0.0.1:9441";
+const addr = process.env.RESOCKET_BACKPRESSURE_TEST_SERVER ?? "127.0.0.1:9446";
 const [host, port] = addr.split(":");
 const base = `http://${addr}`;
 const controlSecret = randomBytes(24).toString("hex");
