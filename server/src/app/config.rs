@@ -336,7 +336,12 @@ struct Cli {
 
     /// Messages older than N ms leave a room's history, where the --config namespace sets no
     /// history_ttl_secs (0: no time limit)
-    #[arg(long, value_name = "N", env = "RESOCKET_HISTORY_TTL_MS", default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "RESOCKET_HISTORY_TTL_MS",
+        default_value_t = 0
+    )]
     history_ttl_ms: u64,
 
     /// An empty room (and its history) is removed after N ms without activity (0: only when
@@ -653,6 +658,46 @@ mod tests {
         assert_eq!(config.doc_history, 0);
         assert_eq!(run(&["--doc-history", "5"]).doc_history, 5);
         assert_eq!(run(&["--feed-interval-ms=0"]).feed_interval, Duration::ZERO);
+    }
+
+    #[test]
+    fn state_budget_flags() {
+        assert_eq!(run(&[]).state_limits, StateLimits::default());
+        let config = run(&[
+            "--max-rooms=5",
+            "--history-bytes=100",
+            "--history-ttl-ms=2000",
+            "--room-idle-ttl-ms=0",
+            "--max-docs=6",
+            "--max-doc-bytes=200",
+            "--max-doc-keys=7",
+            "--doc-history-bytes=300",
+            "--doc-idle-ttl-ms=4000",
+        ]);
+        assert_eq!(
+            config.state_limits,
+            StateLimits {
+                max_rooms: 5,
+                max_docs: 6,
+                history_bytes: 100,
+                history_ttl: Some(Duration::from_secs(2)),
+                room_idle_ttl: None,
+                doc_bytes: 200,
+                doc_keys: 7,
+                doc_log_bytes: 300,
+                doc_idle_ttl: Some(Duration::from_secs(4)),
+            }
+        );
+        for flag in ["--max-rooms=0", "--max-doc-bytes=0", "--history-bytes=x"] {
+            let args = [INSECURE, flag];
+            assert!(
+                matches!(
+                    parse_args_with_env(args, |_| None),
+                    Err(ServerError::Cli(_))
+                ),
+                "{flag}"
+            );
+        }
     }
 
     #[test]

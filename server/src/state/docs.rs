@@ -25,10 +25,10 @@ use super::origins::{Origins, Seen, MAX_ORIGINS};
 use crate::protocol::{dispatch, frames};
 use axum::extract::ws::Utf8Bytes;
 use resocket::doc::{apply, Doc, Op, Rejection};
-use tokio::time::Instant;
 use resocket::protocol::{ErrorBody, ErrorCode, SnapshotEntry};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
+use tokio::time::Instant;
 
 /// Longest `origin`, in bytes.
 pub const MAX_ORIGIN: usize = 128;
@@ -542,7 +542,11 @@ mod tests {
     fn ops_are_sequenced_broadcast_and_deduplicated() {
         let mut docs = Docs::new(10);
         let (a, b) = (1, 2);
-        let snapshot = texts(&docs.sync(Instant::now(), a, Some(1), "d", None).expect("sync"));
+        let snapshot = texts(
+            &docs
+                .sync(Instant::now(), a, Some(1), "d", None)
+                .expect("sync"),
+        );
         let epoch = docs.docs.get("d").expect("created").epoch.clone();
         assert_eq!(
             snapshot,
@@ -576,7 +580,9 @@ mod tests {
         assert_eq!(to(&repeated, b), [applied]);
         for origin in ["a", SERVER_ORIGIN] {
             let unknown = set(origin, 2, "k", json!(0), None);
-            let refused = docs.op(Instant::now(), b, "b", "d", &unknown).expect("valid");
+            let refused = docs
+                .op(Instant::now(), b, "b", "d", &unknown)
+                .expect("valid");
             assert_eq!(refused.value, OpOutcome::Refused(ErrorCode::Forbidden));
         }
         assert!(docs.unsync(Instant::now(), b, "d"));
@@ -608,7 +614,9 @@ mod tests {
                 if_rev: None,
             },
         };
-        let deleted_op = docs.op(Instant::now(), b, "b", "d", &delete).expect("valid");
+        let deleted_op = docs
+            .op(Instant::now(), b, "b", "d", &delete)
+            .expect("valid");
         assert_eq!(deleted_op.value, OpOutcome::Applied { rev: 2 });
         let deleted = json!({"kind":"op","room":"d","seq":2,"payload":
             {"origin":"b","cseq":2,"key":"k","op":"delete"}});
@@ -619,7 +627,13 @@ mod tests {
         assert!(docs.unsync(Instant::now(), a, "d"));
         assert!(!docs.unsync(Instant::now(), a, "d"));
         let later = docs
-            .op(Instant::now(), b, "b", "d", &set("b", 3, "k", json!(3), None))
+            .op(
+                Instant::now(),
+                b,
+                "b",
+                "d",
+                &set("b", 3, "k", json!(3), None),
+            )
             .expect("valid");
         assert!(to(&later, a).is_empty());
         assert_eq!(to(&later, b).len(), 1);
@@ -633,7 +647,13 @@ mod tests {
         let a = 1;
         for cseq in 1..=5 {
             let applied = docs
-                .op(Instant::now(), a, "a", "d", &set("a", cseq, "k", json!(cseq), None))
+                .op(
+                    Instant::now(),
+                    a,
+                    "a",
+                    "d",
+                    &set("a", cseq, "k", json!(cseq), None),
+                )
                 .expect("valid");
             assert_eq!(to(&applied, a).len(), 1, "the sender gets its own ops");
         }
@@ -645,7 +665,11 @@ mod tests {
                 epoch: Some(epoch.clone()),
             })
         };
-        let frames = texts(&docs.sync(Instant::now(), a, Some(7), "d", at(3)).expect("sync"));
+        let frames = texts(
+            &docs
+                .sync(Instant::now(), a, Some(7), "d", at(3))
+                .expect("sync"),
+        );
         let seqs: Vec<_> = frames
             .iter()
             .map(|f| (f["kind"].clone(), f["seq"].clone()))
@@ -663,7 +687,11 @@ mod tests {
             json!({"kind":"synced","id":7,"room":"d","seq":5,"payload":{"epoch":epoch}})
         );
         assert_eq!(
-            texts(&docs.sync(Instant::now(), a, None, "d", at(5)).expect("sync")),
+            texts(
+                &docs
+                    .sync(Instant::now(), a, None, "d", at(5))
+                    .expect("sync")
+            ),
             [json!({"kind":"synced","room":"d","seq":5,"payload":{"epoch":epoch}})]
         );
         // No since, a gap, ahead of the document, another epoch, no epoch (an old client).
@@ -674,7 +702,11 @@ mod tests {
             })
         };
         for since in [None, at(1), at(6), elsewhere(Some("old")), elsewhere(None)] {
-            let frames = texts(&docs.sync(Instant::now(), a, None, "d", since.clone()).expect("sync"));
+            let frames = texts(
+                &docs
+                    .sync(Instant::now(), a, None, "d", since.clone())
+                    .expect("sync"),
+            );
             assert_eq!(
                 frames,
                 [json!({"kind":"snapshot","room":"d","seq":5,
@@ -687,7 +719,13 @@ mod tests {
         docs.disconnect(Instant::now(), a);
         let b = 2;
         let applied = docs
-            .op(Instant::now(), b, "b", "d", &set("b", 1, "k", json!(0), None))
+            .op(
+                Instant::now(),
+                b,
+                "b",
+                "d",
+                &set("b", 1, "k", json!(0), None),
+            )
             .expect("valid");
         assert!(to(&applied, a).is_empty());
         assert_eq!(to(&applied, b).len(), 1);
@@ -697,10 +735,19 @@ mod tests {
     fn names_and_refusals() {
         let mut docs = Docs::new(3);
         let a = 1;
-        assert_eq!(docs.sync(Instant::now(), a, None, "", None), Err(EngineError::BadDocName));
+        assert_eq!(
+            docs.sync(Instant::now(), a, None, "", None),
+            Err(EngineError::BadDocName)
+        );
         let long = "d".repeat(MAX_NAME + 1);
         assert_eq!(
-            docs.op(Instant::now(), a, "a", &long, &set("a", 1, "k", json!(1), None)),
+            docs.op(
+                Instant::now(),
+                a,
+                "a",
+                &long,
+                &set("a", 1, "k", json!(1), None)
+            ),
             Err(EngineError::BadDocName)
         );
         assert_eq!(EngineError::BadDocName.code(), ErrorCode::BadRequest);
@@ -709,12 +756,24 @@ mod tests {
         // Past the de-duplication window: refused, not applied.
         for cseq in 1..=1100 {
             let applied = docs
-                .op(Instant::now(), a, "a", "d", &set("a", cseq, "k", json!(cseq), None))
+                .op(
+                    Instant::now(),
+                    a,
+                    "a",
+                    "d",
+                    &set("a", cseq, "k", json!(cseq), None),
+                )
                 .expect("valid");
             assert_eq!(to(&applied, a).len(), 1);
         }
         let refused = docs
-            .op(Instant::now(), a, "a", "d", &set("a", 1, "k", json!(0), None))
+            .op(
+                Instant::now(),
+                a,
+                "a",
+                "d",
+                &set("a", 1, "k", json!(0), None),
+            )
             .expect("valid");
         assert_eq!(refused.value, OpOutcome::Refused(ErrorCode::Unexpected));
         let reject = to(&refused, a);
@@ -733,14 +792,21 @@ mod tests {
             },
         );
         for n in 0..100 {
-            docs.sync(Instant::now(), 1, None, &n.to_string(), None).expect("room");
+            docs.sync(Instant::now(), 1, None, &n.to_string(), None)
+                .expect("room");
         }
         assert_eq!(
             docs.sync(Instant::now(), 1, None, "one more", None),
             Err(EngineError::TooManyDocs)
         );
         let refused = docs
-            .op(Instant::now(), 1, "a", "one more", &set("a", 1, "k", json!(0), None))
+            .op(
+                Instant::now(),
+                1,
+                "a",
+                "one more",
+                &set("a", 1, "k", json!(0), None),
+            )
             .expect("valid name");
         assert_eq!(refused.value, OpOutcome::Refused(ErrorCode::RateLimited));
         assert_eq!(
@@ -750,7 +816,8 @@ mod tests {
         // An unused document makes room: the longest-unused first.
         assert!(docs.unsync(Instant::now(), 1, "7"));
         assert!(docs.unsync(Instant::now(), 1, "3"));
-        docs.sync(Instant::now(), 2, None, "one more", None).expect("7 replaced");
+        docs.sync(Instant::now(), 2, None, "one more", None)
+            .expect("7 replaced");
         assert!(docs.state("7").is_none());
         assert!(docs.state("3").is_some());
         assert_eq!(docs.count(), 100);
@@ -768,12 +835,24 @@ mod tests {
         let op = |cseq, key: &str, value: Value| set("a", cseq, key, value, None);
         // "k1" + "\"...\"" : 2 + 42 = 44 bytes.
         let applied = docs
-            .op(Instant::now(), a, "a", "d", &op(1, "k1", json!("x".repeat(40))))
+            .op(
+                Instant::now(),
+                a,
+                "a",
+                "d",
+                &op(1, "k1", json!("x".repeat(40))),
+            )
             .expect("valid");
         assert_eq!(applied.value, OpOutcome::Applied { rev: 1 });
         let before = docs.state("d");
         let refused = docs
-            .op(Instant::now(), a, "a", "d", &op(2, "k2", json!("x".repeat(60))))
+            .op(
+                Instant::now(),
+                a,
+                "a",
+                "d",
+                &op(2, "k2", json!("x".repeat(60))),
+            )
             .expect("valid");
         assert_eq!(refused.value, OpOutcome::Refused(ErrorCode::TooLarge));
         assert_eq!(to(&refused, a)[0]["payload"]["error"]["code"], "too_large");
@@ -796,7 +875,8 @@ mod tests {
         let refused = docs.op(Instant::now(), a, "a", "d", &grow).expect("valid");
         assert_eq!(refused.value, OpOutcome::Refused(ErrorCode::TooLarge));
         // Keys: 3 at most; replacing one is fine, a fourth is not.
-        let _ = docs.op(Instant::now(), a, "a", "d", &op(3, "k3", json!(1)))
+        let _ = docs
+            .op(Instant::now(), a, "a", "d", &op(3, "k3", json!(1)))
             .expect("valid");
         let refused = docs
             .op(Instant::now(), a, "a", "d", &op(4, "k4", json!(1)))
@@ -833,7 +913,14 @@ mod tests {
         };
         let mut docs = Docs::with_limits(1000, limits);
         for cseq in 1..=20 {
-            let _ = docs.op(Instant::now(), 1, "a", "d", &set("a", cseq, "k", json!(cseq), None))
+            let _ = docs
+                .op(
+                    Instant::now(),
+                    1,
+                    "a",
+                    "d",
+                    &set("a", cseq, "k", json!(cseq), None),
+                )
                 .expect("valid");
         }
         let log = &docs.docs.get("d").expect("exists").log;
@@ -852,12 +939,17 @@ mod tests {
         let start = Instant::now();
         let at = |secs| start + std::time::Duration::from_secs(secs);
         docs.sync(at(0), 1, None, "kept", None).expect("sync");
-        let _ = docs.op(at(0), 1, "a", "gone", &set("a", 1, "k", json!(1), None))
+        let _ = docs
+            .op(at(0), 1, "a", "gone", &set("a", 1, "k", json!(1), None))
             .expect("valid");
-        let _ = docs.op(at(50), 1, "a", "gone", &set("a", 2, "k", json!(2), None))
+        let _ = docs
+            .op(at(50), 1, "a", "gone", &set("a", 2, "k", json!(2), None))
             .expect("valid");
         docs.sync(at(109), 2, None, "other", None).expect("sync");
-        assert!(docs.state("gone").is_some(), "an op at 50 restarted its clock");
+        assert!(
+            docs.state("gone").is_some(),
+            "an op at 50 restarted its clock"
+        );
         docs.sync(at(110), 2, None, "other", None).expect("sync");
         assert!(docs.state("gone").is_none());
         assert!(docs.state("kept").is_some(), "subscribed");

@@ -288,13 +288,20 @@ mod tests {
         assert_eq!(history.push(40), 4, "evicts 1 (30 bytes) to fit");
         assert_eq!((history.bytes(), history.oldest()), (100, 2));
         assert_eq!(replay(&history, 1), Some(vec![30, 30, 40]));
-        assert_eq!(history.push(100), 5, "exactly the budget: everything else goes");
+        assert_eq!(
+            history.push(100),
+            5,
+            "exactly the budget: everything else goes"
+        );
         assert_eq!((history.bytes(), history.oldest()), (100, 5));
         assert!(history.admits(100));
         assert!(!history.admits(101));
         // Not admitted: numbered, but the window empties (a gap for everyone behind).
         assert_eq!(history.push(101), 6);
-        assert_eq!((history.bytes(), history.oldest(), history.latest()), (0, 7, 6));
+        assert_eq!(
+            (history.bytes(), history.oldest(), history.latest()),
+            (0, 7, 6)
+        );
         assert_eq!(replay(&history, 5), None);
         assert_eq!(replay(&history, 6), Some(vec![]));
         // A history that keeps nothing admits anything.

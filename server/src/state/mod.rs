@@ -24,8 +24,8 @@ mod sessions;
 pub use dedup::{Seen, MAX_RUNNING, REPLY_CACHE};
 pub use delivery::{ConnId, Delivery, Outcome, To};
 pub use docs::{
-    apply_within, catch_up, doc_bytes, CatchUp, ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome, MAX_KEY,
-    MAX_ORIGIN, SERVER_ORIGIN,
+    apply_within, catch_up, doc_bytes, CatchUp, ClientOp, Docs, Entries, OpOutcome,
+    ServerOpOutcome, MAX_KEY, MAX_ORIGIN, SERVER_ORIGIN,
 };
 pub use engine::{Engine, Published, StateStats};
 pub use epoch::Since;

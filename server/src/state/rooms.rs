@@ -39,7 +39,6 @@ use tokio::time::Instant;
 /// history bounds what is held anyway).
 pub const MAX_JOIN_HISTORY: u64 = 1000;
 
-
 /// Checks a room name's length.
 pub fn check_name(name: &str) -> Result<(), EngineError> {
     if is_valid_name(name) {
@@ -706,7 +705,10 @@ mod tests {
         assert!(joined.deliveries.is_empty(), "no presence join");
         let updated = rooms.set_meta(2, "quiet:1", raw("{}")).expect("member");
         assert!(updated.deliveries.is_empty(), "no presence update");
-        assert!(rooms.leave(now(), 2, "quiet:1").deliveries.is_empty(), "no leave");
+        assert!(
+            rooms.leave(now(), 2, "quiet:1").deliveries.is_empty(),
+            "no leave"
+        );
         assert_eq!(rooms.members("quiet:1").expect("name").len(), 1);
 
         let start = now();
@@ -884,7 +886,10 @@ mod tests {
         let held_after = rooms.recent(now(), "r", 100).expect("name");
         assert_eq!(held_after, held, "nothing evicted for a refused message");
         assert_eq!(
-            rooms.publish(now(), 1, "r", &raw("1")).expect("member").value,
+            rooms
+                .publish(now(), 1, "r", &raw("1"))
+                .expect("member")
+                .value,
             11,
             "the refused message took no number"
         );

@@ -11,8 +11,8 @@ use crate::lock::Locked;
 use crate::protocol::frames;
 use crate::state::docs::{
     apply_within, catch_up, check_name, conflict, doc_bytes, foreign_origin, forgotten,
-    too_many_origins, CatchUp, ClientOp,
-    Entries, OpOutcome, ServerOpOutcome, MAX_KEY, SERVER_ORIGIN,
+    too_many_origins, CatchUp, ClientOp, Entries, OpOutcome, ServerOpOutcome, MAX_KEY,
+    SERVER_ORIGIN,
 };
 use crate::state::epoch::Since;
 use crate::state::origins::{Outcomes, Seen, MAX_ORIGINS, OUTCOMES_PER_ORIGIN};

@@ -133,11 +133,15 @@ if size > 0 then
   if redis.call('EXISTS', KEYS[2]) == 1 then held = tonumber(redis.call('HGET', KEYS[1], 'hbytes') or '0') end
   redis.call('XADD', KEYS[2], seq .. '-0', 'f', frame, 't', ARGV[5])
   held = held + #frame
-  while redis.call('XLEN', KEYS[2]) > size or held > budget do
+  local len = redis.call('XLEN', KEYS[2])
+  while len > 1 and (len > size or held > budget) do
     local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
     held = held - #oldest[2][2]
     redis.call('XDEL', KEYS[2], oldest[1])
+    len = len - 1
   end
+  -- The newest always fits (checked above); a count from before this script is corrected.
+  if len == 1 then held = #frame end
   redis.call('HSET', KEYS[1], 'hbytes', held)
 else
   redis.call('XADD', KEYS[2], 'MAXLEN', 0, seq .. '-0', 'f', frame, 't', ARGV[5])
