@@ -85,6 +85,7 @@ pub async fn serve(
                 config.history,
                 config.doc_history,
                 config.auth.namespaces.clone(),
+                config.state_limits,
             )
             .await
             .map_err(ServerError::Redis)?;

@@ -10,7 +10,7 @@ use crate::error::ServerError;
 use crate::protocol::admission::ConnectionLimits;
 use crate::protocol::budgets::Budgets;
 use crate::protocol::rates::RateLimits;
-use crate::state::RedisSettings;
+use crate::state::{RedisSettings, StateLimits};
 use clap::Parser;
 use resocket::protocol::DEFAULT_MAX_FRAME_BYTES;
 use std::net::SocketAddr;
@@ -124,6 +124,8 @@ pub struct ServerConfig {
     pub rate_limits: RateLimits,
     /// Rooms, documents and presence metadata per connection.
     pub budgets: Budgets,
+    /// Byte and count budgets of rooms' histories and documents, idle eviction.
+    pub state_limits: StateLimits,
     /// How long shutdown waits for clients to answer the 1001 close before dropping them.
     pub shutdown_grace: Duration,
     /// How long a session can be resumed after its last connection ended.
@@ -175,6 +177,7 @@ impl Default for ServerConfig {
             connection_limits: DEFAULT_CONNECTION_LIMITS,
             rate_limits: RateLimits::default(),
             budgets: Budgets::default(),
+            state_limits: StateLimits::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             session_ttl: DEFAULT_SESSION_TTL,
             history: DEFAULT_HISTORY,
@@ -321,6 +324,53 @@ struct Cli {
     #[arg(long, value_name = "N", env = "RESOCKET_DOC_HISTORY", default_value_t = DEFAULT_DOC_HISTORY, value_parser = history)]
     doc_history: usize,
 
+    /// Most rooms held; at the bound a new room replaces the longest-idle empty one (refused
+    /// rate_limited only while every room has members)
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_ROOMS", default_value_t = StateLimits::default().max_rooms, value_parser = at_least_one_usize)]
+    max_rooms: usize,
+
+    /// Most bytes of messages a room's history holds, where the --config namespace sets no
+    /// history_bytes (oldest evicted; a larger message is refused too_large)
+    #[arg(long, value_name = "N", env = "RESOCKET_HISTORY_BYTES", default_value_t = StateLimits::default().history_bytes, value_parser = at_least_one_usize)]
+    history_bytes: usize,
+
+    /// Messages older than N ms leave a room's history, where the --config namespace sets no
+    /// history_ttl_secs (0: no time limit)
+    #[arg(
+        long,
+        value_name = "N",
+        env = "RESOCKET_HISTORY_TTL_MS",
+        default_value_t = 0
+    )]
+    history_ttl_ms: u64,
+
+    /// An empty room (and its history) is removed after N ms without activity (0: only when
+    /// its place is needed)
+    #[arg(long, value_name = "N", env = "RESOCKET_ROOM_IDLE_TTL_MS", default_value_t = millis_of(StateLimits::default().room_idle_ttl))]
+    room_idle_ttl_ms: u64,
+
+    /// Most documents held; at the bound a new document replaces the longest-unused one
+    /// (refused rate_limited only while every document has subscribers)
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_DOCS", default_value_t = StateLimits::default().max_docs, value_parser = at_least_one_usize)]
+    max_docs: usize,
+
+    /// Largest document, in bytes of keys plus values' JSON (a larger op: too_large)
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_DOC_BYTES", default_value_t = StateLimits::default().doc_bytes, value_parser = at_least_one_usize)]
+    max_doc_bytes: usize,
+
+    /// Most keys in a document (an op adding one more: too_large)
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_DOC_KEYS", default_value_t = StateLimits::default().doc_keys, value_parser = at_least_one_usize)]
+    max_doc_keys: usize,
+
+    /// Most bytes of ops a document's log holds for replay (oldest evicted; older: snapshot)
+    #[arg(long, value_name = "N", env = "RESOCKET_DOC_HISTORY_BYTES", default_value_t = StateLimits::default().doc_log_bytes, value_parser = at_least_one_usize)]
+    doc_history_bytes: usize,
+
+    /// A document without subscribers is removed after N ms without an op (0: only when its
+    /// place is needed)
+    #[arg(long, value_name = "N", env = "RESOCKET_DOC_IDLE_TTL_MS", default_value_t = millis_of(StateLimits::default().doc_idle_ttl))]
+    doc_idle_ttl_ms: u64,
+
     /// Largest server API request body [default: 1048576]
     #[arg(long, value_name = "N", env = "RESOCKET_API_MAX_BODY_BYTES", value_parser = at_least_one_usize)]
     api_max_body_bytes: Option<usize>,
@@ -341,6 +391,16 @@ struct Cli {
 
     #[command(flatten)]
     auth: AuthArgs,
+}
+
+/// A duration flag's value in ms (0 for none).
+fn millis_of(duration: Option<Duration>) -> u64 {
+    duration.map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A duration flag's meaning: 0 for none.
+fn unless_zero(ms: u64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms))
 }
 
 fn lease(value: &str) -> Result<u64, String> {
@@ -456,6 +516,17 @@ where
             rooms_per_connection: cli.max_rooms_per_connection,
             docs_per_connection: cli.max_docs_per_connection,
             meta_bytes: cli.max_presence_bytes,
+        },
+        state_limits: StateLimits {
+            max_rooms: cli.max_rooms,
+            max_docs: cli.max_docs,
+            history_bytes: cli.history_bytes,
+            history_ttl: unless_zero(cli.history_ttl_ms),
+            room_idle_ttl: unless_zero(cli.room_idle_ttl_ms),
+            doc_bytes: cli.max_doc_bytes,
+            doc_keys: cli.max_doc_keys,
+            doc_log_bytes: cli.doc_history_bytes,
+            doc_idle_ttl: unless_zero(cli.doc_idle_ttl_ms),
         },
         connection_limits: ConnectionLimits {
             total: cli.max_connections,
@@ -587,6 +658,46 @@ mod tests {
         assert_eq!(config.doc_history, 0);
         assert_eq!(run(&["--doc-history", "5"]).doc_history, 5);
         assert_eq!(run(&["--feed-interval-ms=0"]).feed_interval, Duration::ZERO);
+    }
+
+    #[test]
+    fn state_budget_flags() {
+        assert_eq!(run(&[]).state_limits, StateLimits::default());
+        let config = run(&[
+            "--max-rooms=5",
+            "--history-bytes=100",
+            "--history-ttl-ms=2000",
+            "--room-idle-ttl-ms=0",
+            "--max-docs=6",
+            "--max-doc-bytes=200",
+            "--max-doc-keys=7",
+            "--doc-history-bytes=300",
+            "--doc-idle-ttl-ms=4000",
+        ]);
+        assert_eq!(
+            config.state_limits,
+            StateLimits {
+                max_rooms: 5,
+                max_docs: 6,
+                history_bytes: 100,
+                history_ttl: Some(Duration::from_secs(2)),
+                room_idle_ttl: None,
+                doc_bytes: 200,
+                doc_keys: 7,
+                doc_log_bytes: 300,
+                doc_idle_ttl: Some(Duration::from_secs(4)),
+            }
+        );
+        for flag in ["--max-rooms=0", "--max-doc-bytes=0", "--history-bytes=x"] {
+            let args = [INSECURE, flag];
+            assert!(
+                matches!(
+                    parse_args_with_env(args, |_| None),
+                    Err(ServerError::Cli(_))
+                ),
+                "{flag}"
+            );
+        }
     }
 
     #[test]

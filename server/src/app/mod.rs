@@ -96,8 +96,12 @@ impl<E> Clone for AppState<E> {
 
 /// The engine of a single server holding everything in memory, delivering through `hub`.
 pub fn memory_engine(config: &ServerConfig, hub: Arc<Hub>) -> MemoryEngine {
-    MemoryEngine::new(hub, config.session_ttl, config.history, config.doc_history)
-        .with_namespaces(config.history, config.auth.namespaces.clone())
+    MemoryEngine::new(hub, config.session_ttl, config.history, config.doc_history).with_limits(
+        config.history,
+        config.doc_history,
+        config.auth.namespaces.clone(),
+        config.state_limits,
+    )
 }
 
 #[cfg(test)]

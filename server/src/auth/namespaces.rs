@@ -80,6 +80,7 @@ struct NamespaceToml {
     presence: Option<bool>,
     history_size: Option<usize>,
     history_ttl_secs: Option<u64>,
+    history_bytes: Option<usize>,
     doc_write: Option<DocWrite>,
 }
 
@@ -114,6 +115,7 @@ impl Default for NamespaceConfig {
             history: HistoryLimits {
                 size: None,
                 ttl: None,
+                bytes: None,
             },
             doc_write: DocWrite::Members,
         }
@@ -153,11 +155,21 @@ impl NamespaceConfig {
             }
             Some(secs) => Some(Duration::from_secs(secs)),
         };
+        if t.history_bytes == Some(0) {
+            return Err(NamespacesError::Invalid(format!(
+                "namespace {name:?}: history_bytes must be at least 1 \
+                 (history_size = 0 keeps no history)"
+            )));
+        }
         Ok(NamespaceConfig {
             join: t.join.unwrap_or(base.join),
             publish: t.publish.unwrap_or(base.publish),
             presence: t.presence.unwrap_or(base.presence),
-            history: HistoryLimits { size, ttl },
+            history: HistoryLimits {
+                size,
+                ttl,
+                bytes: t.history_bytes,
+            },
             doc_write: t.doc_write.unwrap_or(base.doc_write),
         })
     }
@@ -168,8 +180,11 @@ impl NamespaceConfig {
 pub struct HistoryLimits {
     /// Most messages kept (0: none); `None`: the server's `--history`.
     pub size: Option<usize>,
-    /// Messages older than this are dropped; `None`: no time limit.
+    /// Messages older than this are dropped; `None`: the server's `--history-ttl-ms`.
     pub ttl: Option<Duration>,
+    /// Most bytes of messages kept (oldest evicted; a larger message is refused `too_large`);
+    /// `None`: the server's `--history-bytes`.
+    pub bytes: Option<usize>,
 }
 
 /// Why an action was refused; [`Denied::reason`] is a short message for the client (the
@@ -372,6 +387,7 @@ impl Namespaces {
             .unwrap_or(HistoryLimits {
                 size: Some(0),
                 ttl: None,
+                bytes: None,
             })
     }
 
@@ -470,7 +486,8 @@ mod tests {
             ns.history_limits("lobby"),
             HistoryLimits {
                 size: None,
-                ttl: None
+                ttl: None,
+                bytes: None
             }
         );
         assert_eq!(Namespaces::from_toml_str("").expect("empty"), ns);
@@ -523,7 +540,8 @@ mod tests {
             ns.history_limits("chat:1"),
             HistoryLimits {
                 size: Some(500),
-                ttl: Some(Duration::from_secs(3600))
+                ttl: Some(Duration::from_secs(3600)),
+                bytes: None
             }
         );
         assert!(ns.presence_enabled("chat:1"));

@@ -1,8 +1,7 @@
 //! Why the state refused an operation: the one error type of the state layer.
 
-use super::docs::{MAX_DOCS, MAX_KEY};
+use super::docs::MAX_KEY;
 use super::names::MAX_NAME;
-use super::rooms::MAX_ROOMS;
 use resocket::protocol::{ErrorBody, ErrorCode};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,10 +14,13 @@ pub enum EngineError {
     NotMember(String),
     #[error("document keys must be 1 to {MAX_KEY} bytes")]
     BadKey,
-    #[error("the server holds at most {MAX_ROOMS} rooms")]
+    #[error("every room the server can hold has members; try again later")]
     TooManyRooms,
-    #[error("the server holds at most {MAX_DOCS} documents")]
+    #[error("every document the server can hold has subscribers; try again later")]
     TooManyDocs,
+    /// Over a byte or count budget of the state (a room's history, a document).
+    #[error("{0}")]
+    TooLarge(String),
     /// A remote engine's store could not be reached or answered wrongly; the operation may or
     /// may not have taken effect.
     #[error("shared state unavailable: {0}")]
@@ -33,6 +35,7 @@ impl EngineError {
             }
             EngineError::NotMember(_) => ErrorCode::Forbidden,
             EngineError::TooManyRooms | EngineError::TooManyDocs => ErrorCode::RateLimited,
+            EngineError::TooLarge(_) => ErrorCode::TooLarge,
             EngineError::Unavailable(_) => ErrorCode::Unavailable,
         }
     }

@@ -33,33 +33,78 @@ pub fn window(since: u64, latest: u64, oldest: u64) -> Window {
     }
 }
 
-/// The last `capacity` items of a room, with their consecutive sequence numbers; with a
-/// time limit, items older than it are dropped by [`expire`](Self::expire).
+/// What an item costs against a history's byte budget.
+pub trait Weight {
+    fn bytes(&self) -> usize;
+}
+
+impl Weight for axum::extract::ws::Utf8Bytes {
+    fn bytes(&self) -> usize {
+        self.len()
+    }
+}
+
+/// The last `capacity` items of a room, at most `max_bytes` of them in all, with their
+/// consecutive sequence numbers; with a time limit, items older than it are dropped by
+/// [`expire`](Self::expire). A window: the oldest items are evicted to make room.
 #[derive(Debug)]
 pub struct History<T> {
     items: VecDeque<T>,
     /// When each item was pushed (same order as `items`), kept only with a time limit.
     pushed_at: VecDeque<Instant>,
     capacity: usize,
+    /// Most bytes held (the sum of the items' [`Weight`]).
+    max_bytes: usize,
+    /// Bytes held now.
+    bytes: usize,
     ttl: Option<Duration>,
     /// Sequence number of the newest item pushed (0 before any).
     latest: u64,
 }
 
-impl<T> History<T> {
+impl<T: Weight> History<T> {
+    /// At most `capacity` items, no byte bound beyond that, no time limit.
+    #[cfg(test)]
     pub fn new(capacity: usize) -> History<T> {
-        History::with_ttl(capacity, None)
+        History::bounded(capacity, usize::MAX, None)
     }
 
     /// A history that also drops items older than `ttl` (`None`: no time limit).
+    #[cfg(test)]
     pub fn with_ttl(capacity: usize, ttl: Option<Duration>) -> History<T> {
+        History::bounded(capacity, usize::MAX, ttl)
+    }
+
+    /// At most `capacity` items and `max_bytes` bytes, none older than `ttl`.
+    pub fn bounded(capacity: usize, max_bytes: usize, ttl: Option<Duration>) -> History<T> {
         History {
             items: VecDeque::with_capacity(capacity.min(1024)),
             pushed_at: VecDeque::new(),
             capacity,
+            max_bytes,
+            bytes: 0,
             ttl,
             latest: 0,
         }
+    }
+
+    /// Whether an item of `bytes` can be held: always when nothing is kept (capacity 0), else
+    /// when it fits the byte budget on its own.
+    pub fn admits(&self, bytes: usize) -> bool {
+        self.capacity == 0 || bytes <= self.max_bytes
+    }
+
+    /// Bytes held now.
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some(item) = self.items.pop_front() {
+            self.bytes -= item.bytes();
+        }
+        self.pushed_at.pop_front();
     }
 
     /// Drops the items pushed `ttl` or longer before `now` (oldest first, so the rest stay
@@ -72,8 +117,7 @@ impl<T> History<T> {
             if now.saturating_duration_since(at) < ttl {
                 break;
             }
-            self.pushed_at.pop_front();
-            self.items.pop_front();
+            self.pop_oldest();
         }
     }
 
@@ -93,7 +137,9 @@ impl<T> History<T> {
     }
 
     /// Appends `item` as message [`next_seq`](Self::next_seq), which it returns, evicting the
-    /// oldest beyond the capacity.
+    /// oldest beyond the capacity or the byte budget. An item the budget does not
+    /// [`admit`](Self::admits) still takes its number but empties the window (callers that must
+    /// refuse it check first).
     /// For histories without a time limit (use [`push_at`](Self::push_at) with one).
     pub fn push(&mut self, item: T) -> u64 {
         self.push_stamped(item, None)
@@ -107,11 +153,21 @@ impl<T> History<T> {
 
     fn push_stamped(&mut self, item: T, now: Option<Instant>) -> u64 {
         self.latest += 1;
-        if self.capacity > 0 {
-            if self.items.len() == self.capacity {
-                self.items.pop_front();
-                self.pushed_at.pop_front();
+        let bytes = item.bytes();
+        if !self.admits(bytes) {
+            // Every older item must go too, or the window would not be consecutive.
+            while !self.items.is_empty() {
+                self.pop_oldest();
             }
+            return self.latest;
+        }
+        if self.capacity > 0 {
+            while self.items.len() >= self.capacity
+                || (!self.items.is_empty() && self.bytes + bytes > self.max_bytes)
+            {
+                self.pop_oldest();
+            }
+            self.bytes += bytes;
             self.items.push_back(item);
             if let (Some(now), Some(_)) = (now, self.ttl) {
                 self.pushed_at.push_back(now);
@@ -140,6 +196,13 @@ impl<T> History<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Weight for u64 {
+        /// Tests weigh a number as its value, so byte budgets are easy to follow.
+        fn bytes(&self) -> usize {
+            *self as usize
+        }
+    }
 
     #[test]
     fn window_math() {
@@ -212,6 +275,37 @@ mod tests {
         small.expire(later(70));
         assert_eq!(small.oldest(), 3);
         assert_eq!(replay(&small, 2), Some(vec![2]));
+    }
+
+    #[test]
+    fn a_byte_budget_evicts_the_oldest_to_fit() {
+        // Items weigh their value: at most 100 bytes.
+        let mut history = History::bounded(10, 100, None);
+        for item in [30, 30, 30] {
+            history.push(item);
+        }
+        assert_eq!((history.bytes(), history.oldest()), (90, 1));
+        assert_eq!(history.push(40), 4, "evicts 1 (30 bytes) to fit");
+        assert_eq!((history.bytes(), history.oldest()), (100, 2));
+        assert_eq!(replay(&history, 1), Some(vec![30, 30, 40]));
+        assert_eq!(
+            history.push(100),
+            5,
+            "exactly the budget: everything else goes"
+        );
+        assert_eq!((history.bytes(), history.oldest()), (100, 5));
+        assert!(history.admits(100));
+        assert!(!history.admits(101));
+        // Not admitted: numbered, but the window empties (a gap for everyone behind).
+        assert_eq!(history.push(101), 6);
+        assert_eq!(
+            (history.bytes(), history.oldest(), history.latest()),
+            (0, 7, 6)
+        );
+        assert_eq!(replay(&history, 5), None);
+        assert_eq!(replay(&history, 6), Some(vec![]));
+        // A history that keeps nothing admits anything.
+        assert!(History::<u64>::bounded(0, 1, None).admits(1000));
     }
 
     #[test]

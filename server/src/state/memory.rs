@@ -11,6 +11,7 @@ use super::docs::{ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome};
 use super::engine::{Engine, Published, StateStats};
 use super::epoch::Since;
 use super::error::EngineError;
+use super::limits::StateLimits;
 use super::rooms::{Rooms, Start};
 use super::sessions::{Actor, Fresh, Opened, Sessions};
 use crate::auth::Namespaces;
@@ -63,6 +64,24 @@ impl MemoryEngine {
         self
     }
 
+    /// Rooms and documents within the byte and count budgets of `limits` (and rooms following
+    /// their namespace, as [`with_namespaces`](Self::with_namespaces)). Call it before the
+    /// engine is used: rooms and documents that exist already are dropped.
+    pub fn with_limits(
+        self,
+        history: usize,
+        doc_history: usize,
+        namespaces: Namespaces,
+        limits: StateLimits,
+    ) -> MemoryEngine {
+        {
+            let mut state = self.lock();
+            state.rooms = Rooms::with_limits(history, namespaces, limits);
+            state.docs = Docs::with_limits(doc_history, limits);
+        }
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.locked()
     }
@@ -112,11 +131,10 @@ impl Engine for MemoryEngine {
 
     async fn disconnect(&self, who: &Actor) -> Result<(), EngineError> {
         self.run(|state| {
-            let left = state.rooms.disconnect(who.conn);
-            state.docs.disconnect(who.conn);
-            state
-                .sessions
-                .detach(Instant::now(), &who.session, who.conn);
+            let now = Instant::now();
+            let left = state.rooms.disconnect(now, who.conn);
+            state.docs.disconnect(now, who.conn);
+            state.sessions.detach(now, &who.session, who.conn);
             Ok(left)
         })
         .map(|((), _)| ())
@@ -167,7 +185,7 @@ impl Engine for MemoryEngine {
     }
 
     async fn leave(&self, who: &Actor, room: &str) -> Result<bool, EngineError> {
-        self.run(|state| Ok(state.rooms.leave(who.conn, room)))
+        self.run(|state| Ok(state.rooms.leave(Instant::now(), who.conn, room)))
             .map(|(left, _)| left)
     }
 
@@ -222,7 +240,7 @@ impl Engine for MemoryEngine {
         Q: FnOnce() -> Vec<Utf8Bytes> + Send,
     {
         let mut state = self.lock();
-        let catch_up = state.docs.sync(conn, id, doc, since)?;
+        let catch_up = state.docs.sync(Instant::now(), conn, id, doc, since)?;
         // Under the lock: nothing newer than the catch-up can have been queued yet.
         let mut frames = queued();
         frames.extend(catch_up);
@@ -230,7 +248,7 @@ impl Engine for MemoryEngine {
     }
 
     async fn unsync(&self, conn: ConnId, doc: &str) -> Result<bool, EngineError> {
-        Ok(self.lock().docs.unsync(conn, doc))
+        Ok(self.lock().docs.unsync(Instant::now(), conn, doc))
     }
 
     async fn op(
@@ -240,12 +258,12 @@ impl Engine for MemoryEngine {
         doc: &str,
         op: &ClientOp,
     ) -> Result<OpOutcome, EngineError> {
-        self.run(|state| state.docs.op(conn, owner, doc, op))
+        self.run(|state| state.docs.op(Instant::now(), conn, owner, doc, op))
             .map(|(outcome, _)| outcome)
     }
 
     async fn server_op(&self, doc: &str, op: &Op<Value>) -> Result<ServerOpOutcome, EngineError> {
-        self.run(|state| state.docs.server_op(doc, op))
+        self.run(|state| state.docs.server_op(Instant::now(), doc, op))
             .map(|(outcome, _)| outcome)
     }
 

@@ -13,6 +13,7 @@ mod engine;
 mod epoch;
 mod error;
 mod history;
+mod limits;
 mod memory;
 mod names;
 mod origins;
@@ -23,15 +24,16 @@ mod sessions;
 pub use dedup::{Seen, MAX_RUNNING, REPLY_CACHE};
 pub use delivery::{ConnId, Delivery, Outcome, To};
 pub use docs::{
-    catch_up, CatchUp, ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome, MAX_DOCS, MAX_KEY,
-    MAX_ORIGIN, SERVER_ORIGIN,
+    apply_within, catch_up, doc_bytes, CatchUp, ClientOp, Docs, Entries, OpOutcome,
+    ServerOpOutcome, MAX_KEY, MAX_ORIGIN, SERVER_ORIGIN,
 };
 pub use engine::{Engine, Published, StateStats};
 pub use epoch::Since;
 pub use error::EngineError;
+pub use limits::StateLimits;
 pub use memory::MemoryEngine;
 pub use names::{is_valid_name, MAX_NAME};
 pub use origins::{MAX_ORIGINS, OUTCOMES_PER_ORIGIN};
 pub use redis_engine::{RedisEngine, RedisSettings};
-pub use rooms::{Rooms, MAX_ROOMS};
+pub use rooms::Rooms;
 pub use sessions::{Actor, Fresh, Opened, Session, Sessions};

@@ -2,7 +2,9 @@
 //! ones each connection uses (so a connection that ends leaves them all).
 
 use super::delivery::ConnId;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Longest room or document name, in bytes.
 pub const MAX_NAME: usize = 256;
@@ -12,43 +14,114 @@ pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_NAME
 }
 
-/// Named entries that are never removed, at most `max` of them.
+/// Named entries, at most `max`, each in use (a room with members, a document with
+/// subscribers) or idle since some instant. An entry idle for `idle_ttl` is removed by
+/// [`expire`](Self::expire), which only looks at the expired ones (an index ordered by idle
+/// time). When the map is full, a new name takes the place of the longest-idle entry: a new
+/// name is refused only while every entry is in use, so idle junk cannot lock anyone out.
 #[derive(Debug)]
-pub struct CappedMap<T> {
-    entries: HashMap<String, T>,
+pub struct IdleMap<T> {
+    entries: HashMap<String, Held<T>>,
+    /// The idle entries, by when they became idle (then by name).
+    idle: BTreeSet<(Instant, String)>,
     max: usize,
+    /// How long an entry may stay idle (`None`: until its place is needed).
+    idle_ttl: Option<Duration>,
 }
 
-impl<T> CappedMap<T> {
-    pub fn new(max: usize) -> CappedMap<T> {
-        CappedMap {
+#[derive(Debug)]
+struct Held<T> {
+    value: T,
+    /// `None` while in use.
+    idle_since: Option<Instant>,
+}
+
+impl<T> IdleMap<T> {
+    pub fn new(max: usize, idle_ttl: Option<Duration>) -> IdleMap<T> {
+        IdleMap {
             entries: HashMap::new(),
+            idle: BTreeSet::new(),
             max,
+            idle_ttl,
         }
     }
 
-    /// The entry `name`, created with `make` if needed; `None` when it is new and the map is full.
-    pub fn get_or_create(&mut self, name: &str, make: impl FnOnce() -> T) -> Option<&mut T> {
-        if !self.entries.contains_key(name) && self.entries.len() >= self.max {
-            return None;
+    /// The entry `name`, created with `make` if needed (idle at `now` until [`touch`]ed as in
+    /// use); `None` when it is new and every one of the `max` entries is in use. The value's
+    /// second part is the name of the entry evicted to make room, if any.
+    ///
+    /// [`touch`]: Self::touch
+    pub fn get_or_create(
+        &mut self,
+        name: &str,
+        now: Instant,
+        make: impl FnOnce() -> T,
+    ) -> Option<(&mut T, Option<String>)> {
+        let mut evicted = None;
+        if !self.entries.contains_key(name) {
+            if self.entries.len() >= self.max {
+                let (_, oldest) = self.idle.pop_first()?;
+                self.entries.remove(&oldest);
+                evicted = Some(oldest);
+            }
+            self.idle.insert((now, name.to_owned()));
+            let held = Held {
+                value: make(),
+                idle_since: Some(now),
+            };
+            self.entries.insert(name.to_owned(), held);
         }
-        Some(self.entries.entry(name.to_owned()).or_insert_with(make))
+        let held = self.entries.get_mut(name)?;
+        Some((&mut held.value, evicted))
+    }
+
+    /// Records that `name` was used at `now`: in use, or idle from `now` on.
+    pub fn touch(&mut self, name: &str, now: Instant, in_use: bool) {
+        let Some(held) = self.entries.get_mut(name) else {
+            return;
+        };
+        if let Some(since) = held.idle_since.take() {
+            self.idle.remove(&(since, name.to_owned()));
+        }
+        if !in_use {
+            held.idle_since = Some(now);
+            self.idle.insert((now, name.to_owned()));
+        }
+    }
+
+    /// Removes the entries idle for `idle_ttl` or longer at `now`; returns their names.
+    pub fn expire(&mut self, now: Instant) -> Vec<String> {
+        let Some(ttl) = self.idle_ttl else {
+            return Vec::new();
+        };
+        let mut expired = Vec::new();
+        while let Some((since, _)) = self.idle.first() {
+            if now.saturating_duration_since(*since) < ttl {
+                break;
+            }
+            if let Some((_, name)) = self.idle.pop_first() {
+                self.entries.remove(&name);
+                expired.push(name);
+            }
+        }
+        expired
     }
 
     pub fn get(&self, name: &str) -> Option<&T> {
-        self.entries.get(name)
+        self.entries.get(name).map(|held| &held.value)
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut T> {
-        self.entries.get_mut(name)
+        self.entries.get_mut(name).map(|held| &mut held.value)
     }
 
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.entries.values()
+    /// Entries in use (not idle).
+    pub fn in_use(&self) -> usize {
+        self.entries.len() - self.idle.len()
     }
 }
 
@@ -94,16 +167,51 @@ mod tests {
     }
 
     #[test]
-    fn a_capped_map_refuses_new_names_when_full() {
-        let mut map = CappedMap::new(1);
-        assert_eq!(map.get_or_create("a", || 1).copied(), Some(1));
-        assert_eq!(map.get_or_create("b", || 2), None);
-        assert_eq!(
-            map.get_or_create("a", || 3).copied(),
-            Some(1),
-            "existing names go on"
-        );
-        assert_eq!(map.len(), 1);
+    fn a_full_map_replaces_its_longest_idle_entry_and_refuses_only_when_all_are_in_use() {
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        let mut map = IdleMap::new(2, None);
+        let (value, evicted) = map.get_or_create("a", at(0), || 1).expect("room");
+        assert_eq!((*value, evicted), (1, None));
+        map.touch("a", at(0), true);
+        assert!(map.get_or_create("b", at(1), || 2).is_some());
+        // "b" is idle since 1: it makes room for "c".
+        let (_, evicted) = map.get_or_create("c", at(2), || 3).expect("room");
+        assert_eq!(evicted.as_deref(), Some("b"));
+        assert_eq!(map.get("b"), None);
+        map.touch("c", at(2), true);
+        assert!(map.get_or_create("d", at(3), || 4).is_none(), "all in use");
+        let (value, _) = map.get_or_create("a", at(3), || 5).expect("existing");
+        assert_eq!(*value, 1, "existing names go on");
+        // "a" idle since 4, "c" since 5: "a" goes first.
+        map.touch("a", at(4), false);
+        map.touch("c", at(5), false);
+        let (_, evicted) = map.get_or_create("d", at(6), || 4).expect("room");
+        assert_eq!(evicted.as_deref(), Some("a"));
+        assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn idle_entries_expire_after_the_ttl_and_activity_restarts_the_clock() {
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        let mut map = IdleMap::new(10, Some(Duration::from_secs(60)));
+        for (name, secs) in [("a", 0), ("b", 10), ("c", 20)] {
+            map.get_or_create(name, at(secs), || 0).expect("room");
+        }
+        map.touch("c", at(20), true);
+        map.touch("a", at(30), false);
+        assert!(map.expire(at(69)).is_empty());
+        assert_eq!(map.expire(at(70)), ["b"]);
+        assert_eq!(map.expire(at(90)), ["a"]);
+        assert!(map.expire(at(1000)).is_empty(), "c is in use");
+        map.touch("c", at(1000), false);
+        assert_eq!(map.expire(at(1060)), ["c"]);
+        assert_eq!(map.len(), 0);
+        // Without a TTL nothing expires.
+        let mut forever = IdleMap::new(1, None);
+        forever.get_or_create("a", at(0), || 0).expect("room");
+        assert!(forever.expire(at(1_000_000)).is_empty());
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //! created (`--config`, see `docs/AUTH.md`). Who may join or publish is decided before the
 //! state is asked (the protocol layer checks the namespace rules).
 //!
+//! An empty room keeps its history (for members that rejoin) until it has been idle for
+//! `room_idle_ttl`, or until its place is needed: at `max_rooms`, a new room replaces the
+//! longest-idle empty one, and is refused only while every room has members
+//! ([`IdleMap`]). A room created again starts a new epoch, so rejoiners resync.
+//!
 //! Each room's stream has an epoch, fixed when the room is created (see [`super::epoch`]): a
 //! rejoin replays after `since` only when `since` counts in this epoch.
 
@@ -20,7 +25,8 @@ use super::delivery::{ConnId, Delivery, Outcome, To};
 use super::epoch::Since;
 use super::error::EngineError;
 use super::history::History;
-use super::names::{is_valid_name, CappedMap, ConnIndex};
+use super::limits::StateLimits;
+use super::names::{is_valid_name, ConnIndex, IdleMap};
 use super::sessions::Actor;
 use crate::auth::Namespaces;
 use crate::protocol::frames;
@@ -32,10 +38,6 @@ use tokio::time::Instant;
 /// Most messages a `join` with `history` gets replayed, whatever it asks for (the room's
 /// history bounds what is held anyway).
 pub const MAX_JOIN_HISTORY: u64 = 1000;
-
-/// Most rooms the server keeps (rooms keep their history when empty, so they are never
-/// removed); joining or publishing to a new room beyond this is refused with `rate_limited`.
-pub const MAX_ROOMS: usize = 10_000;
 
 /// Checks a room name's length.
 pub fn check_name(name: &str) -> Result<(), EngineError> {
@@ -58,13 +60,14 @@ pub struct Start {
 
 #[derive(Debug)]
 pub struct Rooms {
-    rooms: CappedMap<Room>,
+    rooms: IdleMap<Room>,
     /// The rooms each connection is in, to leave them when it ends.
     memberships: ConnIndex,
     /// Messages kept per room for replay, where the namespace does not say.
     history: usize,
     /// Each room's history bounds and presence setting.
     namespaces: Namespaces,
+    limits: StateLimits,
 }
 
 #[derive(Debug)]
@@ -129,26 +132,46 @@ impl Rooms {
     /// Rooms whose history bounds and presence follow their namespace in `namespaces`;
     /// `history` is the size where a namespace sets no `history_size`.
     pub fn with_namespaces(history: usize, namespaces: Namespaces) -> Rooms {
+        Rooms::with_limits(history, namespaces, StateLimits::default())
+    }
+
+    /// [`with_namespaces`](Self::with_namespaces) with the server's byte and count budgets.
+    pub fn with_limits(history: usize, namespaces: Namespaces, limits: StateLimits) -> Rooms {
         Rooms {
-            rooms: CappedMap::new(MAX_ROOMS),
+            rooms: IdleMap::new(limits.max_rooms, limits.room_idle_ttl),
             memberships: ConnIndex::default(),
             history,
             namespaces,
+            limits,
         }
     }
 
-    fn room_or_create(&mut self, name: &str) -> Result<&mut Room, EngineError> {
-        let limits = self.namespaces.history_limits(name);
-        let size = limits.size.unwrap_or(self.history);
+    /// The room `name`, created at `now` if needed. Also removes the rooms idle too long.
+    fn room_or_create(&mut self, now: Instant, name: &str) -> Result<&mut Room, EngineError> {
+        self.rooms.expire(now);
+        let bounds = self.namespaces.history_limits(name);
+        let size = bounds.size.unwrap_or(self.history);
+        let bytes = bounds.bytes.unwrap_or(self.limits.history_bytes);
+        let ttl = bounds.ttl.or(self.limits.history_ttl);
         let presence = self.namespaces.presence_enabled(name);
         self.rooms
-            .get_or_create(name, || Room {
-                history: History::with_ttl(size, limits.ttl),
+            .get_or_create(name, now, || Room {
+                history: History::bounded(size, bytes, ttl),
                 epoch: crate::random::epoch(),
                 members: Vec::new(),
                 presence,
             })
+            .map(|(room, _evicted)| room)
             .ok_or(EngineError::TooManyRooms)
+    }
+
+    /// Records activity in `name` at `now`: in use while it has members, idle otherwise.
+    fn touch(&mut self, now: Instant, name: &str) {
+        let in_use = self
+            .rooms
+            .get(name)
+            .is_some_and(|room| !room.members.is_empty());
+        self.rooms.touch(name, now, in_use);
     }
 
     /// Joins (or joins again) `name` at `now`: the value is the `joined` frame followed by the
@@ -169,7 +192,7 @@ impl Rooms {
     ) -> Result<Outcome<Vec<Utf8Bytes>>, EngineError> {
         check_name(name)?;
         let taken_over = {
-            let room = self.room_or_create(name)?;
+            let room = self.room_or_create(now, name)?;
             room.members
                 .iter()
                 .find(|s| s.session == who.session && s.conn != who.conn)
@@ -180,7 +203,8 @@ impl Rooms {
             self.memberships.remove(old, name);
         }
         self.memberships.add(who.conn, name);
-        let room = self.room_or_create(name)?;
+        self.rooms.touch(name, now, true);
+        let room = self.room_or_create(now, name)?;
         let change = match room.members.iter_mut().find(|s| s.session == who.session) {
             Some(slot) => {
                 slot.conn = who.conn;
@@ -241,12 +265,16 @@ impl Rooms {
 
     /// Leaves `name`; the value is true if the connection was a member. Others get a presence
     /// `leave`.
-    pub fn leave(&mut self, conn: ConnId, name: &str) -> Outcome<bool> {
+    pub fn leave(&mut self, now: Instant, conn: ConnId, name: &str) -> Outcome<bool> {
         self.memberships.remove(conn, name);
-        match self.rooms.get_mut(name) {
+        let left = match self.rooms.get_mut(name) {
             Some(room) => remove_member(name, room, conn),
             None => Outcome::quiet(false),
+        };
+        if left.value {
+            self.touch(now, name);
         }
+        left
     }
 
     /// Publishes `payload` to `name` on behalf of a member; the value is its sequence number.
@@ -259,6 +287,7 @@ impl Rooms {
     ) -> Result<Outcome<u64>, EngineError> {
         check_name(name)?;
         let not_member = || EngineError::NotMember(name.to_owned());
+        self.rooms.expire(now);
         let room = self.rooms.get_mut(name).ok_or_else(not_member)?;
         // The author is the member's verified user, never anything the client wrote.
         let user = room
@@ -268,7 +297,7 @@ impl Rooms {
             .ok_or_else(not_member)?
             .user
             .clone();
-        Ok(append(now, name, room, user.as_deref(), payload))
+        append(now, name, room, user.as_deref(), payload)
     }
 
     /// Publishes `payload` to `name` on behalf of the server (control endpoint, price feed),
@@ -280,8 +309,10 @@ impl Rooms {
         payload: &RawValue,
     ) -> Result<Outcome<u64>, EngineError> {
         check_name(name)?;
-        let room = self.room_or_create(name)?;
-        Ok(append(now, name, room, None, payload))
+        let room = self.room_or_create(now, name)?;
+        let published = append(now, name, room, None, payload)?;
+        self.touch(now, name);
+        Ok(published)
     }
 
     /// Replaces a member's presence metadata; others get a presence `update` (with presence
@@ -341,38 +372,56 @@ impl Rooms {
             .unwrap_or_default())
     }
 
-    /// A connection ended: it leaves every room it was in.
-    pub fn disconnect(&mut self, conn: ConnId) -> Outcome<()> {
+    /// A connection ended at `now`: it leaves every room it was in.
+    pub fn disconnect(&mut self, now: Instant, conn: ConnId) -> Outcome<()> {
         let mut deliveries = Vec::new();
         for name in self.memberships.take(conn) {
             if let Some(room) = self.rooms.get_mut(&name) {
                 deliveries.extend(remove_member(&name, room, conn).deliveries);
+                self.touch(now, &name);
             }
         }
+        self.rooms.expire(now);
         Outcome::with((), deliveries)
     }
 
     /// Rooms with at least one member.
     pub fn active(&self) -> usize {
-        self.rooms
-            .values()
-            .filter(|room| !room.members.is_empty())
-            .count()
+        self.rooms.in_use()
+    }
+
+    /// Rooms held, empty ones included.
+    pub fn count(&self) -> usize {
+        self.rooms.len()
     }
 }
 
-/// Appends a message (by `user`, when a member published it) and addresses it to every member.
+/// Appends a message (by `user`, when a member published it) and addresses it to every member;
+/// refused `too_large` when it alone is over the room's history budget (nothing is sent).
 fn append(
     now: Instant,
     name: &str,
     room: &mut Room,
     user: Option<&str>,
     payload: &RawValue,
-) -> Outcome<u64> {
+) -> Result<Outcome<u64>, EngineError> {
     let seq = room.history.next_seq();
     let frame = Utf8Bytes::from(frames::room_msg(name, seq, user, payload));
+    if !room.history.admits(frame.len()) {
+        return Err(too_large_for_history(frame.len()));
+    }
     let seq = room.history.push_at(frame.clone(), now);
-    Outcome::with(seq, vec![Delivery::new(To::Conns(room.conns()), frame)])
+    Ok(Outcome::with(
+        seq,
+        vec![Delivery::new(To::Conns(room.conns()), frame)],
+    ))
+}
+
+/// Why a message is refused: it alone is larger than the room's history budget.
+pub fn too_large_for_history(bytes: usize) -> EngineError {
+    EngineError::TooLarge(format!(
+        "a message of {bytes} bytes is larger than this room's history budget; not published"
+    ))
 }
 
 fn remove_member(name: &str, room: &mut Room, conn: ConnId) -> Outcome<bool> {
@@ -479,9 +528,9 @@ mod tests {
             "no presence echo to the member itself"
         );
 
-        let left = rooms.leave(2, "chat");
+        let left = rooms.leave(now(), 2, "chat");
         assert!(left.value);
-        assert!(!rooms.leave(2, "chat").value);
+        assert!(!rooms.leave(now(), 2, "chat").value);
         assert_eq!(
             sent_to(&left.deliveries, 1),
             [
@@ -496,7 +545,7 @@ mod tests {
             rooms.set_meta(2, "chat", raw("{}")),
             Err(EngineError::NotMember("chat".into()))
         );
-        let _ = rooms.disconnect(1);
+        let _ = rooms.disconnect(now(), 1);
         assert_eq!(rooms.active(), 0);
     }
 
@@ -656,7 +705,10 @@ mod tests {
         assert!(joined.deliveries.is_empty(), "no presence join");
         let updated = rooms.set_meta(2, "quiet:1", raw("{}")).expect("member");
         assert!(updated.deliveries.is_empty(), "no presence update");
-        assert!(rooms.leave(2, "quiet:1").deliveries.is_empty(), "no leave");
+        assert!(
+            rooms.leave(now(), 2, "quiet:1").deliveries.is_empty(),
+            "no leave"
+        );
         assert_eq!(rooms.members("quiet:1").expect("name").len(), 1);
 
         let start = now();
@@ -718,30 +770,139 @@ mod tests {
             "nothing changed for the others"
         );
         // The old connection ending does not remove the session's slot.
-        assert!(rooms.disconnect(2).deliveries.is_empty());
+        assert!(rooms.disconnect(now(), 2).deliveries.is_empty());
         let published = rooms.publish(now(), 3, "r", &raw("1")).expect("member");
         assert_eq!(published.deliveries[0].to, To::Conns(vec![1, 3]));
     }
 
+    fn limited(limits: StateLimits) -> Rooms {
+        Rooms::with_limits(10, Namespaces::default(), limits)
+    }
+
     #[test]
-    fn the_number_of_rooms_is_bounded() {
-        let mut rooms = Rooms::new(0);
-        for n in 0..MAX_ROOMS {
+    fn at_the_bound_a_new_room_replaces_the_longest_idle_one_or_is_refused() {
+        let mut rooms = limited(StateLimits {
+            max_rooms: 3,
+            ..StateLimits::default()
+        });
+        let start = now();
+        let at = |secs| start + std::time::Duration::from_secs(secs);
+        let a = actor(1, "s-1", None);
+        let _ = rooms
+            .join(at(0), &a, None, "busy", Start::default(), None)
+            .expect("room");
+        for (name, secs) in [("junk-1", 1), ("junk-2", 2)] {
             let _ = rooms
-                .publish_as_server(now(), &n.to_string(), &raw("1"))
+                .publish_as_server(at(secs), name, &raw("1"))
                 .expect("room");
         }
+        assert_eq!((rooms.count(), rooms.active()), (3, 1));
+        // The longest-idle empty room (junk-1) makes room; the busy one is never taken.
+        let _ = rooms
+            .publish_as_server(at(3), "new", &raw("1"))
+            .expect("junk-1 replaced");
+        assert_eq!(rooms.recent(at(3), "junk-1", 10).expect("name").len(), 0);
+        assert_eq!(rooms.recent(at(3), "busy", 10).expect("name").len(), 0);
+        let b = actor(2, "s-2", None);
+        for name in ["junk-2", "new"] {
+            let _ = rooms
+                .join(at(4), &b, None, name, Start::default(), None)
+                .expect("room");
+        }
+        assert_eq!(rooms.active(), 3);
         assert_eq!(
-            rooms.publish_as_server(now(), "one more", &raw("1")),
-            Err(EngineError::TooManyRooms)
+            rooms.publish_as_server(at(5), "one more", &raw("1")),
+            Err(EngineError::TooManyRooms),
+            "every room has members"
         );
-        let a = actor(1, "s-1", None);
         assert_eq!(
             rooms
-                .join(now(), &a, None, "one more", Start::default(), None)
+                .join(at(5), &a, None, "one more", Start::default(), None)
                 .map(|_| ()),
             Err(EngineError::TooManyRooms)
         );
-        assert!(rooms.publish_as_server(now(), "0", &raw("1")).is_ok());
+        // A member leaving frees a place again.
+        assert!(rooms.leave(at(6), 2, "new").value);
+        let _ = rooms
+            .join(at(7), &a, None, "one more", Start::default(), None)
+            .expect("new replaced");
+        assert!(rooms.publish_as_server(at(8), "busy", &raw("1")).is_ok());
+    }
+
+    #[test]
+    fn an_empty_room_is_removed_after_the_idle_ttl_and_comes_back_in_a_new_epoch() {
+        let mut rooms = limited(StateLimits {
+            room_idle_ttl: Some(std::time::Duration::from_secs(60)),
+            ..StateLimits::default()
+        });
+        let start = now();
+        let at = |secs| start + std::time::Duration::from_secs(secs);
+        let a = actor(1, "s-1", None);
+        let joined = rooms
+            .join(at(0), &a, None, "r", Start::default(), None)
+            .expect("room");
+        let epoch = epoch_of(&joined.value[0]);
+        let _ = rooms.publish(at(1), 1, "r", &raw("1")).expect("member");
+        let _ = rooms.disconnect(at(10), 1);
+        // Idle since 10: still there at 69, with its history.
+        assert_eq!(rooms.recent(at(69), "r", 10).expect("name").len(), 1);
+        let _ = rooms.publish_as_server(at(69), "other", &raw("1"));
+        assert_eq!(rooms.count(), 2);
+        let _ = rooms.publish_as_server(at(70), "other", &raw("2"));
+        assert_eq!(rooms.count(), 1, "r expired at 70");
+        let joined = rooms
+            .join(at(71), &a, None, "r", from(since(1, &epoch)), None)
+            .expect("room");
+        assert_ne!(epoch_of(&joined.value[0]), epoch, "a new stream");
+        assert!(joined.value[0].as_str().contains(r#""recovered":false"#));
+    }
+
+    #[test]
+    fn history_is_bounded_in_bytes_and_a_larger_message_is_refused() {
+        let mut rooms = limited(StateLimits {
+            history_bytes: 200,
+            ..StateLimits::default()
+        });
+        let a = actor(1, "s-1", None);
+        let _ = rooms
+            .join(now(), &a, None, "r", Start::default(), None)
+            .expect("room");
+        // Each message is a frame of about 60 bytes: 3 fit in 200.
+        for i in 0..10 {
+            let _ = rooms
+                .publish(now(), 1, "r", &raw(&format!("\"{i:020}\"")))
+                .expect("member");
+        }
+        let held = rooms.recent(now(), "r", 100).expect("name");
+        assert_eq!(held.len(), 3, "{held:?}");
+        assert!(held.iter().map(|frame| frame.len()).sum::<usize>() <= 200);
+        let big = format!("\"{}\"", "x".repeat(200));
+        let refused = rooms.publish(now(), 1, "r", &raw(&big));
+        assert!(
+            matches!(&refused, Err(EngineError::TooLarge(_))),
+            "{refused:?}"
+        );
+        assert_eq!(refused.map(|_| ()).unwrap_err().code(), ErrorCode::TooLarge);
+        let held_after = rooms.recent(now(), "r", 100).expect("name");
+        assert_eq!(held_after, held, "nothing evicted for a refused message");
+        assert_eq!(
+            rooms
+                .publish(now(), 1, "r", &raw("1"))
+                .expect("member")
+                .value,
+            11,
+            "the refused message took no number"
+        );
+        // A namespace may set its own byte budget; without history anything is accepted.
+        let namespaces = Namespaces::from_toml_str(
+            "[namespaces.tiny]\nhistory_bytes = 10\n[namespaces.none]\nhistory_size = 0\n",
+        )
+        .expect("valid config");
+        let mut rooms = Rooms::with_limits(10, namespaces, StateLimits::default());
+        assert!(matches!(
+            rooms.publish_as_server(now(), "tiny:1", &raw("1")),
+            Err(EngineError::TooLarge(_))
+        ));
+        assert!(rooms.publish_as_server(now(), "none:1", &raw(&big)).is_ok());
     }
 }

@@ -24,6 +24,7 @@ fn engine_error(err: EngineError) -> ApiError {
         ErrorCode::BadRequest => ApiError::BadRequest(message),
         ErrorCode::Forbidden => ApiError::Forbidden(message),
         ErrorCode::RateLimited => ApiError::RateLimited(message),
+        ErrorCode::TooLarge => ApiError::BadRequest(message),
         _ if matches!(err, EngineError::Unavailable(_)) => ApiError::Unavailable(message),
         _ => ApiError::Internal(message),
     }

@@ -10,14 +10,15 @@ use super::Inner;
 use crate::lock::Locked;
 use crate::protocol::frames;
 use crate::state::docs::{
-    catch_up, check_name, conflict, foreign_origin, forgotten, too_many_origins, CatchUp, ClientOp,
-    Entries, OpOutcome, ServerOpOutcome, MAX_DOCS, MAX_KEY, SERVER_ORIGIN,
+    apply_within, catch_up, check_name, conflict, doc_bytes, foreign_origin, forgotten,
+    too_many_origins, CatchUp, ClientOp, Entries, OpOutcome, ServerOpOutcome, MAX_KEY,
+    SERVER_ORIGIN,
 };
 use crate::state::epoch::Since;
 use crate::state::origins::{Outcomes, Seen, MAX_ORIGINS, OUTCOMES_PER_ORIGIN};
 use crate::state::{ConnId, EngineError};
 use axum::extract::ws::Utf8Bytes;
-use resocket::doc::{apply, Doc, Entry, Op, Rejection};
+use resocket::doc::{Doc, Entry, Op, Rejection};
 use resocket::protocol::{ErrorBody, ErrorCode, SnapshotEntry};
 use serde_json::Value;
 
@@ -134,7 +135,7 @@ impl Inner {
             .arg(record)
             .arg(commit.frame.unwrap_or(""))
             .arg(self.doc_history)
-            .arg(MAX_DOCS)
+            .arg(self.limits.max_docs)
             .arg(doc)
             .arg(self.keys.bus())
             .invoke_async(&mut redis)
@@ -211,7 +212,13 @@ impl Inner {
                 }
             }
             let mut state = read.doc.clone();
-            let (frame, applied) = match apply(&mut state, &op.op) {
+            let applied = match apply_within(&mut state, &op.op, doc_bytes(&read.doc), &self.limits)
+            {
+                Ok(applied) => applied.map(|(rev, _)| rev),
+                // Not recorded, as with the memory engine.
+                Err(err) => return refuse(err.code(), err.to_string()),
+            };
+            let (frame, applied) = match applied {
                 Ok(rev) => (
                     frames::doc_op(doc, rev, &op.origin, op.cseq, &op.op),
                     Some(rev),
@@ -263,8 +270,8 @@ impl Inner {
         for _ in 0..MAX_ATTEMPTS {
             let read = self.read_doc(doc, SERVER_ORIGIN).await?;
             let mut state = read.doc.clone();
-            let rev = match apply(&mut state, op) {
-                Ok(rev) => rev,
+            let rev = match apply_within(&mut state, op, doc_bytes(&read.doc), &self.limits)? {
+                Ok((rev, _)) => rev,
                 Err(Rejection::Conflict { expected, actual }) => {
                     return Ok(ServerOpOutcome::Conflict { expected, actual })
                 }
@@ -362,7 +369,7 @@ impl Inner {
             .key(self.keys.doc(doc))
             .key(self.keys.docs())
             .arg(crate::random::epoch())
-            .arg(MAX_DOCS)
+            .arg(self.limits.max_docs)
             .arg(doc)
             .invoke_async(&mut redis)
             .await

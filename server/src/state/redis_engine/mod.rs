@@ -33,6 +33,7 @@ use super::docs::{ClientOp, Entries, OpOutcome, ServerOpOutcome};
 use super::engine::{Engine, Published, StateStats};
 use super::epoch::Since;
 use super::error::EngineError;
+use super::limits::StateLimits;
 use super::sessions::{Actor, Opened};
 use crate::auth::Namespaces;
 use crate::lock::Locked;
@@ -116,6 +117,8 @@ struct Inner {
     history: usize,
     doc_history: usize,
     namespaces: Namespaces,
+    /// Byte and count budgets (rooms, documents, histories).
+    limits: StateLimits,
 }
 
 /// Milliseconds since the Unix epoch: the clock leases and history TTLs are kept in, shared by
@@ -141,6 +144,7 @@ impl RedisEngine {
         history: usize,
         doc_history: usize,
         namespaces: Namespaces,
+        limits: StateLimits,
     ) -> Result<RedisEngine, EngineError> {
         use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
         use redis::IntoConnectionInfo;
@@ -186,6 +190,7 @@ impl RedisEngine {
             history,
             doc_history,
             namespaces,
+            limits,
         });
         inner.renew_node().await?;
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

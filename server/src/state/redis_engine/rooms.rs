@@ -9,7 +9,7 @@ use crate::protocol::frames;
 use crate::state::engine::Published;
 use crate::state::epoch::Since;
 use crate::state::history::{window, Window};
-use crate::state::rooms::{check_name, MAX_JOIN_HISTORY, MAX_ROOMS};
+use crate::state::rooms::{check_name, too_large_for_history, MAX_JOIN_HISTORY};
 use crate::state::sessions::Actor;
 use crate::state::{ConnId, EngineError};
 use axum::extract::ws::Utf8Bytes;
@@ -67,7 +67,18 @@ fn members_in_order(records: &[Value]) -> Result<Vec<Member<Box<RawValue>>>, Eng
 
 impl Inner {
     fn history_ttl_ms(&self, room: &str) -> Option<u64> {
-        self.namespaces.history_limits(room).ttl.map(millis)
+        self.namespaces
+            .history_limits(room)
+            .ttl
+            .or(self.limits.history_ttl)
+            .map(millis)
+    }
+
+    fn history_bytes(&self, room: &str) -> usize {
+        self.namespaces
+            .history_limits(room)
+            .bytes
+            .unwrap_or(self.limits.history_bytes)
     }
 
     fn history_size(&self, room: &str) -> usize {
@@ -205,7 +216,7 @@ impl Inner {
             .arg(&update_frame)
             .arg(flag(presence))
             .arg(crate::random::epoch())
-            .arg(MAX_ROOMS)
+            .arg(self.limits.max_rooms)
             .arg(presence_entry(room, &who.session))
             .arg(deadline)
             .arg(self.keys.bus())
@@ -335,12 +346,14 @@ impl Inner {
             .arg(&self.node)
             .arg(conn)
             .arg(crate::random::epoch())
-            .arg(MAX_ROOMS)
+            .arg(self.limits.max_rooms)
+            .arg(self.history_bytes(room))
             .invoke_async(&mut redis)
             .await
             .map_err(unavailable)?;
         let reply = items(reply)?;
         match text_at(&reply, 0)?.as_str() {
+            "too_large" => Err(too_large_for_history(number_at(&reply, 1)? as usize)),
             "ok" => {
                 if who.is_some() {
                     // As with the memory engine, the member's own copy of the message is on its

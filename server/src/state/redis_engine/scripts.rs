@@ -100,8 +100,12 @@ return 1
 /// KEYS: room, log, members, rooms.
 /// ARGV: room, frame before seq, frame after seq, history size, now (ms), history TTL (ms, '0'
 /// for none), channel, mode ('m' a member, 's' the server), session, node, conn, new epoch,
-/// max rooms.
-/// Returns `{'not_member'}`, `{'full'}` or `{'ok', seq, members, evt}`.
+/// max rooms, history bytes.
+/// The history is trimmed by count and by bytes (the room's `hbytes` counts the frames its
+/// stream holds; the oldest are deleted to fit); a frame alone over the bytes of a room that
+/// keeps history is refused, taking no number.
+/// Returns `{'not_member'}`, `{'full'}`, `{'too_large', frame bytes}` or
+/// `{'ok', seq, members, evt}`.
 pub static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -116,9 +120,32 @@ elseif redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('SADD', KEYS[4], ARGV[1])
 end
 local seq = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
-local evt = string.format('%d', redis.call('HINCRBY', KEYS[1], 'evt', 1))
 local frame = ARGV[2] .. seq .. ARGV[3]
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], seq .. '-0', 'f', frame, 't', ARGV[5])
+local size = tonumber(ARGV[4])
+local budget = tonumber(ARGV[14])
+if size > 0 and #frame > budget then
+  redis.call('HINCRBY', KEYS[1], 'seq', -1)
+  return {'too_large', string.format('%d', #frame)}
+end
+local evt = string.format('%d', redis.call('HINCRBY', KEYS[1], 'evt', 1))
+if size > 0 then
+  local held = 0
+  if redis.call('EXISTS', KEYS[2]) == 1 then held = tonumber(redis.call('HGET', KEYS[1], 'hbytes') or '0') end
+  redis.call('XADD', KEYS[2], seq .. '-0', 'f', frame, 't', ARGV[5])
+  held = held + #frame
+  local len = redis.call('XLEN', KEYS[2])
+  while len > 1 and (len > size or held > budget) do
+    local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+    held = held - #oldest[2][2]
+    redis.call('XDEL', KEYS[2], oldest[1])
+    len = len - 1
+  end
+  -- The newest always fits (checked above); a count from before this script is corrected.
+  if len == 1 then held = #frame end
+  redis.call('HSET', KEYS[1], 'hbytes', held)
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', 0, seq .. '-0', 'f', frame, 't', ARGV[5])
+end
 if ARGV[6] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
 redis.call('PUBLISH', ARGV[7], ns('r') .. ns(ARGV[1]) .. ns(evt) .. ns('') .. ns(frame))
 return {'ok', seq, string.format('%d', redis.call('HLEN', KEYS[3])), evt}

@@ -1,0 +1,283 @@
+//! Byte and count budgets of the state over real sockets: a room's history by bytes, a document
+//! by bytes and keys, the user id, and rooms held (junk rooms cannot lock a new one out). Each
+//! hostile client gets its typed refusal while an honest client's pings are answered and its room
+//! messages delivered.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn send_json(ws: &mut Ws, frame: Value) {
+    send(ws, &frame.to_string()).await;
+}
+
+/// The next frame of `kind`, skipping others (presence, own messages).
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let frame = next_json(ws).await;
+        if frame["kind"] == kind {
+            return frame;
+        }
+    }
+}
+
+/// The honest client is still served: its ping is answered and its message delivered to it.
+async fn still_served(honest: &mut Ws, room: &str, id: u64) {
+    send_json(honest, json!({"kind": "ping", "id": id})).await;
+    while next_json(honest).await["kind"] != "pong" {}
+    send_json(
+        honest,
+        json!({"kind": "publish", "id": id + 1, "room": room, "payload": "still here"}),
+    )
+    .await;
+    loop {
+        let frame = next_json(honest).await;
+        if frame["kind"] == "msg" && frame["payload"] == "still here" {
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_message_over_the_history_bytes_is_refused_too_large_and_older_ones_make_room() {
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.state_limits.history_bytes = 2048;
+    })
+    .await;
+    let (mut honest, _) = handshake(&server, Some("honest"), None).await;
+    let (mut hostile, _) = handshake(&server, Some("hostile"), None).await;
+    for ws in [&mut honest, &mut hostile] {
+        send_json(ws, json!({"kind": "join", "id": 1, "room": "lobby"})).await;
+        next_of(ws, "joined").await;
+    }
+    let big = "x".repeat(3000);
+    send_json(
+        &mut hostile,
+        json!({"kind": "publish", "id": 2, "room": "lobby", "payload": big}),
+    )
+    .await;
+    let refused = next_of(&mut hostile, "error").await;
+    assert_eq!(
+        (&refused["id"], &refused["room"], &refused["error"]["code"]),
+        (&json!(2), &json!("lobby"), &json!("too_large")),
+        "{refused}"
+    );
+    // Ten messages of about 560 bytes: the history keeps the newest three (2048 bytes).
+    for n in 0..10 {
+        let payload = format!("{n}{}", "y".repeat(500));
+        send_json(
+            &mut hostile,
+            json!({"kind": "publish", "id": 10 + n, "room": "lobby", "payload": payload}),
+        )
+        .await;
+        next_of(&mut hostile, "res").await;
+    }
+    still_served(&mut honest, "lobby", 30).await;
+    let (mut late, _) = handshake(&server, Some("late"), None).await;
+    send_json(
+        &mut late,
+        json!({"kind": "join", "id": 1, "room": "lobby", "payload": {"history": 100}}),
+    )
+    .await;
+    let joined = next_of(&mut late, "joined").await;
+    assert_eq!(joined["seq"], 11, "the refused message took no number");
+    let mut replayed = Vec::new();
+    while replayed.last() != Some(&json!(11)) {
+        let msg = next_of(&mut late, "msg").await;
+        replayed.push(msg["seq"].clone());
+    }
+    assert_eq!(replayed, [json!(8), json!(9), json!(10), json!(11)]);
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn an_op_over_the_document_bytes_or_keys_is_refused_too_large_and_changes_nothing() {
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.state_limits.doc_bytes = 1000;
+        c.state_limits.doc_keys = 2;
+    })
+    .await;
+    let (mut honest, _) = handshake(&server, Some("honest"), None).await;
+    send_json(
+        &mut honest,
+        json!({"kind": "join", "id": 1, "room": "lobby"}),
+    )
+    .await;
+    next_of(&mut honest, "joined").await;
+    send_json(
+        &mut honest,
+        json!({"kind": "sync", "id": 2, "room": "board", "payload": {}}),
+    )
+    .await;
+    next_of(&mut honest, "snapshot").await;
+
+    let mut hostile = connect(&server).await;
+    send(&mut hostile, &hello(Some("hostile"), None)).await;
+    let welcome = next_of(&mut hostile, "welcome").await;
+    let origin = welcome["payload"]["origin"]
+        .as_str()
+        .expect("welcome has an origin")
+        .to_owned();
+    let op = |cseq: u64, key: &str, value: Value| {
+        json!({"kind": "op", "room": "board", "seq": cseq,
+               "payload": {"origin": origin, "key": key, "op": "set", "value": value}})
+    };
+    send_json(&mut hostile, op(1, "a", json!("x".repeat(2000)))).await;
+    let reject = next_of(&mut hostile, "reject").await;
+    assert_eq!(reject["payload"]["error"]["code"], "too_large", "{reject}");
+    for (cseq, key) in [(2, "a"), (3, "b")] {
+        send_json(&mut hostile, op(cseq, key, json!(1))).await;
+        next_of(&mut hostile, "op").await;
+    }
+    send_json(&mut hostile, op(4, "c", json!(1))).await;
+    let reject = next_of(&mut hostile, "reject").await;
+    assert_eq!(
+        (
+            &reject["payload"]["cseq"],
+            &reject["payload"]["error"]["code"]
+        ),
+        (&json!(4), &json!("too_large")),
+        "{reject}"
+    );
+    // The honest subscriber saw the two applied ops only, and is served throughout.
+    for rev in [1, 2] {
+        assert_eq!(next_of(&mut honest, "op").await["seq"], rev);
+    }
+    still_served(&mut honest, "lobby", 10).await;
+    let state = control_get(server.local_addr(), "/control/doc?name=board").await;
+    let state: Value = serde_json::from_str(&state.body).expect("JSON");
+    assert_eq!(state["rev"], 2, "{state}");
+    assert_eq!(
+        state["entries"].as_object().map(|e| e.len()),
+        Some(2),
+        "{state}"
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn junk_rooms_cannot_lock_out_a_new_room() {
+    if engine_redis_url().is_some() {
+        // Memory engine only: the Redis engine keeps its rooms until removed (docs/PROTOCOL.md).
+        return;
+    }
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.state_limits.max_rooms = 3;
+    })
+    .await;
+    let (mut hostile, _) = handshake(&server, Some("hostile"), None).await;
+    // Twenty rooms created and left empty: far more than the server holds.
+    for n in 0..20u64 {
+        let room = format!("junk-{n}");
+        send_json(
+            &mut hostile,
+            json!({"kind": "join", "id": 100 + n, "room": room}),
+        )
+        .await;
+        next_of(&mut hostile, "joined").await;
+        send_json(
+            &mut hostile,
+            json!({"kind": "leave", "id": 200 + n, "room": room}),
+        )
+        .await;
+        next_of(&mut hostile, "left").await;
+    }
+    let (mut honest, _) = handshake(&server, Some("honest"), None).await;
+    for (id, room) in [(1, "lobby"), (2, "private:honest")] {
+        send_json(&mut honest, json!({"kind": "join", "id": id, "room": room})).await;
+        next_of(&mut honest, "joined").await;
+    }
+    still_served(&mut honest, "lobby", 3).await;
+    // Rooms that are in use are never taken: with every place held, a new room is refused.
+    send_json(
+        &mut hostile,
+        json!({"kind": "join", "id": 5, "room": "held"}),
+    )
+    .await;
+    next_of(&mut hostile, "joined").await;
+    send_json(
+        &mut hostile,
+        json!({"kind": "join", "id": 6, "room": "one more"}),
+    )
+    .await;
+    let refused = next_of(&mut hostile, "error").await;
+    assert_eq!(
+        (&refused["id"], &refused["error"]["code"]),
+        (&json!(6), &json!("rate_limited")),
+        "{refused}"
+    );
+    still_served(&mut honest, "lobby", 10).await;
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn an_empty_room_is_removed_after_its_idle_ttl() {
+    if engine_redis_url().is_some() {
+        // Memory engine only: the Redis engine keeps its rooms until removed (docs/PROTOCOL.md).
+        return;
+    }
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.state_limits.room_idle_ttl = Some(Duration::from_millis(200));
+    })
+    .await;
+    let (mut ws, _) = handshake(&server, Some("alice"), None).await;
+    send_json(&mut ws, json!({"kind": "join", "id": 1, "room": "r"})).await;
+    let joined = next_of(&mut ws, "joined").await;
+    let epoch = joined["payload"]["epoch"].clone();
+    send_json(
+        &mut ws,
+        json!({"kind": "publish", "id": 2, "room": "r", "payload": 1}),
+    )
+    .await;
+    next_of(&mut ws, "res").await;
+    send_json(&mut ws, json!({"kind": "leave", "id": 3, "room": "r"})).await;
+    next_of(&mut ws, "left").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let since = json!({"since": 1, "epoch": epoch});
+    send_json(
+        &mut ws,
+        json!({"kind": "join", "id": 4, "room": "r", "payload": since}),
+    )
+    .await;
+    let joined = next_of(&mut ws, "joined").await;
+    assert_ne!(joined["payload"]["epoch"], epoch, "a new stream: {joined}");
+    assert_eq!(
+        (&joined["seq"], &joined["payload"]["recovered"]),
+        (&json!(0), &json!(false)),
+        "{joined}"
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_user_id_too_long_or_outside_the_charset_is_refused_at_hello() {
+    let server = start(|c| c.feed_interval = Duration::ZERO).await;
+    let (mut honest, _) = handshake(&server, Some("honest"), None).await;
+    send_json(
+        &mut honest,
+        json!({"kind": "join", "id": 1, "room": "lobby"}),
+    )
+    .await;
+    next_of(&mut honest, "joined").await;
+    for user in [
+        "x".repeat(129),
+        "a b".to_owned(),
+        "é".to_owned(),
+        "a\u{7}".to_owned(),
+    ] {
+        let mut hostile = connect(&server).await;
+        send(&mut hostile, &hello(Some(&user), None)).await;
+        let (code, reason) = expect_close(&mut hostile).await;
+        assert_eq!((code, reason.as_str()), (4401, "bad_user"), "{user:?}");
+    }
+    let longest = "x".repeat(128);
+    handshake(&server, Some(&longest), None).await;
+    still_served(&mut honest, "lobby", 2).await;
+    server.shutdown().await.expect("clean shutdown");
+}
