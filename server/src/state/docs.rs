@@ -22,6 +22,8 @@ use resocket::doc::{apply, Doc, Op, Rejection};
 use resocket::protocol::{ErrorBody, ErrorCode, SnapshotEntry};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 
 /// Most documents the server keeps (they are never removed); using a new one beyond this is
 /// refused with `rate_limited`.
@@ -146,7 +148,9 @@ pub struct Docs {
 
 #[derive(Debug)]
 struct Document {
-    doc: Doc<Value>,
+    /// Shared with the snapshots being encoded outside the engine's lock; an op copies it
+    /// (`Arc::make_mut`) only if one still is.
+    doc: Arc<Doc<Value>>,
     /// The epoch of this document's history: its revisions count in it.
     epoch: String,
     /// Encoded applied `op` frames; the newest is revision `doc.rev`.
@@ -167,11 +171,18 @@ impl Docs {
         }
     }
 
+    /// These documents count against `total` with every other `Docs` given it (the shards of
+    /// one engine), for [`MAX_DOCS`] in all. Call it before any document exists.
+    pub fn sharing_cap(mut self, total: Arc<AtomicUsize>) -> Docs {
+        self.docs = CappedMap::sharing(MAX_DOCS, total);
+        self
+    }
+
     fn doc_or_create(&mut self, name: &str) -> Result<&mut Document, EngineError> {
         let history = self.history;
         self.docs
             .get_or_create(name, || Document {
-                doc: Doc::new(),
+                doc: Arc::new(Doc::new()),
                 epoch: crate::random::epoch(),
                 log: History::new(history),
                 subscribers: HashSet::new(),
@@ -190,13 +201,25 @@ impl Docs {
         name: &str,
         since: Option<Since>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
+        Ok(self.sync_deferred(conn, id, name, since)?.frames())
+    }
+
+    /// [`sync`](Self::sync), but a snapshot is encoded later by [`Synced::frames`], from the
+    /// document as it is now (shared, O(1) here), so the engine encodes it outside its lock.
+    pub fn sync_deferred(
+        &mut self,
+        conn: ConnId,
+        id: Option<u64>,
+        name: &str,
+        since: Option<Since>,
+    ) -> Result<Synced, EngineError> {
         check_name(name)?;
         let doc = self.doc_or_create(name)?;
         doc.subscribers.insert(conn);
         let rev = doc.doc.rev;
         let since = since.and_then(|since| since.within(&doc.epoch));
         // A block, so the replay's borrow of the log ends before the index is updated.
-        let frames = {
+        let synced = {
             let replay = match catch_up(since, rev, doc.log.oldest()) {
                 CatchUp::Replay { since } => doc.log.since(since),
                 CatchUp::Snapshot => None,
@@ -205,13 +228,18 @@ impl Docs {
                 Some(ops) => {
                     let mut frames: Vec<Utf8Bytes> = ops.cloned().collect();
                     frames.push(frames::synced(id, name, rev, &doc.epoch).into());
-                    frames
+                    Synced::Frames(frames)
                 }
-                None => vec![frames::snapshot(id, name, &doc.doc, &doc.epoch).into()],
+                None => Synced::Snapshot {
+                    id,
+                    name: name.to_owned(),
+                    doc: Arc::clone(&doc.doc),
+                    epoch: doc.epoch.clone(),
+                },
             }
         };
         self.subscriptions.add(conn, name);
-        Ok(frames)
+        Ok(synced)
     }
 
     /// Ends `conn`'s subscription to `name`; true if it was subscribed.
@@ -271,7 +299,7 @@ impl Docs {
             Seen::Forgotten => return refuse(ErrorCode::Unexpected, forgotten(op)),
             Seen::Full => return refuse(ErrorCode::RateLimited, too_many_origins(name)),
         }
-        match apply(&mut doc.doc, &op.op) {
+        match apply(Arc::make_mut(&mut doc.doc), &op.op) {
             Ok(rev) => {
                 let frame = Utf8Bytes::from(frames::doc_op(name, rev, &op.origin, op.cseq, &op.op));
                 doc.log.push(frame.clone());
@@ -303,7 +331,7 @@ impl Docs {
         }
         let cseq = self.server_cseq + 1;
         let doc = self.doc_or_create(name)?;
-        match apply(&mut doc.doc, op) {
+        match apply(Arc::make_mut(&mut doc.doc), op) {
             Ok(rev) => {
                 let frame = Utf8Bytes::from(frames::doc_op(name, rev, SERVER_ORIGIN, cseq, op));
                 doc.log.push(frame.clone());
@@ -337,19 +365,57 @@ impl Docs {
 
     /// A document's revision and entries; `None` if it does not exist.
     pub fn state(&self, name: &str) -> Option<(u64, Entries)> {
-        let doc = &self.docs.get(name)?.doc;
-        let entries = doc
-            .entries
-            .iter()
-            .map(|(key, entry)| {
-                let entry = SnapshotEntry {
-                    value: entry.value.clone(),
-                    rev: entry.rev,
-                };
-                (key.clone(), entry)
-            })
-            .collect();
-        Some((doc.rev, entries))
+        self.shared(name).map(|doc| entries(&doc))
+    }
+
+    /// A document as it is now, shared (O(1)), to read outside the engine's lock.
+    pub fn shared(&self, name: &str) -> Option<Arc<Doc<Value>>> {
+        Some(Arc::clone(&self.docs.get(name)?.doc))
+    }
+}
+
+/// A document's revision and entries.
+pub fn entries(doc: &Doc<Value>) -> (u64, Entries) {
+    let entries = doc
+        .entries
+        .iter()
+        .map(|(key, entry)| {
+            let entry = SnapshotEntry {
+                value: entry.value.clone(),
+                rev: entry.rev,
+            };
+            (key.clone(), entry)
+        })
+        .collect();
+    (doc.rev, entries)
+}
+
+/// A `sync`'s catch-up as taken under the lock: [`frames`](Self::frames) encodes it.
+#[derive(Debug)]
+pub enum Synced {
+    /// The logged ops and `synced`, already encoded.
+    Frames(Vec<Utf8Bytes>),
+    /// A snapshot of `doc`, to encode.
+    Snapshot {
+        id: Option<u64>,
+        name: String,
+        doc: Arc<Doc<Value>>,
+        epoch: String,
+    },
+}
+
+impl Synced {
+    /// The frames to write. O(document) for a snapshot: call it without a lock.
+    pub fn frames(self) -> Vec<Utf8Bytes> {
+        match self {
+            Synced::Frames(frames) => frames,
+            Synced::Snapshot {
+                id,
+                name,
+                doc,
+                epoch,
+            } => vec![frames::snapshot(id, &name, &doc, &epoch).into()],
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 
 use super::delivery::ConnId;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Longest room or document name, in bytes.
 pub const MAX_NAME: usize = 256;
@@ -12,25 +14,41 @@ pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_NAME
 }
 
-/// Named entries that are never removed, at most `max` of them.
+/// Named entries that are never removed, at most `max` of them in this map and the maps that
+/// share its count (the shards of one engine).
 #[derive(Debug)]
 pub struct CappedMap<T> {
     entries: HashMap<String, T>,
     max: usize,
+    /// Entries held by this map and every map sharing the count.
+    total: Arc<AtomicUsize>,
 }
 
 impl<T> CappedMap<T> {
     pub fn new(max: usize) -> CappedMap<T> {
+        CappedMap::sharing(max, Arc::default())
+    }
+
+    /// A map whose entries count against `total` with those of the other maps given it.
+    pub fn sharing(max: usize, total: Arc<AtomicUsize>) -> CappedMap<T> {
         CappedMap {
             entries: HashMap::new(),
             max,
+            total,
         }
     }
 
-    /// The entry `name`, created with `make` if needed; `None` when it is new and the map is full.
+    /// The entry `name`, created with `make` if needed; `None` when it is new and the map (with
+    /// those sharing its count) is full.
     pub fn get_or_create(&mut self, name: &str, make: impl FnOnce() -> T) -> Option<&mut T> {
-        if !self.entries.contains_key(name) && self.entries.len() >= self.max {
-            return None;
+        if !self.entries.contains_key(name) {
+            let max = self.max;
+            let counted = self
+                .total
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < max).then_some(n + 1)
+                });
+            counted.ok()?;
         }
         Some(self.entries.entry(name.to_owned()).or_insert_with(make))
     }
@@ -104,6 +122,15 @@ mod tests {
             "existing names go on"
         );
         assert_eq!(map.len(), 1);
+
+        let total = Arc::new(AtomicUsize::new(0));
+        let mut shard_a = CappedMap::sharing(2, Arc::clone(&total));
+        let mut shard_b = CappedMap::sharing(2, Arc::clone(&total));
+        assert!(shard_a.get_or_create("a", || 1).is_some());
+        assert!(shard_b.get_or_create("b", || 2).is_some());
+        assert_eq!(shard_a.get_or_create("c", || 3), None, "full together");
+        assert!(shard_b.get_or_create("b", || 4).is_some());
+        assert_eq!(total.load(Ordering::Acquire), 2);
     }
 
     #[test]

@@ -27,6 +27,8 @@ use crate::protocol::frames;
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::{Member, PresenceChange};
 use serde_json::value::RawValue;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use tokio::time::Instant;
 
 /// Most messages a `join` with `history` gets replayed, whatever it asks for (the room's
@@ -54,6 +56,51 @@ pub struct Start {
     pub since: Option<Since>,
     /// Without `since`: replay the newest this many messages held (a late joiner).
     pub history: Option<u64>,
+}
+
+/// A joiner's answer as taken under the lock: [`frames`](Self::frames) encodes it.
+#[derive(Debug)]
+pub struct Joined {
+    id: Option<u64>,
+    room: String,
+    latest: u64,
+    recovered: bool,
+    epoch: String,
+    /// Each member's session, user and metadata, in join order.
+    members: Vec<(String, Option<String>, Option<Arc<RawValue>>)>,
+    replay: Vec<Utf8Bytes>,
+}
+
+impl Joined {
+    /// The `joined` frame followed by the replay. O(members' bytes): call it without a lock.
+    pub fn frames(self) -> Vec<Utf8Bytes> {
+        let (people, metas): (Vec<_>, Vec<_>) = self
+            .members
+            .into_iter()
+            .map(|(id, user, meta)| ((id, user), meta))
+            .unzip();
+        let members = people
+            .into_iter()
+            .zip(&metas)
+            .map(|((id, user), meta)| Member {
+                id,
+                user,
+                meta: meta.as_deref(),
+            })
+            .collect();
+        let joined = frames::joined(
+            self.id,
+            &self.room,
+            self.latest,
+            self.recovered,
+            &self.epoch,
+            members,
+        );
+        let mut frames = Vec::with_capacity(1 + self.replay.len());
+        frames.push(Utf8Bytes::from(joined));
+        frames.extend(self.replay);
+        frames
+    }
 }
 
 #[derive(Debug)]
@@ -84,7 +131,8 @@ struct Slot {
     conn: ConnId,
     session: String,
     user: Option<String>,
-    meta: Option<Box<RawValue>>,
+    /// Shared, so a `joined` frame can be built outside the engine's lock from a cheap copy.
+    meta: Option<Arc<RawValue>>,
 }
 
 impl Slot {
@@ -137,6 +185,13 @@ impl Rooms {
         }
     }
 
+    /// These rooms count against `total` with every other `Rooms` given it (the shards of one
+    /// engine), for [`MAX_ROOMS`] in all. Call it before any room exists.
+    pub fn sharing_cap(mut self, total: Arc<AtomicUsize>) -> Rooms {
+        self.rooms = CappedMap::sharing(MAX_ROOMS, total);
+        self
+    }
+
     fn room_or_create(&mut self, name: &str) -> Result<&mut Room, EngineError> {
         let limits = self.namespaces.history_limits(name);
         let size = limits.size.unwrap_or(self.history);
@@ -167,7 +222,24 @@ impl Rooms {
         start: Start,
         meta: Option<Box<RawValue>>,
     ) -> Result<Outcome<Vec<Utf8Bytes>>, EngineError> {
+        let outcome = self.join_deferred(now, who, id, name, start, meta)?;
+        Ok(Outcome::with(outcome.value.frames(), outcome.deliveries))
+    }
+
+    /// [`join`](Self::join), but the joiner's frames are built later by [`Joined::frames`]:
+    /// the `joined` frame lists every member's metadata, so the engine builds it after
+    /// releasing its lock (from refcounted copies, taken here in O(members)).
+    pub fn join_deferred(
+        &mut self,
+        now: Instant,
+        who: &Actor,
+        id: Option<u64>,
+        name: &str,
+        start: Start,
+        meta: Option<Box<RawValue>>,
+    ) -> Result<Outcome<Joined>, EngineError> {
         check_name(name)?;
+        let meta: Option<Arc<RawValue>> = meta.map(Arc::from);
         let taken_over = {
             let room = self.room_or_create(name)?;
             room.members
@@ -228,15 +300,23 @@ impl Rooms {
             },
         };
         let members = if room.presence {
-            room.members.iter().map(Slot::member).collect()
+            room.members
+                .iter()
+                .map(|s| (s.session.clone(), s.user.clone(), s.meta.clone()))
+                .collect()
         } else {
             Vec::new()
         };
-        let latest = room.history.latest();
-        let joined = frames::joined(id, name, latest, recovered, &room.epoch, members);
-        let mut frames = vec![Utf8Bytes::from(joined)];
-        frames.extend(replay.unwrap_or_default());
-        Ok(Outcome::with(frames, deliveries))
+        let joined = Joined {
+            id,
+            room: name.to_owned(),
+            latest: room.history.latest(),
+            recovered,
+            epoch: room.epoch.clone(),
+            members,
+            replay: replay.unwrap_or_default(),
+        };
+        Ok(Outcome::with(joined, deliveries))
     }
 
     /// Leaves `name`; the value is true if the connection was a member. Others get a presence
@@ -300,7 +380,7 @@ impl Rooms {
             .iter()
             .position(|s| s.conn == conn)
             .ok_or_else(not_member)?;
-        room.members[index].meta = Some(meta);
+        room.members[index].meta = Some(Arc::from(meta));
         let update = room.presence(name, &room.members[index], PresenceChange::Update);
         Ok(Outcome::with((), update.into_iter().collect()))
     }
@@ -318,7 +398,7 @@ impl Rooms {
             .map(|slot| Member {
                 id: slot.session.clone(),
                 user: slot.user.clone(),
-                meta: slot.meta.clone(),
+                meta: slot.meta.as_deref().map(RawValue::to_owned),
             })
             .collect())
     }
