@@ -8,13 +8,15 @@
 //! Nothing done under a lock costs more than O(members) cheap copies: snapshots and `joined`
 //! frames (which grow with a document's or a member list's bytes) are taken as refcounted
 //! copies under the lock and encoded after it is released. That keeps the order too: the
-//! connection writes them before anything queued for it later. The session sweep is
-//! O(expired). No operation awaits while holding a lock. Lock order: a shard, then the
-//! sessions, then the hub's; never the other way.
+//! connection writes them before anything queued for it later. A large one (over
+//! [`HEAVY_BYTES`]) is encoded on a blocking thread, at most [`ENCODERS`] at once, so the async
+//! workers stay free for every other connection. The session sweep is O(expired). No
+//! operation awaits while holding a lock. Lock order: a shard, then the sessions, then the
+//! hub's; never the other way.
 
 use super::dedup::Seen;
 use super::delivery::{ConnId, Delivery, Outcome, To};
-use super::docs::{self, ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome};
+use super::docs::{self, ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome, Synced};
 use super::engine::{Engine, Published, StateStats};
 use super::epoch::Since;
 use super::error::EngineError;
@@ -24,7 +26,7 @@ use crate::auth::Namespaces;
 use crate::lock::Locked;
 use crate::protocol::hub::Hub;
 use axum::extract::ws::Utf8Bytes;
-use resocket::doc::Op;
+use resocket::doc::{Doc, Op};
 use resocket::protocol::{Member, Resume};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -32,10 +34,18 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// Shards of rooms, and of documents, each behind its own lock.
 pub const SHARDS: usize = 16;
+
+/// A snapshot or `joined` frame of about this many bytes or more is encoded on a blocking
+/// thread rather than on an async worker.
+pub const HEAVY_BYTES: usize = 64 * 1024;
+
+/// Heavy answers encoded at once; more wait their turn (without holding a worker).
+pub const ENCODERS: usize = 2;
 
 pub struct MemoryEngine {
     sessions: Mutex<Sessions>,
@@ -43,6 +53,8 @@ pub struct MemoryEngine {
     docs: Box<[Mutex<Docs>]>,
     /// Picks a name's shard, with random keys: nobody can choose names that share one.
     shard_of: RandomState,
+    /// Permits to encode a heavy answer.
+    encoders: Semaphore,
     hub: Arc<Hub>,
 }
 
@@ -63,6 +75,7 @@ impl MemoryEngine {
                 .map(|_| Mutex::new(Docs::new(doc_history).sharing_cap(Arc::clone(&docs))))
                 .collect(),
             shard_of: RandomState::new(),
+            encoders: Semaphore::new(ENCODERS),
             hub,
         }
     }
@@ -118,6 +131,28 @@ impl MemoryEngine {
         }
     }
 
+    /// Runs `encode` here if it is light, or else on a blocking thread once an encoder is free.
+    async fn encode<T: Send + 'static>(
+        &self,
+        heavy: bool,
+        encode: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
+        if !heavy {
+            return Ok(encode());
+        }
+        let stopping = || EngineError::Unavailable("the server is stopping".into());
+        // The semaphore is never closed.
+        let _permit = self.encoders.acquire().await.map_err(|_| stopping())?;
+        match tokio::task::spawn_blocking(encode).await {
+            Ok(value) => Ok(value),
+            // A panic while encoding is a bug: it goes on as this task's own.
+            Err(err) => match err.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => Err(stopping()),
+            },
+        }
+    }
+
     /// Queues `frame` for the connection `session` has at this moment (its lock held, so a
     /// resume is either before, and gets it, or after).
     fn send_to_session(&self, sessions: &Sessions, session: &str, frame: &Utf8Bytes) -> usize {
@@ -125,6 +160,37 @@ impl MemoryEngine {
             .connection(session)
             .map_or(0, |conn| usize::from(self.hub.send_to(conn, frame)))
     }
+}
+
+/// About how many bytes `doc` encodes to, counted up to `limit` only: O(min(size, limit)).
+fn encoded_bytes_up_to(doc: &Doc<Value>, limit: usize) -> usize {
+    let mut total = 0;
+    let mut values = Vec::new();
+    for (key, entry) in doc.entries.iter() {
+        total += key.len() + 16;
+        values.push(&entry.value);
+        while let Some(value) = values.pop() {
+            total += match value {
+                Value::String(text) => text.len() + 2,
+                Value::Array(items) => {
+                    values.extend(items);
+                    2
+                }
+                Value::Object(members) => {
+                    for (key, value) in members {
+                        total += key.len() + 4;
+                        values.push(value);
+                    }
+                    2
+                }
+                Value::Null | Value::Bool(_) | Value::Number(_) => 8,
+            };
+            if total >= limit {
+                return total;
+            }
+        }
+    }
+    total
 }
 
 fn room_shards(make: impl Fn() -> Rooms) -> Box<[Mutex<Rooms>]> {
@@ -199,7 +265,8 @@ impl Engine for MemoryEngine {
             rooms.join_deferred(Instant::now(), who, id, room, start, meta)
         })?;
         // Encoded unlocked; the connection writes it before anything queued after the join.
-        Ok(joined.frames())
+        let heavy = joined.members_bytes() >= HEAVY_BYTES;
+        self.encode(heavy, move || joined.frames()).await
     }
 
     async fn leave(&self, who: &Actor, room: &str) -> Result<bool, EngineError> {
@@ -268,7 +335,11 @@ impl Engine for MemoryEngine {
             (queued(), catch_up)
         };
         // A snapshot is encoded unlocked, from the document as it was at the subscription.
-        frames.extend(catch_up.frames());
+        let heavy = match &catch_up {
+            Synced::Frames(_) => false,
+            Synced::Snapshot { doc, .. } => encoded_bytes_up_to(doc, HEAVY_BYTES) >= HEAVY_BYTES,
+        };
+        frames.extend(self.encode(heavy, move || catch_up.frames()).await?);
         Ok(frames)
     }
 

@@ -72,6 +72,18 @@ pub struct Joined {
 }
 
 impl Joined {
+    /// About how many bytes [`frames`](Self::frames) encodes for the member list.
+    pub fn members_bytes(&self) -> usize {
+        self.members
+            .iter()
+            .map(|(id, user, meta)| {
+                let user = user.as_deref().map_or(0, str::len);
+                let meta = meta.as_deref().map_or(0, |m| m.get().len());
+                id.len() + user + meta + 32
+            })
+            .sum()
+    }
+
     /// The `joined` frame followed by the replay. O(members' bytes): call it without a lock.
     pub fn frames(self) -> Vec<Utf8Bytes> {
         let (people, metas): (Vec<_>, Vec<_>) = self
