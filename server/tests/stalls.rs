@@ -208,3 +208,67 @@ async fn an_honest_client_is_served_while_others_ask_for_the_heaviest_answers() 
     }
     server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn a_member_that_stops_reading_is_dropped_once_its_queue_holds_too_many_bytes() {
+    const QUEUE_BYTES: usize = 256 * 1024;
+    const MESSAGES: u64 = 400;
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.rate_limits = "off".parse().expect("valid spec");
+        c.max_outbound_bytes = QUEUE_BYTES;
+        // Only the queue's bytes may drop it: no write times out meanwhile.
+        c.write_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let addr = server.local_addr();
+    let (mut sleeper, _) = handshake(&server, Some("sleeper"), None).await;
+    send(&mut sleeper, r#"{"kind":"join","id":1,"room":"feed"}"#).await;
+    expect_kind(&mut sleeper, "joined").await;
+    let (mut honest, _) = handshake(&server, Some("honest"), None).await;
+    send(&mut honest, r#"{"kind":"join","id":1,"room":"feed"}"#).await;
+    expect_kind(&mut honest, "joined").await;
+    expect_kind(&mut sleeper, "presence").await;
+
+    // 400 messages of 64 KiB (25 MiB): far fewer frames than the queue's 1024, far more bytes
+    // than its 256 KiB and the socket buffers together.
+    let pad = "x".repeat(64 * 1024);
+    for n in 1..=MESSAGES {
+        let publish = json!({"kind": "publish", "room": "feed", "payload": {"n": n, "pad": pad}});
+        send(&mut honest, &publish.to_string()).await;
+        // The sleeper's `leave` comes in between once it is dropped.
+        let msg = loop {
+            let frame = next_json(&mut honest).await;
+            if frame["kind"] != "presence" {
+                break frame;
+            }
+        };
+        assert_eq!(msg["kind"], "msg");
+        assert_eq!(
+            (msg["seq"].as_u64(), msg["payload"]["n"].as_u64()),
+            (Some(n), Some(n))
+        );
+    }
+    wait_for_stat(addr, "connections", 1).await;
+    // The sleeper reads what reached it, in order and without a gap, then the end without a
+    // close frame.
+    let mut last = 0;
+    let end = loop {
+        match next_event(&mut sleeper).await {
+            Event::Text(text) => {
+                let frame = json(&text);
+                if frame["kind"] == "presence" {
+                    continue;
+                }
+                assert_eq!(frame["seq"].as_u64(), Some(last + 1), "{}", frame["kind"]);
+                last += 1;
+            }
+            other => break other,
+        }
+    };
+    assert!(matches!(end, Event::Abnormal(_)), "{end:?}");
+    assert!(last < MESSAGES, "dropped before the last message");
+    println!("the sleeper got {last} of {MESSAGES} messages before it was dropped");
+    sync(&mut honest).await;
+    server.shutdown().await.expect("clean shutdown");
+}
