@@ -71,7 +71,7 @@ pub async fn serve(
         app::rpc::RpcForwarder::new(rpc)?;
         info!(url = %rpc.url, timeout_ms = rpc.timeout.as_millis() as u64, "forwarding requests");
     }
-    let hub = protocol::hub::Hub::new();
+    let hub = protocol::hub::Hub::with_queue_bytes(config.max_outbound_bytes);
     match &config.redis {
         None => {
             let engine = app::memory_engine(&config, Arc::clone(&hub));

@@ -160,7 +160,7 @@ impl Server {
                         return;
                     };
                     let outbound = &mut link.registration.outbound;
-                    let queued = || std::iter::from_fn(|| outbound.try_recv().ok()).collect();
+                    let queued = || std::iter::from_fn(|| outbound.try_recv()).collect();
                     let frames = self
                         .run(self.engine.sync(conn, id, &room, since, queued))
                         .expect("a valid document");
@@ -182,7 +182,7 @@ impl Server {
         while let Some(frame) = client
             .link
             .as_mut()
-            .and_then(|link| link.registration.outbound.try_recv().ok())
+            .and_then(|link| link.registration.outbound.try_recv())
         {
             client.receive(self, frame.as_str());
         }

@@ -9,6 +9,7 @@ use crate::auth::{
 use crate::error::ServerError;
 use crate::protocol::admission::ConnectionLimits;
 use crate::protocol::budgets::Budgets;
+use crate::protocol::hub::DEFAULT_OUTBOUND_BYTES;
 use crate::protocol::rates::RateLimits;
 use crate::state::{RedisSettings, StateLimits};
 use clap::Parser;
@@ -118,6 +119,8 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Longest a write to a socket may take before the connection is given up on.
     pub write_timeout: Duration,
+    /// Bytes queued for one connection before it counts as a slow consumer and is dropped.
+    pub max_outbound_bytes: usize,
     /// Most connections in total, per client IP and per user (0: no limit).
     pub connection_limits: ConnectionLimits,
     /// Token buckets per frame class, per connection (a user: twice as much).
@@ -174,6 +177,7 @@ impl Default for ServerConfig {
             ping_interval: DEFAULT_PING_INTERVAL,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_outbound_bytes: DEFAULT_OUTBOUND_BYTES,
             connection_limits: DEFAULT_CONNECTION_LIMITS,
             rate_limits: RateLimits::default(),
             budgets: Budgets::default(),
@@ -266,6 +270,11 @@ struct Cli {
     /// Largest presence metadata of a member, in bytes of JSON (larger: too_large)
     #[arg(long, value_name = "N", env = "RESOCKET_MAX_PRESENCE_BYTES", default_value_t = Budgets::default().meta_bytes, value_parser = at_least_one_usize)]
     max_presence_bytes: usize,
+
+    /// Bytes queued for one connection that reads too slowly before it is dropped without a
+    /// close frame (1006), like one with 1024 frames queued; an empty queue takes any frame
+    #[arg(long, value_name = "N", env = "RESOCKET_MAX_OUTBOUND_BYTES", default_value_t = DEFAULT_OUTBOUND_BYTES, value_parser = at_least_one_usize)]
+    max_outbound_bytes: usize,
 
     /// Token buckets per frame class and connection, `class=rate/burst,...` (per second; a
     /// user gets twice as much over its connections), or `off`. Classes: publish, broadcast,
@@ -511,6 +520,7 @@ where
         ping_interval: Duration::from_millis(cli.ping_interval_ms),
         idle_timeout: Duration::from_millis(cli.idle_timeout_ms),
         write_timeout: Duration::from_millis(cli.write_timeout_ms),
+        max_outbound_bytes: cli.max_outbound_bytes,
         rate_limits: cli.rate_limits,
         budgets: Budgets {
             rooms_per_connection: cli.max_rooms_per_connection,
@@ -595,6 +605,7 @@ mod tests {
             )
         );
         assert_eq!(config.hard_frame_limit(), 4 * DEFAULT_MAX_FRAME_BYTES);
+        assert_eq!(config.max_outbound_bytes, 4 * 1024 * 1024);
         assert_eq!(config.session_ttl, Duration::from_secs(30));
         assert_eq!(config.history, 100);
         assert_eq!(config.feed_interval, Duration::from_millis(500));

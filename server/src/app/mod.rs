@@ -109,7 +109,7 @@ impl AppState<MemoryEngine> {
     /// The state of a single server holding everything in memory. `stopping` turns true (or is
     /// dropped) when the server stops; background work ends then.
     pub fn new(config: &ServerConfig, stopping: watch::Receiver<bool>) -> Self {
-        let hub = Hub::new();
+        let hub = Hub::with_queue_bytes(config.max_outbound_bytes);
         let engine = memory_engine(config, Arc::clone(&hub));
         AppState::with_engine(hub, Arc::new(engine), config, stopping)
     }

@@ -9,7 +9,7 @@ use super::budgets::{Budgets, Held};
 use super::dispatch::{self, Action};
 use super::error::ProtocolError;
 use super::frames;
-use super::hub::{ConnId, Control, Registration};
+use super::hub::{ConnId, Control, Outbound, Registration};
 use super::rates::{self, Class, ConnRates, Verdict};
 use crate::app::publishes::publish_once;
 use crate::app::AppState;
@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{timeout, timeout_at, Instant};
 use tracing::{debug, info, warn};
 
@@ -196,7 +196,7 @@ struct Conn<E> {
     /// The rooms and documents it holds against its budgets.
     held: Held,
     limits: Limits,
-    outbound: mpsc::Receiver<Utf8Bytes>,
+    outbound: Outbound,
     control: watch::Receiver<Control>,
     /// Who the connection is (from `hello`; a `refresh` replaces it).
     identity: Identity,
@@ -633,7 +633,7 @@ impl<E: Engine> Conn<E> {
                 let outbound = &mut self.outbound;
                 // What is already queued for this connection is older than the catch-up, so the
                 // engine takes it out at the moment of the subscription and it is written first.
-                let queued = || std::iter::from_fn(|| outbound.try_recv().ok()).collect();
+                let queued = || std::iter::from_fn(|| outbound.try_recv()).collect();
                 match engine.sync(self.id, id, &room, since, queued).await {
                     Ok(frames) => {
                         self.held.synced(&room);
@@ -704,7 +704,7 @@ impl<E: Engine> Conn<E> {
         let write = async {
             socket.feed(Message::Text(first)).await.map_err(lost)?;
             for _ in 1..MAX_BURST {
-                let Ok(frame) = outbound.try_recv() else {
+                let Some(frame) = outbound.try_recv() else {
                     break;
                 };
                 socket.feed(Message::Text(frame)).await.map_err(lost)?;

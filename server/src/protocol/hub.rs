@@ -3,15 +3,19 @@
 //! a stuck socket never blocks the hub. Sessions, rooms and notifications address connections
 //! through it by connection number or by user; the in-memory engine delivers through it.
 
-use crate::lock::Locked;
+use crate::lock::RwLocked;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::{mpsc, watch};
 
 /// Frames queued for one connection before it counts as a slow consumer and is dropped.
 pub const OUTBOUND_QUEUE: usize = 1024;
+
+/// Bytes queued for one connection before it counts as a slow consumer and is dropped
+/// (`--max-outbound-bytes`). A frame is always taken into an empty queue, whatever its size.
+pub const DEFAULT_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
 
 pub use crate::state::ConnId;
 
@@ -28,13 +32,96 @@ pub enum Control {
     Kill,
 }
 
+/// The receiving end of a connection's outbound queue. The queue is bounded in frames by its
+/// channel and in bytes by a counter both ends share: taking a frame out gives its bytes back.
+pub struct Outbound {
+    frames: mpsc::Receiver<Utf8Bytes>,
+    bytes: Arc<AtomicUsize>,
+}
+
+impl Outbound {
+    /// The next frame; `None` once every sender is gone.
+    pub async fn recv(&mut self) -> Option<Utf8Bytes> {
+        let frame = self.frames.recv().await?;
+        self.bytes.fetch_sub(frame.len(), Ordering::AcqRel);
+        Some(frame)
+    }
+
+    /// The next frame if one is queued.
+    pub fn try_recv(&mut self) -> Option<Utf8Bytes> {
+        let frame = self.frames.try_recv().ok()?;
+        self.bytes.fetch_sub(frame.len(), Ordering::AcqRel);
+        Some(frame)
+    }
+
+    /// Bytes of the frames queued now.
+    pub fn queued_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+}
+
+/// The sending end of a connection's outbound queue.
+#[derive(Clone)]
+pub struct OutboundSender {
+    frames: mpsc::Sender<Utf8Bytes>,
+    bytes: Arc<AtomicUsize>,
+}
+
+impl OutboundSender {
+    /// Queues `frame`, waiting for a free slot instead of counting the connection as slow;
+    /// its bytes count like any other frame's. `Err` once the connection is gone.
+    pub async fn send(&self, frame: Utf8Bytes) -> Result<(), Utf8Bytes> {
+        let len = frame.len();
+        self.bytes.fetch_add(len, Ordering::AcqRel);
+        self.frames.send(frame).await.map_err(|err| {
+            self.bytes.fetch_sub(len, Ordering::AcqRel);
+            err.0
+        })
+    }
+
+    /// Queues `frame` if the queue has a free slot and room for its bytes (an empty queue
+    /// takes any frame). O(1): a refcount and two atomics, whatever the frame's size.
+    fn offer(&self, frame: &Utf8Bytes, max_bytes: usize) -> Offer {
+        let len = frame.len();
+        let before = self.bytes.fetch_add(len, Ordering::AcqRel);
+        if before > 0 && before.saturating_add(len) > max_bytes {
+            self.bytes.fetch_sub(len, Ordering::AcqRel);
+            return Offer::Full;
+        }
+        match self.frames.try_send(frame.clone()) {
+            Ok(()) => Offer::Queued,
+            Err(err) => {
+                self.bytes.fetch_sub(len, Ordering::AcqRel);
+                match err {
+                    mpsc::error::TrySendError::Full(_) => Offer::Full,
+                    mpsc::error::TrySendError::Closed(_) => Offer::Skipped,
+                }
+            }
+        }
+    }
+}
+
+/// A queue of `frames` slots and its two ends.
+fn outbound_queue(frames: usize) -> (OutboundSender, Outbound) {
+    let (tx, rx) = mpsc::channel(frames);
+    let bytes = Arc::new(AtomicUsize::new(0));
+    let sender = OutboundSender {
+        frames: tx,
+        bytes: Arc::clone(&bytes),
+    };
+    (sender, Outbound { frames: rx, bytes })
+}
+
 struct Entry {
-    outbound: mpsc::Sender<Utf8Bytes>,
+    outbound: OutboundSender,
     control: watch::Sender<Control>,
     /// Set once the handshake succeeded; only welcomed connections receive frames.
     session: Option<String>,
     /// `hello.user` of a welcomed connection.
     user: Option<String>,
+    /// Set when it was found too slow: from then on it gets nothing, so a frame refused for
+    /// want of room is never followed by a later one (no gap), even before it is removed.
+    slow: AtomicBool,
 }
 
 /// Counters reported by `/control/stats`.
@@ -48,10 +135,15 @@ pub struct HubStats {
     pub accepted: u64,
 }
 
+/// The hub's lock is a read-write lock: deliveries only read the map (queueing a frame is a
+/// refcount and a few atomics per recipient), so the engine's shards deliver side by side;
+/// registering, welcoming and removing connections write.
 pub struct Hub {
-    conns: Mutex<HashMap<ConnId, Entry>>,
+    conns: RwLock<HashMap<ConnId, Entry>>,
     next_id: AtomicU64,
     accepted: AtomicU64,
+    /// Bytes a connection's queue may hold before it counts as slow.
+    max_queue_bytes: usize,
     /// Connection tasks still running (killed ones included until their socket is gone), so
     /// shutdown can wait for them.
     live: watch::Sender<usize>,
@@ -60,7 +152,7 @@ pub struct Hub {
 /// What a new connection task gets from [`Hub::register`].
 pub struct Registration {
     pub membership: Membership,
-    pub outbound: mpsc::Receiver<Utf8Bytes>,
+    pub outbound: Outbound,
     pub control: watch::Receiver<Control>,
 }
 
@@ -78,38 +170,51 @@ impl Membership {
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.hub.lock().remove(&self.id);
+        self.hub.write().remove(&self.id);
         self.hub.live.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
 impl Hub {
+    /// A hub whose connections may queue [`DEFAULT_OUTBOUND_BYTES`].
     pub fn new() -> Arc<Hub> {
+        Hub::with_queue_bytes(DEFAULT_OUTBOUND_BYTES)
+    }
+
+    /// A hub whose connections may queue `max_queue_bytes` (and [`OUTBOUND_QUEUE`] frames)
+    /// before they count as slow consumers.
+    pub fn with_queue_bytes(max_queue_bytes: usize) -> Arc<Hub> {
         Arc::new(Hub {
-            conns: Mutex::new(HashMap::new()),
+            conns: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             accepted: AtomicU64::new(0),
+            max_queue_bytes,
             live: watch::Sender::new(0),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<ConnId, Entry>> {
-        self.conns.locked()
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<ConnId, Entry>> {
+        self.conns.read_locked()
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<ConnId, Entry>> {
+        self.conns.write_locked()
     }
 
     /// Registers a freshly upgraded socket.
     pub fn register(self: &Arc<Self>) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.accepted.fetch_add(1, Ordering::Relaxed);
-        let (outbound_tx, outbound_rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let (sender, outbound) = outbound_queue(OUTBOUND_QUEUE);
         let (control_tx, control_rx) = watch::channel(Control::Run);
-        self.lock().insert(
+        self.write().insert(
             id,
             Entry {
-                outbound: outbound_tx,
+                outbound: sender,
                 control: control_tx,
                 session: None,
                 user: None,
+                slow: AtomicBool::new(false),
             },
         );
         self.live.send_modify(|n| *n += 1);
@@ -118,14 +223,14 @@ impl Hub {
                 hub: Arc::clone(self),
                 id,
             },
-            outbound: outbound_rx,
+            outbound,
             control: control_rx,
         }
     }
 
     /// Marks a connection as welcomed by `session` on behalf of `user`.
     pub fn welcome(&self, id: ConnId, session: &str, user: Option<&str>) {
-        if let Some(entry) = self.lock().get_mut(&id) {
+        if let Some(entry) = self.write().get_mut(&id) {
             entry.session = Some(session.to_owned());
             entry.user = user.map(str::to_owned);
         }
@@ -148,38 +253,74 @@ impl Hub {
 
     /// Queues `frame` for each of `ids` that is a welcomed connection; returns how many got it.
     pub fn send_to_each(&self, ids: impl IntoIterator<Item = ConnId>, frame: &Utf8Bytes) -> usize {
-        let mut conns = self.lock();
         let mut sent = 0;
-        for id in ids {
-            match conns.get(&id).map(|entry| offer(entry, frame)) {
-                Some(Offer::Queued) => sent += 1,
-                Some(Offer::Full) => drop_slow(&mut conns, id),
-                Some(Offer::Skipped) | None => {}
+        let mut slow = Vec::new();
+        {
+            let conns = self.read();
+            for id in ids {
+                if let Some(entry) = conns.get(&id) {
+                    self.deliver(id, entry, frame, &mut sent, &mut slow);
+                }
             }
         }
+        self.remove_slow(slow);
         sent
     }
 
     fn send_where(&self, frame: &Utf8Bytes, select: impl Fn(&Entry) -> bool) -> usize {
-        let mut conns = self.lock();
         let mut sent = 0;
         let mut slow = Vec::new();
-        for (id, entry) in conns.iter().filter(|(_, e)| select(e)) {
-            match offer(entry, frame) {
-                Offer::Queued => sent += 1,
-                Offer::Full => slow.push(*id),
-                Offer::Skipped => {}
+        {
+            let conns = self.read();
+            for (id, entry) in conns.iter().filter(|(_, e)| select(e)) {
+                self.deliver(*id, entry, frame, &mut sent, &mut slow);
             }
         }
-        for id in slow {
-            drop_slow(&mut conns, id);
-        }
+        self.remove_slow(slow);
         sent
+    }
+
+    /// Offers `frame` to one connection; a slow one is killed at once (under the read lock)
+    /// and noted for removal.
+    fn deliver(
+        &self,
+        id: ConnId,
+        entry: &Entry,
+        frame: &Utf8Bytes,
+        sent: &mut usize,
+        slow: &mut Vec<ConnId>,
+    ) {
+        if entry.session.is_none() || entry.slow.load(Ordering::Acquire) {
+            return;
+        }
+        match entry.outbound.offer(frame, self.max_queue_bytes) {
+            Offer::Queued => *sent += 1,
+            Offer::Full => {
+                if !entry.slow.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(conn = id, session = ?entry.session, "outbound queue full; dropping slow connection");
+                    entry.control.send_replace(Control::Kill);
+                    slow.push(id);
+                }
+            }
+            Offer::Skipped => {}
+        }
+    }
+
+    /// Unregisters connections found too slow (already killed), rather than letting one slow
+    /// reader grow memory without bound.
+    fn remove_slow(&self, slow: Vec<ConnId>) {
+        if slow.is_empty() {
+            return;
+        }
+        let mut conns = self.write();
+        for id in slow {
+            conns.remove(&id);
+        }
     }
 
     /// Asks one connection to close with `code`; false if it is already gone.
     pub fn close(&self, id: ConnId, code: u16, reason: &str) -> bool {
-        match self.lock().get(&id) {
+        match self.read().get(&id) {
             Some(entry) => {
                 entry.control.send_replace(Control::Close {
                     code,
@@ -193,7 +334,7 @@ impl Hub {
 
     /// Asks every welcomed connection of `user` to close with `code`; returns how many.
     pub fn close_user(&self, user: &str, code: u16, reason: &str) -> usize {
-        let conns = self.lock();
+        let conns = self.read();
         let mut closed = 0;
         for entry in conns
             .values()
@@ -210,8 +351,8 @@ impl Hub {
 
     /// Outbound queues of every welcomed connection, for senders that wait for room (with
     /// `send().await`) instead of dropping slow readers, such as the benchmark flood.
-    pub fn open_outbounds(&self) -> Vec<mpsc::Sender<Utf8Bytes>> {
-        self.lock()
+    pub fn open_outbounds(&self) -> Vec<OutboundSender> {
+        self.read()
             .values()
             .filter(|e| e.session.is_some())
             .map(|e| e.outbound.clone())
@@ -220,7 +361,7 @@ impl Hub {
 
     /// Drops every connection without a close frame; returns how many there were.
     pub fn drop_all(&self) -> usize {
-        let drained: Vec<Entry> = self.lock().drain().map(|(_, entry)| entry).collect();
+        let drained: Vec<Entry> = self.write().drain().map(|(_, entry)| entry).collect();
         for entry in &drained {
             entry.control.send_replace(Control::Kill);
         }
@@ -229,7 +370,7 @@ impl Hub {
 
     /// Asks every connection to close with `code`; returns how many were asked.
     pub fn close_all(&self, code: u16, reason: &str) -> usize {
-        let conns = self.lock();
+        let conns = self.read();
         for entry in conns.values() {
             entry.control.send_replace(Control::Close {
                 code,
@@ -240,7 +381,7 @@ impl Hub {
     }
 
     pub fn stats(&self) -> HubStats {
-        let conns = self.lock();
+        let conns = self.read();
         let open = conns.values().filter(|e| e.session.is_some()).count();
         HubStats {
             open,
@@ -259,30 +400,10 @@ impl Hub {
 
 enum Offer {
     Queued,
-    /// The connection's queue is full: it reads too slowly.
+    /// The connection's queue is full, in frames or in bytes: it reads too slowly.
     Full,
-    /// Not welcomed yet, or finishing (its membership removes the entry).
+    /// Finishing (its membership removes the entry).
     Skipped,
-}
-
-fn offer(entry: &Entry, frame: &Utf8Bytes) -> Offer {
-    if entry.session.is_none() {
-        return Offer::Skipped;
-    }
-    match entry.outbound.try_send(frame.clone()) {
-        Ok(()) => Offer::Queued,
-        Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
-        Err(mpsc::error::TrySendError::Closed(_)) => Offer::Skipped,
-    }
-}
-
-/// Drops a connection whose queue is full rather than letting one slow reader grow memory
-/// without bound.
-fn drop_slow(conns: &mut HashMap<ConnId, Entry>, id: ConnId) {
-    if let Some(entry) = conns.remove(&id) {
-        tracing::warn!(conn = id, session = ?entry.session, "outbound queue full; dropping slow connection");
-        entry.control.send_replace(Control::Kill);
-    }
 }
 
 #[cfg(test)]
@@ -297,8 +418,8 @@ mod tests {
         hub.welcome(a.membership.id(), "s-1", None);
         let frame = Utf8Bytes::from_static("x");
         assert_eq!(hub.send_to_open(&frame), 1);
-        assert_eq!(a.outbound.try_recv().ok(), Some(frame));
-        assert!(b.outbound.try_recv().is_err());
+        assert_eq!(a.outbound.try_recv(), Some(frame));
+        assert!(b.outbound.try_recv().is_none());
         let stats = hub.stats();
         assert_eq!((stats.open, stats.handshaking, stats.accepted), (1, 1, 2));
     }
@@ -342,6 +463,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_queue_over_its_bytes_drops_the_slow_connection_and_nothing_after() {
+        let hub = Hub::with_queue_bytes(10);
+        let mut a = hub.register();
+        let mut b = hub.register();
+        hub.welcome(a.membership.id(), "s-1", None);
+        hub.welcome(b.membership.id(), "s-2", None);
+        let four = Utf8Bytes::from_static("abcd");
+        assert_eq!(hub.send_to_open(&four), 2);
+        assert_eq!(hub.send_to_open(&four), 2);
+        assert_eq!(a.outbound.queued_bytes(), 8);
+        // b reads; a does not.
+        assert_eq!(b.outbound.try_recv(), Some(four.clone()));
+        assert_eq!(b.outbound.try_recv(), Some(four.clone()));
+        assert_eq!(b.outbound.queued_bytes(), 0);
+        assert_eq!(hub.send_to_open(&four), 1, "12 bytes: a is over");
+        assert_eq!(*a.control.borrow(), Control::Kill);
+        assert_eq!(*b.control.borrow(), Control::Run);
+        // Room again in a's queue, yet it gets nothing more: no frame after a gap.
+        assert!(a.outbound.try_recv().is_some());
+        assert!(a.outbound.try_recv().is_some());
+        assert!(!hub.send_to(a.membership.id(), &Utf8Bytes::from_static("x")));
+        assert_eq!(hub.stats().open, 1, "a is unregistered");
+
+        // An empty queue takes a frame over the budget, and then nothing until it drains.
+        assert_eq!(b.outbound.try_recv(), Some(four.clone()));
+        let big = Utf8Bytes::from(String::from("x").repeat(64));
+        assert!(hub.send_to(b.membership.id(), &big));
+        assert_eq!(b.outbound.queued_bytes(), 64);
+        assert!(!hub.send_to(b.membership.id(), &four), "68 bytes");
+        assert_eq!(*b.control.borrow(), Control::Kill);
+        assert_eq!(b.outbound.recv().await, Some(big));
+        assert_eq!(b.outbound.queued_bytes(), 0);
+    }
+
+    #[tokio::test]
     async fn frames_reach_one_connection_a_set_or_one_users_connections() {
         let hub = Hub::new();
         let mut a = hub.register();
@@ -366,8 +522,7 @@ mod tests {
             pending.membership.id(),
         ];
         assert_eq!(hub.send_to_each(ids, &frame), 2);
-        let queued =
-            |r: &mut Registration| std::iter::from_fn(|| r.outbound.try_recv().ok()).count();
+        let queued = |r: &mut Registration| std::iter::from_fn(|| r.outbound.try_recv()).count();
         assert_eq!((queued(&mut a), queued(&mut b), queued(&mut c)), (2, 1, 2));
         assert!(hub.close(b.membership.id(), 4000, "bye"));
         assert!(matches!(

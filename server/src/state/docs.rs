@@ -20,7 +20,7 @@ use super::epoch::Since;
 use super::error::EngineError;
 use super::history::{self, History};
 use super::limits::StateLimits;
-use super::names::{is_valid_name, ConnIndex, IdleMap};
+use super::names::{is_valid_name, ConnIndex, IdleMap, Places};
 use super::origins::{Origins, Seen, MAX_ORIGINS};
 use crate::protocol::{dispatch, frames};
 use axum::extract::ws::Utf8Bytes;
@@ -28,6 +28,8 @@ use resocket::doc::{apply, Doc, Op, Rejection};
 use resocket::protocol::{ErrorBody, ErrorCode, SnapshotEntry};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use tokio::time::Instant;
 
 /// Longest `origin`, in bytes.
@@ -233,7 +235,9 @@ pub struct Docs {
 
 #[derive(Debug)]
 struct Document {
-    doc: Doc<Value>,
+    /// Shared with the snapshots being encoded outside the engine's lock; an op copies it
+    /// (`Arc::make_mut`) only if one still is.
+    doc: Arc<Doc<Value>>,
     /// The epoch of this document's history: its revisions count in it.
     epoch: String,
     /// Encoded applied `op` frames; the newest is revision `doc.rev`.
@@ -243,6 +247,21 @@ struct Document {
     origins: Origins<Utf8Bytes>,
     /// [`doc_bytes`] of `doc`, kept up to date op by op.
     bytes: usize,
+}
+
+/// The engine's shards free places for one another (see `MemoryEngine`).
+impl Places for Docs {
+    fn needs_place(&self, name: &str) -> bool {
+        self.docs.needs_place(name)
+    }
+
+    fn oldest_idle(&self) -> Option<Instant> {
+        self.docs.oldest_idle()
+    }
+
+    fn evict_oldest_idle(&mut self) -> Option<String> {
+        self.docs.evict_oldest_idle()
+    }
 }
 
 impl Docs {
@@ -262,6 +281,13 @@ impl Docs {
         }
     }
 
+    /// These documents count against `total` with every other `Docs` given it (the shards of
+    /// one engine), for `max_docs` in all. Call it before any document exists.
+    pub fn sharing_cap(mut self, total: Arc<AtomicUsize>) -> Docs {
+        self.docs = IdleMap::sharing(self.limits.max_docs, self.limits.doc_idle_ttl, total);
+        self
+    }
+
     /// The document `name`, created at `now` if needed. Also removes the documents unused too
     /// long.
     fn doc_or_create(&mut self, now: Instant, name: &str) -> Result<&mut Document, EngineError> {
@@ -270,7 +296,7 @@ impl Docs {
         let log_bytes = self.limits.doc_log_bytes;
         self.docs
             .get_or_create(name, now, || Document {
-                doc: Doc::new(),
+                doc: Arc::new(Doc::new()),
                 epoch: crate::random::epoch(),
                 log: History::bounded(history, log_bytes, None),
                 subscribers: HashSet::new(),
@@ -301,13 +327,26 @@ impl Docs {
         name: &str,
         since: Option<Since>,
     ) -> Result<Vec<Utf8Bytes>, EngineError> {
+        Ok(self.sync_deferred(now, conn, id, name, since)?.frames())
+    }
+
+    /// [`sync`](Self::sync), but a snapshot is encoded later by [`Synced::frames`], from the
+    /// document as it is now (shared, O(1) here), so the engine encodes it outside its lock.
+    pub fn sync_deferred(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        id: Option<u64>,
+        name: &str,
+        since: Option<Since>,
+    ) -> Result<Synced, EngineError> {
         check_name(name)?;
         let doc = self.doc_or_create(now, name)?;
         doc.subscribers.insert(conn);
         let rev = doc.doc.rev;
         let since = since.and_then(|since| since.within(&doc.epoch));
         // A block, so the replay's borrow of the log ends before the index is updated.
-        let frames = {
+        let synced = {
             let replay = match catch_up(since, rev, doc.log.oldest()) {
                 CatchUp::Replay { since } => doc.log.since(since),
                 CatchUp::Snapshot => None,
@@ -316,14 +355,19 @@ impl Docs {
                 Some(ops) => {
                     let mut frames: Vec<Utf8Bytes> = ops.cloned().collect();
                     frames.push(frames::synced(id, name, rev, &doc.epoch).into());
-                    frames
+                    Synced::Frames(frames)
                 }
-                None => vec![frames::snapshot(id, name, &doc.doc, &doc.epoch).into()],
+                None => Synced::Snapshot {
+                    id,
+                    name: name.to_owned(),
+                    doc: Arc::clone(&doc.doc),
+                    epoch: doc.epoch.clone(),
+                },
             }
         };
         self.subscriptions.add(conn, name);
         self.docs.touch(name, now, true);
-        Ok(frames)
+        Ok(synced)
     }
 
     /// Ends `conn`'s subscription to `name` at `now`; true if it was subscribed.
@@ -390,7 +434,7 @@ impl Docs {
             Seen::Forgotten => return refuse(ErrorCode::Unexpected, forgotten(op)),
             Seen::Full => return refuse(ErrorCode::RateLimited, too_many_origins(name)),
         }
-        let applied = match apply_within(&mut doc.doc, &op.op, doc.bytes, &limits) {
+        let applied = match apply_within(Arc::make_mut(&mut doc.doc), &op.op, doc.bytes, &limits) {
             Ok(applied) => applied,
             // Not recorded: the same op may be sent again once the document has room.
             Err(err) => return refuse(err.code(), err.to_string()),
@@ -432,7 +476,7 @@ impl Docs {
         let cseq = self.server_cseq + 1;
         let limits = self.limits;
         let doc = self.doc_or_create(now, name)?;
-        let outcome = match apply_within(&mut doc.doc, op, doc.bytes, &limits)? {
+        let outcome = match apply_within(Arc::make_mut(&mut doc.doc), op, doc.bytes, &limits)? {
             Ok((rev, bytes)) => {
                 doc.bytes = bytes;
                 let frame = Utf8Bytes::from(frames::doc_op(name, rev, SERVER_ORIGIN, cseq, op));
@@ -468,19 +512,57 @@ impl Docs {
 
     /// A document's revision and entries; `None` if it does not exist.
     pub fn state(&self, name: &str) -> Option<(u64, Entries)> {
-        let doc = &self.docs.get(name)?.doc;
-        let entries = doc
-            .entries
-            .iter()
-            .map(|(key, entry)| {
-                let entry = SnapshotEntry {
-                    value: entry.value.clone(),
-                    rev: entry.rev,
-                };
-                (key.clone(), entry)
-            })
-            .collect();
-        Some((doc.rev, entries))
+        self.shared(name).map(|doc| entries(&doc))
+    }
+
+    /// A document as it is now, shared (O(1)), to read outside the engine's lock.
+    pub fn shared(&self, name: &str) -> Option<Arc<Doc<Value>>> {
+        Some(Arc::clone(&self.docs.get(name)?.doc))
+    }
+}
+
+/// A document's revision and entries.
+pub fn entries(doc: &Doc<Value>) -> (u64, Entries) {
+    let entries = doc
+        .entries
+        .iter()
+        .map(|(key, entry)| {
+            let entry = SnapshotEntry {
+                value: entry.value.clone(),
+                rev: entry.rev,
+            };
+            (key.clone(), entry)
+        })
+        .collect();
+    (doc.rev, entries)
+}
+
+/// A `sync`'s catch-up as taken under the lock: [`frames`](Self::frames) encodes it.
+#[derive(Debug)]
+pub enum Synced {
+    /// The logged ops and `synced`, already encoded.
+    Frames(Vec<Utf8Bytes>),
+    /// A snapshot of `doc`, to encode.
+    Snapshot {
+        id: Option<u64>,
+        name: String,
+        doc: Arc<Doc<Value>>,
+        epoch: String,
+    },
+}
+
+impl Synced {
+    /// The frames to write. O(document) for a snapshot: call it without a lock.
+    pub fn frames(self) -> Vec<Utf8Bytes> {
+        match self {
+            Synced::Frames(frames) => frames,
+            Synced::Snapshot {
+                id,
+                name,
+                doc,
+                epoch,
+            } => vec![frames::snapshot(id, &name, &doc, &epoch).into()],
+        }
     }
 }
 

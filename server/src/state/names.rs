@@ -3,6 +3,8 @@
 
 use super::delivery::ConnId;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -14,11 +16,12 @@ pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_NAME
 }
 
-/// Named entries, at most `max`, each in use (a room with members, a document with
-/// subscribers) or idle since some instant. An entry idle for `idle_ttl` is removed by
-/// [`expire`](Self::expire), which only looks at the expired ones (an index ordered by idle
-/// time). When the map is full, a new name takes the place of the longest-idle entry: a new
-/// name is refused only while every entry is in use, so idle junk cannot lock anyone out.
+/// Named entries, at most `max` in this map and the maps that share its count (the shards of
+/// one engine), each in use (a room with members, a document with subscribers) or idle since
+/// some instant. An entry idle for `idle_ttl` is removed by [`expire`](Self::expire), which
+/// only looks at the expired ones (an index ordered by idle time). When the count is full, a
+/// new name takes the place of this map's longest-idle entry: a new name is refused only while
+/// every entry of its map is in use, so idle junk cannot lock anyone out.
 #[derive(Debug)]
 pub struct IdleMap<T> {
     entries: HashMap<String, Held<T>>,
@@ -27,6 +30,8 @@ pub struct IdleMap<T> {
     max: usize,
     /// How long an entry may stay idle (`None`: until its place is needed).
     idle_ttl: Option<Duration>,
+    /// Entries held by this map and every map sharing the count.
+    total: Arc<AtomicUsize>,
 }
 
 #[derive(Debug)]
@@ -38,11 +43,33 @@ struct Held<T> {
 
 impl<T> IdleMap<T> {
     pub fn new(max: usize, idle_ttl: Option<Duration>) -> IdleMap<T> {
+        IdleMap::sharing(max, idle_ttl, Arc::default())
+    }
+
+    /// A map whose entries count against `total` with those of the other maps given it.
+    pub fn sharing(max: usize, idle_ttl: Option<Duration>, total: Arc<AtomicUsize>) -> IdleMap<T> {
         IdleMap {
             entries: HashMap::new(),
             idle: BTreeSet::new(),
             max,
             idle_ttl,
+            total,
+        }
+    }
+
+    /// Counts one more entry unless the shared count is full.
+    fn count_one(&self) -> bool {
+        let max = self.max;
+        self.total
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn remove(&mut self, name: &str) {
+        if self.entries.remove(name).is_some() {
+            self.total.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -59,8 +86,9 @@ impl<T> IdleMap<T> {
     ) -> Option<(&mut T, Option<String>)> {
         let mut evicted = None;
         if !self.entries.contains_key(name) {
-            if self.entries.len() >= self.max {
+            if !self.count_one() {
                 let (_, oldest) = self.idle.pop_first()?;
+                // Its place in the count goes to the new entry.
                 self.entries.remove(&oldest);
                 evicted = Some(oldest);
             }
@@ -100,7 +128,7 @@ impl<T> IdleMap<T> {
                 break;
             }
             if let Some((_, name)) = self.idle.pop_first() {
-                self.entries.remove(&name);
+                self.remove(&name);
                 expired.push(name);
             }
         }
@@ -122,6 +150,44 @@ impl<T> IdleMap<T> {
     /// Entries in use (not idle).
     pub fn in_use(&self) -> usize {
         self.entries.len() - self.idle.len()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.entries.values().map(|held| &held.value)
+    }
+}
+
+/// What an engine with several maps sharing one count needs to free the place of the
+/// longest-idle entry of them all for a new name.
+pub trait Places {
+    /// True when `name` is new here and the shared count is full.
+    fn needs_place(&self, name: &str) -> bool;
+    /// Since when the longest-idle entry here has been idle.
+    fn oldest_idle(&self) -> Option<Instant>;
+    /// Removes the longest-idle entry here, freeing its place in the shared count.
+    fn evict_oldest_idle(&mut self) -> Option<String>;
+}
+
+impl<T> Places for IdleMap<T> {
+    fn needs_place(&self, name: &str) -> bool {
+        !self.entries.contains_key(name) && self.total.load(Ordering::Acquire) >= self.max
+    }
+
+    fn oldest_idle(&self) -> Option<Instant> {
+        self.idle.first().map(|(since, _)| *since)
+    }
+
+    fn evict_oldest_idle(&mut self) -> Option<String> {
+        let (_, name) = self.idle.pop_first()?;
+        self.remove(&name);
+        Some(name)
+    }
+}
+
+impl<T> Drop for IdleMap<T> {
+    /// A map replaced (for example a shard rebuilt with new settings) frees its places.
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.entries.len(), Ordering::AcqRel);
     }
 }
 
@@ -189,6 +255,50 @@ mod tests {
         let (_, evicted) = map.get_or_create("d", at(6), || 4).expect("room");
         assert_eq!(evicted.as_deref(), Some("a"));
         assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn maps_sharing_a_count_are_full_together_and_expiry_frees_places() {
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        let total = Arc::new(AtomicUsize::new(0));
+        let ttl = Some(Duration::from_secs(60));
+        let mut shard_a = IdleMap::sharing(2, ttl, Arc::clone(&total));
+        let mut shard_b = IdleMap::sharing(2, ttl, Arc::clone(&total));
+        assert!(shard_a.get_or_create("a", at(0), || 1).is_some());
+        shard_a.touch("a", at(0), true);
+        assert!(shard_b.get_or_create("b", at(0), || 2).is_some());
+        shard_b.touch("b", at(0), true);
+        assert!(shard_a.get_or_create("c", at(1), || 3).is_none(), "full together");
+        assert!(shard_b.get_or_create("b", at(1), || 4).is_some());
+        assert_eq!(total.load(Ordering::Acquire), 2);
+        shard_b.touch("b", at(1), false);
+        assert_eq!(shard_b.expire(at(61)), ["b"]);
+        assert_eq!(total.load(Ordering::Acquire), 1);
+        assert!(shard_a.get_or_create("c", at(62), || 3).is_some());
+        assert_eq!(total.load(Ordering::Acquire), 2);
+        drop(shard_a);
+        assert_eq!(total.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn a_map_gets_a_place_from_another_sharing_the_count() {
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        let total = Arc::new(AtomicUsize::new(0));
+        let mut busy = IdleMap::sharing(2, None, Arc::clone(&total));
+        let mut idle = IdleMap::sharing(2, None, Arc::clone(&total));
+        assert!(busy.get_or_create("a", at(0), || 1).is_some());
+        busy.touch("a", at(0), true);
+        assert!(idle.get_or_create("b", at(1), || 2).is_some());
+        assert!(!busy.needs_place("a"), "existing names have theirs");
+        assert!(busy.needs_place("c"));
+        assert_eq!(busy.oldest_idle(), None);
+        assert_eq!(idle.oldest_idle(), Some(at(1)));
+        assert_eq!(idle.evict_oldest_idle().as_deref(), Some("b"));
+        assert!(!busy.needs_place("c"));
+        assert!(busy.get_or_create("c", at(2), || 3).is_some());
+        assert_eq!(total.load(Ordering::Acquire), 2);
     }
 
     #[test]

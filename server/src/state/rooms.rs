@@ -26,13 +26,15 @@ use super::epoch::Since;
 use super::error::EngineError;
 use super::history::History;
 use super::limits::StateLimits;
-use super::names::{is_valid_name, ConnIndex, IdleMap};
+use super::names::{is_valid_name, ConnIndex, IdleMap, Places};
 use super::sessions::Actor;
 use crate::auth::Namespaces;
 use crate::protocol::frames;
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::{Member, PresenceChange};
 use serde_json::value::RawValue;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use tokio::time::Instant;
 
 /// Most messages a `join` with `history` gets replayed, whatever it asks for (the room's
@@ -56,6 +58,63 @@ pub struct Start {
     pub since: Option<Since>,
     /// Without `since`: replay the newest this many messages held (a late joiner).
     pub history: Option<u64>,
+}
+
+/// A joiner's answer as taken under the lock: [`frames`](Self::frames) encodes it.
+#[derive(Debug)]
+pub struct Joined {
+    id: Option<u64>,
+    room: String,
+    latest: u64,
+    recovered: bool,
+    epoch: String,
+    /// Each member's session, user and metadata, in join order.
+    members: Vec<(String, Option<String>, Option<Arc<RawValue>>)>,
+    replay: Vec<Utf8Bytes>,
+}
+
+impl Joined {
+    /// About how many bytes [`frames`](Self::frames) encodes for the member list.
+    pub fn members_bytes(&self) -> usize {
+        self.members
+            .iter()
+            .map(|(id, user, meta)| {
+                let user = user.as_deref().map_or(0, str::len);
+                let meta = meta.as_deref().map_or(0, |m| m.get().len());
+                id.len() + user + meta + 32
+            })
+            .sum()
+    }
+
+    /// The `joined` frame followed by the replay. O(members' bytes): call it without a lock.
+    pub fn frames(self) -> Vec<Utf8Bytes> {
+        let (people, metas): (Vec<_>, Vec<_>) = self
+            .members
+            .into_iter()
+            .map(|(id, user, meta)| ((id, user), meta))
+            .unzip();
+        let members = people
+            .into_iter()
+            .zip(&metas)
+            .map(|((id, user), meta)| Member {
+                id,
+                user,
+                meta: meta.as_deref(),
+            })
+            .collect();
+        let joined = frames::joined(
+            self.id,
+            &self.room,
+            self.latest,
+            self.recovered,
+            &self.epoch,
+            members,
+        );
+        let mut frames = Vec::with_capacity(1 + self.replay.len());
+        frames.push(Utf8Bytes::from(joined));
+        frames.extend(self.replay);
+        frames
+    }
 }
 
 #[derive(Debug)]
@@ -87,7 +146,8 @@ struct Slot {
     conn: ConnId,
     session: String,
     user: Option<String>,
-    meta: Option<Box<RawValue>>,
+    /// Shared, so a `joined` frame can be built outside the engine's lock from a cheap copy.
+    meta: Option<Arc<RawValue>>,
 }
 
 impl Slot {
@@ -123,6 +183,21 @@ impl Room {
     }
 }
 
+/// The engine's shards free places for one another (see `MemoryEngine`).
+impl Places for Rooms {
+    fn needs_place(&self, name: &str) -> bool {
+        self.rooms.needs_place(name)
+    }
+
+    fn oldest_idle(&self) -> Option<Instant> {
+        self.rooms.oldest_idle()
+    }
+
+    fn evict_oldest_idle(&mut self) -> Option<String> {
+        self.rooms.evict_oldest_idle()
+    }
+}
+
 impl Rooms {
     /// `history`: messages kept per room for replay after `since`; presence on everywhere.
     pub fn new(history: usize) -> Rooms {
@@ -144,6 +219,18 @@ impl Rooms {
             namespaces,
             limits,
         }
+    }
+
+    /// These rooms count against `total` with every other `Rooms` given it (the shards of one
+    /// engine), for `max_rooms` in all. Call it before any room exists.
+    pub fn sharing_cap(mut self, total: Arc<AtomicUsize>) -> Rooms {
+        self.rooms = IdleMap::sharing(self.limits.max_rooms, self.limits.room_idle_ttl, total);
+        self
+    }
+
+    /// Rooms held, idle ones included.
+    pub fn held(&self) -> usize {
+        self.rooms.len()
     }
 
     /// The room `name`, created at `now` if needed. Also removes the rooms idle too long.
@@ -190,7 +277,24 @@ impl Rooms {
         start: Start,
         meta: Option<Box<RawValue>>,
     ) -> Result<Outcome<Vec<Utf8Bytes>>, EngineError> {
+        let outcome = self.join_deferred(now, who, id, name, start, meta)?;
+        Ok(Outcome::with(outcome.value.frames(), outcome.deliveries))
+    }
+
+    /// [`join`](Self::join), but the joiner's frames are built later by [`Joined::frames`]:
+    /// the `joined` frame lists every member's metadata, so the engine builds it after
+    /// releasing its lock (from refcounted copies, taken here in O(members)).
+    pub fn join_deferred(
+        &mut self,
+        now: Instant,
+        who: &Actor,
+        id: Option<u64>,
+        name: &str,
+        start: Start,
+        meta: Option<Box<RawValue>>,
+    ) -> Result<Outcome<Joined>, EngineError> {
         check_name(name)?;
+        let meta: Option<Arc<RawValue>> = meta.map(Arc::from);
         let taken_over = {
             let room = self.room_or_create(now, name)?;
             room.members
@@ -252,15 +356,23 @@ impl Rooms {
             },
         };
         let members = if room.presence {
-            room.members.iter().map(Slot::member).collect()
+            room.members
+                .iter()
+                .map(|s| (s.session.clone(), s.user.clone(), s.meta.clone()))
+                .collect()
         } else {
             Vec::new()
         };
-        let latest = room.history.latest();
-        let joined = frames::joined(id, name, latest, recovered, &room.epoch, members);
-        let mut frames = vec![Utf8Bytes::from(joined)];
-        frames.extend(replay.unwrap_or_default());
-        Ok(Outcome::with(frames, deliveries))
+        let joined = Joined {
+            id,
+            room: name.to_owned(),
+            latest: room.history.latest(),
+            recovered,
+            epoch: room.epoch.clone(),
+            members,
+            replay: replay.unwrap_or_default(),
+        };
+        Ok(Outcome::with(joined, deliveries))
     }
 
     /// Leaves `name`; the value is true if the connection was a member. Others get a presence
@@ -331,7 +443,7 @@ impl Rooms {
             .iter()
             .position(|s| s.conn == conn)
             .ok_or_else(not_member)?;
-        room.members[index].meta = Some(meta);
+        room.members[index].meta = Some(Arc::from(meta));
         let update = room.presence(name, &room.members[index], PresenceChange::Update);
         Ok(Outcome::with((), update.into_iter().collect()))
     }
@@ -349,7 +461,7 @@ impl Rooms {
             .map(|slot| Member {
                 id: slot.session.clone(),
                 user: slot.user.clone(),
-                meta: slot.meta.clone(),
+                meta: slot.meta.as_deref().map(RawValue::to_owned),
             })
             .collect())
     }

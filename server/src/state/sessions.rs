@@ -13,7 +13,8 @@ use super::delivery::ConnId;
 use crate::auth::secrets_match;
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::Resume;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -79,6 +80,10 @@ impl Fresh {
 #[derive(Debug)]
 pub struct Sessions {
     by_id: HashMap<String, Entry>,
+    /// Detached sessions by the moment they expire, soonest first, so forgetting the expired
+    /// ones costs O(expired), not O(sessions). Checked lazily: an item whose session was
+    /// resumed (or detached again, with a later item) since is dropped when it comes up.
+    deadlines: BinaryHeap<Reverse<(Instant, String)>>,
     /// Number of the last session opened.
     opened: u64,
     ttl: Duration,
@@ -110,14 +115,33 @@ impl Sessions {
     pub fn new(ttl: Duration) -> Sessions {
         Sessions {
             by_id: HashMap::new(),
+            deadlines: BinaryHeap::new(),
             opened: 0,
             ttl,
         }
     }
 
-    fn forget_expired(&mut self, now: Instant) {
-        let ttl = self.ttl;
-        self.by_id.retain(|_, entry| !entry.expired(now, ttl));
+    /// Forgets the sessions expired at `now`; returns how many deadlines it looked at (those
+    /// due, never the ones still ahead).
+    fn forget_expired(&mut self, now: Instant) -> usize {
+        let mut visited = 0;
+        while let Some(Reverse((deadline, _))) = self.deadlines.peek() {
+            if *deadline > now {
+                break;
+            }
+            let Some(Reverse((_, id))) = self.deadlines.pop() else {
+                break;
+            };
+            visited += 1;
+            if self
+                .by_id
+                .get(&id)
+                .is_some_and(|entry| entry.expired(now, self.ttl))
+            {
+                self.by_id.remove(&id);
+            }
+        }
+        visited
     }
 
     /// Attaches `conn` to the session `resume` names when it is still known, its token matches
@@ -189,6 +213,10 @@ impl Sessions {
             if entry.conn == Some(conn) {
                 entry.conn = None;
                 entry.detached_at = Some(now);
+                // A TTL too long to add to an instant never expires.
+                if let Some(deadline) = now.checked_add(self.ttl) {
+                    self.deadlines.push(Reverse((deadline, session.to_owned())));
+                }
             }
         }
     }
@@ -350,6 +378,43 @@ mod tests {
         assert_eq!(sessions.count(later), 1);
         sessions.detach(later, "s-1", 2);
         assert_eq!(sessions.count(later), 0, "a zero TTL forgets at once");
+    }
+
+    #[test]
+    fn the_sweep_visits_only_the_deadlines_that_are_due() {
+        let mut sessions = Sessions::new(ms(100));
+        let t0 = Instant::now();
+        for conn in 0..1000 {
+            let opened = sessions.open(t0, None, None, conn, fresh("t"));
+            sessions.detach(t0 + ms(conn % 10), &opened.session.id, conn);
+        }
+        assert_eq!(sessions.deadlines.len(), 1000);
+        assert_eq!(sessions.forget_expired(t0 + ms(99)), 0, "none due yet");
+        // A hello sweeps: only the 100 sessions detached at t0 are due at t0 + 100 ms.
+        sessions.open(t0 + ms(100), None, None, 5000, fresh("t"));
+        assert_eq!(sessions.deadlines.len(), 900);
+        assert_eq!(sessions.count(t0 + ms(100)), 901);
+        assert_eq!(sessions.forget_expired(t0 + ms(104)), 400);
+        assert_eq!(sessions.count(t0 + ms(104)), 501);
+
+        // A resumed session's deadline is dropped when it comes up, without forgetting it.
+        let resume = Resume {
+            session: "s-1000".into(),
+            token: "t".into(),
+        };
+        // (This hello also forgets the 100 due at t0 + 105 ms.)
+        assert!(
+            sessions
+                .open(t0 + ms(105), None, Some(&resume), 6000, fresh("u"))
+                .resumed
+        );
+        assert_eq!(sessions.forget_expired(t0 + ms(109)), 400);
+        assert_eq!(
+            sessions.count(t0 + ms(109)),
+            2,
+            "the resumed one and the hello"
+        );
+        assert!(sessions.deadlines.is_empty());
     }
 
     #[test]
