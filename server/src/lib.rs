@@ -85,6 +85,7 @@ pub async fn serve(
                 config.history,
                 config.doc_history,
                 config.auth.namespaces.clone(),
+                config.dedup,
             )
             .await
             .map_err(ServerError::Redis)?;

@@ -190,6 +190,7 @@ export type ResocketErrorCode =
   | "DocNotOpen"
   | "Unauthorized"
   | "Unavailable"
+  | "Expired"
   | "TokenUnavailable";
 
 export interface ResocketError extends Error {

@@ -246,6 +246,15 @@ pub struct Welcome {
     /// Milliseconds until this connection's token expires; absent: it does not expire.
     #[serde(default, rename = "expiresIn", skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<u64>,
+    /// The server's request de-duplication window: how many requests (and acknowledged
+    /// publishes) the client may have in flight at once and still have each run exactly once
+    /// across a drop. Absent (an older server): no limit is advertised.
+    #[serde(
+        default,
+        rename = "requestWindow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub request_window: Option<u64>,
 }
 
 /// Payload of a `refreshed` frame.
@@ -467,13 +476,16 @@ pub enum ErrorCode {
     /// The server cannot reach the state it shares with other nodes (its Redis) right now; the
     /// operation did not take effect and can be retried.
     Unavailable,
+    /// A re-sent request (or publish) id older than any the session still remembers: it may
+    /// have run, and it is not run again. Ids must increase within a session.
+    Expired,
     /// Any other error this version does not name.
     #[serde(other)]
     Other,
 }
 
 impl ErrorCode {
-    const NAMED: [ErrorCode; 12] = [
+    const NAMED: [ErrorCode; 13] = [
         ErrorCode::BadFrame,
         ErrorCode::UnknownKind,
         ErrorCode::TooLarge,
@@ -486,6 +498,7 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::Unauthorized,
         ErrorCode::Unavailable,
+        ErrorCode::Expired,
     ];
 
     pub const fn as_wire(self) -> &'static str {
@@ -502,6 +515,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Expired => "expired",
             ErrorCode::Other => "other",
         }
     }

@@ -10,7 +10,7 @@ use crate::error::ServerError;
 use crate::protocol::admission::ConnectionLimits;
 use crate::protocol::budgets::Budgets;
 use crate::protocol::rates::RateLimits;
-use crate::state::RedisSettings;
+use crate::state::{DedupLimits, RedisSettings};
 use clap::Parser;
 use resocket::protocol::DEFAULT_MAX_FRAME_BYTES;
 use std::net::SocketAddr;
@@ -128,6 +128,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// How long a session can be resumed after its last connection ended.
     pub session_ttl: Duration,
+    /// Each session's request de-duplication: replies kept (by count and bytes) and requests
+    /// running; its window is advertised in `welcome`.
+    pub dedup: DedupLimits,
     /// Messages kept per room for replay to rejoining members, where the room's namespace
     /// sets no `history_size`.
     pub history: usize,
@@ -177,6 +180,7 @@ impl Default for ServerConfig {
             budgets: Budgets::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             session_ttl: DEFAULT_SESSION_TTL,
+            dedup: DedupLimits::default(),
             history: DEFAULT_HISTORY,
             feed_interval: DEFAULT_FEED_INTERVAL,
             doc_history: DEFAULT_DOC_HISTORY,
@@ -301,6 +305,12 @@ struct Cli {
         default_value_t = 30_000
     )]
     session_ttl_ms: u64,
+
+    /// Bytes of finished request replies each session keeps for re-sent requests, oldest
+    /// evicted first (the newest is kept whatever its size); an evicted id re-sent is answered
+    /// `expired`, never run again
+    #[arg(long, value_name = "N", env = "RESOCKET_REPLY_CACHE_BYTES", default_value_t = DedupLimits::default().reply_bytes, value_parser = at_least_one_usize)]
+    reply_cache_bytes: usize,
 
     /// Messages kept per room for replay after a rejoin (at most 100000), where the --config
     /// namespace sets no history_size
@@ -464,6 +474,10 @@ where
         },
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         session_ttl: Duration::from_millis(cli.session_ttl_ms),
+        dedup: DedupLimits {
+            reply_bytes: cli.reply_cache_bytes,
+            ..DedupLimits::default()
+        },
         history: cli.history,
         feed_interval: Duration::from_millis(cli.feed_interval_ms),
         doc_history: cli.doc_history,

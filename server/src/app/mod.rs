@@ -98,6 +98,7 @@ impl<E> Clone for AppState<E> {
 pub fn memory_engine(config: &ServerConfig, hub: Arc<Hub>) -> MemoryEngine {
     MemoryEngine::new(hub, config.session_ttl, config.history, config.doc_history)
         .with_namespaces(config.history, config.auth.namespaces.clone())
+        .with_dedup_limits(config.dedup)
 }
 
 #[cfg(test)]
@@ -137,6 +138,7 @@ impl<E: Engine> AppState<E> {
                 idle_timeout: config.idle_timeout,
                 write_timeout: config.write_timeout,
                 budgets: config.budgets,
+                request_window: config.dedup.window() as u64,
             },
             auth: Arc::new(config.auth.clone()),
             refused_handshakes: Arc::new(AtomicU64::new(0)),

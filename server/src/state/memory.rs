@@ -5,7 +5,7 @@
 //! the lock. The state itself is three independent structures, so finer locks (one per room or
 //! document shard) can replace the single one without changing the trait.
 
-use super::dedup::Seen;
+use super::dedup::{DedupLimits, Seen};
 use super::delivery::{ConnId, Delivery, Outcome, To};
 use super::docs::{ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome};
 use super::engine::{Engine, Published, StateStats};
@@ -60,6 +60,12 @@ impl MemoryEngine {
     /// Call it before the engine is used: rooms that exist already are dropped.
     pub fn with_namespaces(self, history: usize, namespaces: Namespaces) -> MemoryEngine {
         self.lock().rooms = Rooms::with_namespaces(history, namespaces);
+        self
+    }
+
+    /// Sessions de-duplicate requests within `limits` (call it before the engine is used).
+    pub fn with_dedup_limits(self, limits: DedupLimits) -> MemoryEngine {
+        self.lock().sessions.set_dedup_limits(limits);
         self
     }
 

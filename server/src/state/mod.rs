@@ -20,7 +20,7 @@ mod redis_engine;
 mod rooms;
 mod sessions;
 
-pub use dedup::{Seen, MAX_RUNNING, REPLY_CACHE};
+pub use dedup::{DedupLimits, Seen, MAX_RUNNING, REPLY_CACHE, REPLY_CACHE_BYTES};
 pub use delivery::{ConnId, Delivery, Outcome, To};
 pub use docs::{
     catch_up, CatchUp, ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome, MAX_DOCS, MAX_KEY,

@@ -27,7 +27,7 @@ mod rooms;
 mod scripts;
 mod sessions;
 
-use super::dedup::Seen;
+use super::dedup::{DedupLimits, Seen};
 use super::delivery::{ConnId, Delivery, To};
 use super::docs::{ClientOp, Entries, OpOutcome, ServerOpOutcome};
 use super::engine::{Engine, Published, StateStats};
@@ -116,6 +116,8 @@ struct Inner {
     history: usize,
     doc_history: usize,
     namespaces: Namespaces,
+    /// Each session's request de-duplication bounds.
+    dedup: DedupLimits,
 }
 
 /// Milliseconds since the Unix epoch: the clock leases and history TTLs are kept in, shared by
@@ -133,7 +135,8 @@ fn millis(duration: Duration) -> u64 {
 impl RedisEngine {
     /// Connects to Redis and subscribes to the bus; fails if either does not work within a few
     /// seconds. `session_ttl`, `history` and `doc_history` as for the memory engine; rooms take
-    /// their history bounds and presence from `namespaces`.
+    /// their history bounds and presence from `namespaces`; sessions de-duplicate requests
+    /// within `dedup`.
     pub async fn connect(
         hub: Arc<Hub>,
         settings: &RedisSettings,
@@ -141,6 +144,7 @@ impl RedisEngine {
         history: usize,
         doc_history: usize,
         namespaces: Namespaces,
+        dedup: DedupLimits,
     ) -> Result<RedisEngine, EngineError> {
         use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
         use redis::IntoConnectionInfo;
@@ -186,6 +190,7 @@ impl RedisEngine {
             history,
             doc_history,
             namespaces,
+            dedup,
         });
         inner.renew_node().await?;
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
