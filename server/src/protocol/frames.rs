@@ -220,8 +220,12 @@ mod tests {
     #[test]
     fn frames_have_the_documented_shapes() {
         assert_eq!(
-            welcome("s-1", "t", true, None, None),
+            welcome("s-1", "t", true, None, None, None),
             r#"{"kind":"welcome","payload":{"version":1,"session":"s-1","token":"t","resumed":true}}"#
+        );
+        assert_eq!(
+            welcome("s-1", "t", false, None, None, Some(256)),
+            r#"{"kind":"welcome","payload":{"version":1,"session":"s-1","token":"t","resumed":false,"requestWindow":256}}"#
         );
         let forbidden = ErrorBody {
             code: ErrorCode::Forbidden,

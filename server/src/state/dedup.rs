@@ -253,7 +253,8 @@ mod tests {
         dedup.finish(3, 'c'); // evicts 2, keeps the running 1
         assert_eq!(dedup.begin(1), Seen::Running);
         assert_eq!(dedup.begin(2), Seen::Expired, "evicted: never runs again");
-        assert_eq!(dedup.begin(4), Seen::Busy);
+        assert_eq!(dedup.begin(4), Seen::New);
+        assert_eq!(dedup.begin(5), Seen::Busy);
         // The running 1 finishes below the floor: it is still cached and answered.
         dedup.finish(1, 'a');
         assert_eq!(dedup.begin(3), Seen::Expired);
