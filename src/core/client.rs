@@ -60,6 +60,9 @@ pub struct ClientCore<F, P> {
     token_fetch: Option<u64>,
     /// The id of the `refresh` awaiting the server's answer.
     refresh_id: Option<u64>,
+    /// How many requests may be in flight at once: the server's de-duplication window from its
+    /// last `welcome` (`None`: it advertised none). The rest wait in the outbox.
+    request_window: Option<usize>,
     rng: Rng,
     heartbeat: Heartbeat,
     /// When the connection was lost lately, for the quality score.
@@ -94,6 +97,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             token: None,
             token_fetch: None,
             refresh_id: None,
+            request_window: None,
             drops: DropLog::default(),
             requests: Requests::new(),
             rooms: Rooms::new(),
@@ -221,6 +225,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             .settle(&mut self.out, id, Err(ClientError::Aborted))
         {
             self.outbox.unqueue_request(id);
+            self.send_waiting();
         }
     }
 
@@ -395,7 +400,10 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                     self.schedule_refresh(now, expires_in);
                 }
             }
-            Inbound::Reply { id, result } => self.requests.on_reply(out, id, result),
+            Inbound::Reply { id, result } => {
+                self.requests.on_reply(out, id, result);
+                self.send_waiting();
+            }
             Inbound::Joined {
                 id,
                 room,
@@ -448,6 +456,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                     return;
                 };
                 let Some(body) = self.requests.on_error(out, id, body) else {
+                    self.send_waiting();
                     return;
                 };
                 out.raise(ClientError::Server {
@@ -496,6 +505,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 Timer::Request(id) => {
                     self.requests.on_deadline(&mut self.out, id);
                     self.outbox.unqueue_request(id);
+                    self.send_waiting();
                 }
                 Timer::Connect => {
                     let timeout_ms = self.config.connect_timeout_ms;
@@ -555,10 +565,11 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.outbox.check_size(&frame)?;
         match (&self.state, self.link) {
             (ConnectionState::Closed { .. }, _) => Err(ClientError::Closed),
-            (_, Link::Open { .. }) => {
+            (_, Link::Open { .. }) if request.is_none() || self.request_fits() => {
                 self.transmit(frame, request);
                 Ok(())
             }
+            // Offline, or a request beyond the window (or behind one that waits): queued.
             _ => {
                 let dropped = self
                     .outbox
@@ -569,6 +580,37 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                     self.requests.settle(&mut self.out, id, Err(full));
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// Whether a new request may go out now: none waits ahead of it and the server's window
+    /// has room.
+    fn request_fits(&self) -> bool {
+        let window_has_room = self
+            .request_window
+            .is_none_or(|window| self.requests.in_flight() < window);
+        window_has_room && self.outbox.is_empty()
+    }
+
+    /// While open, sends what waits in the outbox in order, up to the first request the window
+    /// has no room for (called when a request settles and frees a place).
+    fn send_waiting(&mut self) {
+        if !matches!(self.link, Link::Open { .. }) {
+            return;
+        }
+        while let Some((queued, size)) = self.outbox.pop_front() {
+            match queued.request {
+                Some(id) if !self.requests.is_pending(id) => continue, // settled meanwhile
+                Some(_)
+                    if self
+                        .request_window
+                        .is_some_and(|window| self.requests.in_flight() >= window) =>
+                {
+                    self.outbox.restore_front(alloc::vec![(queued, size)]);
+                    return;
+                }
+                _ => self.transmit(queued.frame, queued.request),
             }
         }
     }
@@ -675,16 +717,12 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         // Rooms first, so messages published right after the reconnect reach joined rooms.
         self.rooms.on_open(&mut self.out, &welcome.session);
         self.docs.on_open(&mut self.out);
-        // Everything queued while offline goes next, in order, before anything newer.
-        for (queued, _) in self.outbox.take_all() {
-            if queued
-                .request
-                .is_some_and(|id| !self.requests.is_pending(id))
-            {
-                continue; // cancelled or timed out while waiting
-            }
-            self.transmit(queued.frame, queued.request);
-        }
+        // Everything queued while offline goes next, in order, before anything newer; requests
+        // beyond the server's window keep waiting (in order) for replies to free a place.
+        self.request_window = welcome
+            .request_window
+            .map(|window| usize::try_from(window).unwrap_or(usize::MAX).max(1));
+        self.send_waiting();
     }
 
     /// Schedules the next attempt after a failure, or gives up after `max_attempts`. The next

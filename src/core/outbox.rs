@@ -1,5 +1,7 @@
 //! The offline side of user frames (messages and requests): the size limit, and the bounded
 //! queue that holds them while the connection is not open, flushed in order on the next one.
+//! While open, it holds the requests beyond the server's request window, which go out as
+//! replies come back.
 
 use super::config::Config;
 use super::events::{ClientError, Event};
@@ -98,8 +100,12 @@ impl<F: WireSize> Outbox<F> {
         self.queue.retain(|q| q.request != Some(id));
     }
 
-    /// Everything queued, oldest first, with sizes.
-    pub fn take_all(&mut self) -> Vec<(Queued<F>, usize)> {
-        self.queue.take_all()
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// The oldest frame, with its size.
+    pub fn pop_front(&mut self) -> Option<(Queued<F>, usize)> {
+        self.queue.pop_front()
     }
 }

@@ -102,6 +102,13 @@ impl<F> OutboundQueue<F> {
         }
     }
 
+    /// Takes the oldest frame out, with its size.
+    pub fn pop_front(&mut self) -> Option<(F, usize)> {
+        let (frame, size) = self.items.pop_front()?;
+        self.bytes -= size;
+        Some((frame, size))
+    }
+
     /// Keeps only the frames `keep` accepts, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&F) -> bool) {
         for (frame, size) in self.items.take_all() {
