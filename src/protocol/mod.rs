@@ -587,6 +587,29 @@ mod tests {
     }
 
     #[test]
+    fn the_request_window_round_trips_and_is_optional() {
+        let welcome = Welcome {
+            version: 1,
+            session: "s-1".into(),
+            token: "t".into(),
+            resumed: false,
+            origin: None,
+            expires_in: None,
+            request_window: Some(256),
+        };
+        let text = serde_json::to_string(&welcome).expect("encodes");
+        assert!(text.contains(r#""requestWindow":256"#), "{text}");
+        assert_eq!(serde_json::from_str::<Welcome>(&text).ok(), Some(welcome));
+        // An older server sends none; an older client's type has no such field and ignores it.
+        let old = r#"{"version":1,"session":"s-1","token":"t"}"#;
+        let decoded: Welcome = serde_json::from_str(old).expect("decodes");
+        assert_eq!(decoded.request_window, None);
+        let new = r#"{"version":1,"session":"s-1","requestWindow":9,"futureField":true}"#;
+        let decoded: Welcome = serde_json::from_str(new).expect("unknown fields are ignored");
+        assert_eq!(decoded.request_window, Some(9));
+    }
+
+    #[test]
     fn unknown_error_codes_decode_as_other() {
         assert_eq!(ErrorCode::from_wire("bad_frame"), ErrorCode::BadFrame);
         assert_eq!(ErrorCode::from_wire("nope"), ErrorCode::Other);

@@ -9,7 +9,7 @@ use crate::auth::{
 use crate::error::ServerError;
 use crate::protocol::admission::ConnectionLimits;
 use crate::protocol::budgets::Budgets;
-use crate::protocol::rates::RateLimits;
+use crate::protocol::rates::{Class, RateLimits};
 use crate::state::{DedupLimits, RedisSettings};
 use clap::Parser;
 use resocket::protocol::DEFAULT_MAX_FRAME_BYTES;
@@ -196,6 +196,18 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// How many requests (and acknowledged publishes) a client may have in flight, advertised
+    /// in `welcome`: the de-duplication window, and no more than one connection's request
+    /// bucket holds, so that sending a full window at once is neither refused as busy nor
+    /// rate limited.
+    pub fn request_window(&self) -> u64 {
+        let window = self.dedup.window() as u64;
+        match self.rate_limits.rate(Class::Request) {
+            Some(rate) => window.min(u64::from(rate.burst.get())),
+            None => window,
+        }
+    }
+
     /// The WebSocket library's hard limit; `parse_args` guarantees it does not overflow.
     pub fn hard_frame_limit(&self) -> usize {
         self.max_frame_bytes.saturating_mul(HARD_LIMIT_FACTOR)
@@ -548,6 +560,21 @@ mod tests {
             config.auth.policy.mode(),
             AuthMode::InsecureTrustClaimedUser
         ));
+    }
+
+    #[test]
+    fn the_reply_cache_is_bounded_in_bytes_and_the_window_fits_the_request_bucket() {
+        let config = run(&[]);
+        assert_eq!(config.dedup.reply_bytes, 4 * 1024 * 1024);
+        assert_eq!(config.dedup.replies, 1024);
+        // 256 may run at once, but a connection's request bucket holds 200.
+        assert_eq!(config.request_window(), 200);
+        let config = run(&["--reply-cache-bytes", "1000", "--rate-limits", "off"]);
+        assert_eq!(config.dedup.reply_bytes, 1000);
+        assert_eq!(config.request_window(), 256);
+        let config = run(&["--rate-limits", "request=10/20"]);
+        assert_eq!(config.request_window(), 20);
+        assert!(parse_args_with_env([INSECURE, "--reply-cache-bytes", "0"], |_| None).is_err());
     }
 
     #[test]

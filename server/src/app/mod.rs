@@ -138,7 +138,7 @@ impl<E: Engine> AppState<E> {
                 idle_timeout: config.idle_timeout,
                 write_timeout: config.write_timeout,
                 budgets: config.budgets,
-                request_window: config.dedup.window() as u64,
+                request_window: config.request_window(),
             },
             auth: Arc::new(config.auth.clone()),
             refused_handshakes: Arc::new(AtomicU64::new(0)),
