@@ -80,12 +80,19 @@ after(async () => {
   }
 });
 
-test("2,000 count requests across a drop run exactly once each", async () => {
+/**
+ * Sends the burst from a fresh page and drops the connection with `drop`: "client" closes the
+ * socket in the same task as the burst (so before any reply is read, whatever the server ran);
+ * "server" has the server drop every socket without a close frame right after. Returns the
+ * page's log once every request settled.
+ */
+async function burstAcrossADrop(drop) {
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (error) => errors.push(error));
   await page.goto(`${base}/`);
+  const key = `burst-${drop}`;
   await page.evaluate(async () => {
     const { load, Client } = await import("/pkg/index.js");
     await load();
@@ -94,32 +101,37 @@ test("2,000 count requests across a drop run exactly once each", async () => {
       // The whole burst fits the queue: what exceeds the window waits there.
       queue: { maxMessages: 4000, maxBytes: 4 * 1024 * 1024 },
     });
-    const log = { sessions: [], settled: 0, values: [], failures: [], mostInFlight: 0 };
+    const log = { sessions: [], settled: 0, values: [], failures: [] };
     client.on("session", (session) => log.sessions.push(session));
     window.burst = { client, log };
   });
   await waitInPage(page, () => window.burst.client.state.status === "open");
 
   // The burst, all in one task: only the window goes out, the rest waits in the queue.
-  const sent = await page.evaluate((burst) => {
+  const sent = await page.evaluate(({ burst, key, drop }) => {
     const { client, log } = window.burst;
     for (let n = 0; n < burst; n += 1) {
       client
-        .request("count", { key: "burst" }, { timeoutMs: null })
+        .request("count", { key }, { timeoutMs: null })
         .then((value) => log.values.push(value), (error) => log.failures.push(String(error.code)))
         .finally(() => (log.settled += 1));
     }
     const metrics = client.metrics();
+    // Closes the socket (and reconnects at once) before this task ends: replies are read in
+    // later tasks, so none of the first connection's is.
+    if (drop === "client") client.reconnect();
     return { queued: metrics.queueDepth, pending: metrics.pendingRequests };
-  }, BURST);
-  // The server drops every socket without a close frame; the page reconnects and resumes.
-  await control("drop?outage_ms=200", { method: "POST" });
-  const settledAtDrop = await page.evaluate(() => window.burst.log.settled);
+  }, { burst: BURST, key, drop });
+  let settledAtDrop = 0;
+  if (drop === "server") {
+    await control("drop?outage_ms=200", { method: "POST" });
+    settledAtDrop = await page.evaluate(() => window.burst.log.settled);
+  }
 
   await waitInPage(page, (burst) => window.burst.log.settled === burst, BURST, 60000);
   const log = await page.evaluate(() => window.burst.log);
   console.log(
-    `burst: ${sent.pending} pending, ${sent.queued} queued behind the window; ` +
+    `burst, ${drop} drop: ${sent.pending} pending, ${sent.queued} queued behind the window; ` +
       `${settledAtDrop} settled before the drop`,
   );
   assert.equal(sent.pending, BURST);
@@ -134,8 +146,14 @@ test("2,000 count requests across a drop run exactly once each", async () => {
     "each count ran once: the counter went 1..2000 with no value twice",
   );
   // One more count proves the counter stood at exactly 2,000.
-  const next = await page.evaluate(() => window.burst.client.request("count", { key: "burst" }));
+  const next = await page.evaluate((key) => window.burst.client.request("count", { key }), key);
   assert.equal(next, BURST + 1);
   await context.close();
   assert.deepEqual(errors, []);
-});
+}
+
+test("2,000 count requests, the socket closed before any reply, then resumed: each ran once", () =>
+  burstAcrossADrop("client"));
+
+test("2,000 count requests across a server drop mid-burst: each ran once", () =>
+  burstAcrossADrop("server"));
