@@ -102,7 +102,10 @@ impl Server {
 
     /// Answers the `n` oldest requests it holds.
     fn answer(&mut self, h: &mut Harness, n: usize) {
-        let batch: Vec<u64> = self.unanswered.drain(..n.min(self.unanswered.len())).collect();
+        let batch: Vec<u64> = self
+            .unanswered
+            .drain(..n.min(self.unanswered.len()))
+            .collect();
         for id in batch {
             h.receive(Inbound::Reply {
                 id,
@@ -181,7 +184,10 @@ fn after_a_drop_each_request_in_flight_is_resent_once_and_the_rest_still_wait() 
         .filter(|(_, n)| **n > 1)
         .map(|(id, _)| *id)
         .collect();
-    assert_eq!(twice, in_flight, "only the requests in flight were sent again, once");
+    assert_eq!(
+        twice, in_flight,
+        "only the requests in flight were sent again, once"
+    );
 }
 
 #[test]
@@ -229,7 +235,11 @@ fn waiting_requests_time_out_or_cancel_without_going_out_and_free_nothing() {
     h.core.cancel_request(cancelled);
     h.advance(1000);
     server.receive(&h);
-    assert_eq!(server.unanswered, vec![first, second], "the window is still full");
+    assert_eq!(
+        server.unanswered,
+        vec![first, second],
+        "the window is still full"
+    );
     server.answer(&mut h, 1);
     assert_eq!(server.unanswered, vec![second, last]);
     let replies = replies(&h);

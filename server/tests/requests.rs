@@ -324,10 +324,16 @@ async fn an_id_evicted_from_the_byte_bounded_cache_expires_instead_of_running_ag
     }
     // Still cached: answered, not run.
     request(&mut ws, 4, "count", json!({"key": "bytes"})).await;
-    assert_eq!(next_json(&mut ws).await, json!({"kind":"res","id":4,"payload":4}));
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"kind":"res","id":4,"payload":4})
+    );
     // A new id runs: the expired ones did not run again.
     request(&mut ws, 5, "count", json!({"key": "bytes"})).await;
-    assert_eq!(next_json(&mut ws).await, json!({"kind":"res","id":5,"payload":5}));
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"kind":"res","id":5,"payload":5})
+    );
     server.shutdown().await.expect("clean shutdown");
 }
 

@@ -277,6 +277,10 @@ mod tests {
             assert_eq!(dedup.begin(id), Seen::Done(id));
         }
         assert_eq!(dedup.cached().0, REPLY_CACHE);
-        assert_eq!(dedup.begin(976), Seen::Expired, "the old bug: id 976 ran twice");
+        assert_eq!(
+            dedup.begin(976),
+            Seen::Expired,
+            "the old bug: id 976 ran twice"
+        );
     }
 }
