@@ -587,6 +587,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(target_arch = "wasm32"))]
     fn the_request_window_round_trips_and_is_optional() {
         let welcome = Welcome {
             version: 1,
