@@ -35,6 +35,7 @@ fn welcome(session: &str, origin: Option<&str>, expires_in: Option<u64>) -> Welc
         resumed: false,
         origin: origin.map(str::to_owned),
         expires_in,
+        request_window: None,
     }
 }
 

@@ -59,6 +59,7 @@ fn welcome(session: &str, resumed: bool) -> Welcome {
         resumed,
         origin: Some("c-1".into()),
         expires_in: None,
+        request_window: None,
     }
 }
 

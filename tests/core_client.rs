@@ -332,6 +332,7 @@ fn a_welcome_of_another_version_is_fatal() {
         resumed: false,
         origin: None,
         expires_in: None,
+        request_window: None,
     };
     h.core.handle_inbound(h.now, Inbound::Welcome(welcome), 0);
     h.drive();

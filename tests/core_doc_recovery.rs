@@ -84,6 +84,7 @@ impl Client {
             // The session is resumed every time: its origin stays.
             origin: Some(self.origin.clone()),
             expires_in: None,
+            request_window: None,
         };
         self.core
             .handle_inbound(self.now, resocket::core::Inbound::Welcome(welcome), 0);
@@ -235,6 +236,7 @@ fn a_refused_sync_raises_the_documents_error_and_is_retried_on_the_next_connecti
         resumed: false,
         origin: Some("c-a".into()),
         expires_in: None,
+        request_window: None,
     };
     client.core.handle_inbound(0, Inbound::Welcome(welcome), 0);
     let mut sync_id = None;

@@ -44,6 +44,7 @@ impl Client {
             resumed: false,
             origin: Some("c-1".into()),
             expires_in: None,
+            request_window: None,
         };
         client.core.handle_inbound(0, Inbound::Welcome(welcome), 0);
         client.drive();

@@ -97,13 +97,14 @@ fn every_error_code() -> Vec<ErrorCode> {
         Conflict,
         Unauthorized,
         Unavailable,
+        Expired,
         Other,
     ];
     for code in &all {
         match code {
             BadFrame | UnknownKind | TooLarge | Unexpected | NotFound | BadRequest
             | RateLimited | Internal | Forbidden | Conflict | Unauthorized | Unavailable
-            | Other => {}
+            | Expired | Other => {}
         }
     }
     all

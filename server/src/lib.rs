@@ -78,17 +78,17 @@ pub async fn serve(
             serve_with(listener, config, hub, Arc::new(engine), shutdown).await
         }
         Some(settings) => {
-            let engine = state::RedisEngine::connect(
-                Arc::clone(&hub),
-                settings,
-                config.session_ttl,
-                config.history,
-                config.doc_history,
-                config.auth.namespaces.clone(),
-                config.state_limits,
-            )
-            .await
-            .map_err(ServerError::Redis)?;
+            let state = state::RedisStateSettings {
+                session_ttl: config.session_ttl,
+                history: config.history,
+                doc_history: config.doc_history,
+                namespaces: config.auth.namespaces.clone(),
+                limits: config.state_limits,
+                dedup: config.dedup,
+            };
+            let engine = state::RedisEngine::connect(Arc::clone(&hub), settings, state)
+                .await
+                .map_err(ServerError::Redis)?;
             info!(
                 node = engine.node(),
                 prefix = settings.prefix,

@@ -287,6 +287,7 @@ impl Client {
             resumed: true,
             origin: Some(link.origin.clone()),
             expires_in: None,
+            request_window: None,
         };
         self.origins.push(link.origin.clone());
         self.link = Some(link);

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use resocket_server::Server;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -241,5 +242,119 @@ async fn a_reply_finished_while_disconnected_waits_in_the_cache() {
         next_json(&mut second).await,
         json!({"kind":"res","id":9,"payload":{"slept":200}})
     );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// The `welcome` payload of a fresh connection to `server`, resuming `resume` if given.
+async fn raw_welcome(server: &Server, resume: Option<(&str, &str)>) -> (Ws, serde_json::Value) {
+    let mut ws = connect(server).await;
+    send(&mut ws, &hello(None, resume)).await;
+    let welcome = expect_kind(&mut ws, "welcome").await;
+    (ws, welcome["payload"].clone())
+}
+
+#[tokio::test]
+async fn welcome_advertises_the_request_window() {
+    let server = start(|_| {}).await;
+    let (_ws, welcome) = raw_welcome(&server, None).await;
+    // The default reply cache keeps 1,024, 256 may run, a connection's request bucket holds 200.
+    assert_eq!(welcome["requestWindow"], 200, "{welcome}");
+    server.shutdown().await.expect("clean shutdown");
+
+    let server = start(|c| c.rate_limits = "off".parse().expect("valid spec")).await;
+    let (_ws, welcome) = raw_welcome(&server, None).await;
+    assert_eq!(welcome["requestWindow"], 256, "{welcome}");
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_full_window_resent_after_a_drop_runs_each_request_once() {
+    let server = start(|c| c.rate_limits = "off".parse().expect("valid spec")).await;
+    let (mut first, welcome) = raw_welcome(&server, None).await;
+    let window = welcome["requestWindow"].as_u64().expect("a window");
+    let resume = (
+        welcome["session"].as_str().expect("session").to_owned(),
+        welcome["token"].as_str().expect("token").to_owned(),
+    );
+    // Ids 1..=1000 answered (the cache keeps up to 1,024 and 4 MiB: plenty), then a full window
+    // sent and the connection dropped before any of its replies is read.
+    for id in 1..=1000 {
+        request(&mut first, id, "count", json!({"key": "window"})).await;
+        assert_eq!(next_json(&mut first).await["payload"], id);
+    }
+    for id in 1001..=1000 + window {
+        request(&mut first, id, "count", json!({"key": "window"})).await;
+    }
+    // Let the server run them (each id still answers once however many it ran by the drop).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(first);
+
+    let (mut second, resumed) = raw_welcome(&server, Some((&resume.0, &resume.1))).await;
+    assert_eq!(resumed["resumed"], true);
+    for id in 1001..=1000 + window {
+        request(&mut second, id, "count", json!({"key": "window"})).await;
+        let reply = next_json(&mut second).await;
+        assert_eq!(reply["id"], id);
+        assert_eq!(reply["payload"], id, "ran once, in order: {reply}");
+    }
+    request(&mut second, 2000, "count", json!({"key": "window"})).await;
+    assert_eq!(
+        next_json(&mut second).await["payload"],
+        1001 + window,
+        "every count ran exactly once"
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn an_id_evicted_from_the_byte_bounded_cache_expires_instead_of_running_again() {
+    // Each `count` reply is `{"kind":"res","id":N,"payload":N}`, 33 bytes for one-digit ids:
+    // 70 bytes hold two of them.
+    let server = start(|c| c.dedup.reply_bytes = 70).await;
+    let (mut ws, _) = handshake(&server, None, None).await;
+    for id in 1..=4 {
+        request(&mut ws, id, "count", json!({"key": "bytes"})).await;
+        assert_eq!(next_json(&mut ws).await["payload"], id);
+    }
+    for id in [1, 2] {
+        request(&mut ws, id, "count", json!({"key": "bytes"})).await;
+        let reply = next_json(&mut ws).await;
+        assert_eq!(reply["id"], id);
+        assert_eq!(reply["error"]["code"], "expired", "{reply}");
+    }
+    // Still cached: answered, not run.
+    request(&mut ws, 4, "count", json!({"key": "bytes"})).await;
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"kind":"res","id":4,"payload":4})
+    );
+    // A new id runs: the expired ones did not run again.
+    request(&mut ws, 5, "count", json!({"key": "bytes"})).await;
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"kind":"res","id":5,"payload":5})
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn an_expired_publish_id_is_refused_and_not_published_again() {
+    let server = start(|c| c.dedup.replies = 1).await;
+    let (mut ws, _) = handshake(&server, Some("alice"), None).await;
+    send(&mut ws, r#"{"kind":"join","id":1,"room":"chat:dedup"}"#).await;
+    expect_kind(&mut ws, "joined").await;
+    for id in [2, 3] {
+        let publish = json!({"kind":"publish","id":id,"room":"chat:dedup","payload":{"n":id}});
+        send(&mut ws, &publish.to_string()).await;
+        expect_kind(&mut ws, "msg").await;
+        assert_eq!(next_json(&mut ws).await["id"], id);
+    }
+    // 2 was evicted when 3 finished.
+    let publish = json!({"kind":"publish","id":2,"room":"chat:dedup","payload":{"n":2}});
+    send(&mut ws, &publish.to_string()).await;
+    let refused = expect_kind(&mut ws, "error").await;
+    assert_eq!(refused["id"], 2);
+    assert_eq!(refused["error"]["code"], "expired", "{refused}");
+    expect_quiet(&mut ws).await;
     server.shutdown().await.expect("clean shutdown");
 }

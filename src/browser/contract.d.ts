@@ -195,6 +195,7 @@ export type ResocketErrorCode =
   | "DocNotOpen"
   | "Unauthorized"
   | "Unavailable"
+  | "Expired"
   | "TokenUnavailable";
 
 export interface ResocketError extends Error {

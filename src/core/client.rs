@@ -61,6 +61,9 @@ pub struct ClientCore<F, P> {
     token_fetch: Option<u64>,
     /// The id of the `refresh` awaiting the server's answer.
     refresh_id: Option<u64>,
+    /// How many requests may be in flight at once: the server's de-duplication window from its
+    /// last `welcome` (`None`: it advertised none). The rest wait in the outbox.
+    request_window: Option<usize>,
     rng: Rng,
     heartbeat: Heartbeat,
     /// When the connection was lost lately, for the quality score.
@@ -95,6 +98,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             token: None,
             token_fetch: None,
             refresh_id: None,
+            request_window: None,
             drops: DropLog::default(),
             requests: Requests::new(),
             rooms: Rooms::new(),
@@ -226,6 +230,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             .settle(&mut self.out, id, Err(ClientError::Aborted))
         {
             self.outbox.unqueue_request(id);
+            self.flush_outbox(None);
         }
     }
 
@@ -400,7 +405,10 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                     self.schedule_refresh(now, expires_in);
                 }
             }
-            Inbound::Reply { id, result } => self.requests.on_reply(out, id, result),
+            Inbound::Reply { id, result } => {
+                self.requests.on_reply(out, id, result);
+                self.flush_outbox(Some(now));
+            }
             Inbound::Joined {
                 id,
                 room,
@@ -453,6 +461,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                     return;
                 };
                 let Some(body) = self.requests.on_error(out, id, body) else {
+                    self.flush_outbox(Some(now));
                     return;
                 };
                 out.raise(ClientError::Server {
@@ -499,7 +508,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             return;
         }
         self.out.budget.on_measured(amount);
-        self.flush_outbox(now);
+        self.flush_outbox(Some(now));
     }
 
     /// Whether the driver should read `bufferedAmount` and call
@@ -532,6 +541,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 Timer::Request(id) => {
                     self.requests.on_deadline(&mut self.out, id);
                     self.outbox.unqueue_request(id);
+                    self.flush_outbox(Some(now));
                 }
                 Timer::Connect => {
                     let timeout_ms = self.config.connect_timeout_ms;
@@ -594,10 +604,11 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.outbox.check_size(&frame)?;
         match (&self.state, self.link) {
             (ConnectionState::Closed { .. }, _) => Err(ClientError::Closed),
-            (_, Link::Open { .. }) if self.outbox.is_empty() && self.has_write_room() => {
+            (_, Link::Open { .. }) if self.may_send_now(request.is_some()) => {
                 self.transmit(frame, request);
                 Ok(())
             }
+            // Offline, or a request beyond the window (or behind one that waits): queued.
             _ => {
                 if matches!(self.link, Link::Open { .. }) {
                     // Held back by a full send buffer: the driver reads it after this call,
@@ -722,39 +733,78 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.rooms.on_open(&mut self.out, &welcome.session);
         self.docs.on_open(&mut self.out);
         // Everything queued while offline goes next, in order, before anything newer, as far
-        // as the send buffer allows.
-        self.flush_outbox(now);
+        // as the send buffer allows; requests beyond the server's window keep waiting (in
+        // order) for replies to free a place.
+        self.request_window = welcome
+            .request_window
+            .map(|window| usize::try_from(window).unwrap_or(usize::MAX).max(1));
+        self.flush_outbox(Some(now));
     }
 
     fn has_write_room(&self) -> bool {
         self.out.budget.estimate() < self.config.max_buffered_bytes
     }
 
+    fn window_has_room(&self) -> bool {
+        self.request_window
+            .is_none_or(|window| self.requests.in_flight() < window)
+    }
+
+    /// Whether a new message or request may go to the socket at once: the send buffer has
+    /// room, nothing it must not overtake waits, and (for a request) the server's window has
+    /// room. After a flush with room to spare the outbox holds only requests waiting for the
+    /// window: a message passes them, a request queues behind them.
+    fn may_send_now(&self, is_request: bool) -> bool {
+        if !self.has_write_room() {
+            return false;
+        }
+        if is_request {
+            self.outbox.is_empty() && self.window_has_room()
+        } else {
+            !self.outbox.holds_messages()
+        }
+    }
+
     /// Hands queued messages and requests to the open socket, oldest first, while its send
-    /// buffer has room; if some must wait, writes pause and the drain timer is armed.
-    fn flush_outbox(&mut self, now: u64) {
+    /// buffer has room. Requests beyond the server's window stay queued in order (messages
+    /// behind them go on). If the send buffer holds frames back, writes pause and the drain
+    /// timer is armed (at `now`; without it, the driver is asked to measure, and
+    /// `handle_buffered` arms it).
+    fn flush_outbox(&mut self, now: Option<u64>) {
         if !matches!(self.link, Link::Open { .. }) {
             return;
         }
-        while self.has_write_room() {
-            let Some(queued) = self.outbox.pop_front() else {
+        let mut waiting_for_window = Vec::new();
+        let mut held_back = false;
+        while let Some((queued, size)) = self.outbox.pop_front() {
+            match queued.request {
+                Some(id) if !self.requests.is_pending(id) => continue, // settled meanwhile
+                Some(_) if !self.window_has_room() => {
+                    waiting_for_window.push((queued, size));
+                    continue;
+                }
+                _ => {}
+            }
+            if !self.has_write_room() {
+                self.outbox.restore_front(alloc::vec![(queued, size)]);
+                held_back = true;
                 break;
-            };
-            if queued
-                .request
-                .is_some_and(|id| !self.requests.is_pending(id))
-            {
-                continue; // cancelled or timed out while waiting
             }
             self.transmit(queued.frame, queued.request);
         }
-        let paused = !self.outbox.is_empty();
-        if self.out.budget.set_paused(paused) {
+        self.outbox.restore_front(waiting_for_window);
+        if self.out.budget.set_paused(held_back) {
             // One count per pause, not per frame held back or per poll.
             self.out.count_write_pause();
         }
-        let drain_at = paused.then_some(now + DRAIN_POLL_MS);
-        self.out.timers.set_or_clear(Timer::Drain, drain_at);
+        match now {
+            Some(now) => {
+                let drain_at = held_back.then_some(now + DRAIN_POLL_MS);
+                self.out.timers.set_or_clear(Timer::Drain, drain_at);
+            }
+            None if held_back => self.out.budget.set_measure_due(),
+            None => {}
+        }
     }
 
     /// Schedules the next attempt after a failure, or gives up after `max_attempts`. The next

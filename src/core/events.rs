@@ -221,6 +221,7 @@ fn server_error_name(code: ErrorCode) -> &'static str {
         ErrorCode::Conflict => "Conflict",
         ErrorCode::Unauthorized => "Unauthorized",
         ErrorCode::Unavailable => "Unavailable",
+        ErrorCode::Expired => "Expired",
         ErrorCode::BadFrame
         | ErrorCode::UnknownKind
         | ErrorCode::TooLarge

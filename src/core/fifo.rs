@@ -30,6 +30,11 @@ impl<T> Fifo<T> {
         self.back.len() + self.front.len()
     }
 
+    /// Every item, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.front.iter().chain(self.back.iter())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.back.is_empty() && self.front.is_empty()
     }

@@ -1,5 +1,7 @@
 //! The offline side of user frames (messages and requests): the size limit, and the bounded
 //! queue that holds them while the connection is not open, flushed in order on the next one.
+//! While open, it holds the requests beyond the server's request window, which go out as
+//! replies come back.
 
 use super::config::Config;
 use super::events::{ClientError, Event};
@@ -102,8 +104,13 @@ impl<F: WireSize> Outbox<F> {
         self.queue.is_empty()
     }
 
-    /// The oldest frame queued.
-    pub fn pop_front(&mut self) -> Option<Queued<F>> {
+    /// Whether any plain message (not a request) waits.
+    pub fn holds_messages(&self) -> bool {
+        self.queue.any(|queued| queued.request.is_none())
+    }
+
+    /// The oldest frame, with its size.
+    pub fn pop_front(&mut self) -> Option<(Queued<F>, usize)> {
         self.queue.pop_front()
     }
 }

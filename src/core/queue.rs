@@ -102,6 +102,18 @@ impl<F> OutboundQueue<F> {
         }
     }
 
+    /// Takes the oldest frame out, with its size.
+    pub fn pop_front(&mut self) -> Option<(F, usize)> {
+        let (frame, size) = self.items.pop_front()?;
+        self.bytes -= size;
+        Some((frame, size))
+    }
+
+    /// Whether any frame satisfies `test`.
+    pub fn any(&self, mut test: impl FnMut(&F) -> bool) -> bool {
+        self.items.iter().any(|(frame, _)| test(frame))
+    }
+
     /// Keeps only the frames `keep` accepts, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&F) -> bool) {
         for (frame, size) in self.items.take_all() {
@@ -111,13 +123,6 @@ impl<F> OutboundQueue<F> {
                 self.bytes -= size;
             }
         }
-    }
-
-    /// Removes the oldest frame.
-    pub fn pop_front(&mut self) -> Option<F> {
-        let (frame, size) = self.items.pop_front()?;
-        self.bytes -= size;
-        Some(frame)
     }
 
     /// Removes every frame, oldest first.

@@ -52,12 +52,15 @@ struct Pending<F> {
 #[derive(Debug)]
 pub(crate) struct Requests<F> {
     pending: VecMap<u64, Pending<F>>,
+    /// How many of `pending` are in flight: the server's request window bounds it.
+    in_flight: usize,
 }
 
 impl<F: Clone + WireSize> Requests<F> {
     pub fn new() -> Self {
         Requests {
             pending: VecMap::new(),
+            in_flight: 0,
         }
     }
 
@@ -91,9 +94,19 @@ impl<F: Clone + WireSize> Requests<F> {
         self.pending.len()
     }
 
+    /// Requests handed to the socket and not answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
     /// Request `id`'s frame was handed to the socket (`true`) or taken back unsent (`false`).
     pub fn set_in_flight(&mut self, id: u64, in_flight: bool) {
         if let Some(p) = self.pending.get_mut(&id) {
+            match (p.in_flight, in_flight) {
+                (false, true) => self.in_flight += 1,
+                (true, false) => self.in_flight -= 1,
+                _ => {}
+            }
             p.in_flight = in_flight;
             p.sent |= in_flight;
         }
@@ -112,8 +125,11 @@ impl<F: Clone + WireSize> Requests<F> {
         id: u64,
         result: Result<P, ClientError>,
     ) -> bool {
-        if self.pending.remove(&id).is_none() {
+        let Some(pending) = self.pending.remove(&id) else {
             return false;
+        };
+        if pending.in_flight {
+            self.in_flight -= 1;
         }
         out.timers.clear(Timer::Request(id));
         // An abort is the app's own doing, not an error to count.
@@ -195,6 +211,7 @@ impl<F: Clone + WireSize> Requests<F> {
                 DisconnectPolicy::Retry => resend.push((*id, p.frame.clone())),
             }
         }
+        self.in_flight = 0;
         for id in failed {
             self.settle(out, id, Err(ClientError::Disconnected));
         }

@@ -48,6 +48,7 @@ pub mod field {
     pub const ENTRIES: &str = "entries";
     pub const REV: &str = "rev";
     pub const EXPIRES_IN: &str = "expiresIn";
+    pub const REQUEST_WINDOW: &str = "requestWindow";
     pub const EPOCH: &str = "epoch";
 }
 
@@ -260,6 +261,7 @@ impl<'a, J: WireValue> Reader<'a, J> {
             resumed: self.optional(field::RESUMED, J::as_bool).unwrap_or(false),
             origin: self.optional(field::ORIGIN, J::as_string),
             expires_in: self.optional(field::EXPIRES_IN, J::as_u64),
+            request_window: self.optional(field::REQUEST_WINDOW, J::as_u64),
         }
     }
 

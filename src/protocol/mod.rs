@@ -246,6 +246,15 @@ pub struct Welcome {
     /// Milliseconds until this connection's token expires; absent: it does not expire.
     #[serde(default, rename = "expiresIn", skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<u64>,
+    /// The server's request de-duplication window: how many requests (and acknowledged
+    /// publishes) the client may have in flight at once and still have each run exactly once
+    /// across a drop. Absent (an older server): no limit is advertised.
+    #[serde(
+        default,
+        rename = "requestWindow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub request_window: Option<u64>,
 }
 
 /// Payload of a `refreshed` frame.
@@ -467,13 +476,16 @@ pub enum ErrorCode {
     /// The server cannot reach the state it shares with other nodes (its Redis) right now; the
     /// operation did not take effect and can be retried.
     Unavailable,
+    /// A re-sent request (or publish) id older than any the session still remembers: it may
+    /// have run, and it is not run again. Ids must increase within a session.
+    Expired,
     /// Any other error this version does not name.
     #[serde(other)]
     Other,
 }
 
 impl ErrorCode {
-    const NAMED: [ErrorCode; 12] = [
+    const NAMED: [ErrorCode; 13] = [
         ErrorCode::BadFrame,
         ErrorCode::UnknownKind,
         ErrorCode::TooLarge,
@@ -486,6 +498,7 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::Unauthorized,
         ErrorCode::Unavailable,
+        ErrorCode::Expired,
     ];
 
     pub const fn as_wire(self) -> &'static str {
@@ -502,6 +515,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Expired => "expired",
             ErrorCode::Other => "other",
         }
     }
@@ -570,6 +584,30 @@ mod tests {
             assert_eq!(Kind::from_wire(kind.as_wire()), Some(kind));
         }
         assert_eq!(Kind::from_wire("teleport"), None);
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn the_request_window_round_trips_and_is_optional() {
+        let welcome = Welcome {
+            version: 1,
+            session: "s-1".into(),
+            token: "t".into(),
+            resumed: false,
+            origin: None,
+            expires_in: None,
+            request_window: Some(256),
+        };
+        let text = serde_json::to_string(&welcome).expect("encodes");
+        assert!(text.contains(r#""requestWindow":256"#), "{text}");
+        assert_eq!(serde_json::from_str::<Welcome>(&text).ok(), Some(welcome));
+        // An older server sends none; an older client's type has no such field and ignores it.
+        let old = r#"{"version":1,"session":"s-1","token":"t"}"#;
+        let decoded: Welcome = serde_json::from_str(old).expect("decodes");
+        assert_eq!(decoded.request_window, None);
+        let new = r#"{"version":1,"session":"s-1","requestWindow":9,"futureField":true}"#;
+        let decoded: Welcome = serde_json::from_str(new).expect("unknown fields are ignored");
+        assert_eq!(decoded.request_window, Some(9));
     }
 
     #[test]

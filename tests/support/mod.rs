@@ -171,6 +171,7 @@ impl Harness {
             // As the server does: one origin per session, kept when it is resumed.
             origin: Some(format!("o-{session}")),
             expires_in: None,
+            request_window: None,
         };
         self.welcome_with(welcome);
     }

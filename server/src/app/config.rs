@@ -10,8 +10,8 @@ use crate::error::ServerError;
 use crate::protocol::admission::ConnectionLimits;
 use crate::protocol::budgets::Budgets;
 use crate::protocol::hub::DEFAULT_OUTBOUND_BYTES;
-use crate::protocol::rates::RateLimits;
-use crate::state::{RedisSettings, StateLimits};
+use crate::protocol::rates::{Class, RateLimits};
+use crate::state::{DedupLimits, RedisSettings, StateLimits};
 use clap::Parser;
 use resocket::protocol::DEFAULT_MAX_FRAME_BYTES;
 use std::net::SocketAddr;
@@ -133,6 +133,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// How long a session can be resumed after its last connection ended.
     pub session_ttl: Duration,
+    /// Each session's request de-duplication: replies kept (by count and bytes) and requests
+    /// running; its window is advertised in `welcome`.
+    pub dedup: DedupLimits,
     /// Messages kept per room for replay to rejoining members, where the room's namespace
     /// sets no `history_size`.
     pub history: usize,
@@ -184,6 +187,7 @@ impl Default for ServerConfig {
             state_limits: StateLimits::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             session_ttl: DEFAULT_SESSION_TTL,
+            dedup: DedupLimits::default(),
             history: DEFAULT_HISTORY,
             feed_interval: DEFAULT_FEED_INTERVAL,
             doc_history: DEFAULT_DOC_HISTORY,
@@ -199,6 +203,18 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// How many requests (and acknowledged publishes) a client may have in flight, advertised
+    /// in `welcome`: the de-duplication window, and no more than one connection's request
+    /// bucket holds, so that sending a full window at once is neither refused as busy nor
+    /// rate limited.
+    pub fn request_window(&self) -> u64 {
+        let window = self.dedup.window() as u64;
+        match self.rate_limits.rate(Class::Request) {
+            Some(rate) => window.min(u64::from(rate.burst.get())),
+            None => window,
+        }
+    }
+
     /// The WebSocket library's hard limit; `parse_args` guarantees it does not overflow.
     pub fn hard_frame_limit(&self) -> usize {
         self.max_frame_bytes.saturating_mul(HARD_LIMIT_FACTOR)
@@ -313,6 +329,12 @@ struct Cli {
         default_value_t = 30_000
     )]
     session_ttl_ms: u64,
+
+    /// Bytes of finished request replies each session keeps for re-sent requests, oldest
+    /// evicted first (the newest is kept whatever its size); an evicted id re-sent is answered
+    /// `expired`, never run again
+    #[arg(long, value_name = "N", env = "RESOCKET_REPLY_CACHE_BYTES", default_value_t = DedupLimits::default().reply_bytes, value_parser = at_least_one_usize)]
+    reply_cache_bytes: usize,
 
     /// Messages kept per room for replay after a rejoin (at most 100000), where the --config
     /// namespace sets no history_size
@@ -545,6 +567,10 @@ where
         },
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         session_ttl: Duration::from_millis(cli.session_ttl_ms),
+        dedup: DedupLimits {
+            reply_bytes: cli.reply_cache_bytes,
+            ..DedupLimits::default()
+        },
         history: cli.history,
         feed_interval: Duration::from_millis(cli.feed_interval_ms),
         doc_history: cli.doc_history,
@@ -616,6 +642,21 @@ mod tests {
             config.auth.policy.mode(),
             AuthMode::InsecureTrustClaimedUser
         ));
+    }
+
+    #[test]
+    fn the_reply_cache_is_bounded_in_bytes_and_the_window_fits_the_request_bucket() {
+        let config = run(&[]);
+        assert_eq!(config.dedup.reply_bytes, 4 * 1024 * 1024);
+        assert_eq!(config.dedup.replies, 1024);
+        // 256 may run at once, but a connection's request bucket holds 200.
+        assert_eq!(config.request_window(), 200);
+        let config = run(&["--reply-cache-bytes", "1000", "--rate-limits", "off"]);
+        assert_eq!(config.dedup.reply_bytes, 1000);
+        assert_eq!(config.request_window(), 256);
+        let config = run(&["--rate-limits", "request=10/20"]);
+        assert_eq!(config.request_window(), 20);
+        assert!(parse_args_with_env([INSECURE, "--reply-cache-bytes", "0"], |_| None).is_err());
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     RateLimited(String),
+    /// A re-sent request id older than the session's reply cache holds.
+    #[error("request {0} is older than the replies this session still holds; it may have run and is not run again")]
+    Expired(u64),
     /// What `fail` was asked to fail with.
     #[error("{message}")]
     Failed { code: ErrorCode, message: String },
@@ -31,6 +34,7 @@ impl AppError {
             AppError::NoMethod(_) | AppError::NoDocument(_) => ErrorCode::NotFound,
             AppError::BadRequest(_) => ErrorCode::BadRequest,
             AppError::RateLimited(_) => ErrorCode::RateLimited,
+            AppError::Expired(_) => ErrorCode::Expired,
             AppError::Failed { code, .. } => *code,
             AppError::Engine(err) => err.code(),
         }

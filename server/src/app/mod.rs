@@ -96,12 +96,14 @@ impl<E> Clone for AppState<E> {
 
 /// The engine of a single server holding everything in memory, delivering through `hub`.
 pub fn memory_engine(config: &ServerConfig, hub: Arc<Hub>) -> MemoryEngine {
-    MemoryEngine::new(hub, config.session_ttl, config.history, config.doc_history).with_limits(
-        config.history,
-        config.doc_history,
-        config.auth.namespaces.clone(),
-        config.state_limits,
-    )
+    MemoryEngine::new(hub, config.session_ttl, config.history, config.doc_history)
+        .with_limits(
+            config.history,
+            config.doc_history,
+            config.auth.namespaces.clone(),
+            config.state_limits,
+        )
+        .with_dedup_limits(config.dedup)
 }
 
 #[cfg(test)]
@@ -141,6 +143,7 @@ impl<E: Engine> AppState<E> {
                 idle_timeout: config.idle_timeout,
                 write_timeout: config.write_timeout,
                 budgets: config.budgets,
+                request_window: config.request_window(),
             },
             auth: Arc::new(config.auth.clone()),
             refused_handshakes: Arc::new(AtomicU64::new(0)),

@@ -37,6 +37,7 @@ pub async fn publish_once<E: Engine>(
         Ok(Seen::Busy) => refused(
             AppError::RateLimited(format!("at most {MAX_RUNNING} requests may run at once")).body(),
         ),
+        Ok(Seen::Expired) => refused(AppError::Expired(id).body()),
         Ok(Seen::New) => match engine.publish(who, room, payload).await {
             Ok(published) => {
                 let ack = Utf8Bytes::from(frames::published(id, published.seq));

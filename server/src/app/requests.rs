@@ -72,6 +72,10 @@ impl Requests {
                 ));
                 Some(frames::res(id, Err(error.body())).into())
             }
+            Seen::Expired => {
+                debug!(session = who.session, id, "re-sent request expired");
+                Some(frames::res(id, Err(AppError::Expired(id).body())).into())
+            }
             Seen::New if !(self.demo && DEMO_METHODS.contains(&body.method.as_str())) => {
                 match &self.rpc {
                     Some(rpc) => {

@@ -170,6 +170,8 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// Rooms, documents and presence metadata per connection.
     pub budgets: Budgets,
+    /// The requests a client may have in flight, advertised in `welcome`.
+    pub request_window: u64,
 }
 
 /// How a connection ended, for the log.
@@ -377,8 +379,14 @@ impl<E: Engine> Conn<E> {
                         };
                     let expires_in = self.arm_expiry();
                     let origin = Some(session.origin.as_str());
-                    let welcome =
-                        frames::welcome(&session.id, &session.token, resumed, origin, expires_in);
+                    let welcome = frames::welcome(
+                        &session.id,
+                        &session.token,
+                        resumed,
+                        origin,
+                        expires_in,
+                        Some(self.limits.request_window),
+                    );
                     self.origin.clone_from(&session.origin);
                     let who = session.actor(self.id);
                     self.send(welcome.into()).await.map(|()| who)

@@ -13,13 +13,15 @@ use serde_json::Value;
 
 /// `{"kind":"welcome","payload":{"version":1,"session":..,"token":..,"resumed":..}}`
 /// With `origin` (the document-op origin the server assigned) and `expires_in` (ms until the
-/// connection's token expires) when there are.
+/// connection's token expires) when there are, and `requestWindow` (how many requests the
+/// client may have in flight).
 pub fn welcome(
     session: &str,
     token: &str,
     resumed: bool,
     origin: Option<&str>,
     expires_in: Option<u64>,
+    request_window: Option<u64>,
 ) -> String {
     json::encode(&Envelope::new(Kind::Welcome).with_payload(Welcome {
         version: PROTOCOL_VERSION,
@@ -28,6 +30,7 @@ pub fn welcome(
         resumed,
         origin: origin.map(str::to_owned),
         expires_in,
+        request_window,
     }))
 }
 
@@ -217,8 +220,12 @@ mod tests {
     #[test]
     fn frames_have_the_documented_shapes() {
         assert_eq!(
-            welcome("s-1", "t", true, None, None),
+            welcome("s-1", "t", true, None, None, None),
             r#"{"kind":"welcome","payload":{"version":1,"session":"s-1","token":"t","resumed":true}}"#
+        );
+        assert_eq!(
+            welcome("s-1", "t", false, None, None, Some(256)),
+            r#"{"kind":"welcome","payload":{"version":1,"session":"s-1","token":"t","resumed":false,"requestWindow":256}}"#
         );
         let forbidden = ErrorBody {
             code: ErrorCode::Forbidden,

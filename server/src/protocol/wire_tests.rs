@@ -71,7 +71,7 @@ fn server_frames(kind: Kind) -> Vec<(String, ServerFrame<Value>)> {
     };
     match kind {
         Kind::Welcome => vec![(
-            frames::welcome("s-1", "t", true, None, None),
+            frames::welcome("s-1", "t", true, None, None, Some(256)),
             Core(Inbound::Welcome(Welcome {
                 version: 1,
                 session: "s-1".into(),
@@ -79,6 +79,7 @@ fn server_frames(kind: Kind) -> Vec<(String, ServerFrame<Value>)> {
                 resumed: true,
                 origin: None,
                 expires_in: None,
+                request_window: Some(256),
             })),
         )],
         Kind::Msg => vec![
@@ -288,6 +289,7 @@ fn frames_the_server_will_write_once_auth_lands() -> Vec<(Value, ServerFrame<Val
                 resumed: false,
                 origin: Some("o-7".into()),
                 expires_in: Some(2000),
+                request_window: None,
             })),
         ),
         (

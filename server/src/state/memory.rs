@@ -14,7 +14,7 @@
 //! operation awaits while holding a lock. Lock order: a shard, then the sessions, then the
 //! hub's; never the other way.
 
-use super::dedup::Seen;
+use super::dedup::{DedupLimits, Seen};
 use super::delivery::{ConnId, Delivery, Outcome, To};
 use super::docs::{self, ClientOp, Docs, Entries, OpOutcome, ServerOpOutcome, Synced};
 use super::engine::{Engine, Published, StateStats};
@@ -99,6 +99,12 @@ impl MemoryEngine {
     ) -> MemoryEngine {
         self.rooms = room_shards(|| Rooms::with_limits(history, namespaces.clone(), limits));
         self.docs = doc_shards(|| Docs::with_limits(doc_history, limits));
+        self
+    }
+
+    /// Sessions de-duplicate requests within `limits` (call it before the engine is used).
+    pub fn with_dedup_limits(self, limits: DedupLimits) -> MemoryEngine {
+        self.sessions().set_dedup_limits(limits);
         self
     }
 
@@ -323,8 +329,10 @@ impl Engine for MemoryEngine {
     }
 
     async fn leave(&self, who: &Actor, room: &str) -> Result<bool, EngineError> {
-        self.run(self.rooms(room), |rooms| Ok(rooms.leave(Instant::now(), who.conn, room)))
-            .map(|(left, _)| left)
+        self.run(self.rooms(room), |rooms| {
+            Ok(rooms.leave(Instant::now(), who.conn, room))
+        })
+        .map(|(left, _)| left)
     }
 
     async fn publish(
@@ -407,13 +415,17 @@ impl Engine for MemoryEngine {
         doc: &str,
         op: &ClientOp,
     ) -> Result<OpOutcome, EngineError> {
-        self.run(self.docs_with_place(doc), |docs| docs.op(Instant::now(), conn, owner, doc, op))
-            .map(|(outcome, _)| outcome)
+        self.run(self.docs_with_place(doc), |docs| {
+            docs.op(Instant::now(), conn, owner, doc, op)
+        })
+        .map(|(outcome, _)| outcome)
     }
 
     async fn server_op(&self, doc: &str, op: &Op<Value>) -> Result<ServerOpOutcome, EngineError> {
-        self.run(self.docs_with_place(doc), |docs| docs.server_op(Instant::now(), doc, op))
-            .map(|(outcome, _)| outcome)
+        self.run(self.docs_with_place(doc), |docs| {
+            docs.server_op(Instant::now(), doc, op)
+        })
+        .map(|(outcome, _)| outcome)
     }
 
     async fn doc_state(&self, doc: &str) -> Result<Option<(u64, Entries)>, EngineError> {
@@ -564,11 +576,17 @@ mod tests {
         // longest-idle, whichever shard holds it.
         for n in 0..40 {
             let room = format!("r{n}");
-            engine.publish_as_server(&room, &raw("1")).await.expect("room");
+            engine
+                .publish_as_server(&room, &raw("1"))
+                .await
+                .expect("room");
         }
         for n in 0..40 {
             let room = format!("new{n}");
-            engine.publish_as_server(&room, &raw("1")).await.expect("a place");
+            engine
+                .publish_as_server(&room, &raw("1"))
+                .await
+                .expect("a place");
             assert_eq!(rooms_held(&engine), 40);
             let evicted = format!("r{n}");
             let history = engine.history(&evicted, 10).await.expect("history");
@@ -578,7 +596,10 @@ mod tests {
         let a = client(&engine, &hub, None).await;
         for n in 0..40 {
             let room = format!("new{n}");
-            engine.join(&a.who, None, &room, None, None, None).await.expect("joined");
+            engine
+                .join(&a.who, None, &room, None, None, None)
+                .await
+                .expect("joined");
         }
         assert_eq!(
             engine.publish_as_server("one-more", &raw("1")).await,

@@ -21,7 +21,7 @@ mod redis_engine;
 mod rooms;
 mod sessions;
 
-pub use dedup::{Seen, MAX_RUNNING, REPLY_CACHE};
+pub use dedup::{DedupLimits, Seen, MAX_RUNNING, REPLY_CACHE, REPLY_CACHE_BYTES};
 pub use delivery::{ConnId, Delivery, Outcome, To};
 pub use docs::{
     apply_within, catch_up, doc_bytes, CatchUp, ClientOp, Docs, Entries, OpOutcome,
@@ -34,6 +34,6 @@ pub use limits::StateLimits;
 pub use memory::MemoryEngine;
 pub use names::{is_valid_name, MAX_NAME};
 pub use origins::{MAX_ORIGINS, OUTCOMES_PER_ORIGIN};
-pub use redis_engine::{RedisEngine, RedisSettings};
+pub use redis_engine::{RedisEngine, RedisSettings, StateSettings as RedisStateSettings};
 pub use rooms::Rooms;
 pub use sessions::{Actor, Fresh, Opened, Session, Sessions};

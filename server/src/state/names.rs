@@ -151,10 +151,6 @@ impl<T> IdleMap<T> {
     pub fn in_use(&self) -> usize {
         self.entries.len() - self.idle.len()
     }
-
-    pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.entries.values().map(|held| &held.value)
-    }
 }
 
 /// What an engine with several maps sharing one count needs to free the place of the
@@ -269,7 +265,10 @@ mod tests {
         shard_a.touch("a", at(0), true);
         assert!(shard_b.get_or_create("b", at(0), || 2).is_some());
         shard_b.touch("b", at(0), true);
-        assert!(shard_a.get_or_create("c", at(1), || 3).is_none(), "full together");
+        assert!(
+            shard_a.get_or_create("c", at(1), || 3).is_none(),
+            "full together"
+        );
         assert!(shard_b.get_or_create("b", at(1), || 4).is_some());
         assert_eq!(total.load(Ordering::Acquire), 2);
         shard_b.touch("b", at(1), false);

@@ -8,7 +8,7 @@
 //! takes the session over: the caller closes the old connection (4409 "session resumed
 //! elsewhere") and replies of running requests go to the new one.
 
-use super::dedup::{Dedup, Seen};
+use super::dedup::{Dedup, DedupLimits, Seen};
 use super::delivery::ConnId;
 use crate::auth::secrets_match;
 use axum::extract::ws::Utf8Bytes;
@@ -87,6 +87,8 @@ pub struct Sessions {
     /// Number of the last session opened.
     opened: u64,
     ttl: Duration,
+    /// The bounds of each session's request de-duplication.
+    dedup: DedupLimits,
 }
 
 #[derive(Debug)]
@@ -118,7 +120,13 @@ impl Sessions {
             deadlines: BinaryHeap::new(),
             opened: 0,
             ttl,
+            dedup: DedupLimits::default(),
         }
+    }
+
+    /// Sessions opened from now on de-duplicate requests within `limits`.
+    pub fn set_dedup_limits(&mut self, limits: DedupLimits) {
+        self.dedup = limits;
     }
 
     /// Forgets the sessions expired at `now`; returns how many deadlines it looked at (those
@@ -192,7 +200,7 @@ impl Sessions {
                 origin: new_origin.clone(),
                 conn: Some(conn),
                 detached_at: None,
-                requests: Dedup::default(),
+                requests: Dedup::new(self.dedup),
             },
         );
         Opened {

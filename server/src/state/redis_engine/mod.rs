@@ -27,7 +27,7 @@ mod rooms;
 mod scripts;
 mod sessions;
 
-use super::dedup::Seen;
+use super::dedup::{DedupLimits, Seen};
 use super::delivery::{ConnId, Delivery, To};
 use super::docs::{ClientOp, Entries, OpOutcome, ServerOpOutcome};
 use super::engine::{Engine, Published, StateStats};
@@ -119,6 +119,24 @@ struct Inner {
     namespaces: Namespaces,
     /// Byte and count budgets (rooms, documents, histories).
     limits: StateLimits,
+    /// Each session's request de-duplication bounds.
+    dedup: DedupLimits,
+}
+
+/// The state's settings, as for the memory engine.
+pub struct StateSettings {
+    /// How long a session outlives its connection.
+    pub session_ttl: Duration,
+    /// Messages kept per room, where a namespace sets no `history_size`.
+    pub history: usize,
+    /// Ops kept per document for replay.
+    pub doc_history: usize,
+    /// Rooms take their history bounds and presence from their namespace.
+    pub namespaces: Namespaces,
+    /// Byte and count budgets (rooms, documents, histories).
+    pub limits: StateLimits,
+    /// Each session's request de-duplication bounds.
+    pub dedup: DedupLimits,
 }
 
 /// Milliseconds since the Unix epoch: the clock leases and history TTLs are kept in, shared by
@@ -135,17 +153,20 @@ fn millis(duration: Duration) -> u64 {
 
 impl RedisEngine {
     /// Connects to Redis and subscribes to the bus; fails if either does not work within a few
-    /// seconds. `session_ttl`, `history` and `doc_history` as for the memory engine; rooms take
-    /// their history bounds and presence from `namespaces`.
+    /// seconds.
     pub async fn connect(
         hub: Arc<Hub>,
         settings: &RedisSettings,
-        session_ttl: Duration,
-        history: usize,
-        doc_history: usize,
-        namespaces: Namespaces,
-        limits: StateLimits,
+        state: StateSettings,
     ) -> Result<RedisEngine, EngineError> {
+        let StateSettings {
+            session_ttl,
+            history,
+            doc_history,
+            namespaces,
+            limits,
+            dedup,
+        } = state;
         use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
         use redis::IntoConnectionInfo;
         // No Nagle delay on small commands; keepalive and a user timeout so that a Redis host
@@ -191,6 +212,7 @@ impl RedisEngine {
             doc_history,
             namespaces,
             limits,
+            dedup,
         });
         inner.renew_node().await?;
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

@@ -188,7 +188,8 @@ return 1
 });
 
 /// KEYS: session, requests. ARGV: request id, most running, this node.
-/// Returns `{'new'}`, `{'running', node running it}`, `{'busy'}` or `{'done', reply}`.
+/// Returns `{'new'}`, `{'running', node running it}`, `{'busy'}`, `{'done', reply}` or
+/// `{'expired'}` (not remembered, and at or below the highest id evicted: the session's `floor`).
 pub static BEGIN_REQUEST: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -198,6 +199,7 @@ if v then
   if string.sub(v, 1, 1) == 'r' then return {'running', string.sub(v, 2)} end
   return {'done', string.sub(v, 2)}
 end
+if tonumber(ARGV[1]) <= tonumber(redis.call('HGET', KEYS[1], 'floor') or '0') then return {'expired'} end
 if tonumber(redis.call('HGET', KEYS[1], 'running') or '0') >= tonumber(ARGV[2]) then return {'busy'} end
 redis.call('HSET', KEYS[2], ARGV[1], 'r' .. ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'running', 1)
@@ -208,8 +210,10 @@ return {'new'}
     )
 });
 
-/// KEYS: session, requests, finished. ARGV: request id, reply, replies kept.
-/// Records the reply of a running request (whichever node runs it); returns the session's
+/// KEYS: session, requests, finished. ARGV: request id, reply, replies kept, reply bytes kept.
+/// Records the reply of a running request (whichever node runs it), evicting the oldest
+/// finished ones beyond either bound (never the newest); the session's `rbytes` sums the replies
+/// kept and `floor` is the highest id evicted. Returns the session's
 /// `{node, conn, attached, recorded}` (`recorded` '0': it was not running, nothing changed).
 pub static FINISH_REQUEST: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -220,10 +224,18 @@ if redis.call('EXISTS', KEYS[1]) == 1 and v and string.sub(v, 1, 1) == 'r' then
   recorded = '1'
   redis.call('HSET', KEYS[2], ARGV[1], 'd' .. ARGV[2])
   redis.call('HINCRBY', KEYS[1], 'running', -1)
-  redis.call('RPUSH', KEYS[3], ARGV[1])
-  while redis.call('LLEN', KEYS[3]) > tonumber(ARGV[3]) do
-    redis.call('HDEL', KEYS[2], redis.call('LPOP', KEYS[3]))
+  local len = redis.call('RPUSH', KEYS[3], ARGV[1])
+  local bytes = redis.call('HINCRBY', KEYS[1], 'rbytes', string.len(ARGV[2]))
+  local floor = tonumber(redis.call('HGET', KEYS[1], 'floor') or '0')
+  while len > tonumber(ARGV[3]) or (bytes > tonumber(ARGV[4]) and len > 1) do
+    local old = redis.call('LPOP', KEYS[3])
+    -- The stored value is 'd' .. reply.
+    bytes = bytes - math.max(redis.call('HSTRLEN', KEYS[2], old) - 1, 0)
+    redis.call('HDEL', KEYS[2], old)
+    if tonumber(old) > floor then floor = tonumber(old) end
+    len = len - 1
   end
+  redis.call('HSET', KEYS[1], 'rbytes', string.format('%d', bytes), 'floor', string.format('%d', floor))
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl > 0 then
     redis.call('PEXPIRE', KEYS[2], ttl)

@@ -8,7 +8,7 @@ use super::{millis, now_ms, Inner};
 use crate::auth::secrets_match;
 use crate::lock::Locked;
 use crate::protocol::frames;
-use crate::state::dedup::{Seen, MAX_RUNNING, REPLY_CACHE};
+use crate::state::dedup::Seen;
 use crate::state::sessions::{Actor, Fresh, Opened, Session};
 use crate::state::{ConnId, EngineError};
 use axum::extract::ws::Utf8Bytes;
@@ -262,7 +262,7 @@ impl Inner {
                 .key(self.keys.session(session))
                 .key(self.keys.session_requests(session))
                 .arg(id)
-                .arg(MAX_RUNNING)
+                .arg(self.dedup.running)
                 .arg(&self.node)
                 .invoke_async(&mut redis)
                 .await
@@ -283,6 +283,7 @@ impl Inner {
                     }
                 }
                 "busy" => Seen::Busy,
+                "expired" => Seen::Expired,
                 "done" => Seen::Done(text_at(&reply, 1)?.into()),
                 _ => Seen::New,
             };
@@ -395,7 +396,8 @@ impl Inner {
             .key(self.keys.session_finished(session))
             .arg(id)
             .arg(reply.as_str())
-            .arg(REPLY_CACHE)
+            .arg(self.dedup.replies)
+            .arg(self.dedup.reply_bytes)
             .invoke_async(&mut redis)
             .await
             .map_err(unavailable)?;
