@@ -11,7 +11,10 @@ trap 'rm -f "$summary"' EXIT
 export BENCH_SUMMARY=$summary
 row() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$summary"; }
 
-size=$(scripts/build-pkg.sh | tail -n 5 | tee /dev/stderr)
+out=$(mktemp -t resocket-bench-out.XXXXXX)
+trap 'rm -f "$summary" "$out"' EXIT
+scripts/build-pkg.sh | tail -n 5 | tee "$out"
+size=$(cat "$out")
 row "client size, minified + gzipped" \
   "$(sed -n 's/^client size.*: \([0-9]*\) bytes.*/\1 bytes/p' <<<"$size")" "budget 30720 bytes"
 row "React layer added to an app bundle" \
@@ -19,8 +22,9 @@ row "React layer added to an app bundle" \
 scripts/assemble-demo.sh
 cp benches/bench.html out/demo/bench.html
 addr=${RESOCKET_BENCH_SERVER:-127.0.0.1:9433}
-throughput=$(RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static out/demo" \
-  scripts/with-server.sh "$addr" node benches/throughput.mjs | tee /dev/stderr)
+RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static out/demo" \
+  scripts/with-server.sh "$addr" node benches/throughput.mjs | tee "$out"
+throughput=$(cat "$out")
 row "receive time, resocket / raw WebSocket" \
   "$(sed -n 's/.*time ratio: *\([0-9.]*\) median.*/\1/p' <<<"$throughput")" "budget <= 1.15"
 
