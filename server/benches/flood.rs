@@ -311,9 +311,6 @@ async fn main() -> ExitCode {
     let config = std::env::temp_dir().join(format!("resocket-flood-{}.toml", std::process::id()));
     std::fs::write(&config, CONFIG).expect("the config file");
     let config_arg = config.to_string_lossy().into_owned();
-    // Default limits; users as claimed, so each attacker has buckets of its own (the worst case).
-    let (server, addr) =
-        resocket_server(&["--insecure-trust-client-user", "--config", &config_arg]);
     println!(
         "honest client's ping round trips while attackers flood the server (default limits), \
          {} s per phase, {attackers} attacker connections ({} in the busy room)",
