@@ -50,7 +50,7 @@ chaos: pkg
 	scripts/chaos.sh
 	CHAOS_ENGINE=redis scripts/chaos.sh
 
-## bench: size, receive-throughput and fan-out benchmarks (prints figures, asserts nothing about timing)
+## bench: size, receive throughput, server fan-out and idle memory (against Node `ws`), honest-client latency under floods; ends with a table of figures (asserts nothing about timing)
 bench: pkg
 	scripts/bench.sh
 

@@ -1,6 +1,7 @@
 //! Fan-out benchmark (`make bench`): how fast one publisher's messages reach N clients in one room,
 //! through real `resocket-server` processes: one node on the memory engine, and two nodes sharing
-//! one `redis-server` (receivers split evenly, the publisher on the first node), in the same run.
+//! one `redis-server` (receivers split evenly, the publisher on the first node), and a bare Node
+//! `ws` broadcast server (`benches/ws-baseline.mjs`) under the same load generator, in the same run.
 //!
 //! It prints figures and asserts nothing about timing. A message lost, repeated or out of order is
 //! a bug, not a figure: it is reported and the bench exits non-zero.
@@ -8,15 +9,19 @@
 //! `FANOUT_CLIENTS` receivers (default 1000), `FANOUT_MESSAGES` messages of about 100 bytes
 //! (default 200), `FANOUT_RUNS` runs of each setup (default 3), alternating setups.
 
-use futures_util::{SinkExt, Stream, StreamExt};
-use serde::Deserialize;
-use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+mod support;
+
+use futures_util::{Stream, StreamExt};
+use serde_json::json;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use support::{
+    client, env_number, node_ws_server, percentile_ms, recv, resocket_server, send, summary, Guard,
+    Ws,
+};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -37,16 +42,6 @@ join = "anyone"
 publish = true
 presence = false
 "#;
-
-/// A child process, killed when dropped (on panic too).
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Microseconds since the bench started: publish timestamps, read back by the receivers.
 fn micros() -> u64 {
@@ -78,112 +73,22 @@ fn start_redis() -> (Guard, String) {
 
 /// A node on a free port; on the Redis engine with `redis` = `(url, key prefix)`.
 fn start_node(config: &Path, redis: Option<(&str, &str)>) -> (Guard, SocketAddr) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_resocket-server"));
-    command
-        .args(["--addr", "127.0.0.1:0", "--insecure-trust-client-user"])
-        // One publisher sends back to back, far past a client's publish bucket.
-        .args(["--rate-limits", "off", "--max-connections-per-user", "0"])
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped());
+    let config = config.to_string_lossy();
+    let mut args = vec!["--insecure-trust-client-user", "--config", &config];
+    // One publisher sends back to back, far past a client's publish bucket.
+    args.extend(["--rate-limits", "off", "--max-connections-per-user", "0"]);
     if let Some((url, prefix)) = redis {
-        command.args(["--redis", url, "--redis-prefix", prefix]);
+        args.extend(["--redis", url, "--redis-prefix", prefix]);
     }
-    let mut child = command.spawn().expect("resocket-server runs");
-    let stdout = child.stdout.take().expect("stdout");
-    let guard = Guard(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    // A thread, so the wait for the listening line is bounded; it then drains stdout to the end.
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        lines.for_each(drop);
-    });
-    let line = rx
-        .recv_timeout(SETUP_WAIT)
-        .expect("the node's listening line");
-    let addr = line
-        .rsplit(' ')
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (guard, addr)
-}
-
-#[derive(Deserialize)]
-struct Frame {
-    kind: String,
-    #[serde(default)]
-    seq: Option<u64>,
-    #[serde(default)]
-    payload: Value,
-}
-
-/// The next text frame, parsed.
-async fn recv<S>(rx: &mut S) -> Result<Frame, String>
-where
-    S: Stream<Item = Result<Message, WsError>> + Unpin,
-{
-    loop {
-        match rx.next().await {
-            Some(Ok(Message::Text(text))) => {
-                return serde_json::from_str(&text).map_err(|e| format!("bad frame {text}: {e}"))
-            }
-            Some(Ok(Message::Close(close))) => {
-                return Err(format!("closed by the node: {close:?}"))
-            }
-            Some(Ok(_)) => {}
-            Some(Err(err)) => return Err(err.to_string()),
-            None => return Err("the connection ended".to_owned()),
-        }
-    }
-}
-
-async fn send<S>(tx: &mut S, frame: Value) -> Result<(), String>
-where
-    S: futures_util::Sink<Message, Error = WsError> + Unpin,
-{
-    tx.send(Message::text(frame.to_string()))
-        .await
-        .map_err(|e| e.to_string())
+    resocket_server(&args)
 }
 
 /// Connects, says hello as `user` and joins the room, within [`SETUP_WAIT`].
 async fn joined_client(addr: SocketAddr, user: String) -> Result<Ws, String> {
-    let setup = async {
-        let url = format!("ws://{addr}/ws");
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        let hello = json!({"kind": "hello", "payload": {"version": 1, "user": user}});
-        send(&mut ws, hello).await?;
-        let join = json!({"kind": "join", "id": 1, "room": ROOM, "payload": {}});
-        for (frame, answer) in [(None, "welcome"), (Some(join), "joined")] {
-            if let Some(frame) = frame {
-                send(&mut ws, frame).await?;
-            }
-            loop {
-                let got = recv(&mut ws).await?;
-                if got.kind == answer {
-                    break;
-                }
-                if got.kind == "error" {
-                    return Err(format!("{user}: error {} instead of {answer}", got.payload));
-                }
-            }
-        }
-        Ok(ws)
-    };
-    timeout(SETUP_WAIT, setup)
+    timeout(SETUP_WAIT, client(addr, Some(&user), Some(ROOM)))
         .await
         .map_err(|_| format!("{addr}: no join within {SETUP_WAIT:?}"))?
 }
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// What one receiver saw.
 struct Received<S> {
@@ -305,26 +210,11 @@ async fn run_once(nodes: &[SocketAddr], n: usize, m: u64) -> Run {
         Err(err) => anomalies.push(format!("publisher: {err}")),
     }
     latencies.sort_unstable();
-    let percentile = |p: usize| {
-        let at = (latencies.len() * p / 100).min(latencies.len().saturating_sub(1));
-        latencies.get(at).map_or(f64::NAN, |&us| us as f64 / 1000.0)
-    };
     Run {
         time: last - start,
-        p50_ms: percentile(50),
-        p99_ms: percentile(99),
+        p50_ms: percentile_ms(&latencies, 50),
+        p99_ms: percentile_ms(&latencies, 99),
         anomalies,
-    }
-}
-
-fn env_number(name: &str, default: u64) -> Result<u64, String> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(v) => v
-            .parse()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("{name}={v:?} is not a positive number")),
     }
 }
 
@@ -382,7 +272,7 @@ async fn main() -> ExitCode {
         "p99 ms"
     );
     println!("{header}");
-    let setups = [("memory", 1), ("redis", 2)];
+    let setups = [("memory", 1), ("redis", 2), ("node ws", 1)];
     let mut results: Vec<Vec<Run>> = setups.iter().map(|_| Vec::new()).collect();
     let mut anomalies = 0;
     for r in 0..runs {
@@ -390,8 +280,10 @@ async fn main() -> ExitCode {
             // Fresh nodes and keys each run: nothing left over from the one before.
             let prefix = format!("fanout-{}-{r}:", std::process::id());
             let redis = (setup == "redis").then_some((redis_url.as_str(), prefix.as_str()));
-            let nodes: Vec<(Guard, SocketAddr)> =
-                (0..count).map(|_| start_node(&config, redis)).collect();
+            let nodes: Vec<(Guard, SocketAddr)> = match setup {
+                "node ws" => vec![node_ws_server()],
+                _ => (0..count).map(|_| start_node(&config, redis)).collect(),
+            };
             let addrs: Vec<SocketAddr> = nodes.iter().map(|(_, addr)| *addr).collect();
             let run = run_once(&addrs, n, m).await;
             print_row(&format!("{setup} #{}", r + 1), count, n, m, &run);
@@ -405,21 +297,49 @@ async fn main() -> ExitCode {
             results[s].push(run);
         }
     }
-    if runs > 1 {
-        println!("{header}");
-        for (s, &(setup, count)) in setups.iter().enumerate() {
-            let mut times: Vec<f64> = results[s].iter().map(|r| r.time.as_secs_f64()).collect();
-            let mut p50: Vec<f64> = results[s].iter().map(|r| r.p50_ms).collect();
-            let mut p99: Vec<f64> = results[s].iter().map(|r| r.p99_ms).collect();
-            let run = Run {
+    println!("{header}");
+    let medians: Vec<Run> = results
+        .iter()
+        .map(|runs| {
+            let mut times: Vec<f64> = runs.iter().map(|r| r.time.as_secs_f64()).collect();
+            let mut p50: Vec<f64> = runs.iter().map(|r| r.p50_ms).collect();
+            let mut p99: Vec<f64> = runs.iter().map(|r| r.p99_ms).collect();
+            Run {
                 time: Duration::from_secs_f64(median(&mut times)),
                 p50_ms: median(&mut p50),
                 p99_ms: median(&mut p99),
                 anomalies: Vec::new(),
-            };
-            print_row(&format!("{setup} median"), count, n, m, &run);
-        }
+            }
+        })
+        .collect();
+    for (run, &(setup, count)) in medians.iter().zip(&setups) {
+        print_row(&format!("{setup} median"), count, n, m, run);
     }
+    // Same clients and messages: the ratio of deliveries/s is the inverse ratio of times.
+    let deliveries = |run: &Run| (m as f64) * (n as f64) / run.time.as_secs_f64().max(1e-9);
+    let [memory, redis, node] = [0, 1, 2].map(|i| deliveries(&medians[i]));
+    let ratio = memory / node;
+    println!(
+        "memory engine / node ws deliveries per second: {ratio:.2}x (goal at least 3x); \
+         redis (2 nodes) / node ws: {:.2}x",
+        redis / node
+    );
+    let room = format!("1 room of {n}, {m} msgs, median of {runs}");
+    summary(
+        &format!("fan-out deliveries/s, memory engine ({room})"),
+        &format!("{memory:.0}"),
+        &format!("{ratio:.2}x node ws (goal >= 3x)"),
+    );
+    summary(
+        &format!("fan-out deliveries/s, redis, 2 nodes ({room})"),
+        &format!("{redis:.0}"),
+        &format!("{:.2}x node ws", redis / node),
+    );
+    summary(
+        &format!("fan-out deliveries/s, node ws ({room})"),
+        &format!("{node:.0}"),
+        "baseline",
+    );
     let _ = std::fs::remove_file(&config);
     if anomalies > 0 {
         println!("fanout: {anomalies} delivery anomalies (see above)");

@@ -9,7 +9,7 @@ use super::budgets::{Budgets, Held};
 use super::dispatch::{self, Action};
 use super::error::ProtocolError;
 use super::frames;
-use super::hub::{ConnId, Control, Outbound, Registration};
+use super::hub::{ConnId, Control, Membership, Outbound, Registration};
 use super::rates::{self, Class, ConnRates, Verdict};
 use crate::app::publishes::publish_once;
 use crate::app::AppState;
@@ -197,7 +197,6 @@ struct Conn<E> {
     rates: ConnRates,
     /// The rooms and documents it holds against its budgets.
     held: Held,
-    limits: Limits,
     outbound: Outbound,
     control: watch::Receiver<Control>,
     /// Who the connection is (from `hello`; a `refresh` replaces it).
@@ -247,7 +246,16 @@ impl<E: Engine> Drop for Attachment<E> {
 }
 
 /// Runs one upgraded socket until it ends.
-pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAddr, ticket: Ticket) {
+///
+/// The connection is set up here, outside the future that runs it: the arguments of an async
+/// fn keep a slot of their own in its future next to the connection they were moved into, and
+/// the future of every idle connection stays in memory for as long as it is open.
+pub fn run<E: Engine>(
+    socket: WebSocket,
+    app: AppState<E>,
+    peer: SocketAddr,
+    ticket: Ticket,
+) -> impl Future<Output = ()> + Send {
     let Registration {
         membership,
         outbound,
@@ -255,27 +263,35 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
     } = app.hub.register();
     let id = membership.id();
     info!(conn = id, %peer, "connection opened");
-    let mut kill = control.clone();
-    let limits = app.limits;
-    let mut attachment = Attachment {
+    let kill = control.clone();
+    let attachment = Attachment {
         engine: Arc::clone(&app.engine),
         who: None,
     };
     let rates = ConnRates::new(Arc::clone(&app.user_rates));
-    let mut conn = Conn {
+    let conn = Conn {
         socket,
         app,
         id,
         ticket,
         rates,
         held: Held::default(),
-        limits,
         outbound,
         control,
         identity: Identity::anonymous(),
         expires: None,
         origin: String::new(),
     };
+    drive(conn, attachment, kill, membership)
+}
+
+async fn drive<E: Engine>(
+    mut conn: Conn<E>,
+    mut attachment: Attachment<E>,
+    mut kill: watch::Receiver<Control>,
+    membership: Membership,
+) {
+    let id = conn.id;
     // Racing the whole connection against a kill lets the hub drop a socket that is stuck in a
     // write to a peer that stopped reading: cancelling the future drops the socket.
     let end = tokio::select! {
@@ -288,7 +304,7 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
         .as_ref()
         .map_or_else(|| "-".to_owned(), |who| who.session.clone());
     // The state forgets the connection before its socket goes, as a peer may look right after.
-    attachment.end().await;
+    Box::pin(attachment.end()).await;
     drop(conn);
     let session = session.as_str();
     match end {
@@ -304,7 +320,9 @@ pub async fn run<E: Engine>(socket: WebSocket, app: AppState<E>, peer: SocketAdd
 
 impl<E: Engine> Conn<E> {
     async fn serve(&mut self, attachment: &mut Attachment<E>) -> End {
-        match self.handshake(attachment).await {
+        // Boxed, so the idle connection's future does not keep room for the handshake's engine
+        // calls (server/benches/idle_memory.rs measures it).
+        match Box::pin(self.handshake(attachment)).await {
             Ok(who) => self.frame_loop(&who).await,
             Err(end) => end,
         }
@@ -313,7 +331,7 @@ impl<E: Engine> Conn<E> {
     /// Waits for `hello` and answers `welcome`; any other outcome closes the connection.
     async fn handshake(&mut self, attachment: &mut Attachment<E>) -> Result<Actor, End> {
         // A huge configured timeout must not overflow the clock: cap it at a day.
-        let limit = self.limits.handshake_timeout.min(MAX_HANDSHAKE_TIMEOUT);
+        let limit = self.app.limits.handshake_timeout.min(MAX_HANDSHAKE_TIMEOUT);
         let deadline = Instant::now() + limit;
         loop {
             let received = tokio::select! {
@@ -325,7 +343,7 @@ impl<E: Engine> Conn<E> {
             };
             let message = match received {
                 Err(_) => {
-                    let ms = self.limits.handshake_timeout.as_millis();
+                    let ms = self.app.limits.handshake_timeout.as_millis();
                     let reason = format!("no hello within {ms} ms");
                     return Err(self.close(close_code::HANDSHAKE_TIMEOUT, &reason).await);
                 }
@@ -342,7 +360,7 @@ impl<E: Engine> Conn<E> {
                 Message::Ping(_) | Message::Pong(_) => continue,
                 Message::Close(frame) => return Err(self.peer_closed(frame).await),
             };
-            return match check_hello(&text, self.limits.max_frame_bytes) {
+            return match check_hello(&text, self.app.limits.max_frame_bytes) {
                 Ok(hello) => {
                     let policy = &self.app.auth.policy;
                     let identity =
@@ -385,7 +403,7 @@ impl<E: Engine> Conn<E> {
                         resumed,
                         origin,
                         expires_in,
-                        Some(self.limits.request_window),
+                        Some(self.app.limits.request_window),
                     );
                     self.origin.clone_from(&session.origin);
                     let who = session.actor(self.id);
@@ -475,23 +493,27 @@ impl<E: Engine> Conn<E> {
     }
 
     async fn frame_loop(&mut self, who: &Actor) -> End {
-        let mut liveness = Liveness::new(self.limits.ping_interval, self.limits.idle_timeout);
+        let mut liveness =
+            Liveness::new(self.app.limits.ping_interval, self.app.limits.idle_timeout);
+        // What a frame asks for, pings and closes run boxed: an idle connection's future then
+        // holds only what it waits on (and a burst's write), not the largest of those states.
         loop {
             // Outbound frames go before the next inbound one, so a client that broadcasts and
             // then sends a msg sees the broadcast's delivery first.
             tokio::select! {
                 biased;
                 (code, reason) = close_requested(&mut self.control) => {
-                    return self.close(code, &reason).await;
+                    return Box::pin(self.close(code, &reason)).await;
                 }
                 () = expiry(self.expires) => {
                     info!(conn = self.id, "token expired unrefreshed");
-                    return self.close(close_code::TOKEN_EXPIRED, AuthError::Expired.reason()).await;
+                    let reason = AuthError::Expired.reason();
+                    return Box::pin(self.close(close_code::TOKEN_EXPIRED, reason)).await;
                 }
                 due = liveness.next() => match due {
                     Due::Ping => {
                         let ping = self.socket.send(Message::Ping(Default::default()));
-                        match timeout(self.limits.write_timeout, ping).await {
+                        match Box::pin(timeout(self.app.limits.write_timeout, ping)).await {
                             Ok(Ok(())) => liveness.pinged(),
                             Ok(Err(err)) => return End::Lost(format!("ping failed: {err}")),
                             Err(_) => return End::Lost("ping write timed out".into()),
@@ -499,7 +521,7 @@ impl<E: Engine> Conn<E> {
                     }
                     Due::Idle => {
                         info!(conn = self.id, "peer silent past the idle timeout");
-                        return self.close(close_code::HEARTBEAT_TIMEOUT, IDLE_REASON).await;
+                        return Box::pin(self.close(close_code::HEARTBEAT_TIMEOUT, IDLE_REASON)).await;
                     }
                 },
                 Some(frame) = self.outbound.recv() => {
@@ -511,17 +533,19 @@ impl<E: Engine> Conn<E> {
                     liveness.heard();
                     let action = match received {
                         None => return End::Lost("ended without a close frame".into()),
-                        Some(Err(err)) => return self.receive_failed(err).await,
+                        Some(Err(err)) => return Box::pin(self.receive_failed(err)).await,
                         Some(Ok(Message::Text(text))) => {
-                            dispatch::text_frame(&text, self.limits.max_frame_bytes)
+                            dispatch::text_frame(&text, self.app.limits.max_frame_bytes)
                         }
                         Some(Ok(Message::Binary(data))) => {
-                            dispatch::binary_frame(data.len(), self.limits.max_frame_bytes)
+                            dispatch::binary_frame(data.len(), self.app.limits.max_frame_bytes)
                         }
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Action::Ignore,
-                        Some(Ok(Message::Close(frame))) => return self.peer_closed(frame).await,
+                        Some(Ok(Message::Close(frame))) => {
+                            return Box::pin(self.peer_closed(frame)).await
+                        }
                     };
-                    if let Err(end) = self.act(action, who).await {
+                    if let Err(end) = Box::pin(self.act(action, who)).await {
                         return end;
                     }
                 }
@@ -544,7 +568,7 @@ impl<E: Engine> Conn<E> {
                 }
             }
         }
-        if let Some(refused) = self.held.check(&self.limits.budgets, &action) {
+        if let Some(refused) = self.held.check(&self.app.limits.budgets, &action) {
             return self.send(refused.into()).await;
         }
         let engine = Arc::clone(&self.app.engine);
@@ -701,7 +725,7 @@ impl<E: Engine> Conn<E> {
             }
             socket.flush().await.map_err(lost)
         };
-        within(self.limits.write_timeout, write).await
+        within(self.app.limits.write_timeout, write).await
     }
 
     /// Writes `first` and whatever else is already queued, then flushes once: a burst of frames
@@ -719,12 +743,12 @@ impl<E: Engine> Conn<E> {
             }
             socket.flush().await.map_err(lost)
         };
-        within(self.limits.write_timeout, write).await
+        within(self.app.limits.write_timeout, write).await
     }
 
     async fn send(&mut self, frame: Utf8Bytes) -> Result<(), End> {
         let write = self.socket.send(Message::Text(frame));
-        within(self.limits.write_timeout, async {
+        within(self.app.limits.write_timeout, async {
             write
                 .await
                 .map_err(|err| End::Lost(format!("send failed: {err}")))
@@ -739,7 +763,7 @@ impl<E: Engine> Conn<E> {
             reason: dispatch::truncate(reason, MAX_CLOSE_REASON).into(),
         };
         let sent = timeout(
-            self.limits.write_timeout,
+            self.app.limits.write_timeout,
             self.socket.send(Message::Close(Some(frame))),
         );
         if matches!(sent.await, Ok(Ok(()))) {
@@ -769,7 +793,7 @@ impl<E: Engine> Conn<E> {
                 debug!(conn = self.id, %cap, "frame over the hard limit");
                 let reason = format!(
                     "frame exceeds the hard limit of {} bytes",
-                    self.limits.hard_frame_limit
+                    self.app.limits.hard_frame_limit
                 );
                 self.close(close_code::MESSAGE_TOO_BIG, &reason).await
             }

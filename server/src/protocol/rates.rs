@@ -206,7 +206,8 @@ impl UserRates {
 /// A connection's buckets and its recent refusals.
 pub struct ConnRates {
     users: Arc<UserRates>,
-    buckets: [Option<DefaultDirectRateLimiter>; 6],
+    /// Boxed: an idle connection holds six empty pointers, not six limiters' room (~400 bytes).
+    buckets: [Option<Box<DefaultDirectRateLimiter>>; 6],
     refused: u32,
     window_start: Instant,
 }
@@ -237,7 +238,7 @@ impl ConnRates {
             return Verdict::Pass;
         };
         let bucket = self.buckets[class.index()]
-            .get_or_insert_with(|| DefaultDirectRateLimiter::direct(rate.quota(1)));
+            .get_or_insert_with(|| Box::new(DefaultDirectRateLimiter::direct(rate.quota(1))));
         let passed = bucket.check().is_ok() && user.is_none_or(|u| self.users.check(class, u));
         if passed {
             return Verdict::Pass;
