@@ -30,9 +30,12 @@ async fn hello_is_answered_with_welcome() {
         .unwrap_or_default()
         .to_owned();
     assert!(session.starts_with("s-"), "{welcome}");
+    // The de-duplication window with the default limits: the request bucket's burst.
+    let window = welcome["payload"]["requestWindow"].as_u64().unwrap_or_default();
+    assert!((1..=256).contains(&window), "{welcome}");
     assert_eq!(
         welcome,
-        serde_json::json!({"kind":"welcome","payload":{"version":1,"session":session,"token":token,"resumed":false,"origin":origin}})
+        serde_json::json!({"kind":"welcome","payload":{"version":1,"session":session,"token":token,"resumed":false,"origin":origin,"requestWindow":window}})
     );
     let (_ws2, second) = welcomed(&server).await;
     assert!(second.starts_with("s-") && second != session, "{second}");
