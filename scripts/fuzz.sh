@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds=${1:-300}
 nightly=$(cat ../fuzz/NIGHTLY)
-targets=(client_codec server_frames doc_ops)
+targets=(client_codec server_frames doc_ops server_session hello)
 
 if rustup run "$nightly" rustc --version >/dev/null 2>&1 && command -v cargo-fuzz >/dev/null; then
   for target in "${targets[@]}"; do

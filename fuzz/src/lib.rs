@@ -3,6 +3,12 @@
 //! panics when an invariant of the protocol or the document model breaks; "no panic" alone is
 //! never the whole check.
 
+mod hello;
+mod session;
+
+pub use hello::{hello, HelloInput};
+pub use session::{server_session, Step};
+
 use arbitrary::Arbitrary;
 use resocket::doc::{apply, merge_patch, Change, Doc, Json, Op, Rejection};
 use resocket::protocol::codec::{
@@ -14,7 +20,7 @@ use resocket_server::protocol::dispatch::{self, Action};
 use serde_json::{Map, Value};
 
 /// Frames larger than this are refused by the server before they are read.
-const MAX_FRAME: usize = 64 * 1024;
+pub(crate) const MAX_FRAME: usize = 64 * 1024;
 /// The server's longest document key, in bytes.
 const MAX_KEY: usize = 1024;
 /// How deep generated JSON goes (the decoders must cope with any depth serde_json accepts).
@@ -68,7 +74,9 @@ impl JsonInput {
             JsonInput::Null => Value::Null,
             JsonInput::Bool(b) => Value::Bool(*b),
             JsonInput::Int(n) => Value::from(*n),
-            JsonInput::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            JsonInput::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+            }
             JsonInput::Str(s) => Value::from(s.as_str()),
             JsonInput::Arr(items) => items.iter().map(|i| i.to_value_at(depth + 1)).collect(),
             JsonInput::Obj(fields) => {
@@ -117,7 +125,11 @@ pub fn client_codec(data: &[u8]) {
         return;
     };
     let decoded = decode_server_frame(&value);
-    assert_eq!(decoded, decode_server_frame(&value), "decoding is deterministic");
+    assert_eq!(
+        decoded,
+        decode_server_frame(&value),
+        "decoding is deterministic"
+    );
     match &decoded {
         Ok(frame) => assert_integers_in_range(frame),
         Err(DecodeError::Field { kind, field }) => {

@@ -4,11 +4,12 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use proptest::prelude::*;
-use resocket_fuzz::{ClientFrameInput, OpInput};
+use resocket_fuzz::{ClientFrameInput, HelloInput, OpInput, Step};
 
-/// Builds a structured input from random bytes, as the fuzz targets do.
+/// Builds a structured input from random bytes, as the fuzz targets do (`fuzz_target!` takes
+/// the rest: a `Vec` gets as many elements as the bytes make).
 fn build<'a, T: Arbitrary<'a>>(bytes: &'a [u8]) -> Option<T> {
-    T::arbitrary(&mut Unstructured::new(bytes)).ok()
+    T::arbitrary_take_rest(Unstructured::new(bytes)).ok()
 }
 
 proptest! {
@@ -32,6 +33,29 @@ proptest! {
     fn client_frames(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         if let Some(input) = build::<ClientFrameInput>(&bytes) {
             resocket_fuzz::client_frames(input);
+        }
+    }
+
+    #[test]
+    fn server_session(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..40), 0..48)) {
+        // One step per chunk: from one run of random bytes, a string would eat them all.
+        let steps = chunks.iter().filter_map(|chunk| build::<Step>(chunk)).collect();
+        resocket_fuzz::server_session(steps);
+    }
+
+    #[test]
+    fn hello(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        if let Some(input) = build::<HelloInput>(&bytes) {
+            resocket_fuzz::hello(input);
+        }
+    }
+
+    #[test]
+    fn hello_on_json_shaped_text(value in json_text()) {
+        let mut bytes = value.into_bytes();
+        bytes.extend(std::iter::repeat_n(0u8, 64));
+        if let Some(input) = build::<HelloInput>(&bytes) {
+            resocket_fuzz::hello(input);
         }
     }
 

@@ -853,7 +853,7 @@ fn short(user: &str) -> &str {
 }
 
 /// Checks the first frame: the hello of a v1 client, else why not (which says the close code).
-pub(crate) fn check_hello(text: &str, max_frame_bytes: usize) -> Result<Hello, ProtocolError> {
+pub fn check_hello(text: &str, max_frame_bytes: usize) -> Result<Hello, ProtocolError> {
     let bad = |reason: String| Err(ProtocolError::BadHello(reason));
     if text.len() > max_frame_bytes {
         return bad(format!(

@@ -11,6 +11,7 @@ pub mod frames;
 pub mod hub;
 pub mod rates;
 
+pub use connection::check_hello;
 pub use error::ProtocolError;
 #[cfg(test)]
 mod wire_tests;
