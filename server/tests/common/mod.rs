@@ -2,6 +2,8 @@
 //! WebSocket client with bounded waits, and a minimal HTTP/1.1 client for the control endpoints.
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod honest;
+
 use futures_util::{SinkExt, StreamExt};
 use resocket_server::auth::{AuthPolicy, Namespaces, SharedSecret};
 use resocket_server::state::RedisSettings;
