@@ -31,7 +31,9 @@ async fn hello_is_answered_with_welcome() {
         .to_owned();
     assert!(session.starts_with("s-"), "{welcome}");
     // The de-duplication window with the default limits: the request bucket's burst.
-    let window = welcome["payload"]["requestWindow"].as_u64().unwrap_or_default();
+    let window = welcome["payload"]["requestWindow"]
+        .as_u64()
+        .unwrap_or_default();
     assert!((1..=256).contains(&window), "{welcome}");
     assert_eq!(
         welcome,

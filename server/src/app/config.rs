@@ -294,7 +294,7 @@ struct Cli {
 
     /// Token buckets per frame class and connection, `class=rate/burst,...` (per second; a
     /// user gets twice as much over its connections), or `off`. Classes: publish, broadcast,
-    /// presence, request, op, join (join and sync)
+    /// presence, request, op, join (join and sync), bytes (KiB of publish and broadcast payloads)
     #[arg(long, value_name = "SPEC", env = "RESOCKET_RATE_LIMITS", default_value_t = RateLimits::default())]
     rate_limits: RateLimits,
 

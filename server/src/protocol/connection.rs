@@ -41,16 +41,23 @@ const MAX_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// Longest token lifetime a connection's expiry timer honours.
 const MAX_EXPIRY: Duration = Duration::from_secs(365 * 86_400);
 
-/// The bucket a client frame takes a token from, if any.
-fn rate_class(action: &Action) -> Option<Class> {
+/// The buckets a client frame takes tokens from, with how many: one of its class, and for
+/// the frames delivered to many, its payload's KiB from [`Class::Bytes`].
+fn rate_charges(action: &Action) -> [Option<(Class, u32)>; 2] {
+    let kib = |bytes: usize| {
+        Some((
+            Class::Bytes,
+            u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX),
+        ))
+    };
     match action {
-        Action::Publish { .. } => Some(Class::Publish),
-        Action::Broadcast(_) => Some(Class::Broadcast),
-        Action::Presence { .. } => Some(Class::Presence),
-        Action::Request { .. } => Some(Class::Request),
-        Action::Op { .. } => Some(Class::Op),
-        Action::Join { .. } | Action::Sync { .. } => Some(Class::Join),
-        _ => None,
+        Action::Publish { payload, .. } => [Some((Class::Publish, 1)), kib(payload.get().len())],
+        Action::Broadcast(frame) => [Some((Class::Broadcast, 1)), kib(frame.len())],
+        Action::Presence { .. } => [Some((Class::Presence, 1)), None],
+        Action::Request { .. } => [Some((Class::Request, 1)), None],
+        Action::Op { .. } => [Some((Class::Op, 1)), None],
+        Action::Join { .. } | Action::Sync { .. } => [Some((Class::Join, 1)), None],
+        _ => [None, None],
     }
 }
 
@@ -59,7 +66,10 @@ fn rate_class(action: &Action) -> Option<Class> {
 fn rate_refusal(action: &Action, class: Class) -> String {
     let error = ErrorBody {
         code: ErrorCode::RateLimited,
-        message: format!("too many {} frames; slow down", class.name()),
+        message: match class {
+            Class::Bytes => "too many bytes of room messages a second; slow down".to_owned(),
+            _ => format!("too many {} frames; slow down", class.name()),
+        },
     };
     match action {
         Action::Request { id, .. } => frames::res(*id, Err(error)),
@@ -554,8 +564,8 @@ impl<E: Engine> Conn<E> {
     }
 
     async fn act(&mut self, action: Action, who: &Actor) -> Result<(), End> {
-        if let Some(class) = rate_class(&action) {
-            match self.rates.check(class, self.identity.user.as_deref()) {
+        for (class, cost) in rate_charges(&action).into_iter().flatten() {
+            match self.rates.check(class, cost, self.identity.user.as_deref()) {
                 Verdict::Pass => {}
                 Verdict::Refuse => return self.send(rate_refusal(&action, class).into()).await,
                 Verdict::Close => {

@@ -25,6 +25,8 @@ pub const ABUSE_WINDOW: Duration = Duration::from_secs(10);
 /// Checks of a user limiter between two sweeps of its forgotten keys.
 const SWEEP_EVERY: u32 = 4096;
 
+const CLASSES: usize = 7;
+
 /// The frame classes that have a bucket each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -35,16 +37,20 @@ pub enum Class {
     Op,
     /// `join` and `sync`.
     Join,
+    /// KiB of `publish` and `broadcast` payloads: each is delivered to many, so a few large
+    /// ones can fill slower members' queues (bounded in bytes) however few frames they are.
+    Bytes,
 }
 
 impl Class {
-    pub const ALL: [Class; 6] = [
+    pub const ALL: [Class; CLASSES] = [
         Class::Publish,
         Class::Broadcast,
         Class::Presence,
         Class::Request,
         Class::Op,
         Class::Join,
+        Class::Bytes,
     ];
 
     fn index(self) -> usize {
@@ -59,6 +65,7 @@ impl Class {
             Class::Request => "request",
             Class::Op => "op",
             Class::Join => "join",
+            Class::Bytes => "bytes",
         }
     }
 }
@@ -92,7 +99,7 @@ impl Rate {
 /// The rate of each class per connection (a user gets twice as much), or none at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
-    rates: Option<[Rate; 6]>,
+    rates: Option<[Rate; CLASSES]>,
 }
 
 impl Default for RateLimits {
@@ -106,6 +113,9 @@ impl Default for RateLimits {
                 Rate::new(100, 200), // request
                 Rate::new(200, 400), // op
                 Rate::new(20, 50),   // join
+                // KiB: 4 MiB of room messages a second in bursts of 2 MiB, half a slow member's
+                // outbound queue (4 MiB by default).
+                Rate::new(512, 2048), // bytes
             ]),
         }
     }
@@ -143,7 +153,9 @@ impl FromStr for RateLimits {
         if text.trim() == "off" {
             return Ok(RateLimits::OFF);
         }
-        let mut rates = RateLimits::default().rates.unwrap_or([Rate::new(1, 1); 6]);
+        let mut rates = RateLimits::default()
+            .rates
+            .unwrap_or([Rate::new(1, 1); CLASSES]);
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, value) = part
                 .split_once('=')
@@ -151,7 +163,7 @@ impl FromStr for RateLimits {
             let class = Class::ALL
                 .into_iter()
                 .find(|c| c.name() == name.trim())
-                .ok_or_else(|| format!("{name:?}: not a frame class (publish, broadcast, presence, request, op, join)"))?;
+                .ok_or_else(|| format!("{name:?}: not a frame class (publish, broadcast, presence, request, op, join, bytes)"))?;
             let (rate, burst) = value.split_once('/').unwrap_or((value, value));
             let number = |n: &str| {
                 n.trim()
@@ -191,7 +203,7 @@ impl UserRates {
         })
     }
 
-    fn check(&self, class: Class, user: &str) -> bool {
+    fn check(&self, class: Class, cost: NonZeroU32, user: &str) -> bool {
         let Some(Some(limiter)) = self.by_class.get(class.index()) else {
             return true;
         };
@@ -199,7 +211,7 @@ impl UserRates {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
-        limiter.check_key(&user.to_owned()).is_ok()
+        matches!(limiter.check_key_n(&user.to_owned(), cost), Ok(Ok(())))
     }
 }
 
@@ -207,7 +219,7 @@ impl UserRates {
 pub struct ConnRates {
     users: Arc<UserRates>,
     /// Boxed: an idle connection holds six empty pointers, not six limiters' room (~400 bytes).
-    buckets: [Option<Box<DefaultDirectRateLimiter>>; 6],
+    buckets: [Option<Box<DefaultDirectRateLimiter>>; CLASSES],
     refused: u32,
     window_start: Instant,
 }
@@ -232,14 +244,17 @@ impl ConnRates {
         }
     }
 
-    /// Takes a token of `class` from the connection's bucket and from `user`'s, if any.
-    pub fn check(&mut self, class: Class, user: Option<&str>) -> Verdict {
+    /// Takes `cost` tokens of `class` from the connection's bucket and from `user`'s, if any
+    /// (a cost above the burst never passes).
+    pub fn check(&mut self, class: Class, cost: u32, user: Option<&str>) -> Verdict {
+        let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
         let Some(rate) = self.users.limits.rate(class) else {
             return Verdict::Pass;
         };
         let bucket = self.buckets[class.index()]
             .get_or_insert_with(|| Box::new(DefaultDirectRateLimiter::direct(rate.quota(1))));
-        let passed = bucket.check().is_ok() && user.is_none_or(|u| self.users.check(class, u));
+        let passed = matches!(bucket.check_n(cost), Ok(Ok(())))
+            && user.is_none_or(|u| self.users.check(class, cost, u));
         if passed {
             return Verdict::Pass;
         }
@@ -286,31 +301,49 @@ mod tests {
         let users = UserRates::new(limits);
         let mut conn = ConnRates::new(Arc::clone(&users));
         for _ in 0..3 {
-            assert_eq!(conn.check(Class::Publish, Some("alice")), Verdict::Pass);
+            assert_eq!(conn.check(Class::Publish, 1, Some("alice")), Verdict::Pass);
         }
-        assert_eq!(conn.check(Class::Publish, Some("alice")), Verdict::Refuse);
+        assert_eq!(
+            conn.check(Class::Publish, 1, Some("alice")),
+            Verdict::Refuse
+        );
         // Another class has its own bucket.
-        assert_eq!(conn.check(Class::Op, Some("alice")), Verdict::Pass);
+        assert_eq!(conn.check(Class::Op, 1, Some("alice")), Verdict::Pass);
         let verdicts: Vec<Verdict> = (0..ABUSE_REFUSALS)
-            .map(|_| conn.check(Class::Publish, Some("alice")))
+            .map(|_| conn.check(Class::Publish, 1, Some("alice")))
             .collect();
         assert_eq!(verdicts.last(), Some(&Verdict::Close));
         // A second connection of alice shares her user bucket (twice a connection's: 6).
         let mut other = ConnRates::new(users);
         let passed = (0..10)
-            .filter(|_| other.check(Class::Publish, Some("alice")) == Verdict::Pass)
+            .filter(|_| other.check(Class::Publish, 1, Some("alice")) == Verdict::Pass)
             .count();
         assert_eq!(passed, 3, "alice's user bucket had 3 of its 6 left");
         assert_eq!(
-            other.check(Class::Publish, Some("bob")),
+            other.check(Class::Publish, 1, Some("bob")),
             Verdict::Refuse,
             "the connection's own is empty"
         );
     }
 
     #[test]
+    fn the_bytes_bucket_counts_kib_and_refuses_a_cost_above_its_burst() {
+        let limits: RateLimits = "bytes=1/8".parse().expect("valid");
+        let mut conn = ConnRates::new(UserRates::new(limits));
+        assert_eq!(conn.check(Class::Bytes, 5, None), Verdict::Pass);
+        assert_eq!(
+            conn.check(Class::Bytes, 5, None),
+            Verdict::Refuse,
+            "3 KiB left"
+        );
+        assert_eq!(conn.check(Class::Bytes, 3, None), Verdict::Pass);
+        let mut fresh = ConnRates::new(UserRates::new(limits));
+        assert_eq!(fresh.check(Class::Bytes, 9, None), Verdict::Refuse);
+    }
+
+    #[test]
     fn off_passes_everything() {
         let mut conn = ConnRates::new(UserRates::new(RateLimits::OFF));
-        assert!((0..10_000).all(|_| conn.check(Class::Broadcast, None) == Verdict::Pass));
+        assert!((0..10_000).all(|_| conn.check(Class::Broadcast, 1, None) == Verdict::Pass));
     }
 }
