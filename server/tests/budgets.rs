@@ -432,3 +432,41 @@ async fn the_op_log_is_trimmed_by_bytes_and_a_sync_from_before_it_gets_a_snapsho
     );
     server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn an_origins_recorded_outcomes_are_bounded_in_bytes() {
+    let server = start(|c| c.feed_interval = Duration::ZERO).await;
+    let (mut ws, origin) = with_origin(&server, "alice").await;
+    sync_doc(&mut ws, 1, "d", None).await;
+    // 320 ops whose frames are over 1 KiB: more than the 256 KiB of outcomes an origin keeps,
+    // though fewer than the 1,024 outcomes it would keep by count.
+    let value = json!("v".repeat(1024));
+    for cseq in 1..=320u64 {
+        set_key(&mut ws, &origin, "d", cseq, value.clone()).await;
+        assert_eq!(next_of(&mut ws, "op").await["seq"], cseq);
+    }
+    // The newest is answered again from the record, not applied again.
+    set_key(&mut ws, &origin, "d", 320, value.clone()).await;
+    let repeated = next_json(&mut ws).await;
+    assert_eq!(
+        (&repeated["kind"], &repeated["seq"]),
+        (&json!("op"), &json!(320)),
+        "{repeated}"
+    );
+    // The oldest was evicted: refused, never applied again.
+    set_key(&mut ws, &origin, "d", 1, value).await;
+    let refused = next_json(&mut ws).await;
+    assert_eq!(
+        (&refused["kind"], &refused["payload"]["cseq"]),
+        (&json!("reject"), &json!(1)),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["payload"]["error"]["code"], "unexpected",
+        "{refused}"
+    );
+    let state = control_get(server.local_addr(), "/control/doc?name=d").await;
+    let state: Value = serde_json::from_str(&state.body).expect("JSON");
+    assert_eq!(state["rev"], 320, "{state}");
+    server.shutdown().await.expect("clean shutdown");
+}

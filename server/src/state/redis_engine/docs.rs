@@ -15,7 +15,9 @@ use crate::state::docs::{
     SERVER_ORIGIN,
 };
 use crate::state::epoch::Since;
-use crate::state::origins::{Outcomes, Seen, MAX_ORIGINS, OUTCOMES_PER_ORIGIN};
+use crate::state::origins::{
+    Outcomes, Seen, MAX_ORIGINS, OUTCOMES_PER_ORIGIN, OUTCOME_BYTES_PER_ORIGIN,
+};
 use crate::state::{ConnId, EngineError};
 use axum::extract::ws::Utf8Bytes;
 use resocket::doc::{Doc, Entry, Op, Rejection};
@@ -233,7 +235,12 @@ impl Inner {
                     (frames::reject(doc, &op.origin, op.cseq, error), None)
                 }
             };
-            outcomes.record(op.cseq, frame.clone(), OUTCOMES_PER_ORIGIN);
+            outcomes.record(
+                op.cseq,
+                frame.clone(),
+                OUTCOMES_PER_ORIGIN,
+                OUTCOME_BYTES_PER_ORIGIN,
+            );
             let record = serde_json::to_string(&outcomes).map_err(unavailable)?;
             let body = serde_json::to_string(&entries_of(&state)).map_err(unavailable)?;
             let commit = Commit {
