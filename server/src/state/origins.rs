@@ -108,7 +108,8 @@ impl<T: Clone + Weight> Origins<T> {
     }
 
     /// [`new`](Self::new) with another byte budget per origin.
-    pub fn with_bytes(per_origin: usize, max_bytes: usize, max_origins: usize) -> Origins<T> {
+    #[cfg(test)]
+    fn with_bytes(per_origin: usize, max_bytes: usize, max_origins: usize) -> Origins<T> {
         Origins {
             max_bytes,
             ..Origins::new(per_origin, max_origins)
