@@ -9,6 +9,14 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// On the Redis engine, a short lease: a document stays in use for a lease after its last
+/// subscriber leaves (another node may still have some), so the tests need not wait 15 s.
+fn short_lease(config: &mut resocket_server::ServerConfig) {
+    if let Some(redis) = config.redis.as_mut() {
+        redis.lease = Duration::from_millis(300);
+    }
+}
+
 async fn send_json(ws: &mut Ws, frame: Value) {
     send(ws, &frame.to_string()).await;
 }
@@ -161,10 +169,6 @@ async fn an_op_over_the_document_bytes_or_keys_is_refused_too_large_and_changes_
 
 #[tokio::test]
 async fn junk_rooms_cannot_lock_out_a_new_room() {
-    if engine_redis_url().is_some() {
-        // Memory engine only: the Redis engine keeps its rooms until removed (docs/PROTOCOL.md).
-        return;
-    }
     let server = start(|c| {
         c.feed_interval = Duration::ZERO;
         c.state_limits.max_rooms = 3;
@@ -217,10 +221,6 @@ async fn junk_rooms_cannot_lock_out_a_new_room() {
 
 #[tokio::test]
 async fn an_empty_room_is_removed_after_its_idle_ttl() {
-    if engine_redis_url().is_some() {
-        // Memory engine only: the Redis engine keeps its rooms until removed (docs/PROTOCOL.md).
-        return;
-    }
     let server = start(|c| {
         c.feed_interval = Duration::ZERO;
         c.state_limits.room_idle_ttl = Some(Duration::from_millis(200));
@@ -279,5 +279,194 @@ async fn a_user_id_too_long_or_outside_the_charset_is_refused_at_hello() {
     let longest = "x".repeat(128);
     handshake(&server, Some(&longest), None).await;
     still_served(&mut honest, "lobby", 2).await;
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// Syncs `doc` as `ws` (from `since` of `epoch`, if given), returning the first catch-up frame.
+async fn sync_doc(ws: &mut Ws, id: u64, doc: &str, since: Option<(u64, &Value)>) -> Value {
+    let payload = match since {
+        Some((since, epoch)) => json!({"since": since, "epoch": epoch}),
+        None => json!({}),
+    };
+    send_json(
+        ws,
+        json!({"kind": "sync", "id": id, "room": doc, "payload": payload}),
+    )
+    .await;
+    loop {
+        let frame = next_json(ws).await;
+        if frame["kind"] == "snapshot" || frame["kind"] == "op" || frame["kind"] == "synced" {
+            return frame;
+        }
+        assert_ne!(frame["kind"], "error", "{frame}");
+    }
+}
+
+/// Welcomes a client and returns it with its op origin.
+async fn with_origin(server: &resocket_server::Server, user: &str) -> (Ws, String) {
+    let mut ws = connect(server).await;
+    send(&mut ws, &hello(Some(user), None)).await;
+    let welcome = next_of(&mut ws, "welcome").await;
+    let origin = welcome["payload"]["origin"]
+        .as_str()
+        .expect("welcome has an origin")
+        .to_owned();
+    (ws, origin)
+}
+
+async fn set_key(ws: &mut Ws, origin: &str, doc: &str, cseq: u64, value: Value) {
+    send_json(
+        ws,
+        json!({"kind": "op", "room": doc, "seq": cseq,
+               "payload": {"origin": origin, "key": "k", "op": "set", "value": value}}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unused_document_is_removed_after_its_idle_ttl() {
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.state_limits.doc_idle_ttl = Some(Duration::from_millis(200));
+        short_lease(c);
+    })
+    .await;
+    let (mut ws, origin) = with_origin(&server, "alice").await;
+    let snapshot = sync_doc(&mut ws, 1, "d", None).await;
+    let epoch = snapshot["payload"]["epoch"].clone();
+    set_key(&mut ws, &origin, "d", 1, json!(1)).await;
+    assert_eq!(next_of(&mut ws, "op").await["seq"], 1);
+    send_json(&mut ws, json!({"kind": "unsync", "room": "d"})).await;
+    // Idle TTL, plus a lease on Redis (and its sweep), with room to spare.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    if engine_redis_url().is_some() {
+        // Redis sweeps it away (the memory engine removes it at its next use of the map).
+        let state = control_get(server.local_addr(), "/control/doc?name=d").await;
+        assert_eq!(state.status, 404, "removed by the sweep: {}", state.body);
+    }
+    let caught_up = sync_doc(&mut ws, 2, "d", Some((1, &epoch))).await;
+    assert_eq!(caught_up["kind"], "snapshot", "{caught_up}");
+    assert_ne!(
+        caught_up["payload"]["epoch"], epoch,
+        "a new epoch: {caught_up}"
+    );
+    assert_eq!(caught_up["seq"], 0, "it starts again empty: {caught_up}");
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn junk_documents_cannot_lock_out_a_new_one() {
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.state_limits.max_docs = 3;
+        short_lease(c);
+    })
+    .await;
+    let (mut hostile, origin) = with_origin(&server, "hostile").await;
+    // Twenty documents written to without subscribing: far more than the server holds.
+    for n in 0..20u64 {
+        let doc = format!("junk-{n}");
+        set_key(&mut hostile, &origin, &doc, 1, json!(n)).await;
+        let applied = next_json(&mut hostile).await;
+        assert_eq!(applied["kind"], "op", "{applied}");
+    }
+    let (mut honest, _) = handshake(&server, Some("honest"), None).await;
+    send_json(
+        &mut honest,
+        json!({"kind": "join", "id": 1, "room": "lobby"}),
+    )
+    .await;
+    next_of(&mut honest, "joined").await;
+    for (id, doc) in [(2, "board"), (3, "notes")] {
+        let snapshot = sync_doc(&mut honest, id, doc, None).await;
+        assert_eq!(snapshot["kind"], "snapshot", "{snapshot}");
+    }
+    still_served(&mut honest, "lobby", 4).await;
+    // Documents with subscribers are never taken: with every place held, a new one is refused.
+    sync_doc(&mut hostile, 5, "held", None).await;
+    send_json(
+        &mut hostile,
+        json!({"kind": "sync", "id": 6, "room": "one more", "payload": {}}),
+    )
+    .await;
+    let refused = next_of(&mut hostile, "error").await;
+    assert_eq!(
+        (&refused["id"], &refused["error"]["code"]),
+        (&json!(6), &json!("rate_limited")),
+        "{refused}"
+    );
+    still_served(&mut honest, "lobby", 10).await;
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn the_op_log_is_trimmed_by_bytes_and_a_sync_from_before_it_gets_a_snapshot() {
+    let server = start(|c| {
+        c.feed_interval = Duration::ZERO;
+        c.state_limits.doc_log_bytes = 1000;
+    })
+    .await;
+    let (mut ws, origin) = with_origin(&server, "alice").await;
+    let snapshot = sync_doc(&mut ws, 1, "d", None).await;
+    let epoch = snapshot["payload"]["epoch"].clone();
+    // Ten ops of about 300 bytes each: the log holds the newest three.
+    for cseq in 1..=10u64 {
+        set_key(&mut ws, &origin, "d", cseq, json!("v".repeat(200))).await;
+        assert_eq!(next_of(&mut ws, "op").await["seq"], cseq);
+    }
+    let (mut late, _) = handshake(&server, Some("late"), None).await;
+    let replay = sync_doc(&mut late, 1, "d", Some((8, &epoch))).await;
+    assert_eq!(
+        (&replay["kind"], &replay["seq"]),
+        (&json!("op"), &json!(9)),
+        "{replay}"
+    );
+    assert_eq!(next_of(&mut late, "op").await["seq"], 10);
+    next_of(&mut late, "synced").await;
+    let (mut older, _) = handshake(&server, Some("older"), None).await;
+    let caught_up = sync_doc(&mut older, 1, "d", Some((2, &epoch))).await;
+    assert_eq!(
+        (&caught_up["kind"], &caught_up["seq"]),
+        (&json!("snapshot"), &json!(10)),
+        "op 3 is no longer held: {caught_up}"
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn an_origins_recorded_outcomes_are_bounded_in_bytes() {
+    let server = start(|c| c.feed_interval = Duration::ZERO).await;
+    let (mut ws, origin) = with_origin(&server, "alice").await;
+    sync_doc(&mut ws, 1, "d", None).await;
+    // 320 ops whose frames are over 1 KiB: more than the 256 KiB of outcomes an origin keeps,
+    // though fewer than the 1,024 outcomes it would keep by count.
+    let value = json!("v".repeat(1024));
+    for cseq in 1..=320u64 {
+        set_key(&mut ws, &origin, "d", cseq, value.clone()).await;
+        assert_eq!(next_of(&mut ws, "op").await["seq"], cseq);
+    }
+    // The newest is answered again from the record, not applied again.
+    set_key(&mut ws, &origin, "d", 320, value.clone()).await;
+    let repeated = next_json(&mut ws).await;
+    assert_eq!(
+        (&repeated["kind"], &repeated["seq"]),
+        (&json!("op"), &json!(320)),
+        "{repeated}"
+    );
+    // The oldest was evicted: refused, never applied again.
+    set_key(&mut ws, &origin, "d", 1, value).await;
+    let refused = next_json(&mut ws).await;
+    assert_eq!(
+        (&refused["kind"], &refused["payload"]["cseq"]),
+        (&json!("reject"), &json!(1)),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["payload"]["error"]["code"], "unexpected",
+        "{refused}"
+    );
+    let state = control_get(server.local_addr(), "/control/doc?name=d").await;
+    let state: Value = serde_json::from_str(&state.body).expect("JSON");
+    assert_eq!(state["rev"], 320, "{state}");
     server.shutdown().await.expect("clean shutdown");
 }

@@ -28,6 +28,11 @@ struct Node {
 impl Node {
     /// Starts a node on `port` (0: any) sharing `redis` under `prefix`.
     fn start(redis: &RedisServer, prefix: &str, port: u16) -> Node {
+        Node::start_with(redis, prefix, port, &[])
+    }
+
+    /// [`start`](Self::start) with more command-line arguments.
+    fn start_with(redis: &RedisServer, prefix: &str, port: u16, extra: &[&str]) -> Node {
         let config =
             std::env::temp_dir().join(format!("resocket-nodes-{}.toml", std::process::id()));
         std::fs::write(&config, TEST_NAMESPACES).expect("config file");
@@ -44,6 +49,7 @@ impl Node {
             .args(["--test-controls", "--control-secret", CONTROL_SECRET])
             .arg("--config")
             .arg(&config)
+            .args(extra)
             .env("RUST_LOG", "error")
             .env("RESOCKET_API_KEY", API_KEY)
             .stdout(Stdio::piped())
@@ -506,4 +512,35 @@ async fn a_request_running_on_a_node_that_dies_is_answered_unavailable_once() {
     expect_quiet(&mut alice).await;
     request(&mut alice, 1, "sleep", json!({"ms": 3000})).await;
     assert_eq!(next_json(&mut alice).await, lost, "the recorded answer");
+}
+
+#[tokio::test]
+async fn a_document_subscribed_on_one_node_is_never_evicted_to_make_room_on_another() {
+    let redis = RedisServer::start().await;
+    let prefix = fresh_prefix();
+    let one_doc = ["--max-docs", "1"];
+    let a = Node::start_with(&redis, &prefix, 0, &one_doc);
+    let b = Node::start_with(&redis, &prefix, 0, &one_doc);
+    let sync = |id: u64, doc: &str| json!({"kind": "sync", "id": id, "room": doc, "payload": {}});
+    let (mut on_b, _) = welcomed_addr(b.addr).await;
+    send_json(&mut on_b, sync(1, "held")).await;
+    next_of(&mut on_b, "snapshot").await;
+    // Longer than a lease: node b's renewals keep "held" in use.
+    tokio::time::sleep(Duration::from_millis(2 * LEASE_MS)).await;
+    let (mut on_a, _) = welcomed_addr(a.addr).await;
+    send_json(&mut on_a, sync(1, "new")).await;
+    let refused = next_of(&mut on_a, "error").await;
+    assert_eq!(
+        (&refused["id"], &refused["error"]["code"]),
+        (&json!(1), &json!("rate_limited")),
+        "{refused}"
+    );
+    // Its subscriber leaves: within a lease "held" is unused, and makes room.
+    send_json(&mut on_b, json!({"kind": "unsync", "room": "held"})).await;
+    tokio::time::sleep(Duration::from_millis(LEASE_MS + 500)).await;
+    send_json(&mut on_a, sync(2, "new")).await;
+    let snapshot = next_of(&mut on_a, "snapshot").await;
+    assert_eq!(snapshot["id"], 2, "{snapshot}");
+    let state = control_get(a.addr, "/control/doc?name=held").await;
+    assert_eq!(state.status, 404, "held made room: {}", state.body);
 }

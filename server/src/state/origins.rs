@@ -2,13 +2,19 @@
 //! sequence numbers (`cseq`). Pure bookkeeping, no I/O; a document holds one behind its lock.
 //!
 //! Each origin keeps its last [`OUTCOMES_PER_ORIGIN`] cseqs (the highest ones; clients count
-//! from 1 upwards). A cseq at or below the highest one evicted is [`Seen::Forgotten`]: it was
-//! handled long ago (or skipped), so it must not be applied now.
+//! from 1 upwards), and at most [`OUTCOME_BYTES_PER_ORIGIN`] of their frames (the newest one
+//! always). A cseq at or below the highest one evicted is [`Seen::Forgotten`]: it was handled
+//! long ago (or skipped), so it must not be applied now.
 
+use super::history::Weight;
 use std::collections::{BTreeMap, HashMap};
 
 /// Outcomes kept per origin.
 pub const OUTCOMES_PER_ORIGIN: usize = 1024;
+/// Bytes of outcome frames kept per origin (the newest outcome is kept whatever its size): 1,024
+/// op frames of 256 bytes, or fewer larger ones. A client has few ops in flight, and only
+/// those are re-sent after a drop.
+pub const OUTCOME_BYTES_PER_ORIGIN: usize = 256 * 1024;
 /// Origins a document remembers; ops of new origins beyond this are refused.
 pub const MAX_ORIGINS: usize = 10_000;
 
@@ -29,6 +35,8 @@ pub enum Seen<T> {
 pub struct Origins<T> {
     by_origin: HashMap<String, Outcomes<T>>,
     per_origin: usize,
+    /// Bytes of outcomes kept per origin.
+    max_bytes: usize,
     max_origins: usize,
 }
 
@@ -50,7 +58,13 @@ impl<T> Default for Outcomes<T> {
     }
 }
 
-impl<T: Clone> Outcomes<T> {
+impl Weight for String {
+    fn bytes(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<T: Clone + Weight> Outcomes<T> {
     /// What `cseq` means to this origin: [`Seen::Done`], [`Seen::Forgotten`] or [`Seen::New`].
     pub fn check(&self, cseq: u64) -> Seen<T> {
         match self.by_cseq.get(&cseq) {
@@ -60,29 +74,45 @@ impl<T: Clone> Outcomes<T> {
         }
     }
 
-    /// Records `cseq`'s outcome, evicting the lowest cseqs beyond `per_origin`.
-    pub fn record(&mut self, cseq: u64, outcome: T, per_origin: usize) {
+    /// Records `cseq`'s outcome, evicting the lowest cseqs beyond `per_origin` outcomes or
+    /// `max_bytes` of them (the newest stays). The bytes are summed again each time (at most
+    /// `per_origin` lengths), so a record stored elsewhere needs no count of its own.
+    pub fn record(&mut self, cseq: u64, outcome: T, per_origin: usize, max_bytes: usize) {
         self.by_cseq.insert(cseq, outcome);
-        while self.by_cseq.len() > per_origin.max(1) {
-            if let Some((evicted, _)) = self.by_cseq.pop_first() {
+        let mut bytes: usize = self.by_cseq.values().map(Weight::bytes).sum();
+        while self.by_cseq.len() > per_origin.max(1)
+            || (self.by_cseq.len() > 1 && bytes > max_bytes)
+        {
+            if let Some((evicted, outcome)) = self.by_cseq.pop_first() {
+                bytes -= outcome.bytes();
                 self.floor = self.floor.max(evicted);
             }
         }
     }
 }
 
-impl<T: Clone> Default for Origins<T> {
+impl<T: Clone + Weight> Default for Origins<T> {
     fn default() -> Self {
         Origins::new(OUTCOMES_PER_ORIGIN, MAX_ORIGINS)
     }
 }
 
-impl<T: Clone> Origins<T> {
+impl<T: Clone + Weight> Origins<T> {
     pub fn new(per_origin: usize, max_origins: usize) -> Origins<T> {
         Origins {
             by_origin: HashMap::new(),
             per_origin: per_origin.max(1),
+            max_bytes: OUTCOME_BYTES_PER_ORIGIN,
             max_origins,
+        }
+    }
+
+    /// [`new`](Self::new) with another byte budget per origin.
+    #[cfg(test)]
+    fn with_bytes(per_origin: usize, max_bytes: usize, max_origins: usize) -> Origins<T> {
+        Origins {
+            max_bytes,
+            ..Origins::new(per_origin, max_origins)
         }
     }
 
@@ -101,10 +131,12 @@ impl<T: Clone> Origins<T> {
         if !self.by_origin.contains_key(origin) && self.by_origin.len() >= self.max_origins {
             return;
         }
-        self.by_origin
-            .entry(origin.to_owned())
-            .or_default()
-            .record(cseq, outcome, self.per_origin);
+        self.by_origin.entry(origin.to_owned()).or_default().record(
+            cseq,
+            outcome,
+            self.per_origin,
+            self.max_bytes,
+        );
     }
 
     #[cfg(test)]
@@ -121,6 +153,42 @@ impl<T: Clone> Origins<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Weight for &str {
+        fn bytes(&self) -> usize {
+            self.len()
+        }
+    }
+
+    impl Weight for () {
+        fn bytes(&self) -> usize {
+            0
+        }
+    }
+
+    #[test]
+    fn each_origin_keeps_at_most_its_bytes_of_outcomes_and_always_the_newest() {
+        let mut origins = Origins::with_bytes(100, 10, 10);
+        for cseq in 1..=5 {
+            origins.record("a", cseq, "xxxx");
+        }
+        // 10 bytes hold two outcomes of 4.
+        assert_eq!(origins.kept("a"), 2);
+        assert_eq!(origins.check("a", 5), Seen::Done("xxxx"));
+        assert_eq!(origins.check("a", 4), Seen::Done("xxxx"));
+        assert_eq!(
+            origins.check("a", 3),
+            Seen::Forgotten,
+            "evicted: never applied again"
+        );
+        origins.record("a", 6, "a frame larger than the budget");
+        assert_eq!(origins.kept("a"), 1, "the newest stays");
+        assert_eq!(
+            origins.check("a", 6),
+            Seen::Done("a frame larger than the budget")
+        );
+        assert_eq!(origins.check("a", 5), Seen::Forgotten);
+    }
 
     #[test]
     fn an_op_is_new_once_then_answered_from_the_record() {
@@ -172,16 +240,22 @@ mod tests {
 
     #[test]
     fn the_default_bounds_are_the_documented_ones() {
-        let mut origins: Origins<u64> = Origins::default();
+        // Small frames: the count bounds them.
+        let mut origins: Origins<String> = Origins::default();
         for cseq in 1..=2000 {
-            origins.record("a", cseq, cseq);
+            origins.record("a", cseq, cseq.to_string());
         }
         assert_eq!(origins.kept("a"), OUTCOMES_PER_ORIGIN);
         let oldest = 2000 - OUTCOMES_PER_ORIGIN as u64 + 1;
-        assert_eq!(origins.check("a", oldest), Seen::Done(oldest));
+        assert_eq!(origins.check("a", oldest), Seen::Done(oldest.to_string()));
         assert_eq!(origins.check("a", oldest - 1), Seen::Forgotten);
-        for n in 1..MAX_ORIGINS {
-            origins.record(&n.to_string(), 1, 0);
+        // Frames of 1 KiB: the bytes do.
+        for cseq in 1..=2000 {
+            origins.record("b", cseq, "x".repeat(1024));
+        }
+        assert_eq!(origins.kept("b"), OUTCOME_BYTES_PER_ORIGIN / 1024);
+        for n in 2..MAX_ORIGINS {
+            origins.record(&n.to_string(), 1, String::new());
         }
         assert_eq!(origins.count(), MAX_ORIGINS);
         assert_eq!(origins.check("one more", 1), Seen::Full);

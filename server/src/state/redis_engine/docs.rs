@@ -6,7 +6,7 @@
 use super::bus::BusEvent;
 use super::reply::{entries, items, text_at, unavailable};
 use super::scripts;
-use super::Inner;
+use super::{idle_cutoff, millis, now_ms, Inner};
 use crate::lock::Locked;
 use crate::protocol::frames;
 use crate::state::docs::{
@@ -15,7 +15,9 @@ use crate::state::docs::{
     SERVER_ORIGIN,
 };
 use crate::state::epoch::Since;
-use crate::state::origins::{Outcomes, Seen, MAX_ORIGINS, OUTCOMES_PER_ORIGIN};
+use crate::state::origins::{
+    Outcomes, Seen, MAX_ORIGINS, OUTCOMES_PER_ORIGIN, OUTCOME_BYTES_PER_ORIGIN,
+};
 use crate::state::{ConnId, EngineError};
 use axum::extract::ws::Utf8Bytes;
 use resocket::doc::{Doc, Entry, Op, Rejection};
@@ -121,12 +123,13 @@ impl Inner {
     ) -> Result<Committed, EngineError> {
         let (rev, body) = commit.applied.unwrap_or((0, String::new()));
         let (origin, record) = commit.origin.unwrap_or(("", String::new()));
+        let now = now_ms();
         let mut redis = self.redis();
         let outcome: String = scripts::DOC_COMMIT
             .key(self.keys.doc(doc))
             .key(self.keys.doc_log(doc))
             .key(self.keys.doc_origins(doc))
-            .key(self.keys.docs())
+            .key(self.keys.docs_idle())
             .arg(&read.ver)
             .arg(crate::random::epoch())
             .arg(rev)
@@ -138,6 +141,10 @@ impl Inner {
             .arg(self.limits.max_docs)
             .arg(doc)
             .arg(self.keys.bus())
+            .arg(now)
+            .arg(idle_cutoff(now, self.limits.doc_idle_ttl))
+            .arg(self.keys.prefix())
+            .arg(self.limits.doc_log_bytes)
             .invoke_async(&mut redis)
             .await
             .map_err(unavailable)?;
@@ -228,7 +235,12 @@ impl Inner {
                     (frames::reject(doc, &op.origin, op.cseq, error), None)
                 }
             };
-            outcomes.record(op.cseq, frame.clone(), OUTCOMES_PER_ORIGIN);
+            outcomes.record(
+                op.cseq,
+                frame.clone(),
+                OUTCOMES_PER_ORIGIN,
+                OUTCOME_BYTES_PER_ORIGIN,
+            );
             let record = serde_json::to_string(&outcomes).map_err(unavailable)?;
             let body = serde_json::to_string(&entries_of(&state)).map_err(unavailable)?;
             let commit = Commit {
@@ -364,13 +376,18 @@ impl Inner {
         doc: &str,
         since: Option<Since>,
     ) -> Result<(Vec<Utf8Bytes>, u64), EngineError> {
+        let now = now_ms();
         let mut redis = self.redis();
         let reply = scripts::DOC_OPEN
             .key(self.keys.doc(doc))
-            .key(self.keys.docs())
+            .key(self.keys.docs_idle())
             .arg(crate::random::epoch())
             .arg(self.limits.max_docs)
             .arg(doc)
+            .arg(now)
+            .arg(now.saturating_add(millis(self.lease)))
+            .arg(idle_cutoff(now, self.limits.doc_idle_ttl))
+            .arg(self.keys.prefix())
             .invoke_async(&mut redis)
             .await
             .map_err(unavailable)?;

@@ -38,9 +38,11 @@ impl Keys {
         self.key("room-members", room)
     }
 
-    /// Every room that exists (bounded by `MAX_ROOMS`).
-    pub fn rooms(&self) -> String {
-        format!("{}rooms", self.prefix)
+    /// Every room that exists (at most `--max-rooms`), scored by when it became empty (ms
+    /// since the Unix epoch; `IN_USE` while it has members): the index of idle eviction. (Not
+    /// `rooms`: that key was a set before, and a set cannot be read as a sorted set.)
+    pub fn rooms_idle(&self) -> String {
+        format!("{}rooms-idle", self.prefix)
     }
 
     /// Rooms with at least one member.
@@ -88,9 +90,17 @@ impl Keys {
         self.key("doc-origins", doc)
     }
 
-    /// Every document that exists (bounded by `MAX_DOCS`).
-    pub fn docs(&self) -> String {
-        format!("{}docs", self.prefix)
+    /// Every document that exists (at most `--max-docs`), scored by when it was last used (ms
+    /// since the Unix epoch): its last op, or a lease ahead while a node has subscribers to it
+    /// (renewed every third of a lease), so an unused document's score is in the past.
+    pub fn docs_idle(&self) -> String {
+        format!("{}docs-idle", self.prefix)
+    }
+
+    /// What a key of `kind` starts with: the Lua scripts that remove an idle room or document
+    /// name its keys from it (see `scripts`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// A node's liveness: exists while the node renews it (every third of a lease).
@@ -123,6 +133,13 @@ mod tests {
         let keys = Keys::new("p:");
         assert_eq!(keys.room("a:log"), "p:room:a:log");
         assert_ne!(keys.room_log("a"), keys.room("a:log"));
+        // The scripts name a room's and a document's keys as `prefix .. kind .. ':' .. name`.
+        let p = keys.prefix();
+        assert_eq!(keys.room_log("a"), format!("{p}room-log:a"));
+        assert_eq!(keys.room_members("a"), format!("{p}room-members:a"));
+        assert_eq!(keys.doc("a"), format!("{p}doc:a"));
+        assert_eq!(keys.doc_log("a"), format!("{p}doc-log:a"));
+        assert_eq!(keys.doc_origins("a"), format!("{p}doc-origins:a"));
         let entry = presence_entry("chat:\0x", "s-1");
         assert_eq!(split_presence_entry(&entry), Some(("chat:\0x", "s-1")));
     }

@@ -165,6 +165,11 @@ impl Local {
         self.docs.remove(doc, conn)
     }
 
+    /// The documents some connection here subscribes to (or is syncing).
+    pub fn docs_listened(&self) -> Vec<String> {
+        self.docs.by_name.keys().cloned().collect()
+    }
+
     pub fn is_subscribed(&self, doc: &str, conn: ConnId) -> bool {
         self.docs.is_listening(doc, conn)
     }

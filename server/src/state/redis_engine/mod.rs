@@ -151,6 +151,17 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The idle-eviction scripts' cutoff at `now` for an idle TTL: what has been idle since then
+/// or before is removed ('' without a TTL: only when its place is needed).
+fn idle_cutoff(now: u64, ttl: Option<Duration>) -> String {
+    ttl.map_or(String::new(), |ttl| {
+        now.saturating_sub(millis(ttl)).to_string()
+    })
+}
+
+/// Idle rooms and documents removed per sweep and per node (the rest wait for the next one).
+const IDLE_SWEEP_BATCH: usize = 256;
+
 impl RedisEngine {
     /// Connects to Redis and subscribes to the bus; fails if either does not work within a few
     /// seconds.
@@ -367,7 +378,63 @@ impl Inner {
             if let Err(err) = self.expire_members().await {
                 warn!(%err, "could not expire presence members");
             }
+            if let Err(err) = self.renew_docs_in_use().await {
+                warn!(%err, "could not mark documents in use");
+            }
+            if let Err(err) = self.sweep_idle().await {
+                warn!(%err, "could not remove idle rooms and documents");
+            }
         }
+    }
+
+    /// Keeps the documents this node's connections subscribe to in use for another lease.
+    async fn renew_docs_in_use(&self) -> Result<(), EngineError> {
+        let docs = self.local.locked().docs_listened();
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let until = now_ms().saturating_add(millis(self.lease));
+        let mut pipe = redis::pipe();
+        for chunk in docs.chunks(512) {
+            // XX: a document removed meanwhile is not brought back into the index.
+            pipe.cmd("ZADD")
+                .arg(self.keys.docs_idle())
+                .arg("XX")
+                .arg("GT");
+            for doc in chunk {
+                pipe.arg(until).arg(doc);
+            }
+            pipe.ignore();
+        }
+        let mut redis = self.redis();
+        pipe.query_async::<()>(&mut redis)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Removes the rooms and documents idle for their TTL (a batch of each).
+    async fn sweep_idle(&self) -> Result<(), EngineError> {
+        let now = now_ms();
+        let room_cutoff = idle_cutoff(now, self.limits.room_idle_ttl);
+        let doc_cutoff = idle_cutoff(now, self.limits.doc_idle_ttl);
+        if room_cutoff.is_empty() && doc_cutoff.is_empty() {
+            return Ok(());
+        }
+        let mut redis = self.redis();
+        let removed: usize = scripts::SWEEP
+            .key(self.keys.rooms_idle())
+            .key(self.keys.docs_idle())
+            .arg(self.keys.prefix())
+            .arg(room_cutoff)
+            .arg(doc_cutoff)
+            .arg(IDLE_SWEEP_BATCH)
+            .invoke_async(&mut redis)
+            .await
+            .map_err(unavailable)?;
+        if removed > 0 {
+            info!(removed, "removed idle rooms and documents");
+        }
+        Ok(())
     }
 
     /// Sends `frame` to the connection session `session` has now, on whichever node.
@@ -598,8 +665,8 @@ impl Engine for RedisEngine {
             .arg("+inf")
             .cmd("SCARD")
             .arg(inner.keys.active_rooms())
-            .cmd("SCARD")
-            .arg(inner.keys.docs())
+            .cmd("ZCARD")
+            .arg(inner.keys.docs_idle())
             .query_async(&mut redis)
             .await
             .map_err(unavailable)?;

@@ -3,7 +3,7 @@
 use super::keys::{presence_entry, split_presence_entry};
 use super::reply::{entries, items, number_at, text, text_at, unavailable, Entry, Record};
 use super::scripts;
-use super::{millis, now_ms, Inner};
+use super::{idle_cutoff, millis, now_ms, Inner};
 use crate::lock::Locked;
 use crate::protocol::frames;
 use crate::state::engine::Published;
@@ -199,13 +199,14 @@ impl Inner {
             Some(_) => frames::presence(room, PresenceChange::Update, as_ref(&parsed)),
             None => String::new(),
         };
-        let deadline = now_ms().saturating_add(millis(self.lease));
+        let now = now_ms();
+        let deadline = now.saturating_add(millis(self.lease));
         let mut redis = self.redis();
         let reply = scripts::JOIN
             .key(self.keys.room(room))
             .key(self.keys.room_members(room))
             .key(self.keys.presence())
-            .key(self.keys.rooms())
+            .key(self.keys.rooms_idle())
             .key(self.keys.active_rooms())
             .arg(room)
             .arg(&who.session)
@@ -220,6 +221,9 @@ impl Inner {
             .arg(presence_entry(room, &who.session))
             .arg(deadline)
             .arg(self.keys.bus())
+            .arg(now)
+            .arg(idle_cutoff(now, self.limits.room_idle_ttl))
+            .arg(self.keys.prefix())
             .invoke_async(&mut redis)
             .await
             .map_err(unavailable)?;
@@ -298,6 +302,7 @@ impl Inner {
             .key(self.keys.room_members(room))
             .key(self.keys.presence())
             .key(self.keys.active_rooms())
+            .key(self.keys.rooms_idle())
             .arg(room)
             .arg(session)
             .arg(&text)
@@ -306,6 +311,7 @@ impl Inner {
             .arg(presence_entry(room, session))
             .arg(self.keys.bus())
             .arg(expired_before.map_or(String::new(), |at| at.to_string()))
+            .arg(now_ms())
             .invoke_async(&mut redis)
             .await
             .map_err(unavailable)?;
@@ -328,17 +334,18 @@ impl Inner {
             Some(who) => ("m", who.session.as_str(), who.conn),
             None => ("s", "", 0),
         };
+        let now = now_ms();
         let mut redis = self.redis();
         let reply = scripts::PUBLISH
             .key(self.keys.room(room))
             .key(self.keys.room_log(room))
             .key(self.keys.room_members(room))
-            .key(self.keys.rooms())
+            .key(self.keys.rooms_idle())
             .arg(room)
             .arg(before)
             .arg(after)
             .arg(self.history_size(room))
-            .arg(now_ms())
+            .arg(now)
             .arg(ttl)
             .arg(self.keys.bus())
             .arg(mode)
@@ -348,6 +355,8 @@ impl Inner {
             .arg(crate::random::epoch())
             .arg(self.limits.max_rooms)
             .arg(self.history_bytes(room))
+            .arg(idle_cutoff(now, self.limits.room_idle_ttl))
+            .arg(self.keys.prefix())
             .invoke_async(&mut redis)
             .await
             .map_err(unavailable)?;
