@@ -3,12 +3,12 @@
 //! a stuck socket never blocks the hub. Sessions, rooms and notifications address connections
 //! through it by connection number or by user; the in-memory engine delivers through it.
 
-use crate::lock::RwLocked;
+use crate::lock::{Locked, RwLocked};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use tokio::sync::{mpsc, watch};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::{watch, Notify};
 
 /// Frames queued for one connection before it counts as a slow consumer and is dropped.
 pub const OUTBOUND_QUEUE: usize = 1024;
@@ -32,84 +32,181 @@ pub enum Control {
     Kill,
 }
 
-/// The receiving end of a connection's outbound queue. The queue is bounded in frames by its
-/// channel and in bytes by a counter both ends share: taking a frame out gives its bytes back.
+/// Slots an emptied queue keeps (more, left by a burst, are freed).
+const KEPT_SLOTS: usize = 16;
+
+/// A connection's outbound queue, bounded in frames and in bytes. A plain deque behind a
+/// mutex: it allocates nothing until a frame is queued, so an idle connection costs no slots
+/// (a bounded channel allocates a block of them up front, about 1 KiB per connection).
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Wakes the receiver: a frame arrived, or the last sender left.
+    arrived: Notify,
+    /// Wakes senders waiting for a free slot: a frame was taken, or the receiver left.
+    freed: Notify,
+    /// Most frames held.
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct QueueState {
+    frames: VecDeque<Utf8Bytes>,
+    bytes: usize,
+    senders: usize,
+    receiver_gone: bool,
+}
+
+impl Queue {
+    fn state(&self) -> MutexGuard<'_, QueueState> {
+        self.state.locked()
+    }
+}
+
+/// The receiving end of a connection's outbound queue.
 pub struct Outbound {
-    frames: mpsc::Receiver<Utf8Bytes>,
-    bytes: Arc<AtomicUsize>,
+    queue: Arc<Queue>,
 }
 
 impl Outbound {
-    /// The next frame; `None` once every sender is gone.
+    /// The next frame; `None` once every sender is gone and nothing is left. Cancel-safe: a
+    /// frame is only taken when it is returned.
     pub async fn recv(&mut self) -> Option<Utf8Bytes> {
-        let frame = self.frames.recv().await?;
-        self.bytes.fetch_sub(frame.len(), Ordering::AcqRel);
-        Some(frame)
+        loop {
+            let arrived = self.queue.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            {
+                let mut state = self.queue.state();
+                if let Some(frame) = take(&mut state) {
+                    drop(state);
+                    self.queue.freed.notify_one();
+                    return Some(frame);
+                }
+                if state.senders == 0 {
+                    return None;
+                }
+            }
+            arrived.await;
+        }
     }
 
     /// The next frame if one is queued.
     pub fn try_recv(&mut self) -> Option<Utf8Bytes> {
-        let frame = self.frames.try_recv().ok()?;
-        self.bytes.fetch_sub(frame.len(), Ordering::AcqRel);
+        let frame = take(&mut self.queue.state())?;
+        self.queue.freed.notify_one();
         Some(frame)
     }
 
     /// Bytes of the frames queued now.
     pub fn queued_bytes(&self) -> usize {
-        self.bytes.load(Ordering::Acquire)
+        self.queue.state().bytes
     }
 }
 
+impl Drop for Outbound {
+    fn drop(&mut self) {
+        self.queue.state().receiver_gone = true;
+        self.queue.freed.notify_waiters();
+    }
+}
+
+fn take(state: &mut QueueState) -> Option<Utf8Bytes> {
+    let frame = state.frames.pop_front()?;
+    state.bytes -= frame.len();
+    if state.frames.is_empty() && state.frames.capacity() > KEPT_SLOTS {
+        // A burst's slots are given back once it is written; a few stay for steady traffic.
+        state.frames = VecDeque::new();
+    }
+    Some(frame)
+}
+
 /// The sending end of a connection's outbound queue.
-#[derive(Clone)]
 pub struct OutboundSender {
-    frames: mpsc::Sender<Utf8Bytes>,
-    bytes: Arc<AtomicUsize>,
+    queue: Arc<Queue>,
+}
+
+impl Clone for OutboundSender {
+    fn clone(&self) -> Self {
+        self.queue.state().senders += 1;
+        OutboundSender {
+            queue: Arc::clone(&self.queue),
+        }
+    }
+}
+
+impl Drop for OutboundSender {
+    fn drop(&mut self) {
+        let last = {
+            let mut state = self.queue.state();
+            state.senders -= 1;
+            state.senders == 0
+        };
+        if last {
+            self.queue.arrived.notify_one();
+        }
+    }
 }
 
 impl OutboundSender {
     /// Queues `frame`, waiting for a free slot instead of counting the connection as slow;
     /// its bytes count like any other frame's. `Err` once the connection is gone.
     pub async fn send(&self, frame: Utf8Bytes) -> Result<(), Utf8Bytes> {
-        let len = frame.len();
-        self.bytes.fetch_add(len, Ordering::AcqRel);
-        self.frames.send(frame).await.map_err(|err| {
-            self.bytes.fetch_sub(len, Ordering::AcqRel);
-            err.0
-        })
+        loop {
+            let freed = self.queue.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            {
+                let mut state = self.queue.state();
+                if state.receiver_gone {
+                    return Err(frame);
+                }
+                if state.frames.len() < self.queue.capacity {
+                    state.bytes += frame.len();
+                    state.frames.push_back(frame);
+                    drop(state);
+                    self.queue.arrived.notify_one();
+                    return Ok(());
+                }
+            }
+            freed.await;
+        }
     }
 
     /// Queues `frame` if the queue has a free slot and room for its bytes (an empty queue
-    /// takes any frame). O(1): a refcount and two atomics, whatever the frame's size.
+    /// takes any frame). O(1): a refcount under a short lock, whatever the frame's size.
     fn offer(&self, frame: &Utf8Bytes, max_bytes: usize) -> Offer {
-        let len = frame.len();
-        let before = self.bytes.fetch_add(len, Ordering::AcqRel);
-        if before > 0 && before.saturating_add(len) > max_bytes {
-            self.bytes.fetch_sub(len, Ordering::AcqRel);
-            return Offer::Full;
-        }
-        match self.frames.try_send(frame.clone()) {
-            Ok(()) => Offer::Queued,
-            Err(err) => {
-                self.bytes.fetch_sub(len, Ordering::AcqRel);
-                match err {
-                    mpsc::error::TrySendError::Full(_) => Offer::Full,
-                    mpsc::error::TrySendError::Closed(_) => Offer::Skipped,
-                }
+        {
+            let mut state = self.queue.state();
+            if state.receiver_gone {
+                return Offer::Skipped;
             }
+            let over_bytes = state.bytes > 0 && state.bytes.saturating_add(frame.len()) > max_bytes;
+            if over_bytes || state.frames.len() >= self.queue.capacity {
+                return Offer::Full;
+            }
+            state.bytes += frame.len();
+            state.frames.push_back(frame.clone());
         }
+        self.queue.arrived.notify_one();
+        Offer::Queued
     }
 }
 
-/// A queue of `frames` slots and its two ends.
-fn outbound_queue(frames: usize) -> (OutboundSender, Outbound) {
-    let (tx, rx) = mpsc::channel(frames);
-    let bytes = Arc::new(AtomicUsize::new(0));
+/// A queue of `capacity` frames and its two ends.
+fn outbound_queue(capacity: usize) -> (OutboundSender, Outbound) {
+    let queue = Arc::new(Queue {
+        state: Mutex::new(QueueState {
+            senders: 1,
+            ..QueueState::default()
+        }),
+        arrived: Notify::new(),
+        freed: Notify::new(),
+        capacity,
+    });
     let sender = OutboundSender {
-        frames: tx,
-        bytes: Arc::clone(&bytes),
+        queue: Arc::clone(&queue),
     };
-    (sender, Outbound { frames: rx, bytes })
+    (sender, Outbound { queue })
 }
 
 struct Entry {
@@ -409,6 +506,45 @@ enum Offer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_queue_holds_no_slots_idle_and_its_ends_see_each_other_leave() {
+        let (sender, mut outbound) = outbound_queue(2);
+        assert_eq!(
+            outbound.queue.state().frames.capacity(),
+            0,
+            "nothing allocated idle"
+        );
+        let frame = Utf8Bytes::from_static("x");
+        sender.send(frame.clone()).await.expect("room");
+        sender.send(frame.clone()).await.expect("room");
+        // Full: a send waits for a slot, which the receiver frees.
+        let waiting = {
+            let sender = sender.clone();
+            let frame = frame.clone();
+            tokio::spawn(async move { sender.send(frame).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "waits for a free slot");
+        assert_eq!(outbound.recv().await, Some(frame.clone()));
+        let sent = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+        assert!(matches!(sent, Ok(Ok(Ok(())))), "{sent:?}");
+        assert_eq!(outbound.queued_bytes(), 2);
+        // The last sender gone: what is left is read, then the end.
+        drop(sender);
+        assert_eq!(outbound.recv().await, Some(frame.clone()));
+        assert_eq!(outbound.recv().await, Some(frame.clone()));
+        assert_eq!(outbound.recv().await, None);
+        // The receiver gone: a sender waiting for a slot gets its frame back.
+        let (sender, outbound) = outbound_queue(1);
+        sender.send(frame.clone()).await.expect("room");
+        let waiting = tokio::spawn(async move { sender.send(Utf8Bytes::from_static("y")).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(outbound);
+        let sent = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+        assert!(matches!(sent, Ok(Ok(Err(_)))), "{sent:?}");
+    }
 
     #[tokio::test]
     async fn only_welcomed_connections_receive_frames() {
