@@ -318,7 +318,7 @@ impl Session {
     /// Takes what is queued for every connection and decodes it.
     fn drain(&mut self, received: &mut Received) {
         for (c, conn) in self.conns.iter_mut().enumerate() {
-            while let Ok(frame) = conn.registration.outbound.try_recv() {
+            while let Some(frame) = conn.registration.outbound.try_recv() {
                 let text = frame.as_str().to_owned();
                 let decoded = decode(&text);
                 received[c].push((text, decoded));
@@ -451,7 +451,7 @@ impl Session {
             }
             Action::Sync { id, room, since } => {
                 let outbound = &mut self.conns[c].registration.outbound;
-                let queued = || std::iter::from_fn(|| outbound.try_recv().ok()).collect();
+                let queued = || std::iter::from_fn(|| outbound.try_recv()).collect();
                 match run(runtime, engine.sync(who.conn, id, &room, since, queued)) {
                     Ok(frames) => {
                         for frame in frames {

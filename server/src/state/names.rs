@@ -59,12 +59,19 @@ impl<T> IdleMap<T> {
 
     /// Counts one more entry unless the shared count is full.
     fn count_one(&self) -> bool {
-        let max = self.max;
-        self.total
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .is_ok()
+        let mut held = self.total.load(Ordering::Acquire);
+        while held < self.max {
+            match self.total.compare_exchange_weak(
+                held,
+                held + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => held = now,
+            }
+        }
+        false
     }
 
     fn remove(&mut self, name: &str) {
