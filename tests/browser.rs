@@ -359,11 +359,12 @@ async fn a_token_promise_settling_after_free_does_not_reach_the_freed_client() {
 
 #[wasm_bindgen_test]
 async fn a_frame_over_max_inbound_bytes_is_dropped_unread_and_the_connection_carries_on() {
-    let client = open_client(r#"{"maxInboundBytes":200}"#).await;
+    // Room for the `welcome` (about 200 bytes with its token and request window).
+    let client = open_client(r#"{"maxInboundBytes":400}"#).await;
     let messages = Recorder::new(&client, "message");
     let errors = Recorder::new(&client, "error");
-    // The server echoes it back as a frame of more than 200 bytes.
-    client.send(JsValue::from("x".repeat(300))).expect("send");
+    // The server echoes it back as a frame of more than 400 bytes.
+    client.send(JsValue::from("x".repeat(500))).expect("send");
     wait_for("the error", 5_000, || errors.len() == 1).await;
     let error = &errors.values()[0];
     assert_eq!(
@@ -372,7 +373,7 @@ async fn a_frame_over_max_inbound_bytes_is_dropped_unread_and_the_connection_car
     );
     let message = field(error, "message").as_string().unwrap_or_default();
     assert!(
-        message.contains("exceeds maxInboundBytes (200)"),
+        message.contains("exceeds maxInboundBytes (400)"),
         "{message}"
     );
     assert_eq!(
