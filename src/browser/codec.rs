@@ -95,7 +95,7 @@ impl Keys {
 /// The frame to send for a transmit.
 pub fn encode(transmit: &Transmit<JsFrame>) -> JsString {
     let frame = match transmit {
-        Transmit::User { frame, .. } => return frame.text.clone(),
+        Transmit::User { frame, .. } | Transmit::Raw(frame) => return frame.text.clone(),
         Transmit::Hello(hello) => ClientFrame::Hello(hello),
         Transmit::Ping { id } => ClientFrame::Ping { id: *id },
         Transmit::Pong { id } => ClientFrame::Pong { id: *id },

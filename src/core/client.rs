@@ -9,7 +9,7 @@
 //! [`Rooms`] and [`Docs`]. Each writes its outputs to the one [`Sink`].
 
 use super::backoff;
-use super::config::{Config, ConfigError, TokenSource};
+use super::config::{Config, ConfigError, Mode, TokenSource};
 use super::docs::{DocState, Docs, OpFrame, PendingOp};
 use super::events::{ClientError, CloseReason, ConnectionState, Event};
 use super::heartbeat::{Beat, Heartbeat};
@@ -72,6 +72,9 @@ pub struct ClientCore<F, P> {
     requests: Requests<F>,
     rooms: Rooms<F, P>,
     docs: Docs<P, F>,
+    /// Raw mode: the frames sent first on every open (subscriptions), and the ping frame.
+    open_frames: Vec<F>,
+    ping_frame: Option<F>,
     /// Actions, events, timers and counters: everything the parts above output.
     out: Sink<F, P>,
 }
@@ -103,6 +106,8 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             requests: Requests::new(),
             rooms: Rooms::new(),
             docs: Docs::new(origin),
+            open_frames: Vec::new(),
+            ping_frame: None,
             out: Sink::new(),
         })
     }
@@ -119,6 +124,22 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    fn raw(&self) -> bool {
+        self.config.mode == Mode::Raw
+    }
+
+    /// Raw mode: the frames sent on every open, before anything queued (subscriptions, so a
+    /// reconnect re-subscribes). Takes effect from the next open.
+    pub fn set_open_frames(&mut self, frames: Vec<F>) {
+        self.open_frames = frames;
+    }
+
+    /// Raw mode: the keepalive frame sent every `heartbeat.interval_ms` while open; its pong is
+    /// what `handle_raw_frame` says it is. Without one, raw mode has no heartbeat.
+    pub fn set_ping_frame(&mut self, frame: Option<F>) {
+        self.ping_frame = frame;
     }
 
     /// The current session id, once a connection was welcomed.
@@ -201,6 +222,9 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         frame: F,
         options: RequestOptions,
     ) -> Result<(), ClientError> {
+        if self.raw() {
+            return Err(ClientError::NotSupported { what: "request" });
+        }
         self.requests
             .start(&mut self.out, now, id, frame.clone(), options);
         let result = self.submit(frame, Some(id));
@@ -242,6 +266,10 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// [`join`](Self::join) that first replays up to `history` of the newest messages the
     /// server holds, then goes live (the first join only: a rejoin recovers with `since`).
     pub fn join_with_history(&mut self, room: &str, meta: Option<F>, history: Option<u64>) {
+        // Raw mode has no rooms: the driver refuses the call with `NotSupported` first.
+        if self.raw() {
+            return;
+        }
         self.rooms.join(&mut self.out, room, meta, history);
     }
 
@@ -268,6 +296,9 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
 
     /// Opens document `name`, or adds a reference to it; the first opening syncs it.
     pub fn open_doc(&mut self, name: &str) {
+        if self.raw() {
+            return;
+        }
         self.docs.open(&mut self.out, name);
     }
 
@@ -285,9 +316,17 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.docs.allocate_cseq()
     }
 
-    /// The driver's socket opened: start the handshake.
-    pub fn handle_socket_open(&mut self, _now: u64) {
-        if self.link == Link::Opening {
+    /// The driver's socket opened: start the handshake. In raw mode the connection is open at
+    /// once: the open frames go first, then what was queued.
+    pub fn handle_socket_open(&mut self, now: u64) {
+        if self.link == Link::Opening && self.raw() {
+            self.begin_open(now);
+            self.set_state(ConnectionState::Open { url: self.url });
+            for frame in &self.open_frames {
+                self.out.send(Transmit::Raw(frame.clone()));
+            }
+            self.flush_outbox(Some(now));
+        } else if self.link == Link::Opening {
             self.link = Link::Handshaking;
             let token = match &self.config.token {
                 TokenSource::None => None,
@@ -345,7 +384,11 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         let at_hello = self.link == Link::Handshaking;
         self.link = Link::None;
         self.reclaim_unsent();
-        if code == close_code::UNAUTHORIZED || (code == close_code::TOKEN_EXPIRED && at_hello) {
+        // A raw server's close codes mean nothing to us: every close is a drop, retried.
+        let resocket = !self.raw();
+        let refused =
+            code == close_code::UNAUTHORIZED || (code == close_code::TOKEN_EXPIRED && at_hello);
+        if resocket && refused {
             self.out.raise(ClientError::Unauthorized {
                 reason: reason.to_owned(),
             });
@@ -354,7 +397,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 self.stop(CloseReason::Unauthorized);
                 return;
             }
-        } else if close_code::is_fatal(code) {
+        } else if resocket && close_code::is_fatal(code) {
             if code == close_code::RESUMED_ELSEWHERE {
                 // The session lives on elsewhere: a later `reconnect()` starts a new one
                 // instead of stealing it back.
@@ -427,15 +470,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             } => self.rooms.on_presence(out, room, change, member),
             Inbound::Notify(payload) => out.emit(Event::Notification(payload)),
             Inbound::Ping { id } => out.send(Transmit::Pong { id }),
-            Inbound::Pong { id } => {
-                if let Some(sample) = self.heartbeat.on_pong(id, now) {
-                    out.emit(Event::Rtt {
-                        rtt_ms: sample.rtt_ms,
-                        smoothed_ms: sample.smoothed_ms,
-                    });
-                }
-                self.arm_heartbeat();
-            }
+            Inbound::Pong { id } => self.on_pong(now, Some(id)),
             Inbound::Error { id, room, body } => {
                 if id.is_some() && id == self.refresh_id {
                     // A refused refresh: the server closes with 4402 at expiry, and the
@@ -471,6 +506,30 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             }
             Inbound::Unknown { kind } => out.raise(ClientError::UnknownKind { kind }),
         }
+    }
+
+    /// Raw mode: a frame of `size` bytes arrived whose value (parsed JSON, a string or an
+    /// `ArrayBuffer`) is `payload`. `pong` is the driver's pong predicate's verdict, `None`
+    /// without a predicate: then any frame answers the outstanding ping.
+    pub fn handle_raw_frame(&mut self, now: u64, payload: P, size: usize, pong: Option<bool>) {
+        if !matches!(self.link, Link::Open { .. }) {
+            return;
+        }
+        self.out.count_received(size);
+        if pong.unwrap_or(true) {
+            self.on_pong(now, None);
+        }
+        self.out.emit(Event::Message(payload));
+    }
+
+    fn on_pong(&mut self, now: u64, id: Option<u64>) {
+        if let Some(sample) = self.heartbeat.on_pong(id, now) {
+            self.out.emit(Event::Rtt {
+                rtt_ms: sample.rtt_ms,
+                smoothed_ms: sample.smoothed_ms,
+            });
+        }
+        self.arm_heartbeat();
     }
 
     /// Checks a received frame's size (UTF-8 bytes) before the driver parses it: true when it
@@ -552,7 +611,11 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 Timer::Stable => self.failures = 0,
                 Timer::Heartbeat => match self.heartbeat.on_timeout(now) {
                     Beat::SendPing { id } => {
-                        self.out.send(Transmit::Ping { id });
+                        let ping = match &self.ping_frame {
+                            Some(frame) if self.raw() => Transmit::Raw(frame.clone()),
+                            _ => Transmit::Ping { id },
+                        };
+                        self.out.send(ping);
                         self.arm_heartbeat();
                     }
                     Beat::Dead => {
@@ -693,7 +756,8 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.out.timers.set_or_clear(Timer::Refresh, at);
     }
 
-    fn on_welcome(&mut self, now: u64, welcome: Welcome) {
+    /// The link is open (welcomed, or a raw socket's open event): the parts every mode shares.
+    fn begin_open(&mut self, now: u64) {
         self.link = Link::Open { since: now };
         // A new socket: its send buffer starts empty (a dead one was counted by now).
         self.out.budget.reset();
@@ -705,8 +769,15 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             self.out.count_reconnect();
         }
         self.was_open = true;
-        self.heartbeat.start(now);
+        // Raw mode pings only with a ping frame to send.
+        if !self.raw() || self.ping_frame.is_some() {
+            self.heartbeat.start(now);
+        }
         self.arm_heartbeat();
+    }
+
+    fn on_welcome(&mut self, now: u64, welcome: Welcome) {
+        self.begin_open(now);
         self.schedule_refresh(now, welcome.expires_in);
         if let Some(origin) = welcome.origin {
             // Before the syncs below: their pending ops are re-sent under this origin.

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
+    /// The wire: the resocket protocol, or raw frames to any WebSocket server.
+    pub mode: Mode,
     pub reconnect: ReconnectConfig,
     pub queue: QueueConfig,
     pub heartbeat: HeartbeatConfig,
@@ -42,6 +44,18 @@ fn one() -> usize {
     1
 }
 
+/// What the client speaks on the socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// The resocket protocol: hello/welcome, sessions, rooms, requests, documents.
+    #[default]
+    Resocket,
+    /// Any WebSocket server: the socket's open event means open, frames are the app's own
+    /// (no envelope), and the heartbeat runs only with a ping frame (`set_ping_frame`).
+    Raw,
+}
+
 /// The credential a connection presents in `hello`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,6 +74,7 @@ pub enum TokenSource {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            mode: Mode::Resocket,
             reconnect: ReconnectConfig::default(),
             queue: QueueConfig::default(),
             heartbeat: HeartbeatConfig::default(),
@@ -164,6 +179,8 @@ pub enum ConfigError {
     Zero(&'static str),
     /// The driver was given no URL to connect to.
     NoUrl,
+    /// An option that has no meaning in raw mode (there is no `hello` to carry a token).
+    NotInRaw(&'static str),
 }
 
 impl ConfigError {
@@ -180,6 +197,7 @@ impl ConfigError {
                 .add(")"),
             ConfigError::Zero(name) => Text::new(name).add(" must be greater than 0"),
             ConfigError::NoUrl => Text::new("the url list is empty"),
+            ConfigError::NotInRaw(name) => Text::new(name).add(" is not available in raw mode"),
         }
         .done()
     }
@@ -225,6 +243,9 @@ impl Config {
         }
         if self.heartbeat.interval_ms > 0 && self.heartbeat.timeout_ms == 0 {
             return Err(ConfigError::Zero("heartbeat.timeoutMs"));
+        }
+        if self.mode == Mode::Raw && self.token != TokenSource::None {
+            return Err(ConfigError::NotInRaw("token"));
         }
         Ok(())
     }

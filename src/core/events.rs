@@ -122,6 +122,10 @@ pub enum ClientError {
     TokenUnavailable {
         reason: String,
     },
+    /// A resocket feature (requests, rooms, documents, broadcast) called in raw mode.
+    NotSupported {
+        what: &'static str,
+    },
 }
 
 impl core::error::Error for ClientError {}
@@ -183,6 +187,7 @@ impl ClientError {
             ClientError::TokenUnavailable { reason } => {
                 t("the token function failed: ").add(reason)
             }
+            ClientError::NotSupported { what } => t(what).add(" is not available in raw mode"),
         }
         .done()
     }
@@ -206,6 +211,7 @@ impl ClientError {
             ClientError::Aborted => "Aborted",
             ClientError::Unauthorized { .. } => "Unauthorized",
             ClientError::TokenUnavailable { .. } => "TokenUnavailable",
+            ClientError::NotSupported { .. } => "NotSupported",
         }
     }
 }

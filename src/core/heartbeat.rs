@@ -93,9 +93,12 @@ impl Heartbeat {
         }
     }
 
-    /// Records a pong; stale or unknown ids are ignored.
-    pub fn on_pong(&mut self, id: u64, now: u64) -> Option<RttSample> {
-        let o = self.outstanding.filter(|o| o.id == id)?;
+    /// Records a pong; stale or unknown ids are ignored. `None` (raw mode, whose pongs carry no
+    /// id) answers whichever ping is outstanding.
+    pub fn on_pong(&mut self, id: Option<u64>, now: u64) -> Option<RttSample> {
+        let o = self
+            .outstanding
+            .filter(|o| id.is_none_or(|id| o.id == id))?;
         self.outstanding = None;
         self.next_ping_at = Some(now + self.config.interval_ms);
         let rtt = now.saturating_sub(o.sent_at);
@@ -139,7 +142,7 @@ mod tests {
         assert_eq!(hb.next_deadline(), Some(1_000));
         assert_eq!(hb.on_timeout(1_000), Beat::SendPing { id: 1 });
         assert_eq!(
-            hb.on_pong(1, 1_080),
+            hb.on_pong(Some(1), 1_080),
             Some(RttSample {
                 rtt_ms: 80,
                 smoothed_ms: 80
@@ -148,7 +151,7 @@ mod tests {
         assert_eq!(hb.next_deadline(), Some(2_080));
         assert_eq!(hb.on_timeout(2_080), Beat::SendPing { id: 2 });
         assert_eq!(
-            hb.on_pong(2, 2_240),
+            hb.on_pong(Some(2), 2_240),
             Some(RttSample {
                 rtt_ms: 160,
                 smoothed_ms: 90
@@ -161,7 +164,7 @@ mod tests {
         let mut hb = heartbeat();
         hb.start(0);
         assert_eq!(hb.on_timeout(1_000), Beat::SendPing { id: 1 });
-        assert_eq!(hb.on_pong(99, 1_100), None);
+        assert_eq!(hb.on_pong(Some(99), 1_100), None);
         assert_eq!(hb.on_timeout(1_499), Beat::Nothing);
         assert_eq!(hb.on_timeout(1_500), Beat::Dead);
         assert_eq!(hb.next_deadline(), None);

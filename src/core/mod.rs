@@ -26,7 +26,8 @@ pub use crate::protocol::{DocInbound, Inbound};
 pub use client::refresh_delay_ms;
 pub use client::ClientCore;
 pub use config::{
-    Config, ConfigError, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectConfig, TokenSource,
+    Config, ConfigError, HeartbeatConfig, Mode, OverflowPolicy, QueueConfig, ReconnectConfig,
+    TokenSource,
 };
 pub use docs::OpFrame;
 pub use events::{ClientError, CloseReason, ConnectionState, Event};

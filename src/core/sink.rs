@@ -61,6 +61,10 @@ pub enum Transmit<F> {
         id: u64,
         token: String,
     },
+    /// Raw mode's own control frame, sent as it is: an open frame (`set_open_frames`) or the
+    /// ping (`set_ping_frame`). Not counted and not queued again if its socket dies: the next
+    /// open sends the open frames again.
+    Raw(F),
 }
 
 /// What a [`Transmit::User`] frame carries, so a frame taken back from a dead socket goes back

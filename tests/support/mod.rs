@@ -2,7 +2,7 @@
 //! transport, so scenarios run deterministically and instantly.
 #![allow(dead_code)]
 
-use resocket::core::{Action, ClientCore, Config, Event, Inbound, Transmit, UserKind};
+use resocket::core::{Action, ClientCore, Config, Event, Inbound, Mode, Transmit, UserKind};
 use resocket::protocol::{Hello, Welcome};
 
 pub type Core = ClientCore<String, String>;
@@ -30,6 +30,10 @@ pub struct Socket {
     pub unsyncs: Vec<String>,
     /// (id, token) of each in-band token refresh sent on this socket.
     pub refreshes: Vec<(u64, String)>,
+    /// Raw mode's own frames (open frames, pings) sent on this socket.
+    pub raw: Vec<String>,
+    /// Raw frames and user messages sent on this socket, in order.
+    pub frames: Vec<String>,
 }
 
 pub struct Harness {
@@ -85,11 +89,19 @@ impl Harness {
                         Transmit::Hello(h) => socket.hello = Some(h),
                         Transmit::Ping { id } => socket.pings.push(id),
                         Transmit::Pong { id } => socket.pongs.push(id),
+                        Transmit::Raw(frame) => {
+                            socket.frames.push(frame.clone());
+                            socket.raw.push(frame);
+                        }
                         Transmit::User { frame, kind } => {
-                            assert!(socket.hello.is_some(), "user frame before hello");
+                            let raw = self.core.config().mode == Mode::Raw;
+                            assert!(raw || socket.hello.is_some(), "user frame before hello");
                             match kind {
                                 UserKind::Request(id) => socket.requests.push(id),
-                                UserKind::Message | UserKind::DocOp => self.delivered.push(frame),
+                                UserKind::Message | UserKind::DocOp => {
+                                    socket.frames.push(frame.clone());
+                                    self.delivered.push(frame)
+                                }
                             }
                         }
                         Transmit::Join {
