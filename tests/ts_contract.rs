@@ -132,6 +132,7 @@ fn every_client_error() -> Vec<ClientError> {
         DocNotOpen { doc: text() },
         Unauthorized { reason: text() },
         TokenUnavailable { reason: text() },
+        NotSupported { what: "request" },
     ];
     all.extend(every_error_code().into_iter().map(|code| Server {
         code,
@@ -154,7 +155,8 @@ fn every_client_error() -> Vec<ClientError> {
             | Aborted
             | DocNotOpen { .. }
             | Unauthorized { .. }
-            | TokenUnavailable { .. } => {}
+            | TokenUnavailable { .. }
+            | NotSupported { .. } => {}
         }
     }
     all

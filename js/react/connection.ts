@@ -37,6 +37,9 @@ export class Connection {
   #notes: Notification[] = [];
   #lastNote = 0;
   readonly notifications = new Store(undefined, () => this.#notes.slice());
+  #last: unknown = null;
+  /** The latest message (`useWebSocket().lastMessage`), rebuilt at most once per frame. */
+  readonly lastMessage = new Store(undefined, () => this.#last);
   #waiting = new Set<(client: Client) => void>();
   #users = 0;
   #started = false;
@@ -92,6 +95,10 @@ export class Connection {
       refresh();
     });
     client.on("rtt", refresh);
+    client.on("message", (data) => {
+      this.#last = data;
+      this.lastMessage.touch();
+    });
     client.on("notification", (data) => {
       this.#notes.push({ id: ++this.#lastNote, data, at: Date.now(), read: false });
       if (this.#notes.length > MAX_NOTIFICATIONS) this.#notes.shift();
@@ -156,7 +163,22 @@ ResocketProvider.displayName = "ResocketProvider";
 
 /** The provider's connection object (for hooks of your own). */
 export function useResocket(): Connection {
-  const connection = useContext(Context);
+  return needProvider(useContext(Context));
+}
+
+export const needProvider = (connection: Connection | null) => {
   if (!connection) throw new Error("no <ResocketProvider>");
   return connection;
+};
+
+/** The provider's connection, or null outside one. */
+export const useProvided = () => useContext(Context);
+
+/** With `url`, a connection of the calling component's own (created on mount, freed a tick
+ * after unmount, so StrictMode's remount keeps it); else the provider's. */
+export function useConnectionOf(url?: string | readonly string[], options?: ClientOptions): Connection {
+  const own = useMemo(() => (url === undefined ? null : new Connection(url, options)), [JSON.stringify(url)]);
+  useEffect(() => own?.acquire(), [own]);
+  const outer = useContext(Context);
+  return own || needProvider(outer);
 }

@@ -5,6 +5,7 @@
 export { Connection, ResocketProvider, useResocket } from "./connection.js";
 export type { Notification, Quality, ResocketProviderProps } from "./connection.js";
 export { useConnection, useConnectionQuality, useWebSocket } from "./status.js";
+export type { ReadyState } from "./status.js";
 export { useChat, useMessage, usePresence, useRoom } from "./rooms.js";
 export type { ChatMessage, ChatOptions, RoomMessage, RoomOptions, RoomView } from "./rooms.js";
 export { useNotifications } from "./notifications.js";

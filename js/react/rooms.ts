@@ -1,17 +1,42 @@
 // Room hooks: typed messages, rooms (messages, reduced state, members), presence and chat.
-import { useEffect, useMemo } from "./react.js";
-import type { Member, RoomState } from "../index.js";
-import { useResocket } from "./connection.js";
+import { useEffect, useMemo, useState } from "./react.js";
+import type { Client, Member, RoomState } from "../index.js";
+import { needProvider, useProvided, useResocket } from "./connection.js";
 import { HandleView, RoomEntry, useHandle } from "./shared.js";
 import { useLatest, useStore } from "./store.js";
 import { useConnection } from "./status.js";
 
 /** Calls `handler(data, seq)` for each message whose `type` field is `type` (latest handler). */
-export function useMessage<T = unknown>(type: string, handler: (data: T, seq?: number) => void): void {
-  const connection = useResocket();
-  const latest = useLatest(handler);
-  useEffect(() => connection.use((client) => client.onMessage<T>(type, (data, seq) => latest.current(data, seq))), [connection, type]);
+export function useMessage<T = unknown>(type: string, handler: (data: T, seq?: number) => void): void;
+/** The latest value `selector` picked from a message (it returns undefined to skip one), or
+ * undefined before the first; re-renders only when that value changes (`Object.is`: return
+ * primitives or kept objects). Reads the provider's client, or `client` when given (e.g.
+ * `useWebSocket(url).client`, null until loaded). Sees the client's `message` events (every
+ * frame in raw mode; not room messages). */
+export function useMessage<T>(selector: (message: unknown) => T | undefined, client?: Client | null): T | undefined;
+export function useMessage(
+  first: string | ((message: unknown) => unknown),
+  second?: Client | null | ((data: unknown, seq?: number) => void),
+): unknown {
+  const select = typeof first == "function";
+  const given = select ? (second as Client | null | undefined) : undefined;
+  const outer = useProvided();
+  const connection = given === undefined ? needProvider(outer) : null;
+  const latest = useLatest((select ? first : second) as (data: unknown, seq?: number) => unknown);
+  const [value, setValue] = useState<unknown>();
+  useEffect(() => {
+    const listen = (client: Client) =>
+      select
+        ? client.on("message", (message) => {
+            const picked = latest.current(message);
+            if (picked !== undefined) setValue(() => picked);
+          })
+        : client.onMessage(first, (data, seq) => latest.current(data, seq));
+    return given ? listen(given) : connection?.use(listen);
+  }, [connection, given, select || first]);
+  return value;
 }
+
 
 export interface RoomMessage<T = unknown> {
   seq: number;

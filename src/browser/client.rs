@@ -23,6 +23,8 @@ use wasm_bindgen::prelude::*;
 pub struct Client {
     driver: SharedDriver,
     emitter: Emitter,
+    /// `mode: "raw"`: frames as they are, no resocket features.
+    raw: bool,
 }
 
 #[wasm_bindgen]
@@ -52,8 +54,12 @@ impl Client {
         let auto_connect = options.auto_connect;
         let mut config = options.config;
         config.url_count = urls.length() as usize;
-        let core = Core::new(config, random_seed()).map_err(|e| to_js::config_error(&e))?;
-        let driver = Rc::new(RefCell::new(Driver::new(core, urls, socket_class)));
+        let mut core = Core::new(config, random_seed()).map_err(|e| to_js::config_error(&e))?;
+        core.set_open_frames(options.open_frames);
+        core.set_ping_frame(options.ping);
+        let raw = options.raw.is_some();
+        let driver = Driver::new(core, urls, socket_class, options.protocols, options.raw);
+        let driver = Rc::new(RefCell::new(driver));
         let emitter = Emitter::new();
         if let Some(function) = options.token_function {
             let fetcher = token_fetcher(&driver, &emitter, &function);
@@ -76,7 +82,11 @@ impl Client {
             d.execute_actions(&driver, &emitter);
             d.arm_timer(&driver, &emitter);
         }
-        Ok(Client { driver, emitter })
+        Ok(Client {
+            driver,
+            emitter,
+            raw,
+        })
     }
 
     /// Starts connecting (only needed with `autoConnect: false`, or after `close()`).
@@ -86,12 +96,17 @@ impl Client {
     }
 
     /// Sends `data` (any JSON-serialisable value) now if open, otherwise queues it. Throws a
-    /// `ResocketError` with code `QueueFull`, `MessageTooLarge` or `Closed`.
+    /// `ResocketError` with code `QueueFull`, `MessageTooLarge` or `Closed`. In raw mode a
+    /// string is sent as it is, an `ArrayBuffer`, typed array, `DataView` or `Blob` as a binary
+    /// frame, anything else as JSON.
     pub fn send(
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<(), JsValue> {
-        self.submit(JsFrame::user(Kind::Msg, None, &data)?)
+        self.submit(match self.raw {
+            true => JsFrame::raw(&data)?,
+            false => JsFrame::user(Kind::Msg, None, &data)?,
+        })
     }
 
     /// Like `send`, but the server delivers the message to every connected client.
@@ -99,7 +114,24 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<(), JsValue> {
+        self.supported("broadcast")?;
         self.submit(JsFrame::user(Kind::Broadcast, None, &data)?)
+    }
+
+    /// Raw mode: replaces the frames sent on every open (`sendOnOpen`), from the next open on;
+    /// send the new subscription itself with `send` if the connection is open now. Throws
+    /// `NotSupported` in resocket mode, `InvalidOptions` for a frame that cannot be sent.
+    #[wasm_bindgen(js_name = setSendOnOpen)]
+    pub fn set_send_on_open(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "readonly unknown[]")] frames: JsValue,
+    ) -> Result<(), JsValue> {
+        if !self.raw {
+            return Err(not_supported("setSendOnOpen"));
+        }
+        let frames = js_values::raw_frames(&frames).map_err(|reason| invalid_options(&reason))?;
+        self.driver.borrow_mut().core.set_open_frames(frames);
+        Ok(())
     }
 
     /// Calls `method` on the server. Resolves with the result; rejects with a `ResocketError`
@@ -172,6 +204,7 @@ impl Client {
         handler: Option<Function>,
         options: Option<Object>,
     ) -> Result<Room, JsValue> {
+        self.supported("join")?;
         if room.is_empty() {
             return Err(invalid_options("room name is empty"));
         }
@@ -202,6 +235,7 @@ impl Client {
         name: String,
         #[wasm_bindgen(unchecked_optional_param_type = "DocOptions")] options: Option<Object>,
     ) -> Result<SyncedDoc, JsValue> {
+        self.supported("doc")?;
         if name.is_empty() {
             return Err(invalid_options("document name is empty"));
         }
@@ -278,6 +312,14 @@ impl Client {
 }
 
 impl Client {
+    /// Refuses a resocket feature in raw mode.
+    fn supported(&self, what: &'static str) -> Result<(), JsValue> {
+        match self.raw {
+            true => Err(not_supported(what)),
+            false => Ok(()),
+        }
+    }
+
     fn pump(&self) {
         pump(&self.driver, &self.emitter);
     }
@@ -375,6 +417,10 @@ fn parse_options(options: Option<Object>) -> Result<js_values::Options, JsValue>
     match options {
         None => Ok(js_values::Options {
             config: Config::default(),
+            raw: None,
+            open_frames: Vec::new(),
+            ping: None,
+            protocols: JsValue::UNDEFINED,
             auto_connect: true,
             token_function: None,
             socket_class: None,
@@ -383,6 +429,10 @@ fn parse_options(options: Option<Object>) -> Result<js_values::Options, JsValue>
             js_values::options(options.into()).map_err(|reason| invalid_options(&reason))
         }
     }
+}
+
+fn not_supported(what: &'static str) -> JsValue {
+    to_js::client_error(&ClientError::NotSupported { what })
 }
 
 fn random_seed() -> u64 {

@@ -3,7 +3,9 @@
 //! in `crate::protocol::codec` reads its fields. Plain and room messages, the hot path, take a
 //! shortcut with envelope keys created once.
 
-use super::glue::{current_frame, current_payload, encode_frame, utf8_length};
+use super::glue::{
+    current_frame, current_payload, encode_frame, frame_size, raw_frame, utf8_length,
+};
 use crate::core::{OpFrame, Transmit, WireSize};
 use crate::doc::Op;
 use crate::protocol::codec::{
@@ -21,17 +23,28 @@ extern "C" {
     fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
 }
 
-/// An encoded frame and its size in UTF-8 bytes, measured once.
+/// An encoded frame (a JS string, or binary in raw mode) and its size in bytes, measured once.
 #[derive(Clone)]
 pub struct JsFrame {
-    pub text: JsString,
+    pub text: JsValue,
     size: usize,
 }
 
 impl JsFrame {
     pub fn new(text: JsString) -> Self {
         let size = utf8_length(&text) as usize;
-        JsFrame { text, size }
+        JsFrame {
+            text: text.into(),
+            size,
+        }
+    }
+
+    /// Raw mode: `data` as it goes on the wire (see `rawFrame` in glue.js). Fails with the JS
+    /// error when it has no JSON form.
+    pub fn raw(data: &JsValue) -> Result<Self, JsValue> {
+        let text = raw_frame(data)?;
+        let size = frame_size(&text) as usize;
+        Ok(JsFrame { text, size })
     }
 
     /// A user message (`msg`, `broadcast`, `publish`) carrying `payload`: the hot path, built
@@ -93,7 +106,7 @@ impl Keys {
 }
 
 /// The frame to send for a transmit.
-pub fn encode(transmit: &Transmit<JsFrame>) -> JsString {
+pub fn encode(transmit: &Transmit<JsFrame>) -> JsValue {
     let frame = match transmit {
         Transmit::User { frame, .. } | Transmit::Raw(frame) => return frame.text.clone(),
         Transmit::Hello(hello) => ClientFrame::Hello(hello),
@@ -134,7 +147,9 @@ pub fn encode(transmit: &Transmit<JsFrame>) -> JsString {
         },
     };
     // Control frames hold only strings, numbers and metadata that was JSON already.
-    stringify(&encode_client_frame(frame)).unwrap_or_else(|_| JsString::from("{}"))
+    stringify(&encode_client_frame(frame))
+        .unwrap_or_else(|_| JsString::from("{}"))
+        .into()
 }
 
 /// Decodes the frame `glue::read_frame` just read and classified as `class`.

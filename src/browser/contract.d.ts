@@ -27,15 +27,35 @@ export interface QueueOptions {
 export interface HeartbeatOptions {
   /** Ping interval while open; 0 disables. Default 15000. */
   intervalMs?: number;
-  /** An unanswered ping this old declares the connection dead. Default 10000. */
+  /** An unanswered ping this old declares the connection dead (closed with 4003, then a
+   * reconnect). Default 10000. */
   timeoutMs?: number;
+  /** Raw mode only: the keepalive frame sent every `intervalMs` (as `send` sends it, e.g.
+   * `"ping"` or `{ op: "ping" }`). Without it, raw mode has no heartbeat. */
+  ping?: unknown;
+  /** Raw mode only, with `ping`: true for the received frame (as `message` delivers it) that
+   * answers the ping. Without it, any received frame counts. It must not call the client. */
+  pong?: (data: unknown) => boolean;
 }
 
 /** A WebSocket class: the global `WebSocket` or a compatible one, such as the `ws` package's
  * (`import { WebSocket } from "ws"`) in Node 20. */
-export type WebSocketClass = new (url: string) => object;
+export type WebSocketClass = new (url: string, protocols?: string | string[]) => object;
 
 export interface ClientOptions {
+  /** "resocket" (default): the resocket protocol. "raw": any WebSocket server (an exchange feed,
+   * an existing backend): the socket's open event means open, frames are the app's own, and
+   * reconnection, the offline queue, backpressure, heartbeat and metrics stay; `request`,
+   * `join`, `doc` and `broadcast` throw (reject) `NotSupported`. */
+  mode?: "resocket" | "raw";
+  /** Raw mode: text frames arrive as parsed JSON ("json", default; one that is not JSON stays
+   * a string) or as strings ("text"). Binary frames arrive as `ArrayBuffer`s. */
+  receive?: "json" | "text";
+  /** Raw mode: frames sent on every open, before anything queued, as `send` sends them
+   * (subscriptions: a reconnect re-subscribes). Change them with `client.setSendOnOpen`. */
+  sendOnOpen?: readonly unknown[];
+  /** The WebSocket sub-protocols, passed to `new WebSocket(url, protocols)`. */
+  protocols?: string | readonly string[];
   /** The class sockets are opened with. Default: the global `WebSocket` (browsers, Node 22+);
    * without either, `new Client` throws `NoWebSocket`. */
   WebSocket?: WebSocketClass;
@@ -196,7 +216,8 @@ export type ResocketErrorCode =
   | "Unauthorized"
   | "Unavailable"
   | "Expired"
-  | "TokenUnavailable";
+  | "TokenUnavailable"
+  | "NotSupported";
 
 export interface ResocketError extends Error {
   name: "ResocketError";

@@ -47,8 +47,19 @@ impl Call {
     }
 }
 
+/// Raw mode's reading: text frames kept as strings (`receive: "text"`) rather than parsed, and
+/// the pong predicate (`heartbeat.pong`), whose verdict on each frame goes to the core.
+pub struct RawRead {
+    pub as_text: bool,
+    pub pong: Option<Function>,
+}
+
 pub struct Driver {
     pub core: Core,
+    /// Raw mode's reading options; `None` in resocket mode.
+    raw: Option<RawRead>,
+    /// The `protocols` option (`undefined`: none), passed to every socket.
+    protocols: JsValue,
     /// The URLs (JS strings) `Action::Open` picks from by index: at least one.
     urls: js_sys::Array,
     /// The `WebSocket` class sockets are opened with.
@@ -69,9 +80,17 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(core: Core, urls: js_sys::Array, socket_class: Function) -> Self {
+    pub fn new(
+        core: Core,
+        urls: js_sys::Array,
+        socket_class: Function,
+        protocols: JsValue,
+        raw: Option<RawRead>,
+    ) -> Self {
         Driver {
             core,
+            raw,
+            protocols,
             urls,
             socket_class,
             socket: None,
@@ -155,7 +174,7 @@ impl Driver {
             );
             return;
         };
-        if socket.send_text(&codec::encode(&transmit)).is_err() {
+        if socket.send_frame(&codec::encode(&transmit)).is_err() {
             // Give the frame back before reporting the close, so it is queued again, not lost.
             self.core.return_unsent(transmit);
             self.drop_dead_socket();
@@ -184,7 +203,7 @@ impl Driver {
         // The core picks indices below the count it was given, the length of `urls` (else the
         // socket constructor throws for `undefined`, a failed attempt).
         let url = self.urls.get(url as u32);
-        match SocketHandle::open(&self.socket_class, &url, on_event) {
+        match SocketHandle::open(&self.socket_class, &url, &self.protocols, on_event) {
             Ok(socket) => self.socket = Some(socket),
             Err(err) => {
                 let reason = js_sys::Error::from(err)
@@ -203,6 +222,20 @@ impl Driver {
             SocketEvent::Open => self.core.handle_socket_open(now),
             SocketEvent::Message(data) => {
                 let limit = self.core.config().max_inbound_bytes as f64;
+                if let Some(raw) = &self.raw {
+                    // The value stays in JS: only its size and the pong verdict reach the core.
+                    let size = super::glue::read_raw(&data, limit, raw.as_text) as usize;
+                    if self.core.inbound_too_large(now, size) {
+                        return;
+                    }
+                    let payload = super::glue::current_frame();
+                    let pong = raw.pong.as_ref().map(|pong| {
+                        pong.call1(&JsValue::NULL, &payload)
+                            .is_ok_and(|v| v.is_truthy())
+                    });
+                    self.core.handle_raw_frame(now, payload, size, pong);
+                    return;
+                }
                 let read = super::glue::read_frame(&data, limit);
                 let size = (read / 8.0) as usize;
                 let class = (read % 8.0) as i32 - 4;

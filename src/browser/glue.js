@@ -98,6 +98,35 @@ export function readFrame(data, limit) {
 }
 
 export const currentFrame = () => frame;
+
+// Raw mode: reads a received frame into `frame` (text parsed as JSON unless `asText` or not
+// JSON, when it stays the string; binary as the ArrayBuffer) and returns its size in bytes. A
+// frame over `limit` bytes is not parsed (its size may then be a lower bound, as in readFrame).
+export function readRaw(data, limit, asText) {
+  frame = data;
+  if (typeof data != "string") return data.byteLength;
+  const size = data.length > limit ? data.length : utf8Length(data);
+  if (!asText && size <= limit) {
+    try {
+      frame = JSON.parse(data);
+    } catch {}
+  }
+  return size;
+}
+
+// Raw mode: `data` as the frame `send` puts on the wire: a string as it is, an ArrayBuffer,
+// typed array, DataView or Blob as a binary frame, anything else JSON-stringified. Throws when
+// that has no JSON form (undefined, a function, a BigInt, a cycle).
+export function rawFrame(data) {
+  if (typeof data == "string" || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data;
+  if (typeof Blob != "undefined" && data instanceof Blob) return data;
+  const text = JSON.stringify(data);
+  if (text === undefined) throw new TypeError("cannot send " + typeof data);
+  return text;
+}
+
+// Bytes a frame takes on the wire.
+export const frameSize = (frame) => (typeof frame == "string" ? utf8Length(frame) : frame.byteLength ?? frame.size);
 export const currentPayload = () => frame[PAYLOAD];
 
 // Size of `text` in UTF-8 bytes (what the socket sends and servers limit), without encoding it.
@@ -222,10 +251,11 @@ export function socketUrls(url) {
   });
 }
 
-// Opens a socket with the client's WebSocket class. The `error` listener matters in Node: the
-// `ws` package throws an `error` event nobody listens to; a `close` event follows it anyway.
-export function openSocket(Socket, url) {
-  const ws = new Socket(url);
+// Opens a socket with the client's WebSocket class and the `protocols` option (undefined: none).
+// The `error` listener matters in Node: the `ws` package throws an `error` event nobody listens
+// to; a `close` event follows it anyway.
+export function openSocket(Socket, url, protocols) {
+  const ws = protocols === undefined ? new Socket(url) : new Socket(url, protocols);
   ws.binaryType = "arraybuffer";
   ws.onerror = () => {};
   return ws;

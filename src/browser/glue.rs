@@ -56,6 +56,20 @@ extern "C" {
     #[wasm_bindgen(js_name = currentFrame)]
     pub fn current_frame() -> JsValue;
 
+    /// Raw mode: see `readRaw` in glue.js. The size in bytes of a received frame, whose value
+    /// (parsed JSON, the string or the `ArrayBuffer`) `current_frame` then returns.
+    #[wasm_bindgen(js_name = readRaw)]
+    pub fn read_raw(data: &JsValue, limit: f64, as_text: bool) -> f64;
+
+    /// Raw mode: what `send(data)` puts on the wire (see `rawFrame` in glue.js); throws when
+    /// `data` has no JSON form.
+    #[wasm_bindgen(js_name = rawFrame, catch)]
+    pub fn raw_frame(data: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// The size in bytes of a frame to send: a string's UTF-8 length or binary's byte length.
+    #[wasm_bindgen(js_name = frameSize)]
+    pub fn frame_size(frame: &JsValue) -> f64;
+
     /// The `payload` of the frame `read_frame` parsed last.
     #[wasm_bindgen(js_name = currentPayload)]
     pub fn current_payload() -> JsValue;
@@ -116,10 +130,12 @@ extern "C" {
     #[wasm_bindgen(js_name = socketUrls, catch)]
     pub fn socket_urls(url: &JsValue) -> Result<js_sys::Array, JsValue>;
 
-    /// `new Socket(url)` with binary frames as `ArrayBuffer`s; throws what the constructor throws.
+    /// `new Socket(url, protocols)` with binary frames as `ArrayBuffer`s; throws what the
+    /// constructor throws.
     #[wasm_bindgen(js_name = openSocket, catch)]
     pub fn open_socket(
         socket: &js_sys::Function,
         url: &JsValue,
+        protocols: &JsValue,
     ) -> Result<web_sys::WebSocket, JsValue>;
 }

@@ -8,13 +8,14 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 #[wasm_bindgen]
 extern "C" {
-    /// A `WebSocket` seen through a `send` that takes a JS string, so outbound text never
-    /// crosses into WASM memory (web-sys's `send_with_str` copies it through a `&str`).
+    /// A `WebSocket` seen through a `send` that takes a JS value (a string, or binary in raw
+    /// mode), so outbound text never crosses into WASM memory (web-sys's `send_with_str` copies
+    /// it through a `&str`).
     #[wasm_bindgen(js_name = WebSocket)]
     type JsTextSocket;
 
     #[wasm_bindgen(method, js_name = send, catch)]
-    fn send(this: &JsTextSocket, data: &js_sys::JsString) -> Result<(), JsValue>;
+    fn send(this: &JsTextSocket, data: &JsValue) -> Result<(), JsValue>;
 }
 
 /// What happened on a socket, delivered to the driver.
@@ -37,9 +38,10 @@ impl SocketHandle {
     pub fn open(
         class: &js_sys::Function,
         url: &JsValue,
+        protocols: &JsValue,
         on_event: impl Fn(SocketEvent) + Clone + 'static,
     ) -> Result<Self, JsValue> {
-        let ws = super::glue::open_socket(class, url)?;
+        let ws = super::glue::open_socket(class, url, protocols)?;
         let handler = on_event.clone();
         let on_open = Closure::<dyn FnMut()>::new(move || handler(SocketEvent::Open));
         let handler = on_event.clone();
@@ -73,7 +75,7 @@ impl SocketHandle {
         self.ws.buffered_amount() as usize
     }
 
-    pub fn send_text(&self, text: &js_sys::JsString) -> Result<(), JsValue> {
+    pub fn send_frame(&self, text: &JsValue) -> Result<(), JsValue> {
         self.ws.unchecked_ref::<JsTextSocket>().send(text)
     }
 

@@ -62,6 +62,16 @@ const named = {
     useEffect(() => void room.publish(data), []);
     return room;
   },
+  /** Raw mode: a component's own client (useWebSocket with a URL) and values selected from
+   * its frames (useMessage with a selector and that client). */
+  rawTicker: (url: string, options: ClientOptions) => {
+    const socket = hooks.useWebSocket(url, options);
+    const price = hooks.useMessage((m) => (isTrade(m) ? m.p : undefined), socket.client);
+    const lastId = hooks.useMessage((m) => (isTrade(m) ? m.t : undefined), socket.client);
+    return { ...socket, price, lastId };
+  },
+  /** useMessage with a selector on the provider's client: one field of each message. */
+  select: (field: string) => hooks.useMessage((m) => (m as Record<string, unknown> | null)?.[field]),
   /** useMessage whose handler closes over render state (`tag`), to catch stale handlers. */
   message: (type: string) => {
     const [tag, setTag] = useState(0);
@@ -70,6 +80,13 @@ const named = {
     return { log, tag, setTag };
   },
 };
+
+interface Trade {
+  e: "trade";
+  t: number;
+  p: string;
+}
+const isTrade = (m: unknown): m is Trade => (m as Trade | null)?.e === "trade";
 
 /** A child writing to its parent's document in its mount effect (effects run child first). */
 function Editor({ doc }: { doc: ReturnType<typeof named.docWithEditor> }) {

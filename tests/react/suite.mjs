@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { launch, baseUrl, openPage } from "../pkg/browser.mjs";
+import { startExchange } from "../pkg/exchange.mjs";
 
 const wsUrl = `${baseUrl.replace(/^http/, "ws")}/ws`;
 const WAIT = { timeout: 15_000, polling: 20 };
@@ -631,5 +632,53 @@ export function hookSuite(path) {
       { tag: 1, data: { type, n: 2 } },
     ]);
     await unmount("msg");
+  });
+
+  test("raw mode: useWebSocket(url, {mode: raw}) with useMessage(selector, client), and a raw provider", async () => {
+    const exchange = await startExchange({ tradeMs: 30 });
+    const connections = async (count) => {
+      for (let i = 0; i < 100 && (await exchange.control("stats")).connections !== count; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await exchange.control("stats")).connections, count);
+    };
+    try {
+      const subscribe = (symbol) => ({ method: "SUBSCRIBE", params: [`${symbol}@trade`], id: 1 });
+      const options = { mode: "raw", sendOnOpen: [subscribe("btcusdt")], reconnect: { initialDelayMs: 50, maxDelayMs: 200 } };
+      await render("raw", { strict: true, probes: [{ id: "raw", hook: "rawTicker", args: [exchange.url, options] }] });
+      await until(`v("raw")?.readyState === 1 && v("raw").lastId > 3`, `v("raw")`);
+      assert.equal(await read(`v("raw").lastMessage.e`), "trade");
+      assert.match(await read(`v("raw").price`), /^\d+\.\d\d$/);
+      // StrictMode's double mount opens one socket.
+      await connections(1);
+      // send() from the hook reaches the exchange as JSON text.
+      await page.evaluate(() => window.harness.observed["raw"].value.send({ method: "LIST_SUBSCRIPTIONS", id: 9 }));
+      // A drop: CONNECTING, then OPEN again and trades flow (re-subscribed by sendOnOpen).
+      const before = await read(`v("raw").lastId`);
+      await exchange.control("drop");
+      await until(`h("raw").history.some((x) => x.readyState === 0 && x.lastId >= ${before})`, `v("raw").state`);
+      await until(`v("raw").readyState === 1 && v("raw").lastId > ${before} + 3`, `v("raw").state`);
+      const sent = (await exchange.control("received")).map((f) => f.text);
+      assert.ok(sent.includes(JSON.stringify({ method: "LIST_SUBSCRIPTIONS", id: 9 })));
+      await unmount("raw");
+      await connections(0);
+
+      // A provider in raw mode: useMessage(selector) re-renders only when the selected value
+      // changes, however many frames arrive; useWebSocket() reads the provider's client.
+      await render("rawp", {
+        url: exchange.url,
+        options: { mode: "raw", sendOnOpen: [subscribe("ethusdt")] },
+        probes: [
+          { id: "rawp", hook: "select", args: ["s"] },
+          { id: "rawp.ws", hook: "websocket" },
+        ],
+      });
+      await until(`v("rawp") === "ETHUSDT" && v("rawp.ws").readyState === 1`, `v("rawp.ws")`);
+      const received = await read(`v("rawp.ws").client.metrics().messagesReceived`);
+      await until(`v("rawp.ws").client.metrics().messagesReceived > ${received} + 10`);
+      assert.ok((await read(`h("rawp").commits`)) <= 3, "one render per selected change");
+      await unmount("rawp");
+      await connections(0);
+    } finally {
+      exchange.stop();
+    }
   });
 }
