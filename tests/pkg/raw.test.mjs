@@ -20,12 +20,14 @@ after(async () => {
   exchange?.stop();
 });
 
-/** A page with `window.feed`: a raw client to the exchange with `options`, and what it saw. */
-async function feedPage(options) {
+/** A page with `window.feed`: a raw client to the exchange with `options`, and what it saw.
+ * `pong` (functions cannot cross into the page): the heartbeat's pong is the frame equal to it. */
+async function feedPage(options, pong) {
   const { page, errors } = await openPage(browser, "/basic/");
   await page.evaluate(
-    async ({ url, options }) => {
+    async ({ url, options, pong }) => {
       const { connect } = await import("/pkg/index.js");
+      if (pong !== undefined) options.heartbeat.pong = (data) => data === pong;
       const seen = { states: [], messages: [], errors: [], rtts: 0 };
       const client = await connect(url, {
         mode: "raw",
@@ -38,7 +40,7 @@ async function feedPage(options) {
       client.on("rtt", () => seen.rtts++);
       window.feed = { client, seen };
     },
-    { url: exchange.url, options },
+    { url: exchange.url, options, pong },
   );
   return { page, errors };
 }
@@ -159,8 +161,8 @@ test("send: a string as it is, an object as JSON, typed arrays and buffers as bi
 test("keepalive: unanswered pings close with HeartbeatTimeout (4003), then it reconnects", async () => {
   const { page, errors } = await feedPage({
     sendOnOpen: [{ method: "SUBSCRIBE", params: ["btcusdt@trade"], id: 1 }],
-    heartbeat: { intervalMs: 200, timeoutMs: 300, ping: "ping", pong: (data) => data === "pong" },
-  });
+    heartbeat: { intervalMs: 200, timeoutMs: 300, ping: "ping" },
+  }, "pong");
   await page.waitForFunction(() => window.feed.seen.rtts >= 2);
   // Trades keep flowing while pings go unanswered: only the predicate's pong counts.
   await exchange.control("silence", 1200);
