@@ -55,9 +55,13 @@ impl Client {
         let mut config = options.config;
         config.url_count = urls.length() as usize;
         let mut core = Core::new(config, random_seed()).map_err(|e| to_js::config_error(&e))?;
-        core.set_open_frames(options.open_frames);
-        core.set_ping_frame(options.ping);
-        let raw = options.raw.is_some();
+        let raw = !options.raw.is_undefined();
+        if raw {
+            let parsed: &js_sys::Array = options.raw.unchecked_ref();
+            core.set_open_frames(js_values::frames(parsed.get(0).unchecked_ref()));
+            let ping = parsed.get(1);
+            core.set_ping_frame((!ping.is_undefined()).then(|| JsFrame::sized(ping)));
+        }
         let driver = Driver::new(core, urls, socket_class, options.protocols, options.raw);
         let driver = Rc::new(RefCell::new(driver));
         let emitter = Emitter::new();
@@ -129,7 +133,9 @@ impl Client {
         if !self.raw {
             return Err(not_supported("setSendOnOpen"));
         }
-        let frames = js_values::raw_frames(&frames).map_err(|reason| invalid_options(&reason))?;
+        let frames = glue::raw_frames(&frames)
+            .map_err(|reason| invalid_options(&reason.as_string().unwrap_or_default()))?;
+        let frames = js_values::frames(&frames);
         self.driver.borrow_mut().core.set_open_frames(frames);
         Ok(())
     }
@@ -417,9 +423,7 @@ fn parse_options(options: Option<Object>) -> Result<js_values::Options, JsValue>
     match options {
         None => Ok(js_values::Options {
             config: Config::default(),
-            raw: None,
-            open_frames: Vec::new(),
-            ping: None,
+            raw: JsValue::UNDEFINED,
             protocols: JsValue::UNDEFINED,
             auto_connect: true,
             token_function: None,

@@ -42,9 +42,13 @@ impl JsFrame {
     /// Raw mode: `data` as it goes on the wire (see `rawFrame` in glue.js). Fails with the JS
     /// error when it has no JSON form.
     pub fn raw(data: &JsValue) -> Result<Self, JsValue> {
-        let text = raw_frame(data)?;
+        raw_frame(data).map(JsFrame::sized)
+    }
+
+    /// A frame already as it goes on the wire (a string or binary), measured.
+    pub fn sized(text: JsValue) -> Self {
         let size = frame_size(&text) as usize;
-        Ok(JsFrame { text, size })
+        JsFrame { text, size }
     }
 
     /// A user message (`msg`, `broadcast`, `publish`) carrying `payload`: the hot path, built

@@ -47,17 +47,11 @@ impl Call {
     }
 }
 
-/// Raw mode's reading: text frames kept as strings (`receive: "text"`) rather than parsed, and
-/// the pong predicate (`heartbeat.pong`), whose verdict on each frame goes to the core.
-pub struct RawRead {
-    pub as_text: bool,
-    pub pong: Option<Function>,
-}
-
 pub struct Driver {
     pub core: Core,
-    /// Raw mode's reading options; `None` in resocket mode.
-    raw: Option<RawRead>,
+    /// Raw mode's options as `glue::raw_options` returned them (how `readRaw` reads frames);
+    /// `undefined` in resocket mode.
+    raw: JsValue,
     /// The `protocols` option (`undefined`: none), passed to every socket.
     protocols: JsValue,
     /// The URLs (JS strings) `Action::Open` picks from by index: at least one.
@@ -85,7 +79,7 @@ impl Driver {
         urls: js_sys::Array,
         socket_class: Function,
         protocols: JsValue,
-        raw: Option<RawRead>,
+        raw: JsValue,
     ) -> Self {
         Driver {
             core,
@@ -222,17 +216,18 @@ impl Driver {
             SocketEvent::Open => self.core.handle_socket_open(now),
             SocketEvent::Message(data) => {
                 let limit = self.core.config().max_inbound_bytes as f64;
-                if let Some(raw) = &self.raw {
+                if !self.raw.is_undefined() {
                     // The value stays in JS: only its size and the pong verdict reach the core.
-                    let size = super::glue::read_raw(&data, limit, raw.as_text) as usize;
+                    let read = super::glue::read_raw(&data, limit, &self.raw);
+                    let size = (read / 4.0) as usize;
                     if self.core.inbound_too_large(now, size) {
                         return;
                     }
+                    let pong = match read % 4.0 {
+                        0.0 => None,
+                        verdict => Some(verdict == 2.0),
+                    };
                     let payload = super::glue::current_frame();
-                    let pong = raw.pong.as_ref().map(|pong| {
-                        pong.call1(&JsValue::NULL, &payload)
-                            .is_ok_and(|v| v.is_truthy())
-                    });
                     self.core.handle_raw_frame(now, payload, size, pong);
                     return;
                 }

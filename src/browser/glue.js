@@ -99,19 +99,56 @@ export function readFrame(data, limit) {
 
 export const currentFrame = () => frame;
 
-// Raw mode: reads a received frame into `frame` (text parsed as JSON unless `asText` or not
-// JSON, when it stays the string; binary as the ArrayBuffer) and returns its size in bytes. A
-// frame over `limit` bytes is not parsed (its size may then be a lower bound, as in readFrame).
-export function readRaw(data, limit, asText) {
+// Raw mode: reads a received frame into `frame` (text parsed as JSON unless `receive: "text"`
+// or not JSON, when it stays the string; binary as the ArrayBuffer). Returns size * 4 + pong,
+// size in bytes, pong the verdict of `heartbeat.pong` on the value (0: no predicate, 1: no, 2:
+// yes; a predicate that throws says no). A frame over `limit` bytes is neither parsed nor judged
+// (its size may then be a lower bound, as in readFrame). `raw` is what `rawOptions` returned.
+export function readRaw(data, limit, [, , asText, pong]) {
   frame = data;
-  if (typeof data != "string") return data.byteLength;
-  const size = data.length > limit ? data.length : utf8Length(data);
-  if (!asText && size <= limit) {
+  const size = typeof data != "string" ? data.byteLength : data.length > limit ? data.length : utf8Length(data);
+  if (size > limit) return size * 4;
+  if (!asText && typeof data == "string") {
     try {
       frame = JSON.parse(data);
     } catch {}
   }
-  return size;
+  let verdict = 0;
+  if (pong) {
+    try {
+      verdict = pong(frame) ? 2 : 1;
+    } catch {
+      verdict = 1;
+    }
+  }
+  return size * 4 + verdict;
+}
+
+// Raw mode's options, checked here rather than in WASM (smaller): undefined in resocket mode,
+// else [sendOnOpen frames, ping frame, receive is "text", pong predicate]. Throws the
+// InvalidOptions message. `protocols` is checked in both modes.
+export function rawOptions({ mode, receive, sendOnOpen, protocols, heartbeat }) {
+  const { ping, pong } = heartbeat ?? {};
+  const list = typeof protocols == "string" ? [protocols] : protocols ?? [];
+  if (!Array.isArray(list) || list.some((p) => typeof p != "string")) throw "options.protocols must be a string or an array of strings";
+  if ((mode ?? "resocket") == "resocket") {
+    if ((receive ?? sendOnOpen ?? ping ?? pong) != null) throw 'receive, sendOnOpen, heartbeat.ping and heartbeat.pong need mode: "raw"';
+    return;
+  }
+  if (mode != "raw") throw 'options.mode must be "resocket" or "raw"';
+  if (receive != null && receive != "json" && receive != "text") throw 'options.receive must be "json" or "text"';
+  if (pong != null && (typeof pong != "function" || ping == null)) throw "heartbeat.pong must be a function, with heartbeat.ping";
+  return [rawFrames(sendOnOpen ?? []), ping == null ? undefined : rawFrames([ping])[0], receive == "text", pong];
+}
+
+// Frames to send on every open, each as `send` would put it on the wire; throws the
+// InvalidOptions message.
+export function rawFrames(frames) {
+  try {
+    return frames.map(rawFrame);
+  } catch {
+    throw "sendOnOpen (and heartbeat.ping) must be an array of frames that can be sent";
+  }
 }
 
 // Raw mode: `data` as the frame `send` puts on the wire: a string as it is, an ArrayBuffer,

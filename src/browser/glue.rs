@@ -56,10 +56,20 @@ extern "C" {
     #[wasm_bindgen(js_name = currentFrame)]
     pub fn current_frame() -> JsValue;
 
-    /// Raw mode: see `readRaw` in glue.js. The size in bytes of a received frame, whose value
-    /// (parsed JSON, the string or the `ArrayBuffer`) `current_frame` then returns.
+    /// Raw mode: see `readRaw` in glue.js. The size in bytes of a received frame * 4 + the pong
+    /// predicate's verdict (0 none, 1 no, 2 yes); `current_frame` then returns its value
+    /// (parsed JSON, the string or the `ArrayBuffer`). `raw` is what `raw_options` returned.
     #[wasm_bindgen(js_name = readRaw)]
-    pub fn read_raw(data: &JsValue, limit: f64, as_text: bool) -> f64;
+    pub fn read_raw(data: &JsValue, limit: f64, raw: &JsValue) -> f64;
+
+    /// Raw mode's options (see `rawOptions` in glue.js): `undefined` in resocket mode, else
+    /// `[open frames, ping frame, as text, pong]`; the error is the `InvalidOptions` message.
+    #[wasm_bindgen(js_name = rawOptions, catch)]
+    pub fn raw_options(options: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// `frames` each as `raw_frame` makes it; the error is the `InvalidOptions` message.
+    #[wasm_bindgen(js_name = rawFrames, catch)]
+    pub fn raw_frames(frames: &JsValue) -> Result<js_sys::Array, JsValue>;
 
     /// Raw mode: what `send(data)` puts on the wire (see `rawFrame` in glue.js); throws when
     /// `data` has no JSON form.

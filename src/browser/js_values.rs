@@ -2,7 +2,6 @@
 //! by hand for size like `to_js.rs`, which converts the other way.
 
 use super::codec::JsFrame;
-use super::driver::RawRead;
 use super::event_names::JOIN_OPTIONS;
 use crate::core::float::is_whole;
 use crate::core::{Config, DisconnectPolicy, Mode, OverflowPolicy, RequestOptions, TokenSource};
@@ -116,11 +115,10 @@ impl Fields {
 /// Parsed `ClientOptions`: the core's `Config`, and what only the driver uses.
 pub struct Options {
     pub config: Config,
-    /// Raw mode's reading options (`None` in resocket mode), open frames and ping frame.
-    pub raw: Option<RawRead>,
-    pub open_frames: Vec<JsFrame>,
-    pub ping: Option<JsFrame>,
-    /// The `protocols` option: a string or an array of strings, else `undefined`.
+    /// Raw mode's options as `glue::raw_options` returned them: `[open frames, ping frame, as
+    /// text, pong]`, or `undefined` in resocket mode.
+    pub raw: JsValue,
+    /// The `protocols` option: a string or an array of strings (checked), else `undefined`.
     pub protocols: JsValue,
     pub auto_connect: bool,
     /// The `token` function, called before every connection attempt and before expiry.
@@ -155,35 +153,10 @@ pub fn options(options: JsValue) -> Result<Options, String> {
             "protocols",
         ],
     )?;
-    let raw = match top.get("mode").map(|v| v.as_string()) {
-        None => false,
-        Some(Some(mode)) if mode == "resocket" => false,
-        Some(Some(mode)) if mode == "raw" => true,
-        Some(_) => return Err("options.mode must be \"resocket\" or \"raw\"".into()),
-    };
-    let raw_only = |key: &str| match top.get(key) {
-        Some(_) if !raw => Err(["options.", key, " needs mode: \"raw\""].concat()),
-        value => Ok(value),
-    };
-    let as_text = match raw_only("receive")?.map(|v| v.as_string()) {
-        None => false,
-        Some(Some(receive)) if receive == "json" => false,
-        Some(Some(receive)) if receive == "text" => true,
-        Some(_) => return Err("options.receive must be \"json\" or \"text\"".into()),
-    };
-    let open_frames = match raw_only("sendOnOpen")? {
-        Some(frames) => raw_frames(&frames)?,
-        None => Vec::new(),
-    };
-    let protocols = top.get("protocols").unwrap_or(JsValue::UNDEFINED);
-    let valid = protocols.is_undefined()
-        || protocols.is_string()
-        || (js_sys::Array::is_array(&protocols)
-            && js_sys::Array::from(&protocols).every(&mut |p, _, _| p.is_string()));
-    if !valid {
-        return Err("options.protocols must be a string or an array of strings".into());
-    }
-    if raw {
+    // Raw mode's options are checked in JS (glue.js `rawOptions`): smaller than here.
+    let raw =
+        super::glue::raw_options(&top.object).map_err(|m| m.as_string().unwrap_or_default())?;
+    if !raw.is_undefined() {
         config.mode = Mode::Raw;
     }
     let mut token_function = None;
@@ -245,50 +218,28 @@ pub fn options(options: JsValue) -> Result<Options, String> {
             };
         }
     }
-    let mut ping = None;
-    let mut pong = None;
     if let Some(h) = top.child("heartbeat", &["intervalMs", "timeoutMs", "ping", "pong"])? {
         h.set_integer("intervalMs", &mut config.heartbeat.interval_ms)?;
         h.set_integer("timeoutMs", &mut config.heartbeat.timeout_ms)?;
-        // Raw mode's keepalive: the frame to send, and the predicate that knows its answer.
-        if let Some(frame) = h.get("ping") {
-            if !raw {
-                return Err("heartbeat.ping needs mode: \"raw\"".into());
-            }
-            ping = Some(JsFrame::raw(&frame).map_err(|_| "heartbeat.ping cannot be sent")?);
-        }
-        if let Some(predicate) = h.get("pong") {
-            if ping.is_none() || !predicate.is_function() {
-                return Err("heartbeat.pong must be a function, with heartbeat.ping".into());
-            }
-            pong = Some(predicate.into());
-        }
     }
     let socket_class = top.get("WebSocket");
     Ok(Options {
         config,
-        raw: raw.then_some(RawRead { as_text, pong }),
-        open_frames,
-        ping,
-        protocols,
+        raw,
+        protocols: top.get("protocols").unwrap_or(JsValue::UNDEFINED),
         auto_connect,
         token_function,
         socket_class,
     })
 }
 
-/// Raw mode's `sendOnOpen` (and `setSendOnOpen`): an array of frames, each as `send` would
-/// put it on the wire.
-pub fn raw_frames(frames: &JsValue) -> Result<Vec<JsFrame>, String> {
-    let error = || "sendOnOpen must be an array of frames to send".to_owned();
-    if !js_sys::Array::is_array(frames) {
-        return Err(error());
+/// Frames `glue.js` made (`rawFrames`), measured for the core.
+pub fn frames(list: &js_sys::Array) -> Vec<JsFrame> {
+    let mut frames = Vec::new();
+    for i in 0..list.length() {
+        frames.push(JsFrame::sized(list.get(i)));
     }
-    let mut encoded = Vec::new();
-    for frame in js_sys::Array::from(frames).iter() {
-        encoded.push(JsFrame::raw(&frame).map_err(|_| error())?);
-    }
-    Ok(encoded)
+    frames
 }
 
 /// Parses `RequestOptions` into the core's options and the optional `AbortSignal`.
