@@ -4,7 +4,8 @@
 # (dev tokens from /demo/token, signed with a secret generated at start), serving $OUT (default
 # out/demo), with the test controls for the pages' drop buttons; and the simulated app backend
 # (examples/backend/orders.mjs), which answers `order` requests forwarded by the server
-# (--rpc-url) and sends the fills through the server API. The API key and the RPC and control
+# (--rpc-url) and sends the fills through the server API; and the simulated exchange feed
+# (examples/backend/exchange.mjs, a plain WebSocket server) the trading app reads in raw mode. The API key and the RPC and control
 # secrets are generated for this run and shared through the environment only.
 # With COMMAND: runs it, stops both, exits with its status. Without: serves until Ctrl-C.
 set -euo pipefail
@@ -22,6 +23,9 @@ export RESOCKET_CONTROL_SECRET=${RESOCKET_CONTROL_SECRET:-$(random)}
 export RESOCKET_URL="http://$addr"
 # The backend listens on loopback, on the demo's port + 10 unless BACKEND_ADDR says otherwise.
 export BACKEND_ADDR=${BACKEND_ADDR:-127.0.0.1:$((${addr##*:} + 10))}
+# The exchange feed on the demo's port + 20, where the trading app looks for it (exchangeUrl in
+# examples/common/connection.ts).
+EXCHANGE_ADDR=${EXCHANGE_ADDR:-127.0.0.1:$((${addr##*:} + 20))}
 
 log=$(mktemp -t resocket-demo.XXXXXX.log)
 pids=()
@@ -40,9 +44,11 @@ trap 'exit 130' INT TERM
 pids+=($!)
 node examples/backend/orders.mjs >>"$log" 2>&1 &
 pids+=($!)
+node examples/backend/exchange.mjs "$EXCHANGE_ADDR" >>"$log" 2>&1 &
+pids+=($!)
 for _ in $(seq 1 100); do
   if curl -fsS -H "X-Resocket-Control-Secret: $RESOCKET_CONTROL_SECRET" "$RESOCKET_URL/control/stats" >/dev/null 2>&1 &&
-    grep -q "^backend listening" "$log"; then
+    grep -q "^backend listening" "$log" && grep -q "^exchange listening" "$log"; then
     break
   fi
   for pid in "${pids[@]}"; do

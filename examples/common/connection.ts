@@ -6,6 +6,14 @@ import type { ClientOptions } from "resocket";
  * wss:// on an https page. */
 export const WS_URL = "/ws";
 
+/** The simulated exchange feed (examples/backend/exchange.mjs, a plain WebSocket server, not
+ * resocket): `?exchange=ws://…` in the page's URL, else the page's host on its port + 20, where
+ * scripts/with-demo.sh starts it. */
+export function exchangeUrl(): string {
+  const given = new URLSearchParams(location.search).get("exchange");
+  return given ?? `ws://${location.hostname}:${Number(location.port || 80) + 20}/ws`;
+}
+
 /** `?user=alice` in the page's URL, if any. */
 export function userFromUrl(): string | undefined {
   return new URLSearchParams(location.search).get("user")?.trim() || undefined;

@@ -1,5 +1,6 @@
 import { useConnection, useConnectionQuality } from "resocket/react";
 import { ConnectionBadge, DropButton, TopBar } from "../common/ui";
+import { ExchangeFeed } from "./ExchangeFeed";
 import { Notifications } from "./Notifications";
 import { OrderTicket } from "./OrderTicket";
 import { PriceBoard } from "./PriceBoard";
@@ -17,7 +18,10 @@ export function TradingApp() {
         <DropButton />
       </TopBar>
       <main className="trading">
-        <PriceBoard />
+        <div>
+          <PriceBoard />
+          <ExchangeFeed />
+        </div>
         <div className="side">
           <OrderTicket />
           <Notifications />

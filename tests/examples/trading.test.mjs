@@ -147,6 +147,25 @@ test("notifications can be marked read, dismissed and cleared", async () => {
   await waitForNotifications(0);
 });
 
+test("the exchange feed panel shows trades read in raw mode from the simulated exchange", async () => {
+  await page.waitForFunction(() => document.querySelector('[data-testid="exchange-status"]')?.dataset.readyState === "1", null, { timeout: 10_000 });
+  const id = (symbol) =>
+    page.evaluate((s) => Number(document.querySelector(`[data-exchange-symbol="${s}"] [data-testid="exchange-trade-id"]`)?.textContent), symbol);
+  await page.waitForFunction(
+    () => ["BTCUSDT", "ETHUSDT"].every((s) => /^\d+\.\d\d$/.test(document.querySelector(`[data-exchange-symbol="${s}"] [data-testid="exchange-price"]`)?.textContent ?? "")),
+    null,
+    { timeout: 10_000 },
+  );
+  // Trades keep flowing: the trade id moves on.
+  const first = await id("BTCUSDT");
+  await page.waitForFunction(
+    (before) => Number(document.querySelector('[data-exchange-symbol="BTCUSDT"] [data-testid="exchange-trade-id"]').textContent) > before + 2,
+    first,
+    { timeout: 10_000 },
+  );
+  assert.equal(await textOf(page, "exchange-status"), "open");
+});
+
 test("screenshot of the trading dashboard, and no page errors", async () => {
   await page.getByTestId("order-qty").fill("1");
   await page.getByTestId("buy").click();
