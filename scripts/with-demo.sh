@@ -23,9 +23,9 @@ export RESOCKET_CONTROL_SECRET=${RESOCKET_CONTROL_SECRET:-$(random)}
 export RESOCKET_URL="http://$addr"
 # The backend listens on loopback, on the demo's port + 10 unless BACKEND_ADDR says otherwise.
 export BACKEND_ADDR=${BACKEND_ADDR:-127.0.0.1:$((${addr##*:} + 10))}
-# The exchange feed on the demo's port + 20, where the trading app looks for it (exchangeUrl in
-# examples/common/connection.ts).
-EXCHANGE_ADDR=${EXCHANGE_ADDR:-127.0.0.1:$((${addr##*:} + 20))}
+# The exchange feed on the demo's port + 20, where the trading app looks for it unless the page
+# says `?exchange=ws://…` (exchangeUrl in examples/common/connection.ts); exported for the tests.
+export EXCHANGE_ADDR=${EXCHANGE_ADDR:-127.0.0.1:$((${addr##*:} + 20))}
 
 log=$(mktemp -t resocket-demo.XXXXXX.log)
 pids=()

@@ -12,7 +12,9 @@ let errors;
 
 before(async () => {
   browser = await launch();
-  ({ page, errors } = await openPage(browser, "/trading/"));
+  // The exchange feed scripts/with-demo.sh started (by default on the page's port + 20).
+  const exchange = process.env.EXCHANGE_ADDR;
+  ({ page, errors } = await openPage(browser, exchange ? `/trading/?exchange=ws://${exchange}/ws` : "/trading/"));
 });
 
 after(async () => {
