@@ -44,7 +44,7 @@ export function ExchangeFeed() {
           ))}
         </tbody>
       </table>
-      <dl className="stats">
+      <dl className="stats feed-stats">
         <dt>Socket</dt>
         <dd data-testid="exchange-status" data-ready-state={readyState}>
           {state.status}
