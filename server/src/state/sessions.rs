@@ -81,8 +81,10 @@ impl Fresh {
 pub struct Sessions {
     by_id: HashMap<String, Entry>,
     /// Detached sessions by the moment they expire, soonest first, so forgetting the expired
-    /// ones costs O(expired), not O(sessions). Checked lazily: an item whose session was
-    /// resumed (or detached again, with a later item) since is dropped when it comes up.
+    /// ones costs O(expired), not O(sessions). At most one item per session (`Entry::queued`),
+    /// however often it is resumed and detached: checked lazily, an item whose session was
+    /// resumed since is dropped when it comes up, and one detached again since is put back
+    /// with the later deadline.
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
     /// Number of the last session opened.
     opened: u64,
@@ -100,14 +102,18 @@ struct Entry {
     conn: Option<ConnId>,
     /// When the last connection went away; `None` while one is attached.
     detached_at: Option<Instant>,
+    /// Whether `Sessions::deadlines` holds an item for this session.
+    queued: bool,
     requests: Dedup<Utf8Bytes>,
 }
 
 impl Entry {
-    fn expired(&self, now: Instant, ttl: Duration) -> bool {
+    /// When this session expires: `None` while a connection is attached (or for a TTL too long
+    /// to add to an instant, which never expires).
+    fn deadline(&self, ttl: Duration) -> Option<Instant> {
         match self.detached_at {
-            Some(since) if self.conn.is_none() => now.saturating_duration_since(since) >= ttl,
-            _ => false,
+            Some(since) if self.conn.is_none() => since.checked_add(ttl),
+            _ => None,
         }
     }
 }
@@ -141,12 +147,16 @@ impl Sessions {
                 break;
             };
             visited += 1;
-            if self
-                .by_id
-                .get(&id)
-                .is_some_and(|entry| entry.expired(now, self.ttl))
-            {
-                self.by_id.remove(&id);
+            let Some(entry) = self.by_id.get_mut(&id) else {
+                continue;
+            };
+            match entry.deadline(self.ttl) {
+                Some(deadline) if deadline <= now => {
+                    self.by_id.remove(&id);
+                }
+                // Detached again after this item was queued: it waits for the later deadline.
+                Some(deadline) => self.deadlines.push(Reverse((deadline, id))),
+                None => entry.queued = false,
             }
         }
         visited
@@ -200,6 +210,7 @@ impl Sessions {
                 origin: new_origin.clone(),
                 conn: Some(conn),
                 detached_at: None,
+                queued: false,
                 requests: Dedup::new(self.dedup),
             },
         );
@@ -221,9 +232,11 @@ impl Sessions {
             if entry.conn == Some(conn) {
                 entry.conn = None;
                 entry.detached_at = Some(now);
-                // A TTL too long to add to an instant never expires.
-                if let Some(deadline) = now.checked_add(self.ttl) {
-                    self.deadlines.push(Reverse((deadline, session.to_owned())));
+                if !entry.queued {
+                    if let Some(deadline) = entry.deadline(self.ttl) {
+                        entry.queued = true;
+                        self.deadlines.push(Reverse((deadline, session.to_owned())));
+                    }
                 }
             }
         }
@@ -422,6 +435,33 @@ mod tests {
             2,
             "the resumed one and the hello"
         );
+        assert!(sessions.deadlines.is_empty());
+    }
+
+    #[test]
+    fn a_session_detached_again_and_again_holds_one_deadline() {
+        let mut sessions = Sessions::new(ms(100));
+        let t0 = Instant::now();
+        let opened = sessions.open(t0, None, None, 0, fresh("t"));
+        let mut token = opened.session.token;
+        sessions.detach(t0, &opened.session.id, 0);
+        // A hostile client resuming and dropping in a loop queues no more than one item.
+        for conn in 1..1000 {
+            let resume = Resume {
+                session: opened.session.id.clone(),
+                token: token.clone(),
+            };
+            let now = t0 + ms(conn / 20);
+            let resumed = sessions.open(now, None, Some(&resume), conn, fresh("t"));
+            assert!(resumed.resumed);
+            token = resumed.session.token;
+            sessions.detach(now, &opened.session.id, conn);
+        }
+        assert_eq!(sessions.deadlines.len(), 1);
+        // Detached last at t0 + 49 ms: the item due at t0 + 100 ms moves to t0 + 149 ms.
+        assert_eq!(sessions.count(t0 + ms(148)), 1);
+        assert_eq!(sessions.deadlines.len(), 1);
+        assert_eq!(sessions.count(t0 + ms(149)), 0);
         assert!(sessions.deadlines.is_empty());
     }
 
