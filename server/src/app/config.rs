@@ -258,7 +258,8 @@ struct Cli {
     #[arg(long, value_name = "N", env = "RESOCKET_MAX_FRAME_BYTES", default_value_t = DEFAULT_MAX_FRAME_BYTES, value_parser = frame_bytes)]
     max_frame_bytes: usize,
 
-    /// Close with 4002 when no hello arrives within N ms
+    /// Close with 4002 when no hello arrives within N ms; also the time an HTTP request head
+    /// may take (the first from the accept, a keep-alive one from its first byte)
     #[arg(long, value_name = "N", env = "RESOCKET_HANDSHAKE_TIMEOUT_MS", default_value_t = 5000, value_parser = at_least_one)]
     handshake_timeout_ms: u64,
 
