@@ -54,7 +54,9 @@ ENDPOINTS:
     POST /control/notify[?user=U]     send the JSON body as a notify payload to every connection of
                                       user U (or to every open connection)
     POST /control/publish?room=R      publish the JSON body to room R as if by a member
-    POST /control/flood?count=N&pad=P send N numbered msg frames to every open connection
+    POST /control/flood?count=N&pad=P[&room=R]
+                                      send N numbered msg frames (room messages of R,
+                                      seq 1..N) to every open connection
     GET  /control/doc?name=N          document N as {rev, entries} (404 if unknown)
     GET  /control/stats               connection, session, room and document counters as JSON
     GET  /demo/token?user=U           (--demo without a JWT key) a dev token for user U, signed
