@@ -405,6 +405,11 @@ struct Cli {
     #[arg(long, value_name = "N", env = "RESOCKET_DOC_IDLE_TTL_MS", default_value_t = millis_of(StateLimits::default().doc_idle_ttl))]
     doc_idle_ttl_ms: u64,
 
+    /// Most bytes sessions waiting for a resume hold (reply caches plus 512 each; memory
+    /// engine): beyond it the longest-detached are forgotten (their resume is a new session)
+    #[arg(long, value_name = "N", env = "RESOCKET_DETACHED_SESSION_BYTES", default_value_t = StateLimits::default().detached_session_bytes, value_parser = at_least_one_usize)]
+    detached_session_bytes: usize,
+
     /// Largest server API request body [default: 1048576]
     #[arg(long, value_name = "N", env = "RESOCKET_API_MAX_BODY_BYTES", value_parser = at_least_one_usize)]
     api_max_body_bytes: Option<usize>,
@@ -562,6 +567,7 @@ where
             doc_keys: cli.max_doc_keys,
             doc_log_bytes: cli.doc_history_bytes,
             doc_idle_ttl: unless_zero(cli.doc_idle_ttl_ms),
+            detached_session_bytes: cli.detached_session_bytes,
         },
         connection_limits: ConnectionLimits {
             total: cli.max_connections,
@@ -728,6 +734,7 @@ mod tests {
             "--max-doc-keys=7",
             "--doc-history-bytes=300",
             "--doc-idle-ttl-ms=4000",
+            "--detached-session-bytes=4096",
         ]);
         assert_eq!(
             config.state_limits,
@@ -741,6 +748,7 @@ mod tests {
                 doc_keys: 7,
                 doc_log_bytes: 300,
                 doc_idle_ttl: Some(Duration::from_secs(4)),
+                detached_session_bytes: 4096,
             }
         );
         for flag in ["--max-rooms=0", "--max-doc-bytes=0", "--history-bytes=x"] {

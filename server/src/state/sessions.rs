@@ -86,6 +86,13 @@ pub struct Sessions {
     /// resumed since is dropped when it comes up, and one detached again since is put back
     /// with the later deadline.
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
+    /// Bytes held by detached sessions ([`Entry::held_bytes`]), and the most they may hold:
+    /// beyond it the longest-detached are forgotten (their resume starts a new session, which
+    /// the client reports as lost).
+    detached_bytes: usize,
+    detached_budget: usize,
+    /// Detached sessions forgotten for the budget before their TTL ran out.
+    evicted: u64,
     /// Number of the last session opened.
     opened: u64,
     ttl: Duration,
@@ -107,7 +114,15 @@ struct Entry {
     requests: Dedup<Utf8Bytes>,
 }
 
+/// What a session costs besides its reply cache, counted against the detached budget (the map
+/// entry, its id, token, origin and user), so empty sessions are bounded too.
+pub const SESSION_OVERHEAD_BYTES: usize = 512;
+
 impl Entry {
+    fn held_bytes(&self) -> usize {
+        SESSION_OVERHEAD_BYTES + self.requests.cached_bytes()
+    }
+
     /// When this session expires: `None` while a connection is attached (or for a TTL too long
     /// to add to an instant, which never expires).
     fn deadline(&self, ttl: Duration) -> Option<Instant> {
@@ -124,6 +139,9 @@ impl Sessions {
         Sessions {
             by_id: HashMap::new(),
             deadlines: BinaryHeap::new(),
+            detached_bytes: 0,
+            detached_budget: usize::MAX,
+            evicted: 0,
             opened: 0,
             ttl,
             dedup: DedupLimits::default(),
@@ -133,6 +151,36 @@ impl Sessions {
     /// Sessions opened from now on de-duplicate requests within `limits`.
     pub fn set_dedup_limits(&mut self, limits: DedupLimits) {
         self.dedup = limits;
+    }
+
+    /// Detached sessions hold at most `bytes` ([`Entry::held_bytes`]).
+    pub fn set_detached_budget(&mut self, bytes: usize) {
+        self.detached_budget = bytes;
+    }
+
+    /// Detached sessions forgotten for the budget so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Forgets the longest-detached sessions until the detached ones fit their budget. The
+    /// deadline heap orders them by when they detached (one TTL later), so this costs
+    /// O(forgotten); items of sessions attached again are dropped on the way.
+    fn fit_detached_budget(&mut self) {
+        while self.detached_bytes > self.detached_budget {
+            let Some(Reverse((_, id))) = self.deadlines.pop() else {
+                break;
+            };
+            let Some(entry) = self.by_id.get_mut(&id) else {
+                continue;
+            };
+            if entry.conn.is_some() {
+                entry.queued = false;
+            } else if let Some(entry) = self.by_id.remove(&id) {
+                self.detached_bytes = self.detached_bytes.saturating_sub(entry.held_bytes());
+                self.evicted += 1;
+            }
+        }
     }
 
     /// Forgets the sessions expired at `now`; returns how many deadlines it looked at (those
@@ -152,7 +200,9 @@ impl Sessions {
             };
             match entry.deadline(self.ttl) {
                 Some(deadline) if deadline <= now => {
+                    let held = entry.held_bytes();
                     self.by_id.remove(&id);
+                    self.detached_bytes = self.detached_bytes.saturating_sub(held);
                 }
                 // Detached again after this item was queued: it waits for the later deadline.
                 Some(deadline) => self.deadlines.push(Reverse((deadline, id))),
@@ -184,6 +234,9 @@ impl Sessions {
                 .then_some((r, entry))
         });
         if let Some((resume, entry)) = known {
+            if entry.conn.is_none() {
+                self.detached_bytes = self.detached_bytes.saturating_sub(entry.held_bytes());
+            }
             entry.detached_at = None;
             let replaced = entry.conn.replace(conn).filter(|old| *old != conn);
             // Rotated on every resume: a token seen once (a log, a stolen frame) resumes nothing.
@@ -232,12 +285,14 @@ impl Sessions {
             if entry.conn == Some(conn) {
                 entry.conn = None;
                 entry.detached_at = Some(now);
+                self.detached_bytes += entry.held_bytes();
                 if !entry.queued {
                     if let Some(deadline) = entry.deadline(self.ttl) {
                         entry.queued = true;
                         self.deadlines.push(Reverse((deadline, session.to_owned())));
                     }
                 }
+                self.fit_detached_budget();
             }
         }
     }
@@ -262,10 +317,17 @@ impl Sessions {
         }
     }
 
-    /// Caches a running request's reply.
+    /// Caches a running request's reply (one that finishes after its connection ended counts
+    /// against the detached budget).
     pub fn finish_request(&mut self, session: &str, id: u64, reply: Utf8Bytes) {
         if let Some(entry) = self.by_id.get_mut(session) {
+            let before = entry.held_bytes();
             entry.requests.finish(id, reply);
+            if entry.conn.is_none() {
+                self.detached_bytes =
+                    (self.detached_bytes + entry.held_bytes()).saturating_sub(before);
+                self.fit_detached_budget();
+            }
         }
     }
 }
@@ -463,6 +525,55 @@ mod tests {
         assert_eq!(sessions.deadlines.len(), 1);
         assert_eq!(sessions.count(t0 + ms(149)), 0);
         assert!(sessions.deadlines.is_empty());
+    }
+
+    #[test]
+    fn detached_sessions_beyond_their_byte_budget_are_forgotten_longest_detached_first() {
+        let mut sessions = Sessions::new(Duration::from_secs(30));
+        sessions.set_detached_budget(3 * SESSION_OVERHEAD_BYTES + 100);
+        let t0 = Instant::now();
+        let mut ids = Vec::new();
+        for conn in 0..5 {
+            let opened = sessions.open(t0, None, None, conn, fresh("t"));
+            ids.push(opened.session.id.clone());
+            sessions.detach(t0 + ms(conn), &opened.session.id, conn);
+        }
+        assert_eq!(sessions.evicted(), 2);
+        assert_eq!(sessions.count(t0), 3, "the three detached last are kept");
+        let resume = |id: &str| Resume {
+            session: id.to_owned(),
+            token: "t".into(),
+        };
+        assert!(
+            !sessions
+                .open(t0, None, Some(&resume(&ids[0])), 10, fresh("t"))
+                .resumed
+        );
+        assert!(
+            sessions
+                .open(t0, None, Some(&resume(&ids[4])), 11, fresh("t"))
+                .resumed
+        );
+        // Attached sessions do not count: the new one (10) and the resumed one (11).
+        assert_eq!(sessions.detached_bytes, 2 * SESSION_OVERHEAD_BYTES);
+
+        // A reply finished after its connection ended counts too: 200 bytes put the detached
+        // ones over, and the longest-detached goes.
+        sessions.detach(t0 + ms(10), &ids[4], 11);
+        assert_eq!(sessions.evicted(), 2);
+        assert_eq!(sessions.begin_request(&ids[4], 2), Seen::New);
+        sessions.finish_request(&ids[4], 2, Utf8Bytes::from("x".repeat(200)));
+        assert_eq!(sessions.evicted(), 3);
+        assert!(
+            !sessions
+                .open(t0, None, Some(&resume(&ids[2])), 12, fresh("t"))
+                .resumed
+        );
+        assert!(
+            sessions
+                .open(t0, None, Some(&resume(&ids[3])), 13, fresh("t"))
+                .resumed
+        );
     }
 
     #[test]
