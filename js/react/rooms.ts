@@ -39,7 +39,11 @@ export interface RoomView<T, S> {
   status: RoomState;
   /** False after a rejoin that could not replay every missed message: resync your state. */
   recovered: boolean;
+  /** The members (sessions), this client included once joined. */
   members: Member[];
+  /** True while `members` is the list from before a drop, kept while the room rejoins; the
+   * rejoin replaces it (members that left meanwhile disappear) and `stale` turns false. */
+  stale: boolean;
 }
 
 /** The view behind `useRoom`, with the room-keyed state `useChat` builds on. `limit`,
@@ -60,7 +64,7 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
       new HandleView<RoomEntry, RoomView<T, S>>(() => {
         const room = view.entry?.handle;
         const status = room?.state ?? { status: "joining" };
-        return { messages: messages.slice(), state, status, recovered: status.status != "joined" || status.recovered, members: room?.members() ?? [] };
+        return { messages: messages.slice(), state, status, recovered: status.status != "joined" || status.recovered, members: room?.members() ?? [], stale: room?.membersStale ?? false };
       }),
       {
         receive(data: unknown, seq: number, user?: string) {
@@ -115,10 +119,11 @@ export function useRoom<T = unknown, S = undefined>(name: string, options: RoomO
 
 /** The room's members (sessions) and this client's own entry; joins while mounted. */
 export function usePresence(room: string, options: { meta?: unknown } = {}) {
-  const { members, setPresence, status } = useRoom(room, { ...options, limit: 0 });
+  const { members, setPresence, status, stale } = useRoom(room, { ...options, limit: 0 });
   const self = useConnection().client?.session;
   return {
     members,
+    stale,
     self: members.find((m) => m.id == self) ?? null,
     others: members.filter((m) => m.id != self),
     status,
@@ -244,6 +249,8 @@ export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000,
     messages: [...list, ...pending],
     status: chat.status,
     members: chat.members,
+    /** The members are the last known ones, kept while the room rejoins after a drop. */
+    stale: chat.stale,
     /** Other members typing now. */
     typing: chat.members.filter((m) => m.id != self && (m.meta as { typing?: boolean } | null)?.typing),
     /** Messages from others since the last `markRead()`. */
