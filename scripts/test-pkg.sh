@@ -11,6 +11,8 @@ scripts/assemble-demo.sh
 scripts/build-hook-tests.sh
 # Strict type check of the hook harness against the package (build-examples.sh checks the apps).
 node_modules/.bin/tsc -p tests/react/tsconfig.json
+# Every ```ts/```tsx block of the READMEs and docs/, each a module, under tsc --strict against pkg/.
+node scripts/check-doc-blocks.mjs
 # Bundlers must resolve the package's exports and the .wasm URL: esbuild, and Vite building a
 # small app that imports "resocket" (served under /vite/ and loaded by the tests below). Neither
 # browser bundle may pull in Node's modules (the Node-only .wasm read goes through `process`).
