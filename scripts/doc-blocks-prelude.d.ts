@@ -9,6 +9,8 @@ declare function update(...args: unknown[]): void;
 declare function toast(...args: unknown[]): void;
 declare function resync(...args: unknown[]): void;
 declare function reload(...args: unknown[]): void;
+/** An app component. */
+declare function App(): null;
 /** Made by an earlier block. */
 declare const client: import("resocket").Client;
 declare const room: import("resocket").Room;
