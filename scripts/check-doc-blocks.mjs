@@ -6,12 +6,13 @@
 // one tsc run checks them all with "resocket", "resocket/react" and "resocket/server" mapped to
 // pkg/. Blocks may call the app's own functions (render, toast, resync...) and use a `client`,
 // `room` or `board` made in an earlier block: scripts/doc-blocks-prelude.d.ts declares those
-// once. Errors are printed at the Markdown file and line of the block.
+// once. Errors are printed at the Markdown file and line of the block. It also checks that the
+// README has a table row for every error code and client option the package declares.
 //
 // Usage: node scripts/check-doc-blocks.mjs [FILE.md...] (default: the READMEs and docs/*.md).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -106,5 +107,31 @@ if (report.length) {
   console.error(`doc blocks: the TypeScript above fails strict type checking (modules in ${relative(root, out)}/)`);
   process.exit(1);
 }
+// Every error code and client option the package declares has its row in the README's tables
+// ("States, events and errors", "Options and defaults"): the first cell of a row names it.
+const declared = readFileSync(join(root, "pkg/resocket.d.ts"), "utf8");
+const rows = new Set(
+  readFileSync(join(root, "README.md"), "utf8")
+    .split("\n")
+    .map((line) => /^\| `([^`]+)`/.exec(line)?.[1])
+    .filter(Boolean),
+);
+const interfaces = new Map(
+  [...declared.matchAll(/export interface (\w+) \{([\s\S]*?)\n\}/g)].map(([, name, body]) => [
+    name,
+    [...body.matchAll(/^(?: {2}| {4})(\w+)\??: ([^;]+);/gm)].map(([, key, type]) => ({ key, type })),
+  ]),
+);
+const codes = /export type ResocketErrorCode =([^;]+);/.exec(declared)?.[1].match(/"\w+"/g)?.map((c) => c.slice(1, -1)) ?? [];
+const options = (interfaces.get("ClientOptions") ?? []).flatMap(({ key, type }) => {
+  const nested = interfaces.get(/^(\w+Options)\b/.exec(type)?.[1] ?? "");
+  return nested ? nested.map((sub) => `${key}.${sub.key}`) : [key];
+});
+if (!codes.length || !options.length) throw new Error("pkg/resocket.d.ts: no ResocketErrorCode or ClientOptions found");
+const undocumented = [...codes.map((c) => ["error code", c]), ...options.map((o) => ["option", o])].filter(([, name]) => !rows.has(name));
+if (undocumented.length) {
+  for (const [what, name] of undocumented) console.error(`README.md: the ${what} \`${name}\` has no table row (| \`${name}\` | ... |)`);
+  process.exit(1);
+}
 const files = new Set([...origin.values()].map((b) => b.file));
-console.log(`doc blocks: ${origin.size} TypeScript blocks in ${files.size} files type-check under --strict (${[...files].map((f) => basename(dirname(f)) == "." ? f : f).join(", ")})`);
+console.log(`doc blocks: ${origin.size} TypeScript blocks in ${files.size} files type-check under --strict (${[...files].join(", ")}); README documents all ${codes.length} error codes and ${options.length} options`);
