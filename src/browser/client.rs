@@ -1,15 +1,15 @@
 //! The exported `Client` class: thin methods that feed the driver's core and pump it.
 
 use super::codec::JsFrame;
-use super::driver::{pump, Call, Core, Driver, SharedDriver, TokenFunction};
+use super::driver::{pump, Call, Core, Driver, PageWatcher, SharedDriver, TokenFunction};
 use super::event_names::{room_key, RoomEvent, NO_WEBSOCKET};
-use super::glue::{self, watch_abort, Emitter, TokenFetcher};
+use super::glue::{self, watch_abort, Emitter, PageWatch, TokenFetcher};
 use super::js_values;
 use super::now_ms;
 use super::room::Room;
 use super::synced_doc::SyncedDoc;
 use super::to_js::{self, invalid_options};
-use crate::core::{ClientError, Config, RequestOptions};
+use crate::core::{ClientError, Config, PageEvent, RequestOptions};
 use crate::protocol::codec::ClientFrame;
 use crate::protocol::Kind;
 use alloc::rc::Rc;
@@ -68,6 +68,12 @@ impl Client {
             }
         });
         driver.borrow_mut().abort_listener = Some(abort_listener);
+        if options.page_lifecycle {
+            // Reports offline or hidden now, before the first attempt (the core is idle: no
+            // event to deliver yet), with no borrow held.
+            let watch = page_watch(&driver, &emitter);
+            driver.borrow_mut().page_watch = Some(watch);
+        }
         if auto_connect {
             // The socket opens asynchronously; the `connecting` event waits in the core until
             // the socket's first callback pumps it, so listeners added right after `new` see it.
@@ -341,6 +347,23 @@ fn track_call(driver: &SharedDriver, id: u64, started: Result<(), ClientError>, 
     }
 }
 
+/// A `PageWatch` (glue.js) whose page events feed the core. The driver owns it; `free()`
+/// detaches its listeners before the callback is dropped.
+fn page_watch(driver: &SharedDriver, emitter: &Emitter) -> PageWatcher {
+    let weak = Rc::downgrade(driver);
+    let emitter = emitter.clone();
+    // `f64`, as the abort listener's, so both share one closure shim.
+    let report = Closure::<dyn FnMut(f64)>::new(move |code: f64| {
+        let (Some(driver), Some(event)) = (weak.upgrade(), PageEvent::from_code(code as u32))
+        else {
+            return;
+        };
+        driver.borrow_mut().core.handle_page(now_ms(), event);
+        pump(&driver, &emitter);
+    });
+    (PageWatch::new(report.as_ref().unchecked_ref()), report)
+}
+
 /// Hands the app's token function to a `TokenFetcher` whose outcomes feed the core.
 fn token_fetcher(
     driver: &SharedDriver,
@@ -378,6 +401,7 @@ fn parse_options(options: Option<Object>) -> Result<js_values::Options, JsValue>
             auto_connect: true,
             token_function: None,
             socket_class: None,
+            page_lifecycle: true,
         }),
         Some(options) => {
             js_values::options(options.into()).map_err(|reason| invalid_options(&reason))

@@ -6,7 +6,7 @@
 
 use super::codec::{self, JsFrame, Keys};
 use super::event_names::{doc_key, room_key, ClientEvent, DocEvent, RoomEvent};
-use super::glue::{Emitter, TokenFetcher};
+use super::glue::{Emitter, PageWatch, TokenFetcher};
 use super::now_ms;
 use super::socket::{SocketEvent, SocketHandle};
 use super::timer::Timeout;
@@ -26,6 +26,9 @@ pub type SharedDriver = Rc<RefCell<Driver>>;
 
 /// The app's token function in its fetcher, with the callback the fetcher hands outcomes to.
 pub type TokenFunction = (TokenFetcher, Closure<dyn FnMut(f64, bool, JsValue)>);
+
+/// The page's event listeners (glue.js `PageWatch`) with the callback they report to.
+pub type PageWatcher = (PageWatch, Closure<dyn FnMut(f64)>);
 
 /// A request's promise, settled when the core reports its reply.
 pub struct Call {
@@ -66,6 +69,9 @@ pub struct Driver {
     pub abort_listener: Option<Closure<dyn FnMut(f64)>>,
     /// The app's token function with the callback its outcomes go to (`options.token`).
     pub token_fetcher: Option<TokenFunction>,
+    /// The page's lifecycle and network events (`pageLifecycle`), kept while the client lives,
+    /// closed or not, so it knows the page's state when it connects again.
+    pub page_watch: Option<PageWatcher>,
 }
 
 impl Driver {
@@ -82,6 +88,7 @@ impl Driver {
             persisted: VecMap::new(),
             abort_listener: None,
             token_fetcher: None,
+            page_watch: None,
         }
     }
 
@@ -92,6 +99,10 @@ impl Driver {
         if let Some((fetcher, _)) = self.token_fetcher.take() {
             // A token promise that settles later must not call the dropped callback.
             fetcher.detach();
+        }
+        if let Some((watch, _)) = self.page_watch.take() {
+            // No page event may call the dropped callback.
+            watch.detach();
         }
         if let Some(socket) = self.socket.take() {
             socket.close(close_code::NORMAL, "client freed");

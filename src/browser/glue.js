@@ -230,3 +230,33 @@ export function openSocket(Socket, url) {
   ws.onerror = () => {};
   return ws;
 }
+
+// The page events the core follows, reported as `report(code)`, the code being the event's
+// index here (`PageEvent::from_code`): visibilitychange is 2 (hidden) or 3 (visible); pagehide
+// and pageshow count only when `persisted` (entering, and restored from, the back-forward
+// cache). Listens only where `window`/`document` exist (not in Node), and reports at once what
+// already holds (offline, hidden). `detach()` removes every listener, so none calls a freed
+// client.
+const PAGE_EVENTS = ["online", "offline", "visibilitychange", , "freeze", "resume", "pagehide", "pageshow"];
+
+export class PageWatch {
+  constructor(report) {
+    const doc = globalThis.document;
+    const hidden = () => doc.visibilityState == "hidden";
+    this.offs = [];
+    PAGE_EVENTS.forEach((type, code) => {
+      // online, offline, pagehide, pageshow on window; the others on document.
+      const target = code % 6 < 2 ? globalThis.window : doc;
+      const listener = (event) => (code < 6 || event.persisted) && report(code == 2 && !hidden() ? 3 : code);
+      if (!target?.addEventListener) return;
+      target.addEventListener(type, listener);
+      this.offs.push(() => target.removeEventListener(type, listener));
+    });
+    if (globalThis.navigator?.onLine === false) report(1);
+    if (doc && hidden()) report(2);
+  }
+
+  detach() {
+    this.offs.splice(0).forEach((off) => off());
+  }
+}

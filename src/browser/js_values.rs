@@ -120,6 +120,8 @@ pub struct Options {
     pub token_function: Option<js_sys::Function>,
     /// The `WebSocket` class, if given (checked by `glue::socket_class`).
     pub socket_class: Option<JsValue>,
+    /// Follow the page's lifecycle and network events (`pageLifecycle`, default true).
+    pub page_lifecycle: bool,
 }
 
 /// Parses `ClientOptions`.
@@ -142,6 +144,7 @@ pub fn options(options: JsValue) -> Result<Options, String> {
             "autoConnect",
             "token",
             "WebSocket",
+            "pageLifecycle",
         ],
     )?;
     let mut token_function = None;
@@ -172,6 +175,12 @@ pub fn options(options: JsValue) -> Result<Options, String> {
     let auto_connect = match top.get("autoConnect") {
         None => true,
         Some(v) => v.as_bool().ok_or("options.autoConnect must be a boolean")?,
+    };
+    let page_lifecycle = match top.get("pageLifecycle") {
+        None => true,
+        Some(v) => v
+            .as_bool()
+            .ok_or("options.pageLifecycle must be a boolean")?,
     };
     let reconnect_keys = [
         "initialDelayMs",
@@ -213,6 +222,7 @@ pub fn options(options: JsValue) -> Result<Options, String> {
         auto_connect,
         token_function,
         socket_class,
+        page_lifecycle,
     })
 }
 

@@ -602,25 +602,24 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     ///   probes).
     pub fn handle_page(&mut self, now: u64, event: PageEvent) {
         let away = self.page.on_event(now, event);
+        let changed = match event {
+            PageEvent::Online => self.page.set_online(true),
+            PageEvent::Offline => self.page.set_online(false),
+            _ => false,
+        };
         match event {
-            PageEvent::Offline => {
-                if self.page.set_online(false) {
-                    if let ConnectionState::Reconnecting { code, reason, .. } = &self.state {
-                        let state = ConnectionState::Offline {
-                            code: *code,
-                            reason: reason.clone(),
-                        };
-                        self.out.timers.clear(Timer::Retry);
-                        self.set_state(state);
-                    }
-                    self.probe(now);
+            // Only a change of the hint counts: repeated events do nothing more.
+            PageEvent::Offline if changed => {
+                if let ConnectionState::Reconnecting { code, reason, .. } = &self.state {
+                    // Offline now, so this cancels the retry.
+                    let (code, reason) = (*code, reason.clone());
+                    self.wait_for_retry(now, 0, code, reason);
                 }
+                self.probe(now);
             }
-            PageEvent::Online => {
-                if self.page.set_online(true) {
-                    self.retry_soon(now);
-                    self.probe(now);
-                }
+            PageEvent::Online if changed => {
+                self.retry_soon(now);
+                self.probe(now);
             }
             PageEvent::Stored => {
                 if matches!(
@@ -633,7 +632,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                     // long delay keeps a page that is not frozen at once from reopening a socket
                     // (which would make it ineligible again).
                     let delay_ms = self.config.reconnect.max_delay_ms;
-                    self.wait_for_retry(now, delay_ms, close_code::RECONNECT, reason);
+                    self.wait_for_retry(now, delay_ms, close_code::RECONNECT, reason.to_owned());
                 }
             }
             PageEvent::Restored if matches!(self.state, ConnectionState::Reconnecting { .. }) => {
@@ -908,26 +907,26 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             }
         }
         let delay_ms = backoff::delay_ms(&self.config.reconnect, self.failures, &mut self.rng);
-        self.wait_for_retry(now, delay_ms, code, reason);
+        self.wait_for_retry(now, delay_ms, code, reason.to_owned());
     }
 
     /// Waits `delay_ms` before the next attempt (`Reconnecting`), or, while the page is
     /// offline, for it to be online again (`Offline`, no timer).
-    fn wait_for_retry(&mut self, now: u64, delay_ms: u64, code: u16, reason: &str) {
-        let reason = reason.to_owned();
-        if !self.page.online() {
+    fn wait_for_retry(&mut self, now: u64, delay_ms: u64, code: u16, reason: String) {
+        let state = if self.page.online() {
+            self.out.timers.set(Timer::Retry, now + delay_ms);
+            ConnectionState::Reconnecting {
+                attempt: self.failures + 1,
+                delay_ms,
+                retry_at: now + delay_ms,
+                code,
+                reason,
+            }
+        } else {
             self.out.timers.clear(Timer::Retry);
-            self.set_state(ConnectionState::Offline { code, reason });
-            return;
-        }
-        self.out.timers.set(Timer::Retry, now + delay_ms);
-        self.set_state(ConnectionState::Reconnecting {
-            attempt: self.failures + 1,
-            delay_ms,
-            retry_at: now + delay_ms,
-            code,
-            reason,
-        });
+            ConnectionState::Offline { code, reason }
+        };
+        self.set_state(state);
     }
 
     /// Brings the next attempt forward, skipping what is left of the backoff: it comes after a
@@ -935,30 +934,24 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// Only from `Offline` (once online) or `Reconnecting`; the failure count is kept, so a
     /// server still down is retried with the backoff it had reached.
     fn retry_soon(&mut self, now: u64) {
-        let (code, reason) = match &self.state {
-            ConnectionState::Reconnecting {
-                retry_at,
-                code,
-                reason,
-                ..
-            } if *retry_at > now => (*code, reason.clone()),
-            ConnectionState::Offline { code, reason } if self.page.online() => {
-                (*code, reason.clone())
-            }
-            _ => return,
-        };
         let bound = self
             .config
             .reconnect
             .initial_delay_ms
             .min(SOON_JITTER_MAX_MS);
         let delay_ms = self.rng.next_u64() % (bound + 1);
-        if let ConnectionState::Reconnecting { retry_at, .. } = self.state {
-            if retry_at <= now + delay_ms {
-                return;
-            }
-        }
-        self.wait_for_retry(now, delay_ms, code, &reason);
+        let (code, reason) = match &self.state {
+            ConnectionState::Reconnecting {
+                retry_at,
+                code,
+                reason,
+                ..
+            } if *retry_at > now + delay_ms => (*code, reason),
+            ConnectionState::Offline { code, reason } if self.page.online() => (*code, reason),
+            _ => return,
+        };
+        let reason = reason.clone();
+        self.wait_for_retry(now, delay_ms, code, reason);
     }
 
     /// Checks an open socket now with a ping whose pong window is short (see
