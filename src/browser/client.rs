@@ -1,7 +1,7 @@
 //! The exported `Client` class: thin methods that feed the driver's core and pump it.
 
 use super::codec::JsFrame;
-use super::driver::{pump, Call, Core, Driver, PageWatcher, SharedDriver, TokenFunction};
+use super::driver::{pump, Call, Core, Driver, SharedDriver, TokenFunction};
 use super::event_names::{room_key, RoomEvent, NO_WEBSOCKET};
 use super::glue::{self, watch_abort, Emitter, PageWatch, TokenFetcher};
 use super::js_values;
@@ -61,19 +61,29 @@ impl Client {
         }
         let weak = Rc::downgrade(&driver);
         let abort_emitter = emitter.clone();
-        let abort_listener = Closure::<dyn FnMut(f64)>::new(move |id: f64| {
+        // One callback for two callers, so they share one closure's code: a request's
+        // `AbortSignal` passes the request id (>= 0), the `PageWatch` a page event as
+        // `-1 - code` (see `PageEvent::from_code`).
+        let abort_listener = Closure::<dyn FnMut(f64)>::new(move |value: f64| {
             if let Some(driver) = weak.upgrade() {
-                driver.borrow_mut().core.cancel_request(id as u64);
+                let now = now_ms();
+                let mut d = driver.borrow_mut();
+                if value >= 0.0 {
+                    d.core.cancel_request(value as u64);
+                } else if let Some(event) = PageEvent::from_code((-1.0 - value) as u32) {
+                    d.core.handle_page(now, event);
+                }
+                drop(d);
                 pump(&driver, &abort_emitter);
             }
         });
-        driver.borrow_mut().abort_listener = Some(abort_listener);
-        if options.page_lifecycle {
-            // Reports offline or hidden now, before the first attempt (the core is idle: no
-            // event to deliver yet), with no borrow held.
-            let watch = page_watch(&driver, &emitter);
-            driver.borrow_mut().page_watch = Some(watch);
-        }
+        let page_watch = options
+            .page_lifecycle
+            .then(|| PageWatch::new(abort_listener.as_ref().unchecked_ref()));
+        let mut d = driver.borrow_mut();
+        d.abort_listener = Some(abort_listener);
+        d.page_watch = page_watch;
+        drop(d);
         if auto_connect {
             // The socket opens asynchronously; the `connecting` event waits in the core until
             // the socket's first callback pumps it, so listeners added right after `new` see it.
@@ -345,23 +355,6 @@ fn track_call(driver: &SharedDriver, id: u64, started: Result<(), ClientError>, 
         }
         Err(error) => call.settle(Err(to_js::client_error(&error))),
     }
-}
-
-/// A `PageWatch` (glue.js) whose page events feed the core. The driver owns it; `free()`
-/// detaches its listeners before the callback is dropped.
-fn page_watch(driver: &SharedDriver, emitter: &Emitter) -> PageWatcher {
-    let weak = Rc::downgrade(driver);
-    let emitter = emitter.clone();
-    // `f64`, as the abort listener's, so both share one closure shim.
-    let report = Closure::<dyn FnMut(f64)>::new(move |code: f64| {
-        let (Some(driver), Some(event)) = (weak.upgrade(), PageEvent::from_code(code as u32))
-        else {
-            return;
-        };
-        driver.borrow_mut().core.handle_page(now_ms(), event);
-        pump(&driver, &emitter);
-    });
-    (PageWatch::new(report.as_ref().unchecked_ref()), report)
 }
 
 /// Hands the app's token function to a `TokenFetcher` whose outcomes feed the core.

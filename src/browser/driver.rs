@@ -27,9 +27,6 @@ pub type SharedDriver = Rc<RefCell<Driver>>;
 /// The app's token function in its fetcher, with the callback the fetcher hands outcomes to.
 pub type TokenFunction = (TokenFetcher, Closure<dyn FnMut(f64, bool, JsValue)>);
 
-/// The page's event listeners (glue.js `PageWatch`) with the callback they report to.
-pub type PageWatcher = (PageWatch, Closure<dyn FnMut(f64)>);
-
 /// A request's promise, settled when the core reports its reply.
 pub struct Call {
     pub resolve: Function,
@@ -65,13 +62,14 @@ pub struct Driver {
     pub calls: VecMap<u64, Call>,
     /// Documents saved in browser storage, by name: their storage key.
     pub persisted: VecMap<String, String>,
-    /// One listener for every request's `AbortSignal`, called with the request id.
+    /// One listener for every request's `AbortSignal`, called with the request id, and for
+    /// the page's events (`page_watch`), called with `-1 - code`.
     pub abort_listener: Option<Closure<dyn FnMut(f64)>>,
     /// The app's token function with the callback its outcomes go to (`options.token`).
     pub token_fetcher: Option<TokenFunction>,
     /// The page's lifecycle and network events (`pageLifecycle`), kept while the client lives,
     /// closed or not, so it knows the page's state when it connects again.
-    pub page_watch: Option<PageWatcher>,
+    pub page_watch: Option<PageWatch>,
 }
 
 impl Driver {
@@ -100,7 +98,7 @@ impl Driver {
             // A token promise that settles later must not call the dropped callback.
             fetcher.detach();
         }
-        if let Some((watch, _)) = self.page_watch.take() {
+        if let Some(watch) = self.page_watch.take() {
             // No page event may call the dropped callback.
             watch.detach();
         }

@@ -123,7 +123,7 @@ extern "C" {
         url: &JsValue,
     ) -> Result<web_sys::WebSocket, JsValue>;
 
-    /// Forwards the page's lifecycle and network events to `report(code)` (see glue.js),
+    /// Forwards the page's lifecycle and network events to `report(-1 - code)` (see glue.js),
     /// starting with what holds already (offline, hidden), reported from the constructor.
     pub type PageWatch;
 

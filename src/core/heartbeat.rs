@@ -238,6 +238,33 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_never_puts_a_second_ping_in_flight_and_its_window_is_bounded() {
+        let mut hb = Heartbeat::new(HeartbeatConfig {
+            interval_ms: 1_000,
+            timeout_ms: 10_000,
+        });
+        hb.start(0);
+        assert_eq!(
+            hb.probe_window(),
+            PROBE_FLOOR_MS,
+            "the floor before any sample"
+        );
+        assert_eq!(hb.probe(100), Some(1));
+        assert_eq!(hb.next_deadline(), Some(100 + PROBE_FLOOR_MS));
+        assert_eq!(hb.probe(200), None, "one ping in flight");
+        assert_eq!(hb.next_deadline(), Some(100 + PROBE_FLOOR_MS));
+        hb.on_pong(1, 1_100);
+        assert_eq!(hb.probe_window(), 4_000, "four smoothed round trips");
+        assert_eq!(hb.on_timeout(2_100), Beat::SendPing { id: 2 });
+        // A probe brings the ping's 10 s deadline forward to its own window.
+        assert_eq!(hb.probe(2_200), None);
+        assert_eq!(hb.next_deadline(), Some(6_200));
+        // A 10 s round trip: the window stops at the timeout.
+        hb.on_pong(2, 12_100);
+        assert_eq!(hb.probe_window(), 10_000);
+    }
+
+    #[test]
     fn zero_interval_disables_it() {
         let mut hb = Heartbeat::new(HeartbeatConfig {
             interval_ms: 0,

@@ -83,25 +83,21 @@ impl Page {
     /// restored), how long it was away, if it was. A page resumed while still hidden counts as
     /// back (it was frozen, so timers were stopped) and away again from now.
     pub fn on_event(&mut self, now: u64, event: PageEvent) -> Option<u64> {
-        let back = match event {
-            PageEvent::Online | PageEvent::Offline => return None,
+        match event {
+            PageEvent::Online | PageEvent::Offline => None,
             PageEvent::Hidden | PageEvent::Freeze | PageEvent::Stored => {
                 self.hidden |= event == PageEvent::Hidden;
                 self.away_since.get_or_insert(now);
-                return None;
+                None
             }
-            PageEvent::Visible | PageEvent::Restored => {
-                self.hidden = false;
-                self.away_since.take()
-            }
-            PageEvent::Resume => {
-                let back = self.away_since.take();
+            PageEvent::Visible | PageEvent::Restored | PageEvent::Resume => {
+                self.hidden &= event == PageEvent::Resume;
+                let since = self.away_since.take()?;
                 if self.hidden {
                     self.away_since = Some(now);
                 }
-                back
+                Some(now.saturating_sub(since))
             }
-        };
-        back.map(|since| now.saturating_sub(since))
+        }
     }
 }
