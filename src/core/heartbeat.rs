@@ -259,9 +259,14 @@ mod tests {
         // A probe brings the ping's 10 s deadline forward to its own window.
         assert_eq!(hb.probe(2_200), None);
         assert_eq!(hb.next_deadline(), Some(6_200));
-        // A 10 s round trip: the window stops at the timeout.
+        // Smoothed: 7/8 of 1 s and 1/8 of 10 s, times four.
         hb.on_pong(2, 12_100);
-        assert_eq!(hb.probe_window(), 10_000);
+        assert_eq!(hb.probe_window(), 8_500);
+        let capped = Heartbeat::new(HeartbeatConfig {
+            interval_ms: 1_000,
+            timeout_ms: 500,
+        });
+        assert_eq!(capped.probe_window(), 500, "never past the timeout");
     }
 
     #[test]
