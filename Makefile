@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 DEMO_ADDR ?= 127.0.0.1:8080
 
-.PHONY: all deps pkg demo test lint test-native test-browser test-pkg test-fuzz fuzz chaos bench clean
+.PHONY: all deps pkg size demo test lint test-native test-browser test-pkg test-fuzz fuzz chaos bench clean
 
 all: pkg
 
@@ -12,6 +12,10 @@ deps:
 ## pkg: build the npm package into pkg/ and print its gzipped size
 pkg: deps
 	scripts/build-pkg.sh
+
+## size: where the client's WASM bytes go, by module path and by function (twiggy)
+size: pkg
+	scripts/size-breakdown.sh
 
 ## demo: build everything, start the test server and serve the demo on $(DEMO_ADDR)
 demo: pkg

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks that print figures: the package size (from the build) and receive throughput of the
-# client against a raw WebSocket + JSON.parse in the same headless Chromium page; the server's
+# client against a raw WebSocket + JSON.parse in the same headless Chromium page; the hot path
+# (main-thread CPU per room message, request round trips, memory after 10,000 reconnects); the server's
 # fan-out on the memory and Redis engines against a bare Node `ws` server, its memory per idle
 # connection against the same, and an honest client's ping latency while attackers flood it.
 # Ends with one table of the headline figures. Asserts nothing about timing.
@@ -27,6 +28,16 @@ RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static out/demo" \
 throughput=$(cat "$out")
 row "receive time, resocket / raw WebSocket" \
   "$(sed -n 's/.*time ratio: *\([0-9.]*\) median.*/\1/p' <<<"$throughput")" "budget <= 1.15"
+# The hot path: main-thread CPU per room message, request round trips, memory after reconnects.
+RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static out/demo" \
+  scripts/with-server.sh "$addr" node benches/hotpath.mjs | tee "$out"
+hotpath=$(cat "$out")
+row "room message main-thread CPU, resocket / raw" \
+  "$(sed -n 's/.*CPU ratio: *\([0-9.]*\) median.*/\1/p' <<<"$hotpath")" "budget <= 1.05"
+row "request round trip, resocket / raw" \
+  "$(sed -n 's/.*round-trip ratio: *\([0-9.]*\) median.*/\1/p' <<<"$hotpath")" "goal <= 1.1"
+row "memory growth over reconnects (JS heap, WASM)" \
+  "$(sed -n 's/.*growth from \([0-9]*\) to \([0-9]*\) reconnects: JS heap \(-\{0,1\}[0-9]*\) KiB, WASM memory \(-\{0,1\}[0-9]*\) KiB.*/\3 KiB, \4 KiB (\1 to \2)/p' <<<"$hotpath")" "goal: none after GC"
 
 # The server benches hold a socket per client in this process, and the servers one each: raise
 # the soft fd limit if it is below what IDLE_CONNECTIONS (default 10000) needs.

@@ -39,7 +39,11 @@ export interface RoomView<T, S> {
   status: RoomState;
   /** False after a rejoin that could not replay every missed message: resync your state. */
   recovered: boolean;
+  /** The members (sessions), this client included once joined. */
   members: Member[];
+  /** True while `members` is the list from before a drop, kept while the room rejoins; the
+   * rejoin replaces it (members that left meanwhile disappear) and `stale` turns false. */
+  stale: boolean;
 }
 
 /** The view behind `useRoom`, with the room-keyed state `useChat` builds on. `limit`,
@@ -60,7 +64,7 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
       new HandleView<RoomEntry, RoomView<T, S>>(() => {
         const room = view.entry?.handle;
         const status = room?.state ?? { status: "joining" };
-        return { messages: messages.slice(), state, status, recovered: status.status != "joined" || status.recovered, members: room?.members() ?? [] };
+        return { messages: messages.slice(), state, status, recovered: status.status != "joined" || status.recovered, members: room?.members() ?? [], stale: room?.membersStale ?? false };
       }),
       {
         receive(data: unknown, seq: number, user?: string) {
@@ -115,10 +119,11 @@ export function useRoom<T = unknown, S = undefined>(name: string, options: RoomO
 
 /** The room's members (sessions) and this client's own entry; joins while mounted. */
 export function usePresence(room: string, options: { meta?: unknown } = {}) {
-  const { members, setPresence, status } = useRoom(room, { ...options, limit: 0 });
+  const { members, setPresence, status, stale } = useRoom(room, { ...options, limit: 0 });
   const self = useConnection().client?.session;
   return {
     members,
+    stale,
     self: members.find((m) => m.id == self) ?? null,
     others: members.filter((m) => m.id != self),
     status,
@@ -126,7 +131,11 @@ export function usePresence(room: string, options: { meta?: unknown } = {}) {
   };
 }
 
+/** A chat message as `useChat` shows it. On the wire (what `send` publishes, and what a backend
+ * publishes with `resocket/server`) it is the room payload `{type: "chat", id, text, at}` (`at`
+ * in ms since the epoch; a `user` in it is ignored): `useChat` counts any other payload in `ignored` and shows nothing. */
 export interface ChatMessage {
+  /** Unique in the room: de-duplicates the acknowledgement of an own message. */
   id: string;
   /** The author: the user id the server stamped on the message, never one from the payload;
    * null for an anonymous publisher. A message still pending shows this client's `user`. */
@@ -159,6 +168,7 @@ interface ChatState {
   pending: ChatMessage[];
   fromOthers: number;
   read: number;
+  ignored: number;
 }
 
 type ChatView = ReturnType<typeof useRoomView<ChatMessage & { type?: string }, ChatState>>[1] & {
@@ -218,9 +228,11 @@ export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000,
     limit: 0,
     meta,
     history,
-    initial: { list: [], pending: [], fromOthers: 0, read: 0 },
+    initial: { list: [], pending: [], fromOthers: 0, read: 0, ignored: 0 },
     reduce: (s, data, seq, user) => {
-      if (data?.type != "chat" || s.list.some((m) => m.seq == seq)) return s;
+      // Counted, so a message that does not show is not a mystery (see `ignored`).
+      if (data?.type != "chat") return { ...s, ignored: s.ignored + 1 };
+      if (s.list.some((m) => m.seq == seq)) return s;
       const { type: _, ...message } = data;
       // The author is the one the server stamped: a payload's `user` is whatever its sender wrote.
       const author = user ?? null;
@@ -239,15 +251,20 @@ export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000,
   // Made once per room view (React may call a memo function twice and keep the first result).
   const actions = useMemo(() => ((view as ChatView).chat ??= chatActions(view, connection.options.user ?? null, typingTimeout, maxMessages)), [view]);
   const self = connection.client?.session;
-  const { list, pending, fromOthers, read } = chat.state;
+  const { list, pending, fromOthers, read, ignored } = chat.state;
   return {
     messages: [...list, ...pending],
     status: chat.status,
     members: chat.members,
+    /** The members are the last known ones, kept while the room rejoins after a drop. */
+    stale: chat.stale,
     /** Other members typing now. */
     typing: chat.members.filter((m) => m.id != self && (m.meta as { typing?: boolean } | null)?.typing),
     /** Messages from others since the last `markRead()`. */
     unread: fromOthers - read,
+    /** Room messages received that are not chat messages (`{type: "chat", id, text, at}`), so
+     * not shown: read those with `useRoom` or `useMessage`. */
+    ignored,
     ...actions,
   };
 }

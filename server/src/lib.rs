@@ -169,13 +169,20 @@ async fn serve_with<E: state::Engine>(
             stopping_tx.send_replace(true);
         }
     };
+    // Request heads come in time or the socket is dropped (a peer sending nothing, or a header
+    // a byte at a time, would be held for good).
+    let listener =
+        protocol::head_deadline::HeadDeadlineListener::new(listener, config.handshake_timeout);
     // Frames go out at once: with Nagle's algorithm a small frame (a pong) written while an
     // earlier one is unacknowledged waits for the peer's delayed ACK, about 40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            warn!(%err, "TCP_NODELAY not set");
-        }
-    });
+    let listener = axum::serve::ListenerExt::tap_io(
+        listener,
+        |stream: &mut protocol::head_deadline::HeadDeadlineStream| {
+            if let Err(err) = stream.tcp().set_nodelay(true) {
+                warn!(%err, "TCP_NODELAY not set");
+            }
+        },
+    );
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -470,3 +470,28 @@ async fn an_origins_recorded_outcomes_are_bounded_in_bytes() {
     assert_eq!(state["rev"], 320, "{state}");
     server.shutdown().await.expect("clean shutdown");
 }
+
+/// Sessions waiting for a resume are bounded in bytes (memory engine; Redis expires them by
+/// TTL): past `--detached-session-bytes` the longest-detached is forgotten, and its resume is
+/// told so (`resumed: false`), while the ones detached last still resume.
+#[tokio::test]
+async fn detached_sessions_past_their_byte_budget_are_forgotten_longest_detached_first() {
+    if engine_redis_url().is_some() {
+        return;
+    }
+    let server = start(|c| c.state_limits.detached_session_bytes = 4 * 512).await;
+    let addr = server.local_addr();
+    let mut welcomes = Vec::new();
+    // A hello-and-drop loop: each session detaches before the next one is opened.
+    for _ in 0..8 {
+        let (ws, welcome) = handshake(&server, None, None).await;
+        close(ws).await;
+        wait_for_stat(addr, "connections", 0).await;
+        welcomes.push(welcome);
+    }
+    let (_first, first) = handshake(&server, None, welcomes[0].resume()).await;
+    assert!(!first.resumed, "the longest-detached session was forgotten");
+    let (_last, last) = handshake(&server, None, welcomes[7].resume()).await;
+    assert!(last.resumed, "the session detached last is kept");
+    server.shutdown().await.expect("clean shutdown");
+}

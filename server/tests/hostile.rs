@@ -15,7 +15,7 @@
 //! | a huge frame, before and after `hello` | [`huge_frames_are_closed_with_1009`] |
 //! | malformed and unknown frames in a flood | [`a_flood_of_malformed_and_unknown_frames_gets_one_typed_error_each`] |
 //! | a `hello` that never comes (also while sending pings) | [`hellos_that_never_come_are_closed_with_4002`] |
-//! | an HTTP request that never completes (before the upgrade) | **not defended yet**: [`an_http_request_that_never_completes_is_closed`] (ignored) |
+//! | an HTTP request that never completes (before the upgrade), or a head sent a byte at a time | [`an_http_request_that_never_completes_is_closed`] (the head deadline, `protocol/head_deadline.rs`) |
 //! | requests beyond `MAX_RUNNING` (`state/dedup.rs`) | [`requests_beyond_max_running_are_refused_rate_limited_and_may_be_sent_again`] |
 //! | huge presence metadata | [`huge_presence_metadata_is_refused_too_large_and_never_reaches_members`] |
 //! | a sender past its rate limit (small frames; `rate_limited`, then 4429) | `limits.rs`: `an_empty_bucket_refuses_rate_limited_and_sustained_abuse_is_closed_with_4429` |
@@ -558,28 +558,71 @@ async fn huge_presence_metadata_is_refused_too_large_and_never_reaches_members()
     server.shutdown().await.expect("clean shutdown");
 }
 
-/// Slowloris before the upgrade: a TCP connection that sends nothing, or only part of its
-/// request, is held by the HTTP server (no header read timeout: `axum::serve` runs hyper
-/// without a timer) and is not counted by the connection limits, which apply at the upgrade.
-/// Measured: still open after 8 s with a 500 ms handshake timeout. Ignored until the server
-/// bounds the request phase.
+/// Slowloris before the upgrade: a TCP connection that sends nothing, only part of its request,
+/// or its head a byte at a time, or a second keep-alive request that never completes, is dropped
+/// once the head deadline (the handshake timeout) passes; a WebSocket that is quiet for longer
+/// is not.
 #[tokio::test]
-#[ignore = "not defended yet: no HTTP header read timeout before the upgrade"]
 async fn an_http_request_that_never_completes_is_closed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = quiet_server(|c| c.handshake_timeout = Duration::from_millis(400)).await;
     let addr = server.local_addr();
     let honest = Honest::start(addr, ROOM).await;
-    for partial in ["", "GET /ws HTTP/1.1\r\nHost: x\r\n"] {
+
+    /// Writes `head` a chunk every 50 ms (stopping at an error) while reading; true once the
+    /// server has closed the connection, within 3 s.
+    async fn closed_while_sending(addr: std::net::SocketAddr, first: &[u8], head: &[u8]) -> bool {
         let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        tcp.write_all(partial.as_bytes()).await.expect("write");
-        let mut buffer = [0u8; 256];
-        let read = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buffer)).await;
-        assert!(
-            matches!(read, Ok(Ok(_)) | Ok(Err(_))),
-            "a connection that sent {partial:?} is still held after 2 s"
-        );
+        tcp.write_all(first).await.expect("write");
+        let started = Instant::now();
+        let mut chunks = head.chunks(1);
+        let mut buffer = [0u8; 4096];
+        while started.elapsed() < Duration::from_secs(3) {
+            if let Some(chunk) = chunks.next() {
+                if tcp.write_all(chunk).await.is_err() {
+                    return true;
+                }
+            }
+            match tokio::time::timeout(Duration::from_millis(50), tcp.read(&mut buffer)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) | Err(_) => {}
+            }
+        }
+        false
     }
+
+    let head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let started = Instant::now();
+    assert!(
+        closed_while_sending(addr, b"", b"").await,
+        "a silent connection is held"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        closed_while_sending(addr, b"GET /ws HTTP/1.1\r\nHost: x\r\n", b"").await,
+        "a partial head is held"
+    );
+    assert!(
+        closed_while_sending(addr, b"", head).await,
+        "a head sent a byte every 50 ms (4 s in all) is held"
+    );
+    // One full request answered, then a second one that never completes.
+    assert!(
+        closed_while_sending(addr, head, &head[..20]).await,
+        "a second keep-alive head that never completes is held"
+    );
+
+    // A WebSocket quiet for longer than the deadline after its hello is served on.
+    let (mut ws, _) = welcomed_addr(addr).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    send(&mut ws, r#"{"kind":"ping","id":7}"#).await;
+    let pong = expect_kind(&mut ws, "pong").await;
+    assert_eq!(pong["id"], 7, "{pong}");
+
     honest
         .finish()
         .await

@@ -57,7 +57,8 @@ impl Room {
         to_js::room_state(&state.unwrap_or(RoomState::Left))
     }
 
-    /// The room's current members (sessions), this client included once joined.
+    /// The room's members (sessions), this client included once joined. While the room rejoins
+    /// after a drop, the last known ones (`membersStale`).
     #[wasm_bindgen(unchecked_return_type = "Member[]")]
     pub fn members(&self) -> Array {
         let members = Array::new();
@@ -69,6 +70,19 @@ impl Room {
             }
         }
         members
+    }
+
+    /// True while `members()` is the list from before a drop, kept while the room rejoins and
+    /// replaced by the server's at the rejoin (its `state` event `joined`).
+    #[wasm_bindgen(getter, js_name = membersStale)]
+    pub fn members_stale(&self) -> bool {
+        self.handle.driver().is_some_and(|driver| {
+            driver
+                .borrow()
+                .core
+                .room(&self.handle.name)
+                .is_some_and(|room| room.members_stale())
+        })
     }
 
     /// Publishes `data` to the room (queued while offline). Every member receives it once with

@@ -1,7 +1,7 @@
 //! Room subscriptions: reference-counted joins (so React StrictMode's double mount makes one
 //! server join), rejoin with the last seen sequence number after a reconnect, duplicate-free
-//! delivery by sequence number, and the current presence list. Only this module changes a
-//! [`Room`]; the app reads it through `ClientCore::room`.
+//! delivery by sequence number, and the current presence list (kept, stale, while rejoining).
+//! Only this module changes a [`Room`]; the app reads it through `ClientCore::room`.
 
 use super::events::Event;
 use super::queue::WireSize;
@@ -55,7 +55,18 @@ pub struct Room<F, P> {
     /// Metadata set while the room was not joined (a join may be in flight with older metadata),
     /// decoded: sent, and shown in this client's entry, once the room is joined.
     unsent_meta: Option<P>,
+    /// The members as last known: while rejoining, those of before the drop (see
+    /// [`Room::members_stale`]), until the rejoin's `joined` replaces them.
     pub members: VecMap<String, Member<P>>,
+}
+
+impl<F, P> Room<F, P> {
+    /// True while `members` is the list from before a drop: kept so presence does not flicker
+    /// empty during a reconnect, and replaced whole by the rejoin's `joined` (members that left
+    /// meanwhile disappear then).
+    pub fn members_stale(&self) -> bool {
+        matches!(self.state, RoomState::Rejoining)
+    }
 }
 
 /// What a delivered room message should do.
@@ -209,12 +220,15 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
         }
     }
 
-    /// The connection dropped: joined rooms are rejoining; members are unknown until then.
+    /// The connection dropped: joined rooms are rejoining and keep their last known members,
+    /// stale until the rejoin answers; other rooms have none.
     pub fn on_disconnect(&mut self, out: &mut Sink<F, P>) {
         self.session = None;
         for (name, room) in self.rooms.iter_mut() {
-            room.members.clear();
             room.join_id = None;
+            if !matches!(room.state, RoomState::Joined { .. } | RoomState::Rejoining) {
+                room.members.clear();
+            }
             if matches!(room.state, RoomState::Joined { .. }) {
                 room.state = RoomState::Rejoining;
                 out.emit(Event::Room {
@@ -340,6 +354,8 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
             return Some(body);
         };
         entry.join_id = None;
+        // A refused rejoin: the members kept from before the drop are not known any more.
+        entry.members.clear();
         let state = RoomState::Error {
             code: body.code.as_wire().to_owned(),
             message: body.message,

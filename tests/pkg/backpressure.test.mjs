@@ -8,22 +8,15 @@
 // Run by scripts/test-pkg.sh (needs the assembled demo site and the release server binary).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import net from "node:net";
-import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { launch } from "./browser.mjs";
+import { TestServer, waitInPage } from "./server.mjs";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const addr = process.env.RESOCKET_BACKPRESSURE_TEST_SERVER ?? "127.0.0.1:9446";
 const [host, port] = addr.split(":");
 const base = `http://${addr}`;
-const controlSecret = randomBytes(24).toString("hex");
 const serverArgs = [
-  "--addr", addr,
   "--demo", "--insecure-trust-client-user", "--config", "server/resocket.demo.toml",
-  "--test-controls", "--control-secret", controlSecret,
   "--static", process.env.OUT ?? "out/demo",
   "--feed-interval-ms", "0",
   // Only this test's echoes; no pings while the proxy holds the client's frames back.
@@ -36,32 +29,7 @@ const MESSAGE_BYTES = 32 * 1024;
 
 let browser;
 let server;
-let serverLog = "";
 let proxy;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function startServer() {
-  const child = spawn("target/release/resocket-server", serverArgs, {
-    cwd: root,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  child.stderr.on("data", (chunk) => (serverLog += chunk));
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    assert.equal(child.exitCode, null, `the server exited:\n${serverLog}`);
-    try {
-      const response = await fetch(`${base}/control/stats`, {
-        headers: { "x-resocket-control-secret": controlSecret },
-      });
-      if (response.ok) return child;
-    } catch {
-      // not up yet
-    }
-    await sleep(100);
-  }
-  child.kill("SIGKILL");
-  assert.fail(`the server did not answer on ${addr}:\n${serverLog}`);
-}
 
 /** A TCP proxy to the server whose reading from the browser can be paused, and whose
  * connections can be cut. */
@@ -107,7 +75,7 @@ function startProxy() {
 }
 
 before(async () => {
-  server = await startServer();
+  server = await TestServer.start(addr, serverArgs);
   proxy = await startProxy();
   browser = await launch();
 });
@@ -115,17 +83,8 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await proxy?.close();
-  if (server && server.exitCode === null) {
-    const exited = once(server, "exit");
-    server.kill("SIGTERM");
-    await exited;
-  }
+  await server?.stop();
 });
-
-async function waitInPage(page, probe, arg, timeoutMs = 20000) {
-  const handle = await page.waitForFunction(probe, arg, { timeout: timeoutMs, polling: 25 });
-  return handle.jsonValue();
-}
 
 /** A page with a client connected through the proxy. Its `WebSocket` class records the
  * largest `bufferedAmount` right after each send, independently of the client's own metrics. */

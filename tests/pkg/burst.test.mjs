@@ -7,20 +7,13 @@
 // are far beyond a connection's request bucket). Run by scripts/test-pkg.sh.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { launch } from "./browser.mjs";
+import { TestServer, waitInPage } from "./server.mjs";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const addr = process.env.RESOCKET_BURST_TEST_SERVER ?? "127.0.0.1:9447";
 const base = `http://${addr}`;
-const controlSecret = randomBytes(24).toString("hex");
 const serverArgs = [
-  "--addr", addr,
   "--demo", "--insecure-trust-client-user",
-  "--test-controls", "--control-secret", controlSecret,
   "--static", process.env.OUT ?? "out/demo",
   "--feed-interval-ms", "0",
   "--rate-limits", "off",
@@ -29,55 +22,15 @@ const BURST = 2000;
 
 let browser;
 let server;
-let serverLog = "";
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function control(path, init = {}) {
-  const response = await fetch(`${base}/control/${path}`, {
-    ...init,
-    headers: { "x-resocket-control-secret": controlSecret },
-  });
-  assert.ok(response.ok, `control/${path}: ${response.status}`);
-  return response.json();
-}
-
-async function startServer() {
-  const child = spawn("target/release/resocket-server", serverArgs, {
-    cwd: root,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  child.stderr.on("data", (chunk) => (serverLog += chunk));
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    assert.equal(child.exitCode, null, `the server exited:\n${serverLog}`);
-    try {
-      await control("stats");
-      return child;
-    } catch {
-      await sleep(100);
-    }
-  }
-  child.kill("SIGKILL");
-  assert.fail(`the server did not answer on ${addr}:\n${serverLog}`);
-}
-
-async function waitInPage(page, probe, arg, timeoutMs = 20000) {
-  const handle = await page.waitForFunction(probe, arg, { timeout: timeoutMs, polling: 25 });
-  return handle.jsonValue();
-}
 
 before(async () => {
-  server = await startServer();
+  server = await TestServer.start(addr, serverArgs);
   browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = once(server, "exit");
-    server.kill("SIGTERM");
-    await exited;
-  }
+  await server?.stop();
 });
 
 /**
@@ -124,7 +77,7 @@ async function burstAcrossADrop(drop) {
   }, { burst: BURST, key, drop });
   let settledAtDrop = 0;
   if (drop === "server") {
-    await control("drop?outage_ms=200", { method: "POST" });
+    await server.control("drop?outage_ms=200", { method: "POST" });
     settledAtDrop = await page.evaluate(() => window.burst.log.settled);
   }
 

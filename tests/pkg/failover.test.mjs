@@ -8,70 +8,32 @@
 // Run by scripts/test-pkg.sh (needs the assembled demo site and the release server binary).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
-import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { launch } from "./browser.mjs";
+import { TestServer, waitInPage } from "./server.mjs";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const nodeA = process.env.RESOCKET_FAILOVER_NODE_A ?? "127.0.0.1:9442";
 const nodeB = process.env.RESOCKET_FAILOVER_NODE_B ?? "127.0.0.1:9443";
-const controlSecret = randomBytes(24).toString("hex");
 /** Reconnects within a fraction of a second, so the test does not wait on the defaults. */
 const FAST = { reconnect: { initialDelayMs: 100, maxDelayMs: 400 } };
+const serverArgs = [
+  "--demo", "--insecure-trust-client-user", "--config", "server/resocket.demo.toml",
+  "--static", process.env.OUT ?? "out/demo",
+  // No price feed: only this test publishes.
+  "--feed-interval-ms", "0",
+];
 
 let browser;
-/** The running server process of each node, by address. */
+/** The running server of each node, by address. */
 const servers = new Map();
-/** The servers' stderr, shown when a test fails. */
-let serverLog = "";
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function control(addr, path, init = {}) {
-  const response = await fetch(`http://${addr}/control/${path}`, {
-    ...init,
-    headers: { "x-resocket-control-secret": controlSecret },
-  });
-  assert.ok(response.ok, `${addr} control/${path}: ${response.status}`);
-  return response.json();
-}
-
-/** Starts the release server on `addr` and waits (bounded) until it answers. */
-async function startServer(addr) {
-  const args = [
-    "--addr", addr,
-    "--demo", "--insecure-trust-client-user", "--config", "server/resocket.demo.toml",
-    "--test-controls", "--control-secret", controlSecret,
-    "--static", process.env.OUT ?? "out/demo",
-    // No price feed: only this test publishes.
-    "--feed-interval-ms", "0",
-  ];
-  const child = spawn("target/release/resocket-server", args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
-  child.stderr.on("data", (chunk) => (serverLog += chunk));
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    assert.equal(child.exitCode, null, `the server on ${addr} exited:\n${serverLog}`);
-    try {
-      await control(addr, "stats");
-      servers.set(addr, child);
-      return;
-    } catch {
-      await sleep(100);
-    }
-  }
-  child.kill("SIGKILL");
-  assert.fail(`the server did not answer on ${addr}:\n${serverLog}`);
-}
+const startServer = async (addr) => servers.set(addr, await TestServer.start(addr, serverArgs));
+const control = (addr, path, init) => servers.get(addr).control(path, init);
 
 async function killServer(addr, signal) {
-  const child = servers.get(addr);
+  await servers.get(addr)?.stop(signal);
   servers.delete(addr);
-  if (!child || child.exitCode !== null) return;
-  const exited = once(child, "exit");
-  child.kill(signal);
-  await exited;
 }
 
 /** A loopback port nothing listens on: bound by the OS, then released. */
@@ -85,11 +47,6 @@ async function closedPort() {
   return port;
 }
 
-/** Polls `probe` in the page until it returns a truthy value (at most `timeoutMs`). */
-async function waitInPage(page, probe, arg, timeoutMs = 10000) {
-  const handle = await page.waitForFunction(probe, arg, { timeout: timeoutMs, polling: 25 });
-  return handle.jsonValue();
-}
 
 /** A page served by `addr` with the package loaded. */
 async function openPage(addr) {

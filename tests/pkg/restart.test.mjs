@@ -7,86 +7,34 @@
 // release server binary).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { launch } from "./browser.mjs";
+import { TestServer, waitInPage } from "./server.mjs";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const addr = process.env.RESOCKET_RESTART_TEST_SERVER ?? "127.0.0.1:9439";
 const base = `http://${addr}`;
-const controlSecret = randomBytes(24).toString("hex");
 const serverArgs = [
-  "--addr", addr,
   "--demo", "--insecure-trust-client-user", "--config", "server/resocket.demo.toml",
-  "--test-controls", "--control-secret", controlSecret,
   "--static", process.env.OUT ?? "out/demo",
   // No price feed: only this test publishes.
   "--feed-interval-ms", "0",
 ];
 
 let browser;
-/** The running server process. */
+/** The running server. */
 let server;
-/** The servers' stderr, shown when a test fails. */
-let serverLog = "";
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function control(path, init = {}) {
-  const response = await fetch(`${base}/control/${path}`, {
-    ...init,
-    headers: { "x-resocket-control-secret": controlSecret },
-  });
-  assert.ok(response.ok, `control/${path}: ${response.status}`);
-  return response.json();
-}
-
-/** Starts the release server on `addr` and waits (bounded) until it answers. */
-async function startServer() {
-  const child = spawn("target/release/resocket-server", serverArgs, {
-    cwd: root,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  child.stderr.on("data", (chunk) => (serverLog += chunk));
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    assert.equal(child.exitCode, null, `the server exited:\n${serverLog}`);
-    try {
-      await control("stats");
-      return child;
-    } catch {
-      await sleep(100);
-    }
-  }
-  child.kill("SIGKILL");
-  assert.fail(`the server did not answer on ${addr}:\n${serverLog}`);
-}
-
-async function killServer(signal) {
-  const exited = once(server, "exit");
-  server.kill(signal);
-  await exited;
-}
 
 /** Publishes `payload` to room `room` as the server (the way a backend job would). */
 const publish = (room, payload) =>
-  control(`publish?room=${room}`, { method: "POST", body: JSON.stringify(payload) });
-
-/** Polls `probe` in the page until it returns a truthy value (at most `timeoutMs`). */
-async function waitInPage(page, probe, arg, timeoutMs = 10000) {
-  const handle = await page.waitForFunction(probe, arg, { timeout: timeoutMs, polling: 25 });
-  return handle.jsonValue();
-}
+  server.control(`publish?room=${room}`, { method: "POST", body: JSON.stringify(payload) });
 
 before(async () => {
-  server = await startServer();
+  server = await TestServer.start(addr, serverArgs);
   browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) await killServer("SIGTERM");
+  await server?.stop();
 });
 
 test("after a server restart no message is lost, the room is not recovered, the doc resets and converges", async () => {
@@ -117,10 +65,10 @@ test("after a server restart no message is lost, the room is not recovered, the 
   assert.equal(await page.evaluate(() => window.restart.doc.rev), 1);
 
   // The server dies without a word; an edit made meanwhile waits in the page.
-  await killServer("SIGKILL");
+  await server.stop("SIGKILL");
   await waitInPage(page, () => window.restart.client.state.status === "reconnecting");
   await page.evaluate(() => window.restart.doc.set("mine", "made while the server was down"));
-  server = await startServer();
+  server = await TestServer.start(addr, serverArgs);
   // Published after the restart, likely before the page is back (replayed), then live ones.
   for (let n = 101; n <= 102; n += 1) await publish("news", { n });
   await waitInPage(page, () => window.restart.log.roomStates.filter((s) => s.status === "joined").length === 2);
@@ -148,7 +96,7 @@ test("after a server restart no message is lost, the room is not recovered, the 
   }));
   assert.deepEqual(view.resets, [{ rev: 0 }]);
   assert.deepEqual(view.object, { mine: "made while the server was down" }, "the old history is gone");
-  const onServer = await control("doc?name=board");
+  const onServer = await server.control("doc?name=board");
   assert.deepEqual(onServer, {
     rev: 1,
     entries: { mine: { value: "made while the server was down", rev: 1 } },

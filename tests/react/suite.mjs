@@ -224,6 +224,54 @@ export function hookSuite(path) {
     await unmount("drop");
   });
 
+  test("presence through a forced drop: the last members stay, stale, until the rejoin replaces them", async () => {
+    const room = unique("stale");
+    await observe("stale.bo", room);
+    await observe("stale.cy", room);
+    await until(`o("stale.bo").room.state.status === "joined" && o("stale.cy").room.state.status === "joined"`);
+    await render("stale", {
+      options: { ...FAST, user: "ann" },
+      probes: [
+        { id: "stale.presence", hook: "presence", args: [room] },
+        { id: "stale.chat", hook: "chat", args: [room] },
+        { id: "stale.conn", hook: "connection" },
+      ],
+    });
+    await until(`v("stale.presence")?.members.length === 3 && v("stale.chat").members.length === 3`, `v("stale.presence")`);
+    assert.equal(await read(`v("stale.presence").stale || v("stale.chat").stale`), false);
+    // useChat shows only {type: "chat", ...} messages, and counts the others.
+    await control(`publish?room=${room}`, { type: "tick", n: 1 });
+    await until(`v("stale.chat").ignored === 1`, `v("stale.chat")`);
+    assert.equal(await read(`v("stale.chat").messages.length`), 0);
+    const cy = await read(`o("stale.cy").client.session`);
+    const before = await read(`h("stale.presence").history.length`);
+
+    await control("drop?outage_ms=1500");
+    await until(`v("stale.conn").state.status !== "open" && v("stale.presence").stale`, `v("stale.presence")`);
+    // Cy leaves while everyone is away: it must be gone after the rejoin.
+    await page.evaluate(() => window.harness.observers["stale.cy"].room.leave());
+    const during = await read(`v("stale.presence")`);
+    assert.equal(during.status.status, "rejoining");
+    assert.equal(during.members.length, 3, "the last known members stay");
+    assert.ok(during.self?.user === "ann" && during.others.length === 2, "self and others too");
+    assert.equal(await read(`v("stale.chat").stale`), true, "useChat says so too");
+
+    await until(`v("stale.presence").status.status === "joined" && !v("stale.presence").stale`, `v("stale.presence")`);
+    // Bo rejoins on its own backoff: the list reaches ann and bo, never cy again.
+    await until(`v("stale.presence").members.length === 2 && o("stale.bo").room.state.status === "joined"`, `v("stale.presence")`);
+    const history = await read(`h("stale.presence").history.slice(${before})`);
+    const stale = history.filter((p) => p.stale);
+    assert.ok(stale.length > 0, "seen stale");
+    assert.ok(stale.every((p) => p.members.length === 3 && p.status.status === "rejoining"), "never emptied while rejoining");
+    const rejoined = history.slice(history.lastIndexOf(stale.at(-1)) + 1);
+    assert.ok(rejoined.length > 0 && rejoined.every((p) => !p.stale && !p.members.some((m) => m.id === cy)), "cy gone from the rejoin on");
+    assert.deepEqual((await read(`v("stale.presence").members.map((m) => m.user)`)).sort(), ["ann", "observer"]);
+    assert.equal(await read(`v("stale.chat").stale`), false);
+    await unmount("stale");
+    // Observers left connected would reconnect after later tests' drops, into their counts.
+    await read(`[o("stale.bo").client.free(), o("stale.cy").client.free()]`);
+  });
+
   test("useRequest: data, typed errors, and unmount aborts the request in flight", async () => {
     await render("req", {
       probes: [

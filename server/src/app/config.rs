@@ -54,7 +54,9 @@ ENDPOINTS:
     POST /control/notify[?user=U]     send the JSON body as a notify payload to every connection of
                                       user U (or to every open connection)
     POST /control/publish?room=R      publish the JSON body to room R as if by a member
-    POST /control/flood?count=N&pad=P send N numbered msg frames to every open connection
+    POST /control/flood?count=N&pad=P[&room=R]
+                                      send N numbered msg frames (room messages of R,
+                                      seq 1..N) to every open connection
     GET  /control/doc?name=N          document N as {rev, entries} (404 if unknown)
     GET  /control/stats               connection, session, room and document counters as JSON
     GET  /demo/token?user=U           (--demo without a JWT key) a dev token for user U, signed
@@ -258,7 +260,8 @@ struct Cli {
     #[arg(long, value_name = "N", env = "RESOCKET_MAX_FRAME_BYTES", default_value_t = DEFAULT_MAX_FRAME_BYTES, value_parser = frame_bytes)]
     max_frame_bytes: usize,
 
-    /// Close with 4002 when no hello arrives within N ms
+    /// Close with 4002 when no hello arrives within N ms; also the time an HTTP request head
+    /// may take (the first from the accept, a keep-alive one from its first byte)
     #[arg(long, value_name = "N", env = "RESOCKET_HANDSHAKE_TIMEOUT_MS", default_value_t = 5000, value_parser = at_least_one)]
     handshake_timeout_ms: u64,
 
@@ -401,6 +404,11 @@ struct Cli {
     /// place is needed)
     #[arg(long, value_name = "N", env = "RESOCKET_DOC_IDLE_TTL_MS", default_value_t = millis_of(StateLimits::default().doc_idle_ttl))]
     doc_idle_ttl_ms: u64,
+
+    /// Most bytes sessions waiting for a resume hold (reply caches plus 512 each; memory
+    /// engine): beyond it the longest-detached are forgotten (their resume is a new session)
+    #[arg(long, value_name = "N", env = "RESOCKET_DETACHED_SESSION_BYTES", default_value_t = StateLimits::default().detached_session_bytes, value_parser = at_least_one_usize)]
+    detached_session_bytes: usize,
 
     /// Largest server API request body [default: 1048576]
     #[arg(long, value_name = "N", env = "RESOCKET_API_MAX_BODY_BYTES", value_parser = at_least_one_usize)]
@@ -559,6 +567,7 @@ where
             doc_keys: cli.max_doc_keys,
             doc_log_bytes: cli.doc_history_bytes,
             doc_idle_ttl: unless_zero(cli.doc_idle_ttl_ms),
+            detached_session_bytes: cli.detached_session_bytes,
         },
         connection_limits: ConnectionLimits {
             total: cli.max_connections,
@@ -725,6 +734,7 @@ mod tests {
             "--max-doc-keys=7",
             "--doc-history-bytes=300",
             "--doc-idle-ttl-ms=4000",
+            "--detached-session-bytes=4096",
         ]);
         assert_eq!(
             config.state_limits,
@@ -738,6 +748,7 @@ mod tests {
                 doc_keys: 7,
                 doc_log_bytes: 300,
                 doc_idle_ttl: Some(Duration::from_secs(4)),
+                detached_session_bytes: 4096,
             }
         );
         for flag in ["--max-rooms=0", "--max-doc-bytes=0", "--history-bytes=x"] {

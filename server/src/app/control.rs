@@ -231,6 +231,9 @@ struct FloodQuery {
     count: u64,
     #[serde(default)]
     pad: usize,
+    /// Room messages of this room (`seq` 1..=count, as its members expect after joining it
+    /// empty) instead of plain messages.
+    room: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -240,8 +243,9 @@ struct Flooding {
 }
 
 /// Sends `count` numbered `msg` frames (`{"i":n,"pad":"xx.."}`) to every welcomed connection as
-/// fast as each one reads them, for receive-throughput benchmarks. Answers at once; the frames
-/// follow in a background task per connection.
+/// fast as each one reads them, for receive-throughput benchmarks: plain messages, or with
+/// `room`, room messages numbered from 1 (the engine is not involved: nothing is stored).
+/// Answers at once; the frames follow in a background task per connection.
 async fn flood<E: Engine>(
     State(app): State<AppState<E>>,
     Query(query): Query<FloodQuery>,
@@ -251,14 +255,27 @@ async fn flood<E: Engine>(
             "count must be at most {MAX_FLOOD} and pad at most 65536"
         )));
     }
+    if query
+        .room
+        .as_deref()
+        .is_some_and(|room| !crate::state::is_valid_name(room))
+    {
+        return Err(EngineError::BadRoomName.into());
+    }
     let outbounds = app.hub.open_outbounds();
     let pad = "x".repeat(query.pad);
     for outbound in &outbounds {
         let outbound = outbound.clone();
         let pad = pad.clone();
+        let room = query.room.clone();
         tokio::spawn(async move {
             for i in 0..query.count {
-                let frame = format!(r#"{{"kind":"msg","payload":{{"i":{i},"pad":"{pad}"}}}}"#);
+                let payload = format!(r#"{{"i":{i},"pad":"{pad}"}}"#);
+                let frame = match (&room, RawValue::from_string(payload)) {
+                    (Some(room), Ok(payload)) => frames::room_msg(room, i + 1, None, &payload),
+                    (_, Ok(payload)) => format!(r#"{{"kind":"msg","payload":{}}}"#, payload.get()),
+                    (_, Err(_)) => break, // cannot happen: the payload is built above
+                };
                 if outbound.send(frame.into()).await.is_err() {
                     break; // the connection ended
                 }

@@ -8,6 +8,7 @@ pub(crate) mod connection;
 pub mod dispatch;
 mod error;
 pub mod frames;
+pub mod head_deadline;
 pub mod hub;
 pub mod rates;
 

@@ -156,6 +156,11 @@ impl<R: Clone + ReplySize> Dedup<R> {
     pub fn cached(&self) -> (usize, usize) {
         (self.finished.len(), self.bytes)
     }
+
+    /// Bytes of the replies kept.
+    pub fn cached_bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 #[cfg(test)]

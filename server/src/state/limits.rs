@@ -36,6 +36,11 @@ pub struct StateLimits {
     /// A document without subscribers is removed after this long without an op (`None`: only
     /// when its place is needed).
     pub doc_idle_ttl: Option<Duration>,
+    /// Most bytes sessions waiting for a resume may hold (memory engine): their reply caches
+    /// plus [`SESSION_OVERHEAD_BYTES`](super::sessions::SESSION_OVERHEAD_BYTES) each. Beyond it
+    /// the longest-detached are forgotten before their TTL, and their resume starts a new
+    /// session (the client is told: `lost`). The Redis engine's sessions expire by TTL in Redis.
+    pub detached_session_bytes: usize,
 }
 
 impl Default for StateLimits {
@@ -50,6 +55,7 @@ impl Default for StateLimits {
             doc_keys: 10_000,
             doc_log_bytes: MIB,
             doc_idle_ttl: Some(Duration::from_secs(3600)),
+            detached_session_bytes: 256 * MIB,
         }
     }
 }

@@ -99,6 +99,8 @@ impl MemoryEngine {
     ) -> MemoryEngine {
         self.rooms = room_shards(|| Rooms::with_limits(history, namespaces.clone(), limits));
         self.docs = doc_shards(|| Docs::with_limits(doc_history, limits));
+        self.sessions()
+            .set_detached_budget(limits.detached_session_bytes);
         self
     }
 

@@ -81,9 +81,18 @@ impl Fresh {
 pub struct Sessions {
     by_id: HashMap<String, Entry>,
     /// Detached sessions by the moment they expire, soonest first, so forgetting the expired
-    /// ones costs O(expired), not O(sessions). Checked lazily: an item whose session was
-    /// resumed (or detached again, with a later item) since is dropped when it comes up.
+    /// ones costs O(expired), not O(sessions). At most one item per session (`Entry::queued`),
+    /// however often it is resumed and detached: checked lazily, an item whose session was
+    /// resumed since is dropped when it comes up, and one detached again since is put back
+    /// with the later deadline.
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
+    /// Bytes held by detached sessions ([`Entry::held_bytes`]), and the most they may hold:
+    /// beyond it the longest-detached are forgotten (their resume starts a new session, which
+    /// the client reports as lost).
+    detached_bytes: usize,
+    detached_budget: usize,
+    /// Detached sessions forgotten for the budget before their TTL ran out.
+    evicted: u64,
     /// Number of the last session opened.
     opened: u64,
     ttl: Duration,
@@ -100,14 +109,26 @@ struct Entry {
     conn: Option<ConnId>,
     /// When the last connection went away; `None` while one is attached.
     detached_at: Option<Instant>,
+    /// Whether `Sessions::deadlines` holds an item for this session.
+    queued: bool,
     requests: Dedup<Utf8Bytes>,
 }
 
+/// What a session costs besides its reply cache, counted against the detached budget (the map
+/// entry, its id, token, origin and user), so empty sessions are bounded too.
+pub const SESSION_OVERHEAD_BYTES: usize = 512;
+
 impl Entry {
-    fn expired(&self, now: Instant, ttl: Duration) -> bool {
+    fn held_bytes(&self) -> usize {
+        SESSION_OVERHEAD_BYTES + self.requests.cached_bytes()
+    }
+
+    /// When this session expires: `None` while a connection is attached (or for a TTL too long
+    /// to add to an instant, which never expires).
+    fn deadline(&self, ttl: Duration) -> Option<Instant> {
         match self.detached_at {
-            Some(since) if self.conn.is_none() => now.saturating_duration_since(since) >= ttl,
-            _ => false,
+            Some(since) if self.conn.is_none() => since.checked_add(ttl),
+            _ => None,
         }
     }
 }
@@ -118,6 +139,9 @@ impl Sessions {
         Sessions {
             by_id: HashMap::new(),
             deadlines: BinaryHeap::new(),
+            detached_bytes: 0,
+            detached_budget: usize::MAX,
+            evicted: 0,
             opened: 0,
             ttl,
             dedup: DedupLimits::default(),
@@ -127,6 +151,36 @@ impl Sessions {
     /// Sessions opened from now on de-duplicate requests within `limits`.
     pub fn set_dedup_limits(&mut self, limits: DedupLimits) {
         self.dedup = limits;
+    }
+
+    /// Detached sessions hold at most `bytes` ([`Entry::held_bytes`]).
+    pub fn set_detached_budget(&mut self, bytes: usize) {
+        self.detached_budget = bytes;
+    }
+
+    /// Detached sessions forgotten for the budget so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Forgets the longest-detached sessions until the detached ones fit their budget. The
+    /// deadline heap orders them by when they detached (one TTL later), so this costs
+    /// O(forgotten); items of sessions attached again are dropped on the way.
+    fn fit_detached_budget(&mut self) {
+        while self.detached_bytes > self.detached_budget {
+            let Some(Reverse((_, id))) = self.deadlines.pop() else {
+                break;
+            };
+            let Some(entry) = self.by_id.get_mut(&id) else {
+                continue;
+            };
+            if entry.conn.is_some() {
+                entry.queued = false;
+            } else if let Some(entry) = self.by_id.remove(&id) {
+                self.detached_bytes = self.detached_bytes.saturating_sub(entry.held_bytes());
+                self.evicted += 1;
+            }
+        }
     }
 
     /// Forgets the sessions expired at `now`; returns how many deadlines it looked at (those
@@ -141,12 +195,18 @@ impl Sessions {
                 break;
             };
             visited += 1;
-            if self
-                .by_id
-                .get(&id)
-                .is_some_and(|entry| entry.expired(now, self.ttl))
-            {
-                self.by_id.remove(&id);
+            let Some(entry) = self.by_id.get_mut(&id) else {
+                continue;
+            };
+            match entry.deadline(self.ttl) {
+                Some(deadline) if deadline <= now => {
+                    let held = entry.held_bytes();
+                    self.by_id.remove(&id);
+                    self.detached_bytes = self.detached_bytes.saturating_sub(held);
+                }
+                // Detached again after this item was queued: it waits for the later deadline.
+                Some(deadline) => self.deadlines.push(Reverse((deadline, id))),
+                None => entry.queued = false,
             }
         }
         visited
@@ -174,6 +234,9 @@ impl Sessions {
                 .then_some((r, entry))
         });
         if let Some((resume, entry)) = known {
+            if entry.conn.is_none() {
+                self.detached_bytes = self.detached_bytes.saturating_sub(entry.held_bytes());
+            }
             entry.detached_at = None;
             let replaced = entry.conn.replace(conn).filter(|old| *old != conn);
             // Rotated on every resume: a token seen once (a log, a stolen frame) resumes nothing.
@@ -200,6 +263,7 @@ impl Sessions {
                 origin: new_origin.clone(),
                 conn: Some(conn),
                 detached_at: None,
+                queued: false,
                 requests: Dedup::new(self.dedup),
             },
         );
@@ -221,10 +285,14 @@ impl Sessions {
             if entry.conn == Some(conn) {
                 entry.conn = None;
                 entry.detached_at = Some(now);
-                // A TTL too long to add to an instant never expires.
-                if let Some(deadline) = now.checked_add(self.ttl) {
-                    self.deadlines.push(Reverse((deadline, session.to_owned())));
+                self.detached_bytes += entry.held_bytes();
+                if !entry.queued {
+                    if let Some(deadline) = entry.deadline(self.ttl) {
+                        entry.queued = true;
+                        self.deadlines.push(Reverse((deadline, session.to_owned())));
+                    }
                 }
+                self.fit_detached_budget();
             }
         }
     }
@@ -249,10 +317,17 @@ impl Sessions {
         }
     }
 
-    /// Caches a running request's reply.
+    /// Caches a running request's reply (one that finishes after its connection ended counts
+    /// against the detached budget).
     pub fn finish_request(&mut self, session: &str, id: u64, reply: Utf8Bytes) {
         if let Some(entry) = self.by_id.get_mut(session) {
+            let before = entry.held_bytes();
             entry.requests.finish(id, reply);
+            if entry.conn.is_none() {
+                self.detached_bytes =
+                    (self.detached_bytes + entry.held_bytes()).saturating_sub(before);
+                self.fit_detached_budget();
+            }
         }
     }
 }
@@ -423,6 +498,82 @@ mod tests {
             "the resumed one and the hello"
         );
         assert!(sessions.deadlines.is_empty());
+    }
+
+    #[test]
+    fn a_session_detached_again_and_again_holds_one_deadline() {
+        let mut sessions = Sessions::new(ms(100));
+        let t0 = Instant::now();
+        let opened = sessions.open(t0, None, None, 0, fresh("t"));
+        let mut token = opened.session.token;
+        sessions.detach(t0, &opened.session.id, 0);
+        // A hostile client resuming and dropping in a loop queues no more than one item.
+        for conn in 1..1000 {
+            let resume = Resume {
+                session: opened.session.id.clone(),
+                token: token.clone(),
+            };
+            let now = t0 + ms(conn / 20);
+            let resumed = sessions.open(now, None, Some(&resume), conn, fresh("t"));
+            assert!(resumed.resumed);
+            token = resumed.session.token;
+            sessions.detach(now, &opened.session.id, conn);
+        }
+        assert_eq!(sessions.deadlines.len(), 1);
+        // Detached last at t0 + 49 ms: the item due at t0 + 100 ms moves to t0 + 149 ms.
+        assert_eq!(sessions.count(t0 + ms(148)), 1);
+        assert_eq!(sessions.deadlines.len(), 1);
+        assert_eq!(sessions.count(t0 + ms(149)), 0);
+        assert!(sessions.deadlines.is_empty());
+    }
+
+    #[test]
+    fn detached_sessions_beyond_their_byte_budget_are_forgotten_longest_detached_first() {
+        let mut sessions = Sessions::new(Duration::from_secs(30));
+        sessions.set_detached_budget(3 * SESSION_OVERHEAD_BYTES + 100);
+        let t0 = Instant::now();
+        let mut ids = Vec::new();
+        for conn in 0..5 {
+            let opened = sessions.open(t0, None, None, conn, fresh("t"));
+            ids.push(opened.session.id.clone());
+            sessions.detach(t0 + ms(conn), &opened.session.id, conn);
+        }
+        assert_eq!(sessions.evicted(), 2);
+        assert_eq!(sessions.count(t0), 3, "the three detached last are kept");
+        let resume = |id: &str| Resume {
+            session: id.to_owned(),
+            token: "t".into(),
+        };
+        assert!(
+            !sessions
+                .open(t0, None, Some(&resume(&ids[0])), 10, fresh("t"))
+                .resumed
+        );
+        assert!(
+            sessions
+                .open(t0, None, Some(&resume(&ids[4])), 11, fresh("t"))
+                .resumed
+        );
+        // Attached sessions do not count: the new one (10) and the resumed one (11).
+        assert_eq!(sessions.detached_bytes, 2 * SESSION_OVERHEAD_BYTES);
+
+        // A reply finished after its connection ended counts too: 200 bytes put the detached
+        // ones over, and the longest-detached goes.
+        sessions.detach(t0 + ms(10), &ids[4], 11);
+        assert_eq!(sessions.evicted(), 2);
+        assert_eq!(sessions.begin_request(&ids[4], 2), Seen::New);
+        sessions.finish_request(&ids[4], 2, Utf8Bytes::from("x".repeat(200)));
+        assert_eq!(sessions.evicted(), 3);
+        assert!(
+            !sessions
+                .open(t0, None, Some(&resume(&ids[2])), 12, fresh("t"))
+                .resumed
+        );
+        assert!(
+            sessions
+                .open(t0, None, Some(&resume(&ids[3])), 13, fresh("t"))
+                .resumed
+        );
     }
 
     #[test]

@@ -46,8 +46,31 @@ local function expire_one(idx, name, cutoff, p, drop)
 end
 "#;
 
+/// A log (a room's history, a document's op log) bounded by count and by bytes.
+const TRIMMED_LOG: &str = r#"
+-- Appends `frame` to stream `log` as entry `id` (field 'f', then the `...` field-value pairs),
+-- then deletes the oldest entries while there are more than `size` or they hold more than
+-- `budget` bytes, never the newest (the caller checked it fits). Field `field` of `hash` counts
+-- the bytes the log holds; a count from before the log expired or shrank to one is corrected.
+local function append_trimmed(hash, field, log, id, frame, size, budget, ...)
+  local held = 0
+  if redis.call('EXISTS', log) == 1 then held = tonumber(redis.call('HGET', hash, field) or '0') end
+  redis.call('XADD', log, id, 'f', frame, ...)
+  held = held + #frame
+  local len = redis.call('XLEN', log)
+  while len > 1 and (len > size or held > budget) do
+    local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+    held = held - #oldest[2][2]
+    redis.call('XDEL', log, oldest[1])
+    len = len - 1
+  end
+  if len == 1 then held = #frame end
+  redis.call('HSET', hash, field, held)
+end
+"#;
+
 fn script(body: &str) -> Script {
-    Script::new(&format!("{NS}{IDLE}{body}"))
+    Script::new(&format!("{NS}{IDLE}{TRIMMED_LOG}{body}"))
 }
 
 /// KEYS: room, members, presence, rooms index, active rooms.
@@ -173,20 +196,7 @@ if size > 0 and #frame > budget then
 end
 local evt = string.format('%d', redis.call('HINCRBY', KEYS[1], 'evt', 1))
 if size > 0 then
-  local held = 0
-  if redis.call('EXISTS', KEYS[2]) == 1 then held = tonumber(redis.call('HGET', KEYS[1], 'hbytes') or '0') end
-  redis.call('XADD', KEYS[2], seq .. '-0', 'f', frame, 't', ARGV[5])
-  held = held + #frame
-  local len = redis.call('XLEN', KEYS[2])
-  while len > 1 and (len > size or held > budget) do
-    local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
-    held = held - #oldest[2][2]
-    redis.call('XDEL', KEYS[2], oldest[1])
-    len = len - 1
-  end
-  -- The newest always fits (checked above); a count from before this script is corrected.
-  if len == 1 then held = #frame end
-  redis.call('HSET', KEYS[1], 'hbytes', held)
+  append_trimmed(KEYS[1], 'hbytes', KEYS[2], seq .. '-0', frame, size, budget, 't', ARGV[5])
 else
   redis.call('XADD', KEYS[2], 'MAXLEN', 0, seq .. '-0', 'f', frame, 't', ARGV[5])
 end
@@ -342,19 +352,7 @@ if ARGV[7] ~= '' then
   local size = tonumber(ARGV[8])
   local budget = tonumber(ARGV[15])
   if size > 0 and #frame <= budget then
-    local held = 0
-    if redis.call('EXISTS', KEYS[2]) == 1 then held = tonumber(redis.call('HGET', KEYS[1], 'lbytes') or '0') end
-    redis.call('XADD', KEYS[2], ARGV[3] .. '-0', 'f', frame)
-    held = held + #frame
-    local len = redis.call('XLEN', KEYS[2])
-    while len > 1 and (len > size or held > budget) do
-      local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
-      held = held - #oldest[2][2]
-      redis.call('XDEL', KEYS[2], oldest[1])
-      len = len - 1
-    end
-    if len == 1 then held = #frame end
-    redis.call('HSET', KEYS[1], 'lbytes', held)
+    append_trimmed(KEYS[1], 'lbytes', KEYS[2], ARGV[3] .. '-0', frame, size, budget)
   else
     redis.call('DEL', KEYS[2])
     redis.call('HSET', KEYS[1], 'lbytes', 0)
