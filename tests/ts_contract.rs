@@ -175,13 +175,22 @@ fn every_connection_state() -> Vec<ConnectionState> {
             code: 1006,
             reason: String::new(),
         },
+        Offline {
+            code: 1006,
+            reason: String::new(),
+        },
         Closed {
             reason: CloseReason::Client,
         },
     ];
     for state in &all {
         match state {
-            Idle | Connecting { .. } | Open { .. } | Reconnecting { .. } | Closed { .. } => {}
+            Idle
+            | Connecting { .. }
+            | Open { .. }
+            | Reconnecting { .. }
+            | Offline { .. }
+            | Closed { .. } => {}
         }
     }
     all

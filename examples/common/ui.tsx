@@ -34,6 +34,8 @@ function describe(state: ConnectionState): string {
       return "Connecting…";
     case "reconnecting":
       return `Offline · retry ${state.attempt}`;
+    case "offline":
+      return "No network";
     case "closed":
       return "Offline";
   }

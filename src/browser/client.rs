@@ -3,13 +3,13 @@
 use super::codec::JsFrame;
 use super::driver::{pump, Call, Core, Driver, SharedDriver, TokenFunction};
 use super::event_names::{room_key, RoomEvent, NO_WEBSOCKET};
-use super::glue::{self, watch_abort, Emitter, TokenFetcher};
+use super::glue::{self, watch_abort, Emitter, PageWatch, TokenFetcher};
 use super::js_values;
 use super::now_ms;
 use super::room::Room;
 use super::synced_doc::SyncedDoc;
 use super::to_js::{self, invalid_options};
-use crate::core::{ClientError, Config, RequestOptions};
+use crate::core::{ClientError, Config, PageEvent, RequestOptions};
 use crate::protocol::codec::ClientFrame;
 use crate::protocol::Kind;
 use alloc::rc::Rc;
@@ -71,13 +71,29 @@ impl Client {
         }
         let weak = Rc::downgrade(&driver);
         let abort_emitter = emitter.clone();
-        let abort_listener = Closure::<dyn FnMut(f64)>::new(move |id: f64| {
+        // One callback for two callers, so they share one closure's code: a request's
+        // `AbortSignal` passes the request id (>= 0), the `PageWatch` a page event as
+        // `-1 - code` (see `PageEvent::from_code`).
+        let abort_listener = Closure::<dyn FnMut(f64)>::new(move |value: f64| {
             if let Some(driver) = weak.upgrade() {
-                driver.borrow_mut().core.cancel_request(id as u64);
+                let now = now_ms();
+                let mut d = driver.borrow_mut();
+                if value >= 0.0 {
+                    d.core.cancel_request(value as u64);
+                } else if let Some(event) = PageEvent::from_code((-1.0 - value) as u32) {
+                    d.core.handle_page(now, event);
+                }
+                drop(d);
                 pump(&driver, &abort_emitter);
             }
         });
-        driver.borrow_mut().abort_listener = Some(abort_listener);
+        let page_watch = options
+            .page_lifecycle
+            .then(|| PageWatch::new(abort_listener.as_ref().unchecked_ref()));
+        let mut d = driver.borrow_mut();
+        d.abort_listener = Some(abort_listener);
+        d.page_watch = page_watch;
+        drop(d);
         if auto_connect {
             // The socket opens asynchronously; the `connecting` event waits in the core until
             // the socket's first callback pumps it, so listeners added right after `new` see it.
@@ -428,6 +444,7 @@ fn parse_options(options: Option<Object>) -> Result<js_values::Options, JsValue>
             auto_connect: true,
             token_function: None,
             socket_class: None,
+            page_lifecycle: true,
         }),
         Some(options) => {
             js_values::options(options.into()).map_err(|reason| invalid_options(&reason))

@@ -90,6 +90,11 @@ export interface ClientOptions {
   token?: string | (() => string | Promise<string>);
   /** Start connecting at construction. Default true. */
   autoConnect?: boolean;
+  /** Follow the page (browsers only): pause retries while `offline` and retry at once when
+   * `online`, probe the socket with a ping when the page comes back from the background or
+   * from being frozen, close it when the page enters the back-forward cache and reconnect on
+   * restore. See the README's "Page lifecycle". Default true. */
+  pageLifecycle?: boolean;
 }
 
 export interface RequestOptions {
@@ -188,6 +193,9 @@ export type ConnectionState =
   | { status: "connecting"; attempt: number; url: number }
   | { status: "open"; url: number }
   | { status: "reconnecting"; attempt: number; delayMs: number; retryAt: number; code: number; reason: string }
+  /** The page reports no network: no attempt is made (none counts against `maxAttempts`) until
+   * it is back online, then the retry comes at once. `code`/`reason`: how the last socket closed. */
+  | { status: "offline"; code: number; reason: string }
   | { status: "closed"; reason: CloseReason };
 
 export type ResocketErrorCode =

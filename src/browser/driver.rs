@@ -6,7 +6,7 @@
 
 use super::codec::{self, JsFrame, Keys};
 use super::event_names::{doc_key, room_key, ClientEvent, DocEvent, RoomEvent};
-use super::glue::{Emitter, TokenFetcher};
+use super::glue::{Emitter, PageWatch, TokenFetcher};
 use super::now_ms;
 use super::socket::{SocketEvent, SocketHandle};
 use super::timer::Timeout;
@@ -67,10 +67,14 @@ pub struct Driver {
     pub calls: VecMap<u64, Call>,
     /// Documents saved in browser storage, by name: their storage key.
     pub persisted: VecMap<String, String>,
-    /// One listener for every request's `AbortSignal`, called with the request id.
+    /// One listener for every request's `AbortSignal`, called with the request id, and for
+    /// the page's events (`page_watch`), called with `-1 - code`.
     pub abort_listener: Option<Closure<dyn FnMut(f64)>>,
     /// The app's token function with the callback its outcomes go to (`options.token`).
     pub token_fetcher: Option<TokenFunction>,
+    /// The page's lifecycle and network events (`pageLifecycle`), kept while the client lives,
+    /// closed or not, so it knows the page's state when it connects again.
+    pub page_watch: Option<PageWatch>,
 }
 
 impl Driver {
@@ -95,6 +99,7 @@ impl Driver {
             persisted: VecMap::new(),
             abort_listener: None,
             token_fetcher: None,
+            page_watch: None,
         }
     }
 
@@ -105,6 +110,10 @@ impl Driver {
         if let Some((fetcher, _)) = self.token_fetcher.take() {
             // A token promise that settles later must not call the dropped callback.
             fetcher.detach();
+        }
+        if let Some(watch) = self.page_watch.take() {
+            // No page event may call the dropped callback.
+            watch.detach();
         }
         if let Some(socket) = self.socket.take() {
             socket.close(close_code::NORMAL, "client freed");

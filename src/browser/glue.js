@@ -297,3 +297,36 @@ export function openSocket(Socket, url, protocols) {
   ws.onerror = () => {};
   return ws;
 }
+
+// The page events the core follows, reported as `report(-1 - code)` (the driver's callback
+// also takes request ids, which are >= 0) with the codes of `PageEvent::from_code`: 0 online,
+// 1 offline, 2 hidden, 3 visible, 4 freeze, 5 resume, 6 pagehide with `persisted` (entering the
+// back-forward cache), 7 pageshow with `persisted` (restored from it). Listens only where
+// `window`/`document` exist (not in Node), and reports at once what already holds (offline,
+// hidden). `detach()` removes every listener, so none calls a freed client.
+export class PageWatch {
+  constructor(report) {
+    const win = globalThis.window, doc = globalThis.document;
+    const tell = (code) => report(-1 - code);
+    const hidden = () => doc.visibilityState == "hidden";
+    this.offs = [];
+    const on = (target, type, listener) => {
+      if (!target?.addEventListener) return;
+      target.addEventListener(type, listener);
+      this.offs.push(() => target.removeEventListener(type, listener));
+    };
+    on(win, "online", () => tell(0));
+    on(win, "offline", () => tell(1));
+    on(doc, "visibilitychange", () => tell(hidden() ? 2 : 3));
+    on(doc, "freeze", () => tell(4));
+    on(doc, "resume", () => tell(5));
+    on(win, "pagehide", (event) => event.persisted && tell(6));
+    on(win, "pageshow", (event) => event.persisted && tell(7));
+    if (globalThis.navigator?.onLine === false) tell(1);
+    if (doc && hidden()) tell(2);
+  }
+
+  detach() {
+    this.offs.splice(0).forEach((off) => off());
+  }
+}

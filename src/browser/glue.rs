@@ -148,4 +148,15 @@ extern "C" {
         url: &JsValue,
         protocols: &JsValue,
     ) -> Result<web_sys::WebSocket, JsValue>;
+
+    /// Forwards the page's lifecycle and network events to `report(-1 - code)` (see glue.js),
+    /// starting with what holds already (offline, hidden), reported from the constructor.
+    pub type PageWatch;
+
+    #[wasm_bindgen(constructor)]
+    pub fn new(report: &js_sys::Function) -> PageWatch;
+
+    /// Removes every listener.
+    #[wasm_bindgen(method)]
+    pub fn detach(this: &PageWatch);
 }

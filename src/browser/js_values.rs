@@ -125,6 +125,8 @@ pub struct Options {
     pub token_function: Option<js_sys::Function>,
     /// The `WebSocket` class, if given (checked by `glue::socket_class`).
     pub socket_class: Option<JsValue>,
+    /// Follow the page's lifecycle and network events (`pageLifecycle`, default true).
+    pub page_lifecycle: bool,
 }
 
 /// Parses `ClientOptions`.
@@ -151,6 +153,7 @@ pub fn options(options: JsValue) -> Result<Options, String> {
             "receive",
             "sendOnOpen",
             "protocols",
+            "pageLifecycle",
         ],
     )?;
     // Raw mode's options are checked in JS (glue.js `rawOptions`): smaller than here.
@@ -187,6 +190,12 @@ pub fn options(options: JsValue) -> Result<Options, String> {
     let auto_connect = match top.get("autoConnect") {
         None => true,
         Some(v) => v.as_bool().ok_or("options.autoConnect must be a boolean")?,
+    };
+    let page_lifecycle = match top.get("pageLifecycle") {
+        None => true,
+        Some(v) => v
+            .as_bool()
+            .ok_or("options.pageLifecycle must be a boolean")?,
     };
     let reconnect_keys = [
         "initialDelayMs",
@@ -230,6 +239,7 @@ pub fn options(options: JsValue) -> Result<Options, String> {
         auto_connect,
         token_function,
         socket_class,
+        page_lifecycle,
     })
 }
 

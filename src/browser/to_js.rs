@@ -159,6 +159,9 @@ pub fn state(state: &ConnectionState) -> JsValue {
             .number("retryAt", *retry_at)
             .number("code", u64::from(*code))
             .set("reason", reason.as_str()),
+        ConnectionState::Offline { code, reason } => object
+            .number("code", u64::from(*code))
+            .set("reason", reason.as_str()),
         ConnectionState::Closed { reason } => object.set("reason", close_reason(reason)),
     }
     .build()

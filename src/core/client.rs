@@ -13,6 +13,7 @@ use super::config::{Config, ConfigError, Mode, TokenSource};
 use super::docs::{DocState, Docs, OpFrame, PendingOp};
 use super::events::{ClientError, CloseReason, ConnectionState, Event};
 use super::heartbeat::{Beat, Heartbeat};
+use super::lifecycle::{Page, PageEvent, AWAY_WITHOUT_HEARTBEAT_MS, SOON_JITTER_MAX_MS};
 use super::metrics::Metrics;
 use super::outbox::{Outbox, Queued};
 use super::quality::{self, DropLog};
@@ -66,6 +67,8 @@ pub struct ClientCore<F, P> {
     request_window: Option<usize>,
     rng: Rng,
     heartbeat: Heartbeat,
+    /// What the page reported last (`handle_page`): online or not, in front or away since when.
+    page: Page,
     /// When the connection was lost lately, for the quality score.
     drops: DropLog,
     outbox: Outbox<F>,
@@ -91,6 +94,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             rng,
             outbox: Outbox::new(&config),
             heartbeat: Heartbeat::new(config.heartbeat.clone()),
+            page: Page::default(),
             config,
             state: ConnectionState::Idle,
             link: Link::None,
@@ -414,6 +418,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         if self.link == Link::None {
             return;
         }
+        self.heartbeat.on_inbound(now);
         let out = &mut self.out;
         match frame {
             Inbound::Welcome(welcome) => {
@@ -611,11 +616,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 Timer::Stable => self.failures = 0,
                 Timer::Heartbeat => match self.heartbeat.on_timeout(now) {
                     Beat::SendPing { id } => {
-                        let ping = match &self.ping_frame {
-                            Some(frame) if self.raw() => Transmit::Raw(frame.clone()),
-                            _ => Transmit::Ping { id },
-                        };
-                        self.out.send(ping);
+                        self.send_ping(id);
                         self.arm_heartbeat();
                     }
                     Beat::Dead => {
@@ -639,6 +640,72 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                     }
                 }
             }
+        }
+    }
+
+    /// The page reported `event` (see [`PageEvent`]; the browser driver forwards them, and
+    /// reports `Offline` and `Hidden` at start when they hold). Every reaction is bounded: at
+    /// most one ping in flight, at most one retry brought forward per change, no failure
+    /// counted.
+    /// - `Offline`: a pending retry is cancelled and the state becomes `Offline`; an attempt
+    ///   under way goes on, and a drop while offline waits there too (see `connection_lost`).
+    ///   An open socket is kept (the event is a hint) and probed.
+    /// - `Online`: from `Offline` or `Reconnecting`, the retry comes within
+    ///   [`SOON_JITTER_MAX_MS`] (see `retry_soon`); an open socket is probed (the network
+    ///   changed under it).
+    /// - `Visible`, `Resume` after more than a heartbeat interval away: an open socket is probed,
+    ///   a pending retry brought forward.
+    /// - `Stored` (entering the back-forward cache): the socket is closed (`RECONNECT`, the
+    ///   session kept for resuming), so the page stays eligible; `Restored` connects at once.
+    /// - `Hidden`, `Freeze`: only remembered (a frozen page cannot answer anyway; its return
+    ///   probes).
+    pub fn handle_page(&mut self, now: u64, event: PageEvent) {
+        let away = self.page.on_event(now, event);
+        let changed = match event {
+            PageEvent::Online => self.page.set_online(true),
+            PageEvent::Offline => self.page.set_online(false),
+            _ => false,
+        };
+        match event {
+            // Only a change of the hint counts: repeated events do nothing more.
+            PageEvent::Offline if changed => {
+                if let ConnectionState::Reconnecting { code, reason, .. } = &self.state {
+                    // Offline now, so this cancels the retry.
+                    let (code, reason) = (*code, reason.clone());
+                    self.wait_for_retry(now, 0, code, reason);
+                }
+                self.probe(now);
+            }
+            PageEvent::Online if changed => {
+                self.retry_soon(now);
+                self.probe(now);
+            }
+            PageEvent::Stored => {
+                if matches!(
+                    self.state,
+                    ConnectionState::Connecting { .. } | ConnectionState::Open { .. }
+                ) {
+                    let reason = "page stored";
+                    self.close_socket(close_code::RECONNECT, reason);
+                    // Not a failure. `Restored` reconnects; timers stop in the cache, and the
+                    // long delay keeps a page that is not frozen at once from reopening a socket
+                    // (which would make it ineligible again).
+                    let delay_ms = self.config.reconnect.max_delay_ms;
+                    self.wait_for_retry(now, delay_ms, close_code::RECONNECT, reason.to_owned());
+                }
+            }
+            PageEvent::Restored if matches!(self.state, ConnectionState::Reconnecting { .. }) => {
+                self.start_attempt(now);
+            }
+            _ => {}
+        }
+        let threshold = match self.config.heartbeat.interval_ms {
+            0 => AWAY_WITHOUT_HEARTBEAT_MS,
+            interval => interval,
+        };
+        if event == PageEvent::Restored || away.is_some_and(|ms| ms > threshold) {
+            self.retry_soon(now);
+            self.probe(now);
         }
     }
 
@@ -884,6 +951,15 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     fn connection_lost(&mut self, now: u64, code: u16, reason: &str) {
         self.teardown();
         self.drops.record(now);
+        if !self.page.online() {
+            // The network is down, not the server: no failure counted, same URL, and no
+            // attempt until the page is online again.
+            self.set_state(ConnectionState::Offline {
+                code,
+                reason: reason.to_owned(),
+            });
+            return;
+        }
         self.failures = self.failures.saturating_add(1);
         // `validate` keeps the count above 0; `max` spares a division by zero all the same.
         self.url = (self.url + 1) % self.config.url_count.max(1);
@@ -898,14 +974,72 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             }
         }
         let delay_ms = backoff::delay_ms(&self.config.reconnect, self.failures, &mut self.rng);
-        self.out.timers.set(Timer::Retry, now + delay_ms);
-        self.set_state(ConnectionState::Reconnecting {
-            attempt: self.failures + 1,
-            delay_ms,
-            retry_at: now + delay_ms,
-            code,
-            reason: reason.to_owned(),
-        });
+        self.wait_for_retry(now, delay_ms, code, reason.to_owned());
+    }
+
+    /// Waits `delay_ms` before the next attempt (`Reconnecting`), or, while the page is
+    /// offline, for it to be online again (`Offline`, no timer).
+    fn wait_for_retry(&mut self, now: u64, delay_ms: u64, code: u16, reason: String) {
+        let state = if self.page.online() {
+            self.out.timers.set(Timer::Retry, now + delay_ms);
+            ConnectionState::Reconnecting {
+                attempt: self.failures + 1,
+                delay_ms,
+                retry_at: now + delay_ms,
+                code,
+                reason,
+            }
+        } else {
+            self.out.timers.clear(Timer::Retry);
+            ConnectionState::Offline { code, reason }
+        };
+        self.set_state(state);
+    }
+
+    /// Brings the next attempt forward, skipping what is left of the backoff: it comes after a
+    /// delay drawn uniformly from `[0, min(initialDelayMs, 1 s)]`, unless it was due sooner.
+    /// Only from `Offline` (once online) or `Reconnecting`; the failure count is kept, so a
+    /// server still down is retried with the backoff it had reached.
+    fn retry_soon(&mut self, now: u64) {
+        let bound = self
+            .config
+            .reconnect
+            .initial_delay_ms
+            .min(SOON_JITTER_MAX_MS);
+        let delay_ms = self.rng.next_u64() % (bound + 1);
+        let (code, reason) = match &self.state {
+            ConnectionState::Reconnecting {
+                retry_at,
+                code,
+                reason,
+                ..
+            } if *retry_at > now + delay_ms => (*code, reason),
+            ConnectionState::Offline { code, reason } if self.page.online() => (*code, reason),
+            _ => return,
+        };
+        let reason = reason.clone();
+        self.wait_for_retry(now, delay_ms, code, reason);
+    }
+
+    /// Checks an open socket now with a ping whose pong window is short (see
+    /// [`Heartbeat::probe`]): a dead one is replaced well before the heartbeat timeout.
+    fn probe(&mut self, now: u64) {
+        if matches!(self.link, Link::Open { .. }) {
+            if let Some(id) = self.heartbeat.probe(now) {
+                self.send_ping(id);
+            }
+            self.arm_heartbeat();
+        }
+    }
+
+    /// Sends heartbeat ping `id`: a `ping` frame, or in raw mode the app's ping frame (whose
+    /// pong carries no id).
+    fn send_ping(&mut self, id: u64) {
+        let ping = match &self.ping_frame {
+            Some(frame) if self.raw() => Transmit::Raw(frame.clone()),
+            _ => Transmit::Ping { id },
+        };
+        self.out.send(ping);
     }
 
     /// Asks the driver to close the current socket, if any.
@@ -1022,10 +1156,11 @@ impl<F: WireSize + Clone + OpFrame<P>, P: Clone + Json + PartialEq> ClientCore<F
     }
 
     /// A document frame arrived.
-    pub fn handle_doc_frame(&mut self, _now: u64, frame: DocInbound<P>) {
+    pub fn handle_doc_frame(&mut self, now: u64, frame: DocInbound<P>) {
         if self.link == Link::None {
             return;
         }
+        self.heartbeat.on_inbound(now);
         self.docs.on_frame(&mut self.out, frame);
     }
 }

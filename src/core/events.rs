@@ -27,6 +27,10 @@ pub enum ConnectionState {
         code: u16,
         reason: String,
     },
+    /// The page reports no network (`offline`): no attempt is made, and none counts against
+    /// `maxAttempts`, until it reports `online` (then the retry comes at once). The last socket
+    /// closed with `code`.
+    Offline { code: u16, reason: String },
     /// Not connected and not trying; `reconnect()` starts again.
     Closed { reason: CloseReason },
 }
@@ -39,6 +43,7 @@ impl ConnectionState {
             ConnectionState::Connecting { .. } => "connecting",
             ConnectionState::Open { .. } => "open",
             ConnectionState::Reconnecting { .. } => "reconnecting",
+            ConnectionState::Offline { .. } => "offline",
             ConnectionState::Closed { .. } => "closed",
         }
     }

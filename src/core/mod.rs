@@ -9,6 +9,7 @@ pub mod events;
 mod fifo;
 pub mod float;
 pub mod heartbeat;
+pub mod lifecycle;
 pub mod metrics;
 mod outbox;
 pub mod quality;
@@ -31,6 +32,7 @@ pub use config::{
 };
 pub use docs::OpFrame;
 pub use events::{ClientError, CloseReason, ConnectionState, Event};
+pub use lifecycle::PageEvent;
 pub use metrics::Metrics;
 pub use quality::QualityLevel;
 pub use queue::WireSize;

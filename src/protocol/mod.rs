@@ -548,7 +548,8 @@ pub mod close_code {
     pub const HEARTBEAT_TIMEOUT: u16 = 4003;
     /// The client closed because the connection did not open in time.
     pub const CONNECT_TIMEOUT: u16 = 4004;
-    /// The client closed to reconnect at once (`reconnect()`).
+    /// The client closed to reconnect at once (`reconnect()`), or because the page entered the
+    /// back-forward cache (it reconnects when restored).
     pub const RECONNECT: u16 = 4005;
     /// The `hello` carried no token, or a bad or expired one. A client with a token function
     /// fetches a new one and retries with backoff; with a static token it stops.
