@@ -153,9 +153,12 @@ export function rawFrames(frames) {
 
 // Raw mode: `data` as the frame `send` puts on the wire: a string as it is, an ArrayBuffer,
 // typed array, DataView or Blob as a binary frame, anything else JSON-stringified. Throws when
-// that has no JSON form (undefined, a function, a BigInt, a cycle).
+// that has no JSON form (undefined, a function, a BigInt, a cycle). Binary data is copied, as
+// `WebSocket.send` does: a frame that waits in the queue must not change with the app's buffer.
 export function rawFrame(data) {
-  if (typeof data == "string" || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data;
+  if (typeof data == "string") return data;
+  if (data instanceof ArrayBuffer) return data.slice(0);
+  if (ArrayBuffer.isView(data)) return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
   if (typeof Blob != "undefined" && data instanceof Blob) return data;
   const text = JSON.stringify(data);
   if (text === undefined) throw new TypeError("cannot send " + typeof data);

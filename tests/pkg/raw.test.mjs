@@ -210,10 +210,15 @@ test("offline queue: sends before connecting and during a drop arrive after the 
   const queued = await page.evaluate((marker) => {
     const { client } = window.feed;
     client.send(`${marker} 3`);
+    // Binary data is copied at the call, as WebSocket.send does: changing it later changes
+    // nothing that was queued.
+    const bytes = new Uint8Array([201, 202, 203]);
+    client.send(bytes);
+    bytes.fill(0);
     client.send(`${marker} 4`);
     return client.metrics().queueDepth;
   }, marker);
-  assert.equal(queued, 2);
+  assert.equal(queued, 3);
   await page.waitForFunction(() => window.feed.client.state.status === "open");
   let mine = [];
   for (let i = 0; i < 50 && mine.length < 6; i++) {
@@ -223,6 +228,8 @@ test("offline queue: sends before connecting and during a drop arrive after the 
   }
   const subscribe = JSON.stringify({ method: "SUBSCRIBE", params: [`${marker}@trade`], id: 1 });
   assert.deepEqual(mine, [subscribe, `${marker} 1`, JSON.stringify({ marker, n: 2 }), subscribe, `${marker} 3`, `${marker} 4`]);
+  const queuedBinary = (await exchange.control("received")).filter((f) => f.binary && (f.bytes[0] >= 200 || f.bytes.every((b) => b === 0)));
+  assert.deepEqual(queuedBinary.map((f) => f.bytes), [[201, 202, 203]], "the bytes as they were at send()");
   assert.deepEqual(errors, []);
   await page.evaluate(() => window.feed.client.free());
 });
