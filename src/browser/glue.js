@@ -124,10 +124,108 @@ export function readRaw(data, limit, [, , asText, pong]) {
   return size * 4 + verdict;
 }
 
-// Raw mode's options, checked here rather than in WASM (smaller): undefined in resocket mode,
-// else [sendOnOpen frames, ping frame, receive is "text", pong predicate]. Throws the
-// InvalidOptions message. `protocols` is checked in both modes.
-export function rawOptions({ mode, receive, sendOnOpen, protocols, heartbeat }) {
+// The numeric options of `ClientOptions` by object, each with its default (`Config::default()`;
+// -1: none), in the order `clientOptions` writes them (checked natively against both).
+const NUMBERS = {
+  options: { connectTimeoutMs: 10000, maxMessageBytes: 1048576, maxInboundBytes: 4194304, maxBufferedBytes: 1048576, seed: -1 },
+  reconnect: { initialDelayMs: 500, maxDelayMs: 30000, factor: 2, jitter: 0.5, stableAfterMs: 5000, maxAttempts: -1 },
+  queue: { maxMessages: 1000, maxBytes: 1048576 },
+  heartbeat: { intervalMs: 15000, timeoutMs: 10000 },
+};
+// The other keys each object takes.
+const OTHER_KEYS = {
+  options: ["reconnect", "queue", "heartbeat", "user", "origin", "autoConnect", "token", "WebSocket", "mode", "receive", "sendOnOpen", "protocols", "pageLifecycle"],
+  reconnect: [],
+  queue: ["overflow"],
+  heartbeat: ["ping", "pong"],
+};
+
+// A ResocketError, as `to_js::named_error` makes it.
+const resocketError = (code, message) => Object.assign(new Error(message), { name: "ResocketError", code });
+
+// `new Client(url, options)`'s arguments, read and checked here rather than in WASM (smaller):
+// every rule of `Config::validate` too, with its message. Fills `out` (Float64Array(18)) with
+// connectTimeoutMs, maxMessageBytes, maxInboundBytes, maxBufferedBytes, seed (random if not
+// given), autoConnect,
+// pageLifecycle, the six `reconnect` numbers, queue.maxMessages, queue.maxBytes, queue.overflow
+// (1: dropOldest), heartbeat.intervalMs and timeoutMs, as `js_values::client_options` reads them
+// (absent: the default; -1: none), and returns [urls (see `socketUrls`), WebSocket class,
+// protocols, raw options (see `rawOptions`), token function, static token, user, origin].
+// Throws a ResocketError: InvalidOptions, or NoWebSocket without any WebSocket class.
+export function clientOptions(url, options, out) {
+  let n = 0;
+  // Refuses an `object` that is not one or has a key `name` does not take; null stands for {}.
+  const checked = (name, object) => {
+    if (object == null) return {};
+    if (typeof object != "object") throw name + " must be an object";
+    const known = [...Object.keys(NUMBERS[name]), ...OTHER_KEYS[name]];
+    const unknown = Object.keys(object).find((key) => !known.includes(key));
+    if (unknown !== undefined) throw "unknown option " + name + "." + unknown;
+    return object;
+  };
+  const numbers = (name, object) => {
+    for (const [key, fallback] of Object.entries(NUMBERS[name])) {
+      const value = object[key];
+      if (value == null) {
+        out[n++] = fallback;
+        continue;
+      }
+      if (!Number.isFinite(value)) throw name + "." + key + " must be a finite number";
+      if (key != "factor" && key != "jitter" && !(value >= 0 && Number.isSafeInteger(value)))
+        throw name + "." + key + " must be a non-negative integer";
+      out[n++] = value;
+    }
+  };
+  const optional = (key, type, what = "a " + type) => {
+    const value = top[key];
+    if (value != null && typeof value != type) throw "options." + key + " must be " + what;
+    return value ?? undefined;
+  };
+  let top;
+  try {
+    const urls = socketUrls(url);
+    top = checked("options", options);
+    const raw = rawOptions(top);
+    const token = top.token;
+    if (token != null && typeof token != "function") optional("token", "string", "a string or a function");
+    const [origin, user] = [optional("origin", "string"), optional("user", "string")];
+    numbers("options", top);
+    // Without the `seed` option, a random one: jitter needs spread, not secrecy.
+    if (out[4] < 0) out[4] = Math.floor(Math.random() * 2 ** 53);
+    for (const key of ["autoConnect", "pageLifecycle"]) out[n++] = optional(key, "boolean") ?? true;
+    numbers("reconnect", checked("reconnect", top.reconnect));
+    const queue = checked("queue", top.queue);
+    numbers("queue", queue);
+    const overflow = queue.overflow ?? "reject";
+    if (overflow !== "reject" && overflow !== "dropOldest") throw 'queue.overflow must be "reject" or "dropOldest"';
+    out[n++] = overflow == "dropOldest";
+    numbers("heartbeat", checked("heartbeat", top.heartbeat));
+    const Socket = top.WebSocket ?? globalThis.WebSocket;
+    if (typeof Socket != "function") {
+      if (top.WebSocket != null) throw "options.WebSocket must be a class";
+      throw resocketError("NoWebSocket", "no WebSocket: pass options.WebSocket");
+    }
+    // `Config::validate`'s rules, in its order.
+    const [timeout, messageBytes, inboundBytes, bufferedBytes, , , , initial, maxDelay, factor, jitter, , , queued, queueBytes, , interval, pongTimeout] = out;
+    if (factor < 1) throw "reconnect.factor must be a finite number >= 1";
+    if (!(jitter >= 0 && jitter <= 1)) throw "reconnect.jitter must be within [0, 1]";
+    if (maxDelay < initial) throw `reconnect.maxDelayMs (${maxDelay}) must be >= reconnect.initialDelayMs (${initial})`;
+    const zero = { "queue.maxMessages": queued, "queue.maxBytes": queueBytes, maxMessageBytes: messageBytes, maxInboundBytes: inboundBytes, maxBufferedBytes: bufferedBytes, connectTimeoutMs: timeout };
+    for (const name in zero) if (zero[name] == 0) throw name + " must be greater than 0";
+    if (!urls.length) throw "the url list is empty";
+    if (interval > 0 && pongTimeout == 0) throw "heartbeat.timeoutMs must be greater than 0";
+    if (raw && token != null) throw "token is not available in raw mode";
+    const fetch = typeof token == "function";
+    return [urls, Socket, top.protocols ?? undefined, raw, fetch ? token : undefined, fetch ? undefined : token ?? undefined, user, origin];
+  } catch (error) {
+    throw typeof error == "string" ? resocketError("InvalidOptions", error) : error;
+  }
+}
+
+// Raw mode's options (part of `clientOptions`): undefined in resocket mode, else [sendOnOpen
+// frames, ping frame, receive is "text", pong predicate]. Throws the InvalidOptions message.
+// `protocols` is checked in both modes.
+function rawOptions({ mode, receive, sendOnOpen, protocols, heartbeat }) {
   const { ping, pong } = heartbeat ?? {};
   const list = typeof protocols == "string" ? [protocols] : protocols ?? [];
   if (!Array.isArray(list) || list.some((p) => typeof p != "string")) throw "options.protocols must be a string or an array of strings";
@@ -257,13 +355,6 @@ export function watchAbort(signal, listener, id) {
   return () => signal.removeEventListener("abort", onAbort);
 }
 
-// The WebSocket class a client opens its sockets with: `options.WebSocket` if given, else the
-// global one (browsers, Node 22+, Deno, Bun); undefined when it is not a function.
-export function socketClass(given) {
-  const Socket = given ?? globalThis.WebSocket;
-  return typeof Socket == "function" ? Socket : undefined;
-}
-
 // `url` as a WebSocket URL: ws:// and wss:// URLs as they are; a relative one (e.g. "/ws")
 // resolved against the page's location, http -> ws, https -> wss. Undefined for any other
 // scheme, or without a location (Node).
@@ -280,7 +371,7 @@ function socketUrl(url) {
 // The client's `url` argument, one URL or a list of them, as an array of WebSocket URLs (see
 // `socketUrl`; an empty list stays empty, for the core to refuse). Throws the message of the
 // `InvalidOptions` error for an entry that cannot be one.
-export function socketUrls(url) {
+function socketUrls(url) {
   return (Array.isArray(url) ? url : [url]).map((given) => {
     const resolved = typeof given == "string" ? socketUrl(given) : undefined;
     if (resolved === undefined) throw "url must be ws(s):// or relative to the page, got " + String(given);
