@@ -295,8 +295,23 @@ fn every_option_error_keeps_its_message() {
     let accepted = r#"{"autoConnect":false,"seed":0,"user":null,"token":null,
         "reconnect":{"maxAttempts":null,"factor":1,"jitter":0,"initialDelayMs":0,"maxDelayMs":0},
         "queue":{"overflow":"dropOldest"},"heartbeat":{"intervalMs":0,"timeoutMs":0}}"#;
-    Client::new(url.into(), Some(options(accepted))).expect("valid");
+    let client = Client::new(url.into(), Some(options(accepted))).expect("valid");
     Client::new(url.into(), None).expect("no options");
+    // The options of `join` and `doc` are read in JS too (`joinOptions`, `docStorageKey`).
+    let message = |error: JsValue| {
+        assert_eq!(field(&error, "code").as_string().as_deref(), Some("InvalidOptions"));
+        field(&error, "message").as_string().unwrap_or_default()
+    };
+    for (json, expected) in [
+        (r#"{"history":-1}"#, "join options.history must be a non-negative integer"),
+        (r#"{"metta":{}}"#, "unknown option join options.metta"),
+    ] {
+        let error = client.join("r".into(), None, Some(options(json))).err();
+        assert_eq!(error.map(message).as_deref(), Some(expected), "{json}");
+    }
+    let error = client.doc("d".into(), Some(options(r#"{"persist":5}"#))).err();
+    let expected = "persist must be a boolean or a storage key";
+    assert_eq!(error.map(message).as_deref(), Some(expected));
 }
 
 #[wasm_bindgen_test]

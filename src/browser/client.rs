@@ -165,9 +165,9 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "unknown")] params: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "RequestOptions")] options: Option<Object>,
     ) -> Promise {
-        let (options, signal) = match js_values::request_options(options) {
+        let (options, signal) = match js_values::request_options(options.as_ref()) {
             Ok(parsed) => parsed,
-            Err(reason) => return Promise::reject(&invalid_options(&reason)),
+            Err(error) => return Promise::reject(&error),
         };
         if signal
             .as_ref()
@@ -227,8 +227,7 @@ impl Client {
         if room.is_empty() {
             return Err(invalid_options("room name is empty"));
         }
-        let (meta, history) =
-            js_values::join_options(options).map_err(|reason| invalid_options(&reason))?;
+        let (meta, history) = js_values::join_options(options.as_ref())?;
         let handle = Room::new(
             Rc::downgrade(&self.driver),
             self.emitter.clone(),
@@ -258,8 +257,7 @@ impl Client {
         if name.is_empty() {
             return Err(invalid_options("document name is empty"));
         }
-        let storage_key = js_values::doc_storage_key(&name, options)
-            .map_err(|reason| invalid_options(&reason))?;
+        let storage_key = glue::doc_storage_key(&name, options.as_ref())?;
         let saved = storage_key.as_deref().and_then(super::doc_storage::load);
         {
             let mut driver = self.driver.borrow_mut();

@@ -143,6 +143,74 @@ const OTHER_KEYS = {
 // A ResocketError, as `to_js::named_error` makes it.
 const resocketError = (code, message) => Object.assign(new Error(message), { name: "ResocketError", code });
 
+// Runs `read`, turning a thrown message into the InvalidOptions error.
+function invalidOptions(read) {
+  try {
+    return read();
+  } catch (error) {
+    throw typeof error == "string" ? resocketError("InvalidOptions", error) : error;
+  }
+}
+
+// An options object (`path` names it in messages); undefined and null stand for {}. Throws the
+// InvalidOptions message for anything else that is not an object, or a key not in `known`.
+function checked(path, object, known) {
+  if (object == null) return {};
+  if (typeof object != "object") throw path + " must be an object";
+  const unknown = Object.keys(object).find((key) => !known.includes(key));
+  if (unknown !== undefined) throw "unknown option " + path + "." + unknown;
+  return object;
+}
+
+// `object[key]`, undefined when absent or null, else a finite number and, if `whole`, an
+// integer in [0, 2^53); throws the InvalidOptions message.
+function number(path, object, key, whole = true) {
+  const value = object[key] ?? undefined;
+  if (value !== undefined && !Number.isFinite(value)) throw path + "." + key + " must be a finite number";
+  if (value !== undefined && whole && !(value >= 0 && Number.isSafeInteger(value))) throw path + "." + key + " must be a non-negative integer";
+  return value;
+}
+
+// `client.request`'s options: [timeoutMs (undefined: the default, null: none), onDisconnect is
+// "fail", signal]. Throws the InvalidOptions error.
+export const requestOptions = (options) =>
+  invalidOptions(() => {
+    const object = checked("request options", options, ["timeoutMs", "signal", "onDisconnect"]);
+    const timeout = object.timeoutMs === null ? null : number("request options", object, "timeoutMs");
+    const policy = object.onDisconnect ?? "retry";
+    if (policy !== "retry" && policy !== "fail") throw 'onDisconnect must be "retry" or "fail"';
+    return [timeout, policy == "fail", object.signal ?? undefined];
+  });
+
+// The keys of `JoinOptions` (checked natively against contract.d.ts).
+const JOIN_KEYS = ["meta", "history"];
+
+// `client.join`'s options: [meta as JSON text (the core keeps it for rejoins), history], each
+// undefined when not given. Throws the InvalidOptions error.
+export const joinOptions = (options) =>
+  invalidOptions(() => {
+    const object = checked("join options", options, JOIN_KEYS);
+    let meta;
+    if (object.meta != null) {
+      try {
+        meta = JSON.stringify(object.meta);
+      } catch {}
+      if (meta === undefined) throw "join options.meta must be JSON-serialisable";
+    }
+    return [meta, number("join options", object, "history")];
+  });
+
+// `client.doc(name, options)`'s storage key: `persist: true` saves under "resocket:doc:<name>",
+// a string is the key; undefined: not saved. Throws the InvalidOptions error.
+export const docStorageKey = (name, options) =>
+  invalidOptions(() => {
+    const { persist } = checked("doc options", options, ["persist"]);
+    if (persist == null || persist === false) return;
+    if (persist === true) return "resocket:doc:" + name;
+    if (typeof persist != "string") throw "persist must be a boolean or a storage key";
+    return persist;
+  });
+
 // `new Client(url, options)`'s arguments, read and checked here rather than in WASM (smaller):
 // every rule of `Config::validate` too, with its message. Fills `out` (Float64Array(18)) with
 // connectTimeoutMs, maxMessageBytes, maxInboundBytes, maxBufferedBytes, seed (random if not
@@ -154,27 +222,10 @@ const resocketError = (code, message) => Object.assign(new Error(message), { nam
 // Throws a ResocketError: InvalidOptions, or NoWebSocket without any WebSocket class.
 export function clientOptions(url, options, out) {
   let n = 0;
-  // Refuses an `object` that is not one or has a key `name` does not take; null stands for {}.
-  const checked = (name, object) => {
-    if (object == null) return {};
-    if (typeof object != "object") throw name + " must be an object";
-    const known = [...Object.keys(NUMBERS[name]), ...OTHER_KEYS[name]];
-    const unknown = Object.keys(object).find((key) => !known.includes(key));
-    if (unknown !== undefined) throw "unknown option " + name + "." + unknown;
-    return object;
-  };
-  const numbers = (name, object) => {
-    for (const [key, fallback] of Object.entries(NUMBERS[name])) {
-      const value = object[key];
-      if (value == null) {
-        out[n++] = fallback;
-        continue;
-      }
-      if (!Number.isFinite(value)) throw name + "." + key + " must be a finite number";
-      if (key != "factor" && key != "jitter" && !(value >= 0 && Number.isSafeInteger(value)))
-        throw name + "." + key + " must be a non-negative integer";
-      out[n++] = value;
-    }
+  const object = (name, given) => checked(name, given, [...Object.keys(NUMBERS[name]), ...OTHER_KEYS[name]]);
+  const numbers = (name, given) => {
+    for (const [key, fallback] of Object.entries(NUMBERS[name]))
+      out[n++] = number(name, given, key, key != "factor" && key != "jitter") ?? fallback;
   };
   const optional = (key, type, what = "a " + type) => {
     const value = top[key];
@@ -182,9 +233,9 @@ export function clientOptions(url, options, out) {
     return value ?? undefined;
   };
   let top;
-  try {
+  return invalidOptions(() => {
     const urls = socketUrls(url);
-    top = checked("options", options);
+    top = object("options", options);
     const raw = rawOptions(top);
     const token = top.token;
     if (token != null && typeof token != "function") optional("token", "string", "a string or a function");
@@ -193,13 +244,13 @@ export function clientOptions(url, options, out) {
     // Without the `seed` option, a random one: jitter needs spread, not secrecy.
     if (out[4] < 0) out[4] = Math.floor(Math.random() * 2 ** 53);
     for (const key of ["autoConnect", "pageLifecycle"]) out[n++] = optional(key, "boolean") ?? true;
-    numbers("reconnect", checked("reconnect", top.reconnect));
-    const queue = checked("queue", top.queue);
+    numbers("reconnect", object("reconnect", top.reconnect));
+    const queue = object("queue", top.queue);
     numbers("queue", queue);
     const overflow = queue.overflow ?? "reject";
     if (overflow !== "reject" && overflow !== "dropOldest") throw 'queue.overflow must be "reject" or "dropOldest"';
     out[n++] = overflow == "dropOldest";
-    numbers("heartbeat", checked("heartbeat", top.heartbeat));
+    numbers("heartbeat", object("heartbeat", top.heartbeat));
     const Socket = top.WebSocket ?? globalThis.WebSocket;
     if (typeof Socket != "function") {
       if (top.WebSocket != null) throw "options.WebSocket must be a class";
@@ -217,9 +268,7 @@ export function clientOptions(url, options, out) {
     if (raw && token != null) throw "token is not available in raw mode";
     const fetch = typeof token == "function";
     return [urls, Socket, top.protocols ?? undefined, raw, fetch ? token : undefined, fetch ? undefined : token ?? undefined, user, origin];
-  } catch (error) {
-    throw typeof error == "string" ? resocketError("InvalidOptions", error) : error;
-  }
+  });
 }
 
 // Raw mode's options (part of `clientOptions`): undefined in resocket mode, else [sendOnOpen

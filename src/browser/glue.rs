@@ -73,6 +73,25 @@ extern "C" {
         out: &mut [f64],
     ) -> Result<js_sys::Array, JsValue>;
 
+    /// `client.request`'s options (see `requestOptions` in glue.js): `[timeoutMs (undefined:
+    /// the default, null: none), onDisconnect is "fail", signal]`; the error is the
+    /// `InvalidOptions` error.
+    #[wasm_bindgen(js_name = requestOptions, catch)]
+    pub fn request_options(options: Option<&js_sys::Object>) -> Result<js_sys::Array, JsValue>;
+
+    /// `client.join`'s options (see `joinOptions` in glue.js): `[meta as JSON text, history]`,
+    /// each `undefined` when not given; the error is the `InvalidOptions` error.
+    #[wasm_bindgen(js_name = joinOptions, catch)]
+    pub fn join_options(options: Option<&js_sys::Object>) -> Result<js_sys::Array, JsValue>;
+
+    /// The storage key `client.doc(name, options)` saves under, if any (see `docStorageKey` in
+    /// glue.js); the error is the `InvalidOptions` error.
+    #[wasm_bindgen(js_name = docStorageKey, catch)]
+    pub fn doc_storage_key(
+        name: &str,
+        options: Option<&js_sys::Object>,
+    ) -> Result<Option<String>, JsValue>;
+
     /// `frames` each as `raw_frame` makes it; the error is the `InvalidOptions` message.
     #[wasm_bindgen(js_name = rawFrames, catch)]
     pub fn raw_frames(frames: &JsValue) -> Result<js_sys::Array, JsValue>;

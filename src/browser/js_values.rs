@@ -1,15 +1,14 @@
 //! Reading the plain JS objects the app passes in (options) into the core's Rust types, written
-//! by hand for size like `to_js.rs`, which converts the other way. The client's options are
-//! read and checked in JS (`clientOptions` in glue.js); only their compact form is read here.
+//! by hand for size like `to_js.rs`, which converts the other way. Options are read and checked
+//! in JS (`clientOptions`, `requestOptions`, `joinOptions` in glue.js), which throws the
+//! `InvalidOptions` error; only their compact form is read here.
 
 use super::codec::JsFrame;
-use super::event_names::JOIN_OPTIONS;
-use crate::core::float::is_whole;
 use crate::core::{
     Config, DisconnectPolicy, HeartbeatConfig, Mode, OverflowPolicy, QueueConfig,
     ReconnectConfig, RequestOptions, TokenSource,
 };
-use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use alloc::vec::Vec;
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -40,52 +39,6 @@ impl ObjectBuilder {
 
     pub fn build(self) -> JsValue {
         self.0.into()
-    }
-}
-
-/// Reads one options object, refusing unknown keys and values of the wrong type.
-struct Fields {
-    object: JsValue,
-    path: &'static str,
-}
-
-impl Fields {
-    fn new(object: JsValue, path: &'static str, known: &[&str]) -> Result<Self, String> {
-        if !object.is_object() {
-            return Err([path, " must be an object"].concat());
-        }
-        for key in Object::keys(object.unchecked_ref::<Object>()).iter() {
-            let key = key.as_string().unwrap_or_default();
-            if !known.contains(&key.as_str()) {
-                return Err(["unknown option ", path, ".", &key].concat());
-            }
-        }
-        Ok(Fields { object, path })
-    }
-
-    fn get(&self, key: &str) -> Option<JsValue> {
-        Reflect::get(&self.object, &key.into())
-            .ok()
-            .filter(|v| !v.is_undefined() && !v.is_null())
-    }
-
-    fn number(&self, key: &str) -> Result<Option<f64>, String> {
-        self.get(key)
-            .map(|v| {
-                v.as_f64()
-                    .filter(|n| n.is_finite())
-                    .ok_or_else(|| [self.path, ".", key, " must be a finite number"].concat())
-            })
-            .transpose()
-    }
-
-    fn integer(&self, key: &str) -> Result<Option<u64>, String> {
-        match self.number(key)? {
-            Some(n) if n < 0.0 || !is_whole(n) || n > 9_007_199_254_740_991.0 => {
-                Err([self.path, ".", key, " must be a non-negative integer"].concat())
-            }
-            other => Ok(other.map(|n| n as u64)),
-        }
     }
 }
 
@@ -181,72 +134,32 @@ pub fn frames(list: &js_sys::Array) -> Vec<JsFrame> {
     frames
 }
 
-/// Parses `RequestOptions` into the core's options and the optional `AbortSignal`.
+/// Reads `RequestOptions` (checked in JS, `requestOptions` in glue.js) into the core's options
+/// and the optional `AbortSignal`; the error is the `InvalidOptions` error.
 pub fn request_options(
-    options: Option<js_sys::Object>,
-) -> Result<(RequestOptions, Option<JsValue>), String> {
+    options: Option<&Object>,
+) -> Result<(RequestOptions, Option<JsValue>), JsValue> {
+    let read = super::glue::request_options(options)?;
     let mut parsed = RequestOptions::default();
-    let Some(options) = options else {
-        return Ok((parsed, None));
-    };
-    let fields = Fields::new(
-        options.into(),
-        "request options",
-        &["timeoutMs", "signal", "onDisconnect"],
-    )?;
     // `timeoutMs: null` waits forever; absent keeps the default.
-    let timeout = Reflect::get(&fields.object, &"timeoutMs".into()).unwrap_or(JsValue::UNDEFINED);
+    let timeout = read.get(0);
     if timeout.is_null() {
         parsed.timeout_ms = None;
-    } else if let Some(ms) = fields.integer("timeoutMs")? {
-        parsed.timeout_ms = Some(ms);
+    } else if let Some(ms) = timeout.as_f64() {
+        parsed.timeout_ms = Some(ms as u64);
     }
-    if let Some(policy) = fields.get("onDisconnect") {
-        parsed.on_disconnect = match policy.as_string().as_deref() {
-            Some("retry") => DisconnectPolicy::Retry,
-            Some("fail") => DisconnectPolicy::Fail,
-            _ => return Err("onDisconnect must be \"retry\" or \"fail\"".into()),
-        };
+    if read.get(1).as_bool() == Some(true) {
+        parsed.on_disconnect = DisconnectPolicy::Fail;
     }
-    Ok((parsed, fields.get("signal")))
+    let signal = read.get(2);
+    Ok((parsed, (!signal.is_undefined()).then_some(signal)))
 }
 
-/// Reads `JoinOptions`: `meta`, encoded as JSON text so the core can keep it for rejoins, and
-/// `history`, the newest messages to replay on the first join.
-pub fn join_options(
-    options: Option<js_sys::Object>,
-) -> Result<(Option<JsFrame>, Option<u64>), String> {
-    let Some(options) = options else {
-        return Ok((None, None));
-    };
-    let fields = Fields::new(options.into(), "join options", &JOIN_OPTIONS)?;
-    let meta = fields
-        .get("meta")
-        .map(|meta| {
-            js_sys::JSON::stringify(&meta)
-                .map(JsFrame::new)
-                .map_err(|_| "join options.meta must be JSON-serialisable".to_owned())
-        })
-        .transpose()?;
-    Ok((meta, fields.integer("history")?))
-}
-
-/// Reads `DocOptions.persist`: the storage key to save document `name` under, if any.
-pub fn doc_storage_key(
-    name: &str,
-    options: Option<js_sys::Object>,
-) -> Result<Option<String>, String> {
-    let Some(options) = options else {
-        return Ok(None);
-    };
-    let fields = Fields::new(options.into(), "doc options", &["persist"])?;
-    Ok(match fields.get("persist") {
-        None => None,
-        Some(v) if v.as_bool() == Some(true) => Some(["resocket:doc:", name].concat()),
-        Some(v) if v.as_bool() == Some(false) => None,
-        Some(v) => Some(
-            v.as_string()
-                .ok_or("persist must be a boolean or a storage key")?,
-        ),
-    })
+/// Reads `JoinOptions` (checked in JS, `joinOptions` in glue.js): `meta`, as JSON text so the
+/// core can keep it for rejoins, and `history`, the newest messages to replay on the first join.
+pub fn join_options(options: Option<&Object>) -> Result<(Option<JsFrame>, Option<u64>), JsValue> {
+    let read = super::glue::join_options(options)?;
+    let meta = read.get(0);
+    let meta = (!meta.is_undefined()).then(|| JsFrame::new(meta.unchecked_into()));
+    Ok((meta, read.get(1).as_f64().map(|n| n as u64)))
 }
