@@ -1,5 +1,6 @@
 //! Bindings to the JS helpers in `glue.js`.
 
+use alloc::string::String;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
