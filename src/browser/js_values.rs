@@ -5,8 +5,8 @@
 
 use super::codec::JsFrame;
 use crate::core::{
-    Config, DisconnectPolicy, HeartbeatConfig, Mode, OverflowPolicy, QueueConfig,
-    ReconnectConfig, RequestOptions, TokenSource,
+    Config, DisconnectPolicy, HeartbeatConfig, Mode, OverflowPolicy, QueueConfig, ReconnectConfig,
+    RequestOptions, TokenSource,
 };
 use alloc::vec::Vec;
 use js_sys::{Function, Object, Reflect};
@@ -80,7 +80,11 @@ pub fn client_options(url: &JsValue, options: Option<&Object>) -> Result<Options
     // Checked in JS: integers are within [0, 2^53), and `as` saturates what a `usize` or `u32`
     // cannot hold, as before.
     let config = Config {
-        mode: if raw.is_undefined() { Mode::Resocket } else { Mode::Raw },
+        mode: if raw.is_undefined() {
+            Mode::Resocket
+        } else {
+            Mode::Raw
+        },
         connect_timeout_ms: n[0] as u64,
         max_message_bytes: n[1] as usize,
         max_inbound_bytes: n[2] as usize,

@@ -5,9 +5,7 @@
 
 use super::event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS};
 use super::js_values::ObjectBuilder;
-use crate::core::{
-    ClientError, CloseReason, ConnectionState, Event, Metrics, RoomState,
-};
+use crate::core::{ClientError, CloseReason, ConnectionState, Event, Metrics, RoomState};
 use crate::doc::Change;
 use crate::protocol::{Member, OpName};
 use js_sys::Reflect;

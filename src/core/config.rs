@@ -285,26 +285,28 @@ mod tests {
         let (r, q, h) = (&c.reconnect, &c.queue, &c.heartbeat);
         assert_eq!((c.seed, r.max_attempts), (None, None), "-1 in glue.js");
         assert_eq!(q.overflow, OverflowPolicy::Reject);
-        for line in [
-            format!(
+        for line in
+            [
+                format!(
                 "  options: {{ connectTimeoutMs: {}, maxMessageBytes: {}, maxInboundBytes: {}, \
                  maxBufferedBytes: {}, seed: -1 }},",
                 c.connect_timeout_ms, c.max_message_bytes, c.max_inbound_bytes, c.max_buffered_bytes
             ),
-            format!(
-                "  reconnect: {{ initialDelayMs: {}, maxDelayMs: {}, factor: {}, jitter: {}, \
+                format!(
+                    "  reconnect: {{ initialDelayMs: {}, maxDelayMs: {}, factor: {}, jitter: {}, \
                  stableAfterMs: {}, maxAttempts: -1 }},",
-                r.initial_delay_ms, r.max_delay_ms, r.factor, r.jitter, r.stable_after_ms
-            ),
-            format!(
-                "  queue: {{ maxMessages: {}, maxBytes: {} }},",
-                q.max_messages, q.max_bytes
-            ),
-            format!(
-                "  heartbeat: {{ intervalMs: {}, timeoutMs: {} }},",
-                h.interval_ms, h.timeout_ms
-            ),
-        ] {
+                    r.initial_delay_ms, r.max_delay_ms, r.factor, r.jitter, r.stable_after_ms
+                ),
+                format!(
+                    "  queue: {{ maxMessages: {}, maxBytes: {} }},",
+                    q.max_messages, q.max_bytes
+                ),
+                format!(
+                    "  heartbeat: {{ intervalMs: {}, timeoutMs: {} }},",
+                    h.interval_ms, h.timeout_ms
+                ),
+            ]
+        {
             assert!(glue.contains(&line), "glue.js should say {line}");
         }
     }
