@@ -238,6 +238,173 @@ fn bad_options_and_urls_throw_typed_errors() {
     }
 }
 
+/// `new Client` reads and checks its options in JS (glue.js `clientOptions`): every message is
+/// the one the Rust reader gave, and `Config::validate`'s are the core's own.
+#[wasm_bindgen_test]
+fn every_option_error_keeps_its_message() {
+    use resocket::core::ConfigError;
+    let url = "ws://127.0.0.1:1/ws";
+    let validate = [
+        (
+            url,
+            r#"{"reconnect":{"factor":0.5}}"#,
+            ConfigError::Factor(0.5),
+        ),
+        (
+            url,
+            r#"{"reconnect":{"jitter":2}}"#,
+            ConfigError::Jitter(2.0),
+        ),
+        (
+            url,
+            r#"{"reconnect":{"maxDelayMs":10}}"#,
+            ConfigError::DelayOrder {
+                initial: 500,
+                max: 10,
+            },
+        ),
+        (
+            url,
+            r#"{"queue":{"maxMessages":0}}"#,
+            ConfigError::Zero("queue.maxMessages"),
+        ),
+        (
+            url,
+            r#"{"queue":{"maxBytes":0}}"#,
+            ConfigError::Zero("queue.maxBytes"),
+        ),
+        (
+            url,
+            r#"{"maxMessageBytes":0}"#,
+            ConfigError::Zero("maxMessageBytes"),
+        ),
+        (
+            url,
+            r#"{"maxInboundBytes":0}"#,
+            ConfigError::Zero("maxInboundBytes"),
+        ),
+        (
+            url,
+            r#"{"maxBufferedBytes":0}"#,
+            ConfigError::Zero("maxBufferedBytes"),
+        ),
+        (
+            url,
+            r#"{"connectTimeoutMs":0}"#,
+            ConfigError::Zero("connectTimeoutMs"),
+        ),
+        (
+            url,
+            r#"{"heartbeat":{"timeoutMs":0}}"#,
+            ConfigError::Zero("heartbeat.timeoutMs"),
+        ),
+        (
+            url,
+            r#"{"mode":"raw","token":"t"}"#,
+            ConfigError::NotInRaw("token"),
+        ),
+    ];
+    let mut cases: Vec<(JsValue, &str, String)> = validate
+        .into_iter()
+        .map(|(url, json, error)| (url.into(), json, error.message()))
+        .collect();
+    cases.push((
+        js_sys::Array::new().into(),
+        "{}",
+        ConfigError::NoUrl.message(),
+    ));
+    for (json, message) in [
+        (
+            r#"{"connectTimeoutMs":-5}"#,
+            "options.connectTimeoutMs must be a non-negative integer",
+        ),
+        (r#"{"seed":"x"}"#, "options.seed must be a finite number"),
+        (
+            r#"{"reconnect":{"maxAttempts":1.5}}"#,
+            "reconnect.maxAttempts must be a non-negative integer",
+        ),
+        (
+            r#"{"reconnect":{"factor":"2"}}"#,
+            "reconnect.factor must be a finite number",
+        ),
+        (r#"{"reconect":{}}"#, "unknown option options.reconect"),
+        (r#"{"queue":{"max":1}}"#, "unknown option queue.max"),
+        (r#"{"reconnect":5}"#, "reconnect must be an object"),
+        (
+            r#"{"queue":{"overflow":"sometimes"}}"#,
+            r#"queue.overflow must be "reject" or "dropOldest""#,
+        ),
+        (
+            r#"{"autoConnect":"yes"}"#,
+            "options.autoConnect must be a boolean",
+        ),
+        (
+            r#"{"pageLifecycle":1}"#,
+            "options.pageLifecycle must be a boolean",
+        ),
+        (r#"{"user":5}"#, "options.user must be a string"),
+        (r#"{"origin":false}"#, "options.origin must be a string"),
+        (
+            r#"{"token":5}"#,
+            "options.token must be a string or a function",
+        ),
+        (r#"{"WebSocket":"ws"}"#, "options.WebSocket must be a class"),
+        (
+            r#"{"mode":"plain"}"#,
+            r#"options.mode must be "resocket" or "raw""#,
+        ),
+    ] {
+        cases.push((url.into(), json, message.to_owned()));
+    }
+    for (url, json, message) in cases {
+        let error = Client::new(url, Some(options(json))).err().expect(json);
+        assert_eq!(
+            field(&error, "code").as_string().as_deref(),
+            Some("InvalidOptions"),
+            "{json}"
+        );
+        assert_eq!(
+            field(&error, "name").as_string().as_deref(),
+            Some("ResocketError"),
+            "{json}"
+        );
+        assert_eq!(
+            field(&error, "message").as_string(),
+            Some(message),
+            "{json}"
+        );
+    }
+    // Absent, null and in-range values are accepted; null `maxAttempts` retries forever.
+    let accepted = r#"{"autoConnect":false,"seed":0,"user":null,"token":null,
+        "reconnect":{"maxAttempts":null,"factor":1,"jitter":0,"initialDelayMs":0,"maxDelayMs":0},
+        "queue":{"overflow":"dropOldest"},"heartbeat":{"intervalMs":0,"timeoutMs":0}}"#;
+    let client = Client::new(url.into(), Some(options(accepted))).expect("valid");
+    Client::new(url.into(), None).expect("no options");
+    // The options of `join` and `doc` are read in JS too (`joinOptions`, `docStorageKey`).
+    let message = |error: JsValue| {
+        assert_eq!(
+            field(&error, "code").as_string().as_deref(),
+            Some("InvalidOptions")
+        );
+        field(&error, "message").as_string().unwrap_or_default()
+    };
+    for (json, expected) in [
+        (
+            r#"{"history":-1}"#,
+            "join options.history must be a non-negative integer",
+        ),
+        (r#"{"metta":{}}"#, "unknown option join options.metta"),
+    ] {
+        let error = client.join("r".into(), None, Some(options(json))).err();
+        assert_eq!(error.map(message).as_deref(), Some(expected), "{json}");
+    }
+    let error = client
+        .doc("d".into(), Some(options(r#"{"persist":5}"#)))
+        .err();
+    let expected = "persist must be a boolean or a storage key";
+    assert_eq!(error.map(message).as_deref(), Some(expected));
+}
+
 #[wasm_bindgen_test]
 async fn a_full_queue_rejects_or_drops_oldest_with_an_event() {
     let rejecting = client(r#"{"autoConnect":false,"queue":{"maxMessages":2}}"#);

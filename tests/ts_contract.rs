@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 #[path = "../src/browser/event_names.rs"]
 mod event_names;
 
-use event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS, JOIN_OPTIONS, NO_WEBSOCKET};
+use event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS};
 
 const CONTRACT: &str = include_str!("../src/browser/contract.d.ts");
 
@@ -253,7 +253,9 @@ fn event_names_match_the_typescript_event_maps() {
 fn error_codes_match_resocket_error_code() {
     let mut codes = names(every_client_error().iter().map(ClientError::code));
     codes.insert(INVALID_OPTIONS.to_owned());
-    codes.insert(NO_WEBSOCKET.to_owned());
+    // The errors glue.js makes itself (`resocketError("<code>", ...)`): NoWebSocket.
+    let glue_codes = GLUE.split("resocketError(\"").skip(1);
+    codes.extend(glue_codes.filter_map(|rest| rest.split('"').next().map(str::to_owned)));
     let declared = literals(declaration("type", "ResocketErrorCode"));
     assert_same("ResocketErrorCode", codes, declared);
 }
@@ -326,7 +328,11 @@ fn payload_names_match_their_typescript_fields() {
 fn join_options_match_the_typescript_join_options() {
     assert_same(
         "JoinOptions",
-        names(JOIN_OPTIONS),
+        literals(
+            GLUE.lines()
+                .find(|line| line.starts_with("const JOIN_KEYS = ["))
+                .expect("glue.js's JOIN_KEYS"),
+        ),
         interface_keys("JoinOptions"),
     );
 }
@@ -359,4 +365,45 @@ fn the_driver_spells_the_message_event_key_as_event_names_does() {
         ClientEvent::Message.name()
     );
     assert!(driver.contains(&spelled), "driver.rs should say {spelled}");
+}
+
+const GLUE: &str = include_str!("../src/browser/glue.js");
+
+/// The line of glue.js's table `const <table> = {` for option object `name`.
+fn glue_table_line(table: &str, name: &str) -> &'static str {
+    let start = GLUE
+        .find(&format!("const {table} = {{"))
+        .unwrap_or_else(|| panic!("glue.js has no table {table}"));
+    let rest = &GLUE[start..];
+    rest[..rest.find("\n};").unwrap_or(rest.len())]
+        .lines()
+        .find(|line| line.trim_start().starts_with(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("glue.js's {table} has no {name}"))
+}
+
+/// The keys `clientOptions` (glue.js) takes in option object `name`: its numbers (`NUMBERS`,
+/// `{ key: default, ... }`) and the rest (`OTHER_KEYS`, a list of names).
+fn glue_option_keys(name: &str) -> BTreeSet<String> {
+    let numbers = glue_table_line("NUMBERS", name);
+    let inner = &numbers[numbers.find('{').map_or(0, |at| at + 1)..numbers.rfind('}').unwrap_or(0)];
+    let mut keys: BTreeSet<String> = inner
+        .split(',')
+        .filter_map(|entry| entry.split(':').next())
+        .map(|key| key.trim().to_owned())
+        .filter(|key| !key.is_empty())
+        .collect();
+    keys.extend(literals(glue_table_line("OTHER_KEYS", name)));
+    keys
+}
+
+#[test]
+fn the_options_glue_js_reads_are_the_declared_ones() {
+    for (name, interface) in [
+        ("options", "ClientOptions"),
+        ("reconnect", "ReconnectOptions"),
+        ("queue", "QueueOptions"),
+        ("heartbeat", "HeartbeatOptions"),
+    ] {
+        assert_same(interface, glue_option_keys(name), interface_keys(interface));
+    }
 }

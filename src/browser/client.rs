@@ -2,14 +2,14 @@
 
 use super::codec::JsFrame;
 use super::driver::{pump, Call, Core, Driver, SharedDriver, TokenFunction};
-use super::event_names::{room_key, RoomEvent, NO_WEBSOCKET};
+use super::event_names::{room_key, RoomEvent};
 use super::glue::{self, watch_abort, Emitter, PageWatch, TokenFetcher};
 use super::js_values;
 use super::now_ms;
 use super::room::Room;
 use super::synced_doc::SyncedDoc;
 use super::to_js::{self, invalid_options};
-use crate::core::{ClientError, Config, PageEvent, RequestOptions};
+use crate::core::{ClientError, PageEvent, RequestOptions};
 use crate::protocol::codec::ClientFrame;
 use crate::protocol::Kind;
 use alloc::rc::Rc;
@@ -41,20 +41,11 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "string | readonly string[]")] url: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<Object>,
     ) -> Result<Client, JsValue> {
-        let urls = glue::socket_urls(&url)
-            .map_err(|message| invalid_options(&message.as_string().unwrap_or_default()))?;
-        let options = parse_options(options)?;
-        let given = options.socket_class.as_ref();
-        let Some(socket_class) = glue::socket_class(given) else {
-            return Err(match given {
-                Some(_) => invalid_options("options.WebSocket must be a class"),
-                None => to_js::named_error(NO_WEBSOCKET, "no WebSocket: pass options.WebSocket"),
-            });
-        };
+        // Read and checked in JS, which throws the `InvalidOptions` or `NoWebSocket` error.
+        let options = js_values::client_options(&url, options.as_ref())?;
         let auto_connect = options.auto_connect;
-        let mut config = options.config;
-        config.url_count = urls.length() as usize;
-        let mut core = Core::new(config, random_seed()).map_err(|e| to_js::config_error(&e))?;
+        // The seed is in the config (the option, else a random one from JS).
+        let mut core = Core::with_checked_config(options.config, 0);
         let raw = !options.raw.is_undefined();
         if raw {
             let parsed: &js_sys::Array = options.raw.unchecked_ref();
@@ -62,7 +53,13 @@ impl Client {
             let ping = parsed.get(1);
             core.set_ping_frame((!ping.is_undefined()).then(|| JsFrame::sized(ping)));
         }
-        let driver = Driver::new(core, urls, socket_class, options.protocols, options.raw);
+        let driver = Driver::new(
+            core,
+            options.urls,
+            options.socket_class,
+            options.protocols,
+            options.raw,
+        );
         let driver = Rc::new(RefCell::new(driver));
         let emitter = Emitter::new();
         if let Some(function) = options.token_function {
@@ -168,9 +165,9 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "unknown")] params: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "RequestOptions")] options: Option<Object>,
     ) -> Promise {
-        let (options, signal) = match js_values::request_options(options) {
+        let (options, signal) = match js_values::request_options(options.as_ref()) {
             Ok(parsed) => parsed,
-            Err(reason) => return Promise::reject(&invalid_options(&reason)),
+            Err(error) => return Promise::reject(&error),
         };
         if signal
             .as_ref()
@@ -230,8 +227,7 @@ impl Client {
         if room.is_empty() {
             return Err(invalid_options("room name is empty"));
         }
-        let (meta, history) =
-            js_values::join_options(options).map_err(|reason| invalid_options(&reason))?;
+        let (meta, history) = js_values::join_options(options.as_ref())?;
         let handle = Room::new(
             Rc::downgrade(&self.driver),
             self.emitter.clone(),
@@ -261,8 +257,7 @@ impl Client {
         if name.is_empty() {
             return Err(invalid_options("document name is empty"));
         }
-        let storage_key = js_values::doc_storage_key(&name, options)
-            .map_err(|reason| invalid_options(&reason))?;
+        let storage_key = glue::doc_storage_key(&name, options.as_ref())?;
         let saved = storage_key.as_deref().and_then(super::doc_storage::load);
         {
             let mut driver = self.driver.borrow_mut();
@@ -435,30 +430,6 @@ fn token_fetcher(
     (fetcher, done)
 }
 
-fn parse_options(options: Option<Object>) -> Result<js_values::Options, JsValue> {
-    match options {
-        None => Ok(js_values::Options {
-            config: Config::default(),
-            raw: JsValue::UNDEFINED,
-            protocols: JsValue::UNDEFINED,
-            auto_connect: true,
-            token_function: None,
-            socket_class: None,
-            page_lifecycle: true,
-        }),
-        Some(options) => {
-            js_values::options(options.into()).map_err(|reason| invalid_options(&reason))
-        }
-    }
-}
-
 fn not_supported(what: &'static str) -> JsValue {
     to_js::client_error(&ClientError::NotSupported { what })
-}
-
-fn random_seed() -> u64 {
-    // Jitter needs spread, not secrecy: Math.random is enough and costs no extra imports.
-    let high = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    let low = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    (high << 32) | low
 }

@@ -49,7 +49,7 @@ impl Call {
 
 pub struct Driver {
     pub core: Core,
-    /// Raw mode's options as `glue::raw_options` returned them (how `readRaw` reads frames);
+    /// Raw mode's options as `glue::client_options` returned them (how `readRaw` reads frames);
     /// `undefined` in resocket mode.
     raw: JsValue,
     /// The `protocols` option (`undefined`: none), passed to every socket.

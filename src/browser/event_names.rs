@@ -67,15 +67,9 @@ event_names!(
     }
 );
 
-/// The error code of bad options and arguments; every other code is a `ClientError::code()`.
+/// The error code of bad options and arguments; every other code is a `ClientError::code()`,
+/// or made by glue.js (`NoWebSocket`).
 pub const INVALID_OPTIONS: &str = "InvalidOptions";
-
-/// The error code of a client created where there is no `WebSocket` class (Node 20 without the
-/// `WebSocket` option).
-pub const NO_WEBSOCKET: &str = "NoWebSocket";
-
-/// The keys of `JoinOptions` that `client.join` reads.
-pub const JOIN_OPTIONS: [&str; 2] = ["meta", "history"];
 
 /// The emitter key of a room's event, e.g. `message@chat`.
 pub fn room_key(event: &str, room: &str) -> String {

@@ -124,10 +124,157 @@ export function readRaw(data, limit, [, , asText, pong]) {
   return size * 4 + verdict;
 }
 
-// Raw mode's options, checked here rather than in WASM (smaller): undefined in resocket mode,
-// else [sendOnOpen frames, ping frame, receive is "text", pong predicate]. Throws the
-// InvalidOptions message. `protocols` is checked in both modes.
-export function rawOptions({ mode, receive, sendOnOpen, protocols, heartbeat }) {
+// The numeric options of `ClientOptions` by object, each with its default (`Config::default()`;
+// -1: none), in the order `clientOptions` writes them (checked natively against both).
+const NUMBERS = {
+  options: { connectTimeoutMs: 10000, maxMessageBytes: 1048576, maxInboundBytes: 4194304, maxBufferedBytes: 1048576, seed: -1 },
+  reconnect: { initialDelayMs: 500, maxDelayMs: 30000, factor: 2, jitter: 0.5, stableAfterMs: 5000, maxAttempts: -1 },
+  queue: { maxMessages: 1000, maxBytes: 1048576 },
+  heartbeat: { intervalMs: 15000, timeoutMs: 10000 },
+};
+// The other keys each object takes.
+const OTHER_KEYS = {
+  options: ["reconnect", "queue", "heartbeat", "user", "origin", "autoConnect", "token", "WebSocket", "mode", "receive", "sendOnOpen", "protocols", "pageLifecycle"],
+  reconnect: [],
+  queue: ["overflow"],
+  heartbeat: ["ping", "pong"],
+};
+
+// A ResocketError, as `to_js::named_error` makes it.
+const resocketError = (code, message) => Object.assign(new Error(message), { name: "ResocketError", code });
+
+// Runs `read`, turning a thrown message into the InvalidOptions error.
+function invalidOptions(read) {
+  try {
+    return read();
+  } catch (error) {
+    throw typeof error == "string" ? resocketError("InvalidOptions", error) : error;
+  }
+}
+
+// An options object (`path` names it in messages); undefined and null stand for {}. Throws the
+// InvalidOptions message for anything else that is not an object, or a key not in `known`.
+function checked(path, object, known) {
+  if (object == null) return {};
+  if (typeof object != "object") throw path + " must be an object";
+  const unknown = Object.keys(object).find((key) => !known.includes(key));
+  if (unknown !== undefined) throw "unknown option " + path + "." + unknown;
+  return object;
+}
+
+// `object[key]`, undefined when absent or null, else a finite number and, if `whole`, an
+// integer in [0, 2^53); throws the InvalidOptions message.
+function number(path, object, key, whole = true) {
+  const value = object[key] ?? undefined;
+  if (value !== undefined && !Number.isFinite(value)) throw path + "." + key + " must be a finite number";
+  if (value !== undefined && whole && !(value >= 0 && Number.isSafeInteger(value))) throw path + "." + key + " must be a non-negative integer";
+  return value;
+}
+
+// `client.request`'s options: [timeoutMs (undefined: the default, null: none), onDisconnect is
+// "fail", signal]. Throws the InvalidOptions error.
+export const requestOptions = (options) =>
+  invalidOptions(() => {
+    const object = checked("request options", options, ["timeoutMs", "signal", "onDisconnect"]);
+    const timeout = object.timeoutMs === null ? null : number("request options", object, "timeoutMs");
+    const policy = object.onDisconnect ?? "retry";
+    if (policy !== "retry" && policy !== "fail") throw 'onDisconnect must be "retry" or "fail"';
+    return [timeout, policy == "fail", object.signal ?? undefined];
+  });
+
+// The keys of `JoinOptions` (checked natively against contract.d.ts).
+const JOIN_KEYS = ["meta", "history"];
+
+// `client.join`'s options: [meta as JSON text (the core keeps it for rejoins), history], each
+// undefined when not given. Throws the InvalidOptions error.
+export const joinOptions = (options) =>
+  invalidOptions(() => {
+    const object = checked("join options", options, JOIN_KEYS);
+    let meta;
+    if (object.meta != null) {
+      try {
+        meta = JSON.stringify(object.meta);
+      } catch {}
+      if (meta === undefined) throw "join options.meta must be JSON-serialisable";
+    }
+    return [meta, number("join options", object, "history")];
+  });
+
+// `client.doc(name, options)`'s storage key: `persist: true` saves under "resocket:doc:<name>",
+// a string is the key; undefined: not saved. Throws the InvalidOptions error.
+export const docStorageKey = (name, options) =>
+  invalidOptions(() => {
+    const { persist } = checked("doc options", options, ["persist"]);
+    if (persist == null || persist === false) return;
+    if (persist === true) return "resocket:doc:" + name;
+    if (typeof persist != "string") throw "persist must be a boolean or a storage key";
+    return persist;
+  });
+
+// `new Client(url, options)`'s arguments, read and checked here rather than in WASM (smaller):
+// every rule of `Config::validate` too, with its message. Fills `out` (Float64Array(18)) with
+// connectTimeoutMs, maxMessageBytes, maxInboundBytes, maxBufferedBytes, seed (random if not
+// given), autoConnect,
+// pageLifecycle, the six `reconnect` numbers, queue.maxMessages, queue.maxBytes, queue.overflow
+// (1: dropOldest), heartbeat.intervalMs and timeoutMs, as `js_values::client_options` reads them
+// (absent: the default; -1: none), and returns [urls (see `socketUrls`), WebSocket class,
+// protocols, raw options (see `rawOptions`), token function, static token, user, origin].
+// Throws a ResocketError: InvalidOptions, or NoWebSocket without any WebSocket class.
+export function clientOptions(url, options, out) {
+  let n = 0;
+  const object = (name, given) => checked(name, given, [...Object.keys(NUMBERS[name]), ...OTHER_KEYS[name]]);
+  const numbers = (name, given) => {
+    for (const [key, fallback] of Object.entries(NUMBERS[name]))
+      out[n++] = number(name, given, key, key != "factor" && key != "jitter") ?? fallback;
+  };
+  const optional = (key, type, what = "a " + type) => {
+    const value = top[key];
+    if (value != null && typeof value != type) throw "options." + key + " must be " + what;
+    return value ?? undefined;
+  };
+  let top;
+  return invalidOptions(() => {
+    const urls = socketUrls(url);
+    top = object("options", options);
+    const raw = rawOptions(top);
+    const token = top.token;
+    if (token != null && typeof token != "function") optional("token", "string", "a string or a function");
+    const [origin, user] = [optional("origin", "string"), optional("user", "string")];
+    numbers("options", top);
+    // Without the `seed` option, a random one: jitter needs spread, not secrecy.
+    if (out[4] < 0) out[4] = Math.floor(Math.random() * 2 ** 53);
+    for (const key of ["autoConnect", "pageLifecycle"]) out[n++] = optional(key, "boolean") ?? true;
+    numbers("reconnect", object("reconnect", top.reconnect));
+    const queue = object("queue", top.queue);
+    numbers("queue", queue);
+    const overflow = queue.overflow ?? "reject";
+    if (overflow !== "reject" && overflow !== "dropOldest") throw 'queue.overflow must be "reject" or "dropOldest"';
+    out[n++] = overflow == "dropOldest";
+    numbers("heartbeat", object("heartbeat", top.heartbeat));
+    const Socket = top.WebSocket ?? globalThis.WebSocket;
+    if (typeof Socket != "function") {
+      if (top.WebSocket != null) throw "options.WebSocket must be a class";
+      throw resocketError("NoWebSocket", "no WebSocket: pass options.WebSocket");
+    }
+    // `Config::validate`'s rules, in its order.
+    const [timeout, messageBytes, inboundBytes, bufferedBytes, , , , initial, maxDelay, factor, jitter, , , queued, queueBytes, , interval, pongTimeout] = out;
+    if (factor < 1) throw "reconnect.factor must be a finite number >= 1";
+    if (!(jitter >= 0 && jitter <= 1)) throw "reconnect.jitter must be within [0, 1]";
+    if (maxDelay < initial) throw `reconnect.maxDelayMs (${maxDelay}) must be >= reconnect.initialDelayMs (${initial})`;
+    const zero = { "queue.maxMessages": queued, "queue.maxBytes": queueBytes, maxMessageBytes: messageBytes, maxInboundBytes: inboundBytes, maxBufferedBytes: bufferedBytes, connectTimeoutMs: timeout };
+    for (const name in zero) if (zero[name] == 0) throw name + " must be greater than 0";
+    if (!urls.length) throw "the url list is empty";
+    if (interval > 0 && pongTimeout == 0) throw "heartbeat.timeoutMs must be greater than 0";
+    if (raw && token != null) throw "token is not available in raw mode";
+    const fetch = typeof token == "function";
+    return [urls, Socket, top.protocols ?? undefined, raw, fetch ? token : undefined, fetch ? undefined : token ?? undefined, user, origin];
+  });
+}
+
+// Raw mode's options (part of `clientOptions`): undefined in resocket mode, else [sendOnOpen
+// frames, ping frame, receive is "text", pong predicate]. Throws the InvalidOptions message.
+// `protocols` is checked in both modes.
+function rawOptions({ mode, receive, sendOnOpen, protocols, heartbeat }) {
   const { ping, pong } = heartbeat ?? {};
   const list = typeof protocols == "string" ? [protocols] : protocols ?? [];
   if (!Array.isArray(list) || list.some((p) => typeof p != "string")) throw "options.protocols must be a string or an array of strings";
@@ -260,13 +407,6 @@ export function watchAbort(signal, listener, id) {
   return () => signal.removeEventListener("abort", onAbort);
 }
 
-// The WebSocket class a client opens its sockets with: `options.WebSocket` if given, else the
-// global one (browsers, Node 22+, Deno, Bun); undefined when it is not a function.
-export function socketClass(given) {
-  const Socket = given ?? globalThis.WebSocket;
-  return typeof Socket == "function" ? Socket : undefined;
-}
-
 // `url` as a WebSocket URL: ws:// and wss:// URLs as they are; a relative one (e.g. "/ws")
 // resolved against the page's location, http -> ws, https -> wss. Undefined for any other
 // scheme, or without a location (Node).
@@ -283,7 +423,7 @@ function socketUrl(url) {
 // The client's `url` argument, one URL or a list of them, as an array of WebSocket URLs (see
 // `socketUrl`; an empty list stays empty, for the core to refuse). Throws the message of the
 // `InvalidOptions` error for an entry that cannot be one.
-export function socketUrls(url) {
+function socketUrls(url) {
   return (Array.isArray(url) ? url : [url]).map((given) => {
     const resolved = typeof given == "string" ? socketUrl(given) : undefined;
     if (resolved === undefined) throw "url must be ws(s):// or relative to the page, got " + String(given);

@@ -1,5 +1,6 @@
 //! Bindings to the JS helpers in `glue.js`.
 
+use alloc::string::String;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
@@ -58,14 +59,39 @@ extern "C" {
 
     /// Raw mode: see `readRaw` in glue.js. The size in bytes of a received frame * 4 + the pong
     /// predicate's verdict (0 none, 1 no, 2 yes); `current_frame` then returns its value
-    /// (parsed JSON, the string or the `ArrayBuffer`). `raw` is what `raw_options` returned.
+    /// (parsed JSON, the string or the `ArrayBuffer`). `raw`: the raw options `client_options`
+    /// returned.
     #[wasm_bindgen(js_name = readRaw)]
     pub fn read_raw(data: &JsValue, limit: f64, raw: &JsValue) -> f64;
 
-    /// Raw mode's options (see `rawOptions` in glue.js): `undefined` in resocket mode, else
-    /// `[open frames, ping frame, as text, pong]`; the error is the `InvalidOptions` message.
-    #[wasm_bindgen(js_name = rawOptions, catch)]
-    pub fn raw_options(options: &JsValue) -> Result<JsValue, JsValue>;
+    /// `new Client`'s arguments read and checked (see `clientOptions` in glue.js): fills `out`
+    /// with the numeric options and returns the rest (`js_values::client_options` reads both);
+    /// the error is the `InvalidOptions` (or `NoWebSocket`) error to throw.
+    #[wasm_bindgen(js_name = clientOptions, catch)]
+    pub fn client_options(
+        url: &JsValue,
+        options: Option<&js_sys::Object>,
+        out: &mut [f64],
+    ) -> Result<js_sys::Array, JsValue>;
+
+    /// `client.request`'s options (see `requestOptions` in glue.js): `[timeoutMs (undefined:
+    /// the default, null: none), onDisconnect is "fail", signal]`; the error is the
+    /// `InvalidOptions` error.
+    #[wasm_bindgen(js_name = requestOptions, catch)]
+    pub fn request_options(options: Option<&js_sys::Object>) -> Result<js_sys::Array, JsValue>;
+
+    /// `client.join`'s options (see `joinOptions` in glue.js): `[meta as JSON text, history]`,
+    /// each `undefined` when not given; the error is the `InvalidOptions` error.
+    #[wasm_bindgen(js_name = joinOptions, catch)]
+    pub fn join_options(options: Option<&js_sys::Object>) -> Result<js_sys::Array, JsValue>;
+
+    /// The storage key `client.doc(name, options)` saves under, if any (see `docStorageKey` in
+    /// glue.js); the error is the `InvalidOptions` error.
+    #[wasm_bindgen(js_name = docStorageKey, catch)]
+    pub fn doc_storage_key(
+        name: &str,
+        options: Option<&js_sys::Object>,
+    ) -> Result<Option<String>, JsValue>;
 
     /// `frames` each as `raw_frame` makes it; the error is the `InvalidOptions` message.
     #[wasm_bindgen(js_name = rawFrames, catch)]
@@ -128,17 +154,6 @@ extern "C" {
         listener: &js_sys::Function,
         id: f64,
     ) -> Result<js_sys::Function, JsValue>;
-
-    /// `options.WebSocket`, else the global `WebSocket`; `None` unless that is a function.
-    #[wasm_bindgen(js_name = socketClass)]
-    pub fn socket_class(given: Option<&JsValue>) -> Option<js_sys::Function>;
-
-    /// The constructor's `url` (one URL or an array of them) as an array of `ws://` or `wss://`
-    /// URLs (relative ones resolved against `location`); the error is the message of the
-    /// `InvalidOptions` error for an entry that cannot be one. The URLs stay JS strings: the
-    /// driver only hands them back to `open_socket`.
-    #[wasm_bindgen(js_name = socketUrls, catch)]
-    pub fn socket_urls(url: &JsValue) -> Result<js_sys::Array, JsValue>;
 
     /// `new Socket(url, protocols)` with binary frames as `ArrayBuffer`s; throws what the
     /// constructor throws.

@@ -5,9 +5,7 @@
 
 use super::event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS};
 use super::js_values::ObjectBuilder;
-use crate::core::{
-    ClientError, CloseReason, ConfigError, ConnectionState, Event, Metrics, RoomState,
-};
+use crate::core::{ClientError, CloseReason, ConnectionState, Event, Metrics, RoomState};
 use crate::doc::Change;
 use crate::protocol::{Member, OpName};
 use js_sys::Reflect;
@@ -238,11 +236,6 @@ pub fn member(member: &Member<JsValue>) -> JsValue {
 /// A `ResocketError` with the error's stable code (see `ClientError::code`).
 pub fn client_error(error: &ClientError) -> JsValue {
     named_error(error.code(), &error.message())
-}
-
-/// A `ResocketError` for options the core refused.
-pub fn config_error(error: &ConfigError) -> JsValue {
-    invalid_options(&error.message())
 }
 
 /// A `ResocketError` for options or arguments the driver refused.

@@ -86,11 +86,18 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// A new client in the `Idle` state. `seed` feeds backoff jitter when the config has none.
     pub fn new(config: Config, seed: u64) -> Result<Self, ConfigError> {
         config.validate()?;
+        Ok(Self::with_checked_config(config, seed))
+    }
+
+    /// `new` for a `config` its caller has already checked with `validate`'s rules (not checked
+    /// again): the browser driver checks its options in JS (`clientOptions` in glue.js, the
+    /// same rules and messages), so the WASM module carries no second validator.
+    pub fn with_checked_config(config: Config, seed: u64) -> Self {
         let rng = Rng::new(config.seed.unwrap_or(seed));
         // Until the server assigns one (`welcome.origin`), ops carry the configured origin or
         // none: the seed never makes an origin.
         let origin = config.origin.clone().unwrap_or_default();
-        Ok(ClientCore {
+        ClientCore {
             rng,
             outbox: Outbox::new(&config),
             heartbeat: Heartbeat::new(config.heartbeat.clone()),
@@ -113,7 +120,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             open_frames: Vec::new(),
             ping_frame: None,
             out: Sink::new(),
-        })
+        }
     }
 
     pub fn state(&self) -> &ConnectionState {

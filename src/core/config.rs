@@ -1,4 +1,6 @@
-//! Client options with their defaults. Deserializable from the camelCase JS options object.
+//! Client options with their defaults and `Config::validate`. Deserializable with serde
+//! (camelCase) for native users; the browser reads and checks its JS options in JS
+//! (`clientOptions` in glue.js, the same defaults, rules and messages).
 
 use super::text::Text;
 use alloc::string::String;
@@ -272,5 +274,40 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(c.validate(), Err(ConfigError::NoUrl));
+    }
+
+    /// The browser reads and checks its options in JS (`clientOptions` in glue.js), with these
+    /// defaults, in the order its table gives them (the order `js_values::client_options` reads).
+    #[test]
+    fn the_browser_glue_has_the_same_defaults() {
+        let glue = include_str!("../browser/glue.js");
+        let c = Config::default();
+        let (r, q, h) = (&c.reconnect, &c.queue, &c.heartbeat);
+        assert_eq!((c.seed, r.max_attempts), (None, None), "-1 in glue.js");
+        assert_eq!(q.overflow, OverflowPolicy::Reject);
+        for line in
+            [
+                format!(
+                "  options: {{ connectTimeoutMs: {}, maxMessageBytes: {}, maxInboundBytes: {}, \
+                 maxBufferedBytes: {}, seed: -1 }},",
+                c.connect_timeout_ms, c.max_message_bytes, c.max_inbound_bytes, c.max_buffered_bytes
+            ),
+                format!(
+                    "  reconnect: {{ initialDelayMs: {}, maxDelayMs: {}, factor: {}, jitter: {}, \
+                 stableAfterMs: {}, maxAttempts: -1 }},",
+                    r.initial_delay_ms, r.max_delay_ms, r.factor, r.jitter, r.stable_after_ms
+                ),
+                format!(
+                    "  queue: {{ maxMessages: {}, maxBytes: {} }},",
+                    q.max_messages, q.max_bytes
+                ),
+                format!(
+                    "  heartbeat: {{ intervalMs: {}, timeoutMs: {} }},",
+                    h.interval_ms, h.timeout_ms
+                ),
+            ]
+        {
+            assert!(glue.contains(&line), "glue.js should say {line}");
+        }
     }
 }
