@@ -727,3 +727,68 @@ fn a_sent_publish_rejects_with_session_lost_and_a_refused_one_with_the_servers_c
         "a refused publish leaves the room as it was"
     );
 }
+
+/// The browser's hot path (`handle_message`): the same decisions as `handle_inbound` (a room's
+/// duplicates and unknown rooms dropped, counters), delivered by the driver only when nothing
+/// is queued ahead and it can deliver now; otherwise queued as the event, in order.
+#[test]
+fn messages_the_driver_delivers_itself_keep_the_core_decisions_and_order() {
+    let mut h = open();
+    h.core.join("feed", None);
+    h.drive();
+    h.receive(Inbound::Joined {
+        id: None,
+        room: "feed".into(),
+        seq: 0,
+        recovered: true,
+        epoch: Some("e1".into()),
+        members: vec![],
+    });
+    h.take_events();
+    let read = |payload: &str| {
+        let payload = payload.to_owned();
+        move || (payload, Some("alice".to_owned()))
+    };
+    let before = h.core.metrics(h.now).messages_received;
+    // Nothing queued: delivered now, no event built.
+    assert!(h
+        .core
+        .handle_message(h.now, Some(("feed", 1)), 10, true, read("a")));
+    // A duplicate and a message of a room never joined: dropped.
+    assert!(!h
+        .core
+        .handle_message(h.now, Some(("feed", 1)), 10, true, read("dup")));
+    assert!(!h
+        .core
+        .handle_message(h.now, Some(("other", 2)), 10, true, read("x")));
+    assert!(h.core.handle_message(h.now, None, 10, true, read("plain")));
+    h.drive();
+    assert!(h.take_events().is_empty());
+    assert_eq!(h.core.metrics(h.now).messages_received, before + 2);
+    assert_eq!(h.core.metrics(h.now).duplicates, 1);
+
+    // An event waits (the new room's `joining` state): the message queues behind it, with its
+    // author.
+    h.core.join("side", None);
+    assert!(!h
+        .core
+        .handle_message(h.now, Some(("feed", 2)), 10, true, read("b")));
+    // The driver cannot deliver now (it is dispatching): queued too.
+    assert!(!h.core.handle_message(h.now, None, 10, false, read("c")));
+    h.drive();
+    let events = h.take_events();
+    assert!(
+        matches!(&events[0], Event::Room { room, state: RoomState::Joining } if room == "side")
+    );
+    assert!(matches!(
+        &events[1],
+        Event::RoomMessage { room, seq: 2, payload, user: Some(user) }
+            if room == "feed" && payload == "b" && user == "alice"
+    ));
+    assert!(matches!(&events[2], Event::Message(payload) if payload == "c"));
+    assert_eq!(events.len(), 3);
+    // And the room's position moved on: seq 2 again is a duplicate.
+    assert!(!h
+        .core
+        .handle_message(h.now, Some(("feed", 2)), 10, true, read("b")));
+}

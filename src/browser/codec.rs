@@ -1,19 +1,16 @@
 //! The browser side of the wire codec: frames stay JS strings and payloads stay JS values. A
 //! received frame is parsed once with `JSON.parse` (in glue.js's `readFrame`); the shared codec
-//! in `crate::protocol::codec` reads its fields. Plain and room messages, the hot path, take a
-//! shortcut with envelope keys created once.
+//! in `crate::protocol::codec` reads its fields. Plain and room messages, the hot path, are
+//! checked and read in glue.js instead (see `Driver::on_socket_event`).
 
-use super::glue::{
-    current_frame, current_payload, encode_frame, frame_size, raw_frame, utf8_length,
-};
+use super::glue::{current_frame, encode_frame, frame_size, raw_frame, utf8_length};
 use crate::core::{OpFrame, Transmit, WireSize};
 use crate::doc::Op;
 use crate::protocol::codec::{
-    decode_server_frame, encode_client_frame, field, ClientFrame, DecodeError, FrameClass,
-    ServerFrame, WireValue,
+    decode_server_frame, encode_client_frame, ClientFrame, DecodeError, FrameClass, ServerFrame,
 };
-use crate::protocol::{Inbound, Kind};
-use js_sys::{JsString, Reflect};
+use crate::protocol::Kind;
+use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -92,23 +89,6 @@ fn stringify(value: &JsValue) -> Result<JsString, JsValue> {
     js_sys::JSON::stringify(value)
 }
 
-/// Envelope keys of the hot path, created once instead of per frame.
-pub struct Keys {
-    room: JsValue,
-    seq: JsValue,
-    user: JsValue,
-}
-
-impl Keys {
-    pub fn new() -> Self {
-        Keys {
-            room: field::ROOM.into(),
-            seq: field::SEQ.into(),
-            user: field::USER.into(),
-        }
-    }
-}
-
 /// The frame to send for a transmit.
 pub fn encode(transmit: &Transmit<JsFrame>) -> JsValue {
     let frame = match transmit {
@@ -156,40 +136,12 @@ pub fn encode(transmit: &Transmit<JsFrame>) -> JsValue {
         .into()
 }
 
-/// Decodes the frame `glue::read_frame` just read and classified as `class`.
-pub fn decode(keys: &Keys, class: i32) -> Result<ServerFrame<JsValue>, DecodeError> {
+/// Decodes the frame `glue::read_frame` just read and classified as `class`. Plain and room
+/// messages do not come here: the driver hands their few fields, read in JS, to the core.
+pub fn decode(class: i32) -> Result<ServerFrame<JsValue>, DecodeError> {
     let class = FrameClass::from_code(class).unwrap_or(FrameClass::NotJson);
     if let Some(error) = class.malformed() {
         return Err(error);
     }
-    let frame = match class {
-        // The hot path: after the call that read the frame, one reads the payload.
-        FrameClass::Message => return Ok(ServerFrame::Core(Inbound::Message(current_payload()))),
-        FrameClass::RoomMessage => return room_message(keys).map(ServerFrame::Core),
-        _ => current_frame(),
-    };
-    decode_server_frame(&frame)
-}
-
-/// A room message read with the cached keys; the same checks as the shared codec's.
-fn room_message(keys: &Keys) -> Result<Inbound<JsValue>, DecodeError> {
-    let frame = current_frame();
-    let get = |key: &JsValue| Reflect::get(&frame, key).unwrap_or(JsValue::UNDEFINED);
-    let missing = |field| DecodeError::Field {
-        kind: Kind::Msg.as_wire(),
-        field,
-    };
-    let user = get(&keys.user);
-    Ok(Inbound::RoomMessage {
-        room: get(&keys.room)
-            .as_string()
-            .ok_or_else(|| missing(field::ROOM))?,
-        seq: WireValue::as_u64(&get(&keys.seq)).ok_or_else(|| missing(field::SEQ))?,
-        payload: current_payload(),
-        user: match user.is_undefined() || user.is_null() {
-            true => None,
-            false if user.is_string() => Some(user),
-            false => return Err(missing(field::USER)),
-        },
-    })
+    decode_server_frame(&current_frame())
 }

@@ -4,7 +4,7 @@
 //! executes the core's actions, re-arms the timer and dispatches events. Events are dispatched
 //! with no borrow held, so listeners may call back into the client.
 
-use super::codec::{self, JsFrame, Keys};
+use super::codec::{self, JsFrame};
 use super::event_names::{doc_key, room_key, ClientEvent, DocEvent, RoomEvent};
 use super::glue::{Emitter, PageWatch, TokenFetcher};
 use super::now_ms;
@@ -15,6 +15,7 @@ use crate::core::VecMap;
 use crate::core::{Action, ClientCore, ClientError, Event, Transmit};
 use crate::protocol::close_code;
 use crate::protocol::codec::{FrameClass, ServerFrame};
+use crate::protocol::Inbound;
 use alloc::rc::Rc;
 use alloc::{string::String, vec::Vec};
 use core::cell::RefCell;
@@ -59,8 +60,16 @@ pub struct Driver {
     /// The `WebSocket` class sockets are opened with.
     socket_class: Function,
     socket: Option<SocketHandle>,
+    /// The browser timer and the deadline it was armed for.
     timer: Option<(u64, Timeout)>,
-    keys: Keys,
+    /// What the timer calls, made on first use and kept (declared after `timer`, so a pending
+    /// timer is cleared before its callback is dropped).
+    timer_callback: Option<Closure<dyn FnMut()>>,
+    /// The room of the last room message received, as JS and Rust strings, and the key of
+    /// its message listeners: a room name crosses into WASM only when it changes.
+    room_js: JsValue,
+    room: String,
+    room_key: JsValue,
     /// True while the outermost `pump` hands out events; nested pumps (from listeners calling
     /// back into the client) leave event delivery to it, so events keep their order.
     dispatching: bool,
@@ -93,7 +102,10 @@ impl Driver {
             socket_class,
             socket: None,
             timer: None,
-            keys: Keys::new(),
+            timer_callback: None,
+            room_js: JsValue::UNDEFINED,
+            room: String::new(),
+            room_key: JsValue::UNDEFINED,
             dispatching: false,
             calls: VecMap::new(),
             persisted: VecMap::new(),
@@ -199,8 +211,8 @@ impl Driver {
         let emitter: Emitter = emitter.clone();
         let on_event = move |event: SocketEvent| {
             if let Some(driver) = weak.upgrade() {
-                driver.borrow_mut().on_socket_event(event);
-                pump(&driver, &emitter);
+                let deliver = driver.borrow_mut().on_socket_event(event);
+                pump_delivering(&driver, &emitter, deliver);
             }
         };
         // The core picks indices below the count it was given, the length of `urls` (else the
@@ -219,7 +231,9 @@ impl Driver {
         }
     }
 
-    fn on_socket_event(&mut self, event: SocketEvent) {
+    /// Feeds a socket event to the core. Returns the listener key to deliver the message just
+    /// read to, when the core says it goes to the app now (see `ClientCore::handle_message`).
+    fn on_socket_event(&mut self, event: SocketEvent) -> Option<JsValue> {
         let now = now_ms();
         match event {
             SocketEvent::Open => self.core.handle_socket_open(now),
@@ -230,7 +244,7 @@ impl Driver {
                     let read = super::glue::read_raw(&data, limit, &self.raw);
                     let size = (read / 4.0) as usize;
                     if self.core.inbound_too_large(now, size) {
-                        return;
+                        return None;
                     }
                     let pong = match read % 4.0 {
                         0.0 => None,
@@ -238,16 +252,61 @@ impl Driver {
                     };
                     let payload = super::glue::current_frame();
                     self.core.handle_raw_frame(now, payload, size, pong);
-                    return;
+                    return None;
                 }
-                let read = super::glue::read_frame(&data, limit);
+                let read = super::glue::read_frame(&data, limit, &self.room_js);
                 let size = (read / 8.0) as usize;
                 let class = (read % 8.0) as i32 - 4;
                 if class == FrameClass::TooLarge as i32 {
                     self.core.inbound_too_large(now, size);
-                    return;
+                    return None;
                 }
-                match codec::decode(&self.keys, class) {
+                // The hot path: messages are checked and read in JS; the core decides, and a
+                // message it lets through now goes from JS to the listeners (`emit_current`).
+                // While events are being dispatched it is queued behind them instead.
+                let direct = !self.dispatching;
+                let message = || {
+                    let user = super::glue::current_user();
+                    let user = (!user.is_undefined()).then_some(user);
+                    (super::glue::current_payload(), user)
+                };
+                if class == FrameClass::Message as i32 {
+                    return self
+                        .core
+                        .handle_message(now, None, size, direct, message)
+                        .then(|| MESSAGE_KEY.with(|key| key.clone().into()));
+                }
+                if class == FrameClass::RoomMessage as i32 {
+                    let mut seq = super::glue::current_seq();
+                    if seq < 0.0 {
+                        seq = -1.0 - seq;
+                        self.room_js = super::glue::current_room();
+                        self.room = self.room_js.as_string().unwrap_or_default();
+                        self.room_key = room_key(RoomEvent::Message.name(), &self.room).into();
+                    }
+                    let room = Some((self.room.as_str(), seq as u64));
+                    return self
+                        .core
+                        .handle_message(now, room, size, direct, message)
+                        .then(|| self.room_key.clone());
+                }
+                if class == FrameClass::Reply as i32 {
+                    // A missing payload reads as null, as in the shared codec.
+                    let payload = super::glue::current_payload();
+                    let payload = if payload.is_undefined() {
+                        JsValue::NULL
+                    } else {
+                        payload
+                    };
+                    let id = super::glue::current_seq() as u64;
+                    let reply = Inbound::Reply {
+                        id,
+                        result: Ok(payload),
+                    };
+                    self.core.handle_inbound(now, reply, size);
+                    return None;
+                }
+                match codec::decode(class) {
                     Ok(ServerFrame::Core(frame)) => self.core.handle_inbound(now, frame, size),
                     Ok(ServerFrame::Doc(frame)) => self.core.handle_doc_frame(now, frame),
                     Err(error) => self.core.handle_malformed(now, error.reason()),
@@ -258,37 +317,49 @@ impl Driver {
                 self.core.handle_socket_closed(now, code, &reason);
             }
         }
+        None
     }
 
-    /// Keeps exactly one browser timer armed for the core's next deadline.
+    /// Keeps exactly one browser timer armed, due no later than the core's next deadline. One
+    /// armed earlier stays (it fires early and re-arms), so a request's deadline does not cost
+    /// a `setTimeout` and a `clearTimeout` while the heartbeat's timer is due first.
     pub fn arm_timer(&mut self, driver_rc: &SharedDriver, emitter: &Emitter) {
         let Some(deadline) = self.core.poll_timeout() else {
             self.timer = None;
             return;
         };
-        if self.timer.as_ref().is_some_and(|(at, _)| *at == deadline) {
+        if self.timer.as_ref().is_some_and(|(at, _)| *at <= deadline) {
             return;
         }
-        let weak = Rc::downgrade(driver_rc);
-        let emitter: Emitter = emitter.clone();
+        let callback = self.timer_callback.get_or_insert_with(|| {
+            let weak = Rc::downgrade(driver_rc);
+            let emitter: Emitter = emitter.clone();
+            Closure::new(move || {
+                if let Some(driver) = weak.upgrade() {
+                    {
+                        let mut driver = driver.borrow_mut();
+                        driver.timer = None;
+                        driver.core.handle_timeout(now_ms());
+                    }
+                    pump(&driver, &emitter);
+                }
+            })
+        });
         // Browsers treat delays above 2^31-1 ms as 0; a shorter timer just re-arms on firing.
         let delay = deadline.saturating_sub(now_ms()).min(i32::MAX as u64) as u32;
-        let timeout = Timeout::new(delay, move || {
-            if let Some(driver) = weak.upgrade() {
-                {
-                    let mut driver = driver.borrow_mut();
-                    driver.timer = None;
-                    driver.core.handle_timeout(now_ms());
-                }
-                pump(&driver, &emitter);
-            }
-        });
+        let timeout = Timeout::new(delay, callback.as_ref().unchecked_ref());
         self.timer = Some((deadline, timeout));
     }
 }
 
 /// Executes the core's actions, re-arms the timer and dispatches events until all are drained.
 pub fn pump(driver_rc: &SharedDriver, emitter: &Emitter) {
+    pump_delivering(driver_rc, emitter, None);
+}
+
+/// `pump`, delivering first the message glue.js read last to the listeners of `deliver` (the
+/// core found no event ahead of it, and none is being dispatched).
+fn pump_delivering(driver_rc: &SharedDriver, emitter: &Emitter, deliver: Option<JsValue>) {
     let outermost = {
         let mut driver = driver_rc.borrow_mut();
         driver.execute_actions(driver_rc, emitter);
@@ -297,6 +368,9 @@ pub fn pump(driver_rc: &SharedDriver, emitter: &Emitter) {
     };
     if !outermost {
         return;
+    }
+    if let Some(key) = deliver {
+        super::glue::emit_current(emitter, &key);
     }
     loop {
         let event = driver_rc.borrow_mut().core.poll_event();

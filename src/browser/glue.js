@@ -71,19 +71,26 @@ export class Emitter {
 
 // The hot path of the wire codec (the rest is `src/protocol/codec.rs`). Field names and class
 // codes here must equal `protocol::codec::field` and `FrameClass`: a native test checks them.
-const KIND = "kind", ROOM = "room", PAYLOAD = "payload", MSG = "msg";
-const CLASS = { TooLarge: -4, Binary: -3, NotObject: -2, NotJson: -1, Envelope: 0, Message: 1, RoomMessage: 2 };
+const KIND = "kind", ROOM = "room", PAYLOAD = "payload", SEQ = "seq", USER = "user", ID = "id", ERROR = "error";
+const MSG = "msg", RES = "res";
+const CLASS = { TooLarge: -4, Binary: -3, NotObject: -2, NotJson: -1, Envelope: 0, Message: 1, RoomMessage: 2, Reply: 3 };
 
-// The frame `readFrame` parsed last: the follow-up reads of the same message use it.
-let frame;
+// The frame `readFrame` parsed last: the follow-up reads of the same message use it. For a
+// room message, also its `seq`, `user` (undefined when absent or null) and room, and whether that
+// room differs from the caller's `lastRoom` (the room of its previous room message, kept by each
+// driver), so a room name is copied into WASM only when it changes.
+let frame, seq, user, room, roomChanged;
 
 // Reads one received frame in one call on the hot path: checks it is text, measures it and
 // parses it once. Returns size * 8 + class + 4, where size is in UTF-8 bytes and class is one of
 // `CLASS`: plain and room messages are told apart here so their few fields are read directly.
-// A frame over `limit` bytes is never parsed (a UTF-16 unit is at least one UTF-8 byte, so a
-// long one is refused without measuring it; its size is then a lower bound).
-export function readFrame(data, limit) {
-  frame = undefined;
+// A room message is checked here as the shared codec would (a string room, an integer seq in
+// 0..2^53, a string or no user); one that fails is classed Envelope, so the shared codec reads
+// it and reports the field. A frame over `limit` bytes is never parsed (a UTF-16 unit is at
+// least one UTF-8 byte, so a long one is refused without measuring it; its size is then a lower
+// bound).
+export function readFrame(data, limit, lastRoom) {
+  frame = seq = user = undefined;
   if (typeof data !== "string") return CLASS.Binary + 4;
   const size = (data.length > limit ? data.length : utf8Length(data)) * 8;
   if (size > limit * 8) return size + CLASS.TooLarge + 4;
@@ -93,9 +100,34 @@ export function readFrame(data, limit) {
     return size + CLASS.NotJson + 4;
   }
   if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return size + CLASS.NotObject + 4;
-  if (frame[KIND] !== MSG) return size + CLASS.Envelope + 4;
-  return size + 4 + (frame[ROOM] === undefined ? CLASS.Message : CLASS.RoomMessage);
+  const kind = frame[KIND];
+  if (kind === RES) {
+    // A successful reply: its id (in `seq`, read with `currentSeq`) and payload. Anything else,
+    // errors included, goes through the shared codec.
+    seq = frame[ID];
+    roomChanged = false;
+    return size + 4 + (frame[ERROR] == null && Number.isSafeInteger(seq) && seq >= 0 ? CLASS.Reply : CLASS.Envelope);
+  }
+  if (kind !== MSG) return size + CLASS.Envelope + 4;
+  const name = frame[ROOM];
+  if (name === undefined) return size + 4 + CLASS.Message;
+  seq = frame[SEQ];
+  user = frame[USER] ?? undefined;
+  if (typeof name !== "string" || !Number.isSafeInteger(seq) || seq < 0 || (user !== undefined && typeof user !== "string"))
+    return size + CLASS.Envelope + 4;
+  roomChanged = name !== lastRoom;
+  room = name;
+  return size + 4 + CLASS.RoomMessage;
 }
+
+// After readFrame classed a room message: its seq, or -1 - seq when its room is not `lastRoom`
+// (then read with `currentRoom`). After a reply: its id.
+export const currentSeq = () => (roomChanged ? -1 - seq : seq);
+export const currentRoom = () => room;
+export const currentUser = () => user;
+
+// Delivers the message readFrame read last to `key`'s listeners (see `emitMessage`).
+export const emitCurrent = (emitter, key) => emitter.emitMessage(key, frame[PAYLOAD], seq, user);
 
 export const currentFrame = () => frame;
 

@@ -41,9 +41,28 @@ extern "C" {
     pub fn utf8_length(text: &JsValue) -> u32;
 
     /// See `readFrame` in glue.js: the size and class of a received frame, packed in one number;
-    /// a frame over `limit` bytes is not parsed.
+    /// a frame over `limit` bytes is not parsed. A room message's envelope is checked there too;
+    /// `last_room` is the room (a JS string) of the caller's previous room message.
     #[wasm_bindgen(js_name = readFrame)]
-    pub fn read_frame(data: &JsValue, limit: f64) -> f64;
+    pub fn read_frame(data: &JsValue, limit: f64, last_room: &JsValue) -> f64;
+
+    /// The `seq` of the room message `read_frame` read last, or `-1 - seq` when its room is not
+    /// the `last_room` it was given (then read with `current_room`).
+    #[wasm_bindgen(js_name = currentSeq)]
+    pub fn current_seq() -> f64;
+
+    /// The room (a JS string) of the room message `read_frame` read last.
+    #[wasm_bindgen(js_name = currentRoom)]
+    pub fn current_room() -> JsValue;
+
+    /// The author of the room message `read_frame` read last, `undefined` if none.
+    #[wasm_bindgen(js_name = currentUser)]
+    pub fn current_user() -> JsValue;
+
+    /// Delivers the message `read_frame` read last to `key`'s listeners, as `emit_message`
+    /// would, in one call: the payload, seq and author never cross into WASM.
+    #[wasm_bindgen(js_name = emitCurrent)]
+    pub fn emit_current(emitter: &Emitter, key: &JsValue);
 
     /// Sets own property `key` (even `__proto__`) of `object` with `Object.defineProperty`.
     #[wasm_bindgen(js_name = setKey)]

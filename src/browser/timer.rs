@@ -13,19 +13,16 @@ extern "C" {
     fn clear_timeout(id: &JsValue);
 }
 
-/// A scheduled call of a callback; dropping it cancels the call.
+/// A scheduled call of a callback; dropping it cancels the call. The callback is the caller's
+/// (the driver's one timer closure, made once rather than per timer).
 pub struct Timeout {
     id: JsValue,
-    _callback: Closure<dyn FnMut()>,
 }
 
 impl Timeout {
-    pub fn new(millis: u32, callback: impl FnOnce() + 'static) -> Self {
-        let callback = Closure::once(callback);
-        let id = set_timeout(callback.as_ref().unchecked_ref(), millis as i32);
+    pub fn new(millis: u32, callback: &Function) -> Self {
         Timeout {
-            id,
-            _callback: callback,
+            id: set_timeout(callback, millis as i32),
         }
     }
 }

@@ -420,6 +420,52 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.connection_lost(now, code, reason);
     }
 
+    /// A user message (`msg`) that a driver delivers itself when it can (the browser's hot path:
+    /// no event built, the room name borrowed): the same decisions and counters as
+    /// [`handle_inbound`](Self::handle_inbound) with `Inbound::Message` (`room` `None`) or
+    /// `Inbound::RoomMessage` (`Some((room, seq))`). True when the driver must deliver it now:
+    /// accepted, `direct` (the driver can deliver now) and no event waiting ahead of it.
+    /// Otherwise an accepted message is queued as its event, with the payload and author `read`
+    /// returns, behind those that wait.
+    pub fn handle_message(
+        &mut self,
+        now: u64,
+        room: Option<(&str, u64)>,
+        wire_size: usize,
+        direct: bool,
+        read: impl FnOnce() -> (P, Option<P>),
+    ) -> bool {
+        if self.link == Link::None {
+            return false;
+        }
+        self.heartbeat.on_inbound(now);
+        let out = &mut self.out;
+        let accepted = match room {
+            Some((room, seq)) => self.rooms.on_message(out, room, seq, wire_size),
+            None => {
+                out.count_received(wire_size);
+                true
+            }
+        };
+        if !accepted {
+            return false;
+        }
+        if direct && !out.has_events() {
+            return true;
+        }
+        let (payload, user) = read();
+        out.emit(match room {
+            Some((room, seq)) => Event::RoomMessage {
+                room: room.to_owned(),
+                seq,
+                payload,
+                user,
+            },
+            None => Event::Message(payload),
+        });
+        false
+    }
+
     /// A frame arrived. `wire_size` is its encoded length.
     pub fn handle_inbound(&mut self, now: u64, frame: Inbound<P>, wire_size: usize) {
         if self.link == Link::None {
@@ -451,9 +497,16 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 seq,
                 payload,
                 user,
-            } => self
-                .rooms
-                .on_message(out, room, seq, payload, user, wire_size),
+            } => {
+                if self.rooms.on_message(out, &room, seq, wire_size) {
+                    out.emit(Event::RoomMessage {
+                        room,
+                        seq,
+                        payload,
+                        user,
+                    });
+                }
+            }
             Inbound::Refreshed { id, expires_in } => {
                 if self.refresh_id == Some(id) {
                     self.refresh_id = None;

@@ -239,28 +239,25 @@ impl<F: Clone + WireSize, P: Clone> Rooms<F, P> {
         }
     }
 
-    /// A room message of `wire_size` bytes: delivered once, in sequence order.
+    /// A room message of `wire_size` bytes: true when it is to be delivered (once, in sequence
+    /// order), counted as received; a duplicate is counted as one.
     pub fn on_message(
         &mut self,
         out: &mut Sink<F, P>,
-        room: String,
+        room: &str,
         seq: u64,
-        payload: P,
-        user: Option<P>,
         wire_size: usize,
-    ) {
-        match self.accept(&room, seq) {
+    ) -> bool {
+        match self.accept(room, seq) {
             Delivery::Deliver => {
                 out.count_received(wire_size);
-                out.emit(Event::RoomMessage {
-                    room,
-                    seq,
-                    payload,
-                    user,
-                });
+                true
             }
-            Delivery::Duplicate => out.count_duplicate(),
-            Delivery::UnknownRoom => {}
+            Delivery::Duplicate => {
+                out.count_duplicate();
+                false
+            }
+            Delivery::UnknownRoom => false,
         }
     }
 

@@ -193,6 +193,11 @@ impl<F: WireSize, P> Sink<F, P> {
         self.events.pop_front()
     }
 
+    /// True while events wait for the driver: a message delivered directly must not pass them.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     pub fn emit(&mut self, event: Event<P>) {
         self.events.push_back(event);
     }

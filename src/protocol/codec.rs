@@ -68,12 +68,16 @@ pub enum FrameClass {
     Envelope = 0,
     /// A `msg` without a room: only its payload is read.
     Message = 1,
-    /// A `msg` with a room: read by [`decode_room_message`].
+    /// A `msg` with a room whose envelope `readFrame` checked as [`decode_room_message`] would:
+    /// its room, seq, user and payload are read directly.
     RoomMessage = 2,
+    /// A `res` without `error`, with a valid `id`, checked by `readFrame`: its id and payload
+    /// are read directly.
+    Reply = 3,
 }
 
 impl FrameClass {
-    pub const ALL: [FrameClass; 7] = [
+    pub const ALL: [FrameClass; 8] = [
         FrameClass::TooLarge,
         FrameClass::Binary,
         FrameClass::NotObject,
@@ -81,6 +85,7 @@ impl FrameClass {
         FrameClass::Envelope,
         FrameClass::Message,
         FrameClass::RoomMessage,
+        FrameClass::Reply,
     ];
 
     pub fn from_code(code: i32) -> Option<FrameClass> {
@@ -718,7 +723,7 @@ mod tests {
         for class in FrameClass::ALL {
             assert_eq!(FrameClass::from_code(class as i32), Some(class));
         }
-        assert_eq!(FrameClass::from_code(3), None);
+        assert_eq!(FrameClass::from_code(4), None);
     }
 
     #[test]
@@ -728,7 +733,12 @@ mod tests {
             ("KIND", field::KIND),
             ("ROOM", field::ROOM),
             ("PAYLOAD", field::PAYLOAD),
+            ("SEQ", field::SEQ),
+            ("USER", field::USER),
+            ("ID", field::ID),
+            ("ERROR", field::ERROR),
             ("MSG", Kind::Msg.as_wire()),
+            ("RES", Kind::Res.as_wire()),
         ];
         for (constant, name) in names {
             let spelled = format!("{constant} = \"{name}\"");
