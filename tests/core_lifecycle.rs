@@ -27,6 +27,14 @@ fn heartbeat_config() -> Config {
     c
 }
 
+/// `config` with a long, unjittered first retry delay, so a retry that comes early shows.
+fn long_backoff(mut config: Config, initial_delay_ms: u64) -> Config {
+    config.reconnect.initial_delay_ms = initial_delay_ms;
+    config.reconnect.max_delay_ms = 60_000;
+    config.reconnect.jitter = 0.0;
+    config
+}
+
 fn open(config: Config) -> Harness {
     let mut h = Harness::new(config);
     h.connect();
@@ -115,11 +123,7 @@ fn offline_pauses_retries_without_burning_attempts() {
 
 #[test]
 fn going_offline_while_reconnecting_cancels_the_retry_and_online_skips_the_backoff() {
-    let mut c = config();
-    c.reconnect.initial_delay_ms = 20_000;
-    c.reconnect.max_delay_ms = 60_000;
-    c.reconnect.jitter = 0.0;
-    let mut h = open(c);
+    let mut h = open(long_backoff(config(), 20_000));
     h.take_events();
     h.server_close(close_code::ABNORMAL);
     assert!(matches!(
@@ -149,10 +153,7 @@ fn going_offline_while_reconnecting_cancels_the_retry_and_online_skips_the_backo
 
 #[test]
 fn online_while_reconnecting_brings_the_retry_forward_once() {
-    let mut c = config();
-    c.reconnect.initial_delay_ms = 20_000;
-    c.reconnect.max_delay_ms = 60_000;
-    c.reconnect.jitter = 0.0;
+    let c = long_backoff(config(), 20_000);
     // Offline from the start (the driver reports `navigator.onLine`): the first attempt is the
     // app's own `connect`, and its failure waits for the network without counting.
     let mut h = Harness::new(c);
@@ -353,11 +354,7 @@ fn a_restore_without_the_store_probes_the_open_socket() {
 
 #[test]
 fn a_return_while_reconnecting_brings_the_retry_forward() {
-    let mut c = heartbeat_config();
-    c.reconnect.initial_delay_ms = 30_000;
-    c.reconnect.max_delay_ms = 60_000;
-    c.reconnect.jitter = 0.0;
-    let mut h = open(c);
+    let mut h = open(long_backoff(heartbeat_config(), 30_000));
     page(&mut h, PageEvent::Hidden);
     h.server_close(close_code::ABNORMAL);
     h.advance(20_000);

@@ -32,6 +32,16 @@ async fn next_of(ws: &mut Ws, kind: &str) -> Value {
 }
 
 /// The honest client is still served: its ping is answered and its message delivered to it.
+/// The next `error` frame answers request `id` with `code`.
+async fn expect_refused(ws: &mut Ws, id: u64, code: &str) {
+    let refused = next_of(ws, "error").await;
+    assert_eq!(
+        (&refused["id"], &refused["error"]["code"]),
+        (&json!(id), &json!(code)),
+        "{refused}"
+    );
+}
+
 async fn still_served(honest: &mut Ws, room: &str, id: u64) {
     send_json(honest, json!({"kind": "ping", "id": id})).await;
     while next_json(honest).await["kind"] != "pong" {}
@@ -209,12 +219,7 @@ async fn junk_rooms_cannot_lock_out_a_new_room() {
         json!({"kind": "join", "id": 6, "room": "one more"}),
     )
     .await;
-    let refused = next_of(&mut hostile, "error").await;
-    assert_eq!(
-        (&refused["id"], &refused["error"]["code"]),
-        (&json!(6), &json!("rate_limited")),
-        "{refused}"
-    );
+    expect_refused(&mut hostile, 6, "rate_limited").await;
     still_served(&mut honest, "lobby", 10).await;
     server.shutdown().await.expect("clean shutdown");
 }
@@ -389,12 +394,7 @@ async fn junk_documents_cannot_lock_out_a_new_one() {
         json!({"kind": "sync", "id": 6, "room": "one more", "payload": {}}),
     )
     .await;
-    let refused = next_of(&mut hostile, "error").await;
-    assert_eq!(
-        (&refused["id"], &refused["error"]["code"]),
-        (&json!(6), &json!("rate_limited")),
-        "{refused}"
-    );
+    expect_refused(&mut hostile, 6, "rate_limited").await;
     still_served(&mut honest, "lobby", 10).await;
     server.shutdown().await.expect("clean shutdown");
 }
