@@ -173,8 +173,15 @@ async fn an_honest_client_is_served_while_others_ask_for_the_heaviest_answers() 
         hostile.push(tokio::spawn(joiner(addr, stop.clone(), counts[1].clone())));
     }
     hostile.push(tokio::spawn(greeter(addr, stop.clone(), counts[2].clone())));
-    // Once every hostile client is at work.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Once every hostile client is at work: each kind has had an answer.
+    let started = Instant::now();
+    while counts.iter().any(|c| c.load(Ordering::Relaxed) == 0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the hostile clients never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let (pings, messages) = honest_round_trips(&mut honest, Instant::now() + HOSTILE_FOR).await;
     stop.store(true, Ordering::Relaxed);
     for task in hostile {
