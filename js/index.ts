@@ -1,5 +1,6 @@
-// The `resocket` package entry. All connection logic lives in the WASM module; this file loads
-// it once. Its types, events included, come with the module (`src/browser/contract.d.ts`).
+// The `resocket` package entry, and the `resocket/docs` one: all connection logic lives in the
+// WASM module next to this file (pkg/, or pkg/docs/ with documents; see build-pkg.sh), which it
+// loads once. Its types, events included, come with the module (`src/browser/contract.d.ts`).
 import init, { Client as WasmClient } from "./resocket.js";
 import type { ClientOptions, ResocketError, ResocketErrorCode } from "./resocket.js";
 
@@ -8,6 +9,16 @@ import type { ClientOptions, ResocketError, ResocketErrorCode } from "./resocket
 export type Client = WasmClient;
 // Bound here rather than re-exported: app bundles with the React layer come out smaller.
 export const Client = WasmClient;
+
+// The module without documents has no `doc`: calling it says where documents are rather than
+// failing as a missing function (its type has no `doc`, so TypeScript reports it first).
+if (!("doc" in Client.prototype))
+  Object.assign(Client.prototype, {
+    doc() {
+      const message = 'documents are in "resocket/docs" (React: <ResocketProvider module={docs}>)';
+      throw Object.assign(new Error(message), { name: "ResocketError", code: "NotSupported" });
+    },
+  });
 export type {
   ClientEvents,
   ClientOptions,

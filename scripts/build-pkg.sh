@@ -5,52 +5,71 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 wasm=target/wasm32-unknown-unknown/release/resocket.wasm
-cargo build --release --target wasm32-unknown-unknown -p resocket --no-default-features
 rm -rf pkg
-wasm-bindgen --target web --out-dir pkg --out-name resocket "$wasm"
 
+# One module of the client: the crate built with `$2` (cargo flags), through wasm-bindgen into
+# `$1`, then optimised. The package holds two: with documents (the `docs` feature) in pkg/docs/
+# for `resocket/docs`, and without in pkg/ for `resocket`, built last so that the release .wasm
+# scripts/size-breakdown.sh reads is this one.
+#
 # Debian's wasm-opt is too old for current wasm-bindgen output; the npm binaryen one is not.
 # Tuned for what a browser downloads, the gzipped module: -Os rather than -Oz (281 B smaller
 # gzipped), and functions with one caller inlined only when small (-ocimfs=20): inlining them
 # all into the large event-handling functions left 1.7 KB more after gzip, for 3% less raw.
-if [ -x node_modules/.bin/wasm-opt ]; then
-  node_modules/.bin/wasm-opt -Os --converge -ocimfs=20 --strip-debug --strip-producers \
-    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    pkg/resocket_bg.wasm -o pkg/resocket_bg.wasm
-else
-  echo "note: node_modules/.bin/wasm-opt missing (run scripts/install-deps.sh); wasm left unoptimised"
-fi
+wasm_module() {
+  # shellcheck disable=SC2086 # $2 is a list of flags
+  cargo build --release --target wasm32-unknown-unknown -p resocket --no-default-features $2
+  wasm-bindgen --target web --out-dir "$1" --out-name resocket "$wasm"
+  if [ -x node_modules/.bin/wasm-opt ]; then
+    node_modules/.bin/wasm-opt -Os --converge -ocimfs=20 --strip-debug --strip-producers \
+      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      "$1/resocket_bg.wasm" -o "$1/resocket_bg.wasm"
+  else
+    echo "note: node_modules/.bin/wasm-opt missing (run scripts/install-deps.sh); wasm left unoptimised"
+  fi
+}
+wasm_module pkg/docs "--features docs"
+wasm_module pkg ""
 
-# The wrapper, the server API helper (js/server.ts, for backends: resocket/server) and the React
-# layer (js/react/) are compiled next to the glue they import, in
-# strict mode. The React layer ships as one module, pkg/react.js; its declarations stay one file
-# per module under pkg/react/, re-exported by pkg/react.d.ts.
+# The wrapper (js/index.ts), the server API helper (js/server.ts, for backends: resocket/server)
+# and the React layer (js/react/) are compiled in strict mode next to the glue they import. The
+# wrapper is one source for both entries: compiled as pkg/index.ts against the client's glue and
+# as pkg/docs/index.ts against the glue with documents next to it, so each `load()` loads its own
+# module. The React layer ships as one module, pkg/react.js, on `resocket` (its provider takes
+# `resocket/docs` as `module` for documents); its declarations stay one file per module under
+# pkg/react/, re-exported by pkg/react.d.ts.
 cp js/index.ts js/server.ts pkg/
+cp js/index.ts pkg/docs/
 cp -r js/react pkg/react
 node_modules/.bin/tsc -p js/tsconfig.json
 node_modules/.bin/esbuild pkg/react/index.js --bundle --format=esm --external:react --external:../index.js \
-  --log-level=warning --outfile=pkg/react.js
+  --external:../docs/index.js --log-level=warning --outfile=pkg/react.js
 # The modules import the package entry as "../index.js"; the bundle sits next to it.
 sed -i 's#"\.\./index\.js"#"./index.js"#' pkg/react.js
 echo 'export * from "./react/index.js";' >pkg/react.d.ts
-rm pkg/index.ts pkg/server.ts pkg/react/*.js
+rm pkg/index.ts pkg/server.ts pkg/docs/index.ts pkg/react/*.js
 find pkg/react -name '*.ts' ! -name '*.d.ts' -delete
 cp pkg-template/package.json pkg-template/README.md pkg/
 
 # Ship minified JS, as a production bundle would serve it; the .d.ts files stay readable.
-for file in pkg/resocket.js pkg/index.js pkg/server.js pkg/react.js $(find pkg/snippets -name '*.js'); do
+for file in pkg/resocket.js pkg/index.js pkg/server.js pkg/react.js pkg/docs/resocket.js pkg/docs/index.js \
+  $(find pkg/snippets pkg/docs/snippets -name '*.js'); do
   node_modules/.bin/esbuild "$file" --minify --format=esm --log-level=warning --outfile="$file" --allow-overwrite
 done
 
-sizes=(pkg/resocket_bg.wasm pkg/resocket.js pkg/index.js $(find pkg/snippets -name '*.js'))
-total=0
-for file in "${sizes[@]}"; do
-  gz=$(gzip -9c "$file" | wc -c)
-  total=$((total + gz))
-  printf '  %-60s %7d bytes, %6d gzipped\n' "$file" "$(stat -c %s "$file")" "$gz"
-done
-printf 'client size (wasm + JS glue + TS wrapper), minified and gzipped: %d bytes (budget 30720)\n' "$total"
+# What a browser loads for each entry: its module, the wasm-bindgen glue and the wrapper.
+entry_size() {
+  local dir=$1 total=0 gz file
+  for file in "$dir/resocket_bg.wasm" "$dir/resocket.js" "$dir/index.js" $(find "$dir/snippets" -name '*.js'); do
+    gz=$(gzip -9c "$file" | wc -c)
+    total=$((total + gz))
+    printf '  %-65s %7d bytes, %6d gzipped\n' "$file" "$(stat -c %s "$file")" "$gz" >&2
+  done
+  echo "$total"
+}
+printf 'client size (wasm + JS glue + TS wrapper), minified and gzipped: %d bytes (budget 30720)\n' "$(entry_size pkg)"
+printf 'client with documents (resocket/docs), minified and gzipped: %d bytes (budget 40960)\n' "$(entry_size pkg/docs)"
 # What the hook entry adds to a production app bundle (React, ReactDOM and resocket already in it).
 app_size() {
   node_modules/.bin/esbuild "benches/size/$1.js" --bundle --minify --format=esm --alias:resocket=./pkg \

@@ -17,8 +17,10 @@ pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
+#[cfg(all(target_arch = "wasm32", feature = "docs"))]
+pub use browser::SyncedDoc;
 #[cfg(target_arch = "wasm32")]
-pub use browser::{Client, Room, SyncedDoc};
+pub use browser::{Client, Room};
 
 /// Without std (the package build), a panic aborts: nothing formats its message, so `core::fmt`
 /// stays out of the WASM.

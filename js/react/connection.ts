@@ -8,6 +8,13 @@ import { Store, useStore, type Cleanup } from "./store.js";
 
 type Attach = (client: Client) => Cleanup | void;
 
+/** The package entry a provider's client comes from: `resocket` by default, or `resocket/docs`
+ * (`import * as docs from "resocket/docs"`) for shared documents (`useSyncedDoc`). */
+export interface ClientModule {
+  load(): Promise<void>;
+  Client: new (url: string | readonly string[], options?: ClientOptions) => Client;
+}
+
 /** Connection quality, as the WASM client scores it (see `Metrics`). */
 export type Quality = Pick<Metrics, "quality" | "qualityScore" | "rttMs" | "smoothedRttMs" | "reconnects">;
 
@@ -48,6 +55,7 @@ export class Connection {
   constructor(
     readonly url: string | readonly string[],
     readonly options: ClientOptions = {},
+    readonly module: ClientModule = { load, Client },
   ) {}
 
   /** Runs `attach` with the client now, or once it exists; the result detaches (idempotent). */
@@ -72,7 +80,8 @@ export class Connection {
     clearTimeout(this.#stopTimer);
     if (!this.#started) {
       this.#started = true;
-      load()
+      this.module
+        .load()
         .then(() => this.#users && !this.client && this.#start())
         .catch((error) => {
           // The provider rethrows it while rendering, for an error boundary to show.
@@ -86,7 +95,7 @@ export class Connection {
   }
 
   #start() {
-    const client = new Client(this.url, this.options);
+    const client = new this.module.Client(this.url, this.options);
     this.client = client;
     // Heartbeats are seconds apart: re-reading the metrics on each costs next to nothing.
     const refresh = () => this.quality.set(client.metrics());
@@ -145,14 +154,17 @@ export interface ResocketProviderProps {
   url: string | readonly string[];
   /** Read when the connection is created; change the provider's `key` to apply new options. */
   options?: ClientOptions;
+  /** The entry the client comes from, read like `options`: `resocket` by default; pass
+   * `resocket/docs` (`import * as docs from "resocket/docs"`) to use `useSyncedDoc`. */
+  module?: ClientModule;
   children?: ReactNode;
 }
 
 /** Owns one connection for its subtree: created on mount, freed on unmount (StrictMode-safe).
  * A client that cannot be created (bad url or options) is thrown while rendering. */
-export function ResocketProvider({ url, options, children }: ResocketProviderProps) {
+export function ResocketProvider({ url, options, module, children }: ResocketProviderProps) {
   // By content: an array literal is a new object on every render.
-  const connection = useMemo(() => new Connection(url, options), [JSON.stringify(url)]);
+  const connection = useMemo(() => new Connection(url, options, module), [JSON.stringify(url)]);
   useEffect(() => connection.acquire(), [connection]);
   useStore(connection.state);
   if (connection.failure) throw connection.failure;

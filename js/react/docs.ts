@@ -1,6 +1,7 @@
-// Shared documents: an optimistic view, ops queued until the document is open.
+// Shared documents: an optimistic view, ops queued until the document is open. The provider's
+// client must come from `resocket/docs` (its `module`); `resocket`'s `doc` throws `NotSupported`.
 import { useMemo } from "./react.js";
-import type { DocEvents, OpOptions, SyncedDoc } from "../index.js";
+import type { Client, DocEvents, OpOptions, SyncedDoc } from "../docs/index.js";
 import { useResocket } from "./connection.js";
 import { HandleView, useHandle, type DocEntry } from "./shared.js";
 import { Store, useLatest, useStore } from "./store.js";
@@ -21,7 +22,8 @@ export interface SyncedDocView<T extends Record<string, unknown>> {
 }
 
 /** A shared document (optimistic ops, confirmed or rolled back by the server); opens while
- * mounted. Ops made before it is open wait for it; `persist` is read when it opens. */
+ * mounted. Ops made before it is open wait for it; `persist` is read when it opens. Needs a
+ * provider whose `module` is `resocket/docs`. */
 export function useSyncedDoc<T extends Record<string, unknown> = Record<string, unknown>>(name: string, options: { persist?: boolean | string } = {}) {
   const connection = useResocket();
   const latest = useLatest(options);
@@ -47,7 +49,7 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
     name,
     view,
     (client) => {
-      const entry: DocEntry = { handle: client.doc(name, latest.current), changed: new Store(0) };
+      const entry: DocEntry = { handle: (client as Client).doc(name, latest.current), changed: new Store(0) };
       (["change", "confirmed", "synced"] as const).forEach((event) => entry.handle.on(event, entry.changed.bump));
       entry.handle.on("rejected", (rejected) => {
         entry.rejected = rejected;

@@ -3,7 +3,7 @@
 // `useSyncExternalStore`, coalesce bursts into one render per animation frame, and release every
 // WASM object when the last component using it unmounts.
 export { Connection, ResocketProvider, useResocket } from "./connection.js";
-export type { Notification, Quality, ResocketProviderProps } from "./connection.js";
+export type { ClientModule, Notification, Quality, ResocketProviderProps } from "./connection.js";
 export { useConnection, useConnectionQuality, useWebSocket } from "./status.js";
 export type { ReadyState } from "./status.js";
 export { useChat, useMessage, usePresence, useRoom } from "./rooms.js";

@@ -1,7 +1,9 @@
 // Room and document handles shared by the hooks of one provider: ref-counted, listened to once,
 // released a tick after their last user.
 import { useEffect } from "./react.js";
-import type { Client, DocEvents, ResocketError, Room, SyncedDoc } from "../index.js";
+import type { Client, ResocketError, Room } from "../index.js";
+// Documents' types are `resocket/docs`'s; importing them pulls in none of its code.
+import type { DocEvents, SyncedDoc } from "../docs/index.js";
 import type { Connection } from "./connection.js";
 import { safely, Store, type Cleanup } from "./store.js";
 

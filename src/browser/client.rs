@@ -7,6 +7,7 @@ use super::glue::{self, watch_abort, Emitter, PageWatch, TokenFetcher};
 use super::js_values;
 use super::now_ms;
 use super::room::Room;
+#[cfg(feature = "docs")]
 use super::synced_doc::SyncedDoc;
 use super::to_js::{self, invalid_options};
 use crate::core::{ClientError, PageEvent, RequestOptions};
@@ -247,7 +248,9 @@ impl Client {
     /// Opens the shared document `name` (reference-counted): an optimistic view kept in sync
     /// with the server, rebased on the server's order and resynced after reconnects. With
     /// `persist` (true, or a storage key) the confirmed state and pending ops are saved in
-    /// localStorage and restored here, so a reload keeps unsent edits.
+    /// localStorage and restored here, so a reload keeps unsent edits. Only in `resocket/docs`:
+    /// the `resocket` entry's `doc` throws `NotSupported`.
+    #[cfg(feature = "docs")]
     pub fn doc(
         &self,
         name: String,

@@ -4,14 +4,15 @@
 //! checked and read in glue.js instead (see `Driver::on_socket_event`).
 
 use super::glue::{current_frame, encode_frame, frame_size, raw_frame, utf8_length};
-use crate::core::{OpFrame, Transmit, WireSize};
-use crate::doc::Op;
+use crate::core::{Transmit, WireSize};
 use crate::protocol::codec::{
     decode_server_frame, encode_client_frame, ClientFrame, DecodeError, FrameClass, ServerFrame,
 };
 use crate::protocol::Kind;
 use js_sys::JsString;
 use wasm_bindgen::prelude::*;
+#[cfg(feature = "docs")]
+use {crate::core::OpFrame, crate::doc::Op};
 
 #[wasm_bindgen]
 extern "C" {
@@ -67,6 +68,7 @@ impl JsFrame {
     }
 }
 
+#[cfg(feature = "docs")]
 impl OpFrame<JsValue> for JsFrame {
     fn op_frame(doc: &str, cseq: u64, origin: &str, op: &Op<JsValue>) -> Option<Self> {
         let frame = ClientFrame::Op {
@@ -112,6 +114,7 @@ pub fn encode(transmit: &Transmit<JsFrame>) -> JsValue {
             meta: meta.as_ref().map(JsFrame::parse),
         },
         Transmit::Leave { id, room } => ClientFrame::Leave { id: *id, room },
+        #[cfg(feature = "docs")]
         Transmit::Sync {
             id,
             doc,
@@ -123,6 +126,7 @@ pub fn encode(transmit: &Transmit<JsFrame>) -> JsValue {
             since: *since,
             epoch: epoch.as_deref(),
         },
+        #[cfg(feature = "docs")]
         Transmit::Unsync { id, doc } => ClientFrame::Unsync { id: *id, doc },
         Transmit::Refresh { id, token } => ClientFrame::Refresh { id: *id, token },
         Transmit::Presence { room, meta } => ClientFrame::Presence {

@@ -5,7 +5,9 @@
 //! with no borrow held, so listeners may call back into the client.
 
 use super::codec::{self, JsFrame};
-use super::event_names::{doc_key, room_key, ClientEvent, DocEvent, RoomEvent};
+#[cfg(feature = "docs")]
+use super::event_names::{doc_key, DocEvent};
+use super::event_names::{room_key, ClientEvent, RoomEvent};
 use super::glue::{Emitter, PageWatch, TokenFetcher};
 use super::now_ms;
 use super::socket::{SocketEvent, SocketHandle};
@@ -75,6 +77,7 @@ pub struct Driver {
     dispatching: bool,
     pub calls: VecMap<u64, Call>,
     /// Documents saved in browser storage, by name: their storage key.
+    #[cfg(feature = "docs")]
     pub persisted: VecMap<String, String>,
     /// One listener for every request's `AbortSignal`, called with the request id, and for
     /// the page's events (`page_watch`), called with `-1 - code`.
@@ -108,6 +111,7 @@ impl Driver {
             room_key: JsValue::UNDEFINED,
             dispatching: false,
             calls: VecMap::new(),
+            #[cfg(feature = "docs")]
             persisted: VecMap::new(),
             abort_listener: None,
             token_fetcher: None,
@@ -308,6 +312,7 @@ impl Driver {
                 }
                 match codec::decode(class) {
                     Ok(ServerFrame::Core(frame)) => self.core.handle_inbound(now, frame, size),
+                    #[cfg(feature = "docs")]
                     Ok(ServerFrame::Doc(frame)) => self.core.handle_doc_frame(now, frame),
                     Err(error) => self.core.handle_malformed(now, error.reason()),
                 }
@@ -390,6 +395,7 @@ extern "C" {
 }
 
 /// Saves document `name` if it is persisted.
+#[cfg(feature = "docs")]
 fn persist(driver_rc: &SharedDriver, name: &str) {
     let driver = driver_rc.borrow();
     if let (Some(key), Some(state)) = (driver.persisted.get(name), driver.core.doc(name)) {
@@ -420,6 +426,7 @@ impl Deliver for Listeners<'_> {
         self.emitter.emit(&room_key(event.name(), room), value);
     }
 
+    #[cfg(feature = "docs")]
     #[inline(always)]
     fn doc(&mut self, doc: &str, event: DocEvent, value: &JsValue) {
         persist(self.driver_rc, doc);

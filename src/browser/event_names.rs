@@ -52,6 +52,7 @@ event_names!(
     }
 );
 
+#[cfg(feature = "docs")]
 event_names!(
     /// The keys of `DocEvents`.
     DocEvent {
@@ -77,6 +78,7 @@ pub fn room_key(event: &str, room: &str) -> String {
 }
 
 /// The emitter key of a document's event, e.g. `change#board`.
+#[cfg(feature = "docs")]
 pub fn doc_key(event: &str, doc: &str) -> String {
     [event, "#", doc].concat()
 }

@@ -1,5 +1,6 @@
 //! Bindings to the JS helpers in `glue.js`.
 
+#[cfg(feature = "docs")]
 use alloc::string::String;
 use wasm_bindgen::prelude::*;
 
@@ -104,6 +105,7 @@ extern "C" {
     #[wasm_bindgen(js_name = joinOptions, catch)]
     pub fn join_options(options: Option<&js_sys::Object>) -> Result<js_sys::Array, JsValue>;
 
+    #[cfg(feature = "docs")]
     /// The storage key `client.doc(name, options)` saves under, if any (see `docStorageKey` in
     /// glue.js); the error is the `InvalidOptions` error.
     #[wasm_bindgen(js_name = docStorageKey, catch)]
@@ -144,10 +146,12 @@ extern "C" {
     #[wasm_bindgen(js_name = copyJson, catch)]
     pub fn copy_json(value: &JsValue) -> Result<JsValue, JsValue>;
 
+    #[cfg(feature = "docs")]
     #[wasm_bindgen(js_name = saveState)]
     pub fn save_state(key: &str, state: &JsValue);
 
     /// The saved state, or `undefined`.
+    #[cfg(feature = "docs")]
     #[wasm_bindgen(js_name = loadState)]
     pub fn load_state(key: &str) -> JsValue;
 

@@ -3,6 +3,7 @@
 
 mod client;
 mod codec;
+#[cfg(feature = "docs")]
 mod doc_storage;
 mod driver;
 mod event_names;
@@ -12,6 +13,7 @@ mod js_json;
 mod js_values;
 mod room;
 mod socket;
+#[cfg(feature = "docs")]
 mod synced_doc;
 mod timer;
 mod to_js;
@@ -19,6 +21,7 @@ mod typescript;
 
 pub use client::Client;
 pub use room::Room;
+#[cfg(feature = "docs")]
 pub use synced_doc::SyncedDoc;
 
 // Talc is a fraction of dlmalloc's code size; the client is single-threaded (no atomics).

@@ -3,13 +3,14 @@
 //! their names the ones in `event_names.rs`. Written by hand: a generic serde bridge would cost
 //! more of the size budget than everything else in the client.
 
-use super::event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS};
+use super::event_names::{ClientEvent, RoomEvent, INVALID_OPTIONS};
 use super::js_values::ObjectBuilder;
 use crate::core::{ClientError, CloseReason, ConnectionState, Event, Metrics, RoomState};
-use crate::doc::Change;
-use crate::protocol::{Member, OpName};
+use crate::protocol::Member;
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
+#[cfg(feature = "docs")]
+use {super::event_names::DocEvent, crate::doc::Change, crate::protocol::OpName};
 
 /// Where converted events go (the driver: its emitter and request promises).
 pub trait Deliver {
@@ -18,6 +19,7 @@ pub trait Deliver {
     /// To `room.on(event)` listeners of `room`.
     fn room(&mut self, room: &str, event: RoomEvent, value: &JsValue);
     /// To `doc.on(event)` listeners of `doc`.
+    #[cfg(feature = "docs")]
     fn doc(&mut self, doc: &str, event: DocEvent, value: &JsValue);
     /// A user message, the app's value as received: `client.on("message")` without `room`,
     /// `room.on("message")` (and the join handler) with the room, its sequence number and its
@@ -79,6 +81,7 @@ pub fn event(event: Event<JsValue>, to: &mut impl Deliver) {
                 .set("member", self::member(&member))
                 .build(),
         ),
+        #[cfg(feature = "docs")]
         Event::DocChanged { doc, keys } => {
             let list = js_sys::Array::new();
             for key in keys {
@@ -90,6 +93,7 @@ pub fn event(event: Event<JsValue>, to: &mut impl Deliver) {
                 &ObjectBuilder::new().set("keys", list).build(),
             )
         }
+        #[cfg(feature = "docs")]
         Event::DocConfirmed { doc, cseq, rev } => to.doc(
             &doc,
             DocEvent::Confirmed,
@@ -98,6 +102,7 @@ pub fn event(event: Event<JsValue>, to: &mut impl Deliver) {
                 .number("rev", rev)
                 .build(),
         ),
+        #[cfg(feature = "docs")]
         Event::DocRejected {
             doc,
             cseq,
@@ -122,16 +127,19 @@ pub fn event(event: Event<JsValue>, to: &mut impl Deliver) {
                     .build(),
             )
         }
+        #[cfg(feature = "docs")]
         Event::DocSynced { doc, rev } => to.doc(
             &doc,
             DocEvent::Synced,
             &ObjectBuilder::new().number("rev", rev).build(),
         ),
+        #[cfg(feature = "docs")]
         Event::DocReset { doc, rev } => to.doc(
             &doc,
             DocEvent::Reset,
             &ObjectBuilder::new().number("rev", rev).build(),
         ),
+        #[cfg(feature = "docs")]
         Event::DocError { doc, error } => to.doc(&doc, DocEvent::Error, &client_error(&error)),
     }
 }

@@ -10,6 +10,7 @@
 
 use super::backoff;
 use super::config::{Config, ConfigError, Mode, TokenSource};
+#[cfg(feature = "docs")]
 use super::docs::{DocState, Docs, OpFrame, PendingOp};
 use super::events::{ClientError, CloseReason, ConnectionState, Event};
 use super::heartbeat::{Beat, Heartbeat};
@@ -25,10 +26,11 @@ use super::sink::{Action, Sink, Transmit, UserKind};
 use super::text::Text;
 use super::timers::Timer;
 use super::write_budget::DRAIN_POLL_MS;
+#[cfg(feature = "docs")]
 use crate::doc::{Json, Op};
-use crate::protocol::{
-    close_code, DocInbound, ErrorCode, Hello, Inbound, Resume, Welcome, PROTOCOL_VERSION,
-};
+#[cfg(feature = "docs")]
+use crate::protocol::DocInbound;
+use crate::protocol::{close_code, ErrorCode, Hello, Inbound, Resume, Welcome, PROTOCOL_VERSION};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// Where the current socket is, internally finer than [`ConnectionState`]. The connect deadline
@@ -74,6 +76,7 @@ pub struct ClientCore<F, P> {
     outbox: Outbox<F>,
     requests: Requests<F>,
     rooms: Rooms<F, P>,
+    #[cfg(feature = "docs")]
     docs: Docs<P, F>,
     /// Raw mode: the frames sent first on every open (subscriptions), and the ping frame.
     open_frames: Vec<F>,
@@ -96,6 +99,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         let rng = Rng::new(config.seed.unwrap_or(seed));
         // Until the server assigns one (`welcome.origin`), ops carry the configured origin or
         // none: the seed never makes an origin.
+        #[cfg(feature = "docs")]
         let origin = config.origin.clone().unwrap_or_default();
         ClientCore {
             rng,
@@ -116,6 +120,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             drops: DropLog::default(),
             requests: Requests::new(),
             rooms: Rooms::new(),
+            #[cfg(feature = "docs")]
             docs: Docs::new(origin),
             open_frames: Vec::new(),
             ping_frame: None,
@@ -301,11 +306,13 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     }
 
     /// This client's id in document ops.
+    #[cfg(feature = "docs")]
     pub fn origin(&self) -> &str {
         self.docs.origin()
     }
 
     /// Opens document `name`, or adds a reference to it; the first opening syncs it.
+    #[cfg(feature = "docs")]
     pub fn open_doc(&mut self, name: &str) {
         if self.raw() {
             return;
@@ -314,15 +321,18 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     }
 
     /// Drops a reference to document `name`; the last one closes it (pending ops are dropped).
+    #[cfg(feature = "docs")]
     pub fn close_doc(&mut self, name: &str) {
         self.docs.close(&mut self.out, name);
     }
 
+    #[cfg(feature = "docs")]
     pub fn doc(&self, name: &str) -> Option<&DocState<P, F>> {
         self.docs.get(name)
     }
 
     /// A fresh op sequence number, for the driver to encode into the op frame.
+    #[cfg(feature = "docs")]
     pub fn allocate_cseq(&mut self) -> u64 {
         self.docs.allocate_cseq()
     }
@@ -557,6 +567,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                 let Some(body) = self.rooms.on_error(out, id, room, body) else {
                     return;
                 };
+                #[cfg(feature = "docs")]
                 let Some(body) = self.docs.on_error(out, id, room, body) else {
                     return;
                 };
@@ -906,6 +917,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     fn on_welcome(&mut self, now: u64, welcome: Welcome) {
         self.begin_open(now);
         self.schedule_refresh(now, welcome.expires_in);
+        #[cfg(feature = "docs")]
         if let Some(origin) = welcome.origin {
             // Before the syncs below: their pending ops are re-sent under this origin.
             self.docs.set_origin(origin);
@@ -929,6 +941,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         self.set_state(ConnectionState::Open { url: self.url });
         // Rooms first, so messages published right after the reconnect reach joined rooms.
         self.rooms.on_open(&mut self.out, &welcome.session);
+        #[cfg(feature = "docs")]
         self.docs.on_open(&mut self.out);
         // Everything queued while offline goes next, in order, before anything newer, as far
         // as the send buffer allows; requests beyond the server's window keep waiting (in
@@ -1134,6 +1147,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         }
         self.outbox.restore_front(frames);
         self.rooms.on_disconnect(&mut self.out);
+        #[cfg(feature = "docs")]
         self.docs.on_disconnect();
     }
 
@@ -1150,6 +1164,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
                     self.requests.set_in_flight(id, false);
                     Some(id)
                 }
+                #[cfg(feature = "docs")]
                 UserKind::DocOp => continue,
             };
             let size = frame.wire_size();
@@ -1182,8 +1197,9 @@ pub fn refresh_delay_ms(expires_in: u64) -> u64 {
         .max(expires_in / 2)
 }
 
-/// Document sync: needs the payload type to be a JSON value the shared `apply` can work on,
+/// Document sync (the `docs` feature): needs the payload type to be a JSON value the shared `apply` can work on,
 /// and frames the core can re-encode when the server assigns another origin.
+#[cfg(feature = "docs")]
 impl<F: WireSize + Clone + OpFrame<P>, P: Clone + Json + PartialEq> ClientCore<F, P> {
     /// Applies a local op at once (optimistically) and sends its encoded `frame` (which carries
     /// `cseq` from `allocate_cseq` and this client's origin) when the document is synced;

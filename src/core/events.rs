@@ -2,9 +2,12 @@
 
 use super::rooms::RoomState;
 use super::text::Text;
+#[cfg(feature = "docs")]
 use crate::doc::Op;
 use crate::protocol::{ErrorCode, Member, PresenceChange};
-use alloc::{string::String, vec::Vec};
+use alloc::string::String;
+#[cfg(feature = "docs")]
+use alloc::vec::Vec;
 use serde::Serialize;
 
 /// The connection state the app sees. Every change is reported as [`Event::State`].
@@ -116,6 +119,7 @@ pub enum ClientError {
     SessionLost,
     Aborted,
     /// A document op on a document that is not open.
+    #[cfg(feature = "docs")]
     DocNotOpen {
         doc: String,
     },
@@ -187,6 +191,7 @@ impl ClientError {
                 t("the server lost the session while the request was in flight")
             }
             ClientError::Aborted => t("the request was aborted"),
+            #[cfg(feature = "docs")]
             ClientError::DocNotOpen { doc } => t("document \"").add(doc).add("\" is not open"),
             ClientError::Unauthorized { reason } => t("the server refused the token: ").add(reason),
             ClientError::TokenUnavailable { reason } => {
@@ -212,6 +217,7 @@ impl ClientError {
             ClientError::Timeout { .. } => "Timeout",
             ClientError::Disconnected => "Disconnected",
             ClientError::SessionLost => "SessionLost",
+            #[cfg(feature = "docs")]
             ClientError::DocNotOpen { .. } => "DocNotOpen",
             ClientError::Aborted => "Aborted",
             ClientError::Unauthorized { .. } => "Unauthorized",
@@ -288,17 +294,20 @@ pub enum Event<P> {
     },
     Notification(P),
     /// Keys whose value in the document's view changed (local op, server op, rollback, resync).
+    #[cfg(feature = "docs")]
     DocChanged {
         doc: String,
         keys: Vec<String>,
     },
     /// The server applied this client's op `cseq` as revision `rev`.
+    #[cfg(feature = "docs")]
     DocConfirmed {
         doc: String,
         cseq: u64,
         rev: u64,
     },
     /// The server refused this client's op: it is gone from the view (rolled back).
+    #[cfg(feature = "docs")]
     DocRejected {
         doc: String,
         cseq: u64,
@@ -309,11 +318,13 @@ pub enum Event<P> {
     /// the document was created again): the confirmed state was replaced by its snapshot at
     /// `rev`, and pending ops are re-sent on top of it. Emitted before the `DocChanged` and
     /// `DocSynced` of that snapshot.
+    #[cfg(feature = "docs")]
     DocReset {
         doc: String,
         rev: u64,
     },
     /// The document caught up with the server (after opening or a reconnect).
+    #[cfg(feature = "docs")]
     DocSynced {
         doc: String,
         rev: u64,
@@ -321,6 +332,7 @@ pub enum Event<P> {
     /// The server refused to sync the document (e.g. `Forbidden`). It stays open and unsynced:
     /// local ops still show in its view and stay pending, unsent. The sync is tried again on the
     /// next connection, or when the document is opened again after its last handle closed.
+    #[cfg(feature = "docs")]
     DocError {
         doc: String,
         error: ClientError,

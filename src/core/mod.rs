@@ -4,6 +4,7 @@
 pub mod backoff;
 mod client;
 pub mod config;
+#[cfg(feature = "docs")]
 pub mod docs;
 pub mod events;
 mod fifo;
@@ -23,13 +24,16 @@ mod timers;
 mod vec_map;
 mod write_budget;
 
-pub use crate::protocol::{DocInbound, Inbound};
+#[cfg(feature = "docs")]
+pub use crate::protocol::DocInbound;
+pub use crate::protocol::Inbound;
 pub use client::refresh_delay_ms;
 pub use client::ClientCore;
 pub use config::{
     Config, ConfigError, HeartbeatConfig, Mode, OverflowPolicy, QueueConfig, ReconnectConfig,
     TokenSource,
 };
+#[cfg(feature = "docs")]
 pub use docs::OpFrame;
 pub use events::{ClientError, CloseReason, ConnectionState, Event};
 pub use lifecycle::PageEvent;

@@ -46,12 +46,14 @@ pub enum Transmit<F> {
     },
     /// Subscribe to document `doc` and catch up from revision `since` of `epoch` (a snapshot
     /// when `None`, or when the server's document has another epoch).
+    #[cfg(feature = "docs")]
     Sync {
         id: u64,
         doc: String,
         since: Option<u64>,
         epoch: Option<String>,
     },
+    #[cfg(feature = "docs")]
     Unsync {
         id: u64,
         doc: String,
@@ -77,6 +79,7 @@ pub enum UserKind {
     Request(u64),
     /// A document op. It stays pending in its document until the server's verdict and is
     /// re-sent after every sync, so one that was never sent is dropped, not queued.
+    #[cfg(feature = "docs")]
     DocOp,
 }
 
@@ -259,7 +262,7 @@ impl<F: WireSize, P> Sink<F, P> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "docs"))]
 mod tests {
     use super::*;
 

@@ -7,12 +7,15 @@
 //! path (`src/browser/glue.js`: `readFrame` classifies plain and room messages, `encodeFrame`
 //! builds user frames), which a native test checks against [`field`] and [`FrameClass`].
 
-use super::{
-    DocInbound, ErrorBody, ErrorCode, Hello, Inbound, Kind, Member, OpName, PresenceChange, Welcome,
-};
-use crate::doc::{Change, Json, Op};
+use super::{ErrorBody, ErrorCode, Hello, Inbound, Kind, Member, PresenceChange, Welcome};
+use crate::doc::Json;
 use alloc::{string::String, vec::Vec};
 use core::cell::Cell;
+#[cfg(feature = "docs")]
+use {
+    super::{DocInbound, OpName},
+    crate::doc::{Change, Op},
+};
 
 /// The envelope's and the bodies' field names on the wire.
 pub mod field {
@@ -160,6 +163,7 @@ impl DecodeError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerFrame<P> {
     Core(Inbound<P>),
+    #[cfg(feature = "docs")]
     Doc(DocInbound<P>),
 }
 
@@ -271,6 +275,7 @@ impl<'a, J: WireValue> Reader<'a, J> {
     }
 
     /// An op body `{origin, cseq?, key, op, value?, ifRev?}`.
+    #[cfg(feature = "docs")]
     fn op_body(&self) -> (String, Option<u64>, Op<J>) {
         let value = || self.value.get(field::VALUE).unwrap_or_else(J::null);
         let change = match OpName::from_wire(&self.string(field::OP)) {
@@ -336,7 +341,9 @@ pub fn decode_server_frame<J: WireValue>(frame: &J) -> Result<ServerFrame<J>, De
 }
 
 fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> ServerFrame<J> {
-    use ServerFrame::{Core, Doc};
+    use ServerFrame::Core;
+    #[cfg(feature = "docs")]
+    use ServerFrame::Doc;
     match kind {
         Kind::Msg => match r.get(field::ROOM) {
             Some(_) => Core(room_message(r)),
@@ -411,6 +418,7 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
             room: r.optional(field::ROOM, J::as_string),
             body: r.at(&r.object(field::ERROR)).error_body(),
         }),
+        #[cfg(feature = "docs")]
         Kind::Op => {
             let (origin, cseq, op) = r.at(&r.object(field::PAYLOAD)).op_body();
             Doc(DocInbound::Applied {
@@ -421,6 +429,7 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
                 op,
             })
         }
+        #[cfg(feature = "docs")]
         Kind::Reject => {
             let body = r.object(field::PAYLOAD);
             let body = r.at(&body);
@@ -431,11 +440,13 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
                 error: r.at(&body.object(field::ERROR)).error_body(),
             })
         }
+        #[cfg(feature = "docs")]
         Kind::Synced => Doc(DocInbound::Synced {
             doc: r.string(field::ROOM),
             rev: r.u64(field::SEQ),
             epoch: r.at(&r.payload()).epoch(),
         }),
+        #[cfg(feature = "docs")]
         Kind::Snapshot => {
             let body = r.object(field::PAYLOAD);
             let entries = r.at(&body).object(field::ENTRIES);
@@ -450,6 +461,12 @@ fn decode_known<J: WireValue>(kind: Kind, name: String, r: &Reader<'_, J>) -> Se
                 epoch: r.at(&body).epoch(),
                 entries: parsed,
             })
+        }
+        // Without documents, their frames (which only come after this client's `sync`) are
+        // unknown to this client: reported as such, not decoded.
+        #[cfg(not(feature = "docs"))]
+        Kind::Op | Kind::Reject | Kind::Synced | Kind::Snapshot => {
+            Core(Inbound::Unknown { kind: name })
         }
         // Kinds only clients send make no sense coming back: reported like unknown ones.
         Kind::Hello
@@ -485,11 +502,13 @@ pub fn decode_room_message<J: WireValue>(frame: &J) -> Result<Inbound<J>, Decode
 
 /// Reads an op body `{origin, cseq?, key, op, value?, ifRev?}`: also how saved pending ops are
 /// read back.
+#[cfg(feature = "docs")]
 pub fn read_op_body<J: WireValue>(body: &J) -> Result<(String, Option<u64>, Op<J>), DecodeError> {
     read(body, Kind::Op, |r| r.op_body())
 }
 
 /// Writes an op body `{origin, cseq?, key, op, value?, ifRev?}`.
+#[cfg(feature = "docs")]
 pub fn write_op_body<J: WireValue>(origin: &str, cseq: Option<u64>, op: &Op<J>) -> J {
     let (name, value) = match &op.change {
         Change::Set(v) => (OpName::Set, Some(v.clone())),
@@ -551,6 +570,7 @@ pub enum ClientFrame<'a, J> {
         room: &'a str,
         meta: J,
     },
+    #[cfg(feature = "docs")]
     Sync {
         id: u64,
         doc: &'a str,
@@ -558,6 +578,7 @@ pub enum ClientFrame<'a, J> {
         /// The epoch `since` counts in.
         epoch: Option<&'a str>,
     },
+    #[cfg(feature = "docs")]
     Unsync {
         id: u64,
         doc: &'a str,
@@ -567,6 +588,7 @@ pub enum ClientFrame<'a, J> {
         token: &'a str,
     },
     /// A document op; `cseq` is the client's op sequence number, carried as the envelope's `seq`.
+    #[cfg(feature = "docs")]
     Op {
         doc: &'a str,
         cseq: u64,
@@ -639,6 +661,7 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             let body = object(&mut [(field::META, Some(meta))]);
             (Kind::Presence, None, Some(room), None, Some(body))
         }
+        #[cfg(feature = "docs")]
         ClientFrame::Sync {
             id,
             doc,
@@ -651,11 +674,13 @@ pub fn encode_client_frame<J: WireValue>(frame: ClientFrame<'_, J>) -> J {
             ]);
             (Kind::Sync, Some(id), Some(doc), None, Some(body))
         }
+        #[cfg(feature = "docs")]
         ClientFrame::Unsync { id, doc } => (Kind::Unsync, Some(id), Some(doc), None, None),
         ClientFrame::Refresh { id, token } => {
             let body = object(&mut [(field::TOKEN, Some(J::string(token)))]);
             (Kind::Refresh, Some(id), None, None, Some(body))
         }
+        #[cfg(feature = "docs")]
         ClientFrame::Op {
             doc,
             cseq,
@@ -753,6 +778,17 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(feature = "docs"))]
+    fn document_frames_are_unknown_kinds_without_documents() {
+        for kind in ["op", "reject", "synced", "snapshot"] {
+            let frame = json!({"kind": kind, "room": "d", "seq": 1, "payload": {}});
+            let unknown = Inbound::Unknown { kind: kind.into() };
+            assert_eq!(decode(frame), Ok(ServerFrame::Core(unknown)));
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "docs")]
     fn op_bodies_read_back_what_was_written() {
         let ops = [
             Change::Set(json!({"x": 1})),

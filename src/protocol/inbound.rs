@@ -2,6 +2,7 @@
 //! as input. Payloads stay in the decoder's value type `P` (a JS value in the browser).
 
 use super::{ErrorBody, Member, PresenceChange, Welcome};
+#[cfg(feature = "docs")]
 use crate::doc::Op;
 use alloc::{string::String, vec::Vec};
 
@@ -65,6 +66,7 @@ pub enum Inbound<P> {
 }
 
 /// A decoded document frame from the server.
+#[cfg(feature = "docs")]
 #[derive(Debug, Clone, PartialEq)]
 pub enum DocInbound<P> {
     /// An op the server applied as revision `rev`.

@@ -12,7 +12,9 @@ mod inbound;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod json;
 
-pub use inbound::{DocInbound, Inbound};
+#[cfg(feature = "docs")]
+pub use inbound::DocInbound;
+pub use inbound::Inbound;
 
 /// The protocol version this crate speaks. The client announces it in its `hello` frame.
 pub const PROTOCOL_VERSION: u32 = 1;
