@@ -30,9 +30,12 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p resocket --target wasm32-unknown-unknown --all-targets -- -D warnings
 	cargo clippy -p resocket --target wasm32-unknown-unknown --no-default-features -- -D warnings
+	cargo clippy -p resocket --target wasm32-unknown-unknown --no-default-features --features docs -- -D warnings
 
 test-native:
 	cargo test --workspace
+	# The core without the `docs` feature, as the package's resocket module has it.
+	cargo test -p resocket --no-default-features --lib
 	scripts/test-redis-engine.sh
 
 test-browser:

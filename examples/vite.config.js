@@ -19,6 +19,7 @@ export default {
     // Exact matches, so "resocket" does not also capture "resocket/react".
     alias: [
       { find: /^resocket$/, replacement: resolve(repo, "pkg/index.js") },
+      { find: /^resocket\/docs$/, replacement: resolve(repo, "pkg/docs/index.js") },
       { find: /^resocket\/react$/, replacement: resolve(repo, "pkg/react.js") },
     ],
   },

@@ -13,6 +13,7 @@ bundle() {
     --alias:resocket=./pkg --define:process.env.NODE_ENV='"development"' \
     --log-level=warning --log-override:duplicate-object-key=silent --outfile="$dir/harness.js" "$@"
   cp tests/react/index.html pkg/resocket_bg.wasm "$dir"/
+  cp pkg/docs/resocket_bg.wasm "$dir"/docs_bg.wasm
 }
 bundle "$out/hooks"
 bundle "$out/hooks18" --alias:react=react-18 --alias:react-dom=react-dom-18

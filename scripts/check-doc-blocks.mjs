@@ -3,8 +3,8 @@
 // `tsc --strict`, so a README example that no longer compiles fails `make test`.
 //
 // Each block becomes its own module under out/doc-blocks/ (named after its file and line), and
-// one tsc run checks them all with "resocket", "resocket/react" and "resocket/server" mapped to
-// pkg/. Blocks may call the app's own functions (render, toast, resync...) and use a `client`,
+// one tsc run checks them all with "resocket", "resocket/docs", "resocket/react" and
+// "resocket/server" mapped to pkg/. Blocks may call the app's own functions (render, toast, resync...) and use a `client`,
 // `room` or `board` made in an earlier block: scripts/doc-blocks-prelude.d.ts declares those
 // once. Errors are printed at the Markdown file and line of the block. It also checks that the
 // README has a table row for every error code and client option the package declares.
@@ -21,7 +21,7 @@ const docs = process.argv.slice(2).length
   ? process.argv.slice(2)
   : ["README.md", "pkg-template/README.md", "examples/README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
 
-for (const file of ["pkg/index.d.ts", "pkg/react.d.ts", "pkg/server.d.ts"]) {
+for (const file of ["pkg/index.d.ts", "pkg/docs/index.d.ts", "pkg/react.d.ts", "pkg/server.d.ts"]) {
   if (!existsSync(join(root, file))) throw new Error(`${file} missing: build the package first (scripts/build-pkg.sh)`);
 }
 
@@ -75,7 +75,12 @@ writeFileSync(
         skipLibCheck: false,
         // Only what the prelude declares: no stray @types leaking into the examples.
         types: [],
-        paths: { resocket: pkg("index.d.ts"), "resocket/react": pkg("react.d.ts"), "resocket/server": pkg("server.d.ts") },
+        paths: {
+          resocket: pkg("index.d.ts"),
+          "resocket/docs": pkg("docs/index.d.ts"),
+          "resocket/react": pkg("react.d.ts"),
+          "resocket/server": pkg("server.d.ts"),
+        },
       },
       include: ["*.ts", "*.tsx"],
     },

@@ -14,7 +14,7 @@ declare function App(): null;
 /** Made by an earlier block. */
 declare const client: import("resocket").Client;
 declare const room: import("resocket").Room;
-declare const board: import("resocket").SyncedDoc;
+declare const board: import("resocket/docs").SyncedDoc;
 declare const user: string;
 /** From @types/node. */
 declare const process: { env: Record<string, string | undefined> };

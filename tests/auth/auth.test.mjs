@@ -52,8 +52,9 @@ async function control(path, init = {}) {
 const stats = () => control("stats");
 
 /** A fresh browser context (its own storage and sockets) on that page, where
- * `signToken(user, ttlSecs)` signs a token with the server's secret. */
-async function openPage() {
+ * `signToken(user, ttlSecs)` signs a token with the server's secret. Its clients come from
+ * `entry`: "/pkg/index.js" (resocket), or "/pkg/docs/index.js" (resocket/docs) for documents. */
+async function openPage(entry = "/pkg/index.js") {
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = [];
@@ -62,8 +63,8 @@ async function openPage() {
   await page.goto(`${baseUrl}${blankPath}`);
   // In the page: `window.open(user, ttl)` makes a client whose token function signs for `user`,
   // recording every token asked for, every state and every error; it resolves once open.
-  await page.evaluate(async () => {
-    const { load, Client } = await import("/pkg/index.js");
+  await page.evaluate(async (entry) => {
+    const { load, Client } = await import(entry);
     await load();
     window.clients = [];
     window.openClient = (user, ttlSecs, options = {}) => {
@@ -85,7 +86,7 @@ async function openPage() {
         opened();
       });
     };
-  });
+  }, entry);
   return { page, context, errors };
 }
 
@@ -352,7 +353,7 @@ test("Bob can neither join private:alice nor publish to prices; Alice can join h
 });
 
 test("an op under a stolen origin is rejected forbidden and not applied", { timeout: 30_000 }, async () => {
-  const alice = await openPage();
+  const alice = await openPage("/pkg/docs/index.js");
   const bob = await openPage();
   // Bob speaks the protocol directly, as an attacker would, with his own valid token.
   await bob.page.evaluate(async (url) => {

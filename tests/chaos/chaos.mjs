@@ -223,7 +223,8 @@ function startBackend() {
  * activity loop (seeded) that publishes, requests and edits until stopped or past its deadline.
  */
 async function setUpPage({ user, seed, urls, room, doc: docName, method, activityMs }) {
-  const { load, Client } = await import("/pkg/index.js");
+  // The entry with documents: the page also edits a document.
+  const { load, Client } = await import("/pkg/docs/index.js");
   await load();
   // The page's own seeded generator (same algorithm as ../chaos/rng.mjs).
   let state = seed >>> 0;

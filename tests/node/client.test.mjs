@@ -2,11 +2,13 @@
 // client without a WebSocket class fails at once with `NoWebSocket`, and one given the `ws`
 // package's class sends, requests and joins rooms. Node 20 has no global WebSocket (run without
 // --experimental-websocket); on Node 22+ the test hides the global one for the NoWebSocket case.
+// The documents entry (resocket/docs) loads its own module; `resocket` has no documents.
 // Run by scripts/test-pkg.sh next to the browser tests, against the same server.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { WebSocket as WsWebSocket } from "ws";
+import { WebSocket as WsWebSocket, WebSocketServer } from "ws";
 import { Client, connect, isResocketError, load } from "../../pkg/index.js";
+import * as docs from "../../pkg/docs/index.js";
 
 const base = process.env.RESOCKET_TEST_URL ?? "http://127.0.0.1:9432";
 const wsUrl = base.replace(/^http/, "ws") + "/ws";
@@ -112,4 +114,61 @@ test("with the ws package's WebSocket: connects, sends and receives, requests, j
     client.close();
     assert.deepEqual(await closed, { status: "closed", reason: { kind: "client" } });
   });
+});
+
+test("resocket has no documents: doc throws NotSupported naming resocket/docs", async () => {
+  await load();
+  const client = new Client(wsUrl, { WebSocket: WsWebSocket, autoConnect: false });
+  clients.push(client);
+  assert.throws(
+    () => client.doc("board"),
+    (error) => isResocketError(error, "NotSupported") && error.message.includes('"resocket/docs"'),
+  );
+});
+
+test("resocket/docs loads its own module from disk, and its client syncs a document", async () => {
+  await docs.load();
+  assert.notEqual(docs.Client, Client, "another module, another class");
+  const client = await docs.connect(wsUrl, { WebSocket: WsWebSocket });
+  clients.push(client);
+  const doc = client.doc(`node-doc-${Date.now()}`);
+  const synced = doc.synced ? Promise.resolve() : next((l) => doc.on("synced", l), () => true, "synced");
+  await synced;
+  const confirmed = next((l) => doc.on("confirmed", l), () => true, "confirmed");
+  doc.set("title", "from Node");
+  assert.equal((await confirmed).rev, 1);
+  assert.deepEqual(doc.toObject(), { title: "from Node" });
+  doc.close();
+});
+
+test("resocket, given document frames it never asked for, reports UnknownKind and carries on", async () => {
+  // A server of the test's own: welcomes, then sends one frame of each document kind and a message.
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((resolve) => server.once("listening", resolve));
+  server.on("connection", (socket) => {
+    socket.once("message", () => {
+      const frames = [
+        { kind: "welcome", payload: { version: 1, session: "s1", token: "t1", resumed: false } },
+        { kind: "synced", room: "d", seq: 1, payload: {} },
+        { kind: "snapshot", room: "d", seq: 1, payload: { entries: {} } },
+        { kind: "op", room: "d", seq: 2, payload: { origin: "x", cseq: 1, key: "k", op: "set", value: 1 } },
+        { kind: "reject", room: "d", payload: { origin: "x", cseq: 2, error: { code: "conflict", message: "no" } } },
+        { kind: "msg", payload: { after: "documents" } },
+      ];
+      for (const frame of frames) socket.send(JSON.stringify(frame));
+    });
+  });
+  try {
+    await load();
+    const client = new Client(`ws://127.0.0.1:${server.address().port}`, { WebSocket: WsWebSocket });
+    clients.push(client);
+    const errors = [];
+    client.on("error", (error) => errors.push(error));
+    await next((l) => client.on("message", l), (m) => m?.after === "documents", "the message after them");
+    assert.deepEqual(errors.map((e) => e.code), ["UnknownKind", "UnknownKind", "UnknownKind", "UnknownKind"]);
+    assert.equal(client.state.status, "open");
+    client.close();
+  } finally {
+    server.close();
+  }
 });

@@ -98,7 +98,7 @@ test("document keys naming prototypes: the honest page's views equal the server'
   const { page, errors } = await openPage(browser, "/basic/");
   // The first honest client syncs before the writes and sees them as live ops.
   await page.evaluate(async (name) => {
-    const { connect } = await import("/pkg/index.js");
+    const { connect } = await import("/pkg/docs/index.js");
     const client = await connect("/ws");
     const doc = client.doc(name);
     const changed = new Set();
@@ -122,7 +122,7 @@ test("document keys naming prototypes: the honest page's views equal the server'
 
   const views = await page.evaluate(
     async ({ name, rev }) => {
-      const { connect } = await import("/pkg/index.js");
+      const { connect } = await import("/pkg/docs/index.js");
       const waitFor = async (what, check) => {
         const until = Date.now() + 5000;
         while (!check()) {

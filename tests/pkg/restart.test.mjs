@@ -45,7 +45,7 @@ test("after a server restart no message is lost, the room is not recovered, the 
   // The demo's landing page: served by the test server, with no client of its own.
   await page.goto(`${base}/`);
   await page.evaluate(async () => {
-    const { load, Client } = await import("/pkg/index.js");
+    const { load, Client } = await import("/pkg/docs/index.js");
     await load();
     const log = { messages: [], roomStates: [], resets: [] };
     const client = new Client("/ws", { reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });

@@ -3,7 +3,9 @@
 // read hook state and call the functions hooks return, as components would.
 import { Component, StrictMode, useEffect, useLayoutEffect, useState, type ReactNode } from "react";
 import { createRoot, type Root } from "react-dom/client";
-import { Client, load, type ClientOptions, type ResocketErrorCode, type Room, type SyncedDoc } from "resocket";
+import { Client, load, type ClientOptions, type ResocketErrorCode, type Room } from "resocket";
+import * as docs from "resocket/docs";
+import type { SyncedDoc } from "resocket/docs";
 import * as hooks from "resocket/react";
 
 interface Probe {
@@ -16,8 +18,14 @@ interface Spec {
   url: string | string[];
   options?: ClientOptions;
   strict?: boolean;
+  /** The provider's client comes from `resocket/docs` (for `useSyncedDoc`). */
+  docs?: boolean;
   probes: Probe[];
 }
+
+/** `resocket/docs` for providers, its module served as docs_bg.wasm: bundled here, both entries'
+ * glue would look for resocket_bg.wasm next to the bundle (see build-hook-tests.sh). */
+const docsModule: hooks.ClientModule = { Client: docs.Client, load: () => docs.load(new URL("docs_bg.wasm", import.meta.url)) };
 
 interface Observed {
   value: unknown;
@@ -122,7 +130,7 @@ class Boundary extends Component<{ id: string; children: ReactNode }, { failed: 
 
 const roots = new Map<string, Root>();
 
-function render(rootId: string, { url, options, strict, probes }: Spec) {
+function render(rootId: string, { url, options, strict, docs, probes }: Spec) {
   let root = roots.get(rootId);
   if (!root) {
     const element = document.createElement("div");
@@ -132,7 +140,7 @@ function render(rootId: string, { url, options, strict, probes }: Spec) {
   }
   const tree = (
     <Boundary id={`${rootId}.error`}>
-      <hooks.ResocketProvider url={url} {...(options ? { options } : {})}>
+      <hooks.ResocketProvider url={url} {...(options ? { options } : {})} {...(docs ? { module: docsModule } : {})}>
         {probes.map((probe) => (
           <ProbeView key={probe.id} {...probe} />
         ))}
@@ -160,7 +168,12 @@ async function observe(url: string, room: string) {
 
 /** Never called: compile-time checks of the package's event typing (tsc checks this file in
  * strict mode). Each event name types its listener's value, so typos do not compile. */
-function typeChecks(client: Client, room: Room, doc: SyncedDoc) {
+function typeChecks(client: Client, room: Room, doc: SyncedDoc, docsClient: docs.Client) {
+  // @ts-expect-error: documents are in resocket/docs
+  client.doc("board");
+  docsClient.doc("board").on("synced", (e) => e.rev.toFixed());
+  // The client with documents serves wherever a client is expected (hooks, `useMessage`).
+  client = docsClient;
   // @ts-expect-error: a presence event has `member.user`
   room.on("presence", (e) => e.membr.usr);
   room.on("presence", (e) => e.member.user);

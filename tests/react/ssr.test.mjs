@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createElement as h } from "react";
 import { renderToString } from "react-dom/server";
 import * as hooks from "../../pkg/react.js";
+import * as docs from "../../pkg/docs/index.js";
 
 function App() {
   const { state } = hooks.useConnection();
@@ -24,7 +25,7 @@ function App() {
 }
 
 test("every hook renders its initial state on the server", () => {
-  const html = renderToString(h(hooks.ResocketProvider, { url: "ws://127.0.0.1:9/ws" }, h(App)));
+  const html = renderToString(h(hooks.ResocketProvider, { url: "ws://127.0.0.1:9/ws", module: docs }, h(App)));
   assert.equal(html, "<p>idle joining 0 0 false offline 0 false</p>");
 });
 

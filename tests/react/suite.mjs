@@ -459,8 +459,8 @@ export function hookSuite(path) {
 
   test("useSyncedDoc: optimistic ops, confirmation, convergence, and a rejected compare-and-set", async () => {
     const doc = unique("doc");
-    await render("docA", { options: FAST, probes: [{ id: "docA", hook: "doc", args: [doc] }, { id: "docA.conn", hook: "connection" }] });
-    await render("docB", { options: FAST, probes: [{ id: "docB", hook: "doc", args: [doc] }] });
+    await render("docA", { options: FAST, docs: true, probes: [{ id: "docA", hook: "doc", args: [doc] }, { id: "docA.conn", hook: "connection" }] });
+    await render("docB", { options: FAST, docs: true, probes: [{ id: "docB", hook: "doc", args: [doc] }] });
     await until(`v("docA")?.synced && v("docB")?.synced`);
 
     // Offline, the op shows at once as pending; after the reconnect the server confirms it.
@@ -494,6 +494,7 @@ export function hookSuite(path) {
     const user = unique("sam");
     await render("stable", {
       options: { user },
+      docs: true,
       probes: [
         { id: "stable.conn", hook: "connection" },
         { id: "stable.room", hook: "room", args: [room] },
@@ -538,6 +539,7 @@ export function hookSuite(path) {
     await observe(name, name);
     await joinedAndReady(name);
     await render("early", {
+      docs: true,
       probes: [
         { id: "early.doc", hook: "docWrite", args: [name, "first", 1] },
         { id: "early.room", hook: "roomWrite", args: [name, { early: true }] },
@@ -552,10 +554,11 @@ export function hookSuite(path) {
 
   test("StrictMode: a child's mount effect calls its parent's document, which is already open", async () => {
     const doc = unique("child");
-    await render("kids", { strict: true, probes: [{ id: "kids.conn", hook: "connection" }] });
+    await render("kids", { strict: true, docs: true, probes: [{ id: "kids.conn", hook: "connection" }] });
     await until(`v("kids.conn")?.state.status === "open"`);
     await render("kids", {
       strict: true,
+      docs: true,
       probes: [
         { id: "kids.conn", hook: "connection" },
         { id: "kids.doc", hook: "docWithEditor", args: [doc, "title", "from the child"] },
@@ -584,6 +587,27 @@ export function hookSuite(path) {
     await until(`o("${room}").room.members().find((m) => m.user === "mia")?.meta?.status === "here"`);
     await until(`v("meta.presence").self?.meta?.status === "here"`);
     await unmount("meta");
+  });
+
+  test("useSyncedDoc under a provider on resocket, which has no documents, throws NotSupported naming resocket/docs", async () => {
+    await render("nodocs", { probes: [{ id: "nodocs.conn", hook: "connection" }] });
+    await until(`v("nodocs.conn")?.state.status === "open"`);
+    // The client exists, so the hook's effect opens the document at once and the error reaches
+    // the boundary.
+    await render("nodocs", {
+      probes: [
+        { id: "nodocs.conn", hook: "connection" },
+        { id: "nodocs.doc", hook: "doc", args: [unique("nodocs")] },
+      ],
+    });
+    await until(`v("nodocs.error")`);
+    const error = await read(`v("nodocs.error")`);
+    assert.equal(error.name, "ResocketError");
+    assert.equal(error.code, "NotSupported");
+    assert.match(error.message, /"resocket\/docs"/);
+    await unmount("nodocs");
+    const expected = (e) => String(e).includes("resocket/docs");
+    pageErrors.splice(0, pageErrors.length, ...pageErrors.filter((e) => !expected(e)));
   });
 
   test("a client that cannot be created is thrown to the error boundary", async () => {
