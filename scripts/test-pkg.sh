@@ -19,8 +19,9 @@ node scripts/check-doc-blocks.mjs
 # small app that imports "resocket" (served under /vite/ and loaded by the tests below). Neither
 # browser bundle may pull in Node's modules (the Node-only .wasm read goes through `process`).
 node_modules/.bin/esbuild pkg/index.js --bundle --format=esm --log-level=warning --outfile=out/bundle-check.js
+node_modules/.bin/esbuild pkg/docs/index.js --bundle --format=esm --log-level=warning --outfile=out/bundle-check-docs.js
 node_modules/.bin/vite build --config tests/pkg/vite-app/vite.config.js --outDir "$PWD/$OUT/vite"
-if find out/bundle-check.js "$OUT" -name '*.js' ! -path "$OUT/pkg/*" -print0 |
+if find out/bundle-check.js out/bundle-check-docs.js "$OUT" -name '*.js' ! -path "$OUT/pkg/*" -print0 |
   xargs -0 grep -lE "(import|from) ?\(?[\"']node:"; then
   echo "a browser bundle above imports a node: module"
   exit 1

@@ -309,6 +309,8 @@ export interface Room {
   on<K extends keyof RoomEvents>(event: K, listener: (value: RoomEvents[K]) => void): Unsubscribe;
 }
 
+// `SyncedDoc` is a class of `resocket/docs` only; the document types above are declared in both
+// entries, so one wrapper source (js/index.ts) serves both.
 export interface SyncedDoc {
   /** Subscribes to a document event until `close()`. */
   on<K extends keyof DocEvents>(event: K, listener: (value: DocEvents[K]) => void): Unsubscribe;

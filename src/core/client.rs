@@ -1197,8 +1197,8 @@ pub fn refresh_delay_ms(expires_in: u64) -> u64 {
         .max(expires_in / 2)
 }
 
-/// Document sync (the `docs` feature): needs the payload type to be a JSON value the shared `apply` can work on,
-/// and frames the core can re-encode when the server assigns another origin.
+/// Document sync (the `docs` feature): needs the payload type to be a JSON value the shared
+/// `apply` can work on, and frames the core can re-encode when the server assigns another origin.
 #[cfg(feature = "docs")]
 impl<F: WireSize + Clone + OpFrame<P>, P: Clone + Json + PartialEq> ClientCore<F, P> {
     /// Applies a local op at once (optimistically) and sends its encoded `frame` (which carries

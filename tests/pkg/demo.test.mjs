@@ -83,9 +83,13 @@ test("the package's exports work from a module import", async () => {
     } catch (error) {
       code = mod.isResocketError(error, "InvalidOptions") ? error.code : `unexpected ${error}`;
     }
-    return { names, code };
+    // resocket/docs: the same API on the module with documents.
+    const docs = await import("/pkg/docs/index.js");
+    return { names, code, docsNames: Object.keys(docs).sort(), sameClass: docs.Client === mod.Client };
   });
   assert.deepEqual(result.names, ["Client", "connect", "isResocketError", "load"]);
+  assert.deepEqual(result.docsNames, result.names);
+  assert.equal(result.sameClass, false);
   assert.equal(result.code, "InvalidOptions");
 });
 
