@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/: the WASM client, its wasm-bindgen glue, the TypeScript
-# wrapper and the hand-written package files. Prints the gzipped size of what a browser loads.
+# wrapper and the hand-written package files, for two entries: `resocket` and `resocket/docs` (the
+# same with shared documents). Prints the gzipped size of what a browser loads for each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +45,7 @@ cp js/index.ts pkg/docs/
 cp -r js/react pkg/react
 node_modules/.bin/tsc -p js/tsconfig.json
 node_modules/.bin/esbuild pkg/react/index.js --bundle --format=esm --external:react --external:../index.js \
-  --external:../docs/index.js --log-level=warning --outfile=pkg/react.js
+  --log-level=warning --outfile=pkg/react.js
 # The modules import the package entry as "../index.js"; the bundle sits next to it.
 sed -i 's#"\.\./index\.js"#"./index.js"#' pkg/react.js
 echo 'export * from "./react/index.js";' >pkg/react.d.ts
