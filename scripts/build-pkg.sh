@@ -4,8 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-wasm=target/wasm32-unknown-unknown/release/resocket.wasm
-cargo build --release --target wasm32-unknown-unknown -p resocket --no-default-features
+wasm=$(scripts/build-wasm.sh)
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name resocket "$wasm"
 

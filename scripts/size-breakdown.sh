@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v twiggy >/dev/null || cargo install twiggy --version =0.8.0
-wasm=target/wasm32-unknown-unknown/release/resocket.wasm
+wasm=$(scripts/build-wasm.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 wasm-bindgen --target web --out-dir "$work" --out-name resocket "$wasm"
