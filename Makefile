@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 DEMO_ADDR ?= 127.0.0.1:8080
 
-.PHONY: all deps pkg size demo test lint test-native test-browser test-pkg test-fuzz fuzz chaos bench clean
+.PHONY: all deps pkg size size-budgets demo test lint test-native test-browser test-pkg test-fuzz fuzz chaos bench clean
 
 all: pkg
 
@@ -22,7 +22,7 @@ demo: pkg
 	scripts/demo.sh $(DEMO_ADDR)
 
 ## test: every test: lint, native core and server tests, fuzz smoke, browser and package tests, a short chaos run
-test: deps lint test-native test-fuzz test-browser test-pkg
+test: deps lint test-native test-fuzz test-browser test-pkg size-budgets
 	@echo "all test suites passed"
 
 lint:
@@ -51,6 +51,10 @@ fuzz: deps
 
 test-pkg: pkg
 	scripts/test-pkg.sh
+
+## size-budgets: fail when the package grew past its size budgets (or, until one is met, past its ceiling)
+size-budgets: pkg
+	scripts/size-budgets.sh --check
 
 ## chaos: browser clients under traffic while the server drops, dies and restarts, CHAOS_SECONDS (default 60), on the memory engine and then on two Redis-engine nodes; prints the tables
 chaos: pkg

@@ -5,13 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-wasm=target/wasm32-unknown-unknown/release/resocket.wasm
 rm -rf pkg
 
 # One module of the client: the crate built with `$2` (cargo flags), through wasm-bindgen into
 # `$1`, then optimised. The package holds two: with documents (the `docs` feature) in pkg/docs/
-# for `resocket/docs`, and without in pkg/ for `resocket`, built last so that the release .wasm
-# scripts/size-breakdown.sh reads is this one.
+# for `resocket/docs`, and without in pkg/ for `resocket`. scripts/build-wasm.sh picks the
+# toolchain (the pinned nightly's build-std, or stable) and prints where the module is.
 #
 # Debian's wasm-opt is too old for current wasm-bindgen output; the npm binaryen one is not.
 # Tuned for what a browser downloads, the gzipped module: -Os rather than -Oz (281 B smaller
@@ -19,7 +18,7 @@ rm -rf pkg
 # all into the large event-handling functions left 1.7 KB more after gzip, for 3% less raw.
 wasm_module() {
   # shellcheck disable=SC2086 # $2 is a list of flags
-  cargo build --release --target wasm32-unknown-unknown -p resocket --no-default-features $2
+  wasm=$(scripts/build-wasm.sh $2)
   wasm-bindgen --target web --out-dir "$1" --out-name resocket "$wasm"
   if [ -x node_modules/.bin/wasm-opt ]; then
     node_modules/.bin/wasm-opt -Os --converge -ocimfs=20 --strip-debug --strip-producers \
@@ -69,8 +68,10 @@ entry_size() {
   done
   echo "$total"
 }
-printf 'client size (wasm + JS glue + TS wrapper), minified and gzipped: %d bytes (budget 30720)\n' "$(entry_size pkg)"
-printf 'client with documents (resocket/docs), minified and gzipped: %d bytes (budget 40960)\n' "$(entry_size pkg/docs)"
+total=$(entry_size pkg)
+total_docs=$(entry_size pkg/docs)
+printf 'client size (wasm + JS glue + TS wrapper), minified and gzipped: %d bytes\n' "$total"
+printf 'client with documents (resocket/docs), minified and gzipped: %d bytes\n' "$total_docs"
 # What the hook entry adds to a production app bundle (React, ReactDOM and resocket already in it).
 app_size() {
   node_modules/.bin/esbuild "benches/size/$1.js" --bundle --minify --format=esm --alias:resocket=./pkg \
@@ -79,5 +80,8 @@ app_size() {
 }
 mkdir -p out/size
 added=$(($(app_size app-with-hooks) - $(app_size app-without-hooks)))
-printf 'React layer (resocket/react): %d bytes minified and gzipped on its own; adds %d bytes gzipped to an app bundle (budget 3072)\n' \
+printf 'React layer (resocket/react): %d bytes minified and gzipped on its own; adds %d bytes gzipped to an app bundle\n' \
   "$(gzip -9c pkg/react.js | wc -c)" "$added"
+printf 'client %d\nclient_docs %d\nreact_added %d\ntoolchain %s\n' "$total" "$total_docs" "$added" \
+  "$(basename "$(dirname "$(dirname "$(dirname "$wasm")")")")" >out/size/figures
+scripts/size-budgets.sh

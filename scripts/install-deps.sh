@@ -25,11 +25,15 @@ if ! command -v wasm-pack >/dev/null; then
   cargo install wasm-pack
 fi
 
-# Fuzzing: cargo-fuzz on a pinned nightly (scripts/fuzz.sh falls back to proptest without them).
+# A pinned nightly, for fuzzing (cargo-fuzz) and the package's smaller build-std WASM
+# (scripts/build-wasm.sh). Without it fuzzing falls back to proptest and the package to stable.
 nightly=$(cat fuzz/NIGHTLY)
-if ! rustup run "$nightly" rustc --version >/dev/null 2>&1; then
-  say "installing the $nightly toolchain for fuzzing"
-  rustup toolchain install "$nightly" --profile minimal || say "no $nightly: fuzzing falls back to proptest"
+if ! rustup run "$nightly" rustc --version >/dev/null 2>&1 ||
+  ! rustup component list --toolchain "$nightly" --installed | grep -q '^rust-src' ||
+  ! rustup target list --toolchain "$nightly" --installed | grep -qx wasm32-unknown-unknown; then
+  say "installing the $nightly toolchain with rust-src and the wasm32 target"
+  rustup toolchain install "$nightly" --profile minimal --component rust-src --target wasm32-unknown-unknown ||
+    say "no $nightly: fuzzing falls back to proptest, the package is built on stable"
 fi
 if ! command -v cargo-fuzz >/dev/null; then
   say "installing cargo-fuzz"

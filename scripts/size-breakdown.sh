@@ -3,12 +3,12 @@
 # function names kept (-g), broken down with twiggy by function and by module path (the first
 # three segments of each name: `resocket::core::docs`, `wasm_bindgen::convert`, `talc::...`).
 # Sizes are of the optimised module before gzip; the names section is left out of the figures.
-# Run after scripts/build-pkg.sh (`make size`): the release module it leaves is the `resocket` one,
-# without documents (it builds the `resocket/docs` one first).
+# The module is the `resocket` one, without documents, as scripts/build-wasm.sh builds it (`make
+# size` runs scripts/build-pkg.sh first, so it is already built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v twiggy >/dev/null || cargo install twiggy --version =0.8.0
-wasm=target/wasm32-unknown-unknown/release/resocket.wasm
+wasm=$(scripts/build-wasm.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 wasm-bindgen --target web --out-dir "$work" --out-name resocket "$wasm"

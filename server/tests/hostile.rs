@@ -559,9 +559,9 @@ async fn huge_presence_metadata_is_refused_too_large_and_never_reaches_members()
 }
 
 /// Slowloris before the upgrade: a TCP connection that sends nothing, only part of its request,
-/// or its head a byte at a time, or a second keep-alive request that never completes, is dropped
-/// once the head deadline (the handshake timeout) passes; a WebSocket that is quiet for longer
-/// is not.
+/// or its head a byte at a time, or a second keep-alive request that never completes, or nothing
+/// after a first request, is dropped once the head deadline (the handshake timeout) passes; a
+/// WebSocket that is quiet for longer is not.
 #[tokio::test]
 async fn an_http_request_that_never_completes_is_closed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -614,6 +614,11 @@ async fn an_http_request_that_never_completes_is_closed() {
     assert!(
         closed_while_sending(addr, head, &head[..20]).await,
         "a second keep-alive head that never completes is held"
+    );
+    // One full request answered, then nothing.
+    assert!(
+        closed_while_sending(addr, head, b"").await,
+        "an idle keep-alive connection is held"
     );
 
     // A WebSocket quiet for longer than the deadline after its hello is served on.

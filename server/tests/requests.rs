@@ -306,6 +306,41 @@ async fn a_full_window_resent_after_a_drop_runs_each_request_once() {
     server.shutdown().await.expect("clean shutdown");
 }
 
+/// The reply caches of all sessions share one byte budget (memory engine; Redis bounds them per
+/// session and by TTL): a client filling its own cache gives up its own oldest replies, and an
+/// honest client's cached replies still answer its re-sent requests without running them again.
+#[tokio::test]
+async fn a_client_filling_its_reply_cache_past_the_shared_budget_loses_its_own_replies_first() {
+    if engine_redis_url().is_some() {
+        return;
+    }
+    let server = start(|c| c.state_limits.reply_cache_total_bytes = 400).await;
+    let (mut honest, _) = handshake(&server, None, None).await;
+    let (mut greedy, _) = handshake(&server, None, None).await;
+    for id in 1..=2 {
+        request(&mut honest, id, "count", json!({"key": "honest"})).await;
+        assert_eq!(next_json(&mut honest).await["payload"], id);
+    }
+    // About 35 bytes a reply: 50 of them are four times the whole budget.
+    for id in 1..=50 {
+        request(&mut greedy, id, "count", json!({"key": "greedy"})).await;
+        assert_eq!(next_json(&mut greedy).await["payload"], id);
+    }
+    for id in 1..=2 {
+        request(&mut honest, id, "count", json!({"key": "honest"})).await;
+        assert_eq!(
+            next_json(&mut honest).await,
+            json!({"kind":"res","id":id,"payload":id}),
+            "answered from the cache"
+        );
+    }
+    request(&mut honest, 3, "count", json!({"key": "honest"})).await;
+    assert_eq!(next_json(&mut honest).await["payload"], 3, "ran once each");
+    request(&mut greedy, 1, "count", json!({"key": "greedy"})).await;
+    assert_eq!(next_json(&mut greedy).await["error"]["code"], "expired");
+    server.shutdown().await.expect("clean shutdown");
+}
+
 #[tokio::test]
 async fn an_id_evicted_from_the_byte_bounded_cache_expires_instead_of_running_again() {
     // Each `count` reply is `{"kind":"res","id":N,"payload":N}`, 33 bytes for one-digit ids:

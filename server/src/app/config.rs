@@ -410,6 +410,12 @@ struct Cli {
     #[arg(long, value_name = "N", env = "RESOCKET_DETACHED_SESSION_BYTES", default_value_t = StateLimits::default().detached_session_bytes, value_parser = at_least_one_usize)]
     detached_session_bytes: usize,
 
+    /// Most bytes the request reply caches of all sessions hold together (memory engine),
+    /// besides each one's newest reply: beyond it the largest caches give up their oldest
+    /// replies first (a re-sent request whose reply went is answered `expired`)
+    #[arg(long, value_name = "N", env = "RESOCKET_REPLY_CACHE_TOTAL_BYTES", default_value_t = StateLimits::default().reply_cache_total_bytes, value_parser = at_least_one_usize)]
+    reply_cache_total_bytes: usize,
+
     /// Largest server API request body [default: 1048576]
     #[arg(long, value_name = "N", env = "RESOCKET_API_MAX_BODY_BYTES", value_parser = at_least_one_usize)]
     api_max_body_bytes: Option<usize>,
@@ -568,6 +574,7 @@ where
             doc_log_bytes: cli.doc_history_bytes,
             doc_idle_ttl: unless_zero(cli.doc_idle_ttl_ms),
             detached_session_bytes: cli.detached_session_bytes,
+            reply_cache_total_bytes: cli.reply_cache_total_bytes,
         },
         connection_limits: ConnectionLimits {
             total: cli.max_connections,
@@ -735,6 +742,7 @@ mod tests {
             "--doc-history-bytes=300",
             "--doc-idle-ttl-ms=4000",
             "--detached-session-bytes=4096",
+            "--reply-cache-total-bytes=8192",
         ]);
         assert_eq!(
             config.state_limits,
@@ -749,6 +757,7 @@ mod tests {
                 doc_log_bytes: 300,
                 doc_idle_ttl: Some(Duration::from_secs(4)),
                 detached_session_bytes: 4096,
+                reply_cache_total_bytes: 8192,
             }
         );
         for flag in ["--max-rooms=0", "--max-doc-bytes=0", "--history-bytes=x"] {

@@ -5,8 +5,10 @@
 //!
 //! [`HeadDeadlineListener`] wraps every accepted socket in a [`HeadDeadlineStream`] that fails
 //! the read (hyper then drops the connection) when a request head is not complete in time: the
-//! first one within the deadline from the accept, each later one (keep-alive) within the
-//! deadline from its first byte. The stream tells heads from the rest by watching the bytes:
+//! first one within the deadline from the accept; on a keep-alive connection, the next head's
+//! first byte within the deadline from the last response byte written (an idle keep-alive
+//! connection is closed, as most servers do), and that head within the deadline from its first
+//! byte. The stream tells heads from the rest by watching the bytes:
 //! a head ends with an empty line; a final response written next ends the request (hyper has
 //! read its body by then), and a `101` response hands the socket to the WebSocket, after which
 //! nothing is watched. A zero deadline turns it off.
@@ -15,11 +17,11 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::{sleep, Sleep};
+use tokio::time::{sleep, Instant, Sleep};
 
 /// The end of a request head.
 const HEAD_END: &[u8] = b"\r\n\r\n";
@@ -59,11 +61,13 @@ impl axum::serve::Listener for HeadDeadlineListener {
 /// Where the connection is, as far as the deadline is concerned.
 #[derive(Debug)]
 enum Phase {
-    /// Reading a request head: `matched` bytes of [`HEAD_END`] seen last; the deadline runs from
-    /// the accept (the first head) or from the head's first byte (`None` until it comes).
+    /// Reading a request head: `matched` bytes of [`HEAD_END`] seen last. The deadline runs
+    /// from the accept (the first head); after a response, while `idle` (no byte of the next
+    /// head yet), from the last byte written, and then from the head's first byte.
     Head {
-        deadline: Option<Pin<Box<Sleep>>>,
+        deadline: Pin<Box<Sleep>>,
         matched: usize,
+        idle: bool,
     },
     /// The head is in; its body and the response are the handler's business.
     Request,
@@ -76,6 +80,10 @@ pub struct HeadDeadlineStream {
     tcp: TcpStream,
     limit: Duration,
     phase: Phase,
+    /// The waker of the last read left pending: a deadline armed by a write is polled only by a
+    /// read, and hyper, its read already pending, would otherwise not read again until bytes
+    /// come (an idle keep-alive connection would never time out).
+    reader: Option<Waker>,
 }
 
 impl HeadDeadlineStream {
@@ -84,11 +92,17 @@ impl HeadDeadlineStream {
             Phase::Upgraded
         } else {
             Phase::Head {
-                deadline: Some(Box::pin(sleep(limit))),
+                deadline: Box::pin(sleep(limit)),
                 matched: 0,
+                idle: false,
             }
         };
-        HeadDeadlineStream { tcp, limit, phase }
+        HeadDeadlineStream {
+            tcp,
+            limit,
+            phase,
+            reader: None,
+        }
     }
 
     pub fn tcp(&self) -> &TcpStream {
@@ -97,14 +111,20 @@ impl HeadDeadlineStream {
 
     /// Follows the bytes just read through the head's end.
     fn on_read(&mut self, bytes: &[u8]) {
-        let Phase::Head { deadline, matched } = &mut self.phase else {
+        let Phase::Head {
+            deadline,
+            matched,
+            idle,
+        } = &mut self.phase
+        else {
             return;
         };
         if bytes.is_empty() {
             return;
         }
-        if deadline.is_none() {
-            *deadline = Some(Box::pin(sleep(self.limit)));
+        if *idle {
+            *idle = false;
+            deadline.as_mut().reset(Instant::now() + self.limit);
         }
         for &byte in bytes {
             *matched = match (byte, *matched) {
@@ -120,19 +140,31 @@ impl HeadDeadlineStream {
         }
     }
 
-    /// Follows the start of a response being written.
+    /// Follows the start of a response being written; the rest of it keeps an idle keep-alive
+    /// connection's deadline from running out while it is still being written.
     fn on_write(&mut self, bytes: &[u8]) {
+        if let Phase::Head {
+            deadline,
+            idle: true,
+            ..
+        } = &mut self.phase
+        {
+            deadline.as_mut().reset(Instant::now() + self.limit);
+            return;
+        }
         if matches!(self.phase, Phase::Request) && bytes.starts_with(b"HTTP/1.") {
             self.phase = if bytes.starts_with(SWITCHING) {
                 Phase::Upgraded
             } else if bytes.starts_with(INFORMATIONAL) {
                 Phase::Request
             } else {
-                // The next head's deadline starts with its first byte: an idle keep-alive
-                // connection waits like any other client of the static files.
+                if let Some(reader) = self.reader.take() {
+                    reader.wake();
+                }
                 Phase::Head {
-                    deadline: None,
+                    deadline: Box::pin(sleep(self.limit)),
                     matched: 0,
+                    idle: true,
                 }
             };
         }
@@ -153,11 +185,10 @@ impl AsyncRead for HeadDeadlineStream {
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
-                if let Phase::Head {
-                    deadline: Some(deadline),
-                    ..
-                } = &mut self.phase
-                {
+                if !matches!(self.phase, Phase::Upgraded) {
+                    self.reader = Some(cx.waker().clone());
+                }
+                if let Phase::Head { deadline, .. } = &mut self.phase {
                     // Polled here so the timer wakes this read when the time is up.
                     if deadline.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Err(io::Error::new(
@@ -211,10 +242,11 @@ impl AsyncWrite for HeadDeadlineStream {
 mod tests {
     use super::*;
 
-    fn head(deadline: bool) -> Phase {
+    fn head() -> Phase {
         Phase::Head {
-            deadline: deadline.then(|| Box::pin(sleep(Duration::from_secs(1)))),
+            deadline: Box::pin(sleep(Duration::from_secs(1))),
             matched: 0,
+            idle: false,
         }
     }
 
@@ -232,17 +264,14 @@ mod tests {
         assert!(matches!(stream.phase, Phase::Head { matched: 3, .. }));
         stream.on_read(b"\n");
         assert!(matches!(stream.phase, Phase::Request));
-        // A response: the next head waits for its first byte to start the clock.
+        // A response: the connection is idle until the next head's first byte, its clock
+        // running from the last byte written, then from that first byte.
         stream.on_write(b"HTTP/1.1 200 OK\r\n");
-        assert!(matches!(stream.phase, Phase::Head { deadline: None, .. }));
+        assert!(matches!(stream.phase, Phase::Head { idle: true, .. }));
+        stream.on_write(b"the rest of the body");
+        assert!(matches!(stream.phase, Phase::Head { idle: true, .. }));
         stream.on_read(b"G");
-        assert!(matches!(
-            stream.phase,
-            Phase::Head {
-                deadline: Some(_),
-                ..
-            }
-        ));
+        assert!(matches!(stream.phase, Phase::Head { idle: false, .. }));
         stream.phase = Phase::Request;
         stream.on_write(b"HTTP/1.1 100 Continue\r\n");
         assert!(matches!(stream.phase, Phase::Request), "the body follows");
@@ -253,7 +282,7 @@ mod tests {
         stream.on_write(b"HTTP/1.1 200");
         assert!(matches!(stream.phase, Phase::Upgraded));
         // A body written mid-request is not a response start.
-        stream.phase = head(true);
+        stream.phase = head();
         stream.on_write(b"HTTP/1.1 200");
         assert!(matches!(stream.phase, Phase::Head { .. }));
     }

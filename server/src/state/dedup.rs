@@ -133,13 +133,25 @@ impl<R: Clone + ReplySize> Dedup<R> {
         while self.finished.len() > self.limits.replies
             || (self.bytes > self.limits.reply_bytes && self.finished.len() > 1)
         {
-            let Some((old, old_size)) = self.finished.pop_front() else {
+            if !self.evict_oldest() {
                 break;
-            };
-            self.slots.remove(&old);
-            self.bytes -= old_size;
-            self.floor = self.floor.max(old);
+            }
         }
+    }
+
+    /// Forgets the oldest finished reply, never the newest (so that it can be answered once);
+    /// returns whether one was forgotten. Its id then reads [`Seen::Expired`].
+    pub fn evict_oldest(&mut self) -> bool {
+        if self.finished.len() < 2 {
+            return false;
+        }
+        let Some((old, old_size)) = self.finished.pop_front() else {
+            return false;
+        };
+        self.slots.remove(&old);
+        self.bytes -= old_size;
+        self.floor = self.floor.max(old);
+        true
     }
 
     pub fn running(&self) -> usize {

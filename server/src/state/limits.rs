@@ -41,6 +41,11 @@ pub struct StateLimits {
     /// the longest-detached are forgotten before their TTL, and their resume starts a new
     /// session (the client is told: `lost`). The Redis engine's sessions expire by TTL in Redis.
     pub detached_session_bytes: usize,
+    /// Most bytes the reply caches of all sessions, attached or waiting, may hold together
+    /// (memory engine), besides each session's newest reply. Beyond it the largest caches give up
+    /// their oldest replies first; a re-sent request whose reply went is answered `expired`,
+    /// never run twice. The Redis engine's caches are bounded per session and by TTL.
+    pub reply_cache_total_bytes: usize,
 }
 
 impl Default for StateLimits {
@@ -56,6 +61,7 @@ impl Default for StateLimits {
             doc_log_bytes: MIB,
             doc_idle_ttl: Some(Duration::from_secs(3600)),
             detached_session_bytes: 256 * MIB,
+            reply_cache_total_bytes: 256 * MIB,
         }
     }
 }

@@ -99,8 +99,10 @@ impl MemoryEngine {
     ) -> MemoryEngine {
         self.rooms = room_shards(|| Rooms::with_limits(history, namespaces.clone(), limits));
         self.docs = doc_shards(|| Docs::with_limits(doc_history, limits));
-        self.sessions()
-            .set_detached_budget(limits.detached_session_bytes);
+        let mut sessions = self.sessions();
+        sessions.set_detached_budget(limits.detached_session_bytes);
+        sessions.set_reply_budget(limits.reply_cache_total_bytes);
+        drop(sessions);
         self
     }
 

@@ -14,7 +14,7 @@ use crate::auth::secrets_match;
 use axum::extract::ws::Utf8Bytes;
 use resocket::protocol::Resume;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -93,6 +93,13 @@ pub struct Sessions {
     detached_budget: usize,
     /// Detached sessions forgotten for the budget before their TTL ran out.
     evicted: u64,
+    /// Bytes of the reply caches of every session, attached or not, and the most they may hold:
+    /// beyond it the largest caches give up their oldest replies first, so a client that fills
+    /// its own caches shrinks them before anyone else's. Each session keeps its newest reply.
+    reply_bytes: usize,
+    reply_budget: usize,
+    /// Sessions with cached replies by their cached bytes, largest last.
+    reply_holders: BTreeSet<(usize, String)>,
     /// Number of the last session opened.
     opened: u64,
     ttl: Duration,
@@ -142,6 +149,9 @@ impl Sessions {
             detached_bytes: 0,
             detached_budget: usize::MAX,
             evicted: 0,
+            reply_bytes: 0,
+            reply_budget: usize::MAX,
+            reply_holders: BTreeSet::new(),
             opened: 0,
             ttl,
             dedup: DedupLimits::default(),
@@ -158,9 +168,66 @@ impl Sessions {
         self.detached_budget = bytes;
     }
 
+    /// The reply caches of all sessions hold at most `bytes` (besides each one's newest reply).
+    pub fn set_reply_budget(&mut self, bytes: usize) {
+        self.reply_budget = bytes;
+    }
+
     /// Detached sessions forgotten for the budget so far.
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// Bytes held by the reply caches of all sessions.
+    #[cfg(test)]
+    fn reply_bytes(&self) -> usize {
+        self.reply_bytes
+    }
+
+    /// Books a change of session `id`'s cached reply bytes from `before` to `after`.
+    fn track_replies(&mut self, id: &str, before: usize, after: usize) {
+        if before == after {
+            return;
+        }
+        if before > 0 {
+            self.reply_holders.remove(&(before, id.to_owned()));
+        }
+        if after > 0 {
+            self.reply_holders.insert((after, id.to_owned()));
+        }
+        self.reply_bytes = (self.reply_bytes + after).saturating_sub(before);
+    }
+
+    /// Removes session `id`, unbooking its replies.
+    fn remove(&mut self, id: &str) -> Option<Entry> {
+        let entry = self.by_id.remove(id)?;
+        self.track_replies(id, entry.requests.cached_bytes(), 0);
+        Some(entry)
+    }
+
+    /// Takes the oldest reply of the largest caches until all fit the reply budget. A cache down
+    /// to its newest reply gives nothing; at most a few are tried per call, so a budget smaller
+    /// than the sessions' newest replies costs O(log n) per reply, not a scan.
+    fn fit_reply_budget(&mut self) {
+        const TRIES: usize = 8;
+        let mut tried = 0;
+        while self.reply_bytes > self.reply_budget && tried < TRIES {
+            let Some((held, id)) = self.reply_holders.iter().rev().nth(tried).cloned() else {
+                return;
+            };
+            let Some(entry) = self.by_id.get_mut(&id) else {
+                return;
+            };
+            if !entry.requests.evict_oldest() {
+                tried += 1;
+                continue;
+            }
+            let after = entry.requests.cached_bytes();
+            if entry.conn.is_none() {
+                self.detached_bytes = self.detached_bytes.saturating_sub(held - after);
+            }
+            self.track_replies(&id, held, after);
+        }
     }
 
     /// Forgets the longest-detached sessions until the detached ones fit their budget. The
@@ -176,7 +243,7 @@ impl Sessions {
             };
             if entry.conn.is_some() {
                 entry.queued = false;
-            } else if let Some(entry) = self.by_id.remove(&id) {
+            } else if let Some(entry) = self.remove(&id) {
                 self.detached_bytes = self.detached_bytes.saturating_sub(entry.held_bytes());
                 self.evicted += 1;
             }
@@ -201,7 +268,7 @@ impl Sessions {
             match entry.deadline(self.ttl) {
                 Some(deadline) if deadline <= now => {
                     let held = entry.held_bytes();
-                    self.by_id.remove(&id);
+                    self.remove(&id);
                     self.detached_bytes = self.detached_bytes.saturating_sub(held);
                 }
                 // Detached again after this item was queued: it waits for the later deadline.
@@ -321,13 +388,15 @@ impl Sessions {
     /// against the detached budget).
     pub fn finish_request(&mut self, session: &str, id: u64, reply: Utf8Bytes) {
         if let Some(entry) = self.by_id.get_mut(session) {
-            let before = entry.held_bytes();
+            let before = entry.requests.cached_bytes();
             entry.requests.finish(id, reply);
+            let after = entry.requests.cached_bytes();
             if entry.conn.is_none() {
-                self.detached_bytes =
-                    (self.detached_bytes + entry.held_bytes()).saturating_sub(before);
-                self.fit_detached_budget();
+                self.detached_bytes = (self.detached_bytes + after).saturating_sub(before);
             }
+            self.track_replies(session, before, after);
+            self.fit_reply_budget();
+            self.fit_detached_budget();
         }
     }
 }
@@ -574,6 +643,53 @@ mod tests {
                 .open(t0, None, Some(&resume(&ids[3])), 13, fresh("t"))
                 .resumed
         );
+    }
+
+    /// Records `count` replies of `size` bytes as requests `first..` of `session`.
+    fn reply_to(sessions: &mut Sessions, session: &str, first: u64, count: u64, size: usize) {
+        for id in first..first + count {
+            assert_eq!(sessions.begin_request(session, id), Seen::New);
+            sessions.finish_request(session, id, Utf8Bytes::from("x".repeat(size)));
+        }
+    }
+
+    #[test]
+    fn the_reply_caches_of_all_sessions_fit_one_budget_largest_first() {
+        let mut sessions = Sessions::new(Duration::from_secs(1));
+        sessions.set_reply_budget(1000);
+        let t0 = Instant::now();
+        let honest = sessions.open(t0, None, None, 1, fresh("h")).session.id;
+        let greedy = sessions.open(t0, None, None, 2, fresh("g")).session.id;
+        let waiting = sessions.open(t0, None, None, 3, fresh("w")).session.id;
+        reply_to(&mut sessions, &honest, 1, 2, 100);
+        reply_to(&mut sessions, &waiting, 1, 2, 100);
+        sessions.detach(t0, &waiting, 3);
+        // The greedy session fills its cache far past the budget: its own replies go.
+        reply_to(&mut sessions, &greedy, 1, 50, 100);
+        assert!(sessions.reply_bytes() <= 1000, "{}", sessions.reply_bytes());
+        for id in 1..=2 {
+            assert!(matches!(sessions.begin_request(&honest, id), Seen::Done(_)));
+            assert!(matches!(
+                sessions.begin_request(&waiting, id),
+                Seen::Done(_)
+            ));
+        }
+        assert_eq!(sessions.begin_request(&greedy, 1), Seen::Expired);
+        assert!(matches!(sessions.begin_request(&greedy, 50), Seen::Done(_)));
+        // A newest reply is kept whatever its size; the largest cache, now this one, makes room.
+        reply_to(&mut sessions, &honest, 3, 1, 900);
+        assert!(matches!(sessions.begin_request(&honest, 3), Seen::Done(_)));
+        assert!(
+            sessions.reply_bytes() <= 1000 + 900,
+            "{}",
+            sessions.reply_bytes()
+        );
+        // Forgotten sessions give their bytes back.
+        sessions.detach(t0, &greedy, 2);
+        sessions.detach(t0, &honest, 1);
+        assert_eq!(sessions.count(t0 + Duration::from_secs(2)), 0);
+        assert_eq!(sessions.reply_bytes(), 0);
+        assert!(sessions.reply_holders.is_empty());
     }
 
     #[test]
