@@ -25,7 +25,8 @@ rows = [(name, size) for name, size in rows if "function names" not in name]
 total = sum(size for _, size in rows)
 
 def clean(name):
-    return re.sub(r"::h[0-9a-f]{16}$", "", name)
+    # Symbol hashes, and the crate disambiguators of nightly's v0 names (`core[63f2d5f95aea4ca3]`).
+    return re.sub(r"\[[0-9a-f]{16}\]", "", re.sub(r"::h[0-9a-f]{16}$", "", name))
 
 def group(name):
     name = clean(name)
