@@ -64,6 +64,8 @@ export interface DocEntry extends Entry<SyncedDoc> {
  * is attached, queued in order. Calls after the hook unmounted throw a `Closed` error. */
 export class HandleView<E extends Entry<Room | SyncedDoc>, S> extends Store<S> {
   entry: E | null = null;
+  /** Why the handle could not be opened (`join` or `doc` threw): the hook's next render throws it. */
+  failure?: unknown;
   /** Runs while the handle is still attached, when the hook unmounts. */
   beforeDetach?: () => void;
   #queued: ((entry: E) => void)[] | null = [];
@@ -101,9 +103,18 @@ export function useHandle<E extends Entry<Room | SyncedDoc>>(
   open: (client: Client) => E,
   listen: (entry: E) => Cleanup,
 ) {
+  // Thrown in render, where the app's error boundary sees it: opening may run in a microtask
+  // (the client created after the effect), where a throw would only reach the console.
+  if (view.failure) throw view.failure;
   useEffect(() => {
     const off = connection.use((client) => {
-      const entry = shared.acquire(key, () => open(client));
+      let entry: E;
+      try {
+        entry = shared.acquire(key, () => open(client));
+      } catch (error) {
+        view.failure = error;
+        return view.touch();
+      }
       const off = [entry.changed.subscribe(view.touch), listen(entry)];
       view.attach(entry);
       return () => {

@@ -606,6 +606,12 @@ export function hookSuite(path) {
     assert.equal(error.code, "NotSupported");
     assert.match(error.message, /"resocket\/docs"/);
     await unmount("nodocs");
+    // Rendered before the client exists: the document opens in a microtask once it does, and the
+    // error still reaches the boundary rather than only the console.
+    await render("nodocs-early", { probes: [{ id: "nodocs-early.doc", hook: "doc", args: [unique("nodocs")] }] });
+    await until(`v("nodocs-early.error")`);
+    assert.equal((await read(`v("nodocs-early.error")`)).code, "NotSupported");
+    await unmount("nodocs-early");
     const expected = (e) => String(e).includes("resocket/docs");
     pageErrors.splice(0, pageErrors.length, ...pageErrors.filter((e) => !expected(e)));
   });
