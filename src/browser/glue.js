@@ -125,8 +125,8 @@ function readFrame(data, limit, lastRoom) {
   if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return size + CLASS.NotObject + 4;
   const kind = frame[KIND];
   if (kind === RES) {
-    // A successful reply: its id (in `seq`, read with `currentSeq`) and payload. Anything else,
-    // errors included, goes through the shared codec.
+    // A successful reply: its id (in `seq`, handed to the driver by `listen`) and payload.
+    // Anything else, errors included, goes through the shared codec.
     seq = frame[ID];
     return size + 4 + (frame[ERROR] == null && Number.isSafeInteger(seq) && seq >= 0 ? CLASS.Reply : CLASS.Envelope);
   }
