@@ -753,15 +753,17 @@ fn messages_the_driver_delivers_itself_keep_the_core_decisions_and_order() {
     // Nothing queued: delivered now, no event built.
     assert!(h
         .core
-        .handle_message(h.now, Some(("feed", 1)), 10, true, read("a")));
+        .handle_message(|| h.now, Some(("feed", 1)), 10, true, read("a")));
     // A duplicate and a message of a room never joined: dropped.
     assert!(!h
         .core
-        .handle_message(h.now, Some(("feed", 1)), 10, true, read("dup")));
+        .handle_message(|| h.now, Some(("feed", 1)), 10, true, read("dup")));
     assert!(!h
         .core
-        .handle_message(h.now, Some(("other", 2)), 10, true, read("x")));
-    assert!(h.core.handle_message(h.now, None, 10, true, read("plain")));
+        .handle_message(|| h.now, Some(("other", 2)), 10, true, read("x")));
+    assert!(h
+        .core
+        .handle_message(|| h.now, None, 10, true, read("plain")));
     h.drive();
     assert!(h.take_events().is_empty());
     assert_eq!(h.core.metrics(h.now).messages_received, before + 2);
@@ -772,9 +774,9 @@ fn messages_the_driver_delivers_itself_keep_the_core_decisions_and_order() {
     h.core.join("side", None);
     assert!(!h
         .core
-        .handle_message(h.now, Some(("feed", 2)), 10, true, read("b")));
+        .handle_message(|| h.now, Some(("feed", 2)), 10, true, read("b")));
     // The driver cannot deliver now (it is dispatching): queued too.
-    assert!(!h.core.handle_message(h.now, None, 10, false, read("c")));
+    assert!(!h.core.handle_message(|| h.now, None, 10, false, read("c")));
     h.drive();
     let events = h.take_events();
     assert!(
@@ -790,5 +792,5 @@ fn messages_the_driver_delivers_itself_keep_the_core_decisions_and_order() {
     // And the room's position moved on: seq 2 again is a duplicate.
     assert!(!h
         .core
-        .handle_message(h.now, Some(("feed", 2)), 10, true, read("b")));
+        .handle_message(|| h.now, Some(("feed", 2)), 10, true, read("b")));
 }

@@ -140,7 +140,7 @@ pub fn encode(transmit: &Transmit<JsFrame>) -> JsValue {
         .into()
 }
 
-/// Decodes the frame `glue::read_frame` just read and classified as `class`. Plain and room
+/// Decodes the frame `readFrame` (glue.js) just read and classified as `class`. Plain and room
 /// messages do not come here: the driver hands their few fields, read in JS, to the core.
 pub fn decode(class: i32) -> Result<ServerFrame<JsValue>, DecodeError> {
     let class = FrameClass::from_code(class).unwrap_or(FrameClass::NotJson);

@@ -14,7 +14,7 @@ use super::socket::{SocketEvent, SocketHandle};
 use super::timer::Timeout;
 use super::to_js::{self, Deliver};
 use crate::core::VecMap;
-use crate::core::{Action, ClientCore, ClientError, Event, Transmit};
+use crate::core::{Action, ClientCore, ClientError, Event, Mode, Transmit};
 use crate::protocol::close_code;
 use crate::protocol::codec::{FrameClass, ServerFrame};
 use crate::protocol::Inbound;
@@ -67,9 +67,8 @@ pub struct Driver {
     /// What the timer calls, made on first use and kept (declared after `timer`, so a pending
     /// timer is cleared before its callback is dropped).
     timer_callback: Option<Closure<dyn FnMut()>>,
-    /// The room of the last room message received, as JS and Rust strings, and the key of
-    /// its message listeners: a room name crosses into WASM only when it changes.
-    room_js: JsValue,
+    /// The room of the last room message received and the key of its message listeners: a
+    /// room name crosses into WASM only when it changes (glue.js keeps it per socket).
     room: String,
     room_key: JsValue,
     /// True while the outermost `pump` hands out events; nested pumps (from listeners calling
@@ -106,7 +105,6 @@ impl Driver {
             socket: None,
             timer: None,
             timer_callback: None,
-            room_js: JsValue::UNDEFINED,
             room: String::new(),
             room_key: JsValue::UNDEFINED,
             dispatching: false,
@@ -222,7 +220,9 @@ impl Driver {
         // The core picks indices below the count it was given, the length of `urls` (else the
         // socket constructor throws for `undefined`, a failed attempt).
         let url = self.urls.get(url as u32);
-        match SocketHandle::open(&self.socket_class, &url, &self.protocols, on_event) {
+        let limit = self.core.config().max_inbound_bytes as f64;
+        let reading = (limit, &self.raw);
+        match SocketHandle::open(&self.socket_class, &url, &self.protocols, reading, on_event) {
             Ok(socket) => self.socket = Some(socket),
             Err(err) => {
                 let reason = js_sys::Error::from(err)
@@ -238,88 +238,87 @@ impl Driver {
     /// Feeds a socket event to the core. Returns the listener key to deliver the message just
     /// read to, when the core says it goes to the app now (see `ClientCore::handle_message`).
     fn on_socket_event(&mut self, event: SocketEvent) -> Option<JsValue> {
-        let now = now_ms();
-        match event {
-            SocketEvent::Open => self.core.handle_socket_open(now),
-            SocketEvent::Message(data) => {
-                let limit = self.core.config().max_inbound_bytes as f64;
-                if !self.raw.is_undefined() {
-                    // The value stays in JS: only its size and the pong verdict reach the core.
-                    let read = super::glue::read_raw(&data, limit, &self.raw);
-                    let size = (read / 4.0) as usize;
-                    if self.core.inbound_too_large(now, size) {
-                        return None;
-                    }
-                    let pong = match read % 4.0 {
-                        0.0 => None,
-                        verdict => Some(verdict == 2.0),
-                    };
-                    let payload = super::glue::current_frame();
-                    self.core.handle_raw_frame(now, payload, size, pong);
-                    return None;
-                }
-                let read = super::glue::read_frame(&data, limit, &self.room_js);
-                let size = (read / 8.0) as usize;
-                let class = (read % 8.0) as i32 - 4;
-                if class == FrameClass::TooLarge as i32 {
-                    self.core.inbound_too_large(now, size);
-                    return None;
-                }
-                // The hot path: messages are checked and read in JS; the core decides, and a
-                // message it lets through now goes from JS to the listeners (`emit_current`).
-                // While events are being dispatched it is queued behind them instead.
-                let direct = !self.dispatching;
-                let message = || {
-                    let user = super::glue::current_user();
-                    let user = (!user.is_undefined()).then_some(user);
-                    (super::glue::current_payload(), user)
-                };
-                if class == FrameClass::Message as i32 {
-                    return self
-                        .core
-                        .handle_message(now, None, size, direct, message)
-                        .then(|| MESSAGE_KEY.with(|key| key.clone().into()));
-                }
-                if class == FrameClass::RoomMessage as i32 {
-                    let mut seq = super::glue::current_seq();
-                    if seq < 0.0 {
-                        seq = -1.0 - seq;
-                        self.room_js = super::glue::current_room();
-                        self.room = self.room_js.as_string().unwrap_or_default();
-                        self.room_key = room_key(RoomEvent::Message.name(), &self.room).into();
-                    }
-                    let room = Some((self.room.as_str(), seq as u64));
-                    return self
-                        .core
-                        .handle_message(now, room, size, direct, message)
-                        .then(|| self.room_key.clone());
-                }
-                if class == FrameClass::Reply as i32 {
-                    // A missing payload reads as null, as in the shared codec.
-                    let payload = super::glue::current_payload();
-                    let payload = if payload.is_undefined() {
-                        JsValue::NULL
-                    } else {
-                        payload
-                    };
-                    let id = super::glue::current_seq() as u64;
-                    let reply = Inbound::Reply {
-                        id,
-                        result: Ok(payload),
-                    };
-                    self.core.handle_inbound(now, reply, size);
-                    return None;
-                }
-                match codec::decode(class) {
-                    Ok(ServerFrame::Core(frame)) => self.core.handle_inbound(now, frame, size),
-                    #[cfg(feature = "docs")]
-                    Ok(ServerFrame::Doc(frame)) => self.core.handle_doc_frame(now, frame),
-                    Err(error) => self.core.handle_malformed(now, error.reason()),
-                }
+        let (read, seq) = match event {
+            SocketEvent::Message { read, seq } => (read, seq),
+            SocketEvent::Open => {
+                self.core.handle_socket_open(now_ms());
+                return None;
             }
             SocketEvent::Closed { code, reason } => {
                 self.drop_dead_socket();
-                self.core.handle_socket_closed(now, code, &reason);
+                self.core.handle_socket_closed(now_ms(), code, &reason);
+                return None;
+            }
+        };
+        if self.core.config().mode == Mode::Raw {
+            // The value stays in JS: only its size and the pong verdict reach the core.
+            let now = now_ms();
+            let size = (read / 4.0) as usize;
+            if self.core.inbound_too_large(now, size) {
+                return None;
+            }
+            let pong = match read % 4.0 {
+                0.0 => None,
+                verdict => Some(verdict == 2.0),
+            };
+            let payload = super::glue::current_frame();
+            self.core.handle_raw_frame(now, payload, size, pong);
+            return None;
+        }
+        let size = (read / 8.0) as usize;
+        let class = (read % 8.0) as i32 - 4;
+        // The hot path: messages are checked and read in JS; the core decides (reading the
+        // clock only if it needs the time), and a message it lets through now goes from JS to
+        // the listeners (`emit_current`). While events are being dispatched it is queued behind
+        // them instead.
+        let direct = !self.dispatching;
+        let message = || {
+            let user = super::glue::current_user();
+            let user = (!user.is_undefined()).then_some(user);
+            (super::glue::current_payload(), user)
+        };
+        if class == FrameClass::Message as i32 {
+            return self
+                .core
+                .handle_message(now_ms, None, size, direct, message)
+                .then(|| MESSAGE_KEY.with(|key| key.clone().into()));
+        }
+        if class == FrameClass::RoomMessage as i32 {
+            let mut seq = seq;
+            if seq < 0.0 {
+                seq = -1.0 - seq;
+                self.room = super::glue::current_room();
+                self.room_key = room_key(RoomEvent::Message.name(), &self.room).into();
+            }
+            let room = Some((self.room.as_str(), seq as u64));
+            return self
+                .core
+                .handle_message(now_ms, room, size, direct, message)
+                .then(|| self.room_key.clone());
+        }
+        let now = now_ms();
+        if class == FrameClass::TooLarge as i32 {
+            self.core.inbound_too_large(now, size);
+        } else if class == FrameClass::Reply as i32 {
+            // A missing payload reads as null, as in the shared codec.
+            let payload = super::glue::current_payload();
+            let payload = if payload.is_undefined() {
+                JsValue::NULL
+            } else {
+                payload
+            };
+            let id = seq as u64;
+            let reply = Inbound::Reply {
+                id,
+                result: Ok(payload),
+            };
+            self.core.handle_inbound(now, reply, size);
+        } else {
+            match codec::decode(class) {
+                Ok(ServerFrame::Core(frame)) => self.core.handle_inbound(now, frame, size),
+                #[cfg(feature = "docs")]
+                Ok(ServerFrame::Doc(frame)) => self.core.handle_doc_frame(now, frame),
+                Err(error) => self.core.handle_malformed(now, error.reason()),
             }
         }
         None

@@ -78,8 +78,30 @@ const CLASS = { TooLarge: -4, Binary: -3, NotObject: -2, NotJson: -1, Envelope: 
 // The frame `readFrame` parsed last: the follow-up reads of the same message use it. For a
 // room message, also its `seq`, `user` (undefined when absent or null) and room, and whether that
 // room differs from the caller's `lastRoom` (the room of its previous room message, kept by each
-// driver), so a room name is copied into WASM only when it changes.
+// socket's handler), so a room name is copied into WASM only when it changes.
 let frame, seq, user, room, roomChanged;
+
+// Attaches `ws`'s handlers, which all call the driver's one `handler(a, b)` with numbers: (-1, 0)
+// on open, (-2, code) on close (the reason then in `frame`, read with `currentFrame`), and for
+// a received frame what the reader returned (never negative) and, after readFrame, the room
+// message's seq or the reply's id, or -1 - seq when the room is not the socket's last one (then
+// read with `currentRoom`). Each frame is read here (`readFrame`, or `readRaw` with `raw`, raw
+// mode's options): its text never crosses into WASM, its value is read later with
+// `currentPayload` etc.
+export function listen(ws, limit, raw, handler) {
+  let lastRoom;
+  ws.onopen = () => handler(-1, 0);
+  ws.onclose = (event) => {
+    frame = event.reason;
+    handler(-2, event.code);
+  };
+  ws.onmessage = ({ data }) => {
+    if (raw) return handler(readRaw(data, limit, raw), 0);
+    const read = readFrame(data, limit, lastRoom);
+    if (roomChanged) lastRoom = room;
+    handler(read, roomChanged ? -1 - seq : seq);
+  };
+}
 
 // Reads one received frame in one call on the hot path: checks it is text, measures it and
 // parses it once. Returns size * 8 + class + 4, where size is in UTF-8 bytes and class is one of
@@ -89,8 +111,9 @@ let frame, seq, user, room, roomChanged;
 // it and reports the field. A frame over `limit` bytes is never parsed (a UTF-16 unit is at
 // least one UTF-8 byte, so a long one is refused without measuring it; its size is then a lower
 // bound).
-export function readFrame(data, limit, lastRoom) {
+function readFrame(data, limit, lastRoom) {
   frame = seq = user = undefined;
+  roomChanged = false;
   if (typeof data !== "string") return CLASS.Binary + 4;
   const size = (data.length > limit ? data.length : utf8Length(data)) * 8;
   if (size > limit * 8) return size + CLASS.TooLarge + 4;
@@ -102,10 +125,9 @@ export function readFrame(data, limit, lastRoom) {
   if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return size + CLASS.NotObject + 4;
   const kind = frame[KIND];
   if (kind === RES) {
-    // A successful reply: its id (in `seq`, read with `currentSeq`) and payload. Anything else,
-    // errors included, goes through the shared codec.
+    // A successful reply: its id (in `seq`, handed to the driver by `listen`) and payload.
+    // Anything else, errors included, goes through the shared codec.
     seq = frame[ID];
-    roomChanged = false;
     return size + 4 + (frame[ERROR] == null && Number.isSafeInteger(seq) && seq >= 0 ? CLASS.Reply : CLASS.Envelope);
   }
   if (kind !== MSG) return size + CLASS.Envelope + 4;
@@ -120,9 +142,6 @@ export function readFrame(data, limit, lastRoom) {
   return size + 4 + CLASS.RoomMessage;
 }
 
-// After readFrame classed a room message: its seq, or -1 - seq when its room is not `lastRoom`
-// (then read with `currentRoom`). After a reply: its id.
-export const currentSeq = () => (roomChanged ? -1 - seq : seq);
 export const currentRoom = () => room;
 export const currentUser = () => user;
 
@@ -136,7 +155,7 @@ export const currentFrame = () => frame;
 // size in bytes, pong the verdict of `heartbeat.pong` on the value (0: no predicate, 1: no, 2:
 // yes; a predicate that throws says no). A frame over `limit` bytes is neither parsed nor judged
 // (its size may then be a lower bound, as in readFrame). `raw` is what `rawOptions` returned.
-export function readRaw(data, limit, [, , asText, pong]) {
+function readRaw(data, limit, [, , asText, pong]) {
   frame = data;
   const size = typeof data != "string" ? data.byteLength : data.length > limit ? data.length : utf8Length(data);
   if (size > limit) return size * 4;
@@ -348,8 +367,14 @@ export function rawFrame(data) {
 export const frameSize = (frame) => (typeof frame == "string" ? utf8Length(frame) : frame.byteLength ?? frame.size);
 export const currentPayload = () => frame[PAYLOAD];
 
+// Any UTF-16 unit that takes more than one UTF-8 byte.
+const NON_ASCII = /[^\0-\x7f]/;
+
 // Size of `text` in UTF-8 bytes (what the socket sends and servers limit), without encoding it.
+// ASCII text, the usual JSON frame, is its length: the native regex scan costs a third less than
+// counting unit by unit (each received frame is measured).
 export function utf8Length(text) {
+  if (!NON_ASCII.test(text)) return text.length;
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);

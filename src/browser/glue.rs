@@ -1,6 +1,5 @@
 //! Bindings to the JS helpers in `glue.js`.
 
-#[cfg(feature = "docs")]
 use alloc::string::String;
 use wasm_bindgen::prelude::*;
 
@@ -41,26 +40,20 @@ extern "C" {
     #[wasm_bindgen(js_name = utf8Length)]
     pub fn utf8_length(text: &JsValue) -> u32;
 
-    /// See `readFrame` in glue.js: the size and class of a received frame, packed in one number;
-    /// a frame over `limit` bytes is not parsed. A room message's envelope is checked there too;
-    /// `last_room` is the room (a JS string) of the caller's previous room message.
-    #[wasm_bindgen(js_name = readFrame)]
-    pub fn read_frame(data: &JsValue, limit: f64, last_room: &JsValue) -> f64;
+    /// Attaches `ws`'s open, message and close handlers, which call `handler` with two numbers
+    /// (see `listen` in glue.js and `SocketHandle::open`). Each frame is read in JS with
+    /// `readFrame` (or `readRaw` with `raw`, raw mode's options); `limit`: `max_inbound_bytes`.
+    pub fn listen(ws: &web_sys::WebSocket, limit: f64, raw: &JsValue, handler: &js_sys::Function);
 
-    /// The `seq` of the room message `read_frame` read last, or `-1 - seq` when its room is not
-    /// the `last_room` it was given (then read with `current_room`).
-    #[wasm_bindgen(js_name = currentSeq)]
-    pub fn current_seq() -> f64;
-
-    /// The room (a JS string) of the room message `read_frame` read last.
+    /// The room of the room message glue.js read last.
     #[wasm_bindgen(js_name = currentRoom)]
-    pub fn current_room() -> JsValue;
+    pub fn current_room() -> String;
 
-    /// The author of the room message `read_frame` read last, `undefined` if none.
+    /// The author of the room message `readFrame` read last, `undefined` if none.
     #[wasm_bindgen(js_name = currentUser)]
     pub fn current_user() -> JsValue;
 
-    /// Delivers the message `read_frame` read last to `key`'s listeners, as `emit_message`
+    /// Delivers the message `readFrame` read last to `key`'s listeners, as `emit_message`
     /// would, in one call: the payload, seq and author never cross into WASM.
     #[wasm_bindgen(js_name = emitCurrent)]
     pub fn emit_current(emitter: &Emitter, key: &JsValue);
@@ -73,16 +66,9 @@ extern "C" {
     #[wasm_bindgen(js_name = ownValue)]
     pub fn own_value(object: &JsValue, key: &str) -> JsValue;
 
-    /// The frame `read_frame` parsed last.
+    /// The frame `readFrame` (or `readRaw`) read last; after a close, its reason.
     #[wasm_bindgen(js_name = currentFrame)]
     pub fn current_frame() -> JsValue;
-
-    /// Raw mode: see `readRaw` in glue.js. The size in bytes of a received frame * 4 + the pong
-    /// predicate's verdict (0 none, 1 no, 2 yes); `current_frame` then returns its value
-    /// (parsed JSON, the string or the `ArrayBuffer`). `raw`: the raw options `client_options`
-    /// returned.
-    #[wasm_bindgen(js_name = readRaw)]
-    pub fn read_raw(data: &JsValue, limit: f64, raw: &JsValue) -> f64;
 
     /// `new Client`'s arguments read and checked (see `clientOptions` in glue.js): fills `out`
     /// with the numeric options and returns the rest (`js_values::client_options` reads both);
@@ -127,7 +113,7 @@ extern "C" {
     #[wasm_bindgen(js_name = frameSize)]
     pub fn frame_size(frame: &JsValue) -> f64;
 
-    /// The `payload` of the frame `read_frame` parsed last.
+    /// The `payload` of the frame `readFrame` parsed last.
     #[wasm_bindgen(js_name = currentPayload)]
     pub fn current_payload() -> JsValue;
 

@@ -4,7 +4,7 @@
 
 use alloc::string::String;
 use wasm_bindgen::prelude::*;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use web_sys::WebSocket;
 
 #[wasm_bindgen]
 extern "C" {
@@ -21,47 +21,56 @@ extern "C" {
 /// What happened on a socket, delivered to the driver.
 pub enum SocketEvent {
     Open,
-    Message(JsValue),
-    Closed { code: u16, reason: String },
+    /// A received frame, read in JS (`listen` in glue.js): `read` is what `readFrame` (in raw
+    /// mode `readRaw`) returned, `seq` a room message's seq or a reply's id, negative
+    /// (`-1 - seq`) when the room is not the socket's last one.
+    Message {
+        read: f64,
+        seq: f64,
+    },
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 pub struct SocketHandle {
     ws: WebSocket,
-    _on_open: Closure<dyn FnMut()>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    /// The socket's one handler (see `listen` in glue.js): its open, message and close events
+    /// in one closure, which costs less WASM than one per event.
+    _on_event: Closure<dyn FnMut(f64, f64)>,
 }
 
 impl SocketHandle {
     /// Opens a socket of class `class` (the global `WebSocket` or the `WebSocket` option)
-    /// whose events all go to `on_event`.
+    /// whose events all go to `on_event`. Its frames are read in JS, with `limit`
+    /// (`max_inbound_bytes`) and `raw` (raw mode's options, `undefined` in resocket mode).
     pub fn open(
         class: &js_sys::Function,
         url: &JsValue,
         protocols: &JsValue,
-        on_event: impl Fn(SocketEvent) + Clone + 'static,
+        (limit, raw): (f64, &JsValue),
+        on_event: impl Fn(SocketEvent) + 'static,
     ) -> Result<Self, JsValue> {
         let ws = super::glue::open_socket(class, url, protocols)?;
-        let handler = on_event.clone();
-        let on_open = Closure::<dyn FnMut()>::new(move || handler(SocketEvent::Open));
-        let handler = on_event.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            handler(SocketEvent::Message(event.data()))
-        });
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
-            on_event(SocketEvent::Closed {
-                code: event.code(),
-                reason: event.reason(),
+        // `listen` calls (-1, 0) on open, (-2, code) on close, with the reason in
+        // `currentFrame`, and (read, seq) for a frame: a reader's result is never negative.
+        let handler = Closure::<dyn FnMut(f64, f64)>::new(move |read: f64, seq: f64| {
+            on_event(if read >= 0.0 {
+                SocketEvent::Message { read, seq }
+            } else if read == -1.0 {
+                SocketEvent::Open
+            } else {
+                SocketEvent::Closed {
+                    code: seq as u16,
+                    reason: super::glue::current_frame().as_string().unwrap_or_default(),
+                }
             })
         });
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        super::glue::listen(&ws, limit, raw, handler.as_ref().unchecked_ref());
         Ok(SocketHandle {
             ws,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
+            _on_event: handler,
         })
     }
 

@@ -436,10 +436,11 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// `Inbound::RoomMessage` (`Some((room, seq))`). True when the driver must deliver it now:
     /// accepted, `direct` (the driver can deliver now) and no event waiting ahead of it.
     /// Otherwise an accepted message is queued as its event, with the payload and author `read`
-    /// returns, behind those that wait.
+    /// returns, behind those that wait. `now` is called only when the time matters (a ping
+    /// awaits its pong): the browser reads its clock through a call out of WASM.
     pub fn handle_message(
         &mut self,
-        now: u64,
+        now: impl FnOnce() -> u64,
         room: Option<(&str, u64)>,
         wire_size: usize,
         direct: bool,
@@ -481,7 +482,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
         if self.link == Link::None {
             return;
         }
-        self.heartbeat.on_inbound(now);
+        self.heartbeat.on_inbound(|| now);
         let out = &mut self.out;
         match frame {
             Inbound::Welcome(welcome) => {
@@ -1236,7 +1237,7 @@ impl<F: WireSize + Clone + OpFrame<P>, P: Clone + Json + PartialEq> ClientCore<F
         if self.link == Link::None {
             return;
         }
-        self.heartbeat.on_inbound(now);
+        self.heartbeat.on_inbound(|| now);
         self.docs.on_frame(&mut self.out, frame);
     }
 }

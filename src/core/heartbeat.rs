@@ -156,10 +156,11 @@ impl Heartbeat {
     }
 
     /// A frame arrived: the socket is alive, so a ping awaiting its pong gets its whole window
-    /// again from now (a busy socket whose pong lags behind other frames is not dead).
-    pub fn on_inbound(&mut self, now: u64) {
+    /// again from now (a busy socket whose pong lags behind other frames is not dead). `now` is
+    /// read only then: on the browser's hot path each reading of the clock is a call out of WASM.
+    pub fn on_inbound(&mut self, now: impl FnOnce() -> u64) {
         if let Some(o) = self.outstanding.as_mut() {
-            o.deadline = o.deadline.max(now + o.window);
+            o.deadline = o.deadline.max(now() + o.window);
         }
     }
 
