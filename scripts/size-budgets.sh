@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 mode=${1:-}
 
 #        name         budget ceiling  what
-budgets="client       30720  46100    client (connection, queue, requests, rooms, presence, notifications): WASM + JS, minified and gzipped
-client_docs  40960  57000    client with documents (resocket/docs): WASM + JS, minified and gzipped
+budgets="client       30720  45700    client (connection, queue, requests, rooms, presence, notifications): WASM + JS, minified and gzipped
+client_docs  40960  55800    client with documents (resocket/docs): WASM + JS, minified and gzipped
 react_added  3072   3650     React layer added to an app bundle (resocket/react), minified and gzipped"
 
 figures=out/size/figures
