@@ -253,14 +253,7 @@ fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
     let (join_id, _, since, meta) = h.socket().joins[0].clone();
     assert_eq!((since, meta.as_deref()), (None, Some("{\"name\":\"a\"}")));
     let _ = join_id;
-    h.receive(Inbound::Joined {
-        id: None,
-        room: "chat".into(),
-        seq: 10,
-        recovered: true,
-        epoch: Some("e1".into()),
-        members: vec![],
-    });
+    h.receive(joined("chat", 10, true, "e1"));
     for seq in [11, 12, 12, 11] {
         h.receive(Inbound::RoomMessage {
             room: "chat".into(),
@@ -275,14 +268,7 @@ fn rooms_join_on_open_deliver_by_sequence_and_rejoin_with_since_after_a_drop() {
         Some(12),
         "rejoin from the last seen sequence"
     );
-    h.receive(Inbound::Joined {
-        id: None,
-        room: "chat".into(),
-        seq: 14,
-        recovered: true,
-        epoch: Some("e1".into()),
-        members: vec![],
-    });
+    h.receive(joined("chat", 14, true, "e1"));
     for seq in [12, 13, 14] {
         h.receive(Inbound::RoomMessage {
             room: "chat".into(),
@@ -312,14 +298,7 @@ fn a_join_with_history_replays_the_newest_messages_once_and_a_rejoin_uses_since(
     h.drive();
     assert_eq!(h.socket().join_histories, vec![Some(3)]);
     assert_eq!(h.socket().joins[0].2, None);
-    h.receive(Inbound::Joined {
-        id: None,
-        room: "chat".into(),
-        seq: 5,
-        recovered: true,
-        epoch: Some("e1".into()),
-        members: vec![],
-    });
+    h.receive(joined("chat", 5, true, "e1"));
     // The replay (3..=5), a duplicate, then live messages.
     for seq in [3, 4, 5, 5, 6] {
         h.receive(Inbound::RoomMessage {
@@ -348,14 +327,7 @@ fn history_is_asked_again_when_the_connection_drops_before_joined() {
     reconnect(&mut h);
     assert_eq!(h.socket().join_histories, vec![Some(50)]);
     // Fewer messages than asked for: the room's first message is still delivered.
-    h.receive(Inbound::Joined {
-        id: None,
-        room: "chat".into(),
-        seq: 2,
-        recovered: true,
-        epoch: Some("e1".into()),
-        members: vec![],
-    });
+    h.receive(joined("chat", 2, true, "e1"));
     for seq in [1, 2] {
         h.receive(Inbound::RoomMessage {
             room: "chat".into(),
@@ -373,14 +345,7 @@ fn an_unrecovered_rejoin_is_reported_and_continues_from_the_server_position() {
     let mut h = open();
     h.core.join("feed", None);
     h.drive();
-    h.receive(Inbound::Joined {
-        id: None,
-        room: "feed".into(),
-        seq: 0,
-        recovered: true,
-        epoch: Some("e1".into()),
-        members: vec![],
-    });
+    h.receive(joined("feed", 0, true, "e1"));
     h.receive(Inbound::RoomMessage {
         room: "feed".into(),
         seq: 1,
@@ -736,14 +701,7 @@ fn messages_the_driver_delivers_itself_keep_the_core_decisions_and_order() {
     let mut h = open();
     h.core.join("feed", None);
     h.drive();
-    h.receive(Inbound::Joined {
-        id: None,
-        room: "feed".into(),
-        seq: 0,
-        recovered: true,
-        epoch: Some("e1".into()),
-        members: vec![],
-    });
+    h.receive(joined("feed", 0, true, "e1"));
     h.take_events();
     let read = |payload: &str| {
         let payload = payload.to_owned();
