@@ -1,50 +1,22 @@
-// The `resocket` package entry, and the `resocket/docs` one: all connection logic lives in the
-// WASM module next to this file (pkg/, or pkg/docs/ with documents; see build-pkg.sh), which it
-// loads once. Its types, events included, come with the module (`src/browser/contract.d.ts`).
-import init, { Client as WasmClient } from "./resocket.js";
-import type { ClientOptions, ResocketError, ResocketErrorCode } from "./resocket.js";
+// The `resocket` package entry: the client without shared documents (those are in
+// `resocket/docs`). All connection logic lives in the WASM module next to this file, which
+// `load` instantiates once; the classes in js/wasm/ drive it.
+import { instantiate } from "./wasm/abi.js";
+import { Client } from "./wasm/client.js";
+import type { ClientOptions, ResocketError, ResocketErrorCode } from "./wasm/types.js";
 
-/** A resilient WebSocket connection; `new Client(url, options)` once the module is loaded (see
- * `load`), or `connect` for both. */
-export type Client = WasmClient;
-// Bound here rather than re-exported: app bundles with the React layer come out smaller.
-export const Client = WasmClient;
+export { Client };
+export type { Room } from "./wasm/room.js";
+export type * from "./wasm/types.js";
 
-// The module without documents has no `doc`: calling it says where documents are rather than
-// failing as a missing function (its type has no `doc`, so TypeScript reports it first).
-if (!("doc" in Client.prototype))
-  Object.assign(Client.prototype, {
-    doc() {
-      const message = 'documents are in "resocket/docs" (React: <ResocketProvider module={docs}>)';
-      throw Object.assign(new Error(message), { name: "ResocketError", code: "NotSupported" });
-    },
-  });
-export type {
-  ClientEvents,
-  ClientOptions,
-  CloseReason,
-  ConnectionState,
-  DocEvents,
-  DocOptions,
-  HeartbeatOptions,
-  JoinOptions,
-  Member,
-  Metrics,
-  OpOptions,
-  PresenceEvent,
-  QueueOptions,
-  ReconnectOptions,
-  RequestOptions,
-  ResocketError,
-  ResocketErrorCode,
-  Room,
-  RoomEvents,
-  RoomState,
-  SessionEvent,
-  SyncedDoc,
-  Unsubscribe,
-  WebSocketClass,
-} from "./resocket.js";
+// Calling `doc` here says where documents are rather than failing as a missing function (its
+// type has no `doc`, so TypeScript reports it first).
+Object.assign(Client.prototype, {
+  doc() {
+    const message = 'documents are in "resocket/docs" (React: <ResocketProvider module={docs}>)';
+    throw Object.assign(new Error(message), { name: "ResocketError", code: "NotSupported" });
+  },
+});
 
 /** Where to load the `.wasm` from; by default next to this module (bundlers rewrite it). */
 export type WasmSource = string | URL | Request | Response | BufferSource | WebAssembly.Module;
@@ -55,26 +27,25 @@ let loading: Promise<void> | undefined;
  * test runners on it, such as Vitest) the package's `.wasm` is read from disk. */
 export function load(source?: WasmSource): Promise<void> {
   // A failed load is not kept: the next call (e.g. an error boundary's retry) tries again.
-  loading ??= init(wasmSource(source)).then(
-    () => undefined,
-    (error) => {
-      loading = undefined;
-      throw error;
-    },
-  );
+  loading ??= instantiate(wasmSource(source)).then(undefined, (error) => {
+    loading = undefined;
+    throw error;
+  });
   return loading;
 }
 
-/** `init`'s argument. In Node (Deno, Bun), whose `fetch` cannot read `file:` URLs, the package's
- * `.wasm` is read from disk through `process.getBuiltinModule` (Node 20.16+): an
- * `import("node:fs/promises")` would break browser bundlers, which try to resolve it. */
+/** What `instantiate` takes for `source`. In Node (Deno, Bun), whose `fetch` cannot read `file:`
+ * URLs, the package's `.wasm` is read from disk through `process.getBuiltinModule` (Node
+ * 20.16+): an `import("node:fs/promises")` would break browser bundlers, which try to resolve it. */
 function wasmSource(source?: WasmSource) {
+  if (typeof source == "string" || source instanceof URL || (typeof Request != "undefined" && source instanceof Request))
+    return fetch(source);
+  if (source !== undefined) return source;
   type Fs = { readFile(path: URL): Promise<Uint8Array<ArrayBuffer>> };
   const fs = (globalThis as { process?: { getBuiltinModule?(id: string): Fs } }).process?.getBuiltinModule?.("fs/promises");
-  // A variable base: bundlers take `new URL("…", import.meta.url)` for an asset to emit.
-  const base = import.meta.url;
-  const module_or_path = source ?? fs?.readFile(new URL("resocket_bg.wasm", base));
-  return module_or_path && { module_or_path };
+  // Bundlers take this `new URL("…", import.meta.url)` for an asset to emit.
+  const url = new URL("resocket_bg.wasm", import.meta.url);
+  return fs ? fs.readFile(url) : fetch(url);
 }
 
 /** Loads the WASM module if needed and opens a client to `url`, or to a list of URLs tried in

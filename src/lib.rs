@@ -15,12 +15,14 @@ pub mod core;
 pub mod doc;
 pub mod protocol;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "ffi")))]
 mod browser;
-#[cfg(all(target_arch = "wasm32", feature = "docs"))]
+#[cfg(all(target_arch = "wasm32", not(feature = "ffi"), feature = "docs"))]
 pub use browser::SyncedDoc;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "ffi")))]
 pub use browser::{Client, Room};
+#[cfg(all(target_arch = "wasm32", feature = "ffi"))]
+mod ffi;
 
 /// Without std (the package build), a panic aborts: nothing formats its message, so `core::fmt`
 /// stays out of the WASM.

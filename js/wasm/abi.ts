@@ -1,0 +1,209 @@
+// The WASM module's plain ABI (src/ffi): its exports, typed, and the imports it calls. JS values
+// the core holds are slots in `values`: the core owns each slot it was given and frees it
+// (`v.free`); slot 0 is `undefined`. Rust hands values back by pushing them, in order, onto the
+// output list (`o.*`), which `output` returns.
+import { current, frameSize, utf8Length } from "./wire.js";
+
+/** A client's driver in WASM memory. */
+export type Ptr = number & { readonly driver: unique symbol };
+
+export interface Exports {
+  memory: WebAssembly.Memory;
+  options(): number;
+  client_new(id: number, urlCount: number, raw: number, token: number, user: number, origin: number): Ptr;
+  client_free(client: Ptr): void;
+  client_raw_frames(client: Ptr, frames: number, ping: number): void;
+  client_connect(client: Ptr): void;
+  client_reconnect(client: Ptr): void;
+  client_close(client: Ptr): void;
+  client_pump(client: Ptr): number;
+  client_timeout(client: Ptr): void;
+  client_event(client: Ptr): number;
+  client_socket_open(client: Ptr): void;
+  client_socket_closed(client: Ptr, code: number, reason: number): void;
+  client_message(client: Ptr, read: number, seq: number, direct: number): number;
+  client_send(client: Ptr, frame: number): number;
+  client_request(client: Ptr, method: number, params: number, timeout: number, fail: number): number;
+  client_cancel(client: Ptr, id: number): void;
+  client_page(client: Ptr, code: number): void;
+  client_token(client: Ptr, id: number, ok: number, value: number): void;
+  client_state(client: Ptr): void;
+  client_session(client: Ptr): number;
+  client_metrics(client: Ptr): void;
+  room_join(client: Ptr, room: number, meta: number, history: number): void;
+  room_leave(client: Ptr, room: number): void;
+  room_publish(client: Ptr, room: number, data: number): number;
+  room_presence(client: Ptr, room: number, meta: number, local: number): void;
+  room_read(client: Ptr, room: number): number;
+  doc_open?(client: Ptr, doc: number, saved: number): void;
+  doc_close?(client: Ptr, doc: number): void;
+  doc_read?(client: Ptr, doc: number): number;
+  doc_op?(client: Ptr, doc: number, op: number, key: number, value: number, ifRev: number): number;
+  doc_save?(client: Ptr, doc: number): number;
+}
+
+/** What the driver asks of the client whose call is running (see `Host` in client.ts). */
+export interface Host {
+  open(url: number): void;
+  send(frame: unknown): number;
+  close(code: number, reason: string): void;
+  buffered(): number;
+  token(id: number): void;
+}
+
+const values: unknown[] = [undefined];
+const freed: number[] = [];
+
+/** A slot holding `value`, for the core to own (0 for undefined). */
+export function put(value: unknown): number {
+  if (value === undefined) return 0;
+  const slot = freed.pop() ?? values.length;
+  values[slot] = value;
+  return slot;
+}
+
+/** The value of a slot the core handed over, freeing it. */
+export function take(slot: number): unknown {
+  const value = values[slot];
+  free(slot);
+  return value;
+}
+
+function free(slot: number) {
+  if (slot) {
+    values[slot] = undefined;
+    freed.push(slot);
+  }
+}
+
+/** Slots in use, for tests that check nothing leaks. */
+export const liveValues = () => values.length - 1 - freed.length;
+
+let out: unknown[] = [];
+
+/** Runs `call` and returns what it pushed. */
+export function output(call: () => unknown): unknown[] {
+  out = [];
+  call();
+  return out;
+}
+
+/** The error `JSON.stringify` threw last (`v.stringify` answered 0). */
+export let thrown: unknown;
+
+/** The client whose call into WASM is running: the host of the driver's imports. */
+export let host: Host | undefined;
+export const setHost = (next: Host | undefined) => (host = next);
+
+let wasm: Exports;
+export const abi = () => wasm;
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+const bytes = (ptr: number, len: number) => new Uint8Array(wasm.memory.buffer, ptr, len);
+const text = (ptr: number, len: number) => decoder.decode(bytes(ptr, len));
+const val = (slot: number) => values[slot];
+
+const imports = {
+  v: {
+    dup: (slot: number) => put(values[slot]),
+    free,
+    null: () => put(null),
+    object: () => put({}),
+    array: () => put([]),
+    push: (list: number, item: number) => (val(list) as unknown[]).push(val(item)),
+    string: (ptr: number, len: number) => put(text(ptr, len)),
+    number: (n: number) => put(n),
+    boolean: (b: number) => put(b != 0),
+    kind(slot: number) {
+      const v = val(slot);
+      if (v === undefined) return 0;
+      if (v === null) return 1;
+      if (typeof v == "boolean") return v ? 3 : 2;
+      if (typeof v == "number") return 4;
+      if (typeof v == "string") return 5;
+      if (Array.isArray(v)) return 6;
+      return typeof v == "object" ? 7 : 8;
+    },
+    float: (slot: number) => val(slot) as number,
+    utf8_len: (slot: number) => utf8Length(val(slot) as string),
+    utf8_write: (slot: number, ptr: number, len: number) => encoder.encodeInto(val(slot) as string, bytes(ptr, len)),
+    get(object: number, ptr: number, len: number) {
+      const target = val(object) as object;
+      const key = text(ptr, len);
+      return Object.prototype.hasOwnProperty.call(target, key) ? put((target as Record<string, unknown>)[key]) : 0;
+    },
+    set: (object: number, ptr: number, len: number, value: number) => setKey(val(object) as object, text(ptr, len), val(value)),
+    remove: (object: number, ptr: number, len: number) => delete (val(object) as Record<string, unknown>)[text(ptr, len)],
+    length: (slot: number) => (val(slot) as unknown[]).length,
+    keys: (object: number) => put(Object.keys(val(object) as object)),
+    item: (list: number, index: number) => put((val(list) as unknown[])[index]),
+    same: (a: number, b: number) => val(a) === val(b),
+    stringify(slot: number) {
+      try {
+        return put(JSON.stringify(val(slot)));
+      } catch (error) {
+        thrown = error;
+        return 0;
+      }
+    },
+    parse(slot: number) {
+      try {
+        return put(JSON.parse(val(slot) as string));
+      } catch {
+        return put(null);
+      }
+    },
+    wire_size: (slot: number) => frameSize(val(slot)),
+  },
+  o: {
+    num: (n: number) => out.push(n),
+    str: (ptr: number, len: number) => out.push(text(ptr, len)),
+    val: (slot: number) => out.push(val(slot)),
+  },
+  h: {
+    now: () => performance.now(),
+    open(_id: number, url: number) {
+      try {
+        host!.open(url);
+        return 0;
+      } catch (error) {
+        return put(String((error as Error)?.message ?? error));
+      }
+    },
+    send: (_id: number, frame: number) => host!.send(val(frame)),
+    close: (_id: number, code: number, ptr: number, len: number) => host!.close(code, text(ptr, len)),
+    buffered: () => host!.buffered(),
+    token: (_id: number, id: number) => host!.token(id),
+    // In `Current`'s order (src/ffi/client.rs).
+    current: (what: number) =>
+      put(what == 0 ? current.payload : what == 1 ? current.user : what == 2 ? current.room : current.frame),
+  },
+};
+
+/** Sets `key` as an own enumerable property even when it is "__proto__" (an assignment would
+ * replace the prototype) or shadows an inherited setter: keys from data go through here. */
+export function setKey(object: object, key: string, value: unknown) {
+  Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/** Instantiates the module from whatever `load` was given. */
+export async function instantiate(source: Response | BufferSource | WebAssembly.Module | Promise<Response | BufferSource>) {
+  const given = await source;
+  const result =
+    given instanceof WebAssembly.Module
+      ? { instance: await WebAssembly.instantiate(given, imports) }
+      : given instanceof Response
+        ? await instantiateResponse(given)
+        : await WebAssembly.instantiate(given, imports);
+  wasm = result.instance.exports as unknown as Exports;
+}
+
+async function instantiateResponse(response: Response) {
+  if (!response.ok) throw new Error(`failed to load the resocket module: HTTP ${response.status}`);
+  // Streaming needs the right MIME type; a server that sends another still works, a bit slower.
+  try {
+    return await WebAssembly.instantiateStreaming(response.clone(), imports);
+  } catch {
+    return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+  }
+}
