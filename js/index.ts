@@ -43,9 +43,11 @@ function wasmSource(source?: WasmSource) {
   if (source !== undefined) return source;
   type Fs = { readFile(path: URL): Promise<Uint8Array<ArrayBuffer>> };
   const fs = (globalThis as { process?: { getBuiltinModule?(id: string): Fs } }).process?.getBuiltinModule?.("fs/promises");
-  // Bundlers take this `new URL("…", import.meta.url)` for an asset to emit.
-  const url = new URL("resocket_bg.wasm", import.meta.url);
-  return fs ? fs.readFile(url) : fetch(url);
+  // A variable base for Node's path: bundlers take a `new URL("…", import.meta.url)` for an
+  // asset to emit (and rewrite it), which only the browser's fetch below should be.
+  const base = import.meta.url;
+  if (fs) return fs.readFile(new URL("resocket_bg.wasm", base));
+  return fetch(new URL("resocket_bg.wasm", import.meta.url));
 }
 
 /** Loads the WASM module if needed and opens a client to `url`, or to a list of URLs tried in

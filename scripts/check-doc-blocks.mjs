@@ -114,7 +114,7 @@ if (report.length) {
 }
 // Every error code and client option the package declares has its row in the README's tables
 // ("States, events and errors", "Options and defaults"): the first cell of a row names it.
-const declared = readFileSync(join(root, "pkg/resocket.d.ts"), "utf8");
+const declared = readFileSync(join(root, "pkg/wasm/types.d.ts"), "utf8");
 const rows = new Set(
   readFileSync(join(root, "README.md"), "utf8")
     .split("\n")
@@ -132,7 +132,7 @@ const options = (interfaces.get("ClientOptions") ?? []).flatMap(({ key, type }) 
   const nested = interfaces.get(/^(\w+Options)\b/.exec(type)?.[1] ?? "");
   return nested ? nested.map((sub) => `${key}.${sub.key}`) : [key];
 });
-if (!codes.length || !options.length) throw new Error("pkg/resocket.d.ts: no ResocketErrorCode or ClientOptions found");
+if (!codes.length || !options.length) throw new Error("pkg/wasm/types.d.ts: no ResocketErrorCode or ClientOptions found");
 const undocumented = [...codes.map((c) => ["error code", c]), ...options.map((o) => ["option", o])].filter(([, name]) => !rows.has(name));
 if (undocumented.length) {
   for (const [what, name] of undocumented) console.error(`README.md: the ${what} \`${name}\` has no table row (| \`${name}\` | ... |)`);

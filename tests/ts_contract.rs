@@ -407,3 +407,93 @@ fn the_options_glue_js_reads_are_the_declared_ones() {
         assert_same(interface, glue_option_keys(name), interface_keys(interface));
     }
 }
+
+/// The package's JS builds each error's code and message from `ClientError::parts` with its
+/// `ERRORS` table (js/wasm/values.ts): every row gives what `code` and `message` give.
+#[test]
+fn the_js_error_table_builds_what_client_error_does() {
+    let values = include_str!("../js/wasm/values.ts");
+    let rows: Vec<&str> = values
+        .split("const ERRORS")
+        .nth(1)
+        .expect("values.ts has ERRORS")
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with("  ["))
+        .collect();
+    for (n, error) in every_client_error().into_iter().enumerate() {
+        // Distinct values, so a field read out of order shows.
+        let error = with_sample_fields(error, n as u64);
+        let (index, numbers, texts) = error.parts();
+        let row = rows
+            .get(usize::from(index))
+            .unwrap_or_else(|| panic!("ERRORS has no row {index} for {error:?}"));
+        let mut texts = texts.into_iter();
+        let code = match row.split('"').nth(1) {
+            Some(code) if !row.starts_with("  [null") => code.to_owned(),
+            _ => texts.next().expect("a server error's code").to_owned(),
+        };
+        let template = row
+            .split('`')
+            .nth(1)
+            .unwrap_or_else(|| panic!("row {index} has no template literal"));
+        let mut numbers = numbers.into_iter();
+        let mut message = String::new();
+        for (i, piece) in template.split("${r.").enumerate() {
+            let literal = match i {
+                0 => piece,
+                _ => {
+                    let (read, rest) = piece.split_once("()}").expect("a ${r._x()} read");
+                    match read {
+                        "_number" => message.push_str(&numbers.next().expect("a number").to_string()),
+                        "_text" => message.push_str(texts.next().expect("a text")),
+                        other => panic!("row {index} reads {other}"),
+                    }
+                    rest
+                }
+            };
+            message.push_str(literal);
+        }
+        assert_eq!(code, error.code(), "row {index}'s code");
+        assert_eq!(message, error.message(), "row {index}'s message");
+    }
+}
+
+/// `error` with its numbers and strings set to values made from `n`.
+fn with_sample_fields(error: ClientError, n: u64) -> ClientError {
+    use ClientError::*;
+    let text = |what: &str| format!("{what}-{n}");
+    match error {
+        QueueFull { .. } => QueueFull {
+            depth: 10 + n as usize,
+            bytes: 20 + n as usize,
+        },
+        MessageTooLarge { .. } => MessageTooLarge {
+            size: 30 + n as usize,
+            limit: 40 + n as usize,
+        },
+        MalformedFrame { .. } => MalformedFrame {
+            reason: text("reason"),
+        },
+        UnknownKind { .. } => UnknownKind { kind: text("kind") },
+        Server { code, .. } => Server {
+            code,
+            message: text("message"),
+        },
+        ConnectTimeout { .. } => ConnectTimeout { timeout_ms: 50 + n },
+        HeartbeatTimeout { .. } => HeartbeatTimeout { timeout_ms: 60 + n },
+        Rejected { .. } => Rejected {
+            code: 4000 + n as u16,
+            reason: text("reason"),
+        },
+        Timeout { .. } => Timeout { timeout_ms: 70 + n },
+        DocNotOpen { .. } => DocNotOpen { doc: text("doc") },
+        Unauthorized { .. } => Unauthorized {
+            reason: text("reason"),
+        },
+        TokenUnavailable { .. } => TokenUnavailable {
+            reason: text("reason"),
+        },
+        other => other,
+    }
+}

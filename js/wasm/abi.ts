@@ -44,11 +44,11 @@ export interface Exports {
 
 /** What the driver asks of the client whose call is running (see `Host` in client.ts). */
 export interface Host {
-  open(url: number): void;
-  send(frame: unknown): number;
-  close(code: number, reason: string): void;
-  buffered(): number;
-  token(id: number): void;
+  _open(url: number): void;
+  _send(frame: unknown): number;
+  _close(code: number, reason: string): void;
+  _buffered(): number;
+  _token(id: number): void;
 }
 
 const values: unknown[] = [undefined];
@@ -81,6 +81,9 @@ export const liveValues = () => values.length - 1 - freed.length;
 
 let out: unknown[] = [];
 
+/** Hands `new Client`'s numeric options to `client_new` (see `OPTIONS` in src/ffi/client.rs). */
+export const writeOptions = (numbers: number[]) => new Float64Array(wasm.memory.buffer, wasm.options(), 16).set(numbers);
+
 /** Runs `call` and returns what it pushed. */
 export function output(call: () => unknown): unknown[] {
   out = [];
@@ -95,8 +98,8 @@ export let thrown: unknown;
 export let host: Host | undefined;
 export const setHost = (next: Host | undefined) => (host = next);
 
-let wasm: Exports;
-export const abi = () => wasm;
+/** The module's exports, once `instantiate` ran. */
+export let wasm: Exports;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const bytes = (ptr: number, len: number) => new Uint8Array(wasm.memory.buffer, ptr, len);
@@ -126,7 +129,7 @@ const imports = {
     },
     float: (slot: number) => val(slot) as number,
     utf8_len: (slot: number) => utf8Length(val(slot) as string),
-    utf8_write: (slot: number, ptr: number, len: number) => encoder.encodeInto(val(slot) as string, bytes(ptr, len)),
+    utf8_write: (slot: number, ptr: number, len: number) => encoder.encodeInto(val(slot) as string, bytes(ptr, len)).written,
     get(object: number, ptr: number, len: number) {
       const target = val(object) as object;
       const key = text(ptr, len);
@@ -164,19 +167,19 @@ const imports = {
     now: () => performance.now(),
     open(_id: number, url: number) {
       try {
-        host!.open(url);
+        host!._open(url);
         return 0;
       } catch (error) {
         return put(String((error as Error)?.message ?? error));
       }
     },
-    send: (_id: number, frame: number) => host!.send(val(frame)),
-    close: (_id: number, code: number, ptr: number, len: number) => host!.close(code, text(ptr, len)),
-    buffered: () => host!.buffered(),
-    token: (_id: number, id: number) => host!.token(id),
+    send: (_id: number, frame: number) => host!._send(val(frame)),
+    close: (_id: number, code: number, ptr: number, len: number) => host!._close(code, text(ptr, len)),
+    buffered: () => host!._buffered(),
+    token: (_id: number, id: number) => host!._token(id),
     // In `Current`'s order (src/ffi/client.rs).
     current: (what: number) =>
-      put(what == 0 ? current.payload : what == 1 ? current.user : what == 2 ? current.room : current.frame),
+      put(what == 0 ? current._payload : what == 1 ? current._user : what == 2 ? current._room : current._frame),
   },
 };
 

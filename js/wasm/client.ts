@@ -1,7 +1,7 @@
 // The `Client` class: a thin driver around the WASM core (src/ffi). It owns the socket, the one
 // timer, the listeners and the request promises; every decision is the core's. Each input feeds
 // the core, then `_pump` executes the core's actions, re-arms the timer and dispatches events.
-import { abi, output, put, setHost, thrown, type Host, type Ptr } from "./abi.js";
+import { wasm, output, put, setHost, thrown, writeOptions, type Host, type Ptr } from "./abi.js";
 import { Emitter } from "./emitter.js";
 import { checkedRawFrames, clientOptions, joinOptions, requestOptions, resocketError, type Parsed } from "./options.js";
 import { Room } from "./room.js";
@@ -18,19 +18,12 @@ interface Call {
 // The codes `client_event` returns (`EventCode` in src/ffi/out.rs), and the client events they
 // are, by position.
 const CLIENT_EVENTS = ["state", "message", "error", "dropped", "rtt", "session"] as const;
-const enum Code {
-  State,
-  Message,
-  Error,
-  Dropped,
-  Rtt,
-  Session,
-  Reply,
-  Room,
-  RoomMessage,
-  Presence,
-  Notification,
-}
+// In `EventCode`'s order; the client events first, named by `CLIENT_EVENTS`.
+const REPLY = 6,
+  ROOM = 7,
+  ROOM_MESSAGE = 8,
+  PRESENCE = 9,
+  NOTIFICATION = 10;
 
 /** A freed client's calls fail with this. */
 const closed = () => resocketError("Closed", "the client is closed; call reconnect() first");
@@ -41,7 +34,7 @@ export const docEvents: { read?: (client: Client, code: number, reader: Reader) 
 // Frees the core of a client nobody can reach any more (it has no socket or timer then).
 const finalizer = new FinalizationRegistry<Ptr>((ptr) => {
   setHost(undefined);
-  abi().client_free(ptr);
+  wasm.client_free(ptr);
 });
 
 /** A resilient WebSocket client speaking the resocket protocol (or raw frames, `mode: "raw"`). */
@@ -71,22 +64,21 @@ export class Client {
    * class (the option, else the global one) it throws `NoWebSocket`. */
   constructor(url: string | readonly string[], options?: ClientOptions) {
     const parsed = (this._options = clientOptions(url, options));
-    const wasm = abi();
-    new Float64Array(wasm.memory.buffer, wasm.options(), 16).set(parsed.numbers);
-    const token = parsed.tokenFunction ? 1 : put(parsed.staticToken);
-    this._raw = !!parsed.raw;
-    const ptr = (this._ptr = wasm.client_new(0, parsed.urls.length, +this._raw, token, put(parsed.user), put(parsed.origin)));
+    writeOptions(parsed._numbers);
+    const token = parsed._tokenFunction ? 1 : put(parsed._staticToken);
+    this._raw = !!parsed._raw;
+    const ptr = (this._ptr = wasm.client_new(0, parsed._urls.length, +this._raw, token, put(parsed._user), put(parsed._origin)));
     finalizer.register(this, ptr, this);
-    if (parsed.raw) wasm.client_raw_frames(ptr, put(parsed.raw[0]), put(parsed.raw[1]));
+    if (parsed._raw) wasm.client_raw_frames(ptr, put(parsed._raw[0]), put(parsed._raw[1]));
     this._host = {
-      open: (index) => {
-        const { Socket, urls, protocols, raw, numbers } = this._options;
+      _open: (index) => {
+        const { _Socket: Socket, _urls: urls, _protocols: protocols, _raw: raw, _numbers: numbers } = this._options;
         const ws = openSocket(Socket, urls[index]!, protocols, numbers[2]!, raw, (read, seq, reason) => {
           if (this._socket === ws) this._onSocket(read, seq, reason);
         });
         this._socket = ws;
       },
-      send: (frame) => {
+      _send: (frame) => {
         const ws = this._socket;
         if (ws?.readyState !== 1) return 1;
         try {
@@ -96,17 +88,17 @@ export class Client {
           return 2;
         }
       },
-      close: (code, reason) => {
+      _close: (code, reason) => {
         const ws = this._socket;
         this._socket = undefined;
         if (ws) closeSocket(ws, code, reason);
       },
-      buffered: () => this._socket?.bufferedAmount ?? 0,
-      token: (id) => {
-        const fetch = this._options.tokenFunction!;
+      _buffered: () => this._socket?.bufferedAmount ?? 0,
+      _token: (id) => {
+        const fetch = this._options._tokenFunction!;
         const done = (ok: number, value: unknown) => {
           if (!this._ptr) return; // freed meanwhile: the outcome goes nowhere
-          abi().client_token(this._ptr, id, ok, put(value));
+          wasm.client_token(this._ptr, id, ok, put(value));
           this._pump();
         };
         // On a microtask, never inside a client call.
@@ -118,8 +110,8 @@ export class Client {
           );
       },
     };
-    if (parsed.pageLifecycle) this._offPage = watchPage((code) => this._ptr && (abi().client_page(this._ptr, code), this._pump()));
-    if (parsed.autoConnect) {
+    if (parsed._pageLifecycle) this._offPage = watchPage((code) => this._ptr && (wasm.client_page(this._ptr, code), this._pump()));
+    if (parsed._autoConnect) {
       // The socket opens asynchronously; the `connecting` event waits in the core until the
       // socket's first callback pumps it, so listeners added right after `new` see it.
       wasm.client_connect(ptr);
@@ -135,7 +127,7 @@ export class Client {
 
   /** Starts connecting (only needed with `autoConnect: false`, or after `close()`). */
   connect(): void {
-    abi().client_connect(this._live);
+    wasm.client_connect(this._live);
     this._pump();
   }
 
@@ -158,7 +150,7 @@ export class Client {
    * `NotSupported` in resocket mode, `InvalidOptions` for a frame that cannot be sent. */
   setSendOnOpen(frames: readonly unknown[]): void {
     if (!this._raw) throw notSupported("setSendOnOpen");
-    abi().client_raw_frames(this._live, put(checkedRawFrames(frames)), 0);
+    wasm.client_raw_frames(this._live, put(checkedRawFrames(frames)), 0);
   }
 
   /** Calls `method` on the server. Resolves with the result; rejects with a `ResocketError`
@@ -171,9 +163,9 @@ export class Client {
       const [timeout, fail, signal] = requestOptions(options);
       if (signal?.aborted) throw resocketError("Aborted", "the request was aborted");
       const ptr = this._live;
-      const started = this._start(() => abi().client_request(ptr, put(String(method)), put(params), timeout, +fail), { resolve, reject });
+      const started = this._start(() => wasm.client_request(ptr, put(String(method)), put(params), timeout, +fail), { resolve, reject });
       if (started >= 0 && signal) {
-        const abort = () => this._ptr && (abi().client_cancel(this._ptr, started), this._pump());
+        const abort = () => this._ptr && (wasm.client_cancel(this._ptr, started), this._pump());
         signal.addEventListener("abort", abort, { once: true });
         this._calls.get(started)!.detach = () => signal.removeEventListener("abort", abort);
       }
@@ -186,7 +178,7 @@ export class Client {
     let id = -1;
     const refusal = output(() => (id = start()));
     if (id == -1) call.reject(thrown);
-    else if (id == -2) call.reject(new Reader(refusal).error());
+    else if (id == -2) call.reject(new Reader(refusal)._error());
     else this._calls.set(id, call);
     this._pump();
     return id < 0 ? -1 : id;
@@ -202,45 +194,45 @@ export class Client {
     const [meta, history] = joinOptions(options);
     const handle = new Room(this, room);
     if (handler) handle._subscribe("message", handler);
-    abi().room_join(this._live, put(room), put(meta), history);
+    wasm.room_join(this._live, put(room), put(meta), history);
     this._pump();
     return handle;
   }
 
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): Unsubscribe {
-    return this._emitter.on(event, listener);
+    return this._emitter._on(event, listener);
   }
 
   /** Subscribes to messages (plain and room) whose payload has `type: messageType`. */
   onMessage<T = unknown>(messageType: string, listener: (payload: T, seq?: number, user?: string) => void): Unsubscribe {
-    return this._emitter.on("type:" + messageType, listener);
+    return this._emitter._on("type:" + messageType, listener);
   }
 
   /** The current connection state. */
   get state(): ConnectionState {
-    return new Reader(output(() => abi().client_state(this._live))).state();
+    return new Reader(output(() => wasm.client_state(this._live)))._state();
   }
 
   /** The current session id, once the server welcomed a connection. */
   get session(): string | undefined {
-    return output(() => abi().client_session(this._live))[0] as string | undefined;
+    return output(() => wasm.client_session(this._live))[0] as string | undefined;
   }
 
   /** A snapshot of the counters. */
   metrics(): Metrics {
-    return new Reader(output(() => abi().client_metrics(this._live))).metrics();
+    return new Reader(output(() => wasm.client_metrics(this._live)))._metrics();
   }
 
   /** Reconnects now, skipping any backoff wait; also restarts a closed client. */
   reconnect(): void {
-    abi().client_reconnect(this._live);
+    wasm.client_reconnect(this._live);
     this._pump();
   }
 
   /** Closes the connection and stops reconnecting. Queued messages stay queued. */
   close(): void {
-    abi().client_close(this._live);
+    wasm.client_close(this._live);
     this._pump();
   }
 
@@ -254,10 +246,10 @@ export class Client {
     clearTimeout(this._timer);
     this._offPage?.();
     setHost(this._host);
-    abi().client_free(ptr);
+    wasm.client_free(ptr);
     for (const call of this._calls.values()) settle(call, false, closed());
     this._calls.clear();
-    this._emitter.clear();
+    this._emitter._clear();
   }
 
   [Symbol.dispose](): void {
@@ -270,15 +262,14 @@ export class Client {
 
   private _submit(frame: unknown) {
     let refused = 0;
-    const error = output(() => (refused = abi().client_send(this._live, put(frame))));
+    const error = output(() => (refused = wasm.client_send(this._live, put(frame))));
     this._pump();
-    if (refused) throw new Reader(error).error();
+    if (refused) throw new Reader(error)._error();
   }
 
   /** A socket event, as `openSocket` reports it. */
   private _onSocket(read: number, seq: number, reason?: string) {
     const ptr = this._ptr as Ptr;
-    const wasm = abi();
     let key: string | undefined;
     if (read == -1) wasm.client_socket_open(ptr);
     else if (read == -2) {
@@ -288,7 +279,7 @@ export class Client {
       // The hot path: the core let the message just read through now; it goes from `current`
       // to the listeners, never through WASM.
       key = "message";
-      const room = current.seq === undefined ? undefined : current.room;
+      const room = current._seq === undefined ? undefined : current._room;
       if (room !== undefined) {
         if (room !== this._room) this._roomKey = "message@" + (this._room = room);
         key = this._roomKey;
@@ -300,7 +291,7 @@ export class Client {
   /** Executes the core's actions; returns its next deadline (-1: none). */
   private _execute(): number {
     setHost(this._host);
-    return abi().client_pump(this._ptr as Ptr);
+    return wasm.client_pump(this._ptr as Ptr);
   }
 
   /** Keeps exactly one timer armed, due no later than the core's next deadline. One armed
@@ -320,7 +311,7 @@ export class Client {
     this._timer = setTimeout(() => {
       this._timer = undefined;
       if (!this._ptr) return;
-      abi().client_timeout(this._ptr);
+      wasm.client_timeout(this._ptr);
       this._pump();
     }, delay);
   }
@@ -333,10 +324,10 @@ export class Client {
     if (this._dispatching) return;
     this._dispatching = true;
     try {
-      if (key !== undefined) this._emitter.emitMessage(key, current.payload, current.seq, current.user);
+      if (key !== undefined) this._emitter._emitMessage(key, current._payload, current._seq, current._user);
       let code = 0;
       while (this._ptr) {
-        const reader = new Reader(output(() => (code = abi().client_event(this._ptr as Ptr))));
+        const reader = new Reader(output(() => (code = wasm.client_event(this._ptr as Ptr))));
         if (code < 0) break;
         this._dispatch(code, reader);
       }
@@ -347,44 +338,44 @@ export class Client {
 
   private _dispatch(code: number, r: Reader) {
     const emitter = this._emitter;
-    const emit = (value: unknown) => emitter.emit(CLIENT_EVENTS[code]!, value);
+    const emit = (value: unknown) => emitter._emit(CLIENT_EVENTS[code]!, value);
     switch (code) {
-      case Code.State:
-        return emit(r.state());
-      case Code.Message:
-        return emitter.emitMessage("message", r.next());
-      case Code.Error:
-        return emit(r.error());
-      case Code.Dropped:
-        return emit({ count: r.number(), bytes: r.number() });
-      case Code.Rtt:
-        return emit({ rttMs: r.number(), smoothedMs: r.number() });
-      case Code.Session:
-        return emit({ id: r.text(), resumed: r.flag(), lost: r.flag() });
-      case Code.Reply: {
-        const id = r.number();
+      case 0:
+        return emit(r._state());
+      case 1:
+        return emitter._emitMessage("message", r._next());
+      case 2:
+        return emit(r._error());
+      case 3:
+        return emit({ count: r._number(), bytes: r._number() });
+      case 4:
+        return emit({ rttMs: r._number(), smoothedMs: r._number() });
+      case 5:
+        return emit({ id: r._text(), resumed: r._flag(), lost: r._flag() });
+      case REPLY: {
+        const id = r._number();
         const call = this._calls.get(id);
-        const ok = r.flag();
+        const ok = r._flag();
         if (!call) return;
         this._calls.delete(id);
-        return settle(call, ok, ok ? r.next() : r.error());
+        return settle(call, ok, ok ? r._next() : r._error());
       }
-      case Code.Room: {
-        const room = r.text();
-        return emitter.emit("state@" + room, r.roomState());
+      case ROOM: {
+        const room = r._text();
+        return emitter._emit("state@" + room, r._roomState());
       }
-      case Code.RoomMessage: {
-        const room = r.text();
-        const seq = r.number();
-        const payload = r.next();
-        return emitter.emitMessage("message@" + room, payload, seq, r.next());
+      case ROOM_MESSAGE: {
+        const room = r._text();
+        const seq = r._number();
+        const payload = r._next();
+        return emitter._emitMessage("message@" + room, payload, seq, r._next());
       }
-      case Code.Presence: {
-        const room = r.text();
-        return emitter.emit("presence@" + room, { event: r.text(), member: r.member() });
+      case PRESENCE: {
+        const room = r._text();
+        return emitter._emit("presence@" + room, { event: r._text(), member: r._member() });
       }
-      case Code.Notification:
-        return emitter.emit("notification", r.next());
+      case NOTIFICATION:
+        return emitter._emit("notification", r._next());
       default:
         docEvents.read?.(this, code, r);
     }

@@ -3,7 +3,7 @@
 // them, or rejects them and the view rolls back; ops from others are rebased under pending ones.
 // The logic is the core's (src/core/docs.rs); this converts values and events, and keeps the
 // saved copy of a persisted document in localStorage.
-import { abi, output, put, take, thrown } from "./abi.js";
+import { wasm, output, put, take, thrown } from "./abi.js";
 import { Client, docEvents } from "./client.js";
 import { docStorageKey, resocketError } from "./options.js";
 import { Handle } from "./room.js";
@@ -47,19 +47,19 @@ export class SyncedDoc extends Handle {
 
   /** The confirmed revision. */
   get rev(): number {
-    return (this._read()?.number() as number | undefined) ?? 0;
+    return (this._read()?._number() as number | undefined) ?? 0;
   }
 
   /** Ops applied locally and not confirmed yet. */
   get pending(): number {
     const reader = this._read();
-    return reader ? (reader.number(), reader.number()) : 0;
+    return reader ? (reader._number(), reader._number()) : 0;
   }
 
   /** Caught up with the server since the last connection. */
   get synced(): boolean {
     const reader = this._read();
-    return !!reader && (reader.number(), reader.number(), reader.flag());
+    return !!reader && (reader._number(), reader._number(), reader._flag());
   }
 
   set(key: string, value: unknown, options?: OpOptions): number {
@@ -91,7 +91,7 @@ export class SyncedDoc extends Handle {
   private _read(): Reader | undefined {
     const ptr = this._ptr;
     let found = 0;
-    const list = ptr ? output(() => (found = abi().doc_read!(ptr, put(this.name)))) : [];
+    const list = ptr ? output(() => (found = wasm.doc_read!(ptr, put(this.name)))) : [];
     return found ? new Reader(list) : undefined;
   }
 
@@ -99,10 +99,10 @@ export class SyncedDoc extends Handle {
     const entries = new Map<string, [unknown, number]>();
     const reader = this._read();
     if (reader) {
-      reader.number();
-      reader.number();
-      reader.flag();
-      while (reader.more()) entries.set(reader.text(), [reader.next(), reader.number()]);
+      reader._number();
+      reader._number();
+      reader._flag();
+      while (reader._more()) entries.set(reader._text(), [reader._next(), reader._number()]);
     }
     return entries;
   }
@@ -116,10 +116,10 @@ export class SyncedDoc extends Handle {
     // A private copy: the app may change its object after handing it over.
     const copy = op == 2 ? undefined : value === undefined ? null : JSON.parse(JSON.stringify(value));
     let cseq = 0;
-    const refusal = output(() => (cseq = abi().doc_op!(ptr, put(this.name), op, put(String(key)), put(copy), (given as number | undefined) ?? -1)));
+    const refusal = output(() => (cseq = wasm.doc_op!(ptr, put(this.name), op, put(String(key)), put(copy), (given as number | undefined) ?? -1)));
     this._client._pump();
     if (cseq == -1) throw thrown;
-    if (cseq == -2) throw new Reader(refusal).error();
+    if (cseq == -2) throw new Reader(refusal)._error();
     if (cseq == -3) throw resocketError("InvalidOptions", "merge patch nested deeper than 128 levels");
     return cseq;
   }
@@ -145,7 +145,7 @@ function doc(this: Client, name: string, options?: DocOptions): SyncedDoc {
       saved = text ? JSON.parse(text) : undefined;
     } catch {}
   }
-  abi().doc_open!(ptr, put(name), put(saved));
+  wasm.doc_open!(ptr, put(name), put(saved));
   this._pump();
   return new SyncedDoc(this, name);
 }
@@ -153,10 +153,10 @@ function doc(this: Client, name: string, options?: DocOptions): SyncedDoc {
 /** Delivers a document event; saves the document first if it is persisted. */
 function read(client: Client, code: number, r: Reader) {
   const event = DOC_EVENTS[code - FIRST_DOC_EVENT];
-  const name = r.text();
+  const name = r._text();
   const key = persisted.get(client)?.get(name);
   if (key !== undefined && client._ptr) {
-    const state = take(abi().doc_save!(client._ptr, put(name)));
+    const state = take(wasm.doc_save!(client._ptr, put(name)));
     // Storage can be missing, full or blocked: persistence is then skipped, best effort.
     try {
       if (state !== undefined) globalThis.localStorage?.setItem(key, JSON.stringify(state));
@@ -166,24 +166,24 @@ function read(client: Client, code: number, r: Reader) {
   switch (event) {
     case "change": {
       const keys: string[] = [];
-      while (r.more()) keys.push(r.text());
+      while (r._more()) keys.push(r._text());
       value = { keys };
       break;
     }
     case "confirmed":
-      value = { cseq: r.number(), rev: r.number() };
+      value = { cseq: r._number(), rev: r._number() };
       break;
     case "rejected":
       // The op travels with the event, so the app can re-apply it on the new state.
-      value = { cseq: r.number(), key: r.text(), op: r.text(), value: r.next(), error: r.error() };
+      value = { cseq: r._number(), key: r._text(), op: r._text(), value: r._next(), error: r._error() };
       break;
     case "error":
-      value = r.error();
+      value = r._error();
       break;
     default:
-      value = { rev: r.number() };
+      value = { rev: r._number() };
   }
-  client._emitter.emit(event + "#" + name, value);
+  client._emitter._emit(event + "#" + name, value);
 }
 
 /** Gives `Client` its `doc` method and the document events. */

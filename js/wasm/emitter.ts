@@ -8,34 +8,34 @@ export function endAll(owner: Set<() => void>) {
 }
 
 export class Emitter {
-  private listeners = new Map<string, Set<{ listener: Listener }>>();
+  private _listeners = new Map<string, Set<{ listener: Listener }>>();
   // Subscriptions to message types ("type:<t>"); payload types are only read when there are any.
-  private typed = 0;
+  private _typed = 0;
 
   /** Subscribes `listener` to `key`; returns the function that ends it. `owner` (optional)
    * holds the subscription while it lasts, so a handle can end what is left in one go. */
-  on(key: string, listener: Function, owner?: Set<() => void>): () => void {
-    let entries = this.listeners.get(key);
-    if (!entries) this.listeners.set(key, (entries = new Set()));
+  _on(key: string, listener: Function, owner?: Set<() => void>): () => void {
+    let entries = this._listeners.get(key);
+    if (!entries) this._listeners.set(key, (entries = new Set()));
     // One entry per subscription, so the same function may subscribe twice and leave once.
     const entry = { listener: listener as Listener };
     entries.add(entry);
     const typed = key.startsWith("type:");
-    if (typed) this.typed++;
+    if (typed) this._typed++;
     let active = true;
     const off = () => {
       if (!active) return;
       active = false;
       entries.delete(entry);
-      if (typed) this.typed--;
+      if (typed) this._typed--;
       owner?.delete(off);
     };
     owner?.add(off);
     return off;
   }
 
-  emit(key: string, value: unknown, extra?: unknown, extra2?: unknown) {
-    const entries = this.listeners.get(key);
+  _emit(key: string, value: unknown, extra?: unknown, extra2?: unknown) {
+    const entries = this._listeners.get(key);
     if (!entries) return;
     for (const entry of entries) {
       try {
@@ -51,16 +51,16 @@ export class Emitter {
 
   /** Delivers a message to `key`'s listeners, then to listeners of its payload's `type`. Room
    * messages come with their `seq` and their author `user` as the server stamped it. */
-  emitMessage(key: string, payload: unknown, seq?: unknown, user?: unknown) {
-    this.emit(key, payload, seq, user);
-    if (this.typed > 0 && payload !== null && typeof payload === "object") {
+  _emitMessage(key: string, payload: unknown, seq?: unknown, user?: unknown) {
+    this._emit(key, payload, seq, user);
+    if (this._typed > 0 && payload !== null && typeof payload === "object") {
       const type = (payload as { type?: unknown }).type;
-      if (typeof type === "string") this.emit("type:" + type, payload, seq, user);
+      if (typeof type === "string") this._emit("type:" + type, payload, seq, user);
     }
   }
 
-  clear() {
-    this.listeners.clear();
-    this.typed = 0;
+  _clear() {
+    this._listeners.clear();
+    this._typed = 0;
   }
 }

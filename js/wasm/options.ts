@@ -98,17 +98,17 @@ export const docStorageKey = (name: string, options: unknown) =>
 /** `new Client(url, options)`'s arguments, read and checked. */
 export interface Parsed {
   /** In `client_new`'s order (see `NUMBERS`; queue.overflow as 1 for dropOldest). */
-  numbers: number[];
-  urls: string[];
-  Socket: new (url: string, protocols?: string | string[]) => WebSocket;
-  protocols: string | string[] | undefined;
-  raw: RawOptions | undefined;
-  tokenFunction: (() => string | Promise<string>) | undefined;
-  staticToken: string | undefined;
-  user: string | undefined;
-  origin: string | undefined;
-  autoConnect: boolean;
-  pageLifecycle: boolean;
+  _numbers: number[];
+  _urls: string[];
+  _Socket: new (url: string, protocols?: string | string[]) => WebSocket;
+  _protocols: string | string[] | undefined;
+  _raw: RawOptions | undefined;
+  _tokenFunction: (() => string | Promise<string>) | undefined;
+  _staticToken: string | undefined;
+  _user: string | undefined;
+  _origin: string | undefined;
+  _autoConnect: boolean;
+  _pageLifecycle: boolean;
 }
 
 /** Reads `new Client(url, options)`'s arguments. Throws a ResocketError: InvalidOptions, or
@@ -161,17 +161,17 @@ export function clientOptions(url: string | readonly string[], options: ClientOp
     if (raw && token != null) throw "token is not available in raw mode";
     const fetch = typeof token == "function";
     return {
-      numbers: n,
-      urls,
-      Socket: Socket as Parsed["Socket"],
-      protocols: (top.protocols ?? undefined) as Parsed["protocols"],
-      raw,
-      tokenFunction: fetch ? (token as Parsed["tokenFunction"]) : undefined,
-      staticToken: fetch ? undefined : ((token ?? undefined) as string | undefined),
-      user,
-      origin,
-      autoConnect,
-      pageLifecycle,
+      _numbers: n,
+      _urls: urls,
+      _Socket: Socket as Parsed["_Socket"],
+      _protocols: (top.protocols ?? undefined) as Parsed["_protocols"],
+      _raw: raw,
+      _tokenFunction: fetch ? (token as Parsed["_tokenFunction"]) : undefined,
+      _staticToken: fetch ? undefined : ((token ?? undefined) as string | undefined),
+      _user: user,
+      _origin: origin,
+      _autoConnect: autoConnect,
+      _pageLifecycle: pageLifecycle,
     };
   });
 }

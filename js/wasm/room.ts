@@ -1,7 +1,7 @@
 // The `Room` handle `client.join` returns: one reference to a joined room. It does not keep the
 // client alive; `leave()` releases it, and so does the garbage collector for a handle nobody
 // holds.
-import { abi, output, put, type Ptr } from "./abi.js";
+import { wasm, output, put, type Ptr } from "./abi.js";
 import type { Client } from "./client.js";
 import { endAll } from "./emitter.js";
 import { resocketError } from "./options.js";
@@ -30,7 +30,7 @@ export class Handle {
 
   /** @internal Subscribes `listener` to this handle's `event` until it is released. */
   _subscribe(event: string, listener: Function): Unsubscribe {
-    return this._client._emitter.on(event + this._separator + this.name, listener, this._subscriptions);
+    return this._client._emitter._on(event + this._separator + this.name, listener, this._subscriptions);
   }
 
   /** @internal Releases the core's reference once, lets the listeners hear its events, then
@@ -47,7 +47,6 @@ export class Handle {
 
 function release(client: Client, separator: string, name: string) {
   if (!client._ptr) return;
-  const wasm = abi();
   if (separator == "@") wasm.room_leave(client._ptr, put(name));
   else wasm.doc_close?.(client._ptr, put(name));
   client._pump();
@@ -64,7 +63,7 @@ export class Room extends Handle {
 
   /** `{ status: "joining" | "joined" | "rejoining" | "left" | "error", recovered?, code?, message? }` */
   get state(): RoomState {
-    return this._read()?.roomState() ?? { status: "left" };
+    return this._read()?._roomState() ?? { status: "left" };
   }
 
   /** The room's members (sessions), this client included once joined. While the room rejoins
@@ -73,9 +72,9 @@ export class Room extends Handle {
     const reader = this._read();
     const members: Member[] = [];
     if (reader) {
-      reader.roomState();
-      reader.flag();
-      while (reader.more()) members.push(reader.member());
+      reader._roomState();
+      reader._flag();
+      while (reader._more()) members.push(reader._member());
     }
     return members;
   }
@@ -84,7 +83,7 @@ export class Room extends Handle {
    * replaced by the server's at the rejoin (its `state` event `joined`). */
   get membersStale(): boolean {
     const reader = this._read();
-    return !!reader && (reader.roomState(), reader.flag());
+    return !!reader && (reader._roomState(), reader._flag());
   }
 
   /** Publishes `data` to the room (queued while offline). Every member receives it once with the
@@ -97,7 +96,7 @@ export class Room extends Handle {
     return new Promise((resolve, reject) => {
       const ptr = this._ptr;
       if (!ptr) throw resocketError("Closed", "this room handle has left");
-      this._client._start(() => abi().room_publish(ptr, put(this.name), put(data)), {
+      this._client._start(() => wasm.room_publish(ptr, put(this.name), put(data)), {
         resolve: resolve as (value: unknown) => void,
         reject,
       });
@@ -116,7 +115,7 @@ export class Room extends Handle {
       throw resocketError("InvalidOptions", "meta is not JSON");
     }
     // Our own entry gets a copy, as the other members do: later changes to `meta` stay out.
-    abi().room_presence(ptr, put(this.name), put(text), put(JSON.parse(text)));
+    wasm.room_presence(ptr, put(this.name), put(text), put(JSON.parse(text)));
     this._client._pump();
   }
 
@@ -141,7 +140,7 @@ export class Room extends Handle {
   private _read(): Reader | undefined {
     const ptr = this._ptr;
     let found = 0;
-    const list = ptr ? output(() => (found = abi().room_read(ptr, put(this.name)))) : [];
+    const list = ptr ? output(() => (found = wasm.room_read(ptr, put(this.name)))) : [];
     return found ? new Reader(list) : undefined;
   }
 }

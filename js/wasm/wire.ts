@@ -3,11 +3,13 @@
 // `protocol::codec::field` and `FrameClass`: a native test checks them.
 const KIND = "kind", ROOM = "room", PAYLOAD = "payload", SEQ = "seq", USER = "user", ID = "id", ERROR = "error";
 const MSG = "msg", RES = "res";
-const CLASS = { TooLarge: -4, Binary: -3, NotObject: -2, NotJson: -1, Envelope: 0, Message: 1, RoomMessage: 2, Reply: 3 };
+// The classes, offset by 4 (never negative): TooLarge, Binary, NotObject, NotJson, Envelope, Message,
+// RoomMessage, Reply.
+const TOO_LARGE = 0, BINARY = 1, NOT_OBJECT = 2, NOT_JSON = 3, ENVELOPE = 4, MESSAGE = 5, ROOM_MESSAGE = 6, REPLY = 7;
 
 /** The frame read last, and the fields the driver reads of it (`h.current`). For a room
  * message, its `seq` and author `user` (undefined when absent or null), and its room. */
-export const current: { frame?: unknown; payload?: unknown; user?: unknown; room?: string; seq?: unknown } = {};
+export const current: { _frame?: unknown; _payload?: unknown; _user?: unknown; _room?: string; _seq?: unknown } = {};
 
 /** Raw mode's options: [sendOnOpen frames, ping frame, receive is "text", pong predicate]. */
 export type RawOptions = [unknown[], unknown, boolean, ((data: unknown) => unknown) | undefined];
@@ -37,9 +39,9 @@ export function openSocket(
   ws.onmessage = ({ data }) => {
     if (raw) return handler(readRaw(data, limit, raw), 0);
     const read = readFrame(data, limit);
-    const changed = read % 8 == CLASS.RoomMessage + 4 && current.room !== lastRoom;
-    if (changed) lastRoom = current.room;
-    handler(read, changed ? -1 - (current.seq as number) : (current.seq as number) ?? 0);
+    const changed = read % 8 == ROOM_MESSAGE && current._room !== lastRoom;
+    if (changed) lastRoom = current._room;
+    handler(read, changed ? -1 - (current._seq as number) : (current._seq as number) ?? 0);
   };
   return ws;
 }
@@ -57,45 +59,45 @@ export function closeSocket(ws: WebSocket, code: number, reason: string) {
 }
 
 // Reads one received frame: checks it is text, measures it and parses it once. Returns
-// size * 8 + class + 4, size in UTF-8 bytes and class one of `CLASS`: plain and room messages
+// size * 8 + class, size in UTF-8 bytes and class one of the constants above: plain and room messages
 // are told apart here so their few fields are read directly. A room message is checked as the
 // shared codec would (a string room, an integer seq in 0..2^53, a string or no user); one that
 // fails is classed Envelope, so the shared codec reads it and reports the field. A frame over
 // `limit` bytes is never parsed (a UTF-16 unit is at least one UTF-8 byte, so a long one is
 // refused without measuring it; its size is then a lower bound).
 function readFrame(data: unknown, limit: number): number {
-  current.frame = current.payload = current.seq = current.user = undefined;
-  if (typeof data !== "string") return CLASS.Binary + 4;
+  current._frame = current._payload = current._seq = current._user = undefined;
+  if (typeof data !== "string") return BINARY;
   const size = (data.length > limit ? data.length : utf8Length(data)) * 8;
-  if (size > limit * 8) return size + CLASS.TooLarge + 4;
+  if (size > limit * 8) return size + TOO_LARGE;
   let frame: Record<string, unknown>;
   try {
     frame = JSON.parse(data);
   } catch {
-    return size + CLASS.NotJson + 4;
+    return size + NOT_JSON;
   }
-  current.frame = frame;
-  if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return size + CLASS.NotObject + 4;
+  current._frame = frame;
+  if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return size + NOT_OBJECT;
   const kind = frame[KIND];
-  current.payload = frame[PAYLOAD];
+  current._payload = frame[PAYLOAD];
   if (kind === RES) {
     // A successful reply: its id and payload. Anything else, errors included, goes through
     // the shared codec.
-    const id = (current.seq = frame[ID]);
-    return size + 4 + (frame[ERROR] == null && Number.isSafeInteger(id) && (id as number) >= 0 ? CLASS.Reply : CLASS.Envelope);
+    const id = (current._seq = frame[ID]);
+    return size + (frame[ERROR] == null && Number.isSafeInteger(id) && (id as number) >= 0 ? REPLY : ENVELOPE);
   }
-  if (kind !== MSG) return size + CLASS.Envelope + 4;
+  if (kind !== MSG) return size + ENVELOPE;
   const name = frame[ROOM];
-  if (name === undefined) return size + 4 + CLASS.Message;
-  const seq = (current.seq = frame[SEQ]);
-  const user = (current.user = frame[USER] ?? undefined);
+  if (name === undefined) return size + MESSAGE;
+  const seq = (current._seq = frame[SEQ]);
+  const user = (current._user = frame[USER] ?? undefined);
   if (typeof name !== "string" || !Number.isSafeInteger(seq) || (seq as number) < 0 || (user !== undefined && typeof user !== "string"))
-    return size + CLASS.Envelope + 4;
-  current.room = name;
-  return size + 4 + CLASS.RoomMessage;
+    return size + ENVELOPE;
+  current._room = name;
+  return size + ROOM_MESSAGE;
 }
 
-// Raw mode: reads a received frame into `current.frame` (text parsed as JSON unless `receive:
+// Raw mode: reads a received frame into `current._frame` (text parsed as JSON unless `receive:
 // "text"` or not JSON, when it stays the string; binary as the ArrayBuffer). Returns size * 4 +
 // pong, size in bytes, pong the verdict of `heartbeat.pong` on the value (0: no predicate, 1: no,
 // 2: yes; a predicate that throws says no). A frame over `limit` bytes is neither parsed nor
@@ -103,11 +105,11 @@ function readFrame(data: unknown, limit: number): number {
 function readRaw(data: string | ArrayBuffer, limit: number, [, , asText, pong]: RawOptions): number {
   let frame: unknown = data;
   const size = typeof data != "string" ? data.byteLength : data.length > limit ? data.length : utf8Length(data);
-  current.frame = frame;
+  current._frame = frame;
   if (size > limit) return size * 4;
   if (!asText && typeof data == "string") {
     try {
-      frame = current.frame = JSON.parse(data);
+      frame = current._frame = JSON.parse(data);
     } catch {}
   }
   let verdict = 0;

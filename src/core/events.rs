@@ -5,9 +5,7 @@ use super::text::Text;
 #[cfg(feature = "docs")]
 use crate::doc::Op;
 use crate::protocol::{ErrorCode, Member, PresenceChange};
-use alloc::string::String;
-#[cfg(feature = "docs")]
-use alloc::vec::Vec;
+use alloc::{string::String, vec::Vec};
 use serde::Serialize;
 
 /// The connection state the app sees. Every change is reported as [`Event::State`].
@@ -200,6 +198,38 @@ impl ClientError {
             ClientError::NotSupported { what } => t(what).add(" is not available in raw mode"),
         }
         .done()
+    }
+
+    /// The error as the package's JS builds it (`ERRORS` in js/wasm/values.ts): its position
+    /// in that table, its numbers and its strings, in the order its message uses them (for a
+    /// server error, its code first). `tests/ts_contract.rs` checks the table against `code`
+    /// and `message`.
+    pub fn parts(&self) -> (u8, Vec<u64>, Vec<&str>) {
+        let (index, numbers, texts): (u8, &[u64], &[&str]) = match self {
+            ClientError::QueueFull { depth, bytes } => (0, &[*depth as u64, *bytes as u64], &[]),
+            ClientError::MessageTooLarge { size, limit } => {
+                (1, &[*size as u64, *limit as u64], &[])
+            }
+            ClientError::Closed => (2, &[], &[]),
+            ClientError::MalformedFrame { reason } => (3, &[], &[reason]),
+            ClientError::UnknownKind { kind } => (4, &[], &[kind]),
+            ClientError::Server { code, message } => {
+                (5, &[], &[self.code(), code.as_wire(), message])
+            }
+            ClientError::ConnectTimeout { timeout_ms } => (6, &[*timeout_ms], &[]),
+            ClientError::HeartbeatTimeout { timeout_ms } => (7, &[*timeout_ms], &[]),
+            ClientError::Rejected { code, reason } => (8, &[*code as u64], &[reason]),
+            ClientError::Timeout { timeout_ms } => (9, &[*timeout_ms], &[]),
+            ClientError::Disconnected => (10, &[], &[]),
+            ClientError::SessionLost => (11, &[], &[]),
+            ClientError::Aborted => (12, &[], &[]),
+            #[cfg(feature = "docs")]
+            ClientError::DocNotOpen { doc } => (13, &[], &[doc]),
+            ClientError::Unauthorized { reason } => (14, &[], &[reason]),
+            ClientError::TokenUnavailable { reason } => (15, &[], &[reason]),
+            ClientError::NotSupported { what } => (16, &[], &[what]),
+        };
+        (index, numbers.to_vec(), texts.to_vec())
     }
 
     /// Stable name of the error, exposed to JS as `error.code`.

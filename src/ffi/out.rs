@@ -248,10 +248,17 @@ pub fn state(state: &ConnectionState) {
     }
 }
 
-/// A `ResocketError`: its code and message.
+/// A `ResocketError`: its parts (`ClientError::parts`), from which js/wasm/values.ts builds the
+/// code and message as `ClientError::code` and `message` do.
 pub fn error(error: &ClientError) {
-    text(error.code());
-    text(&error.message());
+    let (index, numbers, texts) = error.parts();
+    number(index);
+    for n in numbers {
+        whole(n);
+    }
+    for s in texts {
+        text(s);
+    }
 }
 
 pub fn room_state(state: &RoomState) {

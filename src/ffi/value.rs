@@ -26,8 +26,9 @@ extern "C" {
     fn float(h: u32) -> f64;
     /// A string's length in UTF-8 bytes.
     fn utf8_len(h: u32) -> usize;
-    /// Writes a string's UTF-8 bytes (`utf8_len` of them) at `ptr`.
-    fn utf8_write(h: u32, ptr: *mut u8, len: usize);
+    /// Writes a string's UTF-8 bytes at `ptr`, at most `len` (whole characters); returns how
+    /// many it wrote.
+    fn utf8_write(h: u32, ptr: *mut u8, len: usize) -> usize;
     /// An own property's value, 0 when absent or undefined.
     fn get(object: u32, ptr: *const u8, len: usize) -> u32;
     /// Defines an own property (a key `__proto__` from data stays a key).
@@ -137,11 +138,12 @@ pub fn text(h: u32) -> String {
     let len = unsafe { utf8_len(h) };
     let mut bytes = Vec::with_capacity(len);
     unsafe {
-        utf8_write(h, bytes.as_mut_ptr(), len);
-        bytes.set_len(len);
+        let written = utf8_write(h, bytes.as_mut_ptr(), len);
+        bytes.set_len(written.min(len));
+        // `TextEncoder.encodeInto` writes whole characters of valid UTF-8 (a lone surrogate
+        // becomes U+FFFD), so no check is needed (and `from_utf8`'s code stays out).
+        String::from_utf8_unchecked(bytes)
     }
-    // The JS side wrote `TextEncoder` output: valid UTF-8.
-    String::from_utf8(bytes).unwrap_or_default()
 }
 
 impl Json for Val {
