@@ -4,7 +4,7 @@
 // package the server serves under /pkg/, as its package.json `exports` say. The page gets
 // `window.kit` (kit.js) and the control secret; the test body then runs in the page: the real
 // WASM in headless Chromium against the real server (scripts/test-pkg.sh starts it).
-import { before, after } from "node:test";
+import { before, after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { launch, baseUrl } from "../pkg/browser.mjs";
@@ -73,4 +73,16 @@ export async function inPage(body, arg, { setup } = {}) {
   } finally {
     await context.close();
   }
+}
+
+/** The package's two entries: the client without documents, and with them. */
+export const entries = ["resocket", "resocket/docs"];
+
+/** Runs every `[name, body, arg]` of `tests` in its own test page once per entry, under
+ * `describe(entry)`: `body({ ...arg, entry })`, where the body imports `entry`. */
+export function onEveryEntry(tests, timeout = 60_000) {
+  for (const entry of entries)
+    describe(entry, () => {
+      for (const [name, body, arg] of tests) test(name, { timeout }, () => inPage(body, { ...arg, entry }));
+    });
 }
