@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Package tests in headless Chromium against the real server: the demo site and example apps
+# Package tests in headless Chromium against the real server: the client, rooms and documents
+# through the package's public API (tests/browser), the demo site and example apps
 # (tests/pkg, tests/examples), the React hooks (tests/react) and bundler resolution; the trust
 # boundary (tests/auth: JWT, origins, the server API and a backend); and the
 # package in Node (tests/node: no global WebSocket on Node 20, the ws package's instead), hook
@@ -28,7 +29,7 @@ if find out/bundle-check.js out/bundle-check-docs.js "$OUT" -name '*.js' ! -path
 fi
 addr=${RESOCKET_PKG_TEST_SERVER:-127.0.0.1:9432}
 RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static $OUT" \
-  scripts/with-server.sh "$addr" node --test --test-concurrency=1 tests/pkg/ tests/react/ tests/node/
+  scripts/with-server.sh "$addr" node --test --test-concurrency=1 tests/browser/ tests/pkg/ tests/react/ tests/node/
 # Components using the hooks under Vitest in jsdom, against the real server, as the README's
 # "Testing components with Vitest" shows (jsdom's own WebSocket, the page URL the server's).
 RESOCKET_TEST_URL="http://$addr" scripts/with-server.sh "$addr" node_modules/.bin/vitest run --config tests/vitest/vitest.config.mjs
