@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 DEMO_ADDR ?= 127.0.0.1:8080
 
-.PHONY: all deps pkg size size-budgets demo test lint test-native test-browser test-pkg test-fuzz fuzz chaos bench clean
+.PHONY: all deps pkg size size-budgets demo test lint test-native test-pkg test-fuzz fuzz chaos bench clean
 
 all: pkg
 
@@ -21,8 +21,8 @@ size: pkg
 demo: pkg
 	scripts/demo.sh $(DEMO_ADDR)
 
-## test: every test: lint, native core and server tests, fuzz smoke, browser and package tests, a short chaos run
-test: deps lint test-native test-fuzz test-browser test-pkg size-budgets
+## test: every test: lint, native core and server tests, fuzz smoke, the package in Chromium and Node (browser, React, examples, auth), a short chaos run
+test: deps lint test-native test-fuzz test-pkg size-budgets
 	@echo "all test suites passed"
 
 lint:
@@ -37,9 +37,6 @@ test-native:
 	# The core without the `docs` feature, as the package's resocket module has it.
 	cargo test -p resocket --no-default-features --lib
 	scripts/test-redis-engine.sh
-
-test-browser:
-	scripts/test-browser.sh
 
 ## test-fuzz: a short run of every fuzz target (FUZZ_SMOKE_SECONDS each)
 test-fuzz:

@@ -8,8 +8,7 @@ cd "$(dirname "$0")/.."
 rm -rf pkg
 mkdir -p pkg/docs
 
-# One module of the client: the crate built with the plain ABI (`ffi`) and `$2` (cargo flags),
-# optimised into `$1/resocket_bg.wasm`. The package holds two: with documents (the `docs`
+# One module of the client: the crate built with `$2` (cargo flags), optimised into `$1/resocket_bg.wasm`. The package holds two: with documents (the `docs`
 # feature) in pkg/docs/ for `resocket/docs`, and without in pkg/ for `resocket`.
 # scripts/build-wasm.sh picks the toolchain (the pinned nightly's build-std, or stable) and
 # prints where the module is. There is no wasm-bindgen step: the JS side (js/wasm/) is written
@@ -19,7 +18,7 @@ mkdir -p pkg/docs
 # downloads, the gzipped module.
 wasm_module() {
   # shellcheck disable=SC2086 # $2 is a list of flags
-  wasm=$(scripts/build-wasm.sh --features ffi $2)
+  wasm=$(scripts/build-wasm.sh $2)
   node_modules/.bin/wasm-opt -Os --converge -ocimfs=20 --strip-debug --strip-producers \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue "$wasm" -o "$1/resocket_bg.wasm"
@@ -49,7 +48,7 @@ bundle js/react/index.ts pkg/react.js --external:react --external:../index.js
 sed -i 's#"\.\./index\.js"#"./index.js"#' pkg/react.js
 cp pkg-template/package.json pkg-template/README.md pkg/
 
-# What a browser loads for each entry: its module, the wasm-bindgen glue and the wrapper.
+# What a browser loads for each entry: its module and its JS.
 entry_size() {
   local dir=$1 total=0 gz file
   for file in "$dir/resocket_bg.wasm" "$dir/index.js"; do

@@ -12,19 +12,6 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# The CLI must match the wasm-bindgen crate version pinned in Cargo.lock.
-want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
-if [ "$have" != "$want" ] || ! command -v wasm-bindgen-test-runner >/dev/null; then
-  say "installing wasm-bindgen-cli $want (found '${have:-none}')"
-  cargo install wasm-bindgen-cli --version "$want" --force
-fi
-
-if ! command -v wasm-pack >/dev/null; then
-  say "installing wasm-pack (the browser tests also run under 'wasm-pack test')"
-  cargo install wasm-pack
-fi
-
 # A pinned nightly, for fuzzing (cargo-fuzz) and the package's smaller build-std WASM
 # (scripts/build-wasm.sh). Without it fuzzing falls back to proptest and the package to stable.
 nightly=$(cat fuzz/NIGHTLY)
@@ -47,10 +34,10 @@ if ! command -v redis-server >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v curl >/dev/null; then
-  say "installing Chromium and ChromeDriver from Debian"
+if ! command -v chromium >/dev/null || ! command -v curl >/dev/null; then
+  say "installing Chromium from Debian (the package's tests drive it with playwright-core)"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver curl >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null
 fi
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

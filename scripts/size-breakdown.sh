@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where the client's WASM bytes go: the release module as build-pkg.sh optimises it, but with its
 # function names kept (-g), broken down with twiggy by function and by module path (the first
-# three segments of each name: `resocket::core::docs`, `wasm_bindgen::convert`, `talc::...`).
+# three segments of each name: `resocket::core::docs`, `resocket::ffi::out`, `talc::...`).
 # Sizes are of the optimised module before gzip; the names section is left out of the figures.
 # The module is the `resocket` one, without documents, as scripts/build-wasm.sh builds it (`make
 # size` runs scripts/build-pkg.sh first, so it is already built).
@@ -11,11 +11,10 @@ command -v twiggy >/dev/null || cargo install twiggy --version =0.8.0
 wasm=$(scripts/build-wasm.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-wasm-bindgen --target web --out-dir "$work" --out-name resocket "$wasm"
 node_modules/.bin/wasm-opt -Os --converge -ocimfs=20 -g --strip-producers \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  "$work/resocket_bg.wasm" -o "$work/named.wasm"
+  "$wasm" -o "$work/named.wasm"
 twiggy top -n 1000000 --format csv "$work/named.wasm" >"$work/top.csv"
 python3 - "$work/top.csv" "${SIZE_TOP:-20}" <<'EOF'
 import csv, re, sys
@@ -35,8 +34,8 @@ def group(name):
     if name.startswith("import "):
         return "imports (the JS functions the module calls)"
     if "::" not in name:
-        # wasm-bindgen's export shims (`client_join`, `__wbg_room_free`) and runtime helpers.
-        return "exports and wasm-bindgen runtime"
+        # The exports (`client_pump`, `room_join`): the ABI of src/ffi, with what they inline.
+        return "exports (src/ffi, with what they inline)"
     generic = re.match(r"<&?(mut )?[A-Z]\w* as (.*)", name)
     if generic:  # <T as Trait>::method: the trait's path
         name = generic.group(2)

@@ -4,8 +4,9 @@
 //! * [`doc`] is the pure document model (`apply`, JSON merge patch) shared by client and server.
 //! * [`core`] is the sans-IO client state machine: no sockets, timers, clocks or randomness of its
 //!   own; it is driven by `handle_*` calls with an injected time and drained with `poll_*` calls.
-//! * `browser` (wasm32 only) is the thin driver that moves bytes and time between the browser's
-//!   `WebSocket` and the core, and exports the `Client` class to JavaScript.
+//! * `ffi` (wasm32 only) exports the core to the package's TypeScript (`js/wasm/`) through a
+//!   plain `extern "C"` ABI of numbers and JS value handles; the TypeScript moves bytes and time
+//!   between the browser's `WebSocket` and the core.
 
 #![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
 
@@ -15,13 +16,7 @@ pub mod core;
 pub mod doc;
 pub mod protocol;
 
-#[cfg(all(target_arch = "wasm32", not(feature = "ffi")))]
-mod browser;
-#[cfg(all(target_arch = "wasm32", not(feature = "ffi"), feature = "docs"))]
-pub use browser::SyncedDoc;
-#[cfg(all(target_arch = "wasm32", not(feature = "ffi")))]
-pub use browser::{Client, Room};
-#[cfg(all(target_arch = "wasm32", feature = "ffi"))]
+#[cfg(target_arch = "wasm32")]
 mod ffi;
 
 /// Without std (the package build), a panic aborts: nothing formats its message, so `core::fmt`

@@ -1,26 +1,23 @@
-//! The Rust↔TypeScript contract, checked natively: the names the browser driver emits (event
-//! names, error codes, state names) are exactly the ones `src/browser/contract.d.ts` declares.
-//! A name added on one side only fails here.
-
-extern crate alloc; // event_names.rs imports from it, as the `no_std` package build needs
+//! The Rust↔TypeScript contract, checked natively: the names the package's TypeScript
+//! (`js/wasm/`) gives events, error codes and states are exactly the ones the core uses and
+//! `js/wasm/types.ts` declares, and the tables it reads the WASM module's output with follow the
+//! order `src/ffi/out.rs` writes in. A name added on one side only fails here.
 
 use resocket::core::{ClientError, CloseReason, ConnectionState, QualityLevel, RoomState};
 use resocket::protocol::{ErrorCode, OpName, PresenceChange};
 use std::collections::BTreeSet;
 
-#[allow(dead_code)]
-#[path = "../src/browser/event_names.rs"]
-mod event_names;
-
-use event_names::{ClientEvent, DocEvent, RoomEvent, INVALID_OPTIONS};
-
-const CONTRACT: &str = include_str!("../src/browser/contract.d.ts");
+const CONTRACT: &str = include_str!("../js/wasm/types.ts");
+const CLIENT: &str = include_str!("../js/wasm/client.ts");
+const DOC: &str = include_str!("../js/wasm/doc.ts");
+const OPTIONS: &str = include_str!("../js/wasm/options.ts");
+const OUT: &str = include_str!("../src/ffi/out.rs");
 
 /// The text of `export <kind> <name> ...` up to the blank line that ends it.
 fn declaration(kind: &str, name: &str) -> &'static str {
     let start = CONTRACT
         .find(&format!("export {kind} {name} "))
-        .unwrap_or_else(|| panic!("contract.d.ts declares no {kind} {name}"));
+        .unwrap_or_else(|| panic!("types.ts declares no {kind} {name}"));
     let rest = &CONTRACT[start..];
     &rest[..rest.find("\n\n").unwrap_or(rest.len())]
 }
@@ -75,7 +72,7 @@ fn assert_same(what: &str, rust: BTreeSet<String>, typescript: BTreeSet<String>)
     let only_ts: Vec<_> = typescript.difference(&rust).collect();
     assert!(
         only_rust.is_empty() && only_ts.is_empty(),
-        "{what}: only in Rust {only_rust:?}, only in contract.d.ts {only_ts:?}"
+        "{what}: only in Rust {only_rust:?}, only in TypeScript {only_ts:?}"
     );
 }
 
@@ -235,27 +232,132 @@ fn every_room_state() -> Vec<RoomState> {
     all
 }
 
+/// The variants of `EventCode` (src/ffi/out.rs), in order: the codes `client_event` returns.
+fn event_codes() -> Vec<&'static str> {
+    let body = OUT
+        .split("pub enum EventCode {")
+        .nth(1)
+        .expect("out.rs's EventCode");
+    body[..body.find('}').expect("EventCode's end")]
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| line.trim_end_matches(','))
+        .collect()
+}
+
+/// The string literals of the line of `source` that starts with `const <name> = [`.
+fn list(source: &'static str, name: &str) -> Vec<String> {
+    let line = source
+        .lines()
+        .find(|line| line.starts_with(&format!("const {name} = [")))
+        .unwrap_or_else(|| panic!("no list {name}"));
+    line.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The number a TypeScript constant `name = <n>` is set to.
+fn constant(source: &str, name: &str) -> usize {
+    let pattern = format!("{name} = ");
+    let at = source
+        .find(&pattern)
+        .unwrap_or_else(|| panic!("no constant {name}"))
+        + pattern.len();
+    let digits: String = source[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number"))
+}
+
 #[test]
-fn event_names_match_the_typescript_event_maps() {
-    let client = ClientEvent::ALL.iter().map(|e| e.name());
-    assert_same(
-        "ClientEvents",
-        names(client),
-        interface_keys("ClientEvents"),
+fn event_names_and_codes_match_the_typescript_event_maps() {
+    let codes = event_codes();
+    let position = |variant: &str| {
+        codes
+            .iter()
+            .position(|code| *code == variant)
+            .unwrap_or_else(|| panic!("EventCode has no {variant}"))
+    };
+    // The client events by code: `CLIENT_EVENTS` lists the first six, notifications are emitted
+    // by name.
+    let client = list(CLIENT, "CLIENT_EVENTS");
+    for (i, name) in client.iter().enumerate() {
+        assert_eq!(codes[i].to_lowercase(), *name, "CLIENT_EVENTS[{i}]");
+    }
+    assert!(
+        CLIENT.contains("_emit(\"notification\""),
+        "client.ts emits notification"
     );
-    let room = RoomEvent::ALL.iter().map(|e| e.name());
-    assert_same("RoomEvents", names(room), interface_keys("RoomEvents"));
-    let doc = DocEvent::ALL.iter().map(|e| e.name());
-    assert_same("DocEvents", names(doc), interface_keys("DocEvents"));
+    let mut client: BTreeSet<String> = client.into_iter().collect();
+    client.insert("notification".to_owned());
+    assert_same("ClientEvents", client, interface_keys("ClientEvents"));
+    for (name, variant) in [
+        ("REPLY", "Reply"),
+        ("ROOM", "Room"),
+        ("ROOM_MESSAGE", "RoomMessage"),
+        ("PRESENCE", "Presence"),
+        ("NOTIFICATION", "Notification"),
+    ] {
+        assert_eq!(
+            constant(CLIENT, name),
+            position(variant),
+            "client.ts's {name}"
+        );
+    }
+    // Room events are emitted as `<event>@<room>`.
+    let room = names(["state", "presence", "message"]);
+    for event in &room {
+        assert!(
+            CLIENT.contains(&format!("\"{event}@\"")),
+            "client.ts emits {event}@"
+        );
+    }
+    assert_same("RoomEvents", room, interface_keys("RoomEvents"));
+    // Document events by code, from `DocChanged` on.
+    let doc = list(DOC, "DOC_EVENTS");
+    let first = position("DocChanged");
+    assert_eq!(
+        constant(DOC, "FIRST_DOC_EVENT"),
+        first,
+        "doc.ts's FIRST_DOC_EVENT"
+    );
+    let variants = [
+        "DocChanged",
+        "DocConfirmed",
+        "DocRejected",
+        "DocSynced",
+        "DocReset",
+        "DocError",
+    ];
+    for (i, (name, variant)) in doc.iter().zip(variants).enumerate() {
+        assert_eq!(codes[first + i], variant, "EventCode after DocChanged");
+        assert!(
+            variant.to_lowercase().starts_with(&format!("doc{name}")),
+            "DOC_EVENTS[{i}]"
+        );
+    }
+    assert_same(
+        "DocEvents",
+        doc.into_iter().collect(),
+        interface_keys("DocEvents"),
+    );
 }
 
 #[test]
 fn error_codes_match_resocket_error_code() {
     let mut codes = names(every_client_error().iter().map(ClientError::code));
-    codes.insert(INVALID_OPTIONS.to_owned());
-    // The errors glue.js makes itself (`resocketError("<code>", ...)`): NoWebSocket.
-    let glue_codes = GLUE.split("resocketError(\"").skip(1);
-    codes.extend(glue_codes.filter_map(|rest| rest.split('"').next().map(str::to_owned)));
+    // The errors the TypeScript makes itself (`resocketError("<code>", ...)`): InvalidOptions,
+    // NoWebSocket.
+    for source in [CLIENT, DOC, OPTIONS, include_str!("../js/wasm/room.ts")] {
+        let made = source.split("resocketError(\"").skip(1);
+        codes.extend(made.filter_map(|rest| rest.split('"').next().map(str::to_owned)));
+    }
     let declared = literals(declaration("type", "ResocketErrorCode"));
     assert_same("ResocketErrorCode", codes, declared);
 }
@@ -329,9 +431,10 @@ fn join_options_match_the_typescript_join_options() {
     assert_same(
         "JoinOptions",
         literals(
-            GLUE.lines()
+            OPTIONS
+                .lines()
                 .find(|line| line.starts_with("const JOIN_KEYS = ["))
-                .expect("glue.js's JOIN_KEYS"),
+                .expect("options.ts's JOIN_KEYS"),
         ),
         interface_keys("JoinOptions"),
     );
@@ -356,32 +459,19 @@ fn the_parser_sees_the_declarations() {
     assert!(field_literals(declaration("type", "RoomState"), "status").contains("error"));
 }
 
-#[test]
-fn the_driver_spells_the_message_event_key_as_event_names_does() {
-    // A `static_string` needs a literal: the driver's cached key repeats the name.
-    let driver = include_str!("../src/browser/driver.rs");
-    let spelled = format!(
-        "static MESSAGE_KEY: JsString = \"{}\";",
-        ClientEvent::Message.name()
-    );
-    assert!(driver.contains(&spelled), "driver.rs should say {spelled}");
-}
-
-const GLUE: &str = include_str!("../src/browser/glue.js");
-
-/// The line of glue.js's table `const <table> = {` for option object `name`.
+/// The line of options.ts's table `const <table>... = {` for option object `name`.
 fn glue_table_line(table: &str, name: &str) -> &'static str {
-    let start = GLUE
-        .find(&format!("const {table} = {{"))
-        .unwrap_or_else(|| panic!("glue.js has no table {table}"));
-    let rest = &GLUE[start..];
+    let start = OPTIONS
+        .find(&format!("const {table}"))
+        .unwrap_or_else(|| panic!("options.ts has no table {table}"));
+    let rest = &OPTIONS[start..];
     rest[..rest.find("\n};").unwrap_or(rest.len())]
         .lines()
         .find(|line| line.trim_start().starts_with(&format!("{name}: ")))
-        .unwrap_or_else(|| panic!("glue.js's {table} has no {name}"))
+        .unwrap_or_else(|| panic!("options.ts's {table} has no {name}"))
 }
 
-/// The keys `clientOptions` (glue.js) takes in option object `name`: its numbers (`NUMBERS`,
+/// The keys `clientOptions` (options.ts) takes in option object `name`: its numbers (`NUMBERS`,
 /// `{ key: default, ... }`) and the rest (`OTHER_KEYS`, a list of names).
 fn glue_option_keys(name: &str) -> BTreeSet<String> {
     let numbers = glue_table_line("NUMBERS", name);
@@ -397,7 +487,7 @@ fn glue_option_keys(name: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn the_options_glue_js_reads_are_the_declared_ones() {
+fn the_options_options_ts_reads_are_the_declared_ones() {
     for (name, interface) in [
         ("options", "ClientOptions"),
         ("reconnect", "ReconnectOptions"),
@@ -424,14 +514,16 @@ fn the_js_error_table_builds_what_client_error_does() {
     for (n, error) in every_client_error().into_iter().enumerate() {
         // Distinct values, so a field read out of order shows.
         let error = with_sample_fields(error, n as u64);
-        let (index, numbers, texts) = error.parts();
+        let (mut numbers, mut texts) = (Vec::new(), Vec::new());
+        error.parts(|n| numbers.push(n), |t| texts.push(t.to_owned()));
+        let index = numbers.remove(0);
         let row = rows
-            .get(usize::from(index))
+            .get(index as usize)
             .unwrap_or_else(|| panic!("ERRORS has no row {index} for {error:?}"));
         let mut texts = texts.into_iter();
         let code = match row.split('"').nth(1) {
             Some(code) if !row.starts_with("  [null") => code.to_owned(),
-            _ => texts.next().expect("a server error's code").to_owned(),
+            _ => texts.next().expect("a server error's code"),
         };
         let template = row
             .split('`')
@@ -445,8 +537,10 @@ fn the_js_error_table_builds_what_client_error_does() {
                 _ => {
                     let (read, rest) = piece.split_once("()}").expect("a ${r._x()} read");
                     match read {
-                        "_number" => message.push_str(&numbers.next().expect("a number").to_string()),
-                        "_text" => message.push_str(texts.next().expect("a text")),
+                        "_number" => {
+                            message.push_str(&numbers.next().expect("a number").to_string())
+                        }
+                        "_text" => message.push_str(&texts.next().expect("a text")),
                         other => panic!("row {index} reads {other}"),
                     }
                     rest

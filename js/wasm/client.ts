@@ -1,7 +1,7 @@
 // The `Client` class: a thin driver around the WASM core (src/ffi). It owns the socket, the one
 // timer, the listeners and the request promises; every decision is the core's. Each input feeds
 // the core, then `_pump` executes the core's actions, re-arms the timer and dispatches events.
-import { wasm, output, put, setHost, thrown, writeOptions, type Host, type Ptr } from "./abi.js";
+import { wasm, output, put, setHost, thrown, writeOptions, type Ptr } from "./abi.js";
 import { Emitter } from "./emitter.js";
 import { checkedRawFrames, clientOptions, joinOptions, requestOptions, resocketError, type Parsed } from "./options.js";
 import { Room } from "./room.js";
@@ -53,7 +53,6 @@ export class Client {
   private _roomKey = "";
   private _room?: string;
   private _offPage?: () => void;
-  private _host: Host;
 
   /** Creates a client for `url` and, unless `autoConnect` is false, starts connecting. Listeners
    * added right after construction still see every event. `url` is `ws://` or `wss://`, or
@@ -70,46 +69,6 @@ export class Client {
     const ptr = (this._ptr = wasm.client_new(0, parsed._urls.length, +this._raw, token, put(parsed._user), put(parsed._origin)));
     finalizer.register(this, ptr, this);
     if (parsed._raw) wasm.client_raw_frames(ptr, put(parsed._raw[0]), put(parsed._raw[1]));
-    this._host = {
-      _open: (index) => {
-        const { _Socket: Socket, _urls: urls, _protocols: protocols, _raw: raw, _numbers: numbers } = this._options;
-        const ws = openSocket(Socket, urls[index]!, protocols, numbers[2]!, raw, (read, seq, reason) => {
-          if (this._socket === ws) this._onSocket(read, seq, reason);
-        });
-        this._socket = ws;
-      },
-      _send: (frame) => {
-        const ws = this._socket;
-        if (ws?.readyState !== 1) return 1;
-        try {
-          ws.send(frame as string);
-          return 0;
-        } catch {
-          return 2;
-        }
-      },
-      _close: (code, reason) => {
-        const ws = this._socket;
-        this._socket = undefined;
-        if (ws) closeSocket(ws, code, reason);
-      },
-      _buffered: () => this._socket?.bufferedAmount ?? 0,
-      _token: (id) => {
-        const fetch = this._options._tokenFunction!;
-        const done = (ok: number, value: unknown) => {
-          if (!this._ptr) return; // freed meanwhile: the outcome goes nowhere
-          wasm.client_token(this._ptr, id, ok, put(value));
-          this._pump();
-        };
-        // On a microtask, never inside a client call.
-        Promise.resolve()
-          .then(() => fetch())
-          .then(
-            (token) => done(1, token),
-            (error) => done(0, String(error?.message ?? error)),
-          );
-      },
-    };
     if (parsed._pageLifecycle) this._offPage = watchPage((code) => this._ptr && (wasm.client_page(this._ptr, code), this._pump()));
     if (parsed._autoConnect) {
       // The socket opens asynchronously; the `connecting` event waits in the core until the
@@ -117,6 +76,56 @@ export class Client {
       wasm.client_connect(ptr);
       this._arm(this._execute());
     }
+  }
+
+  /** @internal Host: opens the socket to URL `index`. */
+  _open(index: number) {
+    const { _Socket: Socket, _urls: urls, _protocols: protocols, _raw: raw, _numbers: numbers } = this._options;
+    const ws = openSocket(Socket, urls[index]!, protocols, numbers[2]!, raw, (read, seq, reason) => {
+      if (this._socket === ws) this._onSocket(read, seq, reason);
+    });
+    this._socket = ws;
+  }
+
+  /** @internal Host: sends a frame; 0 sent, 1 not open, 2 refused. */
+  _send(frame: unknown): number {
+    const ws = this._socket;
+    if (ws?.readyState !== 1) return 1;
+    try {
+      ws.send(frame as string);
+      return 0;
+    } catch {
+      return 2;
+    }
+  }
+
+  /** @internal Host: detaches the socket and closes it. */
+  _close(code: number, reason: string) {
+    const ws = this._socket;
+    this._socket = undefined;
+    if (ws) closeSocket(ws, code, reason);
+  }
+
+  /** @internal Host: the socket's `bufferedAmount`. */
+  _buffered(): number {
+    return this._socket?.bufferedAmount ?? 0;
+  }
+
+  /** @internal Host: calls the token function on a microtask, never inside a client call; its
+   * outcome goes to the core unless the client was freed meanwhile. */
+  _token(id: number) {
+    const fetch = this._options._tokenFunction!;
+    const done = (ok: number, value: unknown) => {
+      if (!this._ptr) return;
+      wasm.client_token(this._ptr, id, ok, put(value));
+      this._pump();
+    };
+    Promise.resolve()
+      .then(() => fetch())
+      .then(
+        (token) => done(1, token),
+        (error) => done(0, String(error?.message ?? error)),
+      );
   }
 
   /** The core, or the `Closed` error once freed. */
@@ -245,7 +254,7 @@ export class Client {
     finalizer.unregister(this);
     clearTimeout(this._timer);
     this._offPage?.();
-    setHost(this._host);
+    setHost(this);
     wasm.client_free(ptr);
     for (const call of this._calls.values()) settle(call, false, closed());
     this._calls.clear();
@@ -273,7 +282,7 @@ export class Client {
     let key: string | undefined;
     if (read == -1) wasm.client_socket_open(ptr);
     else if (read == -2) {
-      setHost(this._host);
+      setHost(this);
       wasm.client_socket_closed(ptr, seq, put(reason));
     } else if (wasm.client_message(ptr, read, seq, +!this._dispatching)) {
       // The hot path: the core let the message just read through now; it goes from `current`
@@ -290,7 +299,7 @@ export class Client {
 
   /** Executes the core's actions; returns its next deadline (-1: none). */
   private _execute(): number {
-    setHost(this._host);
+    setHost(this);
     return wasm.client_pump(this._ptr as Ptr);
   }
 

@@ -69,11 +69,14 @@ export const requestOptions = (options: RequestOptions | undefined) =>
     return [timeout, policy == "fail", signal];
   });
 
+// The keys of `JoinOptions` (checked natively against types.ts).
+const JOIN_KEYS = ["meta", "history"];
+
 /** `client.join`'s options: [meta as JSON text (the core keeps it for rejoins), history (-1:
  * none)]. Throws the InvalidOptions error. */
 export const joinOptions = (options: JoinOptions | undefined) =>
   invalidOptions((): [string | undefined, number] => {
-    const object = checked("join options", options, ["meta", "history"]);
+    const object = checked("join options", options, JOIN_KEYS);
     let meta: string | undefined;
     if (object.meta != null) {
       try {

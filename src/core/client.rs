@@ -93,7 +93,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     }
 
     /// `new` for a `config` its caller has already checked with `validate`'s rules (not checked
-    /// again): the browser driver checks its options in JS (`clientOptions` in glue.js, the
+    /// again): the browser checks its options in JS (`clientOptions` in js/wasm/options.ts, the
     /// same rules and messages), so the WASM module carries no second validator.
     pub fn with_checked_config(config: Config, seed: u64) -> Self {
         let rng = Rng::new(config.seed.unwrap_or(seed));

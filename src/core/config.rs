@@ -1,6 +1,6 @@
 //! Client options with their defaults and `Config::validate`. Deserializable with serde
 //! (camelCase) for native users; the browser reads and checks its JS options in JS
-//! (`clientOptions` in glue.js, the same defaults, rules and messages).
+//! (`clientOptions` in js/wasm/options.ts, the same defaults, rules and messages).
 
 use super::text::Text;
 use alloc::string::String;
@@ -276,14 +276,15 @@ mod tests {
         assert_eq!(c.validate(), Err(ConfigError::NoUrl));
     }
 
-    /// The browser reads and checks its options in JS (`clientOptions` in glue.js), with these
-    /// defaults, in the order its table gives them (the order `js_values::client_options` reads).
+    /// The browser reads and checks its options in JS (`clientOptions` in js/wasm/options.ts),
+    /// with these defaults, in the order its table gives them (the order `client_new` in
+    /// src/ffi/client.rs reads).
     #[test]
-    fn the_browser_glue_has_the_same_defaults() {
-        let glue = include_str!("../browser/glue.js");
+    fn the_browser_options_have_the_same_defaults() {
+        let glue = include_str!("../../js/wasm/options.ts");
         let c = Config::default();
         let (r, q, h) = (&c.reconnect, &c.queue, &c.heartbeat);
-        assert_eq!((c.seed, r.max_attempts), (None, None), "-1 in glue.js");
+        assert_eq!((c.seed, r.max_attempts), (None, None), "-1 in options.ts");
         assert_eq!(q.overflow, OverflowPolicy::Reject);
         for line in
             [
@@ -307,7 +308,7 @@ mod tests {
                 ),
             ]
         {
-            assert!(glue.contains(&line), "glue.js should say {line}");
+            assert!(glue.contains(&line), "options.ts should say {line}");
         }
     }
 }

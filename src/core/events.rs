@@ -5,7 +5,9 @@ use super::text::Text;
 #[cfg(feature = "docs")]
 use crate::doc::Op;
 use crate::protocol::{ErrorCode, Member, PresenceChange};
-use alloc::{string::String, vec::Vec};
+use alloc::string::String;
+#[cfg(feature = "docs")]
+use alloc::vec::Vec;
 use serde::Serialize;
 
 /// The connection state the app sees. Every change is reported as [`Event::State`].
@@ -201,35 +203,47 @@ impl ClientError {
     }
 
     /// The error as the package's JS builds it (`ERRORS` in js/wasm/values.ts): its position
-    /// in that table, its numbers and its strings, in the order its message uses them (for a
-    /// server error, its code first). `tests/ts_contract.rs` checks the table against `code`
-    /// and `message`.
-    pub fn parts(&self) -> (u8, Vec<u64>, Vec<&str>) {
-        let (index, numbers, texts): (u8, &[u64], &[&str]) = match self {
-            ClientError::QueueFull { depth, bytes } => (0, &[*depth as u64, *bytes as u64], &[]),
+    /// in that table, then its numbers and its strings, in the order its message uses them (for
+    /// a server error, its code first), to `number` and `text`. `tests/ts_contract.rs` checks
+    /// the table against `code` and `message`.
+    pub fn parts(&self, mut number: impl FnMut(u64), text: impl FnMut(&str)) {
+        let (index, numbers, texts): (u64, [Option<u64>; 2], [Option<&str>; 3]) = match self {
+            ClientError::QueueFull { depth, bytes } => {
+                (0, [Some(*depth as u64), Some(*bytes as u64)], [None; 3])
+            }
             ClientError::MessageTooLarge { size, limit } => {
-                (1, &[*size as u64, *limit as u64], &[])
+                (1, [Some(*size as u64), Some(*limit as u64)], [None; 3])
             }
-            ClientError::Closed => (2, &[], &[]),
-            ClientError::MalformedFrame { reason } => (3, &[], &[reason]),
-            ClientError::UnknownKind { kind } => (4, &[], &[kind]),
-            ClientError::Server { code, message } => {
-                (5, &[], &[self.code(), code.as_wire(), message])
+            ClientError::Closed => (2, [None; 2], [None; 3]),
+            ClientError::MalformedFrame { reason } => (3, [None; 2], [Some(reason), None, None]),
+            ClientError::UnknownKind { kind } => (4, [None; 2], [Some(kind), None, None]),
+            ClientError::Server { code, message } => (
+                5,
+                [None; 2],
+                [Some(self.code()), Some(code.as_wire()), Some(message)],
+            ),
+            ClientError::ConnectTimeout { timeout_ms } => (6, [Some(*timeout_ms), None], [None; 3]),
+            ClientError::HeartbeatTimeout { timeout_ms } => {
+                (7, [Some(*timeout_ms), None], [None; 3])
             }
-            ClientError::ConnectTimeout { timeout_ms } => (6, &[*timeout_ms], &[]),
-            ClientError::HeartbeatTimeout { timeout_ms } => (7, &[*timeout_ms], &[]),
-            ClientError::Rejected { code, reason } => (8, &[*code as u64], &[reason]),
-            ClientError::Timeout { timeout_ms } => (9, &[*timeout_ms], &[]),
-            ClientError::Disconnected => (10, &[], &[]),
-            ClientError::SessionLost => (11, &[], &[]),
-            ClientError::Aborted => (12, &[], &[]),
+            ClientError::Rejected { code, reason } => (
+                8,
+                [Some(u64::from(*code)), None],
+                [Some(reason), None, None],
+            ),
+            ClientError::Timeout { timeout_ms } => (9, [Some(*timeout_ms), None], [None; 3]),
+            ClientError::Disconnected => (10, [None; 2], [None; 3]),
+            ClientError::SessionLost => (11, [None; 2], [None; 3]),
+            ClientError::Aborted => (12, [None; 2], [None; 3]),
             #[cfg(feature = "docs")]
-            ClientError::DocNotOpen { doc } => (13, &[], &[doc]),
-            ClientError::Unauthorized { reason } => (14, &[], &[reason]),
-            ClientError::TokenUnavailable { reason } => (15, &[], &[reason]),
-            ClientError::NotSupported { what } => (16, &[], &[what]),
+            ClientError::DocNotOpen { doc } => (13, [None; 2], [Some(doc), None, None]),
+            ClientError::Unauthorized { reason } => (14, [None; 2], [Some(reason), None, None]),
+            ClientError::TokenUnavailable { reason } => (15, [None; 2], [Some(reason), None, None]),
+            ClientError::NotSupported { what } => (16, [None; 2], [Some(what), None, None]),
         };
-        (index, numbers.to_vec(), texts.to_vec())
+        number(index);
+        numbers.into_iter().flatten().for_each(number);
+        texts.into_iter().flatten().for_each(text);
     }
 
     /// Stable name of the error, exposed to JS as `error.code`.

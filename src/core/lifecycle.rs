@@ -24,7 +24,7 @@ pub enum PageEvent {
 }
 
 impl PageEvent {
-    /// The event of a driver code (glue.js `PageWatch` uses these numbers).
+    /// The event of a driver code (`watchPage` in js/wasm/client.ts uses these numbers).
     pub fn from_code(code: u32) -> Option<PageEvent> {
         const ALL: [PageEvent; 8] = [
             PageEvent::Online,

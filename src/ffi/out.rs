@@ -251,14 +251,7 @@ pub fn state(state: &ConnectionState) {
 /// A `ResocketError`: its parts (`ClientError::parts`), from which js/wasm/values.ts builds the
 /// code and message as `ClientError::code` and `message` do.
 pub fn error(error: &ClientError) {
-    let (index, numbers, texts) = error.parts();
-    number(index);
-    for n in numbers {
-        whole(n);
-    }
-    for s in texts {
-        text(s);
-    }
+    error.parts(whole, text);
 }
 
 pub fn room_state(state: &RoomState) {

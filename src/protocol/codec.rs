@@ -4,7 +4,7 @@
 //! memory); native tests run it on `serde_json::Value` against what the server writes and reads.
 //!
 //! Field names are spelled here and in [`field`] only. The one exception is the browser's hot
-//! path (`src/browser/glue.js`: `readFrame` classifies plain and room messages, `encodeFrame`
+//! path (`js/wasm/wire.ts`: `readFrame` classifies plain and room messages, `encodeFrame`
 //! builds user frames), which a native test checks against [`field`] and [`FrameClass`].
 
 use super::{ErrorBody, ErrorCode, Hello, Inbound, Kind, Member, PresenceChange, Welcome};
