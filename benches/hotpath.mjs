@@ -28,6 +28,15 @@ try {
     return metrics.find((m) => m.name === "TaskDuration").value;
   };
   await page.evaluate(async () => {
+    // The module's memory, for the reconnect figures below: caught as the package instantiates it.
+    for (const name of ["instantiate", "instantiateStreaming"]) {
+      const original = WebAssembly[name];
+      WebAssembly[name] = async (...args) => {
+        const result = await original(...args);
+        window.wasmMemory ??= (result.instance ?? result).exports?.memory;
+        return result;
+      };
+    }
     const { load, Client } = await import("/pkg/index.js");
     await load();
     window.Client = Client;
@@ -184,8 +193,6 @@ try {
     return { heap: usedSize, wasm };
   };
   await page.evaluate(async () => {
-    const glue = await import("/pkg/resocket.js");
-    window.wasmMemory = (await glue.default()).memory; // the loaded module's exports
     const client = new window.Client(window.wsUrl, { heartbeat: { intervalMs: 0 } });
     const opened = () =>
       new Promise((resolve) => {

@@ -10,7 +10,7 @@ export type Ptr = number & { readonly driver: unique symbol };
 export interface Exports {
   memory: WebAssembly.Memory;
   options(): number;
-  client_new(id: number, urlCount: number, raw: number, token: number, user: number, origin: number): Ptr;
+  client_new(urlCount: number, raw: number, fetch: number, token: number, user: number, origin: number): Ptr;
   client_free(client: Ptr): void;
   client_raw_frames(client: Ptr, frames: number, ping: number): void;
   client_connect(client: Ptr): void;
@@ -79,16 +79,18 @@ function free(slot: number) {
 /** Slots in use, for tests that check nothing leaks. */
 export const liveValues = () => values.length - 1 - freed.length;
 
-let out: unknown[] = [];
+// Made on the first push, so a call that pushes nothing (no event) allocates nothing.
+let out: unknown[] | undefined;
+const none: unknown[] = [];
 
 /** Hands `new Client`'s numeric options to `client_new` (see `OPTIONS` in src/ffi/client.rs). */
 export const writeOptions = (numbers: number[]) => new Float64Array(wasm.memory.buffer, wasm.options(), 16).set(numbers);
 
 /** Runs `call` and returns what it pushed. */
 export function output(call: () => unknown): unknown[] {
-  out = [];
+  out = undefined;
   call();
-  return out;
+  return out ?? none;
 }
 
 /** The error `JSON.stringify` threw last (`v.stringify` answered 0). */
@@ -159,13 +161,13 @@ const imports = {
     wire_size: (slot: number) => frameSize(val(slot)),
   },
   o: {
-    num: (n: number) => out.push(n),
-    str: (ptr: number, len: number) => out.push(text(ptr, len)),
-    val: (slot: number) => out.push(val(slot)),
+    num: (n: number) => (out ??= []).push(n),
+    str: (ptr: number, len: number) => (out ??= []).push(text(ptr, len)),
+    val: (slot: number) => (out ??= []).push(val(slot)),
   },
   h: {
     now: () => performance.now(),
-    open(_id: number, url: number) {
+    open(url: number) {
       try {
         host!._open(url);
         return 0;
@@ -173,10 +175,11 @@ const imports = {
         return put(String((error as Error)?.message ?? error));
       }
     },
-    send: (_id: number, frame: number) => host!._send(val(frame)),
-    close: (_id: number, code: number, ptr: number, len: number) => host!._close(code, text(ptr, len)),
-    buffered: () => host!._buffered(),
-    token: (_id: number, id: number) => host!._token(id),
+    send: (frame: number) => host!._send(val(frame)),
+    // A client freed by the garbage collector has no host, and no socket left to close.
+    close: (code: number, ptr: number, len: number) => host?._close(code, text(ptr, len)),
+    buffered: () => host?._buffered() ?? 0,
+    token: (id: number) => host!._token(id),
     // In `Current`'s order (src/ffi/client.rs).
     current: (what: number) =>
       put(what == 0 ? current._payload : what == 1 ? current._user : what == 2 ? current._room : current._frame),

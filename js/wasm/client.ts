@@ -64,9 +64,9 @@ export class Client {
   constructor(url: string | readonly string[], options?: ClientOptions) {
     const parsed = (this._options = clientOptions(url, options));
     writeOptions(parsed._numbers);
-    const token = parsed._tokenFunction ? 1 : put(parsed._staticToken);
     this._raw = !!parsed._raw;
-    const ptr = (this._ptr = wasm.client_new(0, parsed._urls.length, +this._raw, token, put(parsed._user), put(parsed._origin)));
+    const fetch = +!!parsed._tokenFunction;
+    const ptr = (this._ptr = wasm.client_new(parsed._urls.length, +this._raw, fetch, put(parsed._staticToken), put(parsed._user), put(parsed._origin)));
     finalizer.register(this, ptr, this);
     if (parsed._raw) wasm.client_raw_frames(ptr, put(parsed._raw[0]), put(parsed._raw[1]));
     if (parsed._pageLifecycle) this._offPage = watchPage((code) => this._ptr && (wasm.client_page(this._ptr, code), this._pump()));
@@ -336,9 +336,9 @@ export class Client {
       if (key !== undefined) this._emitter._emitMessage(key, current._payload, current._seq, current._user);
       let code = 0;
       while (this._ptr) {
-        const reader = new Reader(output(() => (code = wasm.client_event(this._ptr as Ptr))));
+        const list = output(() => (code = wasm.client_event(this._ptr as Ptr)));
         if (code < 0) break;
-        this._dispatch(code, reader);
+        this._dispatch(code, new Reader(list));
       }
     } finally {
       this._dispatching = false;

@@ -23,16 +23,17 @@ pub type Core = ClientCore<Frame, Val>;
 extern "C" {
     /// `performance.now()`.
     fn now() -> f64;
-    /// Opens client `id`'s socket to its URL `url`: 0, or a string slot with why it failed.
-    fn open(id: u32, url: usize) -> u32;
-    /// Sends on client `id`'s socket: 0 sent, 1 not open, 2 refused.
-    fn send(id: u32, frame: u32) -> u32;
-    /// Detaches client `id`'s socket and closes it (when still connecting or open).
-    fn close(id: u32, code: u32, reason: *const u8, len: usize);
-    /// Client `id`'s socket's `bufferedAmount`.
-    fn buffered(id: u32) -> f64;
-    /// Calls client `id`'s token function; the outcome comes back to `client_token`.
-    fn token(id: u32, request: f64);
+    // The host: the JS client whose call into the module is running.
+    /// Opens the socket to URL `url`: 0, or a string slot with why it failed.
+    fn open(url: usize) -> u32;
+    /// Sends on the socket: 0 sent, 1 not open, 2 refused.
+    fn send(frame: u32) -> u32;
+    /// Detaches the socket and closes it (when still connecting or open).
+    fn close(code: u32, reason: *const u8, len: usize);
+    /// The socket's `bufferedAmount`.
+    fn buffered() -> f64;
+    /// Calls the token function; the outcome comes back to `client_token`.
+    fn token(request: f64);
     /// A field of the frame the socket's reader read last: see `Current`.
     fn current(what: u32) -> u32;
 }
@@ -56,8 +57,6 @@ fn current_val(what: Current) -> Val {
 
 pub struct Driver {
     pub core: Core,
-    /// The JS client's id, passed back in host calls.
-    id: u32,
     socket: bool,
     /// The room of the last room message received: a name crosses only when it changes.
     room: String,
@@ -65,12 +64,12 @@ pub struct Driver {
 
 impl Driver {
     fn buffered(&self) -> usize {
-        unsafe { buffered(self.id) as usize }
+        unsafe { buffered() as usize }
     }
 
     fn close_socket(&mut self, code: u16, reason: &str) {
         if core::mem::take(&mut self.socket) {
-            unsafe { close(self.id, code.into(), reason.as_ptr(), reason.len()) }
+            unsafe { close(code.into(), reason.as_ptr(), reason.len()) }
         }
     }
 
@@ -78,7 +77,7 @@ impl Driver {
     fn drop_dead_socket(&mut self) {
         if self.socket {
             self.core.handle_unsent_at_close(self.buffered());
-            self.close_socket(close_code::NORMAL, "");
+            self.close_socket(close_code::NORMAL, "client dropped");
         }
     }
 
@@ -100,8 +99,8 @@ impl Driver {
     fn execute(&mut self, action: Action<Frame>) {
         match action {
             Action::Open { url } => {
-                self.close_socket(close_code::NORMAL, "");
-                match unsafe { open(self.id, url) } {
+                self.close_socket(close_code::NORMAL, "client dropped");
+                match unsafe { open(url) } {
                     0 => self.socket = true,
                     failure => {
                         let reason = text(Val::from_raw(failure).raw());
@@ -111,7 +110,7 @@ impl Driver {
                 }
             }
             Action::FetchToken { id } => match self.core.config().token {
-                TokenSource::Fetch => unsafe { token(self.id, id as f64) },
+                TokenSource::Fetch => unsafe { token(id as f64) },
                 _ => self
                     .core
                     .handle_token(now_ms(), id, Err("no token function".into())),
@@ -130,7 +129,7 @@ impl Driver {
     fn send(&mut self, transmit: Transmit<Frame>) {
         let text = frame::encode(&transmit);
         let sent = match self.socket {
-            true => unsafe { send(self.id, text.raw()) },
+            true => unsafe { send(text.raw()) },
             false => 1,
         };
         if sent != 0 {
@@ -240,13 +239,13 @@ pub extern "C" fn options() -> *mut f64 {
     core::ptr::addr_of_mut!(OPTIONS).cast()
 }
 
-/// A new client for JS client `id` with the options in `options()`; `token` 0: none, 1: the
-/// function, else a static token's string slot. Checked in JS, which throws `InvalidOptions`.
+/// A new client with the options in `options()`: `fetch` when there is a token function, else
+/// `token`, a static token's string slot (0: none). Checked in JS, which throws `InvalidOptions`.
 #[no_mangle]
 pub extern "C" fn client_new(
-    id: u32,
     url_count: usize,
     raw: u32,
+    fetch: u32,
     token: u32,
     user: u32,
     origin: u32,
@@ -282,17 +281,16 @@ pub extern "C" fn client_new(
         },
         user: optional(user),
         origin: optional(origin),
-        token: match token {
-            0 => TokenSource::None,
-            1 => TokenSource::Fetch,
-            h => TokenSource::Static(text(Val::from_raw(h).raw())),
+        token: match (fetch, optional(token)) {
+            (0, Some(token)) => TokenSource::Static(token),
+            (0, None) => TokenSource::None,
+            _ => TokenSource::Fetch,
         },
         url_count,
     };
     let core = Core::with_checked_config(config, 0);
     Box::into_raw(Box::new(Driver {
         core,
-        id,
         socket: false,
         room: String::new(),
     }))
