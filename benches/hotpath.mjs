@@ -33,7 +33,8 @@ try {
       const original = WebAssembly[name];
       WebAssembly[name] = async (...args) => {
         const result = await original(...args);
-        window.wasmMemory ??= (result.instance ?? result).exports?.memory;
+        const exports = Object.values((result.instance ?? result).exports ?? {});
+        window.wasmMemory ??= exports.find((value) => value instanceof WebAssembly.Memory);
         return result;
       };
     }

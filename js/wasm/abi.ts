@@ -7,39 +7,41 @@ import { current, frameSize, utf8Length } from "./wire.js";
 /** A client's driver in WASM memory. */
 export type Ptr = number & { readonly driver: unique symbol };
 
+/** The module's exports. Their names carry a `_`: the package's bundler shortens them to the
+ * names `wasm-opt --minify-imports-and-exports` gave the exports (scripts/build-pkg.sh). */
 export interface Exports {
-  memory: WebAssembly.Memory;
-  options(): number;
-  client_new(urlCount: number, raw: number, fetch: number, token: number, user: number, origin: number): Ptr;
-  client_free(client: Ptr): void;
-  client_raw_frames(client: Ptr, frames: number, ping: number): void;
-  client_connect(client: Ptr): void;
-  client_reconnect(client: Ptr): void;
-  client_close(client: Ptr): void;
-  client_pump(client: Ptr): number;
-  client_timeout(client: Ptr): void;
-  client_event(client: Ptr): number;
-  client_socket_open(client: Ptr): void;
-  client_socket_closed(client: Ptr, code: number, reason: number): void;
-  client_message(client: Ptr, read: number, seq: number, direct: number): number;
-  client_send(client: Ptr, frame: number): number;
-  client_request(client: Ptr, method: number, params: number, timeout: number, fail: number): number;
-  client_cancel(client: Ptr, id: number): void;
-  client_page(client: Ptr, code: number): void;
-  client_token(client: Ptr, id: number, ok: number, value: number): void;
-  client_state(client: Ptr): void;
-  client_session(client: Ptr): number;
-  client_metrics(client: Ptr): void;
-  room_join(client: Ptr, room: number, meta: number, history: number): void;
-  room_leave(client: Ptr, room: number): void;
-  room_publish(client: Ptr, room: number, data: number): number;
-  room_presence(client: Ptr, room: number, meta: number, local: number): void;
-  room_read(client: Ptr, room: number): number;
-  doc_open?(client: Ptr, doc: number, saved: number): void;
-  doc_close?(client: Ptr, doc: number): void;
-  doc_read?(client: Ptr, doc: number): number;
-  doc_op?(client: Ptr, doc: number, op: number, key: number, value: number, ifRev: number): number;
-  doc_save?(client: Ptr, doc: number): number;
+  _memory: WebAssembly.Memory;
+  _options(): number;
+  _client_new(urlCount: number, raw: number, fetch: number, token: number, user: number, origin: number): Ptr;
+  _client_free(client: Ptr): void;
+  _client_raw_frames(client: Ptr, frames: number, ping: number): void;
+  _client_connect(client: Ptr): void;
+  _client_reconnect(client: Ptr): void;
+  _client_close(client: Ptr): void;
+  _client_pump(client: Ptr): number;
+  _client_timeout(client: Ptr): void;
+  _client_event(client: Ptr): number;
+  _client_socket_open(client: Ptr): void;
+  _client_socket_closed(client: Ptr, code: number, reason: number): void;
+  _client_message(client: Ptr, read: number, seq: number, direct: number): number;
+  _client_send(client: Ptr, frame: number): number;
+  _client_request(client: Ptr, method: number, params: number, timeout: number, fail: number): number;
+  _client_cancel(client: Ptr, id: number): void;
+  _client_page(client: Ptr, code: number): void;
+  _client_token(client: Ptr, id: number, ok: number, value: number): void;
+  _client_state(client: Ptr): void;
+  _client_session(client: Ptr): number;
+  _client_metrics(client: Ptr): void;
+  _room_join(client: Ptr, room: number, meta: number, history: number): void;
+  _room_leave(client: Ptr, room: number): void;
+  _room_publish(client: Ptr, room: number, data: number): number;
+  _room_presence(client: Ptr, room: number, meta: number, local: number): void;
+  _room_read(client: Ptr, room: number): number;
+  _doc_open?(client: Ptr, doc: number, saved: number): void;
+  _doc_close?(client: Ptr, doc: number): void;
+  _doc_read?(client: Ptr, doc: number): number;
+  _doc_op?(client: Ptr, doc: number, op: number, key: number, value: number, ifRev: number): number;
+  _doc_save?(client: Ptr, doc: number): number;
 }
 
 /** What the driver asks of the client whose call is running (see `Host` in client.ts). */
@@ -84,7 +86,7 @@ let out: unknown[] | undefined;
 const none: unknown[] = [];
 
 /** Hands `new Client`'s numeric options to `client_new` (see `OPTIONS` in src/ffi/client.rs). */
-export const writeOptions = (numbers: number[]) => new Float64Array(wasm.memory.buffer, wasm.options(), 16).set(numbers);
+export const writeOptions = (numbers: number[]) => new Float64Array(wasm._memory.buffer, wasm._options(), 16).set(numbers);
 
 /** Runs `call` and returns what it pushed. */
 export function output(call: () => unknown): unknown[] {
@@ -104,7 +106,7 @@ export const setHost = (next: Host | undefined) => (host = next);
 export let wasm: Exports;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-const bytes = (ptr: number, len: number) => new Uint8Array(wasm.memory.buffer, ptr, len);
+const bytes = (ptr: number, len: number) => new Uint8Array(wasm._memory.buffer, ptr, len);
 const text = (ptr: number, len: number) => decoder.decode(bytes(ptr, len));
 const val = (slot: number) => values[slot];
 

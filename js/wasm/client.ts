@@ -34,7 +34,7 @@ export const docEvents: { read?: (client: Client, code: number, reader: Reader) 
 // Frees the core of a client nobody can reach any more (it has no socket or timer then).
 const finalizer = new FinalizationRegistry<Ptr>((ptr) => {
   setHost(undefined);
-  wasm.client_free(ptr);
+  wasm._client_free(ptr);
 });
 
 /** A resilient WebSocket client speaking the resocket protocol (or raw frames, `mode: "raw"`). */
@@ -66,14 +66,14 @@ export class Client {
     writeOptions(parsed._numbers);
     this._raw = !!parsed._raw;
     const fetch = +!!parsed._tokenFunction;
-    const ptr = (this._ptr = wasm.client_new(parsed._urls.length, +this._raw, fetch, put(parsed._staticToken), put(parsed._user), put(parsed._origin)));
+    const ptr = (this._ptr = wasm._client_new(parsed._urls.length, +this._raw, fetch, put(parsed._staticToken), put(parsed._user), put(parsed._origin)));
     finalizer.register(this, ptr, this);
-    if (parsed._raw) wasm.client_raw_frames(ptr, put(parsed._raw[0]), put(parsed._raw[1]));
-    if (parsed._pageLifecycle) this._offPage = watchPage((code) => this._ptr && (wasm.client_page(this._ptr, code), this._pump()));
+    if (parsed._raw) wasm._client_raw_frames(ptr, put(parsed._raw[0]), put(parsed._raw[1]));
+    if (parsed._pageLifecycle) this._offPage = watchPage((code) => this._ptr && (wasm._client_page(this._ptr, code), this._pump()));
     if (parsed._autoConnect) {
       // The socket opens asynchronously; the `connecting` event waits in the core until the
       // socket's first callback pumps it, so listeners added right after `new` see it.
-      wasm.client_connect(ptr);
+      wasm._client_connect(ptr);
       this._arm(this._execute());
     }
   }
@@ -117,7 +117,7 @@ export class Client {
     const fetch = this._options._tokenFunction!;
     const done = (ok: number, value: unknown) => {
       if (!this._ptr) return;
-      wasm.client_token(this._ptr, id, ok, put(value));
+      wasm._client_token(this._ptr, id, ok, put(value));
       this._pump();
     };
     Promise.resolve()
@@ -136,7 +136,7 @@ export class Client {
 
   /** Starts connecting (only needed with `autoConnect: false`, or after `close()`). */
   connect(): void {
-    wasm.client_connect(this._live);
+    wasm._client_connect(this._live);
     this._pump();
   }
 
@@ -159,7 +159,7 @@ export class Client {
    * `NotSupported` in resocket mode, `InvalidOptions` for a frame that cannot be sent. */
   setSendOnOpen(frames: readonly unknown[]): void {
     if (!this._raw) throw notSupported("setSendOnOpen");
-    wasm.client_raw_frames(this._live, put(checkedRawFrames(frames)), 0);
+    wasm._client_raw_frames(this._live, put(checkedRawFrames(frames)), 0);
   }
 
   /** Calls `method` on the server. Resolves with the result; rejects with a `ResocketError`
@@ -172,9 +172,9 @@ export class Client {
       const [timeout, fail, signal] = requestOptions(options);
       if (signal?.aborted) throw resocketError("Aborted", "the request was aborted");
       const ptr = this._live;
-      const started = this._start(() => wasm.client_request(ptr, put(String(method)), put(params), timeout, +fail), { resolve, reject });
+      const started = this._start(() => wasm._client_request(ptr, put(String(method)), put(params), timeout, +fail), { resolve, reject });
       if (started >= 0 && signal) {
-        const abort = () => this._ptr && (wasm.client_cancel(this._ptr, started), this._pump());
+        const abort = () => this._ptr && (wasm._client_cancel(this._ptr, started), this._pump());
         signal.addEventListener("abort", abort, { once: true });
         this._calls.get(started)!.detach = () => signal.removeEventListener("abort", abort);
       }
@@ -203,7 +203,7 @@ export class Client {
     const [meta, history] = joinOptions(options);
     const handle = new Room(this, room);
     if (handler) handle._subscribe("message", handler);
-    wasm.room_join(this._live, put(room), put(meta), history);
+    wasm._room_join(this._live, put(room), put(meta), history);
     this._pump();
     return handle;
   }
@@ -220,28 +220,28 @@ export class Client {
 
   /** The current connection state. */
   get state(): ConnectionState {
-    return new Reader(output(() => wasm.client_state(this._live)))._state();
+    return new Reader(output(() => wasm._client_state(this._live)))._state();
   }
 
   /** The current session id, once the server welcomed a connection. */
   get session(): string | undefined {
-    return output(() => wasm.client_session(this._live))[0] as string | undefined;
+    return output(() => wasm._client_session(this._live))[0] as string | undefined;
   }
 
   /** A snapshot of the counters. */
   metrics(): Metrics {
-    return new Reader(output(() => wasm.client_metrics(this._live)))._metrics();
+    return new Reader(output(() => wasm._client_metrics(this._live)))._metrics();
   }
 
   /** Reconnects now, skipping any backoff wait; also restarts a closed client. */
   reconnect(): void {
-    wasm.client_reconnect(this._live);
+    wasm._client_reconnect(this._live);
     this._pump();
   }
 
   /** Closes the connection and stops reconnecting. Queued messages stay queued. */
   close(): void {
-    wasm.client_close(this._live);
+    wasm._client_close(this._live);
     this._pump();
   }
 
@@ -255,7 +255,7 @@ export class Client {
     clearTimeout(this._timer);
     this._offPage?.();
     setHost(this);
-    wasm.client_free(ptr);
+    wasm._client_free(ptr);
     for (const call of this._calls.values()) settle(call, false, closed());
     this._calls.clear();
     this._emitter._clear();
@@ -271,7 +271,7 @@ export class Client {
 
   private _submit(frame: unknown) {
     let refused = 0;
-    const error = output(() => (refused = wasm.client_send(this._live, put(frame))));
+    const error = output(() => (refused = wasm._client_send(this._live, put(frame))));
     this._pump();
     if (refused) throw new Reader(error)._error();
   }
@@ -280,11 +280,11 @@ export class Client {
   private _onSocket(read: number, seq: number, reason?: string) {
     const ptr = this._ptr as Ptr;
     let key: string | undefined;
-    if (read == -1) wasm.client_socket_open(ptr);
+    if (read == -1) wasm._client_socket_open(ptr);
     else if (read == -2) {
       setHost(this);
-      wasm.client_socket_closed(ptr, seq, put(reason));
-    } else if (wasm.client_message(ptr, read, seq, +!this._dispatching)) {
+      wasm._client_socket_closed(ptr, seq, put(reason));
+    } else if (wasm._client_message(ptr, read, seq, +!this._dispatching)) {
       // The hot path: the core let the message just read through now; it goes from `current`
       // to the listeners, never through WASM.
       key = "message";
@@ -300,7 +300,7 @@ export class Client {
   /** Executes the core's actions; returns its next deadline (-1: none). */
   private _execute(): number {
     setHost(this);
-    return wasm.client_pump(this._ptr as Ptr);
+    return wasm._client_pump(this._ptr as Ptr);
   }
 
   /** Keeps exactly one timer armed, due no later than the core's next deadline. One armed
@@ -320,7 +320,7 @@ export class Client {
     this._timer = setTimeout(() => {
       this._timer = undefined;
       if (!this._ptr) return;
-      wasm.client_timeout(this._ptr);
+      wasm._client_timeout(this._ptr);
       this._pump();
     }, delay);
   }
@@ -336,7 +336,7 @@ export class Client {
       if (key !== undefined) this._emitter._emitMessage(key, current._payload, current._seq, current._user);
       let code = 0;
       while (this._ptr) {
-        const list = output(() => (code = wasm.client_event(this._ptr as Ptr)));
+        const list = output(() => (code = wasm._client_event(this._ptr as Ptr)));
         if (code < 0) break;
         this._dispatch(code, new Reader(list));
       }

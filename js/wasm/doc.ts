@@ -91,7 +91,7 @@ export class SyncedDoc extends Handle {
   private _read(): Reader | undefined {
     const ptr = this._ptr;
     let found = 0;
-    const list = ptr ? output(() => (found = wasm.doc_read!(ptr, put(this.name)))) : [];
+    const list = ptr ? output(() => (found = wasm._doc_read!(ptr, put(this.name)))) : [];
     return found ? new Reader(list) : undefined;
   }
 
@@ -116,7 +116,7 @@ export class SyncedDoc extends Handle {
     // A private copy: the app may change its object after handing it over.
     const copy = op == 2 ? undefined : value === undefined ? null : JSON.parse(JSON.stringify(value));
     let cseq = 0;
-    const refusal = output(() => (cseq = wasm.doc_op!(ptr, put(this.name), op, put(String(key)), put(copy), (given as number | undefined) ?? -1)));
+    const refusal = output(() => (cseq = wasm._doc_op!(ptr, put(this.name), op, put(String(key)), put(copy), (given as number | undefined) ?? -1)));
     this._client._pump();
     if (cseq == -1) throw thrown;
     if (cseq == -2) throw new Reader(refusal)._error();
@@ -145,7 +145,7 @@ function doc(this: Client, name: string, options?: DocOptions): SyncedDoc {
       saved = text ? JSON.parse(text) : undefined;
     } catch {}
   }
-  wasm.doc_open!(ptr, put(name), put(saved));
+  wasm._doc_open!(ptr, put(name), put(saved));
   this._pump();
   return new SyncedDoc(this, name);
 }
@@ -156,7 +156,7 @@ function read(client: Client, code: number, r: Reader) {
   const name = r._text();
   const key = persisted.get(client)?.get(name);
   if (key !== undefined && client._ptr) {
-    const state = take(wasm.doc_save!(client._ptr, put(name)));
+    const state = take(wasm._doc_save!(client._ptr, put(name)));
     // Storage can be missing, full or blocked: persistence is then skipped, best effort.
     try {
       if (state !== undefined) globalThis.localStorage?.setItem(key, JSON.stringify(state));

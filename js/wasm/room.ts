@@ -47,8 +47,8 @@ export class Handle {
 
 function release(client: Client, separator: string, name: string) {
   if (!client._ptr) return;
-  if (separator == "@") wasm.room_leave(client._ptr, put(name));
-  else wasm.doc_close?.(client._ptr, put(name));
+  if (separator == "@") wasm._room_leave(client._ptr, put(name));
+  else wasm._doc_close?.(client._ptr, put(name));
   client._pump();
 }
 
@@ -96,7 +96,7 @@ export class Room extends Handle {
     return new Promise((resolve, reject) => {
       const ptr = this._ptr;
       if (!ptr) throw resocketError("Closed", "this room handle has left");
-      this._client._start(() => wasm.room_publish(ptr, put(this.name), put(data)), {
+      this._client._start(() => wasm._room_publish(ptr, put(this.name), put(data)), {
         resolve: resolve as (value: unknown) => void,
         reject,
       });
@@ -115,7 +115,7 @@ export class Room extends Handle {
       throw resocketError("InvalidOptions", "meta is not JSON");
     }
     // Our own entry gets a copy, as the other members do: later changes to `meta` stay out.
-    wasm.room_presence(ptr, put(this.name), put(text), put(JSON.parse(text)));
+    wasm._room_presence(ptr, put(this.name), put(text), put(JSON.parse(text)));
     this._client._pump();
   }
 
@@ -140,7 +140,7 @@ export class Room extends Handle {
   private _read(): Reader | undefined {
     const ptr = this._ptr;
     let found = 0;
-    const list = ptr ? output(() => (found = wasm.room_read(ptr, put(this.name)))) : [];
+    const list = ptr ? output(() => (found = wasm._room_read(ptr, put(this.name)))) : [];
     return found ? new Reader(list) : undefined;
   }
 }
