@@ -17,9 +17,11 @@ mkdir -p pkg/docs
 # Debian's wasm-opt is too old; the npm binaryen one is not. Tuned for what a browser
 # downloads, the gzipped module.
 #
-# The exports' names are shortened too (`--minify-imports-and-exports`, which prints the new
-# names): the JS reaches them as `wasm._client_pump` etc., and its bundle (below) is given the
-# same renaming as an esbuild mangle cache, `$1/.exports.json`, removed once used.
+# The names of the imports and exports are shortened too (`--minify-imports-and-exports-and-modules`,
+# which prints the new names and puts every import in one module): the JS names them
+# `_<module>_<name>` (js/wasm/abi.ts's imports) and `_<export>` (`wasm._client_pump`), and its
+# bundle (below) is given the same renaming as an esbuild mangle cache, `$1/.names.json`,
+# removed once used.
 wasm_module() {
   # shellcheck disable=SC2086 # $2 is a list of flags
   wasm=$(scripts/build-wasm.sh $2)
@@ -27,12 +29,14 @@ wasm_module() {
     --enable-mutable-globals --enable-reference-types --enable-multivalue)
   node_modules/.bin/wasm-opt -Os --converge -ocimfs=20 --strip-debug --strip-producers \
     "${features[@]}" "$wasm" -o "$1/resocket_bg.wasm"
-  node_modules/.bin/wasm-opt --minify-imports-and-exports "${features[@]}" \
+  node_modules/.bin/wasm-opt --minify-imports-and-exports-and-modules "${features[@]}" \
     "$1/resocket_bg.wasm" -o "$1/resocket_bg.wasm" |
     node -e 'let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => {
-      const { exports } = JSON.parse(t.slice(t.indexOf("{")));
-      console.log(JSON.stringify(Object.fromEntries(exports.map(([name, short]) => ["_" + name, short]))));
-    })' >"$1/.exports.json"
+      const { imports, exports } = JSON.parse(t.slice(t.indexOf("{")));
+      const names = [...imports.map(([module, name, short]) => [`_${module}_${name}`, short]),
+        ...exports.map(([name, short]) => ["_" + name, short])];
+      console.log(JSON.stringify(Object.fromEntries(names)));
+    })' >"$1/.names.json"
 }
 wasm_module pkg/docs "--features docs"
 wasm_module pkg ""
@@ -46,14 +50,14 @@ echo 'export * from "./react/index.js";' >pkg/react.d.ts
 
 # The code, bundled and minified as a production bundle would serve it: each client entry is one
 # file next to its module, so each `load()` loads its own. Properties named `_x` are the
-# classes' internals and the module's exports: shortened, as private names are (the exports to
-# the names wasm-opt gave them).
+# classes' internals and the module's imports and exports: shortened, as private names are (the
+# imports and exports to the names wasm-opt gave them).
 bundle() {
   node_modules/.bin/esbuild "$1" --bundle --minify --format=esm --target=es2022 --log-level=warning --outfile="$2" "${@:3}"
 }
-bundle js/index.ts pkg/index.js --mangle-props='^_[a-z]' --mangle-cache=pkg/.exports.json
-bundle js/docs/index.ts pkg/docs/index.js --mangle-props='^_[a-z]' --mangle-cache=pkg/docs/.exports.json
-rm pkg/.exports.json pkg/docs/.exports.json
+bundle js/index.ts pkg/index.js --mangle-props='^_[a-z]' --mangle-cache=pkg/.names.json
+bundle js/docs/index.ts pkg/docs/index.js --mangle-props='^_[a-z]' --mangle-cache=pkg/docs/.names.json
+rm pkg/.names.json pkg/docs/.names.json
 bundle js/server.ts pkg/server.js
 # The React layer ships as one module on `resocket` (its provider takes `resocket/docs` as
 # `module` for documents); it imports the package entry, "../index.js" in its sources.

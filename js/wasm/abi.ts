@@ -110,82 +110,79 @@ const bytes = (ptr: number, len: number) => new Uint8Array(wasm._memory.buffer, 
 const text = (ptr: number, len: number) => decoder.decode(bytes(ptr, len));
 const val = (slot: number) => values[slot];
 
+// The imports, by module and name (`_<module>_<name>`): the package's bundle renames each to the
+// one name `wasm-opt --minify-imports-and-exports-and-modules` gave it, all in one module, whose
+// name `instantiate` reads from the module itself (scripts/build-pkg.sh).
 const imports = {
-  v: {
-    dup: (slot: number) => put(values[slot]),
-    free,
-    null: () => put(null),
-    object: () => put({}),
-    array: () => put([]),
-    push: (list: number, item: number) => (val(list) as unknown[]).push(val(item)),
-    string: (ptr: number, len: number) => put(text(ptr, len)),
-    number: (n: number) => put(n),
-    boolean: (b: number) => put(b != 0),
-    kind(slot: number) {
-      const v = val(slot);
-      if (v === undefined) return 0;
-      if (v === null) return 1;
-      if (typeof v == "boolean") return v ? 3 : 2;
-      if (typeof v == "number") return 4;
-      if (typeof v == "string") return 5;
-      if (Array.isArray(v)) return 6;
-      return typeof v == "object" ? 7 : 8;
-    },
-    float: (slot: number) => val(slot) as number,
-    utf8_len: (slot: number) => utf8Length(val(slot) as string),
-    utf8_write: (slot: number, ptr: number, len: number) => encoder.encodeInto(val(slot) as string, bytes(ptr, len)).written,
-    get(object: number, ptr: number, len: number) {
-      const target = val(object) as object;
-      const key = text(ptr, len);
-      return Object.prototype.hasOwnProperty.call(target, key) ? put((target as Record<string, unknown>)[key]) : 0;
-    },
-    set: (object: number, ptr: number, len: number, value: number) => setKey(val(object) as object, text(ptr, len), val(value)),
-    remove: (object: number, ptr: number, len: number) => delete (val(object) as Record<string, unknown>)[text(ptr, len)],
-    length: (slot: number) => (val(slot) as unknown[]).length,
-    keys: (object: number) => put(Object.keys(val(object) as object)),
-    item: (list: number, index: number) => put((val(list) as unknown[])[index]),
-    same: (a: number, b: number) => val(a) === val(b),
-    stringify(slot: number) {
-      try {
-        return put(JSON.stringify(val(slot)));
-      } catch (error) {
-        thrown = error;
-        return 0;
-      }
-    },
-    parse(slot: number) {
-      try {
-        return put(JSON.parse(val(slot) as string));
-      } catch {
-        return put(null);
-      }
-    },
-    wire_size: (slot: number) => frameSize(val(slot)),
+  _v_dup: (slot: number) => put(values[slot]),
+  _v_free: free,
+  _v_null: () => put(null),
+  _v_object: () => put({}),
+  _v_array: () => put([]),
+  _v_push: (list: number, item: number) => (val(list) as unknown[]).push(val(item)),
+  _v_string: (ptr: number, len: number) => put(text(ptr, len)),
+  _v_number: (n: number) => put(n),
+  _v_boolean: (b: number) => put(b != 0),
+  _v_kind(slot: number) {
+    const v = val(slot);
+    if (v === undefined) return 0;
+    if (v === null) return 1;
+    if (typeof v == "boolean") return v ? 3 : 2;
+    if (typeof v == "number") return 4;
+    if (typeof v == "string") return 5;
+    if (Array.isArray(v)) return 6;
+    return typeof v == "object" ? 7 : 8;
   },
-  o: {
-    num: (n: number) => (out ??= []).push(n),
-    str: (ptr: number, len: number) => (out ??= []).push(text(ptr, len)),
-    val: (slot: number) => (out ??= []).push(val(slot)),
+  _v_float: (slot: number) => val(slot) as number,
+  _v_utf8_len: (slot: number) => utf8Length(val(slot) as string),
+  _v_utf8_write: (slot: number, ptr: number, len: number) => encoder.encodeInto(val(slot) as string, bytes(ptr, len)).written,
+  _v_get(object: number, ptr: number, len: number) {
+    const target = val(object) as object;
+    const key = text(ptr, len);
+    return Object.prototype.hasOwnProperty.call(target, key) ? put((target as Record<string, unknown>)[key]) : 0;
   },
-  h: {
-    now: () => performance.now(),
-    open(url: number) {
-      try {
-        host!._open(url);
-        return 0;
-      } catch (error) {
-        return put(String((error as Error)?.message ?? error));
-      }
-    },
-    send: (frame: number) => host!._send(val(frame)),
-    // A client freed by the garbage collector has no host, and no socket left to close.
-    close: (code: number, ptr: number, len: number) => host?._close(code, text(ptr, len)),
-    buffered: () => host?._buffered() ?? 0,
-    token: (id: number) => host!._token(id),
-    // In `Current`'s order (src/ffi/client.rs).
-    current: (what: number) =>
-      put(what == 0 ? current._payload : what == 1 ? current._user : what == 2 ? current._room : current._frame),
+  _v_set: (object: number, ptr: number, len: number, value: number) => setKey(val(object) as object, text(ptr, len), val(value)),
+  _v_remove: (object: number, ptr: number, len: number) => delete (val(object) as Record<string, unknown>)[text(ptr, len)],
+  _v_length: (slot: number) => (val(slot) as unknown[]).length,
+  _v_keys: (object: number) => put(Object.keys(val(object) as object)),
+  _v_item: (list: number, index: number) => put((val(list) as unknown[])[index]),
+  _v_same: (a: number, b: number) => val(a) === val(b),
+  _v_stringify(slot: number) {
+    try {
+      return put(JSON.stringify(val(slot)));
+    } catch (error) {
+      thrown = error;
+      return 0;
+    }
   },
+  _v_parse(slot: number) {
+    try {
+      return put(JSON.parse(val(slot) as string));
+    } catch {
+      return put(null);
+    }
+  },
+  _v_wire_size: (slot: number) => frameSize(val(slot)),
+  _o_num: (n: number) => (out ??= []).push(n),
+  _o_str: (ptr: number, len: number) => (out ??= []).push(text(ptr, len)),
+  _o_val: (slot: number) => (out ??= []).push(val(slot)),
+  _h_now: () => performance.now(),
+  _h_open(url: number) {
+    try {
+      host!._open(url);
+      return 0;
+    } catch (error) {
+      return put(String((error as Error)?.message ?? error));
+    }
+  },
+  _h_send: (frame: number) => host!._send(val(frame)),
+  // A client freed by the garbage collector has no host, and no socket left to close.
+  _h_close: (code: number, ptr: number, len: number) => host?._close(code, text(ptr, len)),
+  _h_buffered: () => host?._buffered() ?? 0,
+  _h_token: (id: number) => host!._token(id),
+  // In `Current`'s order (src/ffi/client.rs).
+  _h_current: (what: number) =>
+    put(what == 0 ? current._payload : what == 1 ? current._user : what == 2 ? current._room : current._frame),
 };
 
 /** Sets `key` as an own enumerable property even when it is "__proto__" (an assignment would
@@ -197,21 +194,18 @@ export function setKey(object: object, key: string, value: unknown) {
 /** Instantiates the module from whatever `load` was given. */
 export async function instantiate(source: Response | BufferSource | WebAssembly.Module | Promise<Response | BufferSource>) {
   const given = await source;
-  const result =
-    given instanceof WebAssembly.Module
-      ? { instance: await WebAssembly.instantiate(given, imports) }
-      : given instanceof Response
-        ? await instantiateResponse(given)
-        : await WebAssembly.instantiate(given, imports);
-  wasm = result.instance.exports as unknown as Exports;
+  const module = given instanceof WebAssembly.Module ? given : given instanceof Response ? await compile(given) : await WebAssembly.compile(given);
+  const [first] = WebAssembly.Module.imports(module);
+  const instance = await WebAssembly.instantiate(module, { [first?.module ?? ""]: imports });
+  wasm = instance.exports as unknown as Exports;
 }
 
-async function instantiateResponse(response: Response) {
+async function compile(response: Response) {
   if (!response.ok) throw new Error(`failed to load the resocket module: HTTP ${response.status}`);
   // Streaming needs the right MIME type; a server that sends another still works, a bit slower.
   try {
-    return await WebAssembly.instantiateStreaming(response.clone(), imports);
+    return await WebAssembly.compileStreaming(response.clone());
   } catch {
-    return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+    return WebAssembly.compile(await response.arrayBuffer());
   }
 }
