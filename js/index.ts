@@ -3,6 +3,7 @@
 // `load` instantiates once; the classes in js/wasm/ drive it.
 import { instantiate } from "./wasm/abi.js";
 import { Client } from "./wasm/client.js";
+import { resocketError } from "./wasm/options.js";
 import type { ClientOptions, ResocketError, ResocketErrorCode } from "./wasm/types.js";
 
 export { Client };
@@ -13,8 +14,7 @@ export type * from "./wasm/types.js";
 // type has no `doc`, so TypeScript reports it first).
 Object.assign(Client.prototype, {
   doc() {
-    const message = 'documents are in "resocket/docs" (React: <ResocketProvider module={docs}>)';
-    throw Object.assign(new Error(message), { name: "ResocketError", code: "NotSupported" });
+    throw resocketError("NotSupported", 'documents are in "resocket/docs" (React: <ResocketProvider module={docs}>)');
   },
 });
 
@@ -38,8 +38,7 @@ export function load(source?: WasmSource): Promise<void> {
  * URLs, the package's `.wasm` is read from disk through `process.getBuiltinModule` (Node
  * 20.16+): an `import("node:fs/promises")` would break browser bundlers, which try to resolve it. */
 function wasmSource(source?: WasmSource) {
-  if (typeof source == "string" || source instanceof URL || (typeof Request != "undefined" && source instanceof Request))
-    return fetch(source);
+  if (typeof source == "string" || source instanceof URL || source instanceof Request) return fetch(source);
   if (source !== undefined) return source;
   type Fs = { readFile(path: URL): Promise<Uint8Array<ArrayBuffer>> };
   const fs = (globalThis as { process?: { getBuiltinModule?(id: string): Fs } }).process?.getBuiltinModule?.("fs/promises");

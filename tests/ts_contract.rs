@@ -521,32 +521,23 @@ fn the_js_error_table_builds_what_client_error_does() {
             .get(index as usize)
             .unwrap_or_else(|| panic!("ERRORS has no row {index} for {error:?}"));
         let mut texts = texts.into_iter();
-        let code = match row.split('"').nth(1) {
-            Some(code) if !row.starts_with("  [null") => code.to_owned(),
-            _ => texts.next().expect("a server error's code"),
+        // `  [<code or null>, <quoted template>],`
+        let (code_part, template) = row[3..row.len() - 2]
+            .split_once(", ")
+            .unwrap_or_else(|| panic!("row {index} is not [code, template]"));
+        let code = match code_part {
+            "null" => texts.next().expect("a server error's code"),
+            quoted => quoted.trim_matches('"').to_owned(),
         };
-        let template = row
-            .split('`')
-            .nth(1)
-            .unwrap_or_else(|| panic!("row {index} has no template literal"));
+        let template = &template[1..template.len() - 1];
         let mut numbers = numbers.into_iter();
         let mut message = String::new();
-        for (i, piece) in template.split("${r.").enumerate() {
-            let literal = match i {
-                0 => piece,
-                _ => {
-                    let (read, rest) = piece.split_once("()}").expect("a ${r._x()} read");
-                    match read {
-                        "_number" => {
-                            message.push_str(&numbers.next().expect("a number").to_string())
-                        }
-                        "_text" => message.push_str(&texts.next().expect("a text")),
-                        other => panic!("row {index} reads {other}"),
-                    }
-                    rest
-                }
-            };
-            message.push_str(literal);
+        for c in template.chars() {
+            match c {
+                '#' => message.push_str(&numbers.next().expect("a number").to_string()),
+                '$' => message.push_str(&texts.next().expect("a text")),
+                c => message.push(c),
+            }
         }
         assert_eq!(code, error.code(), "row {index}'s code");
         assert_eq!(message, error.message(), "row {index}'s message");

@@ -127,7 +127,7 @@ const imports = {
     const v = val(slot);
     if (v === undefined) return 0;
     if (v === null) return 1;
-    if (typeof v == "boolean") return v ? 3 : 2;
+    if (typeof v == "boolean") return 2 + +v;
     if (typeof v == "number") return 4;
     if (typeof v == "string") return 5;
     if (Array.isArray(v)) return 6;
@@ -139,7 +139,7 @@ const imports = {
   _v_get(object: number, ptr: number, len: number) {
     const target = val(object) as object;
     const key = text(ptr, len);
-    return Object.prototype.hasOwnProperty.call(target, key) ? put((target as Record<string, unknown>)[key]) : 0;
+    return Object.hasOwn(target, key) ? put((target as Record<string, unknown>)[key]) : 0;
   },
   _v_set: (object: number, ptr: number, len: number, value: number) => setKey(val(object) as object, text(ptr, len), val(value)),
   _v_remove: (object: number, ptr: number, len: number) => delete (val(object) as Record<string, unknown>)[text(ptr, len)],

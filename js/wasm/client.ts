@@ -80,8 +80,8 @@ export class Client {
 
   /** @internal Host: opens the socket to URL `index`. */
   _open(index: number) {
-    const { _Socket: Socket, _urls: urls, _protocols: protocols, _raw: raw, _numbers: numbers } = this._options;
-    const ws = openSocket(Socket, urls[index]!, protocols, numbers[2]!, raw, (read, seq, reason) => {
+    const options = this._options;
+    const ws = openSocket(options._socketClass, options._urls[index]!, options._protocols, options._numbers[2]!, options._raw, (read, seq, reason) => {
       if (this._socket === ws) this._onSocket(read, seq, reason);
     });
     this._socket = ws;
@@ -307,16 +307,14 @@ export class Client {
    * earlier stays (it fires early and re-arms), so a request's deadline does not cost a
    * `setTimeout` and a `clearTimeout` while the heartbeat's timer is due first. */
   private _arm(deadline: number) {
-    if (deadline < 0) {
-      clearTimeout(this._timer);
-      this._timer = undefined;
-      return;
-    }
-    if (this._timer !== undefined && this._timerAt <= deadline) return;
+    if (deadline >= 0 && this._timer !== undefined && this._timerAt <= deadline) return;
     clearTimeout(this._timer);
+    this._timer = undefined;
+    if (deadline < 0) return;
     this._timerAt = deadline;
-    // Browsers treat delays above 2^31-1 ms as 0; a shorter timer just re-arms on firing.
-    const delay = Math.min(Math.max(deadline - Math.floor(performance.now()), 0), 2 ** 31 - 1);
+    // Browsers treat delays above 2^31-1 ms as 0; a shorter timer just re-arms on firing. One
+    // already due runs at once (a negative delay is 0).
+    const delay = Math.min(deadline - Math.floor(performance.now()), 2 ** 31 - 1);
     this._timer = setTimeout(() => {
       this._timer = undefined;
       if (!this._ptr) return;

@@ -8,7 +8,7 @@ export function endAll(owner: Set<() => void>) {
 }
 
 export class Emitter {
-  private _listeners = new Map<string, Set<{ listener: Listener }>>();
+  private _listeners = new Map<string, Set<{ _listener: Listener }>>();
   // Subscriptions to message types ("type:<t>"); payload types are only read when there are any.
   private _typed = 0;
 
@@ -18,7 +18,7 @@ export class Emitter {
     let entries = this._listeners.get(key);
     if (!entries) this._listeners.set(key, (entries = new Set()));
     // One entry per subscription, so the same function may subscribe twice and leave once.
-    const entry = { listener: listener as Listener };
+    const entry = { _listener: listener as Listener };
     entries.add(entry);
     const typed = key.startsWith("type:");
     if (typed) this._typed++;
@@ -39,7 +39,7 @@ export class Emitter {
     if (!entries) return;
     for (const entry of entries) {
       try {
-        entry.listener(value, extra, extra2);
+        entry._listener(value, extra, extra2);
       } catch (error) {
         // A throwing listener must not break the client or starve the others: rethrow later.
         queueMicrotask(() => {

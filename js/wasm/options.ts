@@ -103,7 +103,7 @@ export interface Parsed {
   /** In `client_new`'s order (see `NUMBERS`; queue.overflow as 1 for dropOldest). */
   _numbers: number[];
   _urls: string[];
-  _Socket: new (url: string, protocols?: string | string[]) => WebSocket;
+  _socketClass: new (url: string, protocols?: string | string[]) => WebSocket;
   _protocols: string | string[] | undefined;
   _raw: RawOptions | undefined;
   _tokenFunction: (() => string | Promise<string>) | undefined;
@@ -166,7 +166,7 @@ export function clientOptions(url: string | readonly string[], options: ClientOp
     return {
       _numbers: n,
       _urls: urls,
-      _Socket: Socket as Parsed["_Socket"],
+      _socketClass: Socket as Parsed["_socketClass"],
       _protocols: (top.protocols ?? undefined) as Parsed["_protocols"],
       _raw: raw,
       _tokenFunction: fetch ? (token as Parsed["_tokenFunction"]) : undefined,

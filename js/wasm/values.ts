@@ -5,26 +5,37 @@ import { resocketError } from "./options.js";
 
 /** Reads a pushed list in order. */
 export class Reader {
-  private at = 0;
-  constructor(private readonly list: unknown[]) {}
+  private _at = 0;
+  constructor(private readonly _list: unknown[]) {}
 
   _next(): unknown {
-    return this.list[this.at++];
+    return this._list[this._at++];
   }
 
-  _number = () => this._next() as number;
-  _text = () => this._next() as string;
-  _flag = () => this._next() === 1;
-  _more = () => this.at < this.list.length;
+  _number() {
+    return this._next() as number;
+  }
+
+  _text() {
+    return this._next() as string;
+  }
+
+  _flag() {
+    return this._next() === 1;
+  }
+
+  _more() {
+    return this._at < this._list.length;
+  }
 
   _error(): ResocketError {
     const [code, message] = ERRORS[this._number()]!;
-    return resocketError(code ?? this._text(), message(this));
+    return resocketError(code ?? this._text(), message.replace(/[#$]/g, (c) => String(c == "#" ? this._number() : this._text())));
   }
 
   _state(): ConnectionState {
     const status = this._text();
-    const n = this._number;
+    const n = () => this._number();
     switch (status) {
       case "open":
         return { status, url: n() };
@@ -66,27 +77,28 @@ export class Reader {
   }
 }
 
-// Each `ClientError` by its position in `out::error` (src/ffi/out.rs): its code (null: the
-// server's, read first) and its message from its fields, as `ClientError::code` and `message`
-// (src/core/events.rs) make them; tests/ts_contract.rs checks the two agree.
-const ERRORS: [string | null, (r: Reader) => string][] = [
-  ["QueueFull", (r) => `outbound queue is full (${r._number()} messages, ${r._number()} bytes)`],
-  ["MessageTooLarge", (r) => `message of ${r._number()} bytes exceeds maxMessageBytes (${r._number()})`],
-  ["Closed", () => `the client is closed; call reconnect() first`],
-  ["MalformedFrame", (r) => `malformed frame from the server: ${r._text()}`],
-  ["UnknownKind", (r) => `unknown frame kind "${r._text()}" from the server`],
-  [null, (r) => `server error ${r._text()}: ${r._text()}`],
-  ["ConnectTimeout", (r) => `connection did not open within ${r._number()} ms`],
-  ["HeartbeatTimeout", (r) => `no pong within ${r._number()} ms; connection presumed dead`],
-  ["Rejected", (r) => `server refused the connection (close ${r._number()}): ${r._text()}`],
-  ["Timeout", (r) => `no reply within ${r._number()} ms`],
-  ["Disconnected", () => `the connection dropped while the request was in flight`],
-  ["SessionLost", () => `the server lost the session while the request was in flight`],
-  ["Aborted", () => `the request was aborted`],
-  ["DocNotOpen", (r) => `document "${r._text()}" is not open`],
-  ["Unauthorized", (r) => `the server refused the token: ${r._text()}`],
-  ["TokenUnavailable", (r) => `the token function failed: ${r._text()}`],
-  ["NotSupported", (r) => `${r._text()} is not available in raw mode`],
+// Each `ClientError` by its position in `ClientError::parts` (src/core/events.rs): its code
+// (null: the server's, read first) and its message, where `#` stands for the next number and `$`
+// for the next string, as `ClientError::code` and `message` make them; tests/ts_contract.rs
+// checks the two agree.
+const ERRORS: [string | null, string][] = [
+  ["QueueFull", "outbound queue is full (# messages, # bytes)"],
+  ["MessageTooLarge", "message of # bytes exceeds maxMessageBytes (#)"],
+  ["Closed", "the client is closed; call reconnect() first"],
+  ["MalformedFrame", "malformed frame from the server: $"],
+  ["UnknownKind", 'unknown frame kind "$" from the server'],
+  [null, "server error $: $"],
+  ["ConnectTimeout", "connection did not open within # ms"],
+  ["HeartbeatTimeout", "no pong within # ms; connection presumed dead"],
+  ["Rejected", "server refused the connection (close #): $"],
+  ["Timeout", "no reply within # ms"],
+  ["Disconnected", "the connection dropped while the request was in flight"],
+  ["SessionLost", "the server lost the session while the request was in flight"],
+  ["Aborted", "the request was aborted"],
+  ["DocNotOpen", 'document "$" is not open'],
+  ["Unauthorized", "the server refused the token: $"],
+  ["TokenUnavailable", "the token function failed: $"],
+  ["NotSupported", "$ is not available in raw mode"],
 ];
 
 // In `out::metrics`'s order.

@@ -206,44 +206,54 @@ impl ClientError {
     /// in that table, then its numbers and its strings, in the order its message uses them (for
     /// a server error, its code first), to `number` and `text`. `tests/ts_contract.rs` checks
     /// the table against `code` and `message`.
-    pub fn parts(&self, mut number: impl FnMut(u64), text: impl FnMut(&str)) {
-        let (index, numbers, texts): (u64, [Option<u64>; 2], [Option<&str>; 3]) = match self {
-            ClientError::QueueFull { depth, bytes } => {
-                (0, [Some(*depth as u64), Some(*bytes as u64)], [None; 3])
-            }
-            ClientError::MessageTooLarge { size, limit } => {
-                (1, [Some(*size as u64), Some(*limit as u64)], [None; 3])
-            }
-            ClientError::Closed => (2, [None; 2], [None; 3]),
-            ClientError::MalformedFrame { reason } => (3, [None; 2], [Some(reason), None, None]),
-            ClientError::UnknownKind { kind } => (4, [None; 2], [Some(kind), None, None]),
-            ClientError::Server { code, message } => (
-                5,
-                [None; 2],
-                [Some(self.code()), Some(code.as_wire()), Some(message)],
-            ),
-            ClientError::ConnectTimeout { timeout_ms } => (6, [Some(*timeout_ms), None], [None; 3]),
-            ClientError::HeartbeatTimeout { timeout_ms } => {
-                (7, [Some(*timeout_ms), None], [None; 3])
-            }
-            ClientError::Rejected { code, reason } => (
-                8,
-                [Some(u64::from(*code)), None],
-                [Some(reason), None, None],
-            ),
-            ClientError::Timeout { timeout_ms } => (9, [Some(*timeout_ms), None], [None; 3]),
-            ClientError::Disconnected => (10, [None; 2], [None; 3]),
-            ClientError::SessionLost => (11, [None; 2], [None; 3]),
-            ClientError::Aborted => (12, [None; 2], [None; 3]),
+    pub fn parts(&self, mut number: impl FnMut(u64), mut text: impl FnMut(&str)) {
+        use ClientError::*;
+        number(match self {
+            QueueFull { .. } => 0,
+            MessageTooLarge { .. } => 1,
+            Closed => 2,
+            MalformedFrame { .. } => 3,
+            UnknownKind { .. } => 4,
+            Server { .. } => 5,
+            ConnectTimeout { .. } => 6,
+            HeartbeatTimeout { .. } => 7,
+            Rejected { .. } => 8,
+            Timeout { .. } => 9,
+            Disconnected => 10,
+            SessionLost => 11,
+            Aborted => 12,
             #[cfg(feature = "docs")]
-            ClientError::DocNotOpen { doc } => (13, [None; 2], [Some(doc), None, None]),
-            ClientError::Unauthorized { reason } => (14, [None; 2], [Some(reason), None, None]),
-            ClientError::TokenUnavailable { reason } => (15, [None; 2], [Some(reason), None, None]),
-            ClientError::NotSupported { what } => (16, [None; 2], [Some(what), None, None]),
-        };
-        number(index);
-        numbers.into_iter().flatten().for_each(number);
-        texts.into_iter().flatten().for_each(text);
+            DocNotOpen { .. } => 13,
+            Unauthorized { .. } => 14,
+            TokenUnavailable { .. } => 15,
+            NotSupported { .. } => 16,
+        });
+        match self {
+            QueueFull { depth: a, bytes: b } | MessageTooLarge { size: a, limit: b } => {
+                number(*a as u64);
+                number(*b as u64);
+            }
+            ConnectTimeout { timeout_ms }
+            | HeartbeatTimeout { timeout_ms }
+            | Timeout { timeout_ms } => number(*timeout_ms),
+            Rejected { code, reason } => {
+                number(u64::from(*code));
+                text(reason);
+            }
+            Server { code, message } => {
+                text(self.code());
+                text(code.as_wire());
+                text(message);
+            }
+            MalformedFrame { reason: t }
+            | UnknownKind { kind: t }
+            | Unauthorized { reason: t }
+            | TokenUnavailable { reason: t } => text(t),
+            #[cfg(feature = "docs")]
+            DocNotOpen { doc } => text(doc),
+            NotSupported { what } => text(what),
+            Closed | Disconnected | SessionLost | Aborted => {}
+        }
     }
 
     /// Stable name of the error, exposed to JS as `error.code`.
