@@ -3,8 +3,8 @@
 import { useMemo } from "./react.js";
 import type { Client, DocEvents, OpOptions, SyncedDoc } from "../docs/index.js";
 import { useResocket } from "./connection.js";
-import { HandleView, useHandle, type DocEntry } from "./shared.js";
-import { Store, useLatest, useStore } from "./store.js";
+import { Entry, HandleView, useHandle, type DocEntry } from "./shared.js";
+import { useLatest, useStore } from "./store.js";
 
 export interface SyncedDocView<T extends Record<string, unknown>> {
   /** Confirmed state with this client's pending ops applied. */
@@ -49,15 +49,15 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
     name,
     view,
     (client) => {
-      const entry: DocEntry = { handle: (client as Client).doc(name, latest.current), changed: new Store(0) };
-      (["change", "confirmed", "synced"] as const).forEach((event) => entry.handle.on(event, entry.changed.bump));
+      const entry: DocEntry = new Entry((client as Client).doc(name, latest.current));
+      (["change", "confirmed", "synced"] as const).forEach((event) => entry.handle.on(event, entry.changed));
       entry.handle.on("rejected", (rejected) => {
         entry.rejected = rejected;
-        entry.changed.bump();
+        entry.changed();
       });
       entry.handle.on("reset", (reset) => {
         entry.reset = reset;
-        entry.changed.bump();
+        entry.changed();
       });
       return entry;
     },

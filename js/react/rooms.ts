@@ -121,16 +121,14 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
       const options = { ...(meta === undefined ? {} : { meta }), ...(history ? { history } : {}) };
       const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry.receive(data, seq, user), options));
       entry.meta = meta;
-      entry.handle.on("state", entry.changed.bump);
-      entry.handle.on("presence", entry.changed.bump);
+      entry.handle.on("state", entry.changed);
+      entry.handle.on("presence", entry.changed);
       return entry;
     },
     (entry) => {
       // A room another hook joined first: add this hook's metadata to it.
       const { meta } = latest.current;
       if (meta !== undefined && meta !== entry.meta) entry.presence(meta);
-      entry.receivers.add(view.receive);
-      return () => entry.receivers.delete(view.receive);
     },
   );
   return [useStore(view), view] as const;

@@ -1,5 +1,5 @@
-// Room and document handles shared by the hooks of one provider: ref-counted, listened to once,
-// released a tick after their last user.
+// Room and document handles shared by the hooks of one provider: listened to once, released a
+// tick after their last view.
 import { useEffect } from "./react.js";
 import type { Client, ResocketError, Room } from "../index.js";
 // Documents' types are `resocket/docs`'s; importing them pulls in none of its code.
@@ -10,42 +10,47 @@ import { safely, Store, type Cleanup } from "./store.js";
 const closedError = (): ResocketError =>
   Object.assign(new Error("unmounted"), { name: "ResocketError" as const, code: "Closed" as const });
 
-/** What room and document entries share: the WASM handle, listened to once, and a store bumped
- * on its events. Hooks fan out from it in JS, so hooks that come and go leave nothing in the handle. */
-interface Entry<H extends Room | SyncedDoc> {
-  readonly handle: H;
-  readonly changed: Store<number>;
+/** What an entry needs of the views attached to it. */
+interface View {
+  touch(): void;
+  /** A room's message (room views only). */
+  receive?(data: unknown, seq: number, user?: string): void;
 }
 
-/** Ref-counted room and document entries, freed a tick after their last release so StrictMode's
- * immediate unmount-and-remount reuses them instead of leaving and re-joining. */
+/** What room and document entries share: the WASM handle, listened to once, and the views of the
+ * hooks using it, re-rendered on its events. Hooks fan out from it in JS, so hooks that come and
+ * go leave nothing in the handle. */
+export class Entry<H extends Room | SyncedDoc> {
+  readonly views = new Set<View>();
+  constructor(readonly handle: H) {}
+  /** The handle changed: every view renders again (at most once per frame). */
+  changed = () => this.views.forEach((view) => view.touch());
+}
+
+/** Room and document entries of one connection, by name. Each is freed a tick after its last
+ * view detached, so StrictMode's immediate unmount-and-remount reuses it instead of leaving and
+ * re-joining. */
 export class Shared<E extends Entry<Room | SyncedDoc>> {
-  #entries = new Map<string, { value: E; refs: number; timer?: ReturnType<typeof setTimeout> }>();
+  #entries = new Map<string, E>();
   acquire(key: string, create: () => E): E {
     let entry = this.#entries.get(key);
-    if (!entry) this.#entries.set(key, (entry = { value: create(), refs: 0 }));
-    clearTimeout(entry.timer);
-    entry.refs++;
-    return entry.value;
+    if (!entry) this.#entries.set(key, (entry = create()));
+    return entry;
   }
-  release(key: string) {
-    const entry = this.#entries.get(key);
-    if (entry && --entry.refs == 0)
-      entry.timer = setTimeout(() => {
-        if (entry.refs) return;
-        this.#entries.delete(key);
-        entry.value.handle.free();
-      });
+  release(key: string, entry: E, view: View) {
+    entry.views.delete(view);
+    setTimeout(() => {
+      if (entry.views.size || this.#entries.get(key) != entry) return;
+      this.#entries.delete(key);
+      entry.handle.free();
+    });
   }
 }
 
-/** A joined room: its messages go to every hook's receiver; `meta` is this client's presence. */
-export class RoomEntry implements Entry<Room> {
-  readonly changed = new Store(0);
-  readonly receivers = new Set<(data: unknown, seq: number, user?: string) => void>();
+/** A joined room: its messages go to every view; `meta` is this client's presence. */
+export class RoomEntry extends Entry<Room> {
   meta: unknown;
-  constructor(readonly handle: Room) {}
-  receive = (data: unknown, seq: number, user?: string) => this.receivers.forEach((receive) => safely(() => receive(data, seq, user)));
+  receive = (data: unknown, seq: number, user?: string) => this.views.forEach((view) => safely(() => view.receive?.(data, seq, user)));
   /** Merges `patch` into this client's presence metadata (an object, merged shallowly). */
   presence(patch: unknown) {
     const meta = { ...(this.meta as object), ...(patch as object) };
@@ -79,6 +84,7 @@ export class HandleView<E extends Entry<Room | SyncedDoc>, S> extends Store<S> {
   }
   attach(entry: E) {
     this.entry = entry;
+    entry.views.add(this);
     this.#queued ??= [];
     this.#queued.splice(0).forEach((call) => safely(() => call(entry)));
     this.touch();
@@ -94,14 +100,14 @@ export class HandleView<E extends Entry<Room | SyncedDoc>, S> extends Store<S> {
 }
 
 /** While mounted: acquires `key` from `shared` (opened with the client on first use), attaches
- * `view` and subscribes it with `listen`. */
+ * `view` to it and runs `listen`. */
 export function useHandle<E extends Entry<Room | SyncedDoc>>(
   connection: Connection,
   shared: Shared<E>,
   key: string,
   view: HandleView<E, unknown>,
   open: (client: Client) => E,
-  listen: (entry: E) => Cleanup,
+  listen: (entry: E) => Cleanup | void,
 ) {
   // Thrown in render, where the app's error boundary sees it: opening may run in a microtask
   // (the client created after the effect), where a throw would only reach the console.
@@ -115,11 +121,11 @@ export function useHandle<E extends Entry<Room | SyncedDoc>>(
         view.failure = error;
         return view.touch();
       }
-      const off = [entry.changed.subscribe(view.touch), listen(entry)];
+      const off = listen(entry);
       view.attach(entry);
       return () => {
-        off.forEach((f) => f());
-        shared.release(key);
+        off?.();
+        shared.release(key, entry, view);
       };
     });
     return () => {
