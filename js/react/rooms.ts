@@ -118,8 +118,8 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
     view,
     (client) => {
       const { meta, history } = latest.current;
-      const options = { ...(meta === undefined ? {} : { meta }), ...(history ? { history } : {}) };
-      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry.receive(data, seq, user), options));
+      // No `history` rather than 0: the join frame carries none.
+      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry.receive(data, seq, user), { meta, history: history || undefined }));
       entry.meta = meta;
       entry.handle.on("state", entry.changed);
       entry.handle.on("presence", entry.changed);
