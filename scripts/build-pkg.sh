@@ -65,8 +65,9 @@ bundle js/docs/index.ts pkg/docs/index.js --mangle-props='^_[a-z]' --mangle-cach
 rm pkg/.names.json pkg/docs/.names.json
 bundle js/server.ts pkg/server.js
 # The React layer ships as one module on `resocket` (its provider takes `resocket/docs` as
-# `module` for documents); it imports the package entry, "../index.js" in its sources.
-bundle js/react/index.ts pkg/react.js --external:react --external:../index.js
+# `module` for documents); it imports the package entry, "../index.js" in its sources. Its
+# classes' internals are named `_x` too, and shortened the same way.
+bundle js/react/index.ts pkg/react.js --external:react --external:../index.js --mangle-props='^_[a-z]'
 sed -i 's#"\.\./index\.js"#"./index.js"#' pkg/react.js
 cp pkg-template/package.json pkg-template/README.md pkg/
 

@@ -13,7 +13,7 @@ mode=${1:-}
 #        name         budget ceiling  what
 budgets="client       30720  45700    client (connection, queue, requests, rooms, presence, notifications): WASM + JS, minified and gzipped
 client_docs  40960  55800    client with documents (resocket/docs): WASM + JS, minified and gzipped
-react_added  3072   3650     React layer added to an app bundle (resocket/react), minified and gzipped"
+react_added  3072   3352     React layer added to an app bundle (resocket/react), minified and gzipped"
 
 figures=out/size/figures
 [ -f "$figures" ] || { echo "size-budgets: $figures missing (run scripts/build-pkg.sh)" >&2; exit 1; }

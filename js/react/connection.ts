@@ -49,7 +49,6 @@ export class Connection {
   readonly lastMessage = new Store(undefined, () => this.#last);
   #waiting = new Set<(client: Client) => void>();
   #users = 0;
-  #started = false;
   #stopTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
@@ -78,8 +77,8 @@ export class Connection {
   acquire(): Cleanup {
     this.#users++;
     clearTimeout(this.#stopTimer);
-    if (!this.#started) {
-      this.#started = true;
+    // Until the client exists; every call shares the module's one load.
+    if (!this.client) {
       this.module
         .load()
         .then(() => this.#users && !this.client && this.#start())
@@ -121,7 +120,6 @@ export class Connection {
   }
 
   #stop() {
-    this.#started = false;
     // Every component using the client has unmounted by now (their releases ran first).
     this.client?.free();
     this.client = null;

@@ -3,8 +3,8 @@
 import { useMemo } from "./react.js";
 import type { Client, DocEvents, OpOptions, SyncedDoc } from "../docs/index.js";
 import { useResocket } from "./connection.js";
-import { HandleView, useHandle, type DocEntry } from "./shared.js";
-import { Store, useLatest, useStore } from "./store.js";
+import { Entry, HandleView, useHandle, type DocEntry } from "./shared.js";
+import { useLatest, useStore } from "./store.js";
 
 export interface SyncedDocView<T extends Record<string, unknown>> {
   /** Confirmed state with this client's pending ops applied. */
@@ -29,14 +29,14 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
   const latest = useLatest(options);
   const view = useMemo(() => {
     const view: HandleView<DocEntry, SyncedDocView<T>> = new HandleView(() => {
-      const { handle, rejected = null, reset = null } = view.entry ?? {};
+      const { _handle: handle, _rejected: rejected = null, _reset: reset = null } = view._entry ?? {};
       const { rev = 0, pending = 0, synced = false } = handle ?? {};
       return { view: (handle?.toObject() ?? {}) as Partial<T>, rev, pending, synced, rejected, reset };
     });
     return view;
   }, [connection, name]);
   const ops = useMemo(() => {
-    const op = (run: (doc: SyncedDoc) => unknown) => view.with((entry) => void run(entry.handle));
+    const op = (run: (doc: SyncedDoc) => unknown) => view._with((entry) => void run(entry._handle));
     return {
       set: <K extends keyof T & string>(key: K, value: T[K], options?: OpOptions) => op((doc) => doc.set(key, value, options)),
       merge: <K extends keyof T & string>(key: K, patch: Partial<T[K]>, options?: OpOptions) => op((doc) => doc.merge(key, patch, options)),
@@ -49,15 +49,15 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
     name,
     view,
     (client) => {
-      const entry: DocEntry = { handle: (client as Client).doc(name, latest.current), changed: new Store(0) };
-      (["change", "confirmed", "synced"] as const).forEach((event) => entry.handle.on(event, entry.changed.bump));
-      entry.handle.on("rejected", (rejected) => {
-        entry.rejected = rejected;
-        entry.changed.bump();
+      const entry: DocEntry = new Entry((client as Client).doc(name, latest.current));
+      (["change", "confirmed", "synced"] as const).forEach((event) => entry._handle.on(event, entry._changed));
+      entry._handle.on("rejected", (rejected) => {
+        entry._rejected = rejected;
+        entry._changed();
       });
-      entry.handle.on("reset", (reset) => {
-        entry.reset = reset;
-        entry.changed.bump();
+      entry._handle.on("reset", (reset) => {
+        entry._reset = reset;
+        entry._changed();
       });
       return entry;
     },

@@ -81,32 +81,32 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
     let messages: RoomMessage<T>[] = [];
     let state = initial as S;
     const view: HandleView<RoomEntry, RoomView<T, S>> & {
-      receive(data: unknown, seq: number, user?: string): void;
-      update(change: (state: S) => S): void;
-      publish(data: T): Promise<number>;
-      setPresence(patch: unknown): void;
+      _receive(data: unknown, seq: number, user?: string): void;
+      _update(change: (state: S) => S): void;
+      _publish(data: T): Promise<number>;
+      _setPresence(patch: unknown): void;
     } = Object.assign(
       new HandleView<RoomEntry, RoomView<T, S>>(() => {
-        const room = view.entry?.handle;
+        const room = view._entry?._handle;
         const status = room?.state ?? { status: "joining" };
         return { messages: messages.slice(), state, status, recovered: status.status != "joined" || status.recovered, members: room?.members() ?? [], stale: room?.membersStale ?? false };
       }),
       {
-        receive(data: unknown, seq: number, user?: string) {
+        _receive(data: unknown, seq: number, user?: string) {
           if (limit) messages.push({ seq, data: data as T }) > limit && messages.shift();
           if (reduce) state = reduce(state, data as T, seq, user);
           // Presence-only views do not re-render for messages.
           if (limit || reduce) view.touch();
         },
-        update(change: (state: S) => S) {
+        _update(change: (state: S) => S) {
           state = change(state);
           view.touch();
         },
         /** Publishes to the room: every member, this client included, receives it once with a
          * `seq`, which this resolves with once the server acknowledges it (`Room.publish`). */
-        publish: (data: T) => new Promise<number>((resolve, reject) => view.with((entry) => entry.handle.publish(data).then(resolve, reject))),
+        _publish: (data: T) => new Promise<number>((resolve, reject) => view._with((entry) => entry._handle.publish(data).then(resolve, reject))),
         /** Merges `patch` into this client's presence metadata (other members get an update). */
-        setPresence: (patch: unknown) => view.with((entry) => entry.presence(patch)),
+        _setPresence: (patch: unknown) => view._with((entry) => entry._presence(patch)),
       },
     );
     return view;
@@ -118,19 +118,17 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
     view,
     (client) => {
       const { meta, history } = latest.current;
-      const options = { ...(meta === undefined ? {} : { meta }), ...(history ? { history } : {}) };
-      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry.receive(data, seq, user), options));
-      entry.meta = meta;
-      entry.handle.on("state", entry.changed.bump);
-      entry.handle.on("presence", entry.changed.bump);
+      // No `history` rather than 0: the join frame carries none.
+      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry._receive(data, seq, user), { meta, history: history || undefined }));
+      entry._meta = meta;
+      entry._handle.on("state", entry._changed);
+      entry._handle.on("presence", entry._changed);
       return entry;
     },
     (entry) => {
       // A room another hook joined first: add this hook's metadata to it.
       const { meta } = latest.current;
-      if (meta !== undefined && meta !== entry.meta) entry.presence(meta);
-      entry.receivers.add(view.receive);
-      return () => entry.receivers.delete(view.receive);
+      if (meta !== undefined && meta !== entry._meta) entry._presence(meta);
     },
   );
   return [useStore(view), view] as const;
@@ -138,8 +136,8 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
 
 /** Joins `name` while mounted (shared and ref-counted per provider); bursts render once per frame. */
 export function useRoom<T = unknown, S = undefined>(name: string, options: RoomOptions<T, S> = {}) {
-  const [snapshot, { publish, setPresence }] = useRoomView(name, options);
-  return { ...snapshot, publish, setPresence };
+  const [snapshot, view] = useRoomView(name, options);
+  return { ...snapshot, publish: view._publish, setPresence: view._setPresence };
 }
 
 /** The room's members (sessions) and this client's own entry; joins while mounted. */
@@ -197,7 +195,7 @@ interface ChatState {
 }
 
 type ChatView = ReturnType<typeof useRoomView<ChatMessage & { type?: string }, ChatState>>[1] & {
-  chat?: ReturnType<typeof chatActions>;
+  _chat?: ReturnType<typeof chatActions>;
 };
 
 /** Own message `id` was acknowledged as `seq`: it leaves `pending` for its place in the list. */
@@ -212,20 +210,20 @@ function acknowledged(s: ChatState, id: string, seq: number, maxMessages: number
 function chatActions(view: ChatView, user: string | null, typingTimeout: number, maxMessages: number) {
   let typing = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const stopTyping = (view.beforeDetach = () => {
+  const stopTyping = (view._beforeDetach = () => {
     clearTimeout(timer);
-    if (typing) view.setPresence({ typing: (typing = false) });
+    if (typing) view._setPresence({ typing: (typing = false) });
   });
   return {
     /** Publishes a message (queued while offline), shown at once with `pending: true` until the
      * server acknowledges it (then it takes its place by `seq`), or with `error` if it fails. */
     send(text: string) {
       const message = { id: Math.random().toString(36).slice(2), user, text, at: Date.now() };
-      view.update((s) => ({ ...s, pending: [...s.pending, { ...message, pending: true }] }));
-      view.publish({ type: "chat", ...message }).then(
-        (seq) => view.update((s) => acknowledged(s, message.id, seq, maxMessages)),
+      view._update((s) => ({ ...s, pending: [...s.pending, { ...message, pending: true }] }));
+      view._publish({ type: "chat", ...message }).then(
+        (seq) => view._update((s) => acknowledged(s, message.id, seq, maxMessages)),
         (error: { code?: string }) =>
-          view.update((s) => {
+          view._update((s) => {
             // Its echo arrived (e.g. before the session was lost): it did take effect.
             const seq = s.pending.find((m) => m.id == message.id)?.seq;
             if (seq !== undefined) return acknowledged(s, message.id, seq, maxMessages);
@@ -236,12 +234,12 @@ function chatActions(view: ChatView, user: string | null, typingTimeout: number,
     },
     /** Call on each keystroke: shows this user as typing until `typingTimeout` after the last. */
     typed() {
-      if (!typing) view.setPresence({ typing: (typing = true) });
+      if (!typing) view._setPresence({ typing: (typing = true) });
       clearTimeout(timer);
       timer = setTimeout(stopTyping, typingTimeout);
     },
     /** Counts every message received so far as read. */
-    markRead: () => view.update((s) => ({ ...s, read: s.fromOthers })),
+    markRead: () => view._update((s) => ({ ...s, read: s.fromOthers })),
   };
 }
 
@@ -274,7 +272,7 @@ export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000,
     },
   });
   // Made once per room view (React may call a memo function twice and keep the first result).
-  const actions = useMemo(() => ((view as ChatView).chat ??= chatActions(view, connection.options.user ?? null, typingTimeout, maxMessages)), [view]);
+  const actions = useMemo(() => ((view as ChatView)._chat ??= chatActions(view, connection.options.user ?? null, typingTimeout, maxMessages)), [view]);
   const self = connection.client?.session;
   const { list, pending, fromOthers, read, ignored } = chat.state;
   return {

@@ -1,14 +1,15 @@
 // Connection hooks: the state and controls, and the quality score.
-import { useConnectionOf, useResocket, type Quality } from "./connection.js";
+import { useConnectionOf, useResocket, type Connection, type Quality } from "./connection.js";
 import { useStore } from "./store.js";
 import type { ClientOptions } from "../index.js";
 
 /** Connection state and controls. `client` is null until the WASM module has loaded. */
-export function useConnection() {
-  const connection = useResocket();
-  const state = useStore(connection.state);
+export const useConnection = () => controls(useResocket());
+
+/** What `useConnection` returns, `useWebSocket` too. */
+function controls(connection: Connection) {
   return {
-    state,
+    state: useStore(connection.state),
     send: connection.send,
     reconnect: connection.reconnect,
     close: connection.close,
@@ -26,21 +27,17 @@ export type ReadyState = 0 | 1 | 2 | 3;
  * before the first), rendered at most once per animation frame: `useMessage` sees every one. */
 export function useWebSocket(url?: string | readonly string[], options?: ClientOptions) {
   const connection = useConnectionOf(url, options);
-  const state = useStore(connection.state);
+  const own = controls(connection);
   const lastMessage = useStore(connection.lastMessage);
   if (connection.failure) throw connection.failure;
-  const status = state.status;
+  const status = own.state.status;
   return {
+    ...own,
     lastMessage,
-    send: connection.send,
     // react-use-websocket's names, for a drop-in switch (`lastMessage` there is the MessageEvent).
     sendMessage: connection.send,
     lastJsonMessage: lastMessage,
     readyState: (status == "open" ? 1 : status == "closed" || status == "idle" ? 3 : 0) as ReadyState,
-    state,
-    reconnect: connection.reconnect,
-    close: connection.close,
-    client: connection.client,
   };
 }
 

@@ -25,7 +25,6 @@ export class Store<S> {
     this.value = value;
     this.#listeners.forEach((listener) => listener());
   }
-  bump = () => this.set(this.value);
   #flush = () => {
     if (!this.#scheduled) return;
     this.#scheduled = false;
