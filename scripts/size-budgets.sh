@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 mode=${1:-}
 
 #        name         budget ceiling  what
-budgets="client       30720  45700    client (connection, queue, requests, rooms, presence, notifications): WASM + JS, minified and gzipped
-client_docs  40960  55800    client with documents (resocket/docs): WASM + JS, minified and gzipped
-react_added  3072   3352     React layer added to an app bundle (resocket/react), minified and gzipped"
+budgets="client       30720  30720    client (connection, queue, requests, rooms, presence, notifications): WASM + JS, minified and gzipped
+client_docs  40960  40960    client with documents (resocket/docs): WASM + JS, minified and gzipped
+react_added  3072   3353     React layer added to an app bundle (resocket/react), minified and gzipped"
 
 figures=out/size/figures
 [ -f "$figures" ] || { echo "size-budgets: $figures missing (run scripts/build-pkg.sh)" >&2; exit 1; }
