@@ -78,9 +78,6 @@ function free(slot: number) {
   }
 }
 
-/** Slots in use, for tests that check nothing leaks. */
-export const liveValues = () => values.length - 1 - freed.length;
-
 // Made on the first push, so a call that pushes nothing (no event) allocates nothing.
 let out: unknown[] | undefined;
 const none: unknown[] = [];

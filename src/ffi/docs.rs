@@ -72,8 +72,12 @@ pub extern "C" fn doc_op(
     if_rev: f64,
 ) -> f64 {
     let d = unsafe { &mut *client };
-    let doc = name(doc);
-    let value = Val::from_raw(value);
+    // Every slot is taken first, so none is left behind by an early return.
+    let (doc, key, value) = (
+        name(doc),
+        text(Val::from_raw(key).raw()),
+        Val::from_raw(value),
+    );
     let change = match op {
         0 => Change::Set(value),
         1 if !merge_depth_ok(&value) => return -3.0,
@@ -81,7 +85,7 @@ pub extern "C" fn doc_op(
         _ => Change::Delete,
     };
     let op = Op {
-        key: text(Val::from_raw(key).raw()),
+        key,
         change,
         if_rev: (if_rev >= 0.0).then_some(if_rev as u64),
     };
