@@ -1,5 +1,4 @@
-// The client in a browser (ported from the wasm-bindgen suite tests/browser.rs, test for test,
-// under the same names): the real WASM client of the built package, imported by name, once as
+// The client in a browser: the real WASM client of the built package, imported by name, once as
 // "resocket" and once as "resocket/docs", in headless Chromium against the real test server. Connecting, echoes, reconnection with backoff
 // and the offline queue, close, malformed frames, listeners, the heartbeat, free(), option
 // errors, the queue's overflow, sizes, token functions and the inbound size limit.
@@ -129,7 +128,7 @@ define("unsubscribed_listeners_hear_nothing_more", async ({ entry }) => {
   client.send(2);
   await kit.waitFor("second echo", 5_000, () => kept.len === 2);
   kit.eq(late.len, 1);
-  // What the Rust test could not look at once its recorder was dropped: nothing more came.
+  // Nothing more came to the unsubscribed listener.
   kit.eq(dropped.len, 1, "the unsubscribed listener heard nothing more");
   client.close();
 });
@@ -163,7 +162,7 @@ define("free_closes_the_socket_on_the_server", async ({ entry }) => {
   const client = await kit.openClient(Client, {});
   const during = await connections();
   kit.eq(during, before + 1);
-  client.free(); // what the Rust test's drop(client) is
+  client.free();
   let after;
   for (let i = 0; i < 100; i++) {
     after = await connections();
@@ -188,8 +187,8 @@ define("bad_options_and_urls_throw_typed_errors", async ({ entry }) => {
   }
 });
 
-// The Rust test took the messages of `Config::validate` from the core's `ConfigError::message()`;
-// here they are written out as that function builds them (src/core/config.rs).
+// The messages of `Config::validate`, written out as `ConfigError::message()` builds them
+// (src/core/config.rs): the JS checks (js/wasm/options.ts) must say the same.
 define("every_option_error_keeps_its_message", async ({ entry }) => {
   const { load, Client } = await import(entry);
   await load();

@@ -1,7 +1,6 @@
-// Shared documents in a browser (ported from the wasm-bindgen suite tests/browser_docs.rs, test
-// for test, under the same names): the real WASM client of the built package, imported as
+// Shared documents in a browser: the real WASM client of the built package, imported as
 // "resocket/docs", in headless Chromium against the real test server. Each page also gets
-// `window.docKit` (below): the Rust file's helpers.
+// `window.docKit` (below): the helpers the documents' tests share.
 import { test } from "node:test";
 import { useBrowser, inPage } from "./support.mjs";
 
@@ -139,7 +138,7 @@ test("a_reload_keeps_unsent_edits_and_they_apply_once", { timeout }, () =>
       doc.set("a", 1);
       doc.merge("b", { x: 1 });
       kit.eq(doc.pending, 2);
-      // The page goes away (the Rust test's drop(doc) and drop(offline)).
+      // The page goes away: its document closes and its client is freed.
       doc.close();
       offline.free();
     }
@@ -250,7 +249,7 @@ test("a_key_named_proto_stays_an_ordinary_key_in_views_merges_and_saved_copies",
     await docKit.settled(saved);
     saved.set("__proto__", JSON.parse('{"claimedBy":"mallory"}'));
     await docKit.settled(saved);
-    saved.close(); // the Rust test's drop(saved)
+    saved.close();
     const offline = new Client(kit.url, { autoConnect: false });
     const restored = offline.doc(`${name}-saved`, persist);
     kit.eq(restored.rev, 1);

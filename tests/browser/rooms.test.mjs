@@ -1,5 +1,4 @@
-// Requests, sessions, rooms, presence and notifications in a browser (ported from the
-// wasm-bindgen suite tests/browser_rooms.rs, test for test, under the same names): the real WASM
+// Requests, sessions, rooms, presence and notifications in a browser: the real WASM
 // client of the built package, imported by name, once as "resocket" and once as
 // "resocket/docs", in headless Chromium against the real test server.
 import { useBrowser, onEveryEntry } from "./support.mjs";
@@ -299,7 +298,7 @@ define("freeing_the_client_rejects_pending_requests", async ({ entry }) => {
   await load();
   const client = await kit.openClient(Client, kit.FAST);
   const promise = client.request("sleep", { ms: 2000 });
-  client.free(); // what the Rust test's drop(client) is
+  client.free();
   kit.eq((await kit.rejects(promise, "rejected")).code, "Closed");
 });
 
