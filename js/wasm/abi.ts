@@ -40,6 +40,7 @@ export interface Exports {
   _doc_open?(client: Ptr, doc: number, saved: number): void;
   _doc_close?(client: Ptr, doc: number): void;
   _doc_read?(client: Ptr, doc: number): number;
+  _doc_get?(client: Ptr, doc: number, key: number): number;
   _doc_op?(client: Ptr, doc: number, op: number, key: number, value: number, ifRev: number): number;
   _doc_save?(client: Ptr, doc: number): number;
 }

@@ -25,7 +25,7 @@ export class SyncedDoc extends Handle {
 
   /** The value of `key` in the view (confirmed state with pending ops on top). */
   get(key: string): unknown {
-    return this._entries().get(key)?.[0];
+    return this._key(key)?._next();
   }
 
   keys(): string[] {
@@ -42,7 +42,8 @@ export class SyncedDoc extends Handle {
 
   /** The revision of the op that last wrote `key` (0 for an absent key): for `ifRev`. */
   keyRev(key: string): number {
-    return this._entries().get(key)?.[1] ?? 0;
+    const reader = this._key(key);
+    return reader ? (reader._next(), reader._number()) : 0;
   }
 
   /** The confirmed revision. */
@@ -92,6 +93,14 @@ export class SyncedDoc extends Handle {
     const ptr = this._ptr;
     let found = 0;
     const list = ptr ? output(() => (found = wasm._doc_read!(ptr, put(this.name)))) : [];
+    return found ? new Reader(list) : undefined;
+  }
+
+  /** The value of `key` and its revision, as `doc_get` pushes them. */
+  private _key(key: string): Reader | undefined {
+    const ptr = this._ptr;
+    let found = 0;
+    const list = ptr ? output(() => (found = wasm._doc_get!(ptr, put(this.name), put(String(key))))) : [];
     return found ? new Reader(list) : undefined;
   }
 

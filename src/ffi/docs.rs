@@ -59,6 +59,19 @@ pub extern "C" fn doc_read(client: *mut Driver, doc: u32) -> u32 {
     1
 }
 
+/// Pushes the value of `key` in the document's view and the revision that wrote it; 0 when the
+/// document is not open or has no such key. One key, without reading the others.
+#[no_mangle]
+pub extern "C" fn doc_get(client: *mut Driver, doc: u32, key: u32) -> u32 {
+    let key = text(Val::from_raw(key).raw());
+    let Some(entry) = state(client, doc).and_then(|state| state.view.entries.get(&key)) else {
+        return 0;
+    };
+    out::value(&entry.value);
+    out::whole(entry.rev);
+    1
+}
+
 /// Applies a local op (`op`: 0 set, 1 merge, 2 delete) with `value` (copied by JS already) and
 /// `if_rev` (-1: none). Returns its cseq; -1 when it cannot be encoded (JS throws what
 /// `JSON.stringify` threw), -2 with the refusal pushed out, -3 for a merge patch nested too deep.
