@@ -10,7 +10,7 @@ const tests = [];
 /** Test `name`: `body({ entry, ...arg })` in a test page of its own, `entry` the package entry. */
 const define = (name, body, arg = {}) => tests.push([name, body, arg]);
 
-/** browser.rs FAST_RECONNECT. */
+/** Reconnection fast enough for tests. */
 const FAST_RECONNECT = { reconnect: { initialDelayMs: 100, maxDelayMs: 400, jitter: 0.5 } };
 
 define("connects_sends_and_receives_payloads_as_js_values", async ({ entry }) => {
@@ -45,7 +45,7 @@ define("reconnects_with_backoff_and_delivers_messages_sent_meanwhile_once_in_ord
   for (let n = 0; n < 20; n++) client.send(n);
   kit.eq(client.metrics().queueDepth, 20);
   await kit.waitFor("all 20 echoes", 10_000, () => messages.len >= 20);
-  await kit.sleep(200); // a duplicate would arrive right behind the last one
+  await kit.barrier(client); // a duplicate would have arrived before this reply
   const expected = Array.from({ length: 20 }, (_, n) => String(n));
   kit.eq(messages.texts(), expected, "exactly once and in order");
 
@@ -345,7 +345,8 @@ define("a_token_promise_settling_after_free_does_not_reach_the_freed_client", as
   const client = new Client(kit.url, { ...kit.FAST, token: kit.tokenFunction(state) });
   // The token promise settles 10 ms later; the client is gone by then.
   client.free();
-  await kit.sleep(50);
+  await state.pending;
+  await new Promise((resolve) => setTimeout(resolve)); // the client's handlers of it ran
   kit.eq(state.calls, 1);
   // (and the page saw no uncaught error: inPage checks it)
 });

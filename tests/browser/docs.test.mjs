@@ -7,7 +7,7 @@ import { useBrowser, inPage } from "./support.mjs";
 useBrowser();
 const timeout = 60_000;
 
-/** browser_docs.rs's helpers, defined in the page as `window.docKit`. */
+/** The documents' helpers, defined in the page as `window.docKit`. */
 function defineDocKit() {
   const all = ["change", "confirmed", "rejected", "synced", "reset", "error"];
   window.docKit = {

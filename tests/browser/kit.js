@@ -48,6 +48,13 @@
       return response.json();
     },
 
+    /** Waits for a round trip on `client`'s connection: the server reads a connection's frames in
+     * order and writes to it in order, so by then it has read every frame sent before, and
+     * everything it sent before reading the request has arrived (a duplicate, an announcement). */
+    barrier(client) {
+      return client.request("echo", null);
+    },
+
     /** A fixed pause: only where the test asserts that nothing (more) happens meanwhile, or
      * where the scenario itself times an action (e.g. a drop while the server is busy). */
     sleep(ms) {
@@ -153,14 +160,15 @@
     },
 
     /** A token function (`options.token`) that counts its calls in `state.calls` (poking the
-     * waits) and answers with a promise of `"token-<n>"` 10 ms later, after throwing on call
-     * `state.failOn` if set (browser.rs token_function). */
+     * waits) and answers with a promise of `"token-<n>"` 10 ms later (kept in `state.pending`),
+     * after throwing on call `state.failOn` if set. */
     tokenFunction(state) {
       return () => {
         state.calls++;
         kit.poke();
         if (state.calls === state.failOn) throw new Error("auth server down");
-        return new Promise((resolve) => setTimeout(() => resolve(`token-${state.calls}`), 10));
+        state.pending = new Promise((resolve) => setTimeout(() => resolve(`token-${state.calls}`), 10));
+        return state.pending;
       };
     },
 

@@ -44,7 +44,7 @@ define("an_abort_signal_cancels_a_request", async ({ entry }) => {
   const controller = new AbortController();
   const promise = client.request("sleep", { ms: 2000 }, { signal: controller.signal });
   const rejected = kit.rejects(promise, "aborted");
-  await kit.sleep(50); // the request is out, the server sleeping on it
+  await kit.barrier(client); // the server has the request and sleeps on it
   controller.abort();
   kit.eq((await rejected).code, "Aborted");
 
@@ -66,7 +66,7 @@ define("a_retry_request_survives_a_forced_drop_and_runs_once", async ({ entry })
   // The server takes 400 ms to answer; the drop comes first, the client re-sends on the new
   // socket with the same id, and the server's de-duplication runs the handler once.
   const first = client.request("count", { key, delay_ms: 400 }, { onDisconnect: "retry" });
-  await kit.sleep(100); // the request reached the server, which is busy with it
+  await kit.barrier(client); // the server has the request and is busy with it
   await kit.control("/control/drop", "");
   kit.eq(await first, 1, "retried request answered");
   const again = await client.request("count", { key });
@@ -83,7 +83,7 @@ define("a_fail_request_rejects_when_the_connection_drops", async ({ entry }) => 
   const promise = client.request("sleep", { ms: 1000 }, { onDisconnect: "fail" });
   // Handled from now on: it may reject before the drop's control call has answered.
   const rejected = kit.rejects(promise, "disconnected");
-  await kit.sleep(50); // the request is in flight
+  await kit.barrier(client); // the server has the request: it is in flight
   await kit.control("/control/drop", "");
   kit.eq((await rejected).code, "Disconnected");
   client.close();
@@ -147,11 +147,14 @@ define("joins_are_reference_counted", async ({ entry }) => {
   const second = client.join(room);
   await kit.waitFor("joined", 3_000, () => second.state.status === "joined", [second, "state"]);
   await kit.waitFor("one presence join", 3_000, () => presence.len >= 1);
-  await kit.sleep(200); // a second join would be announced meanwhile
+  // A second join would have reached the observer before both round trips end.
+  await kit.barrier(client);
+  await kit.barrier(observer);
   kit.eq(presence.len, 1, `one server join: ${kit.text(presence.texts())}`);
   first.leave();
   first.leave(); // idempotent
-  await kit.sleep(200); // a leave would be announced meanwhile
+  await kit.barrier(client); // likewise a leave
+  await kit.barrier(observer);
   kit.eq(presence.len, 1, "still joined through the second handle");
   second.leave();
   await kit.waitFor("presence leave", 3_000, () => presence.len === 2);
@@ -174,7 +177,7 @@ define("a_subscriber_gets_every_message_once_in_order_across_a_drop", async ({ e
     if (n === 15) await kit.control("/control/drop?outage_ms=300", "");
   }
   await kit.waitFor("all 40", 10_000, () => messages.len >= 40);
-  await kit.sleep(200); // a duplicate would arrive right behind the last one
+  await kit.barrier(client); // a duplicate would have arrived before this reply
   const expected = Array.from({ length: 40 }, (_, i) => `{"n":${i + 1}}`);
   kit.eq(messages.texts(), expected, "every message once, in order");
   kit.eq(messages.seqs(), Array.from({ length: 40 }, (_, i) => i + 1));
