@@ -51,11 +51,12 @@ export class Connection {
   #users = 0;
   #stopTimer?: ReturnType<typeof setTimeout>;
 
-  constructor(
-    readonly url: string | readonly string[],
-    readonly options: ClientOptions = {},
-    readonly module: ClientModule = { load, Client },
-  ) {}
+  declare readonly url: string | readonly string[];
+  declare readonly options: ClientOptions;
+  declare readonly module: ClientModule;
+  constructor(url: string | readonly string[], options: ClientOptions = {}, module: ClientModule = { load, Client }) {
+    Object.assign(this, { url, options, module });
+  }
 
   /** Runs `attach` with the client now, or once it exists; the result detaches (idempotent). */
   use(attach: Attach): Cleanup {

@@ -186,9 +186,8 @@ export interface ChatOptions {
 }
 
 interface ChatState {
-  list: ChatMessage[];
-  /** Own messages not acknowledged yet (and those that failed). */
-  pending: ChatMessage[];
+  /** Delivered messages by `seq`, then own messages not delivered yet (no `seq`). */
+  messages: ChatMessage[];
   fromOthers: number;
   read: number;
   ignored: number;
@@ -198,13 +197,14 @@ type ChatView = ReturnType<typeof useRoomView<ChatMessage & { type?: string }, C
   _chat?: ReturnType<typeof chatActions>;
 };
 
-/** Own message `id` was acknowledged as `seq`: it leaves `pending` for its place in the list. */
-function acknowledged(s: ChatState, id: string, seq: number, maxMessages: number): ChatState {
-  const own = s.pending.find((m) => m.id == id);
-  if (!own) return s;
-  const { pending: _, ...sent } = own;
-  const list = s.list.some((m) => m.seq == seq) ? s.list : [...s.list, { ...sent, seq }].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
-  return { ...s, list: list.slice(-maxMessages), pending: s.pending.filter((m) => m !== own) };
+/** `message` (with its `seq`) was delivered: it takes its place once, and leaves the own messages
+ * waiting (its echo or its acknowledgement, whichever comes first, places it). */
+function delivered(s: ChatState, message: ChatMessage, maxMessages: number, fromOthers = 0): ChatState {
+  if (s.messages.some((m) => m.seq == message.seq)) return s;
+  const messages = [...s.messages.filter((m) => m.seq != null || m.id != message.id), message];
+  // Stable: waiting messages (no seq) stay last, in the order they were sent.
+  messages.sort((a, b) => (a.seq ?? 9e15) - (b.seq ?? 9e15));
+  return { ...s, messages: messages.slice(-maxMessages), fromOthers: s.fromOthers + fromOthers };
 }
 
 function chatActions(view: ChatView, user: string | null, typingTimeout: number, maxMessages: number) {
@@ -219,16 +219,12 @@ function chatActions(view: ChatView, user: string | null, typingTimeout: number,
      * server acknowledges it (then it takes its place by `seq`), or with `error` if it fails. */
     send(text: string) {
       const message = { id: Math.random().toString(36).slice(2), user, text, at: Date.now() };
-      view._update((s) => ({ ...s, pending: [...s.pending, { ...message, pending: true }] }));
+      view._update((s) => ({ ...s, messages: [...s.messages, { ...message, pending: true }] }));
       view._publish({ type: "chat", ...message }).then(
-        (seq) => view._update((s) => acknowledged(s, message.id, seq, maxMessages)),
+        (seq) => view._update((s) => delivered(s, { ...message, seq }, maxMessages)),
+        // Its echo may have arrived (e.g. before the session was lost): then it did take effect.
         (error: { code?: string }) =>
-          view._update((s) => {
-            // Its echo arrived (e.g. before the session was lost): it did take effect.
-            const seq = s.pending.find((m) => m.id == message.id)?.seq;
-            if (seq !== undefined) return acknowledged(s, message.id, seq, maxMessages);
-            return { ...s, pending: s.pending.map((m) => (m.id == message.id ? { ...m, pending: false, error: error.code ?? "Error" } : m)) };
-          }),
+          view._update((s) => ({ ...s, messages: s.messages.map((m) => (m.seq == null && m.id == message.id ? { ...message, pending: false, error: error.code ?? "Error" } : m)) })),
       );
       stopTyping();
     },
@@ -251,38 +247,29 @@ export function useChat(room: string, { maxMessages = 200, typingTimeout = 3000,
     limit: 0,
     meta,
     history,
-    initial: { list: [], pending: [], fromOthers: 0, read: 0, ignored: 0 },
+    initial: { messages: [], fromOthers: 0, read: 0, ignored: 0 },
     reduce: (s, data, seq, user) => {
       // Counted, so a message that does not show is not a mystery (see `ignored`).
       if (data?.type != "chat") return { ...s, ignored: s.ignored + 1 };
-      if (s.list.some((m) => m.seq == seq)) return s;
       const { type: _, ...message } = data;
       // The author is the one the server stamped: a payload's `user` is whatever its sender wrote.
-      const author = user ?? null;
-      // An own message still waiting for its acknowledgement learns its seq; the ack places it.
-      if (s.pending.some((m) => m.id == message.id)) {
-        return { ...s, pending: s.pending.map((m) => (m.id == message.id ? { ...m, seq, user: author } : m)) };
-      }
-      return {
-        ...s,
-        list: [...s.list, { ...message, seq, user: author }].slice(-maxMessages),
-        // Own messages (also from an earlier page, replayed as history) are never unread.
-        fromOthers: s.fromOthers + +(author == null || author != connection.options.user),
-      };
+      // Own messages (also from an earlier page, replayed as history) are never unread.
+      return delivered(s, { ...message, seq, user: user ?? null }, maxMessages, +(user == null || user != connection.options.user));
     },
   });
   // Made once per room view (React may call a memo function twice and keep the first result).
   const actions = useMemo(() => ((view as ChatView)._chat ??= chatActions(view, connection.options.user ?? null, typingTimeout, maxMessages)), [view]);
   const self = connection.client?.session;
-  const { list, pending, fromOthers, read, ignored } = chat.state;
+  const {
+    state: { messages, fromOthers, read, ignored },
+    ...joined
+  } = chat;
   return {
-    messages: [...list, ...pending],
-    status: chat.status,
-    members: chat.members,
-    /** The members are the last known ones, kept while the room rejoins after a drop. */
-    stale: chat.stale,
+    // status, recovered, members and stale (the last known members, kept while the room rejoins)
+    ...joined,
+    messages,
     /** Other members typing now. */
-    typing: chat.members.filter((m) => m.id != self && (m.meta as { typing?: boolean } | null)?.typing),
+    typing: joined.members.filter((m) => m.id != self && (m.meta as { typing?: boolean } | null)?.typing),
     /** Messages from others since the last `markRead()`. */
     unread: fromOthers - read,
     /** Room messages received that are not chat messages (`{type: "chat", id, text, at}`), so

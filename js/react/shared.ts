@@ -23,7 +23,7 @@ interface View {
  * are internal: left out of the declarations and shortened in the bundle (build-pkg.sh). */
 export class Entry<H extends Room | SyncedDoc> {
   /** @internal */ readonly _views = new Set<View>();
-  /** @internal */ readonly _handle: H;
+  /** @internal */ declare readonly _handle: H;
   constructor(handle: H) {
     this._handle = handle;
   }
@@ -55,7 +55,7 @@ export class Shared<E extends Entry<Room | SyncedDoc>> {
 
 /** A joined room: its messages go to every view; `_meta` is this client's presence. */
 export class RoomEntry extends Entry<Room> {
-  /** @internal */ _meta: unknown;
+  /** @internal */ declare _meta: unknown;
   /** @internal */
   _receive = (data: unknown, seq: number, user?: string) => this._views.forEach((view) => safely(() => view._receive?.(data, seq, user)));
   /** @internal Merges `patch` into this client's presence metadata (an object, merged shallowly). */
@@ -77,9 +77,9 @@ export interface DocEntry extends Entry<SyncedDoc> {
 export class HandleView<E extends Entry<Room | SyncedDoc>, S> extends Store<S> {
   /** @internal */ _entry: E | null = null;
   /** @internal Why the handle could not be opened (`join` or `doc` threw): the hook's next render throws it. */
-  _failure?: unknown;
+  declare _failure?: unknown;
   /** @internal Runs while the handle is still attached, when the hook unmounts. */
-  _beforeDetach?: () => void;
+  declare _beforeDetach?: () => void;
   #queued: ((entry: E) => void)[] | null = [];
   constructor(build: () => S) {
     super(undefined, build);

@@ -10,11 +10,11 @@ export class Store<S> {
   #listeners = new Set<() => void>();
   #scheduled = false;
   #build?: () => S;
-  value!: S;
+  declare value: S;
   constructor(value?: S, build?: () => S) {
-    // Built lazily: `build` may use the object this store is part of.
-    if (build) this.#build = build;
-    else this.value = value as S;
+    // With `build`, built on first read: it may use the object this store is part of.
+    this.value = value as S;
+    this.#build = build;
   }
   subscribe = (listener: () => void): Cleanup => {
     this.#listeners.add(listener);

@@ -410,7 +410,7 @@ export function hookSuite(path) {
     await unmount("ann");
   });
 
-  test("useChat: own messages are marked sent by the acknowledgement, and a refused one shows its error", async () => {
+  test("useChat: own messages are placed by their acknowledgement or echo, and a refused one shows its error", async () => {
     const room = unique("chat-ack");
     await render("ann", { options: { ...FAST, user: "ann" }, probes: [{ id: "ann.chat", hook: "chat", args: [room] }, { id: "ann.prices", hook: "chat", args: ["prices", { history: 0 }] }] });
     await until(`v("ann.chat")?.status.status === "joined" && v("ann.prices")?.status.status === "joined"`);
