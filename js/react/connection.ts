@@ -162,9 +162,7 @@ export interface ResocketProviderProps {
 /** Owns one connection for its subtree: created on mount, freed on unmount (StrictMode-safe).
  * A client that cannot be created (bad url or options) is thrown while rendering. */
 export function ResocketProvider({ url, options, module, children }: ResocketProviderProps) {
-  // By content: an array literal is a new object on every render.
-  const connection = useMemo(() => new Connection(url, options, module), [JSON.stringify(url)]);
-  useEffect(() => connection.acquire(), [connection]);
+  const connection = useConnectionOf(url, options, module);
   useStore(connection.state);
   if (connection.failure) throw connection.failure;
   return createElement(Context.Provider, { value: connection }, children);
@@ -187,8 +185,9 @@ export const useProvided = () => useContext(Context);
 
 /** With `url`, a connection of the calling component's own (created on mount, freed a tick
  * after unmount, so StrictMode's remount keeps it); else the provider's. */
-export function useConnectionOf(url?: string | readonly string[], options?: ClientOptions): Connection {
-  const own = useMemo(() => (url === undefined ? null : new Connection(url, options)), [JSON.stringify(url)]);
+export function useConnectionOf(url?: string | readonly string[], options?: ClientOptions, module?: ClientModule): Connection {
+  // By content: an array literal is a new object on every render.
+  const own = useMemo(() => (url === undefined ? null : new Connection(url, options, module)), [JSON.stringify(url)]);
   useEffect(() => own?.acquire(), [own]);
   const outer = useContext(Context);
   return own || needProvider(outer);
