@@ -3,7 +3,7 @@
 import { createContext, createElement, useContext, useEffect, useMemo, type ReactNode } from "./react.js";
 import { Client, load } from "../index.js";
 import type { ClientOptions, ConnectionState, Metrics } from "../index.js";
-import { Shared, type DocEntry, type RoomEntry } from "./shared.js";
+import type { Held } from "./shared.js";
 import { Store, useStore, type Cleanup } from "./store.js";
 
 type Attach = (client: Client) => Cleanup | void;
@@ -39,8 +39,8 @@ export class Connection {
   failure: unknown = null;
   readonly state = new Store<ConnectionState>({ status: "idle" });
   readonly quality = new Store<Quality>({ quality: "offline", qualityScore: 0, rttMs: null, smoothedRttMs: null, reconnects: 0 });
-  readonly rooms = new Shared<RoomEntry>();
-  readonly docs = new Shared<DocEntry>();
+  /** @internal What the hooks of a room (by name) or a document ("#" name) share. */
+  readonly _held = new Map<string, Held>();
   #notes: Notification[] = [];
   #lastNote = 0;
   readonly notifications = new Store(undefined, () => this.#notes.slice());

@@ -3,7 +3,7 @@
 import { useMemo } from "./react.js";
 import type { Client, DocEvents, OpOptions, SyncedDoc } from "../docs/index.js";
 import { useResocket } from "./connection.js";
-import { Entry, HandleView, useHandle, type DocEntry } from "./shared.js";
+import { HandleView, useHandle } from "./shared.js";
 import { useLatest, useStore } from "./store.js";
 
 export interface SyncedDocView<T extends Record<string, unknown>> {
@@ -28,15 +28,16 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
   const connection = useResocket();
   const latest = useLatest(options);
   const view = useMemo(() => {
-    const view: HandleView<DocEntry, SyncedDocView<T>> = new HandleView(() => {
-      const { _handle: handle, _rejected: rejected = null, _reset: reset = null } = view._entry ?? {};
+    const view: HandleView<SyncedDoc, SyncedDocView<T>> = new HandleView(() => {
+      const { _rejected: rejected = null, _reset: reset = null } = view._held ?? {};
+      const handle = view._handle;
       const { rev = 0, pending = 0, synced = false } = handle ?? {};
       return { view: (handle?.toObject() ?? {}) as Partial<T>, rev, pending, synced, rejected, reset };
     });
     return view;
   }, [connection, name]);
   const ops = useMemo(() => {
-    const op = (run: (doc: SyncedDoc) => unknown) => view._with((entry) => void run(entry._handle));
+    const op = (run: (doc: SyncedDoc) => unknown) => view._with((doc) => void run(doc));
     return {
       set: <K extends keyof T & string>(key: K, value: T[K], options?: OpOptions) => op((doc) => doc.set(key, value, options)),
       merge: <K extends keyof T & string>(key: K, patch: Partial<T[K]>, options?: OpOptions) => op((doc) => doc.merge(key, patch, options)),
@@ -45,21 +46,20 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
   }, [view]);
   useHandle(
     connection,
-    connection.docs,
-    name,
+    "#" + name,
     view,
-    (client) => {
-      const entry: DocEntry = new Entry((client as Client).doc(name, latest.current));
-      (["change", "confirmed", "synced"] as const).forEach((event) => entry._handle.on(event, entry._changed));
-      entry._handle.on("rejected", (rejected) => {
-        entry._rejected = rejected;
-        entry._changed();
+    (client, held) => {
+      const doc = (client as Client).doc(name, latest.current);
+      (["change", "confirmed", "synced"] as const).forEach((event) => doc.on(event, view.touch));
+      doc.on("rejected", (rejected) => {
+        held._rejected = rejected;
+        view.touch();
       });
-      entry._handle.on("reset", (reset) => {
-        entry._reset = reset;
-        entry._changed();
+      doc.on("reset", (reset) => {
+        held._reset = reset;
+        view.touch();
       });
-      return entry;
+      return doc;
     },
     // The document stops being synced when the connection drops, without an event of its own.
     () => connection.state.subscribe(view.touch),

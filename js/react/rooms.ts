@@ -1,8 +1,8 @@
 // Room hooks: typed messages, rooms (messages, reduced state, members), presence and chat.
 import { useEffect, useMemo, useState } from "./react.js";
-import type { Client, Member, RoomState } from "../index.js";
+import type { Client, Member, Room, RoomState } from "../index.js";
 import { needProvider, useProvided, useResocket } from "./connection.js";
-import { HandleView, RoomEntry, useHandle } from "./shared.js";
+import { HandleView, useHandle, type Held } from "./shared.js";
 import { useLatest, useStore } from "./store.js";
 import { useConnection } from "./status.js";
 
@@ -80,14 +80,14 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
     const { limit = 100, initial, reduce } = options;
     let messages: RoomMessage<T>[] = [];
     let state = initial as S;
-    const view: HandleView<RoomEntry, RoomView<T, S>> & {
+    const view: HandleView<Room, RoomView<T, S>> & {
       _receive(data: unknown, seq: number, user?: string): void;
       _update(change: (state: S) => S): void;
       _publish(data: T): Promise<number>;
       _setPresence(patch: unknown): void;
     } = Object.assign(
-      new HandleView<RoomEntry, RoomView<T, S>>(() => {
-        const room = view._entry?._handle;
+      new HandleView<Room, RoomView<T, S>>(() => {
+        const room = view._handle;
         const status = room?.state ?? { status: "joining" };
         return { messages: messages.slice(), state, status, recovered: status.status != "joined" || status.recovered, members: room?.members() ?? [], stale: room?.membersStale ?? false };
       }),
@@ -104,34 +104,33 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
         },
         /** Publishes to the room: every member, this client included, receives it once with a
          * `seq`, which this resolves with once the server acknowledges it (`Room.publish`). */
-        _publish: (data: T) => new Promise<number>((resolve, reject) => view._with((entry) => entry._handle.publish(data).then(resolve, reject))),
+        _publish: (data: T) => new Promise<number>((resolve, reject) => view._with((room) => room.publish(data).then(resolve, reject))),
         /** Merges `patch` into this client's presence metadata (other members get an update). */
-        _setPresence: (patch: unknown) => view._with((entry) => entry._presence(patch)),
+        _setPresence: (patch: unknown) => view._with((room) => presence(room, view._held, patch)),
       },
     );
     return view;
   }, [connection, name]);
-  useHandle(
-    connection,
-    connection.rooms,
-    name,
-    view,
-    (client) => {
-      const { meta, history } = latest.current;
-      // No `history` rather than 0: the join frame carries none.
-      const entry: RoomEntry = new RoomEntry(client.join(name, (data, seq, user) => entry._receive(data, seq, user), { meta, history: history || undefined }));
-      entry._meta = meta;
-      entry._handle.on("state", entry._changed);
-      entry._handle.on("presence", entry._changed);
-      return entry;
-    },
-    (entry) => {
-      // A room another hook joined first: add this hook's metadata to it.
-      const { meta } = latest.current;
-      if (meta !== undefined && meta !== entry._meta) entry._presence(meta);
-    },
-  );
+  useHandle(connection, name, view, (client, held, first) => {
+    const { meta, history } = latest.current;
+    // No `history` rather than 0: the join frame carries none. Every handle of the room hears
+    // its messages: a remounted hook's previous handle (released a tick later) is not heard.
+    const room = client.join(name, (data, seq, user) => view._handle == room && view._receive(data, seq, user), { meta, history: history || undefined });
+    room.on("state", view.touch);
+    room.on("presence", view.touch);
+    if (first) held._meta = meta;
+    // A room another hook joined first: add this hook's metadata to it.
+    else if (meta !== undefined && meta !== held._meta) presence(room, held, meta);
+    return room;
+  });
   return [useStore(view), view] as const;
+}
+
+/** Merges `patch` into this client's presence metadata in `room` (an object, merged shallowly). */
+function presence(room: Room, held: Held, patch: unknown) {
+  const meta = { ...(held._meta as object), ...(patch as object) };
+  room.setPresence(meta);
+  held._meta = meta;
 }
 
 /** Joins `name` while mounted (shared and ref-counted per provider); bursts render once per frame. */
