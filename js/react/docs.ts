@@ -29,7 +29,7 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
   const latest = useLatest(options);
   const view = useMemo(() => {
     const view: HandleView<SyncedDoc, SyncedDocView<T>> = new HandleView(() => {
-      const { _rejected: rejected = null, _reset: reset = null } = view._held ?? {};
+      const { rejected = null, reset = null } = view._held ?? {};
       const handle = view._handle;
       const { rev = 0, pending = 0, synced = false } = handle ?? {};
       return { view: (handle?.toObject() ?? {}) as Partial<T>, rev, pending, synced, rejected, reset };
@@ -50,15 +50,13 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
     view,
     (client, held) => {
       const doc = (client as Client).doc(name, latest.current);
-      (["change", "confirmed", "synced"] as const).forEach((event) => doc.on(event, view.touch));
-      doc.on("rejected", (rejected) => {
-        held._rejected = rejected;
-        view.touch();
-      });
-      doc.on("reset", (reset) => {
-        held._reset = reset;
-        view.touch();
-      });
+      // Every event re-renders; `held` keeps the last of each.
+      (["change", "confirmed", "synced", "rejected", "reset"] as const).forEach((event) =>
+        doc.on(event, (value) => {
+          held[event] = value as never;
+          view.touch();
+        }),
+      );
       return doc;
     },
     // The document stops being synced when the connection drops, without an event of its own.

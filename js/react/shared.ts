@@ -10,12 +10,11 @@ import { safely, Store, type Cleanup } from "./store.js";
 const closedError = (): ResocketError =>
   Object.assign(new Error("unmounted"), { name: "ResocketError" as const, code: "Closed" as const });
 
-/** What the hooks of one room or document share while any of them holds it. */
-export interface Held {
+/** What the hooks of one room or document share while any of them holds it; for a document,
+ * the last of each of its events (`rejected` and `reset` show in the views). */
+export interface Held extends Partial<DocEvents> {
   /** @internal Hooks holding it. */ _n: number;
   /** @internal This client's presence metadata in the room (an object, merged shallowly). */ _meta?: unknown;
-  /** @internal The document's last rejected op and last reset. */ _rejected?: DocEvents["rejected"];
-  /** @internal */ _reset?: DocEvents["reset"];
 }
 
 /** One hook's view of a room or document: its snapshot, its handle, and calls made before the
