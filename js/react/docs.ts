@@ -1,6 +1,6 @@
 // Shared documents: an optimistic view, ops queued until the document is open. The provider's
 // client must come from `resocket/docs` (its `module`); `resocket`'s `doc` throws `NotSupported`.
-import { useMemo } from "./react.js";
+import { useEffect, useMemo } from "./react.js";
 import type { Client, DocEvents, OpOptions, SyncedDoc } from "../docs/index.js";
 import { useResocket } from "./connection.js";
 import { HandleView, useHandle } from "./shared.js";
@@ -59,8 +59,8 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
       );
       return doc;
     },
-    // The document stops being synced when the connection drops, without an event of its own.
-    () => connection.state.subscribe(view.touch),
   );
+  // The document stops being synced when the connection drops, without an event of its own.
+  useEffect(() => connection.state.subscribe(view.touch), [view]);
   return { ...useStore(view), ...ops };
 }

@@ -5,7 +5,7 @@ import type { Client, ResocketError, Room } from "../index.js";
 // Documents' types are `resocket/docs`'s; importing them pulls in none of its code.
 import type { DocEvents, SyncedDoc } from "../docs/index.js";
 import type { Connection } from "./connection.js";
-import { safely, Store, type Cleanup } from "./store.js";
+import { safely, Store } from "./store.js";
 
 const closedError = (): ResocketError =>
   Object.assign(new Error("unmounted"), { name: "ResocketError" as const, code: "Closed" as const });
@@ -47,7 +47,6 @@ export function useHandle<H extends Room | SyncedDoc>(
   key: string,
   view: HandleView<H, unknown>,
   open: (client: Client, held: Held, first: boolean) => H,
-  listen?: () => Cleanup,
 ) {
   // Thrown in render, where the app's error boundary sees it: opening may run in a microtask
   // (the client created after the effect), where a throw would only reach the console.
@@ -70,7 +69,6 @@ export function useHandle<H extends Room | SyncedDoc>(
       view._queued ??= [];
       view._queued.splice(0).forEach((call) => safely(() => call(handle!)));
       view.touch();
-      return listen?.();
     });
     return () => {
       off();
