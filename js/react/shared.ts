@@ -7,9 +7,6 @@ import type { DocEvents, SyncedDoc } from "../docs/index.js";
 import type { Connection } from "./connection.js";
 import { safely, Store } from "./store.js";
 
-const closedError = (): ResocketError =>
-  Object.assign(new Error("unmounted"), { name: "ResocketError" as const, code: "Closed" as const });
-
 /** What the hooks of one room or document share while any of them holds it; for a document,
  * the last of each of its events (`rejected` and `reset` show in the views). */
 export interface Held extends Partial<DocEvents> {
@@ -36,7 +33,7 @@ export class HandleView<H extends Room | SyncedDoc, S> extends Store<S> {
   _with(call: (handle: H) => void): void {
     if (this._handle) call(this._handle);
     else if (this._queued) this._queued.push(call);
-    else throw closedError();
+    else throw Object.assign(new Error("unmounted"), { name: "ResocketError", code: "Closed" } as const) satisfies ResocketError;
   }
 }
 
