@@ -37,16 +37,16 @@ export class Connection {
   client: Client | null = null;
   /** Why the client could not be created (bad url or options, module failed to load). */
   failure: unknown = null;
-  readonly state = new Store<ConnectionState>({ status: "idle" });
-  readonly quality = new Store<Quality>({ quality: "offline", qualityScore: 0, rttMs: null, smoothedRttMs: null, reconnects: 0 });
+  readonly state = new Store<ConnectionState>(() => ({ status: "idle" }));
+  readonly quality = new Store<Quality>(() => ({ quality: "offline", qualityScore: 0, rttMs: null, smoothedRttMs: null, reconnects: 0 }));
   /** @internal What the hooks of a room (by name) or a document ("#" name) share. */
   readonly _held = new Map<string, Held>();
   #notes: Notification[] = [];
   #lastNote = 0;
-  readonly notifications = new Store(undefined, () => this.#notes.slice());
+  readonly notifications = new Store(() => this.#notes.slice());
   #last: unknown = null;
   /** The latest message (`useWebSocket().lastMessage`), rebuilt at most once per frame. */
-  readonly lastMessage = new Store(undefined, () => this.#last);
+  readonly lastMessage = new Store(() => this.#last);
   #waiting = new Set<(client: Client) => void>();
   #users = 0;
   #stopTimer?: ReturnType<typeof setTimeout>;
@@ -86,7 +86,7 @@ export class Connection {
         .catch((error) => {
           // The provider rethrows it while rendering, for an error boundary to show.
           this.failure = error;
-          this.state.set({ ...this.state.value });
+          this.state.set({ ...this.state.get() });
         });
     }
     return () => {

@@ -26,9 +26,6 @@ export class HandleView<H extends Room | SyncedDoc, S> extends Store<S> {
   /** @internal Runs while the handle is still open, when the hook unmounts. */
   declare _beforeDetach?: () => void;
   /** @internal */ _queued: ((handle: H) => void)[] | null = [];
-  constructor(build: () => S) {
-    super(undefined, build);
-  }
   /** @internal */
   _with(call: (handle: H) => void): void {
     if (this._handle) call(this._handle);

@@ -3,24 +3,23 @@ import { useInsertionEffect, useRef, useSyncExternalStore } from "./react.js";
 
 export type Cleanup = () => void;
 
-/** An immutable snapshot and its subscribers: the shape `useSyncExternalStore` reads. With
- * `build`, the snapshot is made on first read, then at most once per animation frame after
- * `touch()` however many messages arrive in between: a burst becomes one render. */
+/** An immutable snapshot and its subscribers: the shape `useSyncExternalStore` reads. `build`
+ * makes the snapshot on first read (so it may use the object this store is part of), then at
+ * most once per animation frame after `touch()` however many messages arrive in between: a
+ * burst becomes one render. */
 export class Store<S> {
   #listeners = new Set<() => void>();
   #scheduled = false;
-  #build?: () => S;
   declare value: S;
-  constructor(value?: S, build?: () => S) {
-    // With `build`, built on first read: it may use the object this store is part of.
-    this.value = value as S;
-    this.#build = build;
+  /** @internal */ declare _build: () => S;
+  constructor(build: () => S) {
+    this._build = build;
   }
   subscribe = (listener: () => void): Cleanup => {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   };
-  get = (): S => (this.value ??= this.#build!());
+  get = (): S => (this.value ??= this._build());
   set(value: S) {
     this.value = value;
     this.#listeners.forEach((listener) => listener());
@@ -28,7 +27,7 @@ export class Store<S> {
   #flush = () => {
     if (!this.#scheduled) return;
     this.#scheduled = false;
-    this.set(this.#build!());
+    this.set(this._build());
   };
   touch = () => {
     if (this.#scheduled) return;
