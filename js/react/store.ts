@@ -9,7 +9,7 @@ export type Cleanup = () => void;
  * burst becomes one render. */
 export class Store<S> {
   #listeners = new Set<() => void>();
-  #scheduled = false;
+  /** @internal */ declare _scheduled?: boolean;
   declare value: S;
   /** @internal */ declare _build: () => S;
   constructor(build: () => S) {
@@ -25,13 +25,13 @@ export class Store<S> {
     this.#listeners.forEach((listener) => listener());
   }
   #flush = () => {
-    if (!this.#scheduled) return;
-    this.#scheduled = false;
+    if (!this._scheduled) return;
+    this._scheduled = false;
     this.set(this._build());
   };
   touch = () => {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
+    if (this._scheduled) return;
+    this._scheduled = true;
     // Whichever comes first: hidden tabs get no animation frames, and one requested just before
     // the tab was hidden would wait until it is shown again.
     requestAnimationFrame(this.#flush);
