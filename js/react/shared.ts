@@ -19,7 +19,7 @@ export interface Held extends Partial<DocEvents> {
  * Members named `_x` here and in the other classes of the hooks are internal: left out of the
  * declarations and shortened in the bundle (build-pkg.sh). */
 export class HandleView<H extends Room | SyncedDoc, S> extends Store<S> {
-  /** @internal */ _handle: H | null = null;
+  /** @internal */ declare _handle?: H | null;
   /** @internal */ declare _held: Held;
   /** @internal Why the handle could not be opened (`join` or `doc` threw): the hook's next render throws it. */
   declare _failure?: unknown;
