@@ -142,7 +142,7 @@ export class Connection {
   }
 }
 
-const Context = createContext<Connection | null>(null);
+export const Context = createContext<Connection | null>(null);
 // Display names survive minification, so React DevTools and error messages name them.
 Context.displayName = "Resocket";
 
@@ -180,8 +180,6 @@ export const needProvider = (connection: Connection | null) => {
   return connection;
 };
 
-/** The provider's connection, or null outside one. */
-export const useProvided = () => useContext(Context);
 
 /** With `url`, a connection of the calling component's own (created on mount, freed a tick
  * after unmount, so StrictMode's remount keeps it); else the provider's. */

@@ -1,7 +1,7 @@
 // Room hooks: typed messages, rooms (messages, reduced state, members), presence and chat.
-import { useEffect, useMemo, useState } from "./react.js";
+import { useContext, useEffect, useMemo, useState } from "./react.js";
 import type { Client, Member, Room, RoomState } from "../index.js";
-import { needProvider, useProvided, useResocket } from "./connection.js";
+import { Context, needProvider, useResocket } from "./connection.js";
 import { HandleView, useHandle, type Held } from "./shared.js";
 import { useLatest, useStore } from "./store.js";
 import { useConnection } from "./status.js";
@@ -20,7 +20,7 @@ export function useMessage(
 ): unknown {
   const select = typeof first == "function";
   const given = select ? (second as Client | null | undefined) : undefined;
-  const outer = useProvided();
+  const outer = useContext(Context);
   const connection = given === undefined ? needProvider(outer) : null;
   const latest = useLatest((select ? first : second) as (data: unknown, seq?: number) => unknown);
   const [value, setValue] = useState<unknown>();
