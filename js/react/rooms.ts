@@ -141,7 +141,7 @@ export function useRoom<T = unknown, S = undefined>(name: string, options: RoomO
 
 /** The room's members (sessions) and this client's own entry; joins while mounted. */
 export function usePresence(room: string, options: { meta?: unknown } = {}) {
-  const { members, setPresence, status, stale } = useRoom(room, { ...options, limit: 0 });
+  const [{ members, status, stale }, view] = useRoomView(room, { ...options, limit: 0 });
   const self = useConnection().client?.session;
   return {
     members,
@@ -149,7 +149,7 @@ export function usePresence(room: string, options: { meta?: unknown } = {}) {
     self: members.find((m) => m.id == self) ?? null,
     others: members.filter((m) => m.id != self),
     status,
-    setPresence,
+    setPresence: view._setPresence,
   };
 }
 
