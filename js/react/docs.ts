@@ -48,8 +48,9 @@ export function useSyncedDoc<T extends Record<string, unknown> = Record<string, 
     connection,
     "#" + name,
     view,
-    (client, held) => {
-      const doc = (client as Client).doc(name, latest.current);
+    (client, held, first) => {
+      // `persist` is the first opener's (`doc` would take a later one's storage key).
+      const doc = (client as Client).doc(name, first ? latest.current : {});
       // Every event re-renders; `held` keeps the last of each.
       (["change", "confirmed", "synced", "rejected", "reset"] as const).forEach((event) =>
         doc.on(event, (value) => {
