@@ -60,8 +60,8 @@ export function useHandle<H extends Room | SyncedDoc>(
       held._n++;
       shared.set(key, (view._held = held));
       view._handle = handle;
-      view._queued ??= [];
-      view._queued.splice(0).forEach((call) => safely(() => call(handle!)));
+      // The queue is emptied when the hook unmounts (the only way to attach again).
+      view._queued?.forEach((call) => safely(() => call(handle!)));
       view.touch();
     });
     return () => {
