@@ -39,7 +39,7 @@ export class Connection {
   failure: unknown = null;
   readonly state = new Store<ConnectionState>(() => ({ status: "idle" }));
   readonly quality = new Store<Quality>(() => ({ quality: "offline", qualityScore: 0, rttMs: null, smoothedRttMs: null, reconnects: 0 }));
-  /** @internal What the hooks of a room (by name) or a document ("#" name) share. */
+  /** @internal What the hooks of a room ("@" name) or a document ("#" name) share. */
   readonly _held = new Map<string, Held>();
   #notes: Notification[] = [];
   #lastNote = 0;

@@ -111,7 +111,7 @@ function useRoomView<T, S>(name: string, options: RoomOptions<T, S>) {
     );
     return view;
   }, [connection, name]);
-  useHandle(connection, name, view, (client, held, first) => {
+  useHandle(connection, "@" + name, view, (client, held, first) => {
     const { meta, history } = latest.current;
     // No `history` rather than 0: the join frame carries none. Every handle of the room hears
     // its messages: a remounted hook's previous handle (released a tick later) is not heard.
@@ -157,7 +157,7 @@ export function usePresence(room: string, options: { meta?: unknown } = {}) {
  * publishes with `resocket/server`) it is the room payload `{type: "chat", id, text, at}` (`at`
  * in ms since the epoch; a `user` in it is ignored): `useChat` counts any other payload in `ignored` and shows nothing. */
 export interface ChatMessage {
-  /** Unique in the room: de-duplicates the acknowledgement of an own message. */
+  /** Unique in the room: matches an own message waiting for delivery with its echo. */
   id: string;
   /** The author: the user id the server stamped on the message, never one from the payload;
    * null for an anonymous publisher. A message still pending shows this client's `user`. */
@@ -166,7 +166,7 @@ export interface ChatMessage {
   at: number;
   /** The room sequence number; absent while the message waits to be delivered. */
   seq?: number;
-  /** Sent by this client and not yet acknowledged by the server (e.g. typed while offline). */
+  /** Sent by this client and not delivered yet: neither acknowledged nor echoed (e.g. typed while offline). */
   pending?: boolean;
   /** Sent by this client and failed for good: the error code (`SessionLost`, `Forbidden`, ...). */
   error?: string;
@@ -214,8 +214,9 @@ function chatActions(view: ChatView, user: string | null, typingTimeout: number,
     if (typing) view._setPresence({ typing: (typing = false) });
   });
   return {
-    /** Publishes a message (queued while offline), shown at once with `pending: true` until the
-     * server acknowledges it (then it takes its place by `seq`), or with `error` if it fails. */
+    /** Publishes a message (queued while offline), shown at once with `pending: true` until
+     * it is delivered (its acknowledgement or its echo, whichever comes first, places it by
+     * `seq`), or with `error` if it fails. */
     send(text: string) {
       const message = { id: Math.random().toString(36).slice(2), user, text, at: Date.now() };
       view._update((s) => ({ ...s, messages: [...s.messages, { ...message, pending: true }] }));
