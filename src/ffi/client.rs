@@ -146,7 +146,7 @@ impl Driver {
         }
     }
 
-    /// A frame the socket's reader read: `read` and `seq` as `listen` (js/wasm/socket.ts)
+    /// A frame the socket's reader read: `read` and `seq` as `openSocket` (js/wasm/wire.ts)
     /// reports them. True when the message goes to the app now (`ClientCore::handle_message`),
     /// read in JS.
     fn message(&mut self, read: f64, seq: f64, direct: bool) -> bool {

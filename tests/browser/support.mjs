@@ -28,10 +28,11 @@ async function importMap() {
   return { imports: { resocket: target("."), "resocket/docs": target("./docs") } };
 }
 
-/** Launches Chromium before the file's tests and closes it after them. */
-export function useBrowser() {
+/** Launches Chromium (with `extraArgs`, see `launch`) before the file's tests and closes it after
+ * them. */
+export function useBrowser(extraArgs = []) {
   before(async () => {
-    browser = await launch();
+    browser = await launch(extraArgs);
     html = [
       "<!doctype html>",
       '<meta charset="utf-8">',

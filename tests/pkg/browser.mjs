@@ -3,10 +3,12 @@ import { chromium } from "playwright-core";
 
 export const baseUrl = process.env.RESOCKET_TEST_URL ?? "http://127.0.0.1:9432";
 
-export async function launch() {
+/** Launches Chromium; `extraArgs` adds command-line switches (e.g. `--js-flags=--expose-gc`). */
+export async function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: [
+      ...extraArgs,
       "--no-sandbox",
       "--disable-gpu",
       "--disable-dev-shm-usage",
