@@ -8,7 +8,7 @@
 // - Request round trip: sequential `echo` requests, client.request against a raw req/res by id.
 // - Memory after reconnects: the JS heap (after a forced GC) and the WASM memory of a client
 //   reconnected BENCH_RECONNECTS times (default 10,000).
-import { launch, baseUrl } from "../tests/pkg/browser.mjs";
+import { launch, baseUrl, catchWasmMemory } from "../tests/pkg/browser.mjs";
 
 const count = Number(process.env.BENCH_MESSAGES ?? 30_000);
 // Single rounds of the CPU figure vary by about ±10% on the 2-core VM: 11 rounds by default.
@@ -28,17 +28,9 @@ try {
     const { metrics } = await cdp.send("Performance.getMetrics");
     return metrics.find((m) => m.name === "TaskDuration").value;
   };
+  // The module's memory, for the reconnect figures below.
+  await page.evaluate(catchWasmMemory);
   await page.evaluate(async () => {
-    // The module's memory, for the reconnect figures below: caught as the package instantiates it.
-    for (const name of ["instantiate", "instantiateStreaming"]) {
-      const original = WebAssembly[name];
-      WebAssembly[name] = async (...args) => {
-        const result = await original(...args);
-        const exports = Object.values((result.instance ?? result).exports ?? {});
-        window.wasmMemory ??= exports.find((value) => value instanceof WebAssembly.Memory);
-        return result;
-      };
-    }
     const { load, Client } = await import("/pkg/index.js");
     await load();
     window.Client = Client;

@@ -12,6 +12,7 @@
 // that a slot a round exceeds.
 import { test } from "node:test";
 import { useBrowser, inPage, entries } from "./support.mjs";
+import { catchWasmMemory } from "../pkg/browser.mjs";
 
 // `gc()` in the page, and exact heap figures from `performance.memory`.
 useBrowser(["--js-flags=--expose-gc", "--enable-precise-memory-info"]);
@@ -20,19 +21,6 @@ const WARM_ROUNDS = 1500;
 const ROUNDS = 4000;
 /** The most the heap may grow over `ROUNDS` rounds: 12 bytes a round. */
 const MAX_HEAP_GROWTH = 48 * 1024;
-
-/** Keeps the module's memory in `window.wasmMemory` as the package instantiates it. */
-function catchWasmMemory() {
-  for (const name of ["instantiate", "instantiateStreaming"]) {
-    const original = WebAssembly[name];
-    WebAssembly[name] = async (...args) => {
-      const result = await original(...args);
-      const exports = Object.values((result.instance ?? result).exports ?? {});
-      window.wasmMemory ??= exports.find((value) => value instanceof WebAssembly.Memory);
-      return result;
-    };
-  }
-}
 
 for (const entry of entries) {
   test(`${entry}: the value table and WASM memory do not grow with use`, { timeout: 240_000 }, async () => {

@@ -21,6 +21,20 @@ export async function launch(extraArgs = []) {
   });
 }
 
+/** Run in a page (`page.evaluate(catchWasmMemory)`) before the package loads: keeps the module's
+ * memory in `window.wasmMemory` as the package instantiates it. */
+export function catchWasmMemory() {
+  for (const name of ["instantiate", "instantiateStreaming"]) {
+    const original = WebAssembly[name];
+    WebAssembly[name] = async (...args) => {
+      const result = await original(...args);
+      const exports = Object.values((result.instance ?? result).exports ?? {});
+      window.wasmMemory ??= exports.find((value) => value instanceof WebAssembly.Memory);
+      return result;
+    };
+  }
+}
+
 /** Opens `path` in a fresh context (its own storage and connection); `errors` collects uncaught
  * page errors. */
 export async function openPage(browser, path) {
