@@ -57,9 +57,8 @@ for (const entry of entries) {
           doc.close();
         };
         const measure = async () => {
-          // Released handles and settled calls first, then two collections.
+          // Every call of the round has settled (a round trip after them), then two collections.
           await kit.barrier(client);
-          await kit.sleep(0);
           gc();
           gc();
           return { heap: performance.memory.usedJSHeapSize, wasm: window.wasmMemory.buffer.byteLength };
