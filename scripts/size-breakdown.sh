@@ -11,7 +11,7 @@ command -v twiggy >/dev/null || cargo install twiggy --version =0.8.0
 wasm=$(scripts/build-wasm.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-node_modules/.bin/wasm-opt -Os --converge -ocimfs=40 --low-memory-unused -g --strip-producers \
+node_modules/.bin/wasm-opt -Os --converge -ocimfs=40 -O4 -Oz --low-memory-unused -g --strip-producers \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$wasm" -o "$work/named.wasm"

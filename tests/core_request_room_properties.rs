@@ -246,3 +246,78 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The browser driver's hot path: a room message that `handle_message` lets the driver
+    /// deliver itself leaves the core quiet, whatever else is pending (pings, requests, a drop,
+    /// a rejoin): no action, no event, and no deadline earlier than before. The driver relies on
+    /// it to skip its pump after such a message (`_pump` in js/wasm/client.ts). Messages it
+    /// delivers and those queued as events keep one order.
+    #[test]
+    fn a_message_delivered_directly_leaves_the_core_quiet(
+        steps in prop::collection::vec(room_step(), 0..150),
+        requests in prop::collection::vec(prop::option::of(1u64..3_000), 0..4),
+        seed in any::<u64>(),
+    ) {
+        let mut config = config(seed);
+        config.heartbeat.interval_ms = 400;
+        config.heartbeat.timeout_ms = 300;
+        let mut h = Harness::new(config);
+        h.core.join("room", None);
+        h.connect();
+        h.accept();
+        let mut server = ServerRoom { latest: 0, history: VecDeque::new(), capacity: 20, member: false, unrecovered: false };
+        server.answer_join(&mut h);
+        for timeout in requests {
+            let id = h.core.allocate_request_id();
+            let options = RequestOptions { timeout_ms: timeout, on_disconnect: DisconnectPolicy::Retry };
+            h.core.request(h.now, id, format!("req-{id}"), options).expect("accepted");
+            h.drive();
+        }
+        // Room messages as the app gets them: delivered directly, or handed out as events.
+        let mut seqs = Vec::new();
+        let handed_out = |h: &mut Harness, seqs: &mut Vec<u64>| {
+            seqs.extend(h.take_events().into_iter().filter_map(|e| match e {
+                Event::RoomMessage { seq, .. } => Some(seq),
+                _ => None,
+            }));
+        };
+        for step in steps {
+            handed_out(&mut h, &mut seqs);
+            let seq = match step {
+                RoomStep::Publish => {
+                    server.latest += 1;
+                    server.history.push_back(server.latest);
+                    if server.history.len() > server.capacity { server.history.pop_front(); }
+                    server.latest
+                }
+                RoomStep::Duplicate(pick) if !server.history.is_empty() => {
+                    server.history[pick.index(server.history.len())]
+                }
+                RoomStep::Duplicate(_) => continue,
+                RoomStep::Drop => { server.member = false; h.server_close(1006); continue; }
+                RoomStep::Accept => {
+                    if h.socket.as_ref().is_some_and(|s| !s.open) { h.accept(); server.answer_join(&mut h); }
+                    continue;
+                }
+                RoomStep::Advance(ms) => { h.advance(ms); continue; }
+            };
+            if !server.member { continue; }
+            let deadline = h.core.poll_timeout();
+            let now = h.now;
+            if h.core.handle_message(|| now, Some(("room", seq)), 10, true, || (seq.to_string(), None)) {
+                prop_assert!(h.core.poll_action().is_none(), "an action after a direct delivery");
+                prop_assert!(h.core.poll_event().is_none(), "an event after a direct delivery");
+                let after = h.core.poll_timeout();
+                prop_assert!(after.is_none() || after >= deadline && deadline.is_some(), "deadline {:?} became {:?}", deadline, after);
+                seqs.push(seq);
+            } else {
+                h.drive();
+            }
+        }
+        handed_out(&mut h, &mut seqs);
+        prop_assert!(seqs.windows(2).all(|w| w[0] < w[1]), "ordered, no duplicates: {:?}", seqs);
+    }
+}

@@ -49,6 +49,9 @@ export class Client {
   /** True while the outermost `_pump` hands out events; nested pumps (from listeners calling
    * back into the client) leave event delivery to it, so events keep their order. */
   private _dispatching = false;
+  /** Whether the core may have events to hand out: false only while a directly delivered
+   * message goes to its listeners and none of them called into the client. */
+  declare private _stirred?: boolean;
   /** @internal */ _calls = new Map<number, Call>();
   private _roomKey = "";
   private _room?: string;
@@ -327,13 +330,16 @@ export class Client {
    * are drained, delivering first the message just read to `key`'s listeners. */
   _pump(key?: string) {
     if (!this._ptr) return;
-    this._arm(this._execute());
-    if (this._dispatching) return;
+    // After a direct delivery (`key`) the core is quiet: it has no action and no event, and its
+    // next deadline can only be later. Only a listener's call into the client gives it work.
+    if (key === undefined) this._arm(this._execute());
+    if (this._dispatching) return (this._stirred = true);
     this._dispatching = true;
+    this._stirred = key === undefined;
     try {
       if (key !== undefined) this._emitter._emitMessage(key, current._payload, current._seq, current._user);
       let code = 0;
-      while (this._ptr) {
+      while (this._stirred && this._ptr) {
         const list = output(() => (code = wasm._client_event(this._ptr as Ptr)));
         if (code < 0) break;
         this._dispatch(code, new Reader(list));

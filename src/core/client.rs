@@ -434,8 +434,9 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// no event built, the room name borrowed): the same decisions and counters as
     /// [`handle_inbound`](Self::handle_inbound) with `Inbound::Message` (`room` `None`) or
     /// `Inbound::RoomMessage` (`Some((room, seq))`). True when the driver must deliver it now:
-    /// accepted, `direct` (the driver can deliver now) and no event waiting ahead of it.
-    /// Otherwise an accepted message is queued as its event, with the payload and author `read`
+    /// accepted, `direct` (the driver can deliver now) and no event waiting ahead of it. The
+    /// core is then left quiet: no action, no event and no earlier deadline, so the driver needs
+    /// no pump after it (a property test holds it to that). Otherwise an accepted message is queued as its event, with the payload and author `read`
     /// returns, behind those that wait. `now` is called only when the time matters (a ping
     /// awaits its pong): the browser reads its clock through a call out of WASM.
     pub fn handle_message(

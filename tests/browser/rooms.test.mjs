@@ -134,6 +134,33 @@ define("two_clients_join_publish_and_see_each_others_presence", async ({ entry }
   bob.close();
 });
 
+define("a_message_listener_that_calls_into_the_client_sees_its_events_after_the_message", async ({ entry }) => {
+  const { load, Client } = await import(entry);
+  await load();
+  const room = kit.unique("reentrant");
+  const publishOverHttp = (n) => kit.control(`/control/publish?room=${room}`, `{"n":${n}}`);
+  const client = await kit.openClient(Client, { heartbeat: { intervalMs: 0 } });
+  const handle = client.join(room);
+  await kit.waitFor("joined", 3_000, () => handle.state.status === "joined", [handle, "state"]);
+  const seen = [];
+  // The first listener changes this client's presence: its own presence listener hears the
+  // `update` at once, after every message listener had the message, not in between.
+  handle.on("message", ({ n }) => {
+    seen.push(`first ${n}`);
+    if (n === 1) handle.setPresence({ typing: true });
+  });
+  handle.on("message", ({ n }) => seen.push(`second ${n}`));
+  handle.on("presence", ({ event }) => seen.push(`presence ${event}`));
+  await publishOverHttp(1);
+  // Delivered in the same task: nothing else would hand the event out.
+  await kit.waitFor("the update", 3_000, () => seen.length === 3, [handle, "presence"]);
+  kit.eq(seen, ["first 1", "second 1", "presence update"]);
+  await publishOverHttp(2);
+  await kit.waitFor("the second message", 3_000, () => seen.length === 5, [handle, "message"]);
+  kit.eq(seen.slice(3), ["first 2", "second 2"]);
+  client.close();
+});
+
 define("joins_are_reference_counted", async ({ entry }) => {
   const { load, Client } = await import(entry);
   await load();
