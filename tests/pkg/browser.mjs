@@ -3,10 +3,12 @@ import { chromium } from "playwright-core";
 
 export const baseUrl = process.env.RESOCKET_TEST_URL ?? "http://127.0.0.1:9432";
 
-/** Launches Chromium; `extraArgs` adds command-line switches (e.g. `--js-flags=--expose-gc`). */
-export async function launch(extraArgs = []) {
+/** Launches Chromium; `extraArgs` adds command-line switches (e.g. `--js-flags=--expose-gc`).
+ * Playwright turns the back-forward cache off; `backForwardCache: true` keeps it on. */
+export async function launch(extraArgs = [], { backForwardCache = false } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    ignoreDefaultArgs: backForwardCache ? ["--disable-back-forward-cache"] : undefined,
     args: [
       ...extraArgs,
       "--no-sandbox",

@@ -2,7 +2,8 @@
 // goes offline through the DevTools protocol (Playwright's setOffline: navigator.onLine and the
 // `offline`/`online` events), the page is hidden and shown (visibilityState overridden and
 // `visibilitychange` dispatched), frozen and resumed, and stored in and restored from the
-// back-forward cache (persisted pagehide/pageshow dispatched). A frozen page is emulated by
+// back-forward cache (persisted pagehide/pageshow dispatched, and once for real: a navigation
+// away and back in a browser that keeps the cache on). A frozen page is emulated by
 // blocking the main thread between `freeze` and `resume`, so timers and received frames queue
 // up as they do in a frozen page: CDP's Page.setWebLifecycleState is a no-op in headless
 // Chromium here (the page stays visible and its timers keep running). A `WebSocket` subclass
@@ -228,6 +229,51 @@ test("the back-forward cache: pagehide(persisted) closes the socket, pageshow(pe
   });
   assert.equal(await page.evaluate(() => window.life.sockets), 2);
   assert.deepEqual(errors, []);
+});
+
+test("the back-forward cache, for real: navigating away stores the page with its socket closed, going back restores it and resumes the session", async () => {
+  // Playwright turns the cache off; this browser keeps it on. Chromium stores a page with an
+  // open WebSocket too, closing the socket under it: without the client's page handling
+  // (`pageLifecycle: false`) the app hears of the drop only once back (`pageshow true`, then
+  // `reconnecting 1006`, then the backoff delay). The client closes it itself on pagehide
+  // (4005) and reconnects at once on pageshow.
+  const cachingBrowser = await launch([], { backForwardCache: true });
+  try {
+    const context = await cachingBrowser.newContext();
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(error));
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Page.enable");
+    const notCached = [];
+    cdp.on("Page.backForwardCacheNotUsed", (event) => notCached.push(event.notRestoredExplanations));
+    await page.goto(`${baseUrl}/index.html`);
+    const before = await page.evaluate(async () => {
+      const { load, Client } = await import("/pkg/index.js");
+      await load();
+      const life = (window.life = { events: [], marker: Math.random() });
+      for (const type of ["pagehide", "pageshow"]) addEventListener(type, (e) => life.events.push(`${type} ${e.persisted}`));
+      life.client = new Client(`ws://${location.host}/ws`, { heartbeat: { intervalMs: 0 }, reconnect: { initialDelayMs: 200, maxDelayMs: 30_000 } });
+      life.client.on("state", (s) => life.events.push(`${s.status}${s.code ? " " + s.code : ""}`));
+      await new Promise((resolve) => {
+        const off = life.client.on("state", (s) => s.status == "open" && (off(), resolve()));
+      });
+      return { marker: life.marker, session: life.client.session };
+    });
+    await page.goto(`${baseUrl}/pkg/package.json`);
+    // A page restored from the cache fires no load event.
+    await page.goBack({ waitUntil: "commit" });
+    assert.deepEqual(notCached, [], "the page was not restored from the cache");
+    await waitFor(page, () => window.life.events.at(-1) == "open" && window.life.events.includes("pageshow true"));
+    const after = await page.evaluate(() => ({ marker: window.life.marker, session: window.life.client.session, events: window.life.events }));
+    assert.equal(after.marker, before.marker, "the same page, not a reload");
+    assert.deepEqual(after.events, ["connecting", "open", "pagehide true", "reconnecting 4005", "pageshow true", "connecting", "open"]);
+    assert.equal(after.session, before.session, "the session is resumed");
+    await page.evaluate(() => window.life.client.free());
+    assert.deepEqual(errors, []);
+  } finally {
+    await cachingBrowser.close();
+  }
 });
 
 test("pageLifecycle: false ignores the page", async () => {
