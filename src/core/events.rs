@@ -241,7 +241,7 @@ impl ClientError {
                 text(reason);
             }
             Server { code, message } => {
-                text(self.code());
+                text(server_error_name(*code));
                 text(code.as_wire());
                 text(message);
             }

@@ -153,7 +153,12 @@ impl DecodeError {
             DecodeError::NotObject => "frame is not a JSON object".into(),
             DecodeError::NoKind => "frame has no string \"kind\"".into(),
             DecodeError::Field { kind, field } => {
-                [kind, " frame has no valid \"", field, "\""].concat()
+                // `push_str` rather than `concat`, whose generic join the WASM has no other use for.
+                let mut reason = String::from(*kind);
+                for part in [" frame has no valid \"", field, "\""] {
+                    reason.push_str(part);
+                }
+                reason
             }
         }
     }
