@@ -84,12 +84,17 @@ impl Client {
         self.drive();
     }
 
-    /// The `MalformedFrame` reasons raised since the last call.
+    /// The reasons of the errors the app sees as `MalformedFrame` raised since the last call
+    /// (an oversized frame's: its whole message).
     fn malformed(&mut self) -> Vec<String> {
         let mut reasons = Vec::new();
         for event in std::mem::take(&mut self.events) {
-            if let Event::Error(ClientError::MalformedFrame { reason }) = event {
-                reasons.push(reason);
+            match event {
+                Event::Error(ClientError::MalformedFrame { reason }) => reasons.push(reason),
+                Event::Error(error @ ClientError::InboundTooLarge { .. }) => {
+                    reasons.push(error.message())
+                }
+                _ => {}
             }
         }
         reasons

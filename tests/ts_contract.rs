@@ -115,6 +115,7 @@ fn every_client_error() -> Vec<ClientError> {
         MessageTooLarge { size: 0, limit: 0 },
         Closed,
         MalformedFrame { reason: text() },
+        InboundTooLarge { size: 0, limit: 0 },
         UnknownKind { kind: text() },
         ConnectTimeout { timeout_ms: 0 },
         HeartbeatTimeout { timeout_ms: 0 },
@@ -141,6 +142,7 @@ fn every_client_error() -> Vec<ClientError> {
             | MessageTooLarge { .. }
             | Closed
             | MalformedFrame { .. }
+            | InboundTooLarge { .. }
             | UnknownKind { .. }
             | Server { .. }
             | ConnectTimeout { .. }
@@ -559,6 +561,10 @@ fn with_sample_fields(error: ClientError, n: u64) -> ClientError {
         },
         MalformedFrame { .. } => MalformedFrame {
             reason: text("reason"),
+        },
+        InboundTooLarge { .. } => InboundTooLarge {
+            size: 80 + n as usize,
+            limit: 90 + n as usize,
         },
         UnknownKind { .. } => UnknownKind { kind: text("kind") },
         Server { code, .. } => Server {

@@ -99,6 +99,7 @@ const ERRORS: [string | null, string][] = [
   ["Unauthorized", "the server refused the token: $"],
   ["TokenUnavailable", "the token function failed: $"],
   ["NotSupported", "$ is not available in raw mode"],
+  ["MalformedFrame", "malformed frame from the server: frame of # bytes exceeds maxInboundBytes (#)"],
 ];
 
 // In `out::metrics`'s order.

@@ -23,7 +23,6 @@ use super::requests::{DisconnectPolicy, RequestOptions, Requests};
 use super::rng::Rng;
 use super::rooms::{Room, Rooms};
 use super::sink::{Action, Sink, Transmit, UserKind};
-use super::text::Text;
 use super::timers::Timer;
 use super::write_budget::DRAIN_POLL_MS;
 #[cfg(feature = "docs")]
@@ -611,7 +610,8 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     }
 
     /// Checks a received frame's size (UTF-8 bytes) before the driver parses it: true when it
-    /// is over `max_inbound_bytes`, and then it is counted and reported as `MalformedFrame`,
+    /// is over `max_inbound_bytes`, and then it is counted and reported (`InboundTooLarge`, a
+    /// `MalformedFrame` to the app),
     /// and the driver drops it unread. The connection carries on.
     pub fn inbound_too_large(&mut self, _now: u64, size: usize) -> bool {
         let limit = self.config.max_inbound_bytes;
@@ -619,14 +619,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
             return false;
         }
         self.out.count_oversized();
-        self.out.raise(ClientError::MalformedFrame {
-            reason: Text::new("frame of ")
-                .num(size as u64)
-                .add(" bytes exceeds maxInboundBytes (")
-                .num(limit as u64)
-                .add(")")
-                .done(),
-        });
+        self.out.raise(ClientError::InboundTooLarge { size, limit });
         true
     }
 

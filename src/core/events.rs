@@ -93,6 +93,12 @@ pub enum ClientError {
     MalformedFrame {
         reason: String,
     },
+    /// A received frame over `maxInboundBytes`, dropped unread: a `MalformedFrame` to the app
+    /// (its code), with the figures kept as numbers so the WASM client builds no text for it.
+    InboundTooLarge {
+        size: usize,
+        limit: usize,
+    },
     UnknownKind {
         kind: String,
     },
@@ -164,6 +170,13 @@ impl ClientError {
             ClientError::MalformedFrame { reason } => {
                 t("malformed frame from the server: ").add(reason)
             }
+            ClientError::InboundTooLarge { size, limit } => {
+                t("malformed frame from the server: frame of ")
+                    .num(*size as u64)
+                    .add(" bytes exceeds maxInboundBytes (")
+                    .num(*limit as u64)
+                    .add(")")
+            }
             ClientError::UnknownKind { kind } => t("unknown frame kind \"")
                 .add(kind)
                 .add("\" from the server"),
@@ -227,9 +240,12 @@ impl ClientError {
             Unauthorized { .. } => 14,
             TokenUnavailable { .. } => 15,
             NotSupported { .. } => 16,
+            InboundTooLarge { .. } => 17,
         });
         match self {
-            QueueFull { depth: a, bytes: b } | MessageTooLarge { size: a, limit: b } => {
+            QueueFull { depth: a, bytes: b }
+            | MessageTooLarge { size: a, limit: b }
+            | InboundTooLarge { size: a, limit: b } => {
                 number(*a as u64);
                 number(*b as u64);
             }
@@ -262,7 +278,9 @@ impl ClientError {
             ClientError::QueueFull { .. } => "QueueFull",
             ClientError::MessageTooLarge { .. } => "MessageTooLarge",
             ClientError::Closed => "Closed",
-            ClientError::MalformedFrame { .. } => "MalformedFrame",
+            ClientError::MalformedFrame { .. } | ClientError::InboundTooLarge { .. } => {
+                "MalformedFrame"
+            }
             ClientError::UnknownKind { .. } => "UnknownKind",
             ClientError::Server { code, .. } => server_error_name(*code),
             ClientError::ConnectTimeout { .. } => "ConnectTimeout",
