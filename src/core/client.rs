@@ -435,9 +435,10 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
     /// `Inbound::RoomMessage` (`Some((room, seq))`). True when the driver must deliver it now:
     /// accepted, `direct` (the driver can deliver now) and no event waiting ahead of it. The
     /// core is then left quiet: no action, no event and no earlier deadline, so the driver needs
-    /// no pump after it (a property test holds it to that). Otherwise an accepted message is queued as its event, with the payload and author `read`
-    /// returns, behind those that wait. `now` is called only when the time matters (a ping
-    /// awaits its pong): the browser reads its clock through a call out of WASM.
+    /// no pump after it (a property test holds it to that). Otherwise an accepted message is
+    /// queued as its event, with the payload and author `read` returns, behind those that wait.
+    /// `now` is called only when the time matters (a ping awaits its pong): the browser reads its
+    /// clock through a call out of WASM.
     pub fn handle_message(
         &mut self,
         now: impl FnOnce() -> u64,
@@ -611,8 +612,7 @@ impl<F: WireSize + Clone, P: Clone> ClientCore<F, P> {
 
     /// Checks a received frame's size (UTF-8 bytes) before the driver parses it: true when it
     /// is over `max_inbound_bytes`, and then it is counted and reported (`InboundTooLarge`, a
-    /// `MalformedFrame` to the app),
-    /// and the driver drops it unread. The connection carries on.
+    /// `MalformedFrame` to the app), and the driver drops it unread. The connection carries on.
     pub fn inbound_too_large(&mut self, _now: u64, size: usize) -> bool {
         let limit = self.config.max_inbound_bytes;
         if size <= limit {

@@ -153,7 +153,7 @@ impl DecodeError {
             DecodeError::NotObject => "frame is not a JSON object".into(),
             DecodeError::NoKind => "frame has no string \"kind\"".into(),
             DecodeError::Field { kind, field } => {
-                // `push_str` rather than `concat`, whose generic join the WASM has no other use for.
+                // `push_str`, not `concat`: its generic join has no other use in the WASM.
                 let mut reason = String::from(*kind);
                 for part in [" frame has no valid \"", field, "\""] {
                     reason.push_str(part);
