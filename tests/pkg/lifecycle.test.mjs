@@ -239,15 +239,11 @@ test("the back-forward cache, for real: navigating away stores the page with its
   // (4005) and reconnects at once on pageshow.
   const cachingBrowser = await launch([], { backForwardCache: true });
   try {
-    const context = await cachingBrowser.newContext();
-    const page = await context.newPage();
-    const errors = [];
-    page.on("pageerror", (error) => errors.push(error));
-    const cdp = await context.newCDPSession(page);
+    const { page, errors } = await openPage(cachingBrowser, "/index.html");
+    const cdp = await page.context().newCDPSession(page);
     await cdp.send("Page.enable");
     const notCached = [];
     cdp.on("Page.backForwardCacheNotUsed", (event) => notCached.push(event.notRestoredExplanations));
-    await page.goto(`${baseUrl}/index.html`);
     const before = await page.evaluate(async () => {
       const { load, Client } = await import("/pkg/index.js");
       await load();
