@@ -28,6 +28,26 @@ let backend;
 let foreign;
 /** The backend's calls, in order: `{ method, params, user, session, id, key }`. */
 const backendCalls = [];
+/** Called (and forgotten) on the backend's next call. */
+const onBackendCall = new Set();
+
+/** Resolves once the backend has had more than `count` calls; rejects after `timeoutMs`. */
+function backendCallsPast(count, timeoutMs = 2_000) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (backendCalls.length <= count) return;
+      onBackendCall.delete(check);
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      onBackendCall.delete(check);
+      reject(new Error(`the backend had no call past ${count} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    onBackendCall.add(check);
+    check();
+  });
+}
 
 // ---- helpers ----
 
@@ -111,6 +131,7 @@ function startBackend() {
     }
     const call = { ...JSON.parse(body), key: request.headers["idempotency-key"] };
     backendCalls.push(call);
+    for (const check of [...onBackendCall]) check();
     if (call.method === "slow") await sleep(800);
     const known = call.method === "slow" || call.method === "whoami";
     response.writeHead(known ? 200 : 404, { "content-type": "application/json" });
@@ -283,7 +304,7 @@ test("a request answered by the backend reaches it once across a forced drop", {
   await page.evaluate(() => window.openClient("alice", 60));
   const calls = backendCalls.length;
   const reply = page.evaluate(() => window.clients[0].client.request("slow", { n: 7 }, { timeoutMs: 10000 }));
-  for (let i = 0; i < 200 && backendCalls.length === calls; i++) await sleep(10);
+  await backendCallsPast(calls);
   assert.equal(backendCalls.length, calls + 1, "the backend got the request");
   // In flight at the backend: drop every socket; the client resumes and re-sends.
   await control("drop?outage_ms=200", { method: "POST" });
