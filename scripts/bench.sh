@@ -36,6 +36,8 @@ RESOCKET_TEST_URL="http://$addr" SERVER_ARGS="--static out/demo" \
 hotpath=$(cat "$out")
 row "room message main-thread CPU, resocket / raw" \
   "$(sed -n 's/.*CPU ratio: *\([0-9.]*\) median.*/\1/p' <<<"$hotpath")" "budget <= 1.05"
+row "the same, raw / raw (this run's noise floor)" \
+  "$(sed -n 's/.*noise floor of this run: *\([0-9.]*\) median.*/\1/p' <<<"$hotpath")" "about 1 (noise only)"
 row "request round trip, resocket / raw" \
   "$(sed -n 's/.*round-trip ratio: *\([0-9.]*\) median.*/\1/p' <<<"$hotpath")" "goal <= 1.1"
 row "memory growth over reconnects (JS heap, WASM)" \
