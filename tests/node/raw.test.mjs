@@ -13,13 +13,21 @@ before(async () => {
 });
 after(() => exchange?.stop());
 
-/** Resolves once `check()` holds, polling every 20 ms for at most 5 s. */
-async function until(check, what) {
-  for (let i = 0; i < 250; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
+/** Resolves once `check()` holds, checked again at each of `client`'s messages and state
+ * changes (what can make it hold); fails after 5 s. */
+function until(client, check, what) {
+  return new Promise((resolve, reject) => {
+    const finish = (error) => {
+      clearTimeout(timer);
+      offs.forEach((off) => off());
+      if (error) reject(error);
+      else resolve();
+    };
+    const recheck = () => check() && finish();
+    const offs = [client.on("message", recheck), client.on("state", recheck)];
+    const timer = setTimeout(() => finish(new Error(`timed out waiting for ${what}`)), 5000);
+    recheck();
+  });
 }
 
 test("raw mode in Node: subscribe on open, JSON and binary frames, re-subscribe after a drop", async () => {
@@ -33,12 +41,12 @@ test("raw mode in Node: subscribe on open, JSON and binary frames, re-subscribe 
     const trades = [];
     const binary = [];
     client.on("message", (data) => (data instanceof ArrayBuffer ? binary.push(data) : data?.e === "trade" && trades.push(data.t)));
-    await until(() => trades.length >= 3 && binary.length >= 3, "trades");
+    await until(client, () => trades.length >= 3 && binary.length >= 3, "trades");
     assert.ok(binary.every((b) => b.byteLength === 16));
     await exchange.control("drop");
-    await until(() => client.metrics().reconnects === 1 && client.state.status === "open", "the reconnect");
+    await until(client, () => client.metrics().reconnects === 1 && client.state.status === "open", "the reconnect");
     const count = trades.length;
-    await until(() => trades.length >= count + 3, "trades after the reconnect");
+    await until(client, () => trades.length >= count + 3, "trades after the reconnect");
     trades.slice(1).forEach((id, i) => assert.ok(id > trades[i]));
   } finally {
     client.free();
