@@ -151,6 +151,9 @@ impl core::fmt::Display for ClientError {
     }
 }
 
+/// How the message of every error the app sees as `MalformedFrame` begins.
+const MALFORMED: &str = "malformed frame from the server: ";
+
 impl ClientError {
     /// The human-readable message (also the `Display` text), built without `core::fmt`.
     pub fn message(&self) -> String {
@@ -167,16 +170,13 @@ impl ClientError {
                 .num(*limit as u64)
                 .add(")"),
             ClientError::Closed => t("the client is closed; call reconnect() first"),
-            ClientError::MalformedFrame { reason } => {
-                t("malformed frame from the server: ").add(reason)
-            }
-            ClientError::InboundTooLarge { size, limit } => {
-                t("malformed frame from the server: frame of ")
-                    .num(*size as u64)
-                    .add(" bytes exceeds maxInboundBytes (")
-                    .num(*limit as u64)
-                    .add(")")
-            }
+            ClientError::MalformedFrame { reason } => t(MALFORMED).add(reason),
+            ClientError::InboundTooLarge { size, limit } => t(MALFORMED)
+                .add("frame of ")
+                .num(*size as u64)
+                .add(" bytes exceeds maxInboundBytes (")
+                .num(*limit as u64)
+                .add(")"),
             ClientError::UnknownKind { kind } => t("unknown frame kind \"")
                 .add(kind)
                 .add("\" from the server"),
