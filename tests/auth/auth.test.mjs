@@ -28,7 +28,7 @@ let backend;
 let foreign;
 /** The backend's calls, in order: `{ method, params, user, session, id, key }`. */
 const backendCalls = [];
-/** Called (and forgotten) on the backend's next call. */
+/** Checks run at each backend call; each removes itself once it holds. */
 const onBackendCall = new Set();
 
 /** Resolves once the backend has had more than `count` calls; rejects after `timeoutMs`. */
